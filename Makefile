@@ -1,0 +1,127 @@
+# niftpmail - top-level Makefile.
+#
+#   make            build everything (bin/)
+#   make deps       install missing Debian packages (as root) or say what is missing
+#   make check      unit tests, integration tests, unit tests under ASan+UBSan, short fuzz runs
+#   make run        build and demonstrate on loopback
+#   make bench      benchmarks (print figures; they do not pass or fail)
+#   make fuzz       longer fuzz campaign (FUZZ_SECONDS per target, default 300)
+#   SANITIZE=1      build with AddressSanitizer + UBSan into build-san/
+
+CC      ?= cc
+CSTD     = -std=c11
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wwrite-strings -Wvla
+CPPFLAGS = -D_GNU_SOURCE -I. -MMD -MP
+OPT     ?= -O2 -g
+LDLIBS   = -lz -lpthread
+
+ifeq ($(SANITIZE),1)
+B        = build-san
+OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+B        = build
+endif
+CFLAGS  ?=
+override CFLAGS += $(CSTD) $(WARN) $(OPT)
+ifeq ($(WERROR),1)
+override CFLAGS += -Werror
+endif
+
+UTIL_SRC   = $(wildcard util/*.c)
+NIFTP_SRC  = $(filter-out niftp/niftp_main.c niftp/tool_%.c,$(wildcard niftp/*.c))
+TOOL_SRC   = niftp/niftp_main.c $(wildcard niftp/tool_*.c)
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+TTOOL_SRC  = $(wildcard tests/tools/*.c)
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(B)/%.o,$(1))
+
+LIBUTIL  = $(B)/libutil.a
+LIBNIFTP = $(B)/libniftp.a
+PROGS    = bin/niftp
+UNITS    = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+TTOOLS   = $(patsubst tests/tools/%.c,$(B)/tools/%,$(TTOOL_SRC))
+
+.PHONY: all deps check unit unit-san integration fuzz-short fuzz run bench clean
+.DEFAULT_GOAL := all
+
+all: $(PROGS) $(UNITS) $(TTOOLS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBUTIL): $(call obj,$(UTIL_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIBNIFTP): $(call obj,$(NIFTP_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+ifneq ($(SANITIZE),1)
+bin/niftp: $(call obj,$(TOOL_SRC)) $(LIBNIFTP) $(LIBUTIL)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+endif
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(LIBNIFTP) $(LIBUTIL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(LDLIBS)
+
+$(B)/tools/%: $(B)/tests/tools/%.o $(LIBNIFTP) $(LIBUTIL)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@sh tests/deps.sh
+
+unit: $(UNITS)
+	@sh tests/run-unit.sh $(B)
+
+unit-san:
+	@$(MAKE) --no-print-directory SANITIZE=1 unit
+
+integration: all
+	@sh tests/run-integration.sh
+
+# libFuzzer targets, built with clang into build-fuzz/.
+FUZZ_CFLAGS = -std=c11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
+FUZZ_LIBSRC = $(UTIL_SRC) $(NIFTP_SRC)
+FUZZ_BINS   = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIBSRC) -lz -lpthread
+
+FUZZ_SECONDS ?= 300
+fuzz-short:
+	@if command -v clang >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(FUZZ_BINS) && sh tests/run-fuzz.sh 15 $(FUZZ_BINS); \
+	else echo "fuzz: clang not found, fuzz runs skipped"; fi
+
+fuzz: $(FUZZ_BINS)
+	sh tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory unit-san
+	@$(MAKE) --no-print-directory fuzz-short
+	@echo "make check: all passed"
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh samples/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/run.sh
+
+clean:
+	rm -rf build build-san build-fuzz bin
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

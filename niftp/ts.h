@@ -1,0 +1,174 @@
+/*++
+ * NAME
+ *	ts 3h
+ * SUMMARY
+ *	the transport service: calls over TCP, Unix sockets, commands, stdio
+ * SYNOPSIS
+ *	#include "niftp/ts.h"
+ * DESCRIPTION
+ *	A transport-service call (struct ts_conn) offers the Yellow Book
+ *	primitives CONNECT, ACCEPT, DATA with PUSH, RESET and DISCONNECT,
+ *	each with reason codes and text, over these drivers (addresses as
+ *	in DESIGN section 7):
+ *
+ *	  tcp:HOST:PORT, tcp:[V6]:PORT   Yellow Book framing (IEN 154) over TCP
+ *	  unix:PATH                      Yellow Book framing over a Unix stream socket
+ *	  exec:COMMAND ARGS              Yellow Book framing over a child's stdin/stdout
+ *	                                 (run with /bin/sh -c)
+ *	  stdio                          Yellow Book framing over our stdin/stdout
+ *	  rawtcp:HOST:PORT               unix-niftp's mapping: "called\0" then the bare
+ *	                                 stream; no ACCEPT, RESET or reasons
+ *
+ *	Everything is non-blocking and driven by a util/loop.h loop.
+ *	Events reach the owner through one callback (ts_set_handler).
+ *	Timeouts (struct ts_opts) end a call with TS_EV_DISCONNECT,
+ *	reason TS_R_TSFAIL and a text naming the timeout.
+ *
+ *	Back-pressure: ts_send() queues at most the send cap; ts_room()
+ *	says how much more may be queued, and TS_EV_DRAINED is raised when
+ *	the queue falls below half the cap after ts_send() found it full or
+ *	after ts_room() returned less than the caller wanted (ts_want_room).
+ *	ts_pause() stops reading from the peer (the kernel then slows it).
+ *
+ *	Lifetime: a ts_conn is freed only by ts_close(). After
+ *	TS_EV_DISCONNECT no more events come; the owner must ts_close().
+ *	It is safe to call ts_close() from inside the event callback.
+ *--*/
+#ifndef NIFTP_TS_H
+#define NIFTP_TS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct ts_conn;
+struct ts_listener;
+
+/* Yellow Book reason codes (DISCONNECT and RESET). */
+#define TS_R_NORMAL	0
+#define TS_R_NOCONN	16
+#define TS_R_BUSY	17
+#define TS_R_OUTOFORDER	18
+#define TS_R_BADADDR	19
+#define TS_R_BARRED	20
+#define TS_R_LOCALPROC	32
+#define TS_R_REMOTEPROC	33
+#define TS_R_APPFAIL	39
+#define TS_R_TSFAIL	40
+
+/* Yellow Book command codes over TCP (IEN 154). */
+#define YB_CONNECT	16
+#define YB_ACCEPT	17
+#define YB_DISCONNECT	18
+#define YB_RESET	19
+
+enum ts_kind { TS_TCP, TS_RAWTCP, TS_UNIX, TS_EXEC, TS_STDIO };
+
+/* A parsed transport address. */
+struct ts_addr {
+	enum ts_kind kind;
+	char	host[256];	/* tcp, rawtcp: name or literal (no brackets) */
+	char	port[16];	/* tcp, rawtcp */
+	char	path[108];	/* unix */
+	char	cmd[1024];	/* exec: the command line */
+};
+
+enum ts_ev_type {
+	TS_EV_INCOMING,		/* listener side: CONNECT arrived; answer with
+				 * ts_accept() or ts_refuse() (called, calling set) */
+	TS_EV_ACCEPTED,		/* caller side: the far end accepted */
+	TS_EV_DATA,		/* data octets; push = 1 at the end of a data record */
+	TS_EV_RESET,		/* RESET: confirm = 0 the peer reset (answer with
+				 * ts_reset()), 1 the answer to our ts_reset() */
+	TS_EV_DISCONNECT,	/* the call ended (reason, text); only ts_close() now */
+	TS_EV_DRAINED,		/* the send queue has room again */
+};
+
+struct ts_event {
+	enum ts_ev_type type;
+	const unsigned char *data;	/* DATA */
+	size_t	len;
+	int	push;
+	int	confirm;		/* RESET */
+	int	reason;			/* RESET, DISCONNECT: TS_R_* */
+	const char *text;		/* RESET, DISCONNECT: explanatory text ("" if none) */
+	const char *called;		/* INCOMING */
+	const char *calling;		/* INCOMING */
+};
+
+struct ts_opts {
+	int	connect_timeout_ms;	/* TCP/Unix connect (default 10000) */
+	int	setup_timeout_ms;	/* CONNECT to ACCEPT (default 30000) */
+	int	idle_timeout_ms;	/* no octets either way (default 660000; 0 none) */
+	size_t	send_cap;		/* queued octets (default 256 KiB) */
+	const char *local_name;		/* our name for DISCONNECT/RESET initiator */
+};
+
+typedef void ts_event_fn(struct ts_conn *c, const struct ts_event *ev, void *arg);
+/* a new call on a listener: set its handler before returning */
+typedef void ts_new_fn(struct ts_listener *l, struct ts_conn *c, void *arg);
+
+/* ts_addr_parse - parse an address string; 0, or -1 with err */
+int  ts_addr_parse(const char *s, struct ts_addr *a, char *err, size_t errlen);
+/* ts_addr_str - canonical text of an address (into buf) */
+const char *ts_addr_str(const struct ts_addr *a, char *buf, size_t len);
+
+/* ts_connect - start a call to addr with called/calling addresses (calling
+ * may be NULL). Events: TS_EV_ACCEPTED, or TS_EV_DISCONNECT when refused or
+ * unreachable (reason TS_R_NOCONN etc., text names the peer). NULL with err
+ * only for a bad address or a local failure (fork, socket). */
+struct ts_conn *ts_connect(struct loop *loop, const char *addr, const char *called,
+	const char *calling, const struct ts_opts *opts, ts_event_fn *fn, void *arg,
+	char *err, size_t errlen);
+
+/* ts_listen - accept calls on addr (not exec). stdio serves exactly one
+ * call on fds 0 and 1. NULL with err. */
+struct ts_listener *ts_listen(struct loop *loop, const char *addr,
+	const struct ts_opts *opts, ts_new_fn *fn, void *arg, char *err, size_t errlen);
+/* ts_listener_close - stop listening (calls already made live on; a Unix
+ * socket path we created is removed) */
+void ts_listener_close(struct ts_listener *l);
+/* ts_listener_addr - the bound address (tcp port 0 resolved) */
+const char *ts_listener_addr(const struct ts_listener *l);
+
+/* ts_set_handler - set the event callback of a call */
+void ts_set_handler(struct ts_conn *c, ts_event_fn *fn, void *arg);
+/* ts_accept - accept an incoming call; 0 or -1 */
+int  ts_accept(struct ts_conn *c);
+/* ts_refuse - refuse an incoming call with reason and text; the call ends
+ * (TS_EV_DISCONNECT follows) */
+void ts_refuse(struct ts_conn *c, int reason, const char *text);
+
+/* ts_send - queue data; push ends the data record. 0, or -1 when the call is
+ * not open or the cap would be passed (nothing queued) */
+int  ts_send(struct ts_conn *c, const void *p, size_t len, int push);
+/* ts_room - octets that may be queued now */
+size_t ts_room(const struct ts_conn *c);
+/* ts_want_room - ask for TS_EV_DRAINED once room is back */
+void ts_want_room(struct ts_conn *c);
+/* ts_queued - octets queued and not yet written to the kernel */
+size_t ts_queued(const struct ts_conn *c);
+/* ts_pause - 1: stop reading from the peer; 0: read again */
+void ts_pause(struct ts_conn *c, int on);
+
+/* ts_reset - send RESET (or answer the peer's): queued output is discarded.
+ * On rawtcp there is no RESET: the call is disconnected instead. */
+void ts_reset(struct ts_conn *c, int reason, const char *text);
+/* ts_disconnect - send what is queued, then DISCONNECT with reason and text,
+ * and close; TS_EV_DISCONNECT follows (reason as given) */
+void ts_disconnect(struct ts_conn *c, int reason, const char *text);
+/* ts_close - free the call; an open call is disconnected abruptly first */
+void ts_close(struct ts_conn *c);
+
+/* ts_kind - the driver of a call */
+enum ts_kind ts_conn_kind(const struct ts_conn *c);
+/* ts_called, ts_calling - addresses of the call ("" if none) */
+const char *ts_called(const struct ts_conn *c);
+const char *ts_calling(const struct ts_conn *c);
+/* ts_peer - the peer for messages and rawtcp caller identity:
+ * "127.0.0.1:4521", "[::1]:4521", "unix:/path", "exec:cmd", "stdio" */
+const char *ts_peer(const struct ts_conn *c);
+/* ts_bytes - octets of payload sent and received so far */
+void ts_bytes(const struct ts_conn *c, uint64_t *sent, uint64_t *rcvd);
+
+#endif

@@ -1,0 +1,51 @@
+/*++
+ * NAME
+ *	log 3h
+ * SUMMARY
+ *	diagnostics: info, warning, error, fatal, panic
+ * SYNOPSIS
+ *	#include "util/log.h"
+ * DESCRIPTION
+ *	Messages go to standard error as "PROG: LEVEL: text" (no level
+ *	word for errors and info), one line each, written with a single
+ *	write(2) so that lines of concurrent processes do not interleave.
+ *	Daemons may additionally send them to a log file (log_to_file).
+ *
+ *	log_fatal() is for unrecoverable start-up conditions: it exits
+ *	with the given status. log_panic() is for broken internal
+ *	invariants: it aborts. Everything the world can cause is returned
+ *	to callers instead (STYLE.md habit 4).
+ *
+ *	The message text never contains control characters: bytes below
+ *	0x20 (other than none) and 0x7f are shown as \xNN, so text from
+ *	a peer cannot forge log lines.
+ *--*/
+#ifndef UTIL_LOG_H
+#define UTIL_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERR };
+
+/* log_init - set the program name and the lowest level shown */
+void log_init(const char *progname, enum log_level min);
+/* log_progname - the name given to log_init ("niftpmail" before) */
+const char *log_progname(void);
+/* log_to_file - also append messages (with a timestamp) to path; 0 or -1 */
+int  log_to_file(const char *path);
+/* log_timestamps - prefix stderr lines with an ISO 8601 UTC time */
+void log_timestamps(int on);
+
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_fatal - print and exit(status) */
+void log_fatal(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* log_panic - print "panic: ..." and abort() */
+void log_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#define PANIC_IF(cond) do { if (cond) log_panic("%s:%d: %s", __FILE__, __LINE__, #cond); } while (0)
+
+#endif

@@ -1,0 +1,38 @@
+/*++
+ * NAME
+ *	strutil 3h
+ * SUMMARY
+ *	bounded parsing and formatting helpers
+ * SYNOPSIS
+ *	#include "util/strutil.h"
+ * DESCRIPTION
+ *	Replacements for atoi/strtok/strcpy with explicit limits. Parsers
+ *	return 0 on success and -1 on any malformed or out-of-range input.
+ *--*/
+#ifndef UTIL_STRUTIL_H
+#define UTIL_STRUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* str_to_u64 - whole string is a decimal number within [min,max] */
+int str_to_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* str_to_size - decimal with optional k/K, M, G suffix (binary units) */
+int str_to_size(const char *s, uint64_t *out);
+/* str_to_duration_ms - "250ms", "5s", "10m", "4h", "5d", plain number = seconds */
+int str_to_duration_ms(const char *s, int64_t *out);
+/* strlcpy_s - copy with truncation, always terminates; returns strlen(src) */
+size_t str_copy(char *dst, const char *src, size_t size);
+/* str_casecmp_n - ASCII case-insensitive compare of n bytes */
+int str_ieq(const char *a, const char *b);
+/* str_trim - strip leading/trailing ASCII white space in place; returns s+k */
+char *str_trim(char *s);
+/* str_iso8601 - format t as "YYYY-MM-DDTHH:MM:SSZ" in buf (>= 21 bytes) */
+char *str_iso8601(time_t t, char *buf, size_t len);
+/* str_escape - write s (len bytes) as a journal/log value: unquoted when it
+ * is non-empty and has only [!-~] minus '"', '=', '\\'; otherwise double-quoted
+ * with C escapes (\\ \" \n \r \t \xNN). Returns bytes needed (like snprintf). */
+size_t str_escape(char *dst, size_t dstlen, const char *s, size_t len);
+
+#endif
