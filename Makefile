@@ -34,6 +34,7 @@ UTIL_SRC   = $(wildcard util/*.c)
 NIFTP_SRC  = $(filter-out niftp/niftp_main.c niftp/tool_%.c,$(wildcard niftp/*.c))
 TOOL_SRC   = niftp/niftp_main.c $(wildcard niftp/tool_*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+TESTLIB_SRC = $(wildcard tests/unit/tl_*.c)
 TTOOL_SRC  = $(wildcard tests/tools/*.c)
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 
@@ -68,7 +69,7 @@ bin/niftp: $(call obj,$(TOOL_SRC)) $(LIBNIFTP) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 endif
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(LIBNIFTP) $(LIBUTIL)
+$(B)/tests/%: $(B)/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(LIBNIFTP) $(LIBUTIL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(LDLIBS)
 
