@@ -15,8 +15,8 @@
  *	close as a user process gets to a power cut at that instant.
  *	Several points may be listed separated by commas.
  *
- *	crash_hook(NAME) returns 1 when the named hook is armed (same
- *	variable syntax, NIFTPMAIL_HOOK) and its count is reached, so a
+ *	crash_hook(NAME) returns 1 on exactly the Nth call when the named
+ *	hook is armed (same variable syntax, NIFTPMAIL_HOOK), 0 otherwise, so a
  *	test can make a process cut a connection or send a RESET at an
  *	exact protocol point instead of relying on timing.
  *--*/

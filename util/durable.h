@@ -42,7 +42,9 @@ int durable_tmp_open(const char *dir, const char *prefix, char *tmppath,
 
 /* durable_commit - fsync fd, close it (always, even on failure), rename
  * tmppath to finalpath, fsync the directory of finalpath. On failure the
- * temporary file is removed. 0 or -1. */
+ * temporary file is removed. 0 or -1. A failure of the final directory
+ * fsync comes after the rename (the commit point): the final file then
+ * stays in place (removing it could lose an older file it replaced). */
 int durable_commit(int fd, const char *tmppath, const char *finalpath,
 	char *err, size_t errlen);
 

@@ -22,9 +22,9 @@ int str_to_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int str_to_size(const char *s, uint64_t *out);
 /* str_to_duration_ms - "250ms", "5s", "10m", "4h", "5d", plain number = seconds */
 int str_to_duration_ms(const char *s, int64_t *out);
-/* strlcpy_s - copy with truncation, always terminates; returns strlen(src) */
+/* str_copy - copy with truncation, always terminates; returns strlen(src) */
 size_t str_copy(char *dst, const char *src, size_t size);
-/* str_casecmp_n - ASCII case-insensitive compare of n bytes */
+/* str_ieq - 1 when a and b are equal ignoring ASCII case, else 0 */
 int str_ieq(const char *a, const char *b);
 /* str_trim - strip leading/trailing ASCII white space in place; returns s+k */
 char *str_trim(char *s);

@@ -32,6 +32,8 @@ void sysio_fail(enum sysio_op op, unsigned long nth, int err);
 void sysio_reset(void);
 
 ssize_t sys_write(int fd, const void *p, size_t len);
+/* sys_pwrite - positional write; counts as a write (used by pwrite_full) */
+ssize_t sys_pwrite(int fd, const void *p, size_t len, off_t off);
 int     sys_fsync(int fd);
 int     sys_fdatasync(int fd);
 int     sys_rename(const char *from, const char *to);
