@@ -33,6 +33,8 @@ endif
 UTIL_SRC   = $(wildcard util/*.c)
 NIFTP_SRC  = $(filter-out niftp/niftp_main.c niftp/tool_%.c,$(wildcard niftp/*.c))
 TOOL_SRC   = niftp/niftp_main.c $(wildcard niftp/tool_*.c)
+SPOOL_SRC  = $(wildcard spool/*.c)
+MAILCH_SRC = $(wildcard mailchannel/*.c)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC = $(wildcard tests/unit/tl_*.c)
 TTOOL_SRC  = $(wildcard tests/tools/*.c)
@@ -42,6 +44,9 @@ obj = $(patsubst %.c,$(B)/%.o,$(1))
 
 LIBUTIL  = $(B)/libutil.a
 LIBNIFTP = $(B)/libniftp.a
+LIBSPOOL = $(B)/libspool.a
+LIBMAILCH = $(B)/libmailch.a
+LIBS_ALL = $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
 PROGS    = bin/niftp
 UNITS    = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TTOOLS   = $(patsubst tests/tools/%.c,$(B)/tools/%,$(TTOOL_SRC))
@@ -63,17 +68,25 @@ $(LIBNIFTP): $(call obj,$(NIFTP_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+$(LIBSPOOL): $(call obj,$(SPOOL_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIBMAILCH): $(call obj,$(MAILCH_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
 ifneq ($(SANITIZE),1)
 bin/niftp: $(call obj,$(TOOL_SRC)) $(LIBNIFTP) $(LIBUTIL)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 endif
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(LIBNIFTP) $(LIBUTIL)
+$(B)/tests/%: $(B)/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(LDLIBS)
 
-$(B)/tools/%: $(B)/tests/tools/%.o $(LIBNIFTP) $(LIBUTIL)
+$(B)/tools/%: $(B)/tests/tools/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -91,7 +104,7 @@ integration: all
 
 # libFuzzer targets, built with clang into build-fuzz/.
 FUZZ_CFLAGS = -std=c11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
-FUZZ_LIBSRC = $(UTIL_SRC) $(NIFTP_SRC)
+FUZZ_LIBSRC = $(UTIL_SRC) $(NIFTP_SRC) $(SPOOL_SRC) $(MAILCH_SRC)
 FUZZ_BINS   = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC)
 	@mkdir -p build-fuzz
