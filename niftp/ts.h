@@ -33,6 +33,24 @@
  *	Lifetime: a ts_conn is freed only by ts_close(). After
  *	TS_EV_DISCONNECT no more events come; the owner must ts_close().
  *	It is safe to call ts_close() from inside the event callback.
+ *
+ *	Events are raised only from the loop, never from inside a ts_*()
+ *	call: a failure found during ts_send() etc. is reported as
+ *	TS_EV_DISCONNECT on the next loop pass.
+ *
+ *	Listener side: data that follows the CONNECT before ts_accept() is
+ *	kept (up to the send cap, at least 64 KiB; beyond that reading
+ *	stops) and delivered after ts_accept(), in order and with its push
+ *	boundaries (at most 32 of them are kept apart). A caller's
+ *	DISCONNECT or close before ts_accept() still raises TS_EV_DISCONNECT.
+ *
+ *	ts_disconnect() and ts_refuse() flush, send DISCONNECT, half-close
+ *	and raise TS_EV_DISCONNECT when the peer closes in turn (at most
+ *	5 s later); a peer's DISCONNECT is answered by closing at once.
+ *
+ *	rawtcp: each chunk received is one TS_EV_DATA with push = 1. The
+ *	peer's close is TS_EV_DISCONNECT with TS_R_NORMAL when the call is
+ *	open and nothing of ours is unsent, TS_R_TSFAIL otherwise.
  *--*/
 #ifndef NIFTP_TS_H
 #define NIFTP_TS_H
@@ -96,6 +114,9 @@ struct ts_event {
 	const char *calling;		/* INCOMING */
 };
 
+/* opts may be NULL: all defaults. A field of 0 means its default, except
+ * idle_timeout_ms, where 0 means none; connect and setup timeouts below 0
+ * mean none. The send cap is at least 1024. */
 struct ts_opts {
 	int	connect_timeout_ms;	/* TCP/Unix connect (default 10000) */
 	int	setup_timeout_ms;	/* CONNECT to ACCEPT (default 30000) */

@@ -58,6 +58,10 @@ int  yb_dec_feed(struct yb_dec *d, const unsigned char *p, size_t len);
 const char *yb_dec_error(const struct yb_dec *d);
 /* yb_dec_midrecord - 1 when the stream stopped inside a record */
 int  yb_dec_midrecord(const struct yb_dec *d);
+/* yb_dec_consumed - octets of the last yb_dec_feed() input that were used:
+ * all of it, unless a callback stopped the decoder; then the rest may be
+ * fed again later (the decoder state matches that point) */
+size_t yb_dec_consumed(const struct yb_dec *d);
 
 /* yb_enc_data - append len octets as (part of) a data record; push ends the
  * record. Consecutive calls without push continue the same record. The
