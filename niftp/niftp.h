@@ -166,7 +166,8 @@ struct niftp_req {
 	/* Filled in on the Q side for the filestore: */
 	const char *caller;	/* caller identity (calling address, user or peer) */
 	const char *info;	/* P's information messages, '\n'-separated, or NULL */
-	uint16_t textfmt;	/* agreed text formatting */
+	uint16_t textfmt;	/* agreed text formatting (Q); P: 0 offers LE 0x0081,
+				 * NIFTP_TF_LINES or NIFTP_TF_TRANSPARENT asks EQ */
 	uint16_t facilities;	/* agreed facilities */
 };
 
@@ -304,7 +305,9 @@ struct niftp *niftp_new(int role_p, const struct niftp_config *cfg,
  * (or suspended if it may resume) */
 void niftp_free(struct niftp *n);
 
-/* niftp_start - P: begin a transfer; 0, or -1 when one is in progress */
+/* niftp_start - P: begin a transfer; 0, or -1 when one is in progress
+ * (or the call failed or was lost). Problems opening the local file are
+ * reported by an NIFTP_EV_DONE event raised before it returns. */
 int  niftp_start(struct niftp *n, const struct niftp_req *req);
 /* niftp_resume_req - P: fill req for resuming from docket d (mode|resume,
  * tid, restart mark, interval); other fields are kept */
@@ -329,7 +332,9 @@ void niftp_lost(struct niftp *n, const char *reason);
 /* niftp_commit_done - the filestore's answer to commit(): ok 1, or 0
  * with a reason and retry (temporary) flag */
 void niftp_commit_done(struct niftp *n, int ok, int retry, const char *reason);
-/* niftp_open_done - the filestore's late answer to an open returning 1 */
+/* niftp_open_done - the filestore's late answer to an open returning 1;
+ * when the transfer was abandoned meanwhile (call failed or lost), a file
+ * opened (ok) is handed back at once with fs->finish(fh, 0) */
 void niftp_open_done(struct niftp *n, int ok, const struct niftp_open *res);
 
 /* niftp_idle - 1 when no transfer is in progress (P may start another) */
