@@ -1,0 +1,304 @@
+/*++
+ * NAME
+ *	spool 3h
+ * SUMMARY
+ *	the mail spool: states as directories, group commit, names, dockets
+ * SYNOPSIS
+ *	#include "spool/spool.h"
+ * DESCRIPTION
+ *	The spool knows files, not mail (DESIGN sections 2 and 9). A file
+ *	lives in exactly one state directory under one name; every change
+ *	of state is one rename (or, for a new file, one link of its fully
+ *	written and synced temporary file), followed by an fsync of the
+ *	directories involved, and is described by a journal line written
+ *	and synced in the same group commit. doc/spool.md has the layout,
+ *	the name format, the commit order and the recovery rules.
+ *
+ *	Durable work is grouped into transactions (struct spool_txn): a
+ *	list of operations (commit a new file, move, remove, claim a drop,
+ *	docket put/delete) and journal lines. spool_txn_submit() hands the
+ *	transaction to worker threads (util/workq.h): files are fsynced in
+ *	parallel, then all transactions ready at that moment form one
+ *	batch whose renames, directory fsyncs, journal append and ONE
+ *	journal fsync are done together; the completion callback runs on
+ *	the loop thread. The event loop never blocks on fsync. Without a
+ *	loop (tools, start-up) the same steps run synchronously.
+ *
+ *	Threading: every function here is for the loop thread (or the
+ *	one thread using a loop-less spool); none is thread-safe.
+ *
+ *	Errors: functions that can fail return -1 (or NULL) and fill err
+ *	(when not NULL, errlen > 0) with "spool: OPERATION 'OBJECT':
+ *	REASON", paths relative to the spool directory, e.g.
+ *	"spool: link 'tmp/ucl.2611231930.0001a7' to 'in/ucl.2611231930.0001a7':
+ *	No space left on device". errno is kept from the failing call.
+ *--*/
+#ifndef SPOOL_SPOOL_H
+#define SPOOL_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct loop;
+struct spool;
+struct spool_file;
+struct spool_txn;
+
+#define SPOOL_ERRLEN	512
+#define SPOOL_NAMELEN	128	/* buffer size for a spool name, NUL included */
+#define SPOOL_NODEMAX	63	/* longest node name */
+
+/* States, in the order of doc/spool.md. */
+enum spool_state {
+	SPOOL_OUT,		/* out/     user drop (not ours until claimed) */
+	SPOOL_TMP,		/* tmp/     being written; never a letter */
+	SPOOL_IN,		/* in/      received, committed, not yet routed */
+	SPOOL_QUEUE,		/* queue/   per-next-hop work (envelopes) */
+	SPOOL_HOLD,		/* hold/    held by the operator */
+	SPOOL_DEAD,		/* dead/    could neither be delivered nor returned */
+	SPOOL_CORRUPT,		/* corrupt/ unparseable, kept for the operator */
+	SPOOL_ARCHIVE,		/* archive/ kept copies */
+	SPOOL_NSTATES
+};
+
+struct spool_opts {
+	const char *dir;	/* spool directory (created if missing) */
+	const char *node;	/* node name: [A-Za-z0-9-] and inner '.', 1..63 */
+	struct loop *loop;	/* NULL: synchronous spool (no workers) */
+	int	threads;	/* worker threads (0 = 4) when loop is set */
+	uint64_t journal_max;	/* rotate the journal past this size (0 = 16 MiB) */
+	unsigned journal_keep;	/* rotated journals kept (0 = all) */
+	unsigned seq_block;	/* sequence numbers reserved at a time (0 = 4096) */
+};
+
+/* What spool_recover() found and did. */
+struct spool_recovery {
+	unsigned tmp_undone;	/* tmp/ files never committed: removed */
+	unsigned tmp_completed;	/* tmp/ links of committed files: removed, journalled */
+	unsigned tmp_other;	/* other stray files in tmp/ (dot, non-regular): removed */
+	unsigned docket_tmp;	/* half-written docket files removed */
+	unsigned conflicts;	/* names found in more than one state (reported only) */
+	uint64_t journal_cut;	/* octets of a torn last journal line removed */
+	unsigned files[SPOOL_NSTATES];	/* files found per state afterwards */
+};
+
+/* Counters (for tests and `mailctl stats`). */
+struct spool_stats {
+	uint64_t txns;		/* transactions completed (ok or not) */
+	uint64_t txns_failed;
+	uint64_t batches;	/* group commits */
+	uint64_t journal_syncs;	/* journal fsyncs (one per batch with lines) */
+	uint64_t file_syncs;	/* file fsyncs */
+	uint64_t dir_syncs;	/* directory fsyncs */
+	uint64_t lines;		/* journal lines written */
+	uint64_t seq_reserves;	/* durable sequence block reservations */
+	uint64_t rotations;
+};
+
+/* spool_done_fn - completion of a transaction, on the loop thread:
+ * ok 1, or 0 with err ("spool: ..."; borrowed, valid during the call) */
+typedef void spool_done_fn(void *arg, int ok, const char *err);
+
+/* spool_scan_fn - one file found by spool_scan(); return 0 to go on,
+ * anything else to stop (spool_scan() then returns that value) */
+typedef int spool_scan_fn(void *arg, const char *name);
+
+/*
+ * Opening and recovery
+ */
+
+/* spool_open - open (creating directories as needed) the spool in
+ * opts->dir; opts and its strings are copied, opts->loop is borrowed
+ * and must outlive the spool. Reserves the next block of sequence
+ * numbers durably (a crash skips the rest of a block: names are never
+ * reused). NULL with err on failure (unusable directory, unreadable
+ * or malformed sequence file, bad node name). */
+struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen);
+
+/* spool_recover - start-up recovery, before any other operation and
+ * while no other process uses the spool: cut a torn last journal line,
+ * remove tmp/ leftovers (a tmp file that is also linked into a state is
+ * a commit that reached its commit point: its journal line is written
+ * again as "recovered"), remove half-written dockets and sequence
+ * files, report names found in two states, and journal a "recover"
+ * line. Synchronous (it fsyncs). rep may be NULL. 0, or -1 with err. */
+int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_t errlen);
+
+/* spool_close - wait for transactions in flight (running the loop),
+ * stop the workers, close everything, free sp. NULL is a no-op. */
+void spool_close(struct spool *sp);
+
+/* spool_drain - run the loop until no transaction is in flight */
+void spool_drain(struct spool *sp);
+
+/* spool_pending - transactions submitted whose callback has not run */
+int spool_pending(const struct spool *sp);
+
+/* spool_stats - copy the counters */
+void spool_stats(const struct spool *sp, struct spool_stats *st);
+
+/*
+ * Names and paths
+ */
+
+/* spool_state_name - "out", "tmp", "in", ... (static) */
+const char *spool_state_name(enum spool_state st);
+/* spool_state_parse - the state called s; 0 or -1 */
+int spool_state_parse(const char *s, enum spool_state *st);
+
+/* spool_name_new - a new server-assigned name NODE.YYMMDDhhmm.SEQ
+ * (SEQ at least 6 lowercase hex digits, from a counter that never goes
+ * back) into buf (len >= SPOOL_NAMELEN). Unique for the life of the
+ * node. 0, or -1 with err when a sequence block cannot be reserved. */
+int spool_name_new(struct spool *sp, char *buf, size_t len, char *err, size_t errlen);
+
+/* spool_name_ok - 1 when s may name a spool file: 1..SPOOL_NAMELEN-1
+ * characters of [A-Za-z0-9._-], not starting with '.' */
+int spool_name_ok(const char *s);
+
+/* spool_name_cmp - order of arrival of two server-assigned names
+ * (time, then sequence as numbers); other names compare as strings */
+int spool_name_cmp(const char *a, const char *b);
+
+/* spool_path - "DIR/STATE/NAME" into buf; buf, or NULL when too long */
+char *spool_path(const struct spool *sp, enum spool_state st, const char *name,
+	char *buf, size_t len);
+
+/* spool_dir - the spool directory (borrowed, valid for the spool's life) */
+const char *spool_dir(const struct spool *sp);
+
+/* spool_exists - 1 when STATE/NAME exists, 0 when not */
+int spool_exists(const struct spool *sp, enum spool_state st, const char *name);
+
+/* spool_scan - call fn for each file of state st, in spool_name_cmp
+ * order; dot-files and non-regular files are skipped (for SPOOL_OUT
+ * these are the candidate drops). Names are borrowed for the call.
+ * 0, fn's non-zero value, or -1 with err. */
+int spool_scan(const struct spool *sp, enum spool_state st, spool_scan_fn *fn,
+	void *arg, char *err, size_t errlen);
+
+/*
+ * Writing a new file: tmp/NAME, then commit in a transaction
+ */
+
+/* spool_create - create tmp/NAME with O_CREAT|O_EXCL (name NULL: a new
+ * server-assigned name). The name is available with spool_file_name().
+ * NULL with err (EEXIST: a file of that name is being written). */
+struct spool_file *spool_create(struct spool *sp, const char *name, char *err, size_t errlen);
+
+/* spool_write - append len octets; 0 or -1 with err. On failure the
+ * file is still open: the caller calls spool_file_abort(). */
+int spool_write(struct spool_file *f, const void *p, size_t len, char *err, size_t errlen);
+
+/* spool_file_fd - the descriptor (for pwrite/ftruncate on restarts; do
+ * not close it); spool_file_name - the name (valid while f lives);
+ * spool_file_size - octets written through spool_write() so far */
+int spool_file_fd(const struct spool_file *f);
+const char *spool_file_name(const struct spool_file *f);
+uint64_t spool_file_size(const struct spool_file *f);
+
+/* spool_file_abort - close and remove the temporary file, free f */
+void spool_file_abort(struct spool_file *f);
+
+/*
+ * Transactions. A transaction is built on the loop thread, then
+ * submitted once; it is freed by the spool after its callback ran.
+ * Operations are applied in the order added. On failure the applied
+ * file operations of the failed transaction are undone in reverse
+ * (a commit is unlinked, a move or claim renamed back), so a file is
+ * either in its new state or in its old one, never in both or none;
+ * removes and docket operations are not undone.
+ */
+
+/* spool_txn_new - an empty transaction */
+struct spool_txn *spool_txn_new(struct spool *sp);
+
+/* spool_txn_commit - commit f (handed over: do not use it again) into
+ * state st under its name. The file is fsynced, closed and linked to
+ * ST/NAME (failing with EEXIST rather than replacing a file). */
+void spool_txn_commit(struct spool_txn *t, struct spool_file *f, enum spool_state st);
+
+/* spool_txn_move - rename FROM/NAME to TO/NEWNAME (newname NULL = name);
+ * fails (at apply time) if the source is missing or the target exists.
+ * Names must satisfy spool_name_ok() (else panic: a program error). */
+void spool_txn_move(struct spool_txn *t, const char *name, enum spool_state from,
+	enum spool_state to, const char *newname);
+
+/* spool_txn_remove - unlink ST/NAME (missing = failure) */
+void spool_txn_remove(struct spool_txn *t, enum spool_state st, const char *name);
+
+/* spool_txn_claim - take out/FILE now: rename it at once to TO/NAME
+ * with a new server-assigned name written into name (len >=
+ * SPOOL_NAMELEN). The rename is the claim: a file is taken once, and
+ * a second claim fails with ENOENT. The transaction then fsyncs the
+ * file and both directories; if it fails the file is renamed back to
+ * out/FILE. FILE must be a plain name not starting with '.'.
+ * 0, or -1 with err (the transaction is unchanged). */
+int spool_txn_claim(struct spool_txn *t, const char *file, enum spool_state to,
+	char *name, size_t len, char *err, size_t errlen);
+
+/* spool_txn_docket_put - durably store data (len octets, copied) as
+ * the docket of key (any string of 1..1024 octets without NUL),
+ * replacing an older one */
+void spool_txn_docket_put(struct spool_txn *t, const char *key, const void *data, size_t len);
+
+/* spool_txn_docket_del - remove the docket of key (missing is no error) */
+void spool_txn_docket_del(struct spool_txn *t, const char *key);
+
+/* spool_txn_journal - add the journal line "EVENT NAME k=v..." (name
+ * NULL = "-"), nkv pairs in kv[0..2*nkv-1], all copied; the time is
+ * added when the batch is written. EVENT and keys must be words of
+ * [A-Za-z0-9_.-] (else panic). */
+void spool_txn_journal(struct spool_txn *t, const char *event, const char *name,
+	const char *const *kv, size_t nkv);
+
+/* spool_txn_submit - hand t over; done(arg, ok, err) runs on the loop
+ * thread when every operation and line is durable (ok) or the
+ * transaction failed and was undone (not ok). On a loop-less spool it
+ * runs synchronously and done is called before this returns. done may
+ * be NULL. */
+void spool_txn_submit(struct spool_txn *t, spool_done_fn *done, void *arg);
+
+/* spool_txn_run - synchronous submit (any spool): 0, or -1 with err.
+ * With a loop it runs the loop until this transaction completed. */
+int spool_txn_run(struct spool_txn *t, char *err, size_t errlen);
+
+/* spool_txn_abort - drop an unsubmitted transaction: files handed in
+ * by spool_txn_commit() are removed, claims are renamed back */
+void spool_txn_abort(struct spool_txn *t);
+
+/*
+ * Dockets: small durable records keyed by a string (DESIGN section 6:
+ * server dockets keyed by caller identity + transfer id, donor dockets
+ * by next hop + transfer id). SPOOL/dockets/FILE, one file each; see
+ * doc/spool.md for the format. Writes go through transactions (above)
+ * or, for tools and start-up, the synchronous spool_docket_put().
+ */
+
+#define SPOOL_DOCKET_MAX	65536	/* largest docket value */
+#define SPOOL_DOCKET_KEYMAX	1024	/* longest key */
+
+/* spool_docket_get - the value stored for key into new memory (the
+ * caller frees it; NUL-terminated one past *lenp), *mtime (if not NULL)
+ * gets the time of the last put. NULL with err; errno ENOENT when there
+ * is no docket, EBADMSG when it is unreadable (it is then moved to
+ * dockets/corrupt/ for the operator). */
+void *spool_docket_get(struct spool *sp, const char *key, size_t *lenp, time_t *mtime,
+	char *err, size_t errlen);
+
+/* spool_docket_put - synchronous durable put (blocks on fsync); 0 or -1 */
+int spool_docket_put(struct spool *sp, const char *key, const void *data, size_t len,
+	char *err, size_t errlen);
+
+/* spool_docket_del - synchronous delete; 0 (also when missing) or -1 */
+int spool_docket_del(struct spool *sp, const char *key, char *err, size_t errlen);
+
+/* spool_docket_prune - remove dockets last put more than max_age
+ * seconds before now (retention, DESIGN section 6: at least the
+ * donor's give_up time). Blocking (one directory fsync). *removed
+ * (if not NULL) gets the count. 0 or -1 with err. */
+int spool_docket_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *removed,
+	char *err, size_t errlen);
+
+#endif

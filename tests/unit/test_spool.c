@@ -1,0 +1,1166 @@
+/*++
+ * NAME
+ *	test_spool 1
+ * SUMMARY
+ *	CUnit tests of spool/: commit sequence, faults, crashes, recovery,
+ *	group commit, names, dockets, journal
+ * SYNOPSIS
+ *	build/tests/test_spool
+ * DESCRIPTION
+ *	Every test works in its own spool under a scratch directory.
+ *
+ *	Faults: for each kind of call (write, fsync, link, rename, unlink,
+ *	open) and each N, the Nth call fails (util/sysio.h) while one
+ *	transaction commits a new letter, moves an old one, claims a
+ *	dropped file and puts a docket. Afterwards every object is in
+ *	exactly one place, whole: the new letter committed with its journal
+ *	line or invisible without it, the moved letter in its old or new
+ *	state, the dropped file in out/ or claimed, and recovery is clean.
+ *
+ *	Crashes: the binary re-executes itself ("--child-crash DIR") with
+ *	NIFTPMAIL_CRASH naming each crash point of spool.c; the parent then
+ *	recovers and checks the same invariants.
+ *
+ *	Group commit: many transactions submitted at once on a loop must
+ *	cost far fewer journal fsyncs than transactions (counted by the
+ *	spool itself, no timing).
+ *--*/
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
+
+#include "spool/journal.h"
+#include "spool/spool.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/loop.h"
+#include "util/strutil.h"
+#include "util/sysio.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+#define EXPECT_INT(got, want) do { \
+	long long g_ = (long long) (got), w_ = (long long) (want); \
+	if (g_ != w_) \
+		fprintf(stderr, "\n%s:%d: %s: got %lld, want %lld\n", \
+		    __FILE__, __LINE__, #got, g_, w_); \
+	CU_ASSERT(g_ == w_); \
+} while (0)
+
+#define EXPECT_STR(got, want) do { \
+	const char *g_ = (got), *w_ = (want); \
+	int ok_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0; \
+	if (!ok_) \
+		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want \"%s\"\n", \
+		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
+		    w_ ? w_ : "(null)"); \
+	CU_ASSERT(ok_); \
+} while (0)
+
+#define EXPECT_TRUE(cond) do { \
+	if (!(cond)) \
+		fprintf(stderr, "\n%s:%d: got false, want %s\n", \
+		    __FILE__, __LINE__, #cond); \
+	CU_ASSERT(cond); \
+} while (0)
+
+static char tdir[256];
+static const char *self_exe;
+static int ndirs;
+
+/* newdir - a fresh spool directory path (static buffer in rotation) */
+static const char *newdir(void)
+{
+	static char bufs[4][512];
+	static int k;
+	char   *b = bufs[k++ % 4];
+
+	snprintf(b, sizeof(bufs[0]), "%s/s%d", tdir, ndirs++);
+	return b;
+}
+
+/* sopen - open a spool (loop may be NULL) or fail the test */
+static struct spool *sopen(const char *dir, struct loop *loop, unsigned block)
+{
+	struct spool_opts o;
+	char    err[SPOOL_ERRLEN] = "";
+	struct spool *sp;
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.node = "ucl";
+	o.loop = loop;
+	o.seq_block = block;
+	sp = spool_open(&o, err, sizeof(err));
+	if (sp == NULL)
+		fprintf(stderr, "\nspool_open: %s\n", err);
+	CU_ASSERT_FATAL(sp != NULL);
+	return sp;
+}
+
+/* spath - DIR/rel in a static buffer (rotation) */
+static const char *spath(const char *dir, const char *rel)
+{
+	static char bufs[4][1024];
+	static int k;
+	char   *b = bufs[k++ % 4];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", dir, rel);
+	return b;
+}
+
+/* spath3 - DIR/a/b in a static buffer (rotation) */
+static const char *spath3(const char *dir, const char *a, const char *b)
+{
+	static char bufs[4][1024];
+	static int k;
+	char   *r = bufs[k++ % 4];
+
+	snprintf(r, sizeof(bufs[0]), "%s/%s/%s", dir, a, b);
+	return r;
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* slurp - whole file into new memory or NULL */
+static char *slurp(const char *path, size_t *lenp)
+{
+	FILE   *fp = fopen(path, "rb");
+	char   *s;
+	long    n;
+
+	if (fp == NULL)
+		return NULL;
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	s = xmalloc((size_t) n + 1);
+	if (fread(s, 1, (size_t) n, fp) != (size_t) n)
+		n = 0;
+	s[n] = '\0';
+	fclose(fp);
+	if (lenp)
+		*lenp = (size_t) n;
+	return s;
+}
+
+static void spit(const char *path, const char *text)
+{
+	FILE   *fp = fopen(path, "wb");
+
+	CU_ASSERT_FATAL(fp != NULL);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* has_content - 1 when path exists holding exactly text */
+static int has_content(const char *path, const char *text)
+{
+	char   *s = slurp(path, NULL);
+	int     ok = s && strcmp(s, text) == 0;
+
+	free(s);
+	return ok;
+}
+
+/* count_files - entries of dir other than . and .. */
+static int count_files(const char *dir)
+{
+	DIR    *d = opendir(dir);
+	struct dirent *e;
+	int     n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* journal_count - lines of spool dir's journals with event ev (and name
+ * nm unless NULL) */
+static int journal_count(const char *dir, const char *ev, const char *nm)
+{
+	struct journal_reader *r;
+	struct journal_rec *rec = xmalloc(sizeof(*rec));
+	char    err[256];
+	int     n = 0;
+
+	r = journal_reader_open(dir, err, sizeof(err));
+	CU_ASSERT_FATAL(r != NULL);
+	while (journal_reader_next(r, rec, err, sizeof(err)) == 1)
+		if (strcmp(rec->event, ev) == 0 && (nm == NULL || strcmp(rec->name, nm) == 0))
+			n++;
+	journal_reader_free(r);
+	free(rec);
+	return n;
+}
+
+/* put_letter - create NAME (NULL = assigned) with text and commit into st
+ * synchronously; the name into out; 0 or -1 */
+static int put_letter(struct spool *sp, const char *name, const char *text,
+	enum spool_state st, char *out, size_t outlen)
+{
+	struct spool_file *f;
+	struct spool_txn *t;
+	char    err[SPOOL_ERRLEN];
+	const char *kv[] = { "from", "test" };
+
+	if ((f = spool_create(sp, name, err, sizeof(err))) == NULL)
+		return -1;
+	if (spool_write(f, text, strlen(text), err, sizeof(err)) < 0) {
+		spool_file_abort(f);
+		return -1;
+	}
+	if (out)
+		str_copy(out, spool_file_name(f), outlen);
+	t = spool_txn_new(sp);
+	spool_txn_journal(t, "received", spool_file_name(f), kv, 1);
+	spool_txn_commit(t, f, st);
+	return spool_txn_run(t, err, sizeof(err));
+}
+
+/*
+ * Names
+ */
+
+static void test_names(void)
+{
+	const char *dir = newdir();
+	struct spool *sp = sopen(dir, NULL, 16);
+	char    prev[SPOOL_NAMELEN] = "", nm[SPOOL_NAMELEN], err[SPOOL_ERRLEN];
+	char    last1[SPOOL_NAMELEN];
+	struct spool_stats st;
+	int     i, bad = 0;
+
+	for (i = 0; i < 100; i++) {
+		EXPECT_INT(spool_name_new(sp, nm, sizeof(nm), err, sizeof(err)), 0);
+		if (!spool_name_ok(nm) || strncmp(nm, "ucl.", 4) != 0 || strlen(nm) != 4 + 10 + 1 + 6)
+			bad++;
+		if (prev[0] && (spool_name_cmp(prev, nm) >= 0 || strcmp(prev, nm) >= 0))
+			bad++;
+		str_copy(prev, nm, sizeof(prev));
+	}
+	EXPECT_INT(bad, 0);
+	spool_stats(sp, &st);
+	EXPECT_TRUE(st.seq_reserves >= 100 / 16);
+	str_copy(last1, prev, sizeof(last1));
+	spool_close(sp);
+
+	/* a restart skips to the next block: later and never equal */
+	sp = sopen(dir, NULL, 16);
+	EXPECT_INT(spool_name_new(sp, nm, sizeof(nm), err, sizeof(err)), 0);
+	EXPECT_TRUE(spool_name_cmp(last1, nm) < 0);
+	EXPECT_TRUE(strcmp(last1, nm) != 0);
+	/* a letter with a high number, then lose the counter file */
+	EXPECT_INT(put_letter(sp, NULL, "x\n", SPOOL_IN, nm, sizeof(nm)), 0);
+	spool_close(sp);
+	EXPECT_INT(unlink(spath(dir, "seq")), 0);
+	sp = sopen(dir, NULL, 16);
+	EXPECT_INT(spool_name_new(sp, prev, sizeof(prev), err, sizeof(err)), 0);
+	EXPECT_TRUE(spool_name_cmp(nm, prev) < 0);
+	spool_close(sp);
+
+	/* a malformed counter refuses to open */
+	spit(spath(dir, "seq"), "niftpmail-seq 1\nnext x\n");
+	{
+		struct spool_opts o;
+
+		memset(&o, 0, sizeof(o));
+		o.dir = dir;
+		o.node = "ucl";
+		err[0] = '\0';
+		EXPECT_TRUE(spool_open(&o, err, sizeof(err)) == NULL);
+		EXPECT_TRUE(strstr(err, "spool: read 'seq': malformed") != NULL);
+		o.node = "bad/node";
+		EXPECT_TRUE(spool_open(&o, err, sizeof(err)) == NULL);
+	}
+
+	/* comparison across the 6-digit boundary and the minute */
+	EXPECT_TRUE(spool_name_cmp("ucl.2611231930.ffffff", "ucl.2611231930.1000000") < 0);
+	EXPECT_TRUE(spool_name_cmp("ucl.2611231930.ffffff", "ucl.2611231931.000001") < 0);
+	EXPECT_TRUE(spool_name_cmp("ucl.2611231930.00000a", "ucl.2611231930.00000a") == 0);
+	EXPECT_TRUE(spool_name_ok("ucl.2611231930.0001a7"));
+	EXPECT_TRUE(!spool_name_ok(".hidden"));
+	EXPECT_TRUE(!spool_name_ok("a/b"));
+	EXPECT_TRUE(!spool_name_ok(""));
+	EXPECT_TRUE(!spool_name_ok("sp ace"));
+}
+
+/* async prefetch of blocks on a loop: many names, all unique */
+static void test_names_loop(void)
+{
+	struct loop *loop = loop_new();
+	const char *dir = newdir();
+	struct spool *sp = sopen(dir, loop, 8);
+	char    prev[SPOOL_NAMELEN] = "", nm[SPOOL_NAMELEN], err[SPOOL_ERRLEN];
+	int     i, bad = 0;
+
+	for (i = 0; i < 200; i++) {
+		if (spool_name_new(sp, nm, sizeof(nm), err, sizeof(err)) < 0)
+			bad++;
+		if (prev[0] && spool_name_cmp(prev, nm) >= 0)
+			bad++;
+		str_copy(prev, nm, sizeof(prev));
+		if (i % 3 == 0)
+			(void) loop_run_once(loop, 0);
+	}
+	EXPECT_INT(bad, 0);
+	spool_close(sp);
+	loop_free(loop);
+}
+
+/*
+ * Commit, move, remove, claim, scan
+ */
+
+static int scan_collect(void *arg, const char *name)
+{
+	struct buf *b = arg;
+
+	(void) buf_printf(b, "%s,", name);
+	return 0;
+}
+
+static void test_commit_basic(void)
+{
+	const char *dir = newdir();
+	struct spool *sp = sopen(dir, NULL, 0);
+	char    nm[SPOOL_NAMELEN], nm2[SPOOL_NAMELEN], err[SPOOL_ERRLEN];
+	struct spool_txn *t;
+	struct spool_file *f;
+	struct buf b = BUF_INIT(4096);
+	const char *kv[] = { "from", "out/a" };
+
+	EXPECT_INT(put_letter(sp, NULL, "hello\n", SPOOL_IN, nm, sizeof(nm)), 0);
+	EXPECT_TRUE(has_content(spath3(dir, "in", nm), "hello\n"));
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	EXPECT_INT(journal_count(dir, "received", nm), 1);
+
+	/* move in -> queue -> hold, then remove */
+	t = spool_txn_new(sp);
+	spool_txn_move(t, nm, SPOOL_IN, SPOOL_QUEUE, NULL);
+	spool_txn_journal(t, "routed", nm, NULL, 0);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
+	EXPECT_TRUE(!spool_exists(sp, SPOOL_IN, nm) && spool_exists(sp, SPOOL_QUEUE, nm));
+	t = spool_txn_new(sp);
+	spool_txn_move(t, nm, SPOOL_QUEUE, SPOOL_HOLD, NULL);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
+	t = spool_txn_new(sp);
+	spool_txn_remove(t, SPOOL_HOLD, nm);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
+	EXPECT_INT(count_files(spath(dir, "hold")), 0);
+	/* moving a missing file fails and names it */
+	t = spool_txn_new(sp);
+	spool_txn_move(t, nm, SPOOL_IN, SPOOL_QUEUE, NULL);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
+	EXPECT_TRUE(strncmp(err, "spool: rename 'in/ucl.", 22) == 0);
+	EXPECT_TRUE(strstr(err, "No such file or directory") != NULL);
+
+	/* a commit never replaces: link fails with EEXIST, tmp removed */
+	EXPECT_INT(put_letter(sp, "dup1", "one\n", SPOOL_IN, NULL, 0), 0);
+	f = spool_create(sp, "dup1", err, sizeof(err));
+	CU_ASSERT_FATAL(f != NULL);
+	EXPECT_INT(spool_write(f, "two\n", 4, err, sizeof(err)), 0);
+	t = spool_txn_new(sp);
+	spool_txn_commit(t, f, SPOOL_IN);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
+	EXPECT_STR(err, "spool: link 'tmp/dup1' to 'in/dup1': File exists");
+	EXPECT_TRUE(has_content(spath(dir, "in/dup1"), "one\n"));
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	/* O_EXCL in tmp/ */
+	f = spool_create(sp, "busy", err, sizeof(err));
+	EXPECT_TRUE(spool_create(sp, "busy", err, sizeof(err)) == NULL);
+	EXPECT_STR(err, "spool: create 'tmp/busy': File exists");
+	spool_file_abort(f);
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	/* an aborted transaction removes its new file */
+	f = spool_create(sp, "gone", err, sizeof(err));
+	t = spool_txn_new(sp);
+	spool_txn_commit(t, f, SPOOL_IN);
+	spool_txn_abort(t);
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	EXPECT_TRUE(!spool_exists(sp, SPOOL_IN, "gone"));
+
+	/* out/: scan ignores dot-files and directories; a claim takes once */
+	spit(spath(dir, "out/b"), "letter b\n");
+	spit(spath(dir, "out/a"), "letter a\n");
+	spit(spath(dir, "out/.partial"), "x");
+	mkdir(spath(dir, "out/sub"), 0700);
+	EXPECT_INT(spool_scan(sp, SPOOL_OUT, scan_collect, &b, err, sizeof(err)), 0);
+	EXPECT_STR(buf_cstr(&b), "a,b,");
+	t = spool_txn_new(sp);
+	EXPECT_INT(spool_txn_claim(t, "a", SPOOL_IN, nm2, sizeof(nm2), err, sizeof(err)), 0);
+	EXPECT_INT(spool_txn_claim(t, "a", SPOOL_IN, nm, sizeof(nm), err, sizeof(err)), -1);
+	EXPECT_TRUE(strncmp(err, "spool: claim: rename 'out/a' to 'in/ucl.", 40) == 0);
+	EXPECT_INT(spool_txn_claim(t, ".partial", SPOOL_IN, nm, sizeof(nm), err, sizeof(err)), -1);
+	spool_txn_journal(t, "received", nm2, kv, 1);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
+	EXPECT_TRUE(has_content(spath3(dir, "in", nm2), "letter a\n"));
+	EXPECT_TRUE(!exists(spath(dir, "out/a")));
+	EXPECT_INT(journal_count(dir, "received", nm2), 1);
+	buf_release(&b);
+	spool_close(sp);
+}
+
+/*
+ * Faults at every step
+ */
+
+struct fault_case {
+	enum sysio_op op;
+	const char *opname;
+	int	err;
+	unsigned failures;	/* runs that failed */
+};
+
+/* one_faulty_run - the combined transaction with call nth of op failing;
+ * checks the invariants. Returns 1 when the run failed, 0 when it went
+ * through, -1 when setting up failed before the fault could matter. */
+static int one_faulty_run(const char *dir, int iter, enum sysio_op op, unsigned long nth,
+	int errnum)
+{
+	struct spool *sp = sopen(dir, NULL, 0);
+	struct spool_recovery rep;
+	struct spool_file *f;
+	struct spool_txn *t;
+	char    nm[SPOOL_NAMELEN], old[32], drop[32], claimed[SPOOL_NAMELEN] = "";
+	char    text[64], err[SPOOL_ERRLEN] = "", key[64];
+	const char *kv[] = { "iter", text };
+	int     rc = -1, failed, in_new, in_old, ok = 1;
+	size_t  dlen;
+	char   *dk;
+
+	snprintf(old, sizeof(old), "old%d", iter);
+	snprintf(drop, sizeof(drop), "drop%d", iter);
+	snprintf(nm, sizeof(nm), "new%d", iter);
+	snprintf(text, sizeof(text), "letter %d\n", iter);
+	snprintf(key, sizeof(key), "tcp:127.0.0.1:4521/%d", iter);
+	CU_ASSERT_FATAL(put_letter(sp, old, "old letter\n", SPOOL_IN, NULL, 0) == 0);
+	spit(spath3(dir, "out", drop), "dropped\n");
+
+	sysio_fail(op, nth, errnum);
+	if ((f = spool_create(sp, nm, err, sizeof(err))) == NULL)
+		goto check;
+	if (spool_write(f, text, strlen(text), err, sizeof(err)) < 0) {
+		spool_file_abort(f);
+		goto check;
+	}
+	t = spool_txn_new(sp);
+	spool_txn_commit(t, f, SPOOL_IN);
+	spool_txn_move(t, old, SPOOL_IN, SPOOL_QUEUE, NULL);
+	if (spool_txn_claim(t, drop, SPOOL_IN, claimed, sizeof(claimed), err, sizeof(err)) < 0) {
+		claimed[0] = '\0';
+		spool_txn_abort(t);
+		goto check;
+	}
+	spool_txn_docket_put(t, key, text, strlen(text));
+	spool_txn_journal(t, "received", nm, kv, 1);
+	rc = spool_txn_run(t, err, sizeof(err)) == 0 ? 0 : 1;
+check:
+	sysio_fail(op, 0, 0);
+	failed = rc != 0;
+	if (failed && strncmp(err, "spool: ", 7) != 0)
+		ok = 0;
+	in_new = has_content(spath3(dir, "in", nm), text);
+	in_old = exists(spath3(dir, "in", old));
+	/* new letter: whole in in/ with its line, or nowhere without it */
+	if (failed) {
+		if (exists(spath3(dir, "in", nm)) || journal_count(dir, "received", nm) != 0)
+			ok = 0;
+	} else if (!in_new || journal_count(dir, "received", nm) != 1) {
+		ok = 0;
+	}
+	/* moved letter: exactly one state */
+	if (in_old == exists(spath3(dir, "queue", old)) || in_old != failed)
+		ok = 0;
+	/* dropped file: in out/ (failed) or claimed (ok), never lost */
+	if (failed) {
+		if (!has_content(spath3(dir, "out", drop), "dropped\n"))
+			ok = 0;
+		if (claimed[0] && exists(spath3(dir, "in", claimed)))
+			ok = 0;
+	} else if (exists(spath3(dir, "out", drop))
+	    || !has_content(spath3(dir, "in", claimed), "dropped\n")) {
+		ok = 0;
+	}
+	/* docket: present with the value when ok */
+	dk = spool_docket_get(sp, key, &dlen, NULL, err, sizeof(err));
+	if (!failed && (dk == NULL || strcmp(dk, text) != 0))
+		ok = 0;
+	free(dk);
+	spool_close(sp);
+
+	/* recovery is clean and changes nothing visible */
+	sp = sopen(dir, NULL, 0);
+	if (spool_recover(sp, &rep, err, sizeof(err)) < 0)
+		ok = 0;
+	if (count_files(spath(dir, "tmp")) != 0 || rep.conflicts != 0 || rep.tmp_undone != 0)
+		ok = 0;
+	if (in_new != has_content(spath3(dir, "in", nm), text))
+		ok = 0;
+	spool_close(sp);
+	if (!ok)
+		fprintf(stderr, "\nfault %d:%lu: rc %d err \"%s\" new %d old %d claimed '%s'\n",
+		    op, nth, rc, err, in_new, in_old, claimed);
+	EXPECT_TRUE(ok);
+	return rc;
+}
+
+static void test_faults(void)
+{
+	struct fault_case cases[] = {
+		{ SYSIO_WRITE, "write", EIO, 0 },
+		{ SYSIO_WRITE, "write", ENOSPC, 0 },
+		{ SYSIO_FSYNC, "fsync", EIO, 0 },
+		{ SYSIO_LINK, "link", ENOSPC, 0 },
+		{ SYSIO_RENAME, "rename", EIO, 0 },
+		{ SYSIO_UNLINK, "unlink", EIO, 0 },
+		{ SYSIO_OPEN, "open", EIO, 0 },
+	};
+	const char *dir = newdir();
+	size_t  c;
+	unsigned long n;
+	int     iter = 0, rc;
+
+	for (c = 0; c < NELEM(cases); c++) {
+		for (n = 1; n <= 12; n++) {
+			rc = one_faulty_run(dir, iter++, cases[c].op, n, cases[c].err);
+			if (rc == 1)
+				cases[c].failures++;
+		}
+	}
+	/* every kind of call that the commit depends on was hit */
+	for (c = 0; c < NELEM(cases); c++) {
+		if (cases[c].op == SYSIO_UNLINK)
+			continue;	/* an unlink failure only leaves a tmp link */
+		if (cases[c].failures == 0)
+			fprintf(stderr, "\nno failing run for %s\n", cases[c].opname);
+		EXPECT_TRUE(cases[c].failures > 0);
+	}
+	/* fsync: file, claim, docket, 4 directories, journal: all failed */
+	EXPECT_TRUE(cases[2].failures >= 8);
+}
+
+/* an ENOSPC message names operation, object and reason */
+static void test_error_text(void)
+{
+	const char *dir = newdir();
+	struct spool *sp = sopen(dir, NULL, 0);
+	struct spool_file *f;
+	struct spool_txn *t;
+	char    err[SPOOL_ERRLEN];
+
+	f = spool_create(sp, "x1", err, sizeof(err));
+	CU_ASSERT_FATAL(f != NULL);
+	t = spool_txn_new(sp);
+	spool_txn_commit(t, f, SPOOL_IN);
+	sysio_fail(SYSIO_LINK, 1, ENOSPC);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
+	sysio_reset();
+	EXPECT_STR(err, "spool: link 'tmp/x1' to 'in/x1': No space left on device");
+	spool_close(sp);
+}
+
+/*
+ * Crashes at every point, in a re-executed child
+ */
+
+static const char *const crash_points[] = {
+	"spool-prepared", "spool-after-link", "spool-after-ops", "spool-after-dirsync",
+	"spool-after-journal-write", "spool-after-journal-sync", "spool-claim-after-rename",
+	"none",
+};
+
+/* child_crash - the child: commit + move + claim in one transaction */
+static int child_crash(const char *dir)
+{
+	struct spool *sp;
+	struct spool_opts o;
+	struct spool_file *f;
+	struct spool_txn *t;
+	char    err[SPOOL_ERRLEN], nm[SPOOL_NAMELEN];
+	const char *kv[] = { "from", "child" };
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.node = "ucl";
+	if ((sp = spool_open(&o, err, sizeof(err))) == NULL)
+		return 2;
+	if ((f = spool_create(sp, "newl", err, sizeof(err))) == NULL
+	    || spool_write(f, "new letter\n", 11, err, sizeof(err)) < 0)
+		return 3;
+	t = spool_txn_new(sp);
+	spool_txn_commit(t, f, SPOOL_IN);
+	spool_txn_move(t, "oldl", SPOOL_IN, SPOOL_QUEUE, NULL);
+	if (spool_txn_claim(t, "dropped", SPOOL_IN, nm, sizeof(nm), err, sizeof(err)) < 0)
+		return 4;
+	spool_txn_journal(t, "received", "newl", kv, 1);
+	if (spool_txn_run(t, err, sizeof(err)) < 0)
+		return 5;
+	spool_close(sp);
+	return 0;
+}
+
+/* find_content - files of spool state dir holding text */
+static int find_content(const char *dir, const char *state, const char *text)
+{
+	DIR    *d = opendir(spath(dir, state));
+	struct dirent *e;
+	int     n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && has_content(spath3(dir, state, e->d_name), text))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_crash_points(void)
+{
+	size_t  i;
+	pid_t   pid;
+	int     st, devnull;
+	struct spool *sp;
+	struct spool_recovery rep;
+	char    err[SPOOL_ERRLEN];
+
+	for (i = 0; i < NELEM(crash_points); i++) {
+		const char *dir = newdir();
+		int     committed, moved, claimed, ok = 1;
+
+		sp = sopen(dir, NULL, 0);
+		CU_ASSERT_FATAL(put_letter(sp, "oldl", "old\n", SPOOL_IN, NULL, 0) == 0);
+		spool_close(sp);
+		spit(spath(dir, "out/dropped"), "dropped\n");
+
+		fflush(NULL);
+		if ((pid = fork()) == 0) {
+			if ((devnull = open("/dev/null", O_WRONLY)) >= 0)
+				dup2(devnull, 2);
+			setenv("NIFTPMAIL_CRASH", crash_points[i], 1);
+			execl(self_exe, self_exe, "--child-crash", dir, (char *) NULL);
+			_exit(127);
+		}
+		CU_ASSERT_FATAL(pid > 0 && waitpid(pid, &st, 0) == pid);
+		if (strcmp(crash_points[i], "none") == 0)
+			EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		else
+			EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 99);
+
+		sp = sopen(dir, NULL, 0);
+		EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
+		spool_close(sp);
+		committed = has_content(spath(dir, "in/newl"), "new letter\n");
+		moved = exists(spath(dir, "queue/oldl"));
+		claimed = find_content(dir, "in", "dropped\n");
+		/* exactly one state each, nothing partial, tmp empty */
+		if (count_files(spath(dir, "tmp")) != 0)
+			ok = 0;
+		if (!committed && exists(spath(dir, "in/newl")))
+			ok = 0;
+		if (moved == exists(spath(dir, "in/oldl")))
+			ok = 0;
+		if (claimed + exists(spath(dir, "out/dropped")) != 1)
+			ok = 0;
+		if (rep.conflicts)
+			ok = 0;
+		/* past the link, the commit stands and its trace is complete */
+		if (i >= 1 && i <= 5 && !committed)
+			ok = 0;
+		if (i >= 1 && i <= 4 && rep.tmp_completed != 1)
+			ok = 0;
+		if (committed && journal_count(dir, "received", "newl")
+		    + journal_count(dir, "recovered", "newl") < 1)
+			ok = 0;
+		if (i == 0 && (committed || rep.tmp_undone != 1))
+			ok = 0;
+		if (i == 7 && (!committed || !moved || !claimed))
+			ok = 0;
+		if (!ok)
+			fprintf(stderr, "\ncrash at %s: committed %d moved %d claimed %d "
+			    "undone %u completed %u\n", crash_points[i], committed, moved,
+			    claimed, rep.tmp_undone, rep.tmp_completed);
+		EXPECT_TRUE(ok);
+	}
+}
+
+/*
+ * Recovery report
+ */
+
+static void test_recover_report(void)
+{
+	const char *dir = newdir();
+	struct spool *sp = sopen(dir, NULL, 0);
+	struct spool_recovery rep;
+	char    err[SPOOL_ERRLEN];
+	FILE   *fp;
+	size_t  len;
+	char   *j;
+
+	EXPECT_INT(put_letter(sp, "twice", "a\n", SPOOL_IN, NULL, 0), 0);
+	spool_close(sp);
+	spit(spath(dir, "tmp/halfway"), "partial letter");
+	spit(spath(dir, "tmp/.junk"), "x");
+	spit(spath(dir, "dockets/.tmp.d.abc123"), "half docket");
+	spit(spath(dir, "hold/twice"), "a\n");
+	fp = fopen(spath(dir, "journal"), "ab");
+	CU_ASSERT_FATAL(fp != NULL);
+	fputs("2026-01-01T00:00:00Z received torn", fp);
+	fclose(fp);
+
+	sp = sopen(dir, NULL, 0);
+	EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
+	EXPECT_INT(rep.tmp_undone, 1);
+	EXPECT_INT(rep.tmp_other, 1);
+	EXPECT_INT(rep.docket_tmp, 1);
+	EXPECT_INT(rep.conflicts, 1);
+	EXPECT_INT(rep.journal_cut, strlen("2026-01-01T00:00:00Z received torn"));
+	EXPECT_INT(rep.files[SPOOL_IN], 1);
+	EXPECT_INT(rep.files[SPOOL_HOLD], 1);
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	spool_close(sp);
+	j = slurp(spath(dir, "journal"), &len);
+	CU_ASSERT_FATAL(j != NULL);
+	EXPECT_TRUE(len > 0 && j[len - 1] == '\n');
+	EXPECT_TRUE(strstr(j, "torn") == NULL);
+	free(j);
+	EXPECT_INT(journal_count(dir, "recover", "-"), 1);
+	EXPECT_INT(journal_count(dir, "conflict", "twice"), 1);
+}
+
+/*
+ * Group commit on a loop
+ */
+
+struct gc_state {
+	int	done, ok;
+};
+
+static void gc_done(void *arg, int ok, const char *err)
+{
+	struct gc_state *g = arg;
+
+	(void) err;
+	g->done++;
+	g->ok += ok;
+}
+
+static void test_group_commit(void)
+{
+	enum { N = 200 };
+	struct loop *loop = loop_new();
+	const char *dir = newdir();
+	struct spool *sp = sopen(dir, loop, 0);
+	struct spool_stats st;
+	struct gc_state g = { 0, 0 };
+	struct spool_file *f;
+	struct spool_txn *t;
+	char    err[SPOOL_ERRLEN], body[64];
+	const char *kv[] = { "n", body };
+	int     i;
+
+	for (i = 0; i < N; i++) {
+		f = spool_create(sp, NULL, err, sizeof(err));
+		CU_ASSERT_FATAL(f != NULL);
+		snprintf(body, sizeof(body), "%d", i);
+		CU_ASSERT_FATAL(spool_write(f, body, strlen(body), err, sizeof(err)) == 0);
+		t = spool_txn_new(sp);
+		spool_txn_journal(t, "received", spool_file_name(f), kv, 1);
+		spool_txn_commit(t, f, SPOOL_IN);
+		spool_txn_submit(t, gc_done, &g);
+	}
+	EXPECT_INT(spool_pending(sp), N);
+	spool_drain(sp);
+	EXPECT_INT(g.done, N);
+	EXPECT_INT(g.ok, N);
+	spool_stats(sp, &st);
+	fprintf(stderr, "\n  group commit: %d txns, %llu batches, %llu journal fsyncs, "
+	    "%llu dir fsyncs, %llu file fsyncs\n", N, (unsigned long long) st.batches,
+	    (unsigned long long) st.journal_syncs, (unsigned long long) st.dir_syncs,
+	    (unsigned long long) st.file_syncs);
+	EXPECT_INT(st.txns, N);
+	EXPECT_INT(st.lines, N);
+	EXPECT_INT(st.file_syncs, N);
+	EXPECT_TRUE(st.journal_syncs * 4 <= N);
+	EXPECT_TRUE(st.journal_syncs == st.batches);
+	EXPECT_INT(count_files(spath(dir, "in")), N);
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	EXPECT_INT(journal_count(dir, "received", NULL), N);
+
+	/* a failure inside a batch fails only its transaction */
+	g.done = g.ok = 0;
+	f = spool_create(sp, "exists", err, sizeof(err));
+	t = spool_txn_new(sp);
+	spool_txn_commit(t, f, SPOOL_IN);
+	spool_txn_submit(t, gc_done, &g);
+	spool_drain(sp);
+	f = spool_create(sp, "exists", err, sizeof(err));
+	t = spool_txn_new(sp);
+	spool_txn_commit(t, f, SPOOL_IN);
+	spool_txn_submit(t, gc_done, &g);
+	f = spool_create(sp, "other", err, sizeof(err));
+	t = spool_txn_new(sp);
+	spool_txn_commit(t, f, SPOOL_IN);
+	spool_txn_submit(t, gc_done, &g);
+	spool_drain(sp);
+	EXPECT_INT(g.done, 3);
+	EXPECT_INT(g.ok, 2);
+	/* an injected journal fsync failure undoes the whole batch */
+	g.done = g.ok = 0;
+	sysio_fail(SYSIO_FSYNC, 3, EIO);	/* file, dir in/, then journal */
+	f = spool_create(sp, "jfail", err, sizeof(err));
+	t = spool_txn_new(sp);
+	spool_txn_journal(t, "received", "jfail", NULL, 0);
+	spool_txn_commit(t, f, SPOOL_IN);
+	spool_txn_submit(t, gc_done, &g);
+	spool_drain(sp);
+	sysio_reset();
+	EXPECT_INT(g.done, 1);
+	EXPECT_INT(g.ok, 0);
+	EXPECT_TRUE(!spool_exists(sp, SPOOL_IN, "jfail"));
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	EXPECT_INT(journal_count(dir, "received", "jfail"), 0);
+	spool_close(sp);
+	loop_free(loop);
+}
+
+/*
+ * Dockets
+ */
+
+static void test_dockets(void)
+{
+	const char *dir = newdir();
+	struct spool *sp = sopen(dir, NULL, 0);
+	static const char *const keys[] = {
+		"tcp:127.0.0.1:4521/17", "../../etc/passwd", ".hidden", "pss/65534",
+		"key with spaces\tand\ttabs", "%41", "%2541",
+	};
+	char    err[SPOOL_ERRLEN], longkey[SPOOL_DOCKET_KEYMAX + 1], *v;
+	struct spool_txn *t;
+	struct timespec ts[2];
+	unsigned removed;
+	time_t  mt;
+	size_t  i, len;
+	int     got;
+
+	for (i = 0; i < NELEM(keys); i++)
+		EXPECT_INT(spool_docket_put(sp, keys[i], keys[i], strlen(keys[i]) + 1,
+		    err, sizeof(err)), 0);
+	for (i = 0; i < NELEM(keys); i++) {
+		v = spool_docket_get(sp, keys[i], &len, &mt, err, sizeof(err));
+		EXPECT_TRUE(v != NULL && len == strlen(keys[i]) + 1 && strcmp(v, keys[i]) == 0);
+		EXPECT_TRUE(mt > 0);
+		free(v);
+	}
+	/* nothing escaped the dockets directory */
+	EXPECT_INT(count_files(spath(dir, "dockets")), (int) NELEM(keys) + 1);
+	/* long keys that share a prefix stay apart */
+	memset(longkey, 'k', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	t = spool_txn_new(sp);
+	spool_txn_docket_put(t, longkey, "L1", 2);
+	longkey[500] = 'j';
+	spool_txn_docket_put(t, longkey, "L2", 2);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
+	v = spool_docket_get(sp, longkey, &len, NULL, err, sizeof(err));
+	EXPECT_STR(v, "L2");
+	free(v);
+	longkey[500] = 'k';
+	v = spool_docket_get(sp, longkey, &len, NULL, err, sizeof(err));
+	EXPECT_STR(v, "L1");
+	free(v);
+	/* replace, delete, missing */
+	t = spool_txn_new(sp);
+	spool_txn_docket_put(t, keys[0], "new", 3);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
+	v = spool_docket_get(sp, keys[0], &len, NULL, err, sizeof(err));
+	EXPECT_STR(v, "new");
+	free(v);
+	t = spool_txn_new(sp);
+	spool_txn_docket_del(t, keys[0]);
+	spool_txn_docket_del(t, "never-there");
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
+	errno = 0;
+	v = spool_docket_get(sp, keys[0], &len, NULL, err, sizeof(err));
+	got = errno;
+	EXPECT_TRUE(v == NULL);
+	EXPECT_INT(got, ENOENT);
+	EXPECT_INT(spool_docket_del(sp, keys[1], err, sizeof(err)), 0);
+	EXPECT_INT(spool_docket_del(sp, keys[1], err, sizeof(err)), 0);
+	/* a corrupt docket is reported and kept aside */
+	spit(spath(dir, "dockets/pss%2F65534"), "garbage");
+	errno = 0;
+	v = spool_docket_get(sp, "pss/65534", &len, NULL, err, sizeof(err));
+	got = errno;
+	EXPECT_TRUE(v == NULL);
+	EXPECT_INT(got, EBADMSG);
+	EXPECT_TRUE(strstr(err, "moved to dockets/corrupt/") != NULL);
+	EXPECT_TRUE(exists(spath(dir, "dockets/corrupt/pss%2F65534")));
+	/* retention: age one docket by two days, prune at one day */
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= 2 * 86400;
+	ts[1] = ts[0];
+	EXPECT_INT(utimensat(AT_FDCWD, spath(dir, "dockets/%2Ehidden"), ts, 0), 0);
+	EXPECT_INT(spool_docket_prune(sp, 86400, time(NULL), &removed, err, sizeof(err)), 0);
+	EXPECT_INT(removed, 1);
+	errno = 0;
+	v = spool_docket_get(sp, ".hidden", &len, NULL, err, sizeof(err));
+	got = errno;
+	EXPECT_TRUE(v == NULL);
+	EXPECT_INT(got, ENOENT);
+	v = spool_docket_get(sp, "%41", &len, NULL, err, sizeof(err));
+	EXPECT_STR(v, "%41");
+	free(v);
+	spool_close(sp);
+}
+
+/*
+ * Journal: escaping round trip, parser table, rotation
+ */
+
+static void test_journal_escape(void)
+{
+	const char *dir = newdir();
+	struct spool *sp = sopen(dir, NULL, 0);
+	static const char *const vals[] = {
+		"plain", "with space", "quote\"inside", "a=b", "line\nbreak",
+		"ctl\x01\x02\x7f", "tab\there", "back\\slash", "", "8bit\xe9\xff",
+		"x\n2026-01-01T00:00:00Z received forged from=evil",
+	};
+	const char *kv[2 * NELEM(vals)];
+	char    keys[NELEM(vals)][8], err[SPOOL_ERRLEN];
+	struct spool_txn *t;
+	struct journal_reader *r;
+	struct journal_rec *rec = xmalloc(sizeof(*rec));
+	size_t  i, vlen;
+	int     n = 0;
+	const char *v;
+
+	for (i = 0; i < NELEM(vals); i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+		kv[2 * i] = keys[i];
+		kv[2 * i + 1] = vals[i];
+	}
+	t = spool_txn_new(sp);
+	spool_txn_journal(t, "deferred", "ucl.2611231930.0001a7", kv, NELEM(vals));
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
+	spool_close(sp);
+
+	r = journal_reader_open(dir, err, sizeof(err));
+	CU_ASSERT_FATAL(r != NULL);
+	while (journal_reader_next(r, rec, err, sizeof(err)) == 1) {
+		n++;
+		EXPECT_STR(rec->event, "deferred");
+		EXPECT_STR(rec->name, "ucl.2611231930.0001a7");
+		EXPECT_INT(rec->nkv, NELEM(vals));
+		for (i = 0; i < NELEM(vals); i++) {
+			v = journal_get(rec, keys[i], &vlen);
+			EXPECT_TRUE(v != NULL && vlen == strlen(vals[i])
+			    && memcmp(v, vals[i], vlen) == 0);
+		}
+	}
+	EXPECT_INT(n, 1);
+	EXPECT_INT(journal_reader_skipped(r), 0);
+	journal_reader_free(r);
+	free(rec);
+}
+
+static void test_journal_parse(void)
+{
+	static const struct {
+		const char *line;
+		int	ok;
+	} cases[] = {
+		{ "2026-11-23T19:30:00Z received ucl.1 from=tcp:1.2.3.4:5 size=12", 1 },
+		{ "2026-11-23T19:30:00Z recover -", 1 },
+		{ "2026-11-23T19:30:00Z held \"a name\" why=\"\"", 1 },
+		{ "2026-11-23T19:30:00Z x - k=\"\\x41\\n\\t\\r\\\\\\\"\"", 1 },
+		{ "2026-11-23T19:30:00Z received", 0 },
+		{ "2026-11-23 19:30:00Z received ucl.1", 0 },
+		{ "2026-11-23T19:30:00Z  received ucl.1", 0 },
+		{ "2026-11-23T19:30:00Z received ucl.1 ", 0 },
+		{ "2026-11-23T19:30:00Z received ucl.1 k=", 0 },
+		{ "2026-11-23T19:30:00Z received ucl.1 =v", 0 },
+		{ "2026-11-23T19:30:00Z received ucl.1 k", 0 },
+		{ "2026-11-23T19:30:00Z received ucl.1 k=\"open", 0 },
+		{ "2026-11-23T19:30:00Z received ucl.1 k=\"bad\\q\"", 0 },
+		{ "2026-11-23T19:30:00Z received ucl.1 k=\"\\x4\"", 0 },
+		{ "2026-11-23T19:30:00Z received ucl.1 k=a=b", 0 },
+		{ "2026-11-23T19:30:00Z received ucl.1 k=\"a\"b", 0 },
+		{ "2026-11-23T19:30:00Z rec/eived ucl.1", 0 },
+		{ "2026-11-23T19:30:00Z received ucl.1 k=\"raw\ttab\"", 0 },
+		{ "2026-11-23T19:30:00Z received ucl.1 k=a\tb", 0 },
+	};
+	struct journal_rec *rec = xmalloc(sizeof(*rec));
+	struct buf b = BUF_INIT(JOURNAL_LINE_MAX * 2);
+	const char *kv[2 * 31];
+	char   *big = xmalloc(JOURNAL_VALUE_MAX * 2);
+	size_t  i;
+	int     got;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		got = journal_parse(cases[i].line, strlen(cases[i].line), rec) == 0;
+		if (got != cases[i].ok)
+			fprintf(stderr, "\ncase %zu \"%s\": got %d, want %d\n", i,
+			    cases[i].line, got, cases[i].ok);
+		EXPECT_INT(got, cases[i].ok);
+	}
+	EXPECT_INT(journal_parse(cases[3].line, strlen(cases[3].line), rec), 0);
+	EXPECT_STR(journal_get(rec, "k", NULL), "A\n\t\r\\\"");
+	/* oversized lines are cut to the limit and still parse */
+	memset(big, 'v', JOURNAL_VALUE_MAX * 2 - 1);
+	big[JOURNAL_VALUE_MAX * 2 - 1] = '\0';
+	for (i = 0; i < 31; i++) {
+		kv[2 * i] = "key";
+		kv[2 * i + 1] = big;
+	}
+	EXPECT_INT(journal_format(&b, "2026-11-23T19:30:00Z", "big", NULL, kv, 31), 0);
+	EXPECT_TRUE(b.len <= JOURNAL_LINE_MAX);
+	EXPECT_INT(journal_parse((char *) buf_data(&b), b.len - 1, rec), 0);
+	EXPECT_STR(journal_get(rec, "cut", NULL), "1");
+	EXPECT_INT(strlen(journal_get(rec, "key", NULL)), JOURNAL_VALUE_MAX);
+	EXPECT_TRUE(journal_word_ok("a-b_c.d") && !journal_word_ok("a b") && !journal_word_ok(""));
+	buf_release(&b);
+	free(big);
+	free(rec);
+}
+
+static void test_rotation(void)
+{
+	const char *dir = newdir();
+	struct spool_opts o;
+	struct spool *sp;
+	struct spool_txn *t;
+	struct journal_reader *r;
+	struct journal_rec *rec = xmalloc(sizeof(*rec));
+	struct spool_stats st;
+	char    err[SPOOL_ERRLEN], num[16];
+	const char *kv[] = { "n", num };
+	uint64_t v, last = 0;
+	int     i, n = 0, inorder = 1, keep;
+
+	for (keep = 0; keep <= 3; keep += 3) {
+		dir = newdir();
+		memset(&o, 0, sizeof(o));
+		o.dir = dir;
+		o.node = "ucl";
+		o.journal_max = 600;
+		o.journal_keep = (unsigned) keep;
+		sp = spool_open(&o, err, sizeof(err));
+		CU_ASSERT_FATAL(sp != NULL);
+		for (i = 1; i <= 100; i++) {
+			snprintf(num, sizeof(num), "%d", i);
+			t = spool_txn_new(sp);
+			spool_txn_journal(t, "tick", NULL, kv, 1);
+			CU_ASSERT_FATAL(spool_txn_run(t, err, sizeof(err)) == 0);
+		}
+		spool_stats(sp, &st);
+		spool_close(sp);
+		EXPECT_TRUE(st.rotations >= 5);
+		EXPECT_TRUE(exists(spath(dir, "journal.1")) && exists(spath(dir, "journal.2")));
+		if (keep)
+			EXPECT_TRUE(exists(spath(dir, "journal.3")) && !exists(spath(dir, "journal.4")));
+		r = journal_reader_open(dir, err, sizeof(err));
+		CU_ASSERT_FATAL(r != NULL);
+		n = 0;
+		last = 0;
+		inorder = 1;
+		while (journal_reader_next(r, rec, err, sizeof(err)) == 1) {
+			if (str_to_u64(journal_get(rec, "n", NULL), 1, 100, &v) < 0 || v != last + 1)
+				if (!(keep && n == 0))
+					inorder = 0;
+			last = v;
+			n++;
+		}
+		journal_reader_free(r);
+		EXPECT_TRUE(inorder);
+		EXPECT_INT(last, 100);
+		if (!keep)
+			EXPECT_INT(n, 100);
+		else
+			EXPECT_TRUE(n < 100);
+	}
+	free(rec);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *suite;
+		const char *name;
+		CU_TestFunc fn;
+	} tests[] = {
+		{ "names", "unique, sortable, across restarts", test_names },
+		{ "names", "background block reservation", test_names_loop },
+		{ "commit", "commit, move, remove, claim, scan", test_commit_basic },
+		{ "commit", "error text", test_error_text },
+		{ "faults", "Nth write/fsync/link/rename/unlink/open fails", test_faults },
+		{ "crash", "crash at every point, then recover", test_crash_points },
+		{ "recover", "report", test_recover_report },
+		{ "group", "batching and failures on a loop", test_group_commit },
+		{ "dockets", "put, get, del, corrupt, prune", test_dockets },
+		{ "journal", "escaping round trip", test_journal_escape },
+		{ "journal", "parser table and caps", test_journal_parse },
+		{ "journal", "rotation and reader", test_rotation },
+	};
+	CU_pSuite suite = NULL;
+	const char *last = "";
+	unsigned fails;
+	size_t  i;
+	char    cmd[600];
+
+	self_exe = "/proc/self/exe";
+	if (argc > 2 && strcmp(argv[1], "--child-crash") == 0)
+		return child_crash(argv[2]);
+	(void) argv;
+	log_init("test_spool", LOG_LVL_ERR);
+	snprintf(tdir, sizeof(tdir), "/tmp/test_spool.XXXXXX");
+	if (mkdtemp(tdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	for (i = 0; i < NELEM(tests); i++) {
+		if (strcmp(tests[i].suite, last) != 0) {
+			suite = CU_add_suite(tests[i].suite, NULL, NULL);
+			last = tests[i].suite;
+		}
+		if (suite == NULL || CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
+			return 1;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	if (fails == 0) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", tdir);
+	}
+	return fails ? 1 : 0;
+}
