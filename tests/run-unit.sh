@@ -8,7 +8,7 @@ for t in "$b"/tests/test_*; do
 	if ! timeout 300 "$t" >"$t.log" 2>&1; then
 		echo "unit: FAIL $t (log: $t.log)"; tail -30 "$t.log"; fail=1
 	else
-		echo "unit: ok   $t $(grep -E '^ *asserts' "$t.log" | awk '{print $5" asserts passed"}')"
+		echo "unit: ok   $t ($(awk '$1 == "asserts" {print $4 "/" $2 " asserts"}' "$t.log"))"
 	fi
 done
 [ "$n" -gt 0 ] || { echo "unit: no test binaries in $b/tests"; exit 1; }
