@@ -62,6 +62,10 @@ void niftp_call_hangup(struct niftp_call *call);
 void niftp_call_abort(struct niftp_call *call, int reason, const char *text);
 /* niftp_call_free - free (disconnecting abruptly if still up) */
 void niftp_call_free(struct niftp_call *call);
+/* niftp_call_kick - pull engine output now: call it after a filestore
+ * answered late (niftp_open_done, niftp_commit_done from a worker's
+ * completion), so RPOS or ER goes out without waiting for other events */
+void niftp_call_kick(struct niftp_call *call);
 /* niftp_call_engine, niftp_call_ts - the parts */
 struct niftp *niftp_call_engine(struct niftp_call *call);
 struct ts_conn *niftp_call_ts(struct niftp_call *call);
