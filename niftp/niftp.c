@@ -235,8 +235,8 @@ int niftp_fail(struct niftp *n, enum niftp_status st, const char *fmt, ...)
 int niftp_send_cmd(struct niftp *n, uint8_t cmd, const struct niftp_attr *a, size_t na)
 {
 	if (niftp_cmd_put(&n->outq, cmd, a, na) < 0)
-		return niftp_fail(n, NIFTP_ERR_PROTO, "cannot queue %s: output queue full",
-			niftp_cmd_name(cmd));
+		return niftp_fail(n, NIFTP_ERR_PROTO, "cannot queue %s: record longer than %d "
+			"octets or output queue full", niftp_cmd_name(cmd), NIFTP_MAX_CMD_RECORD);
 	return 0;
 }
 
@@ -278,7 +278,13 @@ void niftp_data_over(struct niftp *n)
 	x->ds = DX_DONE;
 	niftp_data_free(n);
 	niftp_dec_set_mode(&n->dec, NIFTP_DEC_MODE_CMD, 0);
-	if (x->data_ok) {
+	if (x->data_ok && x->cut_short) {
+		/* The receiver accepted a file it had cut short (QR(0)): STOP
+		 * says "terminated with a problem" and P does not call it done. */
+		x->data_ok = 0;
+		x->state = NIFTP_ST_OK_PROBLEM;
+		x->status = NIFTP_ERR_PERM;
+	} else if (x->data_ok) {
 		x->state = NIFTP_ST_OK;
 	} else {
 		x->state = niftp_state_of_code(x->err_code);
@@ -536,9 +542,12 @@ static int p_opened(struct niftp *n)
 	x->fh = x->open.fh;
 	if (x->sender && x->open.size >= 0)
 		x->req.size = x->open.size;
-	if (x->sender)
+	if (x->sender) {
 		x->interval = x->req.mark_interval ? x->req.mark_interval
 			: niftp_mark_interval(x->req.size);
+		if (x->interval > NIFTP_MAX_INTERVAL)
+			x->interval = NIFTP_MAX_INTERVAL;	/* receivers cap a stretch */
+	}
 	x->req.mark_interval = x->interval;
 	if (x->req.resume && !x->sender && x->req.restart_mark != NIFTP_MARK_EOF
 	    && x->open.mark < x->req.restart_mark)
@@ -793,8 +802,10 @@ void niftp_reset(struct niftp *n)
 		}
 		break;
 	case NS_WAIT_STOP:
-		/* Our ER may have been lost: say it again. */
-		(void) niftp_send_tcc(n, NIFTP_ER, n->x.data_ok ? 0 : n->x.err_code);
+		/* Our ER may have been lost: say it again (only a receiver
+		 * sends ER; a sending Q just waits for STOP). */
+		if (!n->x.sender)
+			(void) niftp_send_tcc(n, NIFTP_ER, n->x.data_ok ? 0 : n->x.err_code);
 		break;
 	default:
 		(void) niftp_fail(n, niftp_xfer_resumable(n) ? NIFTP_ERR_RESUMABLE : NIFTP_ERR_TEMP,

@@ -143,6 +143,10 @@ struct niftp_file;		/* a filestore's open file (opaque to the engine) */
 #define NIFTP_MAX_CMD_RECORD	8192	/* octets in one command record */
 #define NIFTP_MAX_INFO		16	/* information messages kept per command */
 #define NIFTP_MAX_NAME		255	/* string attribute length on the wire */
+#define NIFTP_MAX_INTERVAL	0x80000000u	/* largest mark interval a sender uses; with
+					 * deflate the most octets a receiver inflates
+					 * before the first mark (later: the first
+					 * stretch's length, i.e. the sender's interval) */
 
 /*
  * A transfer request: what P asks for (niftp_start), or what Q was
@@ -218,7 +222,12 @@ struct niftp_fs_ops {
 	void	(*mark)(struct niftp_file *fh, uint32_t mark, uint64_t offset);
 	/* commit - writes: all data arrived; make it durable under its
 	 * name (and the docket "committed"), then call niftp_commit_done().
-	 * May call niftp_commit_done() before returning. */
+	 * May call niftp_commit_done() before returning. If the engine
+	 * calls suspend() or finish() on fh while the commit is pending
+	 * (the call was lost or failed, or the engine was freed), the
+	 * filestore must not call niftp_commit_done() for it any more; the
+	 * commit may still complete (the docket then says committed and a
+	 * resumption with NIFTP_MARK_EOF finds it) or be dropped. */
 	void	(*commit)(struct niftp_file *fh, struct niftp *n);
 	/* suspend - the transfer broke but may be resumed: keep the
 	 * partial file (make it durable with its docket) and free fh. */

@@ -215,10 +215,19 @@ static int send_rneg(struct niftp *n, const struct niftp_attr *fail, size_t nfai
 	uint16_t state, const char *why)
 {
 	struct niftp_attr a[64];
-	size_t	na = 0, i;
+	size_t	na = 0, i, size = 2 + 4 + 2 + NIFTP_MAX_NAME + 1;
 
-	for (i = 0; i < nfail && na < 60; i++)
+	/* Echo the failing attributes while the record stays well under
+	 * NIFTP_MAX_CMD_RECORD (an SFT of many bad strings would not fit). */
+	for (i = 0; i < nfail && na < 60; i++) {
+		size_t	k = 2 + (niftp_attr_fmt(fail[i].qual) == NIFTP_Q_INT ? 2
+			: niftp_attr_fmt(fail[i].qual) == NIFTP_Q_STRING ? 1 + fail[i].slen : 0);
+
+		if (size + k > NIFTP_MAX_CMD_RECORD / 2)
+			break;
+		size += k;
 		a[na++] = fail[i];
+	}
 	niftp_attr_int(&a[na++], NIFTP_A_STATE, NIFTP_OP_EQ, state);
 	if (why && why[0])
 		niftp_attr_str(&a[na++], NIFTP_A_INFOMSG, NIFTP_OP_EQ, why);
@@ -434,6 +443,12 @@ static void q_eval(struct niftp *n, struct neg *g)
 		if (fac != a->ival || op != NIFTP_OP_EQ)
 			x->ret[NIFTP_A_FACILITIES] = RET_VALUE;
 	}
+	/* Deflate only with marks: they bound what one stream may inflate to. */
+	if ((fac & NIFTP_F_DEFLATE) && !(fac & (NIFTP_F_RESUME | NIFTP_F_RESTART | NIFTP_F_MARKACK))) {
+		fac = (uint16_t) (fac & ~NIFTP_F_DEFLATE);
+		if (g->seen[NIFTP_A_FACILITIES])
+			x->ret[NIFTP_A_FACILITIES] = RET_VALUE;
+	}
 	x->facilities = fac;
 	x->retval[NIFTP_A_FACILITIES] = fac;
 	x->deflate = (fac & NIFTP_F_DEFLATE) != 0;
@@ -622,6 +637,15 @@ static int q_grant(struct niftp *n)
 			return 0;
 		}
 		g = want < x->open.mark ? want : x->open.mark;
+		/*
+		 * 0xFFFF means "committed, only STOP left", which only a
+		 * committed docket may answer. A partial file whose docket
+		 * holds 65,535 marks or more (small intervals, big files)
+		 * resumes from the highest mark we can name, 0xFFFE: granting
+		 * 0xFFFF would make P stop and the file would be lost.
+		 */
+		if (g > NIFTP_MARK_EOF - 1)
+			g = NIFTP_MARK_EOF - 1;
 		if (g == 0)
 			off = 0;
 		else if (g == x->open.mark)
@@ -819,7 +843,10 @@ int niftp_p_rpos(struct niftp *n)
 		case NIFTP_A_ACKWINDOW:
 			if (a->ival == 0)
 				return p_refuse_rpos(n, "RPOS acknowledgement window 0");
-			x->window = a->ival;
+			/* MR numbers are mod 256: more than 255 outstanding marks
+			 * cannot be told apart, and as a receiver we would ack
+			 * later than a sender keeping 255 may wait. */
+			x->window = a->ival > 255 ? 255 : a->ival;
 			break;
 		case NIFTP_A_RESTARTMARK:
 			if (!x->req.resume ? a->ival != 0
@@ -848,17 +875,19 @@ int niftp_p_rpos(struct niftp *n)
 			break;
 		}
 	}
-	x->deflate = (x->facilities & NIFTP_F_DEFLATE)
+	x->marks = (x->facilities & (NIFTP_F_RESUME | NIFTP_F_RESTART | NIFTP_F_MARKACK)) != 0;
+	x->deflate = (x->facilities & NIFTP_F_DEFLATE) && x->marks
 		&& (x->binary || x->textfmt == NIFTP_TF_TRANSPARENT);
 	x->rle = x->binary ? (x->facilities & NIFTP_F_BINCOMP) != 0
 		: (x->facilities & NIFTP_F_TEXTCOMP) != 0;
-	x->marks = (x->facilities & (NIFTP_F_RESUME | NIFTP_F_RESTART | NIFTP_F_MARKACK)) != 0;
 	x->req.textfmt = x->textfmt;
 	x->req.facilities = x->facilities;
 	if (x->restart != NIFTP_MARK_EOF) {
 		x->mark = x->restart;
 		n->docket.mark = x->restart;
 		n->docket.offset = (uint64_t) x->restart * x->interval;
+		/* We asked for 0xFFFF but Q holds less: the data goes again. */
+		n->docket.data_done = 0;
 	}
 
 	memset(&ev, 0, sizeof(ev));

@@ -150,6 +150,8 @@ int niftp_data_start(struct niftp *n)
 		x->mark_off = off;
 		x->offset = off;
 		x->acked = g;
+		n->docket.mark = g;	/* our interval is unknown: use our offset */
+		n->docket.offset = off;
 	}
 	x->wbuf = xmalloc(NIFTP_WBUF);
 	x->wlen = 0;
@@ -481,7 +483,8 @@ static int z_inflate(struct niftp *n, size_t dlen)
 	if (dlen > 0)
 		x->seg_in = 1;
 	while (x->z.avail_in > 0 && x->ds == DR_RECV) {
-		size_t	before;
+		size_t	before, room = NIFTP_WBUF - x->wlen;
+		uint64_t limit = x->stretch_max ? x->stretch_max : NIFTP_MAX_INTERVAL;
 		int	rc;
 
 		if (x->z_end)
@@ -489,12 +492,28 @@ static int z_inflate(struct niftp *n, size_t dlen)
 				"a stream (before mark %u)", x->mark + 1);
 		if (x->wlen == NIFTP_WBUF && flush_w(n) < 0)
 			return 0;
+		room = NIFTP_WBUF - x->wlen;
+		/* A deflate bomb: no stretch between marks is longer than the
+		 * sender's interval (the first whole stretch), nor than
+		 * NIFTP_MAX_INTERVAL before it is known. Inflate one octet
+		 * past the limit at most. */
+		if (x->stretch >= limit)
+			return niftp_fail(n, NIFTP_ERR_PROTO, "deflate: stream after mark %u "
+				"expands past %llu octets, more than the mark interval", x->mark,
+				(unsigned long long) limit);
+		if (room > limit - x->stretch + 1)
+			room = (size_t) (limit - x->stretch + 1);
 		x->z.next_out = x->wbuf + x->wlen;
-		x->z.avail_out = (uInt) (NIFTP_WBUF - x->wlen);
+		x->z.avail_out = (uInt) room;
 		before = x->z.avail_out;
 		rc = inflate(&x->z, Z_NO_FLUSH);
 		x->wlen += before - x->z.avail_out;
 		x->offset += before - x->z.avail_out;
+		x->stretch += before - x->z.avail_out;
+		if (x->stretch > limit)
+			return niftp_fail(n, NIFTP_ERR_PROTO, "deflate: stream after mark %u "
+				"expands past %llu octets, more than the mark interval", x->mark,
+				(unsigned long long) limit);
 		if (rc == Z_STREAM_END)
 			x->z_end = 1;
 		else if (rc != Z_OK && rc != Z_BUF_ERROR)
@@ -566,8 +585,14 @@ static int restart(struct niftp *n, uint8_t k)
 	x->reclen = 0;
 	x->es_pending = 0;
 	x->read_failed = 0;
-	if (x->acked > x->mark)
-		x->acked = x->mark;
+	/*
+	 * RR(k) says the receiver holds everything to mark k: it frees the
+	 * window up to k. Keeping an older MR count would deadlock when the
+	 * RESET lost the receiver's last MR: the receiver, having counted
+	 * that MR as sent, waits for more than half a window of new marks,
+	 * while we would stall after fewer.
+	 */
+	x->acked = x->mark;
 	if (x->deflate) {
 		deflateReset(&x->z);
 		x->zpos = x->zlen = 0;
@@ -619,6 +644,16 @@ static int sender_tcc(struct niftp *n, uint8_t tcc, uint8_t arg)
 		x->qr_code = arg;
 		if (!x->reason[0] || x->read_failed == 0)
 			niftp_set_reason(n, "the receiver stopped the data with QR(0x%02x)", arg);
+		/* QR(0), "finish now", before our ES(OK): the receiver keeps a
+		 * file cut short. The protocol answer is ES(0), but the transfer
+		 * did not carry the file: never report it as done. */
+		if (arg == 0 && x->ds != DS_ES_SENT && !(x->ds == DS_WAIT_RR && x->es_pending)) {
+			x->cut_short = 1;
+			x->local_err = 1;
+			niftp_set_reason(n, "the receiver ended the data early with QR(0x00) after "
+				"%llu octets: the file it keeps is incomplete",
+				(unsigned long long) x->offset);
+		}
 		/* Echo the code in an ES (a second ES if ES(OK) had gone). */
 		if (niftp_send_tcc(n, NIFTP_ES, arg) < 0)
 			return -1;
@@ -696,6 +731,7 @@ static int receiver_tcc(struct niftp *n, uint8_t tcc, uint8_t arg)
 				"mark %u", arg, x->mark);
 		x->ds = DR_RECV;
 		x->reclen = 0;
+		x->stretch = 0;
 		return 0;
 	case NIFTP_CS:
 		if (x->ds != DR_RECV && x->ds != DR_QR_SENT && x->ds != DR_WAIT_SS)
@@ -718,6 +754,9 @@ static int receiver_tcc(struct niftp *n, uint8_t tcc, uint8_t arg)
 			inflateReset(&x->z);
 			x->z_end = 0;
 			x->seg_in = 0;
+			if (x->stretch_max == 0)
+				x->stretch_max = x->stretch;	/* the sender's interval */
+			x->stretch = 0;
 		}
 		if (flush_w(n) < 0)
 			return 0;
@@ -729,10 +768,11 @@ static int receiver_tcc(struct niftp *n, uint8_t tcc, uint8_t arg)
 			n->docket.mark = x->mark;
 			n->docket.offset = x->offset;
 		}
-		if (x->mark - x->acked > (uint32_t) x->window / 2) {
+		if (x->mark - x->acked > (uint32_t) x->window / 2 || x->mr_due) {
 			if (niftp_send_tcc(n, NIFTP_MR, (uint8_t) (x->mark & 0xff)) < 0)
 				return -1;
 			x->acked = x->mark;
+			x->mr_due = 0;
 		}
 		return progress(n) ? -1 : 0;
 	case NIFTP_ES:
@@ -815,6 +855,10 @@ void niftp_data_reset(struct niftp *n)
 			x->seg_in = 0;
 		}
 		x->ds = DR_WAIT_SS;
+		/* Our last MR may have been lost with the RESET, and a sender
+		 * may not count RR as an acknowledgement: acknowledge the
+		 * first new mark at once. */
+		x->mr_due = 1;
 		niftp_dec_set_mode(&n->dec, NIFTP_DEC_MODE_DATA, x->rle);
 		(void) niftp_send_tcc(n, NIFTP_RR, (uint8_t) (x->mark & 0xff));
 		return;

@@ -91,11 +91,14 @@ struct niftp_xfer {
 	uint64_t offset;		/* file octets sent / received */
 	uint32_t mark;			/* last mark sent / received (full count) */
 	uint64_t mark_off;		/* receiver: file offset of that mark */
-	uint32_t acked;			/* sender: last MR; receiver: last MR sent */
+	uint32_t acked;			/* sender: last MR (or RR); receiver: last MR sent */
+	int	mr_due;			/* receiver: MR at the next mark (after a RR) */
 	uint64_t next_mark;		/* sender: offset of the next mark */
 	uint64_t reclen;		/* octets in the current record */
 	int	restarts;
 	int	seg_in;			/* octets entered the deflate stream since the mark */
+	uint64_t stretch;		/* receiver, deflate: octets inflated since the mark */
+	uint64_t stretch_max;		/* receiver, deflate: the first whole stretch (0 = none yet) */
 
 	/* Sender buffers. */
 	unsigned char *rbuf;
@@ -120,6 +123,7 @@ struct niftp_xfer {
 	uint8_t	qr_code;		/* receiver: QR sent / sender: QR received */
 	uint8_t	err_code;		/* ES/ER error in play */
 	int	data_ok;		/* ER(0) sent or received */
+	int	cut_short;		/* sender: QR(0) came before our ES(OK) */
 	int	commit_ok;		/* receiver: commit succeeded */
 	uint16_t state;			/* our state of transfer */
 	uint16_t peer_state;		/* state in RNEG, STOP or STOPACK */

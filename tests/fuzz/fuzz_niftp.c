@@ -12,7 +12,8 @@
  *	2 a file-server Q with asynchronous open and commit; 3 a Q that
  *	suffers a transport RESET between chunks; 4 the decoder alone in
  *	command mode, 5 in data mode with compression, parsing each
- *	command record. The engines' output is pulled after every chunk,
+ *	command record; 6 a P that has asked for a file (a get: the input
+ *	plays the sending Q); 7 the decoder in command mode. The engines' output is pulled after every chunk,
  *	and the call is lost and freed at the end, so leaks show.
  *
  *	The seed corpus holds the captured unix-niftp streams: q_* are
@@ -99,8 +100,20 @@ static void fuzz_engine(int kind, const uint8_t *p, size_t len, size_t chunk)
 	cfg.caller = "fuzz";
 	cfg.info = "fuzz";
 	cfg.max_size = 1u << 20;
-	n = niftp_new(kind == 1, &cfg, &hooks, &ends, &tl_memfs_ops, fs);
+	n = niftp_new(kind == 1 || kind == 6, &cfg, &hooks, &ends, &tl_memfs_ops, fs);
 	tl_memfs_bind(fs, n);
+	if (kind == 6) {
+		struct niftp_req r;
+
+		memset(&r, 0, sizeof(r));
+		tl_memfs_options(fs)->local = "got";
+		r.mode = NIFTP_MODE_READ;
+		r.filename = "file";
+		r.tid = 9;
+		r.size = -1;
+		r.compress = 1;
+		niftp_start(n, &r);
+	}
 	if (kind == 1) {
 		struct niftp_req r;
 
@@ -178,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	chunk = (size_t) (data[0] >> 3) * 9 + 1;
 	if (data[0] >> 3 == 0)
 		chunk = 4096;
-	if (kind <= 3)
+	if (kind <= 3 || kind == 6)
 		fuzz_engine(kind, data + 1, size - 1, chunk);
 	else
 		fuzz_codec(kind == 5, data + 1, size - 1, chunk);

@@ -20,6 +20,7 @@
 
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
+#include <zlib.h>
 
 #include "niftp/niftp.h"
 #include "niftp/niftp_rec.h"
@@ -901,6 +902,8 @@ static void test_unknown_attr(void)
 	feed_cmd(q, NIFTP_SFT, a, 5);
 	len = take_out(q, w, sizeof(w));
 	rl = decode_cmd(w, len, rec);
+	if (!(rl > 2 && rec[0] == NIFTP_RPOS))
+		printf("\n  got record 0x%02x len %zu (%s), want RPOS\n", rl ? rec[0] : 0, rl, l.fail_reason);
 	CU_ASSERT(rl > 2 && rec[0] == NIFTP_RPOS);
 	for (i = 2; i + 1 < rl; i++)
 		if (rec[i] == 0x77 && rec[i + 1] == 0x00 && rec[i + 2] == 0x79 && rec[i + 3] == 0x00)
@@ -1397,6 +1400,711 @@ static void test_mark_interval(void)
 	CU_ASSERT_STRING_EQUAL(niftp_status_str(NIFTP_OK), "ok");
 }
 
+/*
+ * Review regressions (adversarial review of the engine).
+ */
+
+/* RESET that loses the receiver's MR: RR acknowledges, no deadlock. */
+static void test_reset_lost_mr(void)
+{
+	struct pair h;
+	struct niftp_req r;
+	unsigned char *d = fill(200000, 1, 21);
+	int	i, hit = 0;
+
+	pair_init(&h);
+	h.chunk = 3000;
+	req_init(&r);
+	r.filename = NULL;
+	r.mark_interval = 2048;
+	r.ack_window = 8;
+	r.size = 200000;
+	tl_memfs_put(h.pfs, "local", d, 200000);
+	CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+	for (i = 0; i < 100000 && !hit; i++) {
+		size_t	m = move(&h, 1);
+
+		if (h.pl.pos && niftp_want_output(h.q) && h.pq > 4 * 2048) {
+			/* Q has queued an MR: the RESET loses it. */
+			niftp_reset(h.q);
+			niftp_reset(h.p);
+			hit = 1;
+			break;
+		}
+		m += move(&h, 0);
+		if (m == 0)
+			break;
+	}
+	CU_ASSERT(hit);
+	pump(&h);
+	if (h.pl.status != NIFTP_OK || h.pl.done != 1)
+		printf("\n  lost MR: got done=%d status=%d (%s), want OK\n", h.pl.done, h.pl.status,
+			h.pl.reason);
+	CU_ASSERT_EQUAL(h.pl.done, 1);
+	CU_ASSERT_EQUAL(h.pl.status, NIFTP_OK);
+	{
+		size_t	glen = 0;
+		const unsigned char *got = tl_memfs_get(h.qfs, h.pl.name, &glen);
+
+		CU_ASSERT(got && glen == 200000 && memcmp(got, d, glen) == 0);
+	}
+	free(d);
+	pair_release(&h);
+}
+
+/* A filestore whose dockets hold 70,000 marks of 4 octets, not committed. */
+static int bigmark_open_write(void *fs, const struct niftp_req *req, struct niftp_open *res)
+{
+	struct niftp_req r2 = *req;
+	int	rc;
+
+	r2.resume = 0;
+	r2.mode = NIFTP_MODE_APPEND_MAKE;
+	r2.filename = "big";
+	rc = tl_memfs_ops.open_write(fs, &r2, res);
+	if (rc == 0 && req->resume) {
+		res->mark = 70000;
+		res->offset = 280000;
+	}
+	return rc;
+}
+
+/* Asked for 0xFFFF, Q's docket has >= 65,535 marks but no commit: 0xFFFE. */
+static void test_resume_eof_uncommitted(void)
+{
+	struct pair h;
+	struct niftp_req r;
+	struct niftp_fs_ops ops = tl_memfs_ops;
+	unsigned char *d = fill(300000, 1, 8);
+	size_t	glen = 0;
+	const unsigned char *got;
+
+	ops.open_write = bigmark_open_write;
+	ops.mark = NULL;
+	pair_init(&h);
+	pair_free_engines(&h);
+	h.p = niftp_new(1, &h.pcfg, &hooks, &h.pl, &tl_memfs_ops, h.pfs);
+	h.q = niftp_new(0, &h.qcfg, &hooks, &h.ql, &ops, h.qfs);
+	tl_memfs_put(h.qfs, "big", d, 280000);		/* the durable part */
+	tl_memfs_put(h.pfs, "local", d, 300000);
+	req_init(&r);
+	r.filename = NULL;
+	r.resume = 1;
+	r.tid = 9;
+	r.restart_mark = NIFTP_MARK_EOF;
+	r.mark_interval = 4;
+	r.ack_window = 255;
+	r.size = 300000;
+	CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+	pump(&h);
+	CU_ASSERT_EQUAL(h.pl.done, 1);
+	CU_ASSERT_EQUAL(h.pl.status, NIFTP_OK);
+	CU_ASSERT_EQUAL(h.pl.data_done, 1);		/* the data really went */
+	CU_ASSERT_EQUAL(tl_memfs_stats(h.qfs)->commits, 1);
+	got = tl_memfs_get(h.qfs, "big", &glen);
+	CU_ASSERT(got && glen == 300000 && memcmp(got, d, glen) == 0);
+	CU_ASSERT(h.pq > 30000 && h.pq < 200000);	/* from mark 0xFFFE on */
+	free(d);
+	pair_release(&h);
+}
+
+/* frame_deflate - raw deflate of len octets of c, framed as sub-records into b */
+static void frame_deflate(struct buf *b, int c, size_t len)
+{
+	z_stream z;
+	unsigned char *in = xmalloc(len), *out = xmalloc(len + 1024), *w;
+	size_t	olen, used, k;
+	int	ended;
+
+	memset(in, c, len);
+	memset(&z, 0, sizeof(z));
+	CU_ASSERT_EQUAL_FATAL(deflateInit2(&z, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = in;
+	z.avail_in = (uInt) len;
+	z.next_out = out;
+	z.avail_out = (uInt) (len + 1024);
+	CU_ASSERT_EQUAL(deflate(&z, Z_FINISH), Z_STREAM_END);
+	olen = len + 1024 - z.avail_out;
+	deflateEnd(&z);
+	w = buf_reserve(b, olen * 2 + 8);
+	k = niftp_sr_encode(w, olen * 2 + 8, out, olen, 0, 0, &used, &ended);
+	CU_ASSERT_EQUAL(used, olen);
+	buf_commit(b, k);
+	free(in);
+	free(out);
+}
+
+/* Deflate bomb: a stream longer than the first stretch (the interval) fails. */
+static void test_deflate_bomb(void)
+{
+	struct evlog l;
+	struct tl_memfs *fs = tl_memfs_new(NULL);
+	struct niftp *q;
+	struct niftp_attr a[5];
+	unsigned char w[4096], rec[4096];
+	struct buf b = BUF_INIT(1 << 20);
+	size_t	len, rl, i;
+	int	fac = -1;
+
+	memset(&l, 0, sizeof(l));
+	q = new_q(&l, fs, 0);
+	niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ, 0x0100);
+	niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ, NIFTP_MODE_MAKE);
+	niftp_attr_int(&a[2], NIFTP_A_DATATYPE, NIFTP_OP_EQ, 2);
+	niftp_attr_int(&a[3], NIFTP_A_FACILITIES, NIFTP_OP_EQ, NIFTP_F_DEFLATE | NIFTP_F_RESTART);
+	niftp_attr_str(&a[4], NIFTP_A_FILENAME, NIFTP_OP_EQ, "bomb");
+	feed_cmd(q, NIFTP_SFT, a, 5);
+	len = take_out(q, w, sizeof(w));
+	rl = decode_cmd(w, len, rec);
+	CU_ASSERT(rl == 2 && rec[0] == NIFTP_RPOS);	/* all agreed as asked */
+	CU_ASSERT_EQUAL(l.sft_fac, NIFTP_F_DEFLATE | NIFTP_F_RESTART);
+	feed_cmd(q, NIFTP_GO, NULL, 0);
+	niftp_tcc_put(&b, NIFTP_SS, 0);
+	niftp_tcc_put(&b, NIFTP_CS, 1);
+	frame_deflate(&b, 0, 8192);
+	niftp_tcc_put(&b, NIFTP_MS, 1);
+	frame_deflate(&b, 0, 8192);		/* a second stretch as long: fine */
+	niftp_tcc_put(&b, NIFTP_MS, 2);
+	CU_ASSERT_EQUAL(niftp_input(q, buf_data(&b), b.len), 0);
+	CU_ASSERT_EQUAL(l.failed, 0);
+	buf_reset(&b);
+	frame_deflate(&b, 0, 8 << 20);		/* 8 MiB of zeros in ~8 KiB */
+	CU_ASSERT(b.len < 20000);
+	CU_ASSERT_EQUAL(niftp_input(q, buf_data(&b), b.len), -1);
+	CU_ASSERT_EQUAL(l.failed, 1);
+	CU_ASSERT(strstr(l.fail_reason, "more than the mark interval") != NULL);
+	CU_ASSERT_EQUAL(tl_memfs_stats(fs)->open_files, 0);
+	niftp_free(q);
+
+	/* Deflate without marks is not agreed: nothing would bound a stream. */
+	memset(&l, 0, sizeof(l));
+	q = new_q(&l, fs, 0);
+	niftp_attr_int(&a[3], NIFTP_A_FACILITIES, NIFTP_OP_EQ, NIFTP_F_DEFLATE);
+	feed_cmd(q, NIFTP_SFT, a, 5);
+	len = take_out(q, w, sizeof(w));
+	rl = decode_cmd(w, len, rec);
+	if (!(rl > 2 && rec[0] == NIFTP_RPOS))
+		printf("\n  got record 0x%02x len %zu (%s), want RPOS\n", rl ? rec[0] : 0, rl, l.fail_reason);
+	CU_ASSERT(rl > 2 && rec[0] == NIFTP_RPOS);
+	for (i = 2; i + 3 < rl; i++)
+		if (rec[i] == NIFTP_A_FACILITIES && rec[i + 1] == 0x22)
+			fac = rec[i + 2] << 8 | rec[i + 3];
+	CU_ASSERT_EQUAL(fac, 0);
+	CU_ASSERT_EQUAL(l.sft_fac, 0);
+	niftp_free(q);
+	buf_release(&b);
+	tl_memfs_free(fs);
+}
+
+/* The state table: every command and transfer-control command in every state. */
+enum { ST_Q_IDLE, ST_Q_OPENING, ST_Q_POS, ST_Q_RNEG, ST_Q_WAIT_SS, ST_Q_RECV, ST_Q_COMMIT,
+	ST_Q_QR_SENT, ST_Q_WAIT_STOP, ST_Q_SEND, ST_Q_ES_SENT,
+	ST_P_IDLE, ST_P_OPENING, ST_P_SFT_SENT, ST_P_SEND, ST_P_ES_SENT, ST_P_WAIT_SS,
+	ST_P_RECV, ST_P_STOP_SENT, ST_COUNT };
+
+static const char *const st_names[ST_COUNT] = {
+	"Q idle", "Q opening", "Q RPOS sent", "Q RNEG sent", "Q waiting SS", "Q receiving",
+	"Q committing", "Q QR sent", "Q waiting STOP", "Q sending", "Q ES sent",
+	"P idle", "P opening", "P SFT sent", "P sending", "P ES sent", "P waiting SS",
+	"P receiving", "P STOP sent",
+};
+
+/* st_setup - an engine brought into state st */
+static struct niftp *st_setup(int st, struct evlog *l, struct tl_memfs *fs)
+{
+	struct niftp *n;
+	struct niftp_attr a[4];
+	unsigned char w[1 << 16];
+	struct niftp_req r;
+	int	is_q = st <= ST_Q_ES_SENT;
+
+	memset(l, 0, sizeof(*l));
+	tl_memfs_put(fs, "small", "hello\n", 6);
+	if (st == ST_Q_COMMIT)
+		tl_memfs_options(fs)->async_commit = 1;
+	if (st == ST_Q_QR_SENT)
+		tl_memfs_options(fs)->commit_fail = 1;
+	if (st == ST_Q_OPENING || st == ST_P_OPENING)
+		tl_memfs_options(fs)->async_open = 1;
+	if (is_q) {
+		n = new_q(l, fs, 0);
+		tl_memfs_bind(fs, n);
+		if (st == ST_Q_IDLE)
+			return n;
+		niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ,
+			st == ST_Q_RNEG ? 0x0000 : 0x0100);
+		niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ,
+			st >= ST_Q_SEND ? NIFTP_MODE_READ : NIFTP_MODE_MAKE);
+		niftp_attr_str(&a[2], NIFTP_A_FILENAME, NIFTP_OP_EQ,
+			st == ST_Q_SEND ? "big" : st == ST_Q_ES_SENT ? "small" : "new");
+		niftp_attr_int(&a[3], NIFTP_A_FACILITIES, NIFTP_OP_EQ, NIFTP_F_RESTART);
+		if (st == ST_Q_SEND) {
+			unsigned char *d = fill(1 << 20, 1, 1);
+
+			tl_memfs_put(fs, "big", d, 1 << 20);
+			free(d);
+		}
+		feed_cmd(n, NIFTP_SFT, a, 4);
+		take_out(n, w, sizeof(w));
+		if (st <= ST_Q_RNEG)
+			return n;
+		feed_cmd(n, NIFTP_GO, NULL, 0);
+		if (st == ST_Q_SEND)
+			return n;		/* data waits to be pulled */
+		take_out(n, w, sizeof(w));
+		if (st == ST_Q_WAIT_SS || st == ST_Q_ES_SENT)
+			return n;
+		niftp_input(n, "\x00\x40\x00\x05hello", 9);
+		if (st == ST_Q_RECV)
+			return n;
+		niftp_input(n, "\x00\x43\x00", 3);
+		take_out(n, w, sizeof(w));
+		return n;
+	}
+	tl_memfs_options(fs)->local = "small";
+	n = niftp_new(1, NULL, &hooks, l, &tl_memfs_ops, fs);
+	tl_memfs_bind(fs, n);
+	if (st == ST_P_IDLE)
+		return n;
+	req_init(&r);
+	r.filename = "there";
+	r.mode = st == ST_P_WAIT_SS || st == ST_P_RECV ? NIFTP_MODE_READ : NIFTP_MODE_MAKE;
+	CU_ASSERT_FATAL(niftp_start(n, &r) == 0);
+	if (st == ST_P_OPENING)
+		return n;
+	take_out(n, w, sizeof(w));
+	if (st == ST_P_SFT_SENT)
+		return n;
+	feed_cmd(n, NIFTP_RPOS, NULL, 0);
+	if (st == ST_P_SEND)
+		return n;		/* GO and data wait to be pulled */
+	take_out(n, w, sizeof(w));
+	if (st == ST_P_ES_SENT || st == ST_P_WAIT_SS)
+		return n;
+	if (st == ST_P_RECV) {
+		niftp_input(n, "\x00\x40\x00\x05hello", 9);
+		return n;
+	}
+	niftp_input(n, "\x00\x47\x00", 3);	/* ER(OK): STOP goes */
+	take_out(n, w, sizeof(w));
+	return n;
+}
+
+static void test_state_table(void)
+{
+	static const struct {
+		const char *name;
+		const char *hex;
+	} in[] = {
+		{"STOP", "86 00 01 0f 22 20 00"}, {"GO", "82 01 00"}, {"RPOS", "82 02 00"},
+		{"RNEG", "86 03 01 0f 22 10 01"},
+		{"SFT", "8a 04 02 00 22 01 00 01 22 00 01"},
+		{"STOPACK", "86 05 01 0f 22 20 00"},
+		{"SS", "00 40 00"}, {"MS", "00 41 01"}, {"CS", "00 42 00"}, {"ES", "00 43 00"},
+		{"RR", "00 44 00"}, {"MR", "00 45 00"}, {"QR", "00 46 20"}, {"ER", "00 47 00"},
+	};
+	/* F: the call fails with a reason; '.': handled, the call goes on. */
+	static const char *const want[ST_COUNT] = {
+		/*            STOP GO RPOS RNEG SFT STOPACK SS MS CS ES RR MR QR ER */
+		[ST_Q_IDLE] =      "FFFF.FFFFFFFFF",
+		[ST_Q_OPENING] =   "FFFFFFFFFFFFFF",
+		[ST_Q_POS] =       "..FFFFFFFFFFFF",
+		[ST_Q_RNEG] =      ".FFFFFFFFFFFFF",
+		[ST_Q_WAIT_SS] =   "FFFFFF.F.FFFFF",
+		[ST_Q_RECV] =      "......F...FFFF",
+		[ST_Q_COMMIT] =    "FFFFFFFFFFFFFF",
+		[ST_Q_QR_SENT] =   "FFFFFF....FFFF",
+		[ST_Q_WAIT_STOP] = ".FFFFFFFFFFFFF",
+		[ST_Q_SEND] =      "FFFFFFFFFF...F",
+		[ST_Q_ES_SENT] =   "FFFFFFFFFF....",
+		[ST_P_IDLE] =      "FFFFFFFFFFFFFF",
+		[ST_P_OPENING] =   "FFFFFFFFFFFFFF",
+		[ST_P_SFT_SENT] =  "FF..FFFFFFFFFF",
+		[ST_P_SEND] =      "FFFFFFFFFF...F",
+		[ST_P_ES_SENT] =   "FFFFFFFFFF....",
+		[ST_P_WAIT_SS] =   "FFFFFF.F.FFFFF",
+		[ST_P_RECV] =      "......F...FFFF",
+		[ST_P_STOP_SENT] = "FFFFF.FFFFFFFF",
+	};
+	int	st;
+	size_t	i;
+
+	for (st = 0; st < ST_COUNT; st++) {
+		char	got[sizeof(in) / sizeof(in[0]) + 1];
+
+		for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+			struct evlog l;
+			struct tl_memfs *fs = tl_memfs_new(NULL);
+			struct niftp *n = st_setup(st, &l, fs);
+			unsigned char b[64];
+			size_t	len = tl_unhex(in[i].hex, b, sizeof(b));
+			int	rc;
+
+			CU_ASSERT_EQUAL(l.failed, 0);
+			rc = niftp_input(n, b, len);
+			got[i] = l.failed ? 'F' : '.';
+			if (l.failed) {
+				CU_ASSERT_EQUAL(rc, -1);
+				/* The reason names what came. */
+				if (strstr(l.fail_reason, in[i].name) == NULL
+				    && strstr(l.fail_reason, "data received before SS") == NULL
+				    && strstr(l.fail_reason, "unknown command") == NULL) {
+					printf("\n  %s, %s: reason '%s' does not name it\n", st_names[st],
+						in[i].name, l.fail_reason);
+					CU_FAIL("reason");
+				}
+				CU_ASSERT_FALSE(niftp_want_output(n));
+			} else {
+				CU_ASSERT_EQUAL(rc, 0);
+			}
+			niftp_free(n);
+			if (tl_memfs_stats(fs)->open_files != 0) {
+				printf("\n  %s, %s: %d files left open\n", st_names[st], in[i].name,
+					tl_memfs_stats(fs)->open_files);
+				CU_FAIL("open files");
+			}
+			tl_memfs_free(fs);
+		}
+		got[i] = 0;
+		if (strcmp(got, want[st]) != 0) {
+			printf("\n  state %s: got %s, want %s\n", st_names[st], got, want[st]);
+			CU_FAIL("state table");
+		}
+	}
+}
+
+/* A get (Q sends) cut mid-data and resumed on a new call from P's last mark. */
+static void test_resume_get(void)
+{
+	struct pair h;
+	struct niftp_req r;
+	struct niftp_docket dk;
+	unsigned char *d = fill(1000000, 1, 41);
+	const unsigned char *got;
+	size_t	glen = 0;
+	int	i;
+
+	pair_init(&h);
+	tl_memfs_put(h.qfs, "there", d, 1000000);
+	req_init(&r);
+	r.mode = NIFTP_MODE_READ;
+	r.filename = "there";
+	r.tid = 31;
+	CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+	for (i = 0; i < 100000 && niftp_docket(h.p)->mark < 5; i++)
+		if (move(&h, 1) + move(&h, 0) == 0)
+			break;
+	CU_ASSERT(niftp_docket(h.p)->mark >= 5);
+	niftp_lost(h.p, "test: call cut");
+	niftp_lost(h.q, "test: call cut");
+	CU_ASSERT_EQUAL(h.pl.done, 1);
+	CU_ASSERT_EQUAL(h.pl.status, NIFTP_ERR_RESUMABLE);
+	CU_ASSERT_EQUAL(tl_memfs_stats(h.pfs)->suspends, 1);
+	dk = *niftp_docket(h.p);
+	CU_ASSERT_EQUAL(dk.tid, 31);
+	CU_ASSERT_EQUAL(dk.offset, (uint64_t) dk.mark * 65536);
+	/* A new call: P asks for the rest from its last mark. */
+	pair_free_engines(&h);
+	pair_engines(&h);
+	niftp_resume_req(&r, &dk);
+	CU_ASSERT_EQUAL(r.mode, NIFTP_MODE_READ);
+	CU_ASSERT_EQUAL(r.restart_mark, dk.mark);
+	h.pl.done = 0;
+	CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+	pump(&h);
+	CU_ASSERT_EQUAL(h.pl.done, 1);
+	CU_ASSERT_EQUAL(h.pl.status, NIFTP_OK);
+	got = tl_memfs_get(h.pfs, "local", &glen);
+	CU_ASSERT(got && glen == 1000000 && memcmp(got, d, 1000000) == 0);
+	CU_ASSERT(h.qp < 1000000 - (uint64_t) dk.mark * 65536 + 50000);	/* not from 0 */
+	CU_ASSERT(h.qp > 1000000 - (uint64_t) dk.mark * 65536);
+	CU_ASSERT_EQUAL(tl_memfs_stats(h.pfs)->open_files, 0);
+	CU_ASSERT_EQUAL(tl_memfs_stats(h.qfs)->open_files, 0);
+	free(d);
+	pair_release(&h);
+}
+
+/* QR at many points of the data phase (write failures), and QR(0) mid-data. */
+static void test_qr_points(void)
+{
+	static const int64_t at[] = {1, 4095, 4096, 4097, 65536, 150000, 299999};
+	size_t	i;
+	int	retry, defl;
+
+	for (defl = 0; defl < 2; defl++)
+	for (retry = 0; retry < 2; retry++)
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		struct pair h;
+		struct niftp_req r;
+		unsigned char *d = fill(300000, 1, 2);
+
+		pair_init(&h);
+		tl_memfs_options(h.qfs)->write_fail_at = at[i];
+		tl_memfs_options(h.qfs)->write_retry = retry;
+		req_init(&r);
+		r.filename = NULL;
+		r.binary = 1;
+		r.compress = defl;
+		r.mark_interval = 4096;
+		r.ack_window = 4;
+		tl_memfs_put(h.pfs, "local", d, 300000);
+		CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+		pump(&h);
+		if (h.pl.done != 1 || h.pl.status != (retry ? NIFTP_ERR_TEMP : NIFTP_ERR_PERM)
+		    || h.pl.failed || h.ql.failed) {
+			printf("\n  QR at %lld retry %d deflate %d: got done=%d status=%d failed=%d/%d "
+				"(%s)\n", (long long) at[i], retry, defl, h.pl.done, h.pl.status,
+				h.pl.failed, h.ql.failed, h.pl.reason);
+			CU_FAIL("QR point");
+		}
+		CU_ASSERT_EQUAL(h.ql.done, 1);
+		CU_ASSERT(strstr(h.pl.reason, "write failure injected") != NULL);
+		CU_ASSERT_EQUAL(tl_memfs_stats(h.qfs)->commits, 0);
+		CU_ASSERT(niftp_idle(h.p) && niftp_idle(h.q));
+		CU_ASSERT_EQUAL(tl_memfs_stats(h.qfs)->open_files, 0);
+		CU_ASSERT_EQUAL(tl_memfs_stats(h.pfs)->open_files, 0);
+		free(d);
+		pair_release(&h);
+	}
+	/* QR(0) "finish now" before our ES(OK): never reported as done. */
+	{
+		struct pair h;
+		struct niftp_req r;
+		unsigned char *d = fill(300000, 1, 2);
+		int	k;
+
+		pair_init(&h);
+		h.chunk = 10000;
+		req_init(&r);
+		r.filename = NULL;
+		tl_memfs_put(h.pfs, "local", d, 300000);
+		CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+		for (k = 0; k < 8; k++) {
+			move(&h, 1);
+			move(&h, 0);
+		}
+		niftp_input(h.p, "\x00\x46\x00", 3);	/* as if Q said QR(0) */
+		pump(&h);
+		CU_ASSERT_EQUAL(h.pl.done, 1);
+		CU_ASSERT_EQUAL(h.pl.status, NIFTP_ERR_PERM);
+		CU_ASSERT_EQUAL(h.pl.data_done, 0);
+		CU_ASSERT(strstr(h.pl.reason, "ended the data early") != NULL);
+		CU_ASSERT_FALSE(h.pl.docket.data_done);
+		free(d);
+		pair_release(&h);
+	}
+}
+
+/* ES with error codes: ER echoes, the status follows the low bit. */
+static void test_es_codes(void)
+{
+	static const uint8_t codes[] = {0x20, 0x21, 0x28, 0x29, 0x2a, 0x30, 0x31};
+	size_t	i;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		struct evlog l;
+		struct tl_memfs *fs = tl_memfs_new(NULL);
+		struct niftp *q = st_setup(ST_Q_RECV, &l, fs);
+		unsigned char w[256], es[3] = {0x00, NIFTP_ES, codes[i]}, rec[256];
+		size_t	len, rl;
+
+		CU_ASSERT_EQUAL(niftp_input(q, es, 3), 0);
+		len = take_out(q, w, sizeof(w));
+		CU_ASSERT(len == 3 && w[0] == 0 && w[1] == NIFTP_ER && w[2] == codes[i]);
+		feed_cmd(q, NIFTP_STOP, NULL, 0);
+		len = take_out(q, w, sizeof(w));
+		rl = decode_cmd(w, len, rec);
+		CU_ASSERT(rl >= 6 && rec[0] == NIFTP_STOPACK && rec[2] == NIFTP_A_STATE);
+		CU_ASSERT_EQUAL(rl >= 6 ? (rec[4] << 8 | rec[5]) : 0,
+			codes[i] & 1 ? NIFTP_ST_ABORT_NORETRY : NIFTP_ST_ABORT_RETRY);
+		CU_ASSERT_EQUAL(l.done, 1);
+		CU_ASSERT_EQUAL(l.status, codes[i] & 1 ? NIFTP_ERR_PERM : NIFTP_ERR_TEMP);
+		CU_ASSERT_EQUAL(tl_memfs_stats(fs)->commits, 0);
+		niftp_free(q);
+		CU_ASSERT_EQUAL(tl_memfs_stats(fs)->open_files, 0);
+		tl_memfs_free(fs);
+	}
+}
+
+/* MR naming a mark beyond those sent, SS with a wrong mark: the call ends. */
+static void test_bad_marks(void)
+{
+	struct evlog l;
+	struct tl_memfs *fs = tl_memfs_new(NULL);
+	struct niftp *n = st_setup(ST_P_ES_SENT, &l, fs);	/* no mark sent */
+
+	CU_ASSERT_EQUAL(niftp_input(n, "\x00\x45\x01", 3), -1);
+	CU_ASSERT(strstr(l.fail_reason, "MR(1) names a mark not sent") != NULL);
+	niftp_free(n);
+	tl_memfs_free(fs);
+	fs = tl_memfs_new(NULL);
+	n = st_setup(ST_P_ES_SENT, &l, fs);
+	CU_ASSERT_EQUAL(niftp_input(n, "\x00\x44\x03", 3), -1);
+	CU_ASSERT(strstr(l.fail_reason, "RR(3) names a mark not sent") != NULL);
+	niftp_free(n);
+	tl_memfs_free(fs);
+	fs = tl_memfs_new(NULL);
+	n = st_setup(ST_Q_WAIT_SS, &l, fs);
+	CU_ASSERT_EQUAL(niftp_input(n, "\x00\x40\x01", 3), -1);
+	CU_ASSERT(strstr(l.fail_reason, "SS(1) does not match") != NULL);
+	niftp_free(n);
+	CU_ASSERT_EQUAL(tl_memfs_stats(fs)->open_files, 0);
+	tl_memfs_free(fs);
+}
+
+/* Lines (0x01): CRLF, empty lines, no final LF, all kept byte-exact. */
+static void test_lines_crlf(void)
+{
+	static const char *const texts[] = {"a\r\nb\r\n", "\r\n\r\n", "x\r\n\r\ny", "\r",
+		"line\r\n\n\r\nlast without LF", "\n\n\n\n\n\n\n\n"};
+	size_t	i;
+	struct pair h;
+
+	pair_init(&h);
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct niftp_req r;
+
+		req_init(&r);
+		r.textfmt = NIFTP_TF_LINES;
+		r.filename = NULL;
+		r.compress = (int) (i % 2);
+		CU_ASSERT(put_check(&h, &r, (const unsigned char *) texts[i], strlen(texts[i]), NULL));
+	}
+	pair_release(&h);
+}
+
+/* A fresh SFT reusing a committed transfer id stores a new file. */
+static void test_reused_tid(void)
+{
+	struct pair h;
+	struct niftp_req r;
+	char	first[256];
+
+	pair_init(&h);
+	req_init(&r);
+	r.filename = NULL;
+	r.mail = 1;
+	r.tid = 12;
+	CU_ASSERT(put_check(&h, &r, (const unsigned char *) "one\n", 4, NULL));
+	snprintf(first, sizeof(first), "%s", h.pl.name);
+	CU_ASSERT(put_check(&h, &r, (const unsigned char *) "two\n", 4, NULL));
+	CU_ASSERT_STRING_NOT_EQUAL(h.pl.name, first);
+	CU_ASSERT_EQUAL(tl_memfs_stats(h.qfs)->commits, 2);
+	CU_ASSERT_EQUAL(tl_memfs_count(h.qfs), 2);
+	pair_release(&h);
+}
+
+/* Small cases: RNEG of many bad strings fits; RPOS window > 255 clipped;
+ * a sending Q does not say ER after a RESET. */
+static void test_review_small(void)
+{
+	struct evlog l;
+	struct tl_memfs *fs = tl_memfs_new(NULL);
+	struct niftp *n;
+	struct niftp_attr a[40];
+	char	big[251];
+	unsigned char w[1 << 16], rec[8192];
+	size_t	len, rl, i;
+	int	mrs = 0, first_mr = 0;
+
+	memset(big, 'x', 250);
+	big[250] = 0;
+	memset(&l, 0, sizeof(l));
+	n = new_q(&l, fs, 0);
+	niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ, 0x0100);
+	niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ, NIFTP_MODE_MAKE);
+	for (i = 2; i < 32; i++)
+		niftp_attr_str(&a[i], NIFTP_A_MAXRECORD, NIFTP_OP_EQ, big);	/* wrong format */
+	feed_cmd(n, NIFTP_SFT, a, 32);
+	len = take_out(n, w, sizeof(w));
+	rl = decode_cmd(w, len, rec);
+	CU_ASSERT_EQUAL(l.failed, 0);
+	CU_ASSERT(rl > 2 && rec[0] == NIFTP_RNEG);
+	niftp_free(n);
+
+	/* P receiving, Q said window 0x0400: P acks within 255 marks. */
+	n = st_setup(ST_P_IDLE, &l, fs);
+	{
+		struct niftp_req r;
+		struct buf in = BUF_INIT(1 << 16);
+
+		req_init(&r);
+		r.mode = NIFTP_MODE_READ;
+		r.filename = "there";
+		CU_ASSERT_EQUAL_FATAL(niftp_start(n, &r), 0);
+		take_out(n, w, sizeof(w));
+		niftp_attr_int(&a[0], NIFTP_A_ACKWINDOW, NIFTP_OP_EQ, 0x0400);
+		niftp_attr_int(&a[1], NIFTP_A_FACILITIES, NIFTP_OP_EQ, NIFTP_F_MARKACK);
+		feed_cmd(n, NIFTP_RPOS, a, 2);
+		take_out(n, w, sizeof(w));
+		niftp_tcc_put(&in, NIFTP_SS, 0);
+		for (i = 1; i <= 300; i++) {
+			buf_append(&in, "\x01x", 2);
+			niftp_tcc_put(&in, NIFTP_MS, (uint8_t) i);
+		}
+		CU_ASSERT_EQUAL(niftp_input(n, buf_data(&in), in.len), 0);
+		len = take_out(n, w, sizeof(w));
+		for (i = 0; i + 2 < len; i += 3)
+			if (w[i] == 0 && w[i + 1] == NIFTP_MR && mrs++ == 0)
+				first_mr = w[i + 2];
+		CU_ASSERT(mrs >= 2);
+		CU_ASSERT(first_mr > 0 && first_mr <= 255);
+		buf_release(&in);
+	}
+	niftp_free(n);
+	tl_memfs_free(fs);
+
+	/* A sending Q waiting for STOP: a RESET makes it say nothing. */
+	fs = tl_memfs_new(NULL);
+	n = st_setup(ST_Q_ES_SENT, &l, fs);
+	CU_ASSERT_EQUAL(niftp_input(n, "\x00\x47\x00", 3), 0);
+	niftp_reset(n);
+	CU_ASSERT_FALSE(niftp_want_output(n));
+	niftp_free(n);
+	tl_memfs_free(fs);
+}
+
+/* Lines (0x01) with a line longer than Q's maximum record size: ES(0x29). */
+static void test_lines_too_long(void)
+{
+	struct evlog l;
+	struct tl_memfs *fs = tl_memfs_new(NULL);
+	struct niftp *p;
+	struct niftp_attr a[2];
+	struct niftp_req r;
+	unsigned char w[4096];
+	size_t	len, i;
+	int	es29 = 0;
+
+	memset(&l, 0, sizeof(l));
+	tl_memfs_options(fs)->local = "src";
+	tl_memfs_put(fs, "src", "short\naaaaaaaaaaaaaaaaaaaa\nend\n", 31);
+	p = niftp_new(1, NULL, &hooks, &l, &tl_memfs_ops, fs);
+	req_init(&r);
+	r.filename = NULL;
+	r.textfmt = NIFTP_TF_LINES;
+	CU_ASSERT_EQUAL_FATAL(niftp_start(p, &r), 0);
+	take_out(p, w, sizeof(w));
+	niftp_attr_int(&a[0], NIFTP_A_MAXRECORD, NIFTP_OP_EQ, 16);
+	niftp_attr_int(&a[1], NIFTP_A_TEXTFMT, NIFTP_OP_EQ, NIFTP_TF_LINES);
+	feed_cmd(p, NIFTP_RPOS, a, 2);
+	len = take_out(p, w, sizeof(w));
+	for (i = 0; i + 2 < len; i++)
+		if (w[i] == 0 && w[i + 1] == NIFTP_ES && w[i + 2] == 0x29)
+			es29 = 1;
+	CU_ASSERT(es29);
+	CU_ASSERT(memmem(w, len, "short", 5) != NULL);
+	CU_ASSERT(memmem(w, len, "end", 3) == NULL);
+	niftp_input(p, "\x00\x47\x29", 3);
+	feed_cmd(p, NIFTP_STOPACK, NULL, 0);
+	CU_ASSERT_EQUAL(l.done, 1);
+	CU_ASSERT_EQUAL(l.status, NIFTP_ERR_PERM);
+	CU_ASSERT(strstr(l.reason, "longer than the agreed record size 16") != NULL);
+	niftp_free(p);
+	CU_ASSERT_EQUAL(tl_memfs_stats(fs)->open_files, 0);
+	tl_memfs_free(fs);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -1433,6 +2141,18 @@ int main(void)
 	CU_add_test(s, "small output chunks", test_small_chunks);
 	CU_add_test(s, "maximum record size", test_maxrec);
 	CU_add_test(s, "mark interval", test_mark_interval);
+	CU_add_test(s, "review: reset loses an MR", test_reset_lost_mr);
+	CU_add_test(s, "review: 0xFFFF asked, not committed", test_resume_eof_uncommitted);
+	CU_add_test(s, "review: deflate bomb", test_deflate_bomb);
+	CU_add_test(s, "review: every command in every state", test_state_table);
+	CU_add_test(s, "review: get resumed on a new call", test_resume_get);
+	CU_add_test(s, "review: QR at many points", test_qr_points);
+	CU_add_test(s, "review: ES error codes", test_es_codes);
+	CU_add_test(s, "review: bad marks", test_bad_marks);
+	CU_add_test(s, "review: lines with CRLF", test_lines_crlf);
+	CU_add_test(s, "review: fresh SFT reusing a tid", test_reused_tid);
+	CU_add_test(s, "review: small cases", test_review_small);
+	CU_add_test(s, "review: line longer than the record size", test_lines_too_long);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	{
