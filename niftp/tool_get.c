@@ -267,7 +267,7 @@ int tool_get(int argc, char **argv)
 	if (*file == '\0')
 		return tool_usage("get", "FILE is empty");
 	if (ts_addr_parse(addr, &a, err, sizeof(err)) < 0)
-		return tool_usage("get", "bad address '%s': %s", addr, err);
+		return tool_usage("get", "%s", err);
 	if (a.kind == TS_STDIO)
 		return tool_usage("get", "address 'stdio' is for serve --listen only");
 	tool_opts_finish(&o);
