@@ -35,6 +35,8 @@ NIFTP_SRC  = $(filter-out niftp/niftp_main.c niftp/tool_%.c,$(wildcard niftp/*.c
 TOOL_SRC   = niftp/niftp_main.c $(wildcard niftp/tool_*.c)
 SPOOL_SRC  = $(wildcard spool/*.c)
 MAILCH_SRC = $(wildcard mailchannel/*.c)
+VCGW_SRC   = $(filter-out vcgw/vcgw_main.c,$(wildcard vcgw/*.c))
+RELAY_SRC  = $(filter-out relay/mailrelayd_main.c relay/mailctl_main.c,$(wildcard relay/*.c))
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC = $(wildcard tests/unit/tl_*.c)
 TTOOL_SRC  = $(wildcard tests/tools/*.c)
@@ -46,8 +48,10 @@ LIBUTIL  = $(B)/libutil.a
 LIBNIFTP = $(B)/libniftp.a
 LIBSPOOL = $(B)/libspool.a
 LIBMAILCH = $(B)/libmailch.a
-LIBS_ALL = $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
-PROGS    = bin/niftp
+LIBVCGW  = $(B)/libvcgw.a
+LIBRELAY = $(B)/librelay.a
+LIBS_ALL = $(LIBRELAY) $(LIBVCGW) $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
+PROGS    = bin/niftp bin/vcgw bin/mailrelayd bin/mailctl
 UNITS    = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TTOOLS   = $(patsubst tests/tools/%.c,$(B)/tools/%,$(TTOOL_SRC))
 
@@ -76,15 +80,35 @@ $(LIBMAILCH): $(call obj,$(MAILCH_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+$(LIBVCGW): $(call obj,$(VCGW_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIBRELAY): $(call obj,$(RELAY_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
 ifneq ($(SANITIZE),1)
 bin/niftp: $(call obj,$(TOOL_SRC)) $(LIBNIFTP) $(LIBUTIL)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/vcgw: $(call obj,vcgw/vcgw_main.c) $(LIBVCGW) $(LIBNIFTP) $(LIBUTIL)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ -liniparser $(LDLIBS)
+
+bin/mailrelayd: $(call obj,relay/mailrelayd_main.c) $(LIBRELAY) $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ -liniparser $(LDLIBS)
+
+bin/mailctl: $(call obj,relay/mailctl_main.c) $(LIBRELAY) $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ -liniparser $(LDLIBS)
 endif
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcunit -liniparser $(LDLIBS)
 
 $(B)/tools/%: $(B)/tests/tools/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
@@ -109,6 +133,11 @@ FUZZ_BINS   = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC)
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIBSRC) -lz -lpthread
+
+# fuzz_conf also needs relay/conf.c and iniparser
+build-fuzz/fuzz_conf: tests/fuzz/fuzz_conf.c relay/conf.c $(FUZZ_LIBSRC)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< relay/conf.c $(FUZZ_LIBSRC) -liniparser -lz -lpthread
 
 FUZZ_SECONDS ?= 300
 fuzz-short:

@@ -1,0 +1,1188 @@
+/*++
+ * NAME
+ *	conf 3
+ * SUMMARY
+ *	mailrelayd node configuration: load, validate, read
+ * SYNOPSIS
+ *	#include "relay/conf.h"
+ * DESCRIPTION
+ *	See conf.h for the contract and doc/mailrelayd.conf.5 for the
+ *	file format.
+ *
+ *	Loading happens in three steps. (1) The whole file is read (at
+ *	most CONF_FILE_MAX bytes) and scanned line by line the way
+ *	iniparser 4.1 reads it (comments, sections, "key = value", lines
+ *	continued with a trailing backslash), only to learn the line of
+ *	each section and key and to find repeated keys, unknown names and
+ *	lines iniparser would refuse. (2) iniparser loads the file; every
+ *	value comes from it, so we never disagree with the library about
+ *	quoting or comments. (3) Each value is checked and the route
+ *	table is built; every problem is reported and checking goes on,
+ *	so one run of check-config lists them all.
+ *
+ *	iniparser reports its own syntax errors through a process-wide
+ *	callback; it is silenced while loading (our scan reports the
+ *	same lines with a better message). Loading is therefore not
+ *	thread-safe, which is fine for a configuration read by main().
+ * DIAGNOSTICS
+ *	"FILE:LINE: [section] key: reason", see conf.h.
+ *--*/
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <iniparser/iniparser.h>
+
+#include "mailchannel/addr.h"
+#include "mailchannel/route.h"
+#include "niftp/ts.h"
+#include "relay/conf.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/durable.h"
+#include "util/strutil.h"
+
+#define INI_LINE_MAX	1023	/* iniparser 4.1: ASCIILINESZ 1024 with the newline */
+#define CALLED_MAX	255	/* called and calling addresses */
+#define CONF_MSG_MAX	1024	/* one diagnostic line */
+
+/* What the line scan learnt about one key or section header. */
+struct scan_ent {
+	char	*sec;		/* lower case */
+	char	*key;		/* lower case; NULL for a section header */
+	int	line;
+};
+
+struct ld {
+	const char *path;	/* for messages */
+	char	*dir;		/* absolute directory of the file */
+	struct buf *errs;
+	unsigned nerrs, nwarns;
+	struct scan_ent *ents;
+	size_t	nents;
+	dictionary *d;
+	struct conf *c;
+};
+
+static const char *const node_keys[] = { "name", "spool", "control", "calling", "log_file",
+	"pid_file", NULL };
+static const char *const listen_keys[] = { "mail", NULL };
+static const char *const local_keys[] = { "names", "maildir", "users", "reversed_names", NULL };
+static const char *const retry_keys[] = { "first", "max", "warn", "give_up", "docket_keep", NULL };
+static const char *const limits_keys[] = { "hops", "max_letter_size", "max_recipients",
+	"calls_per_hop", "max_calls", "connect_timeout", "setup_timeout", "idle_timeout", NULL };
+
+/* Known sections; keys NULL means any key is allowed. */
+static const struct {
+	const char *name;
+	const char *const *keys;
+} sections[] = {
+	{ "node", node_keys }, { "listen", listen_keys }, { "routes", NULL },
+	{ "exec", NULL }, { "local", local_keys }, { "aliases", NULL }, { "lists", NULL },
+	{ "retry", retry_keys }, { "limits", limits_keys },
+};
+#define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+/*
+ * Diagnostics.
+ */
+
+/* line_of - the line of sec/key (key NULL: the section header), or 0 */
+static int line_of(const struct ld *ld, const char *sec, const char *key)
+{
+	for (size_t i = 0; i < ld->nents; i++) {
+		const struct scan_ent *e = &ld->ents[i];
+
+		if (strcmp(e->sec, sec) != 0)
+			continue;
+		if (key == NULL ? e->key == NULL : (e->key != NULL && strcmp(e->key, key) == 0))
+			return e->line;
+	}
+	/* a missing key is reported at its section's header, if any */
+	if (key != NULL)
+		return line_of(ld, sec, NULL);
+	return 0;
+}
+
+static void vreport(struct ld *ld, int warn, int line, const char *sec, const char *key,
+	const char *fmt, va_list ap)
+{
+	char msg[CONF_MSG_MAX];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (warn)
+		ld->nwarns++;
+	else
+		ld->nerrs++;
+	if (ld->errs == NULL)
+		return;
+	/* a full buffer drops the line; the counts stay right */
+	if (sec == NULL)
+		(void) buf_printf(ld->errs, "%s:%d: %s%s\n", ld->path, line,
+		    warn ? "warning: " : "", msg);
+	else if (key == NULL)
+		(void) buf_printf(ld->errs, "%s:%d: %s[%s]: %s\n", ld->path, line,
+		    warn ? "warning: " : "", sec, msg);
+	else
+		(void) buf_printf(ld->errs, "%s:%d: %s[%s] %s: %s\n", ld->path, line,
+		    warn ? "warning: " : "", sec, key, msg);
+}
+
+static void err_line(struct ld *ld, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void warn_line(struct ld *ld, int line, const char *sec, const char *key,
+	const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void cerr(struct ld *ld, const char *sec, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void cwarn(struct ld *ld, const char *sec, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* err_line - a problem of a line, not of a key */
+static void err_line(struct ld *ld, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(ld, 0, line, NULL, NULL, fmt, ap);
+	va_end(ap);
+}
+
+static void warn_line(struct ld *ld, int line, const char *sec, const char *key,
+	const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(ld, 1, line, sec, key, fmt, ap);
+	va_end(ap);
+}
+
+/* cerr - an error in the value of sec/key (key NULL: the section) */
+static void cerr(struct ld *ld, const char *sec, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(ld, 0, line_of(ld, sec, key), sec, key, fmt, ap);
+	va_end(ap);
+}
+
+static void cwarn(struct ld *ld, const char *sec, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(ld, 1, line_of(ld, sec, key), sec, key, fmt, ap);
+	va_end(ap);
+}
+
+/* strip_subject - "alias 'x': reason" -> "reason" (the key already names x) */
+static const char *strip_subject(const char *msg)
+{
+	static const char *const subj[] = { "alias '", "list '", "route '", NULL };
+
+	for (size_t i = 0; subj[i] != NULL; i++)
+		if (strncmp(msg, subj[i], strlen(subj[i])) == 0) {
+			const char *p = strstr(msg, "': ");
+
+			return p ? p + 3 : msg;
+		}
+	return msg;
+}
+
+/*
+ * The line scan.
+ */
+
+static char *lower_ndup(const char *s, size_t n)
+{
+	char *p = xstrndup(s, n);
+
+	return addr_lower(p);
+}
+
+static int known_section(const char *sec, const char *const **keys)
+{
+	for (size_t i = 0; i < NSECTIONS; i++)
+		if (strcmp(sections[i].name, sec) == 0) {
+			*keys = sections[i].keys;
+			return 1;
+		}
+	return 0;
+}
+
+static int in_list(const char *s, const char *const *list)
+{
+	for (size_t i = 0; list[i] != NULL; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static void scan_add(struct ld *ld, const char *sec, const char *key, int line)
+{
+	ld->ents = xrealloc(ld->ents, (ld->nents + 1) * sizeof(*ld->ents));
+	ld->ents[ld->nents].sec = xstrdup(sec);
+	ld->ents[ld->nents].key = key ? xstrdup(key) : NULL;
+	ld->ents[ld->nents].line = line;
+	ld->nents++;
+}
+
+static const struct scan_ent *scan_find(const struct ld *ld, const char *sec, const char *key)
+{
+	for (size_t i = 0; i < ld->nents; i++) {
+		const struct scan_ent *e = &ld->ents[i];
+
+		if (strcmp(e->sec, sec) == 0 && ((key == NULL && e->key == NULL)
+		    || (key != NULL && e->key != NULL && strcmp(e->key, key) == 0)))
+			return e;
+	}
+	return NULL;
+}
+
+/* scan_logical - one logical line (continuations joined), trimmed */
+static void scan_logical(struct ld *ld, char *line, int lineno, char **sec, int *sec_known,
+	const char *const **sec_keys)
+{
+	size_t len = strlen(line);
+	char *eq;
+
+	if (len == 0 || line[0] == ';' || line[0] == '#')
+		return;
+	if (line[0] == '[') {
+		char *name;
+		const struct scan_ent *e;
+
+		if (line[len - 1] != ']') {
+			err_line(ld, lineno, "syntax error: a section header must end with ']'");
+			return;
+		}
+		line[len - 1] = '\0';
+		name = str_trim(line + 1);
+		free(*sec);
+		*sec = lower_ndup(name, strlen(name));
+		if (**sec == '\0' || strchr(*sec, ':') != NULL) {
+			err_line(ld, lineno, "syntax error: bad section name '[%s]'", *sec);
+			*sec_known = 1;		/* no second message for its keys */
+			*sec_keys = NULL;
+			return;
+		}
+		*sec_known = known_section(*sec, sec_keys);
+		if ((e = scan_find(ld, *sec, NULL)) != NULL) {
+			warn_line(ld, lineno, *sec, NULL, "section repeated (first on line %d);"
+			    " its keys are merged", e->line);
+			return;
+		}
+		scan_add(ld, *sec, NULL, lineno);
+		if (!*sec_known)
+			warn_line(ld, lineno, *sec, NULL, "unknown section (ignored)");
+		return;
+	}
+	if ((eq = strchr(line, '=')) == NULL) {
+		err_line(ld, lineno, "syntax error: want '[section]' or 'key = value'");
+		return;
+	}
+	{
+		char *key;
+		const struct scan_ent *e;
+
+		*eq = '\0';
+		key = str_trim(line);
+		key = lower_ndup(key, strlen(key));
+		if (*key == '\0')
+			err_line(ld, lineno, "syntax error: empty key name");
+		else if (*sec == NULL)
+			err_line(ld, lineno, "key '%s' outside any section", key);
+		else if ((e = scan_find(ld, *sec, key)) != NULL)
+			err_line(ld, lineno, "[%s] %s: duplicate key (first on line %d)", *sec,
+			    key, e->line);
+		else {
+			scan_add(ld, *sec, key, lineno);
+			if (*sec_known && *sec_keys != NULL && !in_list(key, *sec_keys))
+				warn_line(ld, lineno, *sec, key, "unknown key (ignored)");
+		}
+		free(key);
+	}
+}
+
+/* scan - the second pass: line numbers, duplicates, unknown names */
+static void scan(struct ld *ld, const char *text, size_t len)
+{
+	struct buf logical = BUF_INIT(INI_LINE_MAX + 2);
+	char *sec = NULL;
+	int sec_known = 1, start = 0, lineno = 0;
+	const char *const *sec_keys = NULL;
+	size_t off = 0;
+
+	while (off < len) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t n = nl ? (size_t) (nl - (text + off)) : len - off;
+		char *line;
+		size_t ll;
+
+		lineno++;
+		if (n > INI_LINE_MAX) {
+			err_line(ld, lineno, "line longer than %d bytes", INI_LINE_MAX);
+			buf_reset(&logical);
+			off += n + 1;
+			continue;
+		}
+		if (memchr(text + off, '\0', n) != NULL) {
+			err_line(ld, lineno, "NUL byte in line");
+			off += n + 1;
+			continue;
+		}
+		line = xstrndup(text + off, n);
+		off += n + 1;
+		line = memmove(line, str_trim(line), strlen(str_trim(line)) + 1);
+		if (logical.len == 0)
+			start = lineno;
+		ll = strlen(line);
+		if (ll > 0 && line[ll - 1] == '\\') {
+			/* iniparser joins a line ending in '\' with the next */
+			if (buf_append(&logical, line, ll - 1) < 0) {
+				err_line(ld, start, "continued line longer than %d bytes",
+				    INI_LINE_MAX);
+				buf_reset(&logical);
+			}
+			free(line);
+			continue;
+		}
+		if (buf_append(&logical, line, ll) < 0 || buf_cstr(&logical) == NULL) {
+			err_line(ld, start, "continued line longer than %d bytes", INI_LINE_MAX);
+			buf_reset(&logical);
+			free(line);
+			continue;
+		}
+		free(line);
+		line = xstrdup(buf_cstr(&logical));
+		buf_reset(&logical);
+		scan_logical(ld, str_trim(line), start, &sec, &sec_known, &sec_keys);
+		free(line);
+	}
+	if (logical.len > 0) {
+		char *line = xstrndup((char *) buf_data(&logical), logical.len);
+
+		scan_logical(ld, str_trim(line), start, &sec, &sec_known, &sec_keys);
+		free(line);
+	}
+	buf_release(&logical);
+	free(sec);
+}
+
+/*
+ * Values.
+ */
+
+static int ini_quiet(const char *fmt, ...)
+{
+	(void) fmt;
+	return 0;
+}
+
+/* get - the value of sec:key from iniparser, or NULL */
+static const char *get(const struct ld *ld, const char *sec, const char *key)
+{
+	char *full;
+	const char *v;
+
+	if (ld->d == NULL)
+		return NULL;
+	full = xasprintf("%s:%s", sec, key);
+	v = iniparser_getstring(ld->d, full, NULL);
+	free(full);
+	return v;
+}
+
+/* item_next - the next comma-separated item of *pp, trimmed, in new
+ * memory, or NULL at the end */
+static char *item_next(const char **pp)
+{
+	const char *p = *pp, *e;
+	char *item;
+
+	if (p == NULL || *p == '\0')
+		return NULL;
+	e = strchr(p, ',');
+	if (e == NULL)
+		e = p + strlen(p);
+	item = xstrndup(p, (size_t) (e - p));
+	*pp = *e ? e + 1 : e;
+	return memmove(item, str_trim(item), strlen(str_trim(item)) + 1);
+}
+
+/* make_abs - path relative to the file's directory, or NULL (error reported) */
+static char *make_abs(struct ld *ld, const char *sec, const char *key, const char *v)
+{
+	char *p;
+
+	if (v[0] == '\0') {
+		cerr(ld, sec, key, "empty path");
+		return NULL;
+	}
+	p = v[0] == '/' ? xstrdup(v) : xasprintf("%s/%s", ld->dir, v);
+	if (strlen(p) > CONF_PATH_MAX) {
+		cerr(ld, sec, key, "path longer than %d bytes", CONF_PATH_MAX);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
+	static const char *const no[] = { "no", "false", "off", "0", NULL };
+
+	for (size_t i = 0; yes[i]; i++)
+		if (str_ieq(v, yes[i]))
+			return *out = 1, 0;
+	for (size_t i = 0; no[i]; i++)
+		if (str_ieq(v, no[i]))
+			return *out = 0, 0;
+	return -1;
+}
+
+/* called_ok - dot-separated non-empty components of printable
+ * non-space ASCII other than ',' (also used for the calling address) */
+static int called_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CALLED_MAX || s[0] == '.' || s[n - 1] == '.' || strstr(s, "..") != NULL)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char) *p <= ' ' || (unsigned char) *p >= 0x7f || *p == ',')
+			return 0;
+	return 1;
+}
+
+/* ts_check - parse a TS address for a listener or a route; unix: paths
+ * made absolute. New string, or NULL (error reported). */
+static char *ts_check(struct ld *ld, const char *sec, const char *key, const char *v,
+	const char *what)
+{
+	struct ts_addr ta;
+	char why[512];
+	char *s;
+
+	if (strncmp(v, "unix:", 5) == 0 && v[5] != '\0' && v[5] != '/') {
+		char *p = make_abs(ld, sec, key, v + 5);
+
+		if (p == NULL)
+			return NULL;
+		s = xasprintf("unix:%s", p);
+		free(p);
+	} else
+		s = xstrdup(v);
+	if (ts_addr_parse(s, &ta, why, sizeof(why)) < 0) {
+		cerr(ld, sec, key, "%s%s", what, why);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void load_node(struct ld *ld)
+{
+	struct conf *c = ld->c;
+	const char *v;
+	char why[ADDR_ERRLEN];
+
+	v = get(ld, "node", "name");
+	if (v == NULL)
+		cerr(ld, "node", "name", "missing (the node's name is required)");
+	else if (addr_host_check(v, strlen(v), why, sizeof(why)) < 0)
+		cerr(ld, "node", "name", "%s", why);
+	else
+		c->name = addr_lower(xstrdup(v));
+
+	v = get(ld, "node", "spool");
+	if (v != NULL)
+		c->spool = make_abs(ld, "node", "spool", v);
+	else
+		c->spool = xasprintf("/var/spool/niftpmail/%s", c->name ? c->name : "unnamed");
+
+	v = get(ld, "node", "control");
+	if (v != NULL)
+		c->control = make_abs(ld, "node", "control", v);
+	else if (c->spool != NULL)
+		c->control = xasprintf("%s/control", c->spool);
+	if (c->control != NULL && strlen(c->control) > 107) {
+		cerr(ld, "node", v ? "control" : "spool", "control socket path '%.60s...' longer"
+		    " than 107 bytes", c->control);
+	}
+
+	v = get(ld, "node", "calling");
+	if (v != NULL) {
+		if (!called_ok(v))
+			cerr(ld, "node", "calling", "bad calling address '%.60s' (want"
+			    " dot-separated components without spaces or commas)", v);
+		else
+			c->calling = xstrdup(v);
+	} else if (c->name != NULL)
+		c->calling = xstrdup(c->name);
+
+	if ((v = get(ld, "node", "log_file")) != NULL)
+		c->log_file = make_abs(ld, "node", "log_file", v);
+	if ((v = get(ld, "node", "pid_file")) != NULL)
+		c->pid_file = make_abs(ld, "node", "pid_file", v);
+}
+
+static void load_listen(struct ld *ld)
+{
+	struct conf *c = ld->c;
+	const char *v = get(ld, "listen", "mail"), *p = v;
+	char *item;
+
+	while ((item = item_next(&p)) != NULL) {
+		char *a;
+
+		if (item[0] == '\0') {
+			free(item);
+			continue;
+		}
+		if (strncmp(item, "exec:", 5) == 0 || strcmp(item, "stdio") == 0) {
+			cerr(ld, "listen", "mail", "cannot listen on '%.60s' (use tcp:, rawtcp:"
+			    " or unix:; stdio is mailrelayd --stdio)", item);
+			free(item);
+			continue;
+		}
+		if ((a = ts_check(ld, "listen", "mail", item, "")) != NULL) {
+			if (c->nlisten >= CONF_MAX_LISTEN) {
+				cerr(ld, "listen", "mail", "more than %d addresses", CONF_MAX_LISTEN);
+				free(a);
+				free(item);
+				break;
+			}
+			c->listen = xrealloc(c->listen, (c->nlisten + 1) * sizeof(*c->listen));
+			c->listen[c->nlisten++] = a;
+		}
+		free(item);
+	}
+}
+
+/* sec_keys - the full "sec:key" names of a section (iniparser order);
+ * free the array only (the strings belong to the dictionary) */
+static const char **sec_keys(struct ld *ld, const char *sec, int *np)
+{
+	const char **keys;
+	int n;
+
+	*np = 0;
+	if (ld->d == NULL || (n = iniparser_getsecnkeys(ld->d, sec)) <= 0)
+		return NULL;
+	keys = xcalloc((size_t) n, sizeof(*keys));
+	if (iniparser_getseckeys(ld->d, sec, keys) == NULL) {
+		free(keys);
+		return NULL;
+	}
+	/* a section named "sec:" (an error of its own) shows up as a key
+	 * "sec:" without a value: leave such entries out */
+	for (int i = 0; i < n; i++) {
+		const char *p = strchr(keys[i], ':');
+
+		if (p != NULL && p[1] != '\0' && iniparser_getstring(ld->d, keys[i], NULL) != NULL)
+			keys[(*np)++] = keys[i];
+	}
+	return keys;
+}
+
+/* short_key - "routes:pss" -> "pss" */
+static const char *short_key(const char *full)
+{
+	const char *p = strchr(full, ':');
+
+	return p ? p + 1 : full;
+}
+
+/* exec_used - names of [exec] entries used by some route */
+struct exec_use {
+	char	**names;
+	size_t	n;
+};
+
+/* route_alt_parse - one "CHANNEL ADDR [CALLED]"; 0 or -1 (reported).
+ * Strings in *alt are new memory. */
+static int route_alt_parse(struct ld *ld, const char *key, const char *item, size_t idx,
+	struct route_alt *alt, struct exec_use *used)
+{
+	char *words[4] = { NULL, NULL, NULL, NULL };
+	char *copy = xstrdup(item), *p = copy;
+	size_t nw = 0;
+	int rc = -1;
+
+	memset(alt, 0, sizeof(*alt));
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		if (nw == 4) {
+			nw++;
+			break;
+		}
+		words[nw++] = p;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+		if (*p)
+			*p++ = '\0';
+	}
+	if (nw > 3) {
+		cerr(ld, "routes", key, "alternate %zu: too many words (want CHANNEL ADDR"
+		    " [CALLED])", idx);
+		goto out;
+	}
+	if (str_ieq(words[0], "local")) {
+		if (nw > 1) {
+			cerr(ld, "routes", key, "alternate %zu: the local channel takes no"
+			    " address", idx);
+			goto out;
+		}
+		alt->channel = ROUTE_CH_LOCAL;
+		rc = 0;
+		goto out;
+	}
+	if (!str_ieq(words[0], "niftp")) {
+		cerr(ld, "routes", key, "unknown channel '%.40s' (want niftp or local)", words[0]);
+		goto out;
+	}
+	if (nw < 2) {
+		cerr(ld, "routes", key, "alternate %zu: niftp needs an address", idx);
+		goto out;
+	}
+	alt->channel = ROUTE_CH_NIFTP;
+	if (strncmp(words[1], "exec:", 5) == 0) {
+		char *name = addr_lower(xstrdup(words[1] + 5));
+		const char *cmd = get(ld, "exec", name);
+
+		if (cmd == NULL) {
+			cerr(ld, "routes", key, "unknown exec name '%.60s' (define it in [exec])",
+			    name);
+			free(name);
+			goto out;
+		}
+		used->names = xrealloc(used->names, (used->n + 1) * sizeof(*used->names));
+		used->names[used->n++] = name;
+		alt->addr = xasprintf("exec:%s", cmd);
+		alt->shown = xstrdup(words[1]);
+		/* a bad command was reported under [exec] */
+	} else if (strcmp(words[1], "stdio") == 0) {
+		cerr(ld, "routes", key, "alternate %zu: stdio cannot be a route", idx);
+		goto out;
+	} else {
+		if ((alt->addr = ts_check(ld, "routes", key, words[1], "")) == NULL)
+			goto out;
+		alt->shown = xstrdup(alt->addr);
+	}
+	if (nw == 3) {
+		if (!called_ok(words[2])) {
+			cerr(ld, "routes", key, "alternate %zu: bad called address '%.60s'", idx,
+			    words[2]);
+			goto out;
+		}
+		alt->called = xstrdup(words[2]);
+	}
+	rc = 0;
+out:
+	if (rc < 0) {
+		free((char *) alt->addr);
+		free((char *) alt->shown);
+		free((char *) alt->called);
+		memset(alt, 0, sizeof(*alt));
+	}
+	free(copy);
+	return rc;
+}
+
+static void load_exec(struct ld *ld)
+{
+	const char **keys;
+	int n;
+
+	keys = sec_keys(ld, "exec", &n);
+	for (int i = 0; i < n; i++) {
+		const char *k = short_key(keys[i]), *v = iniparser_getstring(ld->d, keys[i], "");
+		struct ts_addr ta;
+		char *s, why[512];
+
+		if (v[0] == '\0') {
+			cerr(ld, "exec", k, "empty command line");
+			continue;
+		}
+		s = xasprintf("exec:%s", v);
+		if (ts_addr_parse(s, &ta, why, sizeof(why)) < 0)
+			cerr(ld, "exec", k, "%s", why);
+		free(s);
+	}
+	free(keys);
+}
+
+static void load_routes(struct ld *ld, struct route_table *t)
+{
+	const char **keys;
+	struct exec_use used = { NULL, 0 };
+	int n;
+
+	keys = sec_keys(ld, "routes", &n);
+	for (int i = 0; i < n; i++) {
+		const char *k = short_key(keys[i]), *v = iniparser_getstring(ld->d, keys[i], "");
+		const char *p = v;
+		struct route_alt alts[ROUTE_MAX_ALTS];
+		size_t na = 0, idx = 0;
+		int bad = 0;
+		char *item, why[ROUTE_ERRLEN];
+
+		while ((item = item_next(&p)) != NULL) {
+			idx++;
+			if (item[0] == '\0') {
+				free(item);
+				continue;
+			}
+			if (na == ROUTE_MAX_ALTS) {
+				cerr(ld, "routes", k, "more than %d alternates", ROUTE_MAX_ALTS);
+				bad = 1;
+				free(item);
+				break;
+			}
+			if (route_alt_parse(ld, k, item, idx, &alts[na], &used) < 0)
+				bad = 1;
+			else
+				na++;
+			free(item);
+		}
+		if (na == 0 && !bad)
+			cerr(ld, "routes", k, "no alternates (want CHANNEL ADDR [CALLED], ...)");
+		else if (!bad && route_table_add_route(t, k, alts, na, why, sizeof(why)) < 0)
+			cerr(ld, "routes", k, "%s", strip_subject(why));
+		for (size_t j = 0; j < na; j++) {
+			free((char *) alts[j].addr);
+			free((char *) alts[j].shown);
+			free((char *) alts[j].called);
+		}
+	}
+	free(keys);
+
+	/* [exec] names no route uses are probably typing mistakes */
+	keys = sec_keys(ld, "exec", &n);
+	for (int i = 0; i < n; i++) {
+		const char *k = short_key(keys[i]);
+		int hit = 0;
+
+		for (size_t j = 0; j < used.n && !hit; j++)
+			hit = strcmp(used.names[j], k) == 0;
+		if (!hit)
+			cwarn(ld, "exec", k, "not used by any route");
+	}
+	free(keys);
+	for (size_t j = 0; j < used.n; j++)
+		free(used.names[j]);
+	free(used.names);
+}
+
+static void load_local(struct ld *ld, struct route_table *t)
+{
+	struct conf *c = ld->c;
+	const char *v, *p;
+	char *item, why[ROUTE_ERRLEN];
+
+	p = get(ld, "local", "names");
+	while ((item = item_next(&p)) != NULL) {
+		if (item[0] != '\0' && route_table_add_name(t, item, why, sizeof(why)) < 0)
+			cerr(ld, "local", "names", "%s", why);
+		free(item);
+	}
+	p = get(ld, "local", "users");
+	while ((item = item_next(&p)) != NULL) {
+		if (item[0] != '\0' && route_table_add_user(t, item, why, sizeof(why)) < 0)
+			cerr(ld, "local", "users", "%s", why);
+		free(item);
+	}
+	if ((v = get(ld, "local", "reversed_names")) != NULL) {
+		if (parse_bool(v, &c->reversed_names) < 0)
+			cerr(ld, "local", "reversed_names", "'%.40s' is not yes or no", v);
+		route_table_set_reversed(t, c->reversed_names);
+	}
+	v = get(ld, "local", "maildir");
+	if (v != NULL) {
+		int has_u = 0, bad = 0;
+
+		for (const char *q = v; *q && !bad; q++) {
+			if (*q != '%')
+				continue;
+			if (q[1] == 'u')
+				has_u = 1;
+			else if (q[1] != '%') {
+				cerr(ld, "local", "maildir", "bad escape '%%%c' (want %%u or %%%%)",
+				    q[1] ? q[1] : ' ');
+				bad = 1;
+			}
+			q++;
+			if (*q == '\0')
+				break;
+		}
+		if (!bad) {
+			c->maildir = make_abs(ld, "local", "maildir", v);
+			if (!has_u)
+				cwarn(ld, "local", "maildir", "no %%u: every user shares one"
+				    " mail directory");
+		}
+	} else if (c->spool != NULL)
+		c->maildir = xasprintf("%s/mail/%%u/", c->spool);
+}
+
+static void load_aliases(struct ld *ld, struct route_table *t)
+{
+	const char **keys;
+	int n;
+	char why[ROUTE_ERRLEN];
+
+	keys = sec_keys(ld, "aliases", &n);
+	for (int i = 0; i < n; i++) {
+		const char *k = short_key(keys[i]), *v = iniparser_getstring(ld->d, keys[i], "");
+
+		if (route_table_add_alias(t, k, v, why, sizeof(why)) < 0)
+			cerr(ld, "aliases", k, "%s", strip_subject(why));
+	}
+	free(keys);
+
+	keys = sec_keys(ld, "lists", &n);
+	for (int i = 0; i < n; i++) {
+		const char *k = short_key(keys[i]), *v = iniparser_getstring(ld->d, keys[i], "");
+		size_t kl = strlen(k);
+		char *okey;
+
+		if (kl > 6 && strcmp(k + kl - 6, ".owner") == 0) {
+			char *list = xstrndup(k, kl - 6);
+
+			if (get(ld, "lists", list) == NULL)
+				cerr(ld, "lists", k, "owner of an unknown list '%.60s'", list);
+			free(list);
+			continue;
+		}
+		okey = xasprintf("%s.owner", k);
+		if (route_table_add_list(t, k, v, get(ld, "lists", okey), why, sizeof(why)) < 0)
+			cerr(ld, "lists", k, "%s", strip_subject(why));
+		else if (get(ld, "lists", okey) == NULL)
+			cwarn(ld, "lists", k, "no owner: errors go only to the sender");
+		free(okey);
+	}
+	free(keys);
+}
+
+/* alias_check - a loop or an unroutable target in an alias or list is
+ * found now, with the alias's line, rather than by the first letter */
+static void alias_check(struct ld *ld, const struct route_table *t, const char *sec)
+{
+	const char **keys;
+	int n;
+
+	keys = sec_keys(ld, sec, &n);
+	for (int i = 0; i < n; i++) {
+		const char *k = short_key(keys[i]);
+		struct addr *a;
+		struct route_result *r;
+		size_t kl = strlen(k);
+
+		if (kl > 6 && strcmp(k + kl - 6, ".owner") == 0)
+			continue;
+		if ((a = addr_new(k, route_table_node(t), NULL, 0)) == NULL)
+			continue;
+		r = route_resolve(t, a, 0);
+		for (size_t j = 0; j < route_result_count(r); j++) {
+			const struct route_target *tg = route_result_get(r, j);
+
+			if (tg->kind == ROUTE_FAIL) {
+				cwarn(ld, sec, k, "%s: %s", tg->text, tg->reason);
+				break;
+			}
+		}
+		route_result_free(r);
+		addr_free(a);
+	}
+	free(keys);
+}
+
+/* own_name_routes - a route for one of our own names is never used:
+ * routing checks "this node" first */
+static void own_name_routes(struct ld *ld, const struct route_table *t)
+{
+	const char **keys;
+	int n;
+
+	keys = sec_keys(ld, "routes", &n);
+	for (int i = 0; i < n; i++) {
+		const char *k = short_key(keys[i]);
+
+		if (k[0] != '*' && route_table_is_local(t, k))
+			cwarn(ld, "routes", k, "names this node: the route is never used");
+	}
+	free(keys);
+}
+
+/* dur - a duration key; 0 when absent (*out unchanged), -1 reported */
+static int dur(struct ld *ld, const char *sec, const char *key, int64_t min, int64_t max,
+	int64_t *out)
+{
+	const char *v = get(ld, sec, key);
+	int64_t ms;
+
+	if (v == NULL)
+		return 0;
+	if (str_to_duration_ms(v, &ms) < 0) {
+		cerr(ld, sec, key, "bad duration '%.40s' (want e.g. 30s, 10m, 4h, 5d)", v);
+		return -1;
+	}
+	if (ms < min || ms > max) {
+		cerr(ld, sec, key, "duration '%.40s' out of range", v);
+		return -1;
+	}
+	*out = ms;
+	return 1;
+}
+
+/* num - a number key in [min,max] (sizes with k/M/G when size) */
+static void num(struct ld *ld, const char *sec, const char *key, uint64_t min, uint64_t max,
+	int size, uint64_t *out)
+{
+	const char *v = get(ld, sec, key);
+	uint64_t x;
+
+	if (v == NULL)
+		return;
+	if ((size ? str_to_size(v, &x) : str_to_u64(v, 0, UINT64_MAX, &x)) < 0) {
+		cerr(ld, sec, key, "'%.40s' is not a %s", v, size ? "size (e.g. 64M)" : "number");
+		return;
+	}
+	if (x < min || x > max) {
+		cerr(ld, sec, key, "%llu out of range %llu..%llu", (unsigned long long) x,
+		    (unsigned long long) min, (unsigned long long) max);
+		return;
+	}
+	*out = x;
+}
+
+#define SEC_MS	1000LL
+#define DAY_MS	(86400LL * SEC_MS)
+
+static void load_retry_limits(struct ld *ld)
+{
+	struct conf *c = ld->c;
+	int64_t keep = -1, ms;
+	uint64_t x;
+	int kmax, kfirst;
+
+	c->retry_first_ms = 60 * SEC_MS;
+	c->retry_max_ms = 3600 * SEC_MS;
+	c->warn_ms = 4 * 3600 * SEC_MS;
+	c->give_up_ms = 5 * DAY_MS;
+	kfirst = dur(ld, "retry", "first", 1, 365 * DAY_MS, &c->retry_first_ms);
+	kmax = dur(ld, "retry", "max", 1, 365 * DAY_MS, &c->retry_max_ms);
+	(void) dur(ld, "retry", "warn", 1, 3650 * DAY_MS, &c->warn_ms);
+	(void) dur(ld, "retry", "give_up", 1, 3650 * DAY_MS, &c->give_up_ms);
+	(void) dur(ld, "retry", "docket_keep", 1, 3650 * DAY_MS, &keep);
+	if (kfirst >= 0 && kmax >= 0 && c->retry_first_ms > c->retry_max_ms)
+		cerr(ld, "retry", kmax > 0 ? "max" : "first", "first (%lld s) is longer than"
+		    " max (%lld s)", (long long) (c->retry_first_ms / SEC_MS),
+		    (long long) (c->retry_max_ms / SEC_MS));
+	if (c->warn_ms >= c->give_up_ms)
+		cwarn(ld, "retry", "warn", "not shorter than give_up: no \"still trying\""
+		    " notice will be sent");
+	c->docket_keep_ms = keep >= 0 ? keep : c->give_up_ms + DAY_MS;
+	if (keep >= 0 && keep < c->give_up_ms)
+		cwarn(ld, "retry", "docket_keep", "shorter than give_up: a donor's late"
+		    " resumption may find no docket and send the letter twice");
+
+	x = ROUTE_DEFAULT_HOPS;
+	num(ld, "limits", "hops", 1, 1000, 0, &x);
+	c->max_hops = (unsigned) x;
+	x = 64ULL << 20;
+	num(ld, "limits", "max_letter_size", 1024, 1ULL << 40, 1, &x);
+	c->max_letter_size = x;
+	x = ADDR_LIST_MAX;
+	num(ld, "limits", "max_recipients", 1, ADDR_LIST_MAX, 0, &x);
+	c->max_recipients = (unsigned) x;
+	x = 4;
+	num(ld, "limits", "calls_per_hop", 1, 64, 0, &x);
+	c->calls_per_hop = (unsigned) x;
+	x = 64;
+	num(ld, "limits", "max_calls", 1, 10000, 0, &x);
+	c->max_calls = (unsigned) x;
+
+	ms = 10 * SEC_MS;
+	(void) dur(ld, "limits", "connect_timeout", 1, INT_MAX, &ms);
+	c->connect_timeout_ms = (int) ms;
+	ms = 30 * SEC_MS;
+	(void) dur(ld, "limits", "setup_timeout", 1, INT_MAX, &ms);
+	c->setup_timeout_ms = (int) ms;
+	ms = 660 * SEC_MS;
+	(void) dur(ld, "limits", "idle_timeout", 0, INT_MAX, &ms);
+	c->idle_timeout_ms = (int) ms;
+}
+
+/* file_dir - absolute directory of path (new memory), or NULL */
+static char *file_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, *abs;
+
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t) (slash - path));
+	abs = realpath(dir, NULL);
+	free(dir);
+	if (abs == NULL)
+		return NULL;
+	dir = xstrdup(abs);	/* keep to our allocator */
+	free(abs);
+	return dir;
+}
+
+struct conf *conf_load(const char *path, struct buf *errs, unsigned *nerrs, unsigned *nwarns)
+{
+	struct ld ld;
+	struct conf *c = xcalloc(1, sizeof(*c));
+	struct route_table *t = NULL;
+	char *text = NULL, why[DURABLE_ERRLEN];
+	size_t len;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.path = path;
+	ld.errs = errs;
+	ld.c = c;
+	c->path = xstrdup(path);
+
+	text = durable_read_file(path, CONF_FILE_MAX, &len, why, sizeof(why));
+	if (text == NULL) {
+		err_line(&ld, 0, "cannot read the file: %s", why);
+		goto out;
+	}
+	if ((ld.dir = file_dir(path)) == NULL) {
+		err_line(&ld, 0, "cannot find the file's directory: %s", strerror(errno));
+		goto out;
+	}
+	scan(&ld, text, len);
+
+	iniparser_set_error_callback(ini_quiet);
+	ld.d = iniparser_load(path);
+	iniparser_set_error_callback(NULL);
+	if (ld.d == NULL) {
+		if (ld.nerrs == 0)
+			err_line(&ld, 0, "iniparser could not read the file");
+		goto out;
+	}
+
+	load_node(&ld);
+	t = route_table_new(c->name ? c->name : "unnamed", why, sizeof(why));
+	if (t == NULL)			/* cannot happen: the name was checked */
+		goto out;
+	load_exec(&ld);
+	load_routes(&ld, t);
+	load_listen(&ld);
+	load_local(&ld, t);
+	load_aliases(&ld, t);
+	load_retry_limits(&ld);
+	route_table_set_max_hops(t, c->max_hops);
+	own_name_routes(&ld, t);
+	if (ld.nerrs == 0) {
+		alias_check(&ld, t, "aliases");
+		alias_check(&ld, t, "lists");
+	}
+	c->routes = t;
+	t = NULL;
+out:
+	route_table_free(t);
+	if (ld.d != NULL)
+		iniparser_freedict(ld.d);
+	for (size_t i = 0; i < ld.nents; i++) {
+		free(ld.ents[i].sec);
+		free(ld.ents[i].key);
+	}
+	free(ld.ents);
+	free(ld.dir);
+	free(text);
+	if (nerrs != NULL)
+		*nerrs = ld.nerrs;
+	if (nwarns != NULL)
+		*nwarns = ld.nwarns;
+	if (ld.nerrs > 0 || c->routes == NULL) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->name);
+	free(c->spool);
+	free(c->control);
+	free(c->calling);
+	free(c->log_file);
+	free(c->pid_file);
+	for (size_t i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	free(c->listen);
+	free(c->maildir);
+	route_table_free(c->routes);
+	free(c);
+}
+
+int conf_check(const char *path, FILE *fp)
+{
+	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
+	unsigned ne = 0, nw = 0;
+	struct conf *c = conf_load(path, &errs, &ne, &nw);
+
+	if (errs.len > 0)
+		fwrite(buf_data(&errs), 1, errs.len, fp);
+	if (ne == 0 && nw == 0)
+		fprintf(fp, "%s: ok\n", path);
+	else
+		fprintf(fp, "%s: %u error%s, %u warning%s\n", path, ne, ne == 1 ? "" : "s",
+		    nw, nw == 1 ? "" : "s");
+	buf_release(&errs);
+	conf_free(c);
+	return c != NULL ? 0 : 1;
+}
+
+size_t conf_maildir(const struct conf *c, const char *mailbox, char *dst, size_t len)
+{
+	size_t n = 0;
+
+#define PUT(ch) do { if (n + 1 < len) dst[n] = (ch); n++; } while (0)
+	for (const char *p = c->maildir; *p; p++) {
+		if (p[0] == '%' && p[1] == 'u') {
+			for (const char *m = mailbox; *m; m++)
+				PUT(*m);
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			PUT('%');
+			p++;
+		} else
+			PUT(*p);
+	}
+#undef PUT
+	if (len > 0)
+		dst[n < len ? n : len - 1] = '\0';
+	return n;
+}
+
+int64_t conf_backoff_ms(const struct conf *c, unsigned n)
+{
+	int64_t d = c->retry_first_ms;
+
+	for (unsigned i = 1; i < n && d < c->retry_max_ms; i++)
+		d = d > INT64_MAX / 2 ? INT64_MAX : 2 * d;
+	return d < c->retry_max_ms ? d : c->retry_max_ms;
+}

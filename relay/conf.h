@@ -1,0 +1,131 @@
+/*++
+ * NAME
+ *	conf 3h
+ * SUMMARY
+ *	mailrelayd node configuration: load, validate, read
+ * SYNOPSIS
+ *	#include "relay/conf.h"
+ * DESCRIPTION
+ *	conf_load() reads one node's INI file (DESIGN section 10,
+ *	doc/mailrelayd.conf.5) with iniparser, checks every value, and
+ *	returns an immutable struct conf. Its fields are public for
+ *	reading only; nothing in it changes after conf_load() returned,
+ *	so a daemon may keep the old one running while it loads a new
+ *	one on SIGHUP, and drop the new one if it has errors.
+ *
+ *	Every key has a default; only [node] name is required. Sections
+ *	and keys (iniparser lower-cases their names):
+ *
+ *	  [node]    name, spool, control, calling, log_file, pid_file
+ *	  [listen]  mail (comma-separated TS addresses)
+ *	  [routes]  HOST = CHANNEL ADDR [CALLED] [, CHANNEL ADDR [CALLED] ...]
+ *	            (channels niftp, local; "local" takes no ADDR)
+ *	  [exec]    NAME = command line (for exec:NAME addresses)
+ *	  [local]   names, maildir, users, reversed_names
+ *	  [aliases] NAME = addresses
+ *	  [lists]   NAME = members, NAME.owner = address
+ *	  [retry]   first, max, warn, give_up, docket_keep (durations)
+ *	  [limits]  hops, max_letter_size, max_recipients, calls_per_hop,
+ *	            max_calls, connect_timeout, setup_timeout, idle_timeout
+ *
+ *	Relative paths (spool, control, log_file, pid_file, maildir, and
+ *	the PATH of unix: addresses) are taken relative to the directory
+ *	of the configuration file, and stored absolute.
+ *
+ *	A second pass over the file's lines gives each error its line
+ *	number and finds what iniparser lets through silently: a repeated
+ *	key or section, an unknown section or key. It is validation only:
+ *	every value comes from iniparser.
+ * DIAGNOSTICS
+ *	Each problem is appended to a caller's buffer as one line
+ *	"FILE:LINE: [section] key: reason\n" (LINE 0 when the problem
+ *	belongs to no line, e.g. a missing required key). Warnings read
+ *	"FILE:LINE: warning: ..." and do not make the load fail: unknown
+ *	sections and keys, retry settings that make no sense together.
+ *--*/
+#ifndef RELAY_CONF_H
+#define RELAY_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mailchannel/route.h"
+
+struct buf;
+
+#define CONF_FILE_MAX	(1024 * 1024)	/* largest configuration file */
+#define CONF_LINE_MAX	8192		/* longest line (iniparser's ASCIILINESZ is 1024
+					 * per line read: longer lines are errors) */
+#define CONF_PATH_MAX	4096		/* longest path after making it absolute */
+#define CONF_MAX_LISTEN	32		/* [listen] mail addresses */
+#define CONF_ERRS_MAX	(256 * 1024)	/* cap for an error buffer built by conf_check */
+
+struct conf {
+	char	*path;		/* the file as given to conf_load */
+
+	/* [node] */
+	char	*name;		/* node name, lower-cased (required) */
+	char	*spool;		/* absolute; default /var/spool/niftpmail/NAME */
+	char	*control;	/* control socket path; default SPOOL/control */
+	char	*calling;	/* calling address we send; default the node name */
+	char	*log_file;	/* or NULL (stderr only) */
+	char	*pid_file;	/* or NULL */
+
+	/* [listen] */
+	char	**listen;	/* TS addresses (unix: paths absolute); default none */
+	size_t	nlisten;
+
+	/* [local] */
+	char	*maildir;	/* absolute template with %u (lower-cased local
+				 * part); default SPOOL/mail/%u/ */
+	int	reversed_names;	/* also match hosts in JANET order; default 0 */
+
+	/* [retry], milliseconds */
+	int64_t	retry_first_ms;	/* default 60 s */
+	int64_t	retry_max_ms;	/* default 1 h (the back-off never exceeds it) */
+	int64_t	warn_ms;	/* "still trying" notice after; default 4 h */
+	int64_t	give_up_ms;	/* NDN after; default 5 d */
+	int64_t	docket_keep_ms;	/* keep server dockets; default give_up + 1 d */
+
+	/* [limits] */
+	unsigned max_hops;		/* Via: lines before "routing loop"; default 30 */
+	uint64_t max_letter_size;	/* bytes of one received letter; default 64 MiB */
+	unsigned max_recipients;	/* addresses in one letter; default ADDR_LIST_MAX */
+	unsigned calls_per_hop;		/* parallel outgoing calls per next hop; default 4 */
+	unsigned max_calls;		/* concurrent incoming calls; default 64 */
+	int	connect_timeout_ms;	/* default 10 s */
+	int	setup_timeout_ms;	/* default 30 s */
+	int	idle_timeout_ms;	/* default 11 m; 0 none */
+
+	/* routes, local names, aliases, lists, users, max_hops: owned here */
+	struct route_table *routes;
+};
+
+/* conf_load - read and validate path. Returns a new configuration, or
+ * NULL when any error was found. Errors and warnings are appended to
+ * errs (may be NULL) as described under DIAGNOSTICS; *nerrs and
+ * *nwarns (either may be NULL) get their counts. errs keeps its own
+ * cap: lines that do not fit are dropped, the counts stay right. */
+struct conf *conf_load(const char *path, struct buf *errs, unsigned *nerrs,
+	unsigned *nwarns);
+/* conf_free - release a configuration; NULL allowed */
+void conf_free(struct conf *c);
+
+/* conf_check - load path, print every error and warning to fp, and a
+ * last line "FILE: N errors, M warnings" or "FILE: ok"; returns 0 when
+ * the configuration loads (warnings allowed), 1 otherwise (mailctl
+ * check-config then exits 78) */
+int conf_check(const char *path, FILE *fp);
+
+/* conf_maildir - the mail directory of mailbox (a lower-cased safe
+ * mailbox name from route_resolve): the maildir template with "%u"
+ * replaced by mailbox and "%%" by "%". Writes at most len-1 bytes plus
+ * NUL; returns the full length like snprintf (>= len means cut). */
+size_t conf_maildir(const struct conf *c, const char *mailbox, char *dst, size_t len);
+
+/* conf_backoff_ms - retry delay after attempt n (1 = first failure):
+ * retry_first_ms doubled per attempt, at most retry_max_ms */
+int64_t conf_backoff_ms(const struct conf *c, unsigned n);
+
+#endif

@@ -1,0 +1,730 @@
+/*++
+ * NAME
+ *	relayd 3
+ * SUMMARY
+ *	mailrelayd: start-up, listeners, signals, control socket, readiness
+ * SYNOPSIS
+ *	#include "relay/relayd.h"
+ *	int relayd_main(int argc, char **argv);
+ * DESCRIPTION
+ *	Start-up: load the configuration (errors: exit 78), daemonize
+ *	unless -f (the parent waits for the child's readiness), open and
+ *	recover the spool, listen on every [listen] mail address and on
+ *	SPOOL/stdio.sock (Yellow Book over a Unix socket: the door through
+ *	which "mailrelayd --stdio" hands its call to this daemon, so the
+ *	daemon stays the only writer of the spool), open the control socket
+ *	SPOOL/control, load the queue, write SPOOL/pid and SPOOL/ready.
+ *
+ *	Signals arrive through a self-pipe and are handled on the loop:
+ *	SIGHUP reloads (conf_load; a configuration with errors is refused,
+ *	every error logged, the old one kept; listeners are not changed by
+ *	a reload); SIGTERM/SIGINT stop: listeners close, calls between
+ *	transfers end, transfers in flight may finish for 30 s (then they
+ *	are cut and stay resumable: dockets), disk work drains, exit 0.
+ *
+ *	Control protocol (one request line per connection, answer lines,
+ *	a last line "."): "ping"; "pickup FILE" (claim out/FILE now, answer
+ *	"ok NAME" once durable, or "err REASON"); "queue"; "retry [NAME..]";
+ *	"reload". See doc/relay.md.
+ *
+ *	--stdio: splice stdin/stdout to SPOOL/stdio.sock (exit 75 when the
+ *	daemon is not running).
+ *--*/
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "niftp/ts.h"
+#include "relay/conf.h"
+#include "relay/relayd.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/durable.h"
+#include "util/log.h"
+#include "util/loop.h"
+#include "util/strutil.h"
+#include "util/workq.h"
+
+#define RELAYD_GRACE_MS		30000
+#define CTL_LINE_MAX		4096
+#define RELAYD_THREADS		4
+
+static int sig_wfd = -1;		/* the self-pipe: set once at start-up */
+
+static void on_signal(int sig)
+{
+	unsigned char c = (unsigned char) sig;
+	int     saved = errno;
+
+	if (sig_wfd >= 0)
+		(void) write(sig_wfd, &c, 1);
+	errno = saved;
+}
+
+void relayd_job(struct relayd *rd, int delta)
+{
+	rd->jobs += delta;
+}
+
+/* stdio_sock - SPOOL/stdio.sock */
+static void stdio_sock(const char *spool, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/stdio.sock", spool);
+}
+
+/* relayd_ready_write - SPOOL/ready */
+void relayd_ready_write(struct relayd *rd)
+{
+	struct buf b = BUF_INIT(64 * 1024);
+	char    path[PATH_MAX], err[DURABLE_ERRLEN];
+	int     i;
+
+	for (i = 0; i < rd->nls; i++)
+		buf_printf(&b, "%s\n", ts_listener_addr(rd->ls[i]));
+	buf_printf(&b, "control unix:%s\npid %ld\n", rd->conf->control, (long) getpid());
+	snprintf(path, sizeof(path), "%s/ready", rd->conf->spool);
+	if (durable_write_file(path, buf_data(&b), b.len, err, sizeof(err)) < 0)
+		log_error("write ready file: %s", err);
+	buf_release(&b);
+}
+
+static void relayd_new_call(struct ts_listener *l, struct ts_conn *c, void *arg)
+{
+	relayd_serve_new(arg, l, c);
+}
+
+/* --- control socket ----------------------------------------------------- */
+
+struct ctlconn {
+	struct relayd *rd;
+	struct ctlconn *next;
+	int	fd;
+	struct buf in;
+	int	waiting;		/* an answer will come later */
+};
+
+static void ctl_close(struct ctlconn *cc)
+{
+	struct relayd *rd = cc->rd;
+	struct ctlconn **pp;
+
+	loop_fd_del(rd->loop, cc->fd);
+	close(cc->fd);
+	buf_release(&cc->in);
+	for (pp = &rd->ctls; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == cc) {
+			*pp = cc->next;
+			break;
+		}
+	free(cc);
+}
+
+/* ctl_answer - write text to the client (blocking, with a timeout) */
+static void ctl_answer(struct ctlconn *cc, const char *text, size_t len)
+{
+	int     fl = fcntl(cc->fd, F_GETFL);
+	struct timeval tv = { 5, 0 };
+
+	if (fl >= 0)
+		(void) fcntl(cc->fd, F_SETFL, fl & ~O_NONBLOCK);
+	(void) setsockopt(cc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	(void) write_full(cc->fd, text, len);
+}
+
+static void ctl_pickup_done(void *arg, int ok, const char *name, const char *err)
+{
+	struct ctlconn *cc = arg;
+	char   *s;
+
+	s = ok ? xasprintf("ok %s\n.\n", name) : xasprintf("err %s\n.\n", err ? err : "failed");
+	ctl_answer(cc, s, strlen(s));
+	free(s);
+	ctl_close(cc);
+}
+
+static int relayd_reload(struct relayd *rd, struct buf *out);
+
+static void ctl_request(struct ctlconn *cc, char *line)
+{
+	struct relayd *rd = cc->rd;
+	struct buf out = BUF_INIT(64 * 1024 * 1024);
+	char    err[RELAYD_ERRLEN];
+	char   *arg = strchr(line, ' '), *w, *next;
+	int     n;
+
+	if (arg != NULL)
+		*arg++ = '\0';
+	if (strcmp(line, "ping") == 0)
+		buf_printf(&out, "ok %s\n", rd->conf->name);
+	else if (strcmp(line, "pickup") == 0 && arg != NULL) {
+		if (rd->stopping)
+			buf_printf(&out, "err mail relay shutting down\n");
+		else if (relayd_claim(rd, arg, ctl_pickup_done, cc, err, sizeof(err)) == 0) {
+			cc->waiting = 1;
+			loop_fd_del(rd->loop, cc->fd);
+			buf_release(&out);
+			return;
+		} else
+			buf_printf(&out, "err %s\n", err);
+	} else if (strcmp(line, "queue") == 0) {
+		buf_printf(&out, "ok\n");
+		relayd_queue_list(rd, &out);
+	} else if (strcmp(line, "retry") == 0) {
+		n = 0;
+		if (arg == NULL || *arg == '\0')
+			n = relayd_retry(rd, NULL);
+		else
+			for (w = arg; w != NULL; w = next) {
+				if ((next = strchr(w, ' ')) != NULL)
+					*next++ = '\0';
+				if (*w)
+					n += relayd_retry(rd, w);
+			}
+		relayd_pickup(rd, 1);
+		buf_printf(&out, "ok %d\n", n);
+	} else if (strcmp(line, "reload") == 0) {
+		struct buf errs = BUF_INIT(CONF_ERRS_MAX);
+
+		if (relayd_reload(rd, &errs) == 0)
+			buf_printf(&out, "ok\n");
+		else
+			buf_printf(&out, "err configuration refused, old one kept\n%.*s",
+			    (int) errs.len, buf_data(&errs));
+		buf_release(&errs);
+	} else
+		buf_printf(&out, "err unknown request '%s'\n", line);
+	buf_printf(&out, ".\n");
+	ctl_answer(cc, (const char *) buf_data(&out), out.len);
+	buf_release(&out);
+	ctl_close(cc);
+}
+
+static void ctl_readable(struct loop *loop, int fd, int mask, void *arg)
+{
+	struct ctlconn *cc = arg;
+	unsigned char *p, *nl;
+	ssize_t n;
+
+	(void) loop;
+	(void) mask;
+	if ((p = buf_reserve(&cc->in, 512)) == NULL) {
+		ctl_close(cc);
+		return;
+	}
+	n = read(fd, p, 512);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		buf_commit(&cc->in, 0);
+		return;
+	}
+	if (n <= 0) {
+		buf_commit(&cc->in, 0);
+		ctl_close(cc);
+		return;
+	}
+	buf_commit(&cc->in, (size_t) n);
+	if ((nl = memchr(buf_data(&cc->in), '\n', cc->in.len)) == NULL)
+		return;
+	*nl = '\0';
+	if (nl > buf_data(&cc->in) && nl[-1] == '\r')
+		nl[-1] = '\0';
+	ctl_request(cc, (char *) buf_data(&cc->in));
+}
+
+static void ctl_accept(struct loop *loop, int fd, int mask, void *arg)
+{
+	struct relayd *rd = arg;
+	struct ctlconn *cc;
+	int     c;
+
+	(void) mask;
+	if ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+		return;
+	cc = xcalloc(1, sizeof(*cc));
+	cc->rd = rd;
+	cc->fd = c;
+	buf_init(&cc->in, CTL_LINE_MAX);
+	cc->next = rd->ctls;
+	rd->ctls = cc;
+	loop_fd_set(loop, c, LOOP_READ, ctl_readable, cc);
+}
+
+static int ctl_listen(struct relayd *rd, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	int     fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(rd->conf->control) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket '%s': path too long", rd->conf->control);
+		return -1;
+	}
+	str_copy(sa.sun_path, rd->conf->control, sizeof(sa.sun_path));
+	(void) unlink(rd->conf->control);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0
+	    || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+		snprintf(err, errlen, "control socket '%s': %s", rd->conf->control,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	(void) chmod(rd->conf->control, 0600);
+	rd->ctl_fd = fd;
+	loop_fd_set(rd->loop, fd, LOOP_READ, ctl_accept, rd);
+	return 0;
+}
+
+/* --- out/ watch ------------------------------------------------------------ */
+
+static void inotify_readable(struct loop *loop, int fd, int mask, void *arg)
+{
+	struct relayd *rd = arg;
+	char    b[16 * 1024] __attribute__((aligned(8)));
+	char    err[RELAYD_ERRLEN];
+	ssize_t n;
+	size_t  off;
+
+	(void) loop;
+	(void) mask;
+	while ((n = read(fd, b, sizeof(b))) > 0)
+		for (off = 0; off + sizeof(struct inotify_event) <= (size_t) n;) {
+			struct inotify_event *ev = (struct inotify_event *) (void *) (b + off);
+
+			/* "submit.*" drops are taken by mailctl's pickup request, which
+			 * must learn the name: not here (the age rule takes them if
+			 * mailctl died before asking) */
+			if (ev->len > 0 && ev->name[0] != '.' && !rd->stopping
+			    && strncmp(ev->name, "submit.", 7) != 0
+			    && relayd_claim(rd, ev->name, NULL, NULL, err, sizeof(err)) < 0
+			    && errno != ENOENT)
+				log_error("pick up 'out/%s': %s", ev->name, err);
+			off += sizeof(*ev) + ev->len;
+		}
+}
+
+/* --- reload and stop -------------------------------------------------------- */
+
+static int relayd_reload(struct relayd *rd, struct buf *out)
+{
+	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
+	unsigned ne = 0, nw = 0;
+	struct conf *c = conf_load(rd->conf_path, &errs, &ne, &nw);
+	char   *line, *next, *text;
+
+	text = buf_cstr(&errs);
+	for (line = text; line != NULL && *line; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (c == NULL)
+			log_error("reload: %s", line);
+		else
+			log_warn("reload: %s", line);
+		if (out != NULL)
+			buf_printf(out, "%s\n", line);
+	}
+	buf_release(&errs);
+	if (c == NULL) {
+		log_error("reload: configuration '%s' has %u errors: refused, old one kept",
+		    rd->conf_path, ne);
+		return -1;
+	}
+	if (strcmp(c->name, rd->conf->name) != 0 || strcmp(c->spool, rd->conf->spool) != 0) {
+		log_error("reload: node name and spool cannot change while running: refused");
+		if (out != NULL)
+			buf_printf(out, "node name and spool cannot change while running\n");
+		conf_free(c);
+		return -1;
+	}
+	/* copies already started keep their stored prefix and hop name */
+	conf_free(rd->conf);
+	rd->conf = c;
+	log_info("reload: configuration '%s' loaded", rd->conf_path);
+	relayd_ready_write(rd);
+	relayd_schedule(rd);
+	return 0;
+}
+
+static void relayd_begin_stop(struct relayd *rd)
+{
+	int     i;
+
+	if (rd->stopping) {
+		log_info("signal again: ending every call now");
+		rd->stop_now = 1;
+		relayd_recv_stop(rd, 1);
+		relayd_fwd_stop(rd, 1);
+		return;
+	}
+	rd->stopping = 1;
+	rd->stop_deadline = loop_now_ms() + RELAYD_GRACE_MS;
+	log_info("stopping: %d incoming calls", rd->nrcalls);
+	for (i = 0; i < rd->nls; i++)
+		ts_listener_close(rd->ls[i]);
+	rd->nls = 0;
+	relayd_recv_stop(rd, 0);
+	relayd_fwd_stop(rd, 0);
+}
+
+static void sig_readable(struct loop *loop, int fd, int mask, void *arg)
+{
+	struct relayd *rd = arg;
+	unsigned char c;
+
+	(void) loop;
+	(void) mask;
+	while (read(fd, &c, 1) == 1) {
+		if (c == SIGHUP)
+			(void) relayd_reload(rd, NULL);
+		else
+			relayd_begin_stop(rd);
+	}
+}
+
+static int relayd_signals(struct relayd *rd)
+{
+	struct sigaction sa;
+
+	if (pipe2(rd->sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -1;
+	sig_wfd = rd->sig_pipe[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	return loop_fd_set(rd->loop, rd->sig_pipe[0], LOOP_READ, sig_readable, rd);
+}
+
+/* --- --stdio --------------------------------------------------------------- */
+
+static int stdio_splice(const struct conf *c)
+{
+	struct sockaddr_un sa;
+	struct pollfd pf[2];
+	char    path[PATH_MAX], b[64 * 1024];
+	ssize_t n;
+	int     fd, in_open = 1, out_open = 1;
+
+	stdio_sock(c->spool, path, sizeof(path));
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	str_copy(sa.sun_path, path, sizeof(sa.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
+	    || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+		log_error("connect to the running daemon at '%s': %s", path, strerror(errno));
+		return RX_TEMPFAIL;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	while (out_open) {
+		pf[0].fd = in_open ? 0 : -1;
+		pf[0].events = POLLIN;
+		pf[1].fd = fd;
+		pf[1].events = POLLIN;
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (in_open && (pf[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			n = read(0, b, sizeof(b));
+			if (n <= 0) {
+				in_open = 0;
+				(void) shutdown(fd, SHUT_WR);
+			} else if (write_full(fd, b, (size_t) n) < 0)
+				break;
+		}
+		if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(fd, b, sizeof(b));
+			if (n <= 0)
+				out_open = 0;
+			else if (write_full(1, b, (size_t) n) < 0)
+				break;
+		}
+	}
+	close(fd);
+	return RX_OK;
+}
+
+/* --- main --------------------------------------------------------------- */
+
+static const char relayd_help[] =
+"Usage: mailrelayd -c NODE.ini [-f] [-v]\n"
+"       mailrelayd --stdio -c NODE.ini\n"
+"Run one niftpmail node: receive letters over NIFTP (FTP.MAIL), pick up\n"
+"letters dropped into SPOOL/out, route, deliver locally, forward, retry,\n"
+"and send non-delivery notices.\n"
+"\n"
+"  -c, --config FILE   the node's configuration (required)\n"
+"  -f, --foreground    do not daemonize; log to standard error\n"
+"  --stdio             serve one call on stdin/stdout through the running daemon\n"
+"  -v, --verbose       debugging messages\n"
+"  --help              this text\n"
+"\n"
+"Signals: SIGHUP reloads the configuration (a broken one is refused),\n"
+"SIGTERM finishes or safely abandons calls in flight and exits 0.\n"
+"Readiness: SPOOL/ready lists the bound addresses once listening.\n"
+"Exit status: 0 stopped, 64 usage, 75 cannot listen or reach the daemon,\n"
+"78 configuration error, 1 other error.\n";
+
+int relayd_main(int argc, char **argv);
+
+int relayd_main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "stdio", no_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct relayd rd;
+	struct spool_opts so;
+	struct spool_recovery rep;
+	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
+	char    err[RELAYD_ERRLEN], path[PATH_MAX], sockaddr[PATH_MAX + 8];
+	unsigned ne = 0, nw = 0;
+	int     c, verbose = 0, rc = RX_OTHER, readyp[2] = { -1, -1 };
+	size_t  i;
+	char   *text;
+
+	memset(&rd, 0, sizeof(rd));
+	rd.ctl_fd = rd.inotify_fd = -1;
+	rd.sig_pipe[0] = rd.sig_pipe[1] = -1;
+	log_init("mailrelayd", LOG_LVL_INFO);
+	while ((c = getopt_long(argc, argv, "c:fv", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			rd.conf_path = optarg;
+			break;
+		case 'f':
+			rd.foreground = 1;
+			break;
+		case 's':
+			rd.stdio_mode = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			fputs(relayd_help, stdout);
+			return RX_OK;
+		default:
+			fprintf(stderr, "Try 'mailrelayd --help'.\n");
+			return RX_USAGE;
+		}
+	}
+	if (optind < argc || rd.conf_path == NULL) {
+		fprintf(stderr, "mailrelayd: %s\nTry 'mailrelayd --help'.\n",
+		    rd.conf_path == NULL ? "no configuration (-c FILE)" : "unexpected argument");
+		return RX_USAGE;
+	}
+	log_init("mailrelayd", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	rd.conf = conf_load(rd.conf_path, &errs, &ne, &nw);
+	if ((text = buf_cstr(&errs)) != NULL && *text)
+		fputs(text, stderr);
+	buf_release(&errs);
+	if (rd.conf == NULL) {
+		log_error("configuration '%s': %u errors", rd.conf_path, ne);
+		return RX_CONFIG;
+	}
+	if (rd.stdio_mode) {
+		rc = stdio_splice(rd.conf);
+		conf_free(rd.conf);
+		return rc;
+	}
+	if (!rd.foreground) {
+		pid_t   pid;
+		unsigned char st = RX_OTHER;
+
+		if (pipe(readyp) < 0) {
+			log_error("pipe: %s", strerror(errno));
+			goto out;
+		}
+		if ((pid = fork()) < 0) {
+			log_error("fork: %s", strerror(errno));
+			goto out;
+		}
+		if (pid > 0) {
+			close(readyp[1]);
+			if (read(readyp[0], &st, 1) != 1)
+				st = RX_OTHER;
+			conf_free(rd.conf);
+			return st;
+		}
+		close(readyp[0]);
+		readyp[0] = -1;
+		(void) setsid();
+	}
+	log_timestamps(1);
+	if (rd.conf->log_file && log_to_file(rd.conf->log_file) < 0)
+		log_warn("log file '%s': %s", rd.conf->log_file, strerror(errno));
+	if ((rd.loop = loop_new()) == NULL || (rd.wq = workq_new(rd.loop, RELAYD_THREADS)) == NULL) {
+		log_error("create event loop: %s", strerror(errno));
+		goto out;
+	}
+	memset(&so, 0, sizeof(so));
+	so.dir = rd.conf->spool;
+	so.node = rd.conf->name;
+	so.loop = rd.loop;
+	if ((rd.sp = spool_open(&so, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		rc = RX_CONFIG;
+		goto out;
+	}
+	if (spool_recover(rd.sp, &rep, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	{
+		unsigned removed = 0;
+		int64_t keep = rd.conf->docket_keep_ms / 1000;
+
+		if (spool_docket_prune(rd.sp, keep > 0 ? keep : 6 * 86400, time(NULL), &removed,
+		    err, sizeof(err)) < 0)
+			log_warn("%s", err);
+	}
+	if (relayd_signals(&rd) < 0) {
+		log_error("signals: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < rd.conf->nlisten; i++) {
+		rd.ls[rd.nls] = ts_listen(rd.loop, rd.conf->listen[i], NULL, relayd_new_call, &rd,
+		    err, sizeof(err));
+		if (rd.ls[rd.nls] == NULL) {
+			log_error("listen on '%s': %s", rd.conf->listen[i], err);
+			rc = RX_TEMPFAIL;
+			goto out;
+		}
+		rd.nls++;
+	}
+	stdio_sock(rd.conf->spool, path, sizeof(path));
+	(void) unlink(path);
+	snprintf(sockaddr, sizeof(sockaddr), "unix:%s", path);
+	if ((rd.ls[rd.nls] = ts_listen(rd.loop, sockaddr, NULL, relayd_new_call, &rd, err,
+	    sizeof(err))) == NULL)
+		log_warn("listen on '%s': %s (mailrelayd --stdio will not work)", sockaddr, err);
+	else
+		rd.nls++;
+	if (ctl_listen(&rd, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		rc = RX_TEMPFAIL;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/out", rd.conf->spool);
+	if ((rd.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) >= 0) {
+		if (inotify_add_watch(rd.inotify_fd, path, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
+			close(rd.inotify_fd);
+			rd.inotify_fd = -1;
+		} else
+			loop_fd_set(rd.loop, rd.inotify_fd, LOOP_READ, inotify_readable, &rd);
+	}
+	if (relayd_queue_start(&rd, err, sizeof(err)) < 0) {
+		log_error("load queue: %s", err);
+		goto out;
+	}
+	relayd_pickup(&rd, 1);
+	{
+		char    pid[32];
+
+		snprintf(path, sizeof(path), "%s", rd.conf->pid_file ? rd.conf->pid_file : "");
+		if (!path[0])
+			snprintf(path, sizeof(path), "%s/pid", rd.conf->spool);
+		snprintf(pid, sizeof(pid), "%ld\n", (long) getpid());
+		if (durable_write_file(path, pid, strlen(pid), err, sizeof(err)) < 0)
+			log_warn("pid file: %s", err);
+	}
+	relayd_ready_write(&rd);
+	log_info("node %s ready (%zu listen addresses, spool '%s')", rd.conf->name,
+	    rd.conf->nlisten, rd.conf->spool);
+	if (readyp[1] >= 0) {
+		unsigned char ok = RX_OK;
+		int     devnull = open("/dev/null", O_RDWR);
+
+		(void) write(readyp[1], &ok, 1);
+		close(readyp[1]);
+		readyp[1] = -1;
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			if (rd.conf->log_file)
+				dup2(devnull, 2);
+			close(devnull);
+		}
+	}
+	for (;;) {
+		if (rd.stopping) {
+			if (!rd.stop_now && loop_now_ms() >= rd.stop_deadline) {
+				log_info("grace time over: cutting calls (they stay resumable)");
+				rd.stop_now = 1;
+				relayd_recv_stop(&rd, 1);
+				relayd_fwd_stop(&rd, 1);
+			}
+			if (!relayd_recv_busy(&rd) && !relayd_fwd_busy(&rd) && !relayd_queue_busy(&rd)
+			    && rd.ctls == NULL)
+				break;
+		}
+		if (loop_run_once(rd.loop, rd.stopping ? 200 : -1) < 0 && errno != EINTR) {
+			log_error("event loop: %s", strerror(errno));
+			goto out;
+		}
+	}
+	log_info("stopped");
+	rc = RX_OK;
+out:
+	if (readyp[1] >= 0) {
+		unsigned char st = (unsigned char) rc;
+
+		(void) write(readyp[1], &st, 1);
+		close(readyp[1]);
+	}
+	if (rd.conf != NULL && rd.sp != NULL) {
+		snprintf(path, sizeof(path), "%s/ready", rd.conf->spool);
+		(void) unlink(path);
+		if (!rd.conf->pid_file) {
+			snprintf(path, sizeof(path), "%s/pid", rd.conf->spool);
+			(void) unlink(path);
+		}
+	}
+	for (c = 0; c < rd.nls; c++)
+		ts_listener_close(rd.ls[c]);
+	while (rd.ctls != NULL)
+		ctl_close(rd.ctls);
+	if (rd.ctl_fd >= 0) {
+		loop_fd_del(rd.loop, rd.ctl_fd);
+		close(rd.ctl_fd);
+		(void) unlink(rd.conf->control);
+	}
+	if (rd.inotify_fd >= 0) {
+		loop_fd_del(rd.loop, rd.inotify_fd);
+		close(rd.inotify_fd);
+	}
+	relayd_fwd_free(&rd);
+	if (rd.sp != NULL)
+		spool_close(rd.sp);
+	if (rd.wq != NULL)
+		workq_free(rd.wq);
+	relayd_queue_free(&rd);
+	if (rd.loop != NULL)
+		loop_free(rd.loop);
+	sig_wfd = -1;
+	conf_free(rd.conf);
+	return rc;
+}

@@ -1,0 +1,199 @@
+/*++
+ * NAME
+ *	relayd 3h
+ * SUMMARY
+ *	mailrelayd internals: the node, its receive side, queue and channels
+ * SYNOPSIS
+ *	#include "relay/relayd.h"
+ * DESCRIPTION
+ *	Not a library contract: the parts of mailrelayd share this header.
+ *	relayd.c        start-up, listeners, signals, control socket, readiness
+ *	relayd_recv.c   the spool-backed NIFTP filestore (server side)
+ *	relayd_queue.c  routing, envelopes, retries, local delivery, notices
+ *	relayd_fwd.c    the niftp channel (donor side, dockets, resumption)
+ *	Everything runs on the loop thread except jobs on rd->wq, which
+ *	touch only their own job structure. doc/relay.md describes the
+ *	spool layout, the journal events and the protocols.
+ *--*/
+#ifndef RELAY_RELAYD_H
+#define RELAY_RELAYD_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "niftp/niftp.h"
+#include "niftp/niftp_call.h"
+#include "relay/conf.h"
+#include "spool/spool.h"
+
+struct loop;
+struct workq;
+struct rcall;
+struct rletter;
+struct renv;
+struct rhop;
+struct ctlconn;
+
+#define RELAYD_ERRLEN	1024
+#define RELAYD_ENVLEN	SPOOL_NAMELEN
+
+/* Exit codes (DESIGN section 2). */
+#define RX_OK		0
+#define RX_OTHER	1
+#define RX_USAGE	64
+#define RX_DATAERR	65
+#define RX_UNAVAIL	69
+#define RX_TEMPFAIL	75
+#define RX_CONFIG	78
+
+/* One recipient of an envelope. */
+struct rrcpt {
+	char   *addr;		/* forward: rewritten address; local: address as routed */
+	char   *orig;		/* the recipient as it stood in the letter */
+	char   *owner;		/* list owner (where errors go) or NULL */
+	char   *mailbox;	/* local: mailbox name */
+	int	done;		/* local: delivered or failed already */
+};
+
+/* A routed letter in queue/: the message store of its envelopes. */
+struct rletter {
+	struct rletter *next;
+	char	name[SPOOL_NAMELEN];
+	char	calling[300];	/* who sent it to us (return path) */
+	int	nenv;		/* envelopes not yet removed */
+	int	dead;		/* a NAME_d marker exists */
+	char	dead_reason[512];
+	int	finishing;
+};
+
+/* An envelope: one copy for one next hop, or the local deliveries. */
+struct renv {
+	struct renv *next;
+	struct rletter *l;
+	char	name[RELAYD_ENVLEN];	/* queue/ file */
+	char	hop[300];		/* next hop name, "local" */
+	int	local;
+	struct rrcpt *rcpts;
+	size_t	nrcpts;
+	time_t	first;			/* arrival of the letter */
+	time_t	next_try;
+	unsigned attempts;
+	int	warned;
+	char	error[512];
+	int	busy;			/* a call, job or transaction works on it */
+	int	finishing;		/* leaving the queue */
+	int	gone;			/* removed: free when no longer busy */
+	/* niftp copy identity (fixed when first sent) */
+	int	copy;
+	uint16_t tid;
+	uint64_t size;
+	uint32_t crc;
+	uint64_t hoff;
+	struct niftp_docket dk;
+	int	have_dk;
+	char	remote[256];
+	char	via_addr[300];
+	int	fwd_done;		/* forwarded line durable: only clean-up left */
+};
+
+struct relayd {
+	struct loop *loop;
+	struct workq *wq;
+	struct spool *sp;
+	struct conf *conf;		/* current configuration */
+	const char *conf_path;
+	int	stdio_mode;		/* --stdio: one call, no queue work */
+	int	foreground;
+	struct ts_listener *ls[CONF_MAX_LISTEN + 1];
+	int	nls;
+	/* incoming calls */
+	struct rcall *rcalls;
+	int	nrcalls;
+	/* the queue */
+	struct rletter *letters;
+	struct renv *envs;
+	struct rhop *hops;
+	uint64_t sched_timer;
+	int	sched_soon;
+	int	inotify_fd;
+	int64_t	last_out_scan;
+	int64_t	last_prune;
+	/* control socket */
+	int	ctl_fd;
+	struct ctlconn *ctls;
+	/* stopping */
+	int	stopping;
+	int	stop_now;
+	int64_t	stop_deadline;
+	int	sig_pipe[2];
+	int	jobs;			/* workq jobs whose done() has not run */
+};
+
+/* relayd_recv.c */
+/* relayd_serve_conn - an accepted incoming call: serve it as Q */
+void relayd_serve_new(struct relayd *rd, struct ts_listener *l, struct ts_conn *c);
+/* relayd_recv_busy - incoming calls or commits in progress */
+int  relayd_recv_busy(const struct relayd *rd);
+/* relayd_recv_stop - end calls between transfers (all when now) */
+void relayd_recv_stop(struct relayd *rd, int now);
+
+/* relayd_queue.c */
+/* relayd_queue_start - load queue/ and route in/ (start-up); 0 or -1 */
+int  relayd_queue_start(struct relayd *rd, char *err, size_t errlen);
+/* relayd_route_letter - route in/NAME now (after a commit or claim) */
+void relayd_route_letter(struct relayd *rd, const char *name);
+/* relayd_schedule - run the scheduler soon */
+void relayd_schedule(struct relayd *rd);
+/* relayd_pickup - scan out/ now (force: take files regardless of age) */
+void relayd_pickup(struct relayd *rd, int force);
+/* relayd_retry - make envelopes of letter name (NULL: all) due now;
+ * returns the number made due */
+int  relayd_retry(struct relayd *rd, const char *name);
+/* relayd_queue_busy - queue work in flight (transactions, jobs, calls) */
+int  relayd_queue_busy(const struct relayd *rd);
+/* relayd_queue_free - free the in-memory queue (at exit) */
+void relayd_queue_free(struct relayd *rd);
+/* relayd_claim - take out/FILE into in/ (or corrupt/) with its received
+ * line; cb (may be NULL) hears the outcome with the assigned name. 0, or
+ * -1 with err (errno ENOENT: the file was taken meanwhile). */
+int  relayd_claim(struct relayd *rd, const char *file,
+	void (*cb)(void *arg, int ok, const char *name, const char *err), void *cb_arg,
+	char *err, size_t errlen);
+/* relayd_received_line - add the received journal line of a letter */
+struct letter;
+void relayd_received_line(struct spool_txn *t, const char *name, const char *from,
+	const char *calling, const char *tid, const char *donor, uint64_t size, uint32_t crc,
+	struct letter *lt);
+/* relayd_queue_list - one line per envelope and unrouted letter */
+struct buf;
+void relayd_queue_list(struct relayd *rd, struct buf *out);
+
+/* env_save - write e's docket (and journal lines kv, if any) in t, or
+ * in a transaction of its own when t is NULL */
+void env_save(struct relayd *rd, struct renv *e, struct spool_txn *t);
+/* env_deferred - a try of e failed temporarily: journal, back off */
+void env_deferred(struct relayd *rd, struct renv *e, const char *reason);
+/* env_failed - every recipient of e failed permanently (NDN) */
+void env_failed(struct relayd *rd, struct renv *e, const char *reason);
+/* env_forwarded - STOPACK for e: journal, then remove */
+void env_forwarded(struct relayd *rd, struct renv *e);
+/* env_rcpts_text - recipients joined by ',' (new memory) */
+char *env_rcpts_text(const struct renv *e);
+
+/* relayd_fwd.c: the niftp channel */
+/* relayd_fwd_start - try to send envelope e now; 0 started or queued, -1 cannot */
+int  relayd_fwd_start(struct relayd *rd, struct renv *e);
+/* relayd_fwd_busy - outgoing calls alive */
+int  relayd_fwd_busy(const struct relayd *rd);
+/* relayd_fwd_stop - end idle calls; now: abort all */
+void relayd_fwd_stop(struct relayd *rd, int now);
+/* relayd_fwd_free - free per-hop state */
+void relayd_fwd_free(struct relayd *rd);
+
+/* relayd.c */
+/* relayd_job_done - bookkeeping of rd->jobs */
+void relayd_job(struct relayd *rd, int delta);
+/* relayd_ready_write - (re)write SPOOL/ready */
+void relayd_ready_write(struct relayd *rd);
+
+#endif

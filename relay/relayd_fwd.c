@@ -1,0 +1,726 @@
+/*++
+ * NAME
+ *	relayd_fwd 3
+ * SUMMARY
+ *	mailrelayd: the niftp channel (donor side)
+ * SYNOPSIS
+ *	#include "relay/relayd.h"
+ * DESCRIPTION
+ *	Per next hop, at most [limits] calls_per_hop calls (niftp_call_open
+ *	to the hop's current alternate, calling = [node] calling), each
+ *	carrying one copy after another: a call that finishes a copy takes
+ *	the next due envelope of its hop, and hangs up after two idle
+ *	seconds. A call that cannot be placed moves the hop to its next
+ *	alternate at once; when every alternate failed the envelope is
+ *	deferred.
+ *
+ *	The copy identity is fixed before the first SFT: the prefix (the
+ *	hop's address list and the "Via: NODE ; DATE" line, letter_prefix)
+ *	is stored as queue/NAME_p_HOP, and the envelope docket records the
+ *	transfer id (1..65534 per hop, never one still in use), the copy's
+ *	size and CRC-32, in one transaction; only then does the transfer
+ *	start. The copy is the prefix followed by the stored letter from
+ *	its header on; a resumed transfer (mode|0x0100, the same id) sends
+ *	the same bytes. The SFT carries "niftpmail-copy NODE/NAME size=N
+ *	crc=C" (C: 8 hex digits).
+ *
+ *	After STOPACK the forwarded line is written (with the name the
+ *	next hop assigned) in a transaction that also marks the docket
+ *	finished; the envelope, its prefix and the docket are removed only
+ *	after that transaction completed.
+ *	Crash points: relay-forward-mid-data (each read of the copy),
+ *	relay-after-stopack-before-journal.
+ *--*/
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "mailchannel/addr.h"
+#include "mailchannel/letter.h"
+#include "mailchannel/route.h"
+#include "niftp/niftp_call.h"
+#include "relay/relayd.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/crash.h"
+#include "util/log.h"
+#include "util/loop.h"
+#include "util/strutil.h"
+
+#define FWD_IDLE_MS	2000
+
+struct fcall;
+
+struct rhop {
+	struct rhop *next;
+	char	name[300];
+	unsigned alt;			/* current alternate */
+	unsigned alt_fails;		/* consecutive unreachable alternates */
+	uint16_t next_tid;
+	struct fcall *calls;
+	unsigned ncalls;
+};
+
+struct fcall {
+	struct relayd *rd;
+	struct rhop *hop;
+	struct fcall *next;
+	struct niftp_call *call;
+	struct renv *cur;
+	int	up;
+	int	down;
+	int	done_seen;
+	uint64_t idle_timer;
+	uint64_t reap_timer;
+	char	addr[300];
+};
+
+struct niftp_file {
+	int	pfd;
+	int	lfd;
+	uint64_t plen;
+	uint64_t hoff;
+	uint64_t off;
+	uint64_t size;
+};
+
+static struct rhop *hop_get(struct relayd *rd, const char *name)
+{
+	struct rhop *h;
+
+	for (h = rd->hops; h != NULL; h = h->next)
+		if (strcmp(h->name, name) == 0)
+			return h;
+	h = xcalloc(1, sizeof(*h));
+	str_copy(h->name, name, sizeof(h->name));
+	h->next_tid = (uint16_t) (time(NULL) % 60000 + 1);
+	h->next = rd->hops;
+	rd->hops = h;
+	return h;
+}
+
+static void hop_safe(const char *hop, char *dst, size_t len)
+{
+	size_t  i, n = strlen(hop);
+
+	if (n > 60 || len < 64) {
+		unsigned long c = crc32(0L, (const Bytef *) hop, (uInt) n);
+
+		snprintf(dst, len, "h%08lx", c & 0xffffffffUL);
+		return;
+	}
+	for (i = 0; i < n && i + 1 < len; i++) {
+		unsigned char ch = (unsigned char) hop[i];
+
+		dst[i] = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+		    || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-') ? (char) ch : '-';
+	}
+	dst[i] = '\0';
+	if (dst[0] == '.' || dst[0] == '\0')
+		dst[0] = '-';
+}
+
+static void prefix_name(const struct renv *e, char *dst, size_t len)
+{
+	char    hs[80];
+
+	hop_safe(e->hop, hs, sizeof(hs));
+	snprintf(dst, len, "%s_p_%s", e->l->name, hs);
+}
+
+/* --- the copy as a filestore (P reads) ------------------------------------ */
+
+static struct renv *cur_env(void *fs)
+{
+	return ((struct fcall *) fs)->cur;
+}
+
+static int fwd_open_read(void *fs, const struct niftp_req *req, struct niftp_open *res)
+{
+	struct fcall *fc = fs;
+	struct renv *e = cur_env(fs);
+	struct niftp_file *fh;
+	char    path[PATH_MAX], pn[SPOOL_NAMELEN * 2];
+	struct stat st;
+
+	(void) req;
+	if (e == NULL || e->l == NULL) {
+		res->state = NIFTP_ST_REJ_LATER;
+		str_copy(res->reason, "no copy to send", sizeof(res->reason));
+		return -1;
+	}
+	fh = xcalloc(1, sizeof(*fh));
+	fh->pfd = fh->lfd = -1;
+	prefix_name(e, pn, sizeof(pn));
+	if (spool_path(fc->rd->sp, SPOOL_QUEUE, pn, path, sizeof(path)) == NULL
+	    || (fh->pfd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fh->pfd, &st) < 0)
+		goto fail;
+	fh->plen = (uint64_t) st.st_size;
+	if (spool_path(fc->rd->sp, SPOOL_QUEUE, e->l->name, path, sizeof(path)) == NULL
+	    || (fh->lfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		goto fail;
+	fh->hoff = e->hoff;
+	fh->size = e->size;
+	res->fh = fh;
+	res->size = (int64_t) e->size;
+	str_copy(res->name, e->l->name, sizeof(res->name));
+	return 0;
+fail:
+	res->state = NIFTP_ST_REJ_LATER;
+	snprintf(res->reason, sizeof(res->reason), "open copy of '%s': %s", e->l->name,
+	    strerror(errno));
+	if (fh->pfd >= 0)
+		close(fh->pfd);
+	if (fh->lfd >= 0)
+		close(fh->lfd);
+	free(fh);
+	return -1;
+}
+
+static int fwd_open_write(void *fs, const struct niftp_req *req, struct niftp_open *res)
+{
+	(void) fs;
+	(void) req;
+	res->state = NIFTP_ST_REJ_MSG;
+	str_copy(res->reason, "the relay's donor side receives nothing", sizeof(res->reason));
+	return -1;
+}
+
+static ssize_t fwd_read(struct niftp_file *fh, void *p, size_t len, char *reason)
+{
+	ssize_t n;
+
+	crash_point("relay-forward-mid-data");
+	if (fh->off < fh->plen) {
+		size_t  want = fh->plen - fh->off < len ? (size_t) (fh->plen - fh->off) : len;
+
+		n = pread(fh->pfd, p, want, (off_t) fh->off);
+	} else
+		n = pread(fh->lfd, p, len, (off_t) (fh->hoff + fh->off - fh->plen));
+	if (n < 0) {
+		snprintf(reason, 256, "read copy: %s", strerror(errno));
+		return -1;
+	}
+	fh->off += (uint64_t) n;
+	return n;
+}
+
+static int fwd_write(struct niftp_file *fh, const void *p, size_t len, int *retry, char *reason)
+{
+	(void) fh;
+	(void) p;
+	(void) len;
+	*retry = 0;
+	snprintf(reason, 256, "not writable");
+	return -1;
+}
+
+static int fwd_seek(struct niftp_file *fh, uint64_t offset, char *reason)
+{
+	if (offset > fh->size) {
+		snprintf(reason, 256, "seek copy to %llu: beyond its end",
+		    (unsigned long long) offset);
+		return -1;
+	}
+	fh->off = offset;
+	return 0;
+}
+
+static int fwd_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
+{
+	(void) fh;
+	(void) offset;
+	snprintf(reason, 256, "not writable");
+	return -1;
+}
+
+static void fwd_close(struct niftp_file *fh)
+{
+	if (fh->pfd >= 0)
+		close(fh->pfd);
+	if (fh->lfd >= 0)
+		close(fh->lfd);
+	free(fh);
+}
+
+static void fwd_commit(struct niftp_file *fh, struct niftp *n)
+{
+	(void) fh;
+	niftp_commit_done(n, 0, 0, "not writable");
+}
+
+static void fwd_suspend(struct niftp_file *fh)
+{
+	fwd_close(fh);
+}
+
+static void fwd_finish(struct niftp_file *fh, int ok)
+{
+	(void) ok;
+	fwd_close(fh);
+}
+
+static const struct niftp_fs_ops fwd_ops = {
+	fwd_open_write,
+	fwd_open_read,
+	fwd_read,
+	fwd_write,
+	fwd_seek,
+	fwd_truncate,
+	NULL,
+	fwd_commit,
+	fwd_suspend,
+	fwd_finish,
+};
+
+/* --- calls ---------------------------------------------------------------- */
+
+static void fcall_next(struct fcall *fc);
+
+static void fcall_free(struct fcall *fc)
+{
+	struct rhop *h = fc->hop;
+	struct fcall **pp;
+
+	if (fc->idle_timer)
+		loop_timer_del(fc->rd->loop, fc->idle_timer);
+	if (fc->reap_timer)
+		loop_timer_del(fc->rd->loop, fc->reap_timer);
+	if (fc->call)
+		niftp_call_free(fc->call);
+	for (pp = &h->calls; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == fc) {
+			*pp = fc->next;
+			break;
+		}
+	h->ncalls--;
+	free(fc);
+}
+
+static void fcall_reap(struct loop *loop, void *arg)
+{
+	struct fcall *fc = arg;
+
+	(void) loop;
+	fc->reap_timer = 0;
+	fcall_free(fc);
+}
+
+static void fcall_idle_over(struct loop *loop, void *arg)
+{
+	struct fcall *fc = arg;
+
+	(void) loop;
+	fc->idle_timer = 0;
+	if (fc->cur == NULL && !fc->down)
+		niftp_call_hangup(fc->call);
+}
+
+static int docket_hook(void *arg, const struct niftp_docket *d)
+{
+	struct fcall *fc = arg;
+	struct renv *e = fc->cur;
+
+	if (e == NULL || d == NULL)
+		return 0;
+	e->dk = *d;
+	e->have_dk = d->tid != 0;
+	if (d->data_done && !fc->rd->stopping)
+		env_save(fc->rd, e, NULL);	/* resume with 0xFFFF after a crash */
+	return 0;
+}
+
+static void fwd_event(void *arg, struct niftp_call *call, const struct niftp_event *ev)
+{
+	struct fcall *fc = arg;
+	struct relayd *rd = fc->rd;
+	struct renv *e = fc->cur;
+	const struct niftp_docket *d;
+
+	if (e == NULL)
+		return;
+	switch (ev->type) {
+	case NIFTP_EV_POS:
+		if (ev->name && *ev->name)
+			str_copy(e->remote, ev->name, sizeof(e->remote));
+		break;
+	case NIFTP_EV_DONE:
+		if (!fc->up && ev->status != NIFTP_OK)
+			return;		/* never reached: fwd_callev tries the alternates */
+		fc->cur = NULL;
+		if (ev->name && *ev->name)
+			str_copy(e->remote, ev->name, sizeof(e->remote));
+		switch (ev->status) {
+		case NIFTP_OK:
+			crash_point("relay-after-stopack-before-journal");
+			str_copy(e->via_addr, fc->addr, sizeof(e->via_addr));
+			fc->hop->alt_fails = 0;
+			env_forwarded(rd, e);
+			break;
+		case NIFTP_ERR_RESUMABLE:
+			if ((d = niftp_docket(niftp_call_engine(call))) != NULL && d->tid != 0) {
+				e->dk = *d;
+				e->have_dk = 1;
+			}
+			env_deferred(rd, e, ev->reason ? ev->reason : "call broken");
+			break;
+		case NIFTP_ERR_NORESUME:
+			e->have_dk = 0;
+			e->busy = 0;
+			e->next_try = 0;
+			log_info("'%s' to %s: cannot resume (%s): sending afresh", e->l->name,
+			    e->hop, ev->reason ? ev->reason : "");
+			env_save(rd, e, NULL);
+			break;
+		case NIFTP_ERR_PERM:
+		case NIFTP_ERR_AUTH: {
+			char    why[600];
+
+			snprintf(why, sizeof(why), "refused by %s: %s", e->hop,
+			    ev->reason ? ev->reason : niftp_status_str(ev->status));
+			env_failed(rd, e, why);
+			break;
+		}
+		default:
+			env_deferred(rd, e, ev->reason ? ev->reason : niftp_status_str(ev->status));
+			break;
+		}
+		if (ev->status != NIFTP_ERR_RESUMABLE && !fc->down)
+			fcall_next(fc);
+		break;
+	default:
+		break;
+	}
+}
+
+static void fwd_callev(void *arg, struct niftp_call *call, enum niftp_call_ev ev,
+	int reason, const char *text)
+{
+	struct fcall *fc = arg;
+	struct rhop *h = fc->hop;
+	struct relayd *rd = fc->rd;
+	struct renv *e = fc->cur;
+
+	(void) call;
+	if (ev == NIFTP_CALL_EV_UP) {
+		fc->up = 1;
+		h->alt_fails = 0;
+		return;
+	}
+	fc->down = 1;
+	fc->cur = NULL;
+	if (e != NULL) {
+		const struct route_hop *rh = route_table_hop_by_name(rd->conf->routes, h->name);
+		char    why[700];
+
+		if (!fc->up && rh != NULL) {
+			h->alt_fails++;
+			h->alt = (h->alt + 1) % (unsigned) rh->nalts;
+			if (h->alt_fails < rh->nalts) {
+				/* try the next alternate at once */
+				e->busy = 0;
+				relayd_schedule(rd);
+				goto reap;
+			}
+			h->alt_fails = 0;
+		}
+		snprintf(why, sizeof(why), "%s%s (reason %d)", fc->up ? "call broken: "
+		    : "unreachable: ", text ? text : "", reason);
+		env_deferred(rd, e, why);
+	}
+reap:
+	if (fc->reap_timer == 0)
+		fc->reap_timer = loop_timer_add(rd->loop, 0, fcall_reap, fc);
+}
+
+/* copy_prepare - fix the copy identity of e; 0, or -1 with err */
+static int copy_prepare(struct relayd *rd, struct renv *e, struct spool_txn *t, char *err,
+	size_t errlen)
+{
+	struct buf pre = BUF_INIT(LETTER_PREFIX_MAX);
+	struct addr_list *al = addr_list_new();
+	struct spool_file *f = NULL;
+	struct letter *lt = NULL;
+	struct rhop *h = hop_get(rd, e->hop);
+	struct renv *o;
+	char    path[PATH_MAX], pn[SPOOL_NAMELEN * 2];
+	unsigned char b[64 * 1024];
+	unsigned long crc;
+	uint64_t off, total;
+	ssize_t n;
+	size_t  i;
+	int     fd = -1, rc = -1, used;
+
+	if (spool_path(rd->sp, SPOOL_QUEUE, e->l->name, path, sizeof(path)) == NULL
+	    || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "open 'queue/%s': %s", e->l->name, strerror(errno));
+		goto out;
+	}
+	if ((lt = letter_open_fd(fd, NULL, err, errlen)) == NULL)
+		goto out;
+	for (i = 0; i < e->nrcpts; i++) {
+		struct addr *a = addr_parse(e->rcpts[i].addr, strlen(e->rcpts[i].addr), err, errlen);
+
+		if (a == NULL || addr_list_append(al, a, err, errlen) < 0)
+			goto out;
+	}
+	if (letter_prefix(&pre, al, rd->conf->name, time(NULL), hdr_crlf(letter_hdr(lt)), err,
+	    errlen) < 0)
+		goto out;
+	e->hoff = letter_hdr_offset(lt);
+	crc = crc32(0L, buf_data(&pre), (uInt) pre.len);
+	total = pre.len;
+	for (off = e->hoff;; off += (uint64_t) n) {
+		n = pread(fd, b, sizeof(b), (off_t) off);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n < 0) {
+			snprintf(err, errlen, "read 'queue/%s': %s", e->l->name, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		crc = crc32(crc, b, (uInt) n);
+		total += (uint64_t) n;
+	}
+	prefix_name(e, pn, sizeof(pn));
+	if (spool_exists(rd->sp, SPOOL_QUEUE, pn)) {
+		/* left by a crash before the docket: replace it */
+		struct spool_txn *rt = spool_txn_new(rd->sp);
+
+		spool_txn_remove(rt, SPOOL_QUEUE, pn);
+		(void) spool_txn_run(rt, NULL, 0);
+	}
+	if ((f = spool_create(rd->sp, pn, err, errlen)) == NULL
+	    || spool_write(f, buf_data(&pre), pre.len, err, errlen) < 0)
+		goto out;
+	/* a transfer id not in use for this hop */
+	for (i = 0; i < 65534; i++) {
+		uint16_t tid = h->next_tid;
+
+		h->next_tid = (uint16_t) (h->next_tid >= 65534 ? 1 : h->next_tid + 1);
+		used = 0;
+		for (o = rd->envs; o != NULL; o = o->next)
+			if (o != e && o->copy && o->tid == tid && strcmp(o->hop, e->hop) == 0)
+				used = 1;
+		if (!used) {
+			e->tid = tid;
+			break;
+		}
+	}
+	e->size = total;
+	e->crc = (uint32_t) crc;
+	e->copy = 1;
+	e->have_dk = 0;
+	spool_txn_commit(t, f, SPOOL_QUEUE);
+	f = NULL;
+	env_save(rd, e, t);
+	rc = 0;
+out:
+	if (f)
+		spool_file_abort(f);
+	if (lt)
+		letter_free(lt);
+	if (fd >= 0)
+		close(fd);
+	addr_list_free(al);
+	buf_release(&pre);
+	return rc;
+}
+
+/* transfer_start - start e's transfer on fc */
+static void transfer_start(struct fcall *fc, struct renv *e)
+{
+	struct relayd *rd = fc->rd;
+	struct niftp_req req;
+	char    copy_id[400];
+
+	if (fc->idle_timer) {
+		loop_timer_del(rd->loop, fc->idle_timer);
+		fc->idle_timer = 0;
+	}
+	fc->cur = e;
+	e->busy = 1;
+	memset(&req, 0, sizeof(req));
+	req.mode = NIFTP_MODE_REPLACE_MAKE;
+	req.mail = 1;
+	req.tid = e->tid;
+	req.size = (int64_t) e->size;
+	snprintf(copy_id, sizeof(copy_id), "niftpmail-copy %s/%s size=%llu crc=%08lx",
+	    rd->conf->name, e->l->name, (unsigned long long) e->size, (unsigned long) e->crc);
+	req.copy_id = copy_id;
+	if (e->have_dk)
+		niftp_resume_req(&req, &e->dk);
+	e->remote[0] = '\0';
+	if (niftp_call_start(fc->call, &req) < 0) {
+		fc->cur = NULL;
+		env_deferred(rd, e, "the transfer could not be started");
+	}
+}
+
+struct prep {
+	struct relayd *rd;
+	struct renv *e;
+};
+
+static void prep_done(void *arg, int ok, const char *err)
+{
+	struct prep *p = arg;
+	struct renv *e = p->e;
+
+	e->busy = 0;
+	if (!ok) {
+		e->copy = 0;
+		log_error("store copy of '%s' for %s: %s", e->l->name, e->hop, err);
+		env_deferred(p->rd, e, err);
+	} else
+		(void) relayd_fwd_start(p->rd, e);
+	free(p);
+}
+
+/* fcall_next - give an idle call the next due envelope of its hop */
+static void fcall_next(struct fcall *fc)
+{
+	struct relayd *rd = fc->rd;
+	struct renv *e;
+	time_t  now = time(NULL);
+
+	if (rd->stopping) {
+		niftp_call_hangup(fc->call);
+		return;
+	}
+	for (e = rd->envs; e != NULL; e = e->next)
+		if (!e->busy && !e->local && !e->finishing && e->copy && e->next_try <= now
+		    && strcmp(e->hop, fc->hop->name) == 0) {
+			transfer_start(fc, e);
+			return;
+		}
+	if (fc->idle_timer == 0)
+		fc->idle_timer = loop_timer_add(rd->loop, FWD_IDLE_MS, fcall_idle_over, fc);
+	relayd_schedule(rd);		/* envelopes without a copy yet */
+}
+
+/* relayd_fwd_start - try to send e now */
+int relayd_fwd_start(struct relayd *rd, struct renv *e)
+{
+	const struct route_hop *rh = route_table_hop_by_name(rd->conf->routes, e->hop);
+	struct rhop *h = hop_get(rd, e->hop);
+	struct niftp_call_hooks hooks;
+	struct niftp_config cfg;
+	struct ts_opts tso;
+	struct fcall *fc;
+	const struct route_alt *alt;
+	char    err[RELAYD_ERRLEN];
+
+	if (rd->stopping || e->busy)
+		return -1;
+	if (rh == NULL) {
+		env_deferred(rd, e, "no route for this next hop in the configuration");
+		return -1;
+	}
+	if (!e->copy) {
+		struct spool_txn *t = spool_txn_new(rd->sp);
+		struct prep *p;
+
+		if (copy_prepare(rd, e, t, err, sizeof(err)) < 0) {
+			spool_txn_abort(t);
+			env_deferred(rd, e, err);
+			return -1;
+		}
+		p = xcalloc(1, sizeof(*p));
+		p->rd = rd;
+		p->e = e;
+		e->busy = 1;
+		spool_txn_submit(t, prep_done, p);
+		return 0;
+	}
+	for (fc = h->calls; fc != NULL; fc = fc->next)
+		if (!fc->down && fc->cur == NULL && fc->up) {
+			transfer_start(fc, e);
+			return 0;
+		}
+	if (h->ncalls >= rd->conf->calls_per_hop)
+		return 0;		/* waits for a call to become free */
+	if (h->alt >= rh->nalts)
+		h->alt = 0;
+	alt = &rh->alts[h->alt];
+	fc = xcalloc(1, sizeof(*fc));
+	fc->rd = rd;
+	fc->hop = h;
+	str_copy(fc->addr, alt->shown ? alt->shown : alt->addr, sizeof(fc->addr));
+	memset(&hooks, 0, sizeof(hooks));
+	hooks.event = fwd_event;
+	hooks.call = fwd_callev;
+	hooks.docket_save = docket_hook;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.info = "mailrelayd (niftpmail) 1.0";
+	cfg.deflate = 1;
+	memset(&tso, 0, sizeof(tso));
+	tso.connect_timeout_ms = rd->conf->connect_timeout_ms;
+	tso.setup_timeout_ms = rd->conf->setup_timeout_ms;
+	tso.idle_timeout_ms = rd->conf->idle_timeout_ms;
+	tso.local_name = rd->conf->name;
+	fc->call = niftp_call_open(rd->loop, alt->addr, alt->called ? alt->called
+	    : ROUTE_CALLED_DEFAULT, rd->conf->calling, &tso, &cfg, &hooks, fc, &fwd_ops, fc,
+	    err, sizeof(err));
+	if (fc->call == NULL) {
+		free(fc);
+		env_deferred(rd, e, err);
+		return -1;
+	}
+	fc->next = h->calls;
+	h->calls = fc;
+	h->ncalls++;
+	transfer_start(fc, e);
+	return 0;
+}
+
+/* relayd_fwd_busy - outgoing calls alive */
+int relayd_fwd_busy(const struct relayd *rd)
+{
+	const struct rhop *h;
+
+	for (h = rd->hops; h != NULL; h = h->next)
+		if (h->calls != NULL)
+			return 1;
+	return 0;
+}
+
+/* relayd_fwd_stop - end idle calls; now: abort all */
+void relayd_fwd_stop(struct relayd *rd, int now)
+{
+	struct rhop *h;
+	struct fcall *fc;
+
+	for (h = rd->hops; h != NULL; h = h->next)
+		for (fc = h->calls; fc != NULL; fc = fc->next) {
+			if (fc->down)
+				continue;
+			if (now)
+				niftp_call_abort(fc->call, TS_R_OUTOFORDER, "mail relay shutting down");
+			else if (fc->cur == NULL)
+				niftp_call_hangup(fc->call);
+		}
+}
+
+/* relayd_fwd_free - free per-hop state */
+void relayd_fwd_free(struct relayd *rd)
+{
+	struct rhop *h;
+
+	while ((h = rd->hops) != NULL) {
+		while (h->calls != NULL)
+			fcall_free(h->calls);
+		rd->hops = h->next;
+		free(h);
+	}
+}

@@ -1,0 +1,1760 @@
+/*++
+ * NAME
+ *	relayd_queue 3
+ * SUMMARY
+ *	mailrelayd: routing, envelopes, retries, local delivery, notices
+ * SYNOPSIS
+ *	#include "relay/relayd.h"
+ * DESCRIPTION
+ *	A letter in in/ is routed (mailchannel/route.h) in one spool
+ *	transaction: one envelope file per next hop (queue/NAME_f_HOP),
+ *	one for the local deliveries (queue/NAME_l), an NDN for the
+ *	recipients that failed at once, the move of the letter to
+ *	queue/NAME (its message store from then on), and the journal
+ *	lines routed/failed/ndn. Envelope files never change; their
+ *	changing state (attempts, next try, warned, the copy identity and
+ *	NIFTP docket of a forwarded copy, local recipients done) is the
+ *	docket "env ENVELOPE", replaced in the transaction of each change.
+ *
+ *	Leaving the queue is two transactions: the first writes the
+ *	journal lines (forwarded, delivered, failed, ndn) with the docket
+ *	marked "finished"; the second removes the envelope, its prefix and
+ *	docket and, with the last envelope, the letter (or moves it to
+ *	dead/ when a NAME_d marker says a failure could not be returned).
+ *	A crash between them finds a finished docket at start-up and only
+ *	does the second.
+ *
+ *	The scheduler runs every second and when poked: it gives up on
+ *	envelopes older than [retry] give_up (NDN), sends one "still
+ *	trying" notice after warn, and starts envelopes whose next try
+ *	has come (local: a worker job; niftp: relayd_fwd.c). Back-off:
+ *	conf_backoff_ms().
+ *--*/
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "mailchannel/addr.h"
+#include "mailchannel/ch_local.h"
+#include "mailchannel/hdr.h"
+#include "mailchannel/letter.h"
+#include "mailchannel/notice.h"
+#include "mailchannel/route.h"
+#include "relay/relayd.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/crash.h"
+#include "util/durable.h"
+#include "util/log.h"
+#include "util/loop.h"
+#include "util/strutil.h"
+#include "util/workq.h"
+
+#define ENV_FILE_MAX	(32 * 1024 * 1024)
+#define SCHED_MS	1000
+#define OUT_STABLE_S	2
+
+/* --- small helpers ------------------------------------------------------- */
+
+static struct rletter *letter_find(struct relayd *rd, const char *name)
+{
+	struct rletter *l;
+
+	for (l = rd->letters; l != NULL; l = l->next)
+		if (strcmp(l->name, name) == 0)
+			return l;
+	return NULL;
+}
+
+static struct rletter *letter_add(struct relayd *rd, const char *name)
+{
+	struct rletter *l = letter_find(rd, name);
+
+	if (l != NULL)
+		return l;
+	l = xcalloc(1, sizeof(*l));
+	str_copy(l->name, name, sizeof(l->name));
+	l->next = rd->letters;
+	rd->letters = l;
+	return l;
+}
+
+static void letter_del(struct relayd *rd, struct rletter *l)
+{
+	struct rletter **lp;
+
+	for (lp = &rd->letters; *lp != NULL; lp = &(*lp)->next)
+		if (*lp == l) {
+			*lp = l->next;
+			free(l);
+			return;
+		}
+}
+
+static void env_free(struct renv *e)
+{
+	size_t  i;
+
+	for (i = 0; i < e->nrcpts; i++) {
+		free(e->rcpts[i].addr);
+		free(e->rcpts[i].orig);
+		free(e->rcpts[i].owner);
+		free(e->rcpts[i].mailbox);
+	}
+	free(e->rcpts);
+	free(e);
+}
+
+static void env_unlink(struct relayd *rd, struct renv *e)
+{
+	struct renv **ep;
+
+	for (ep = &rd->envs; *ep != NULL; ep = &(*ep)->next)
+		if (*ep == e) {
+			*ep = e->next;
+			return;
+		}
+}
+
+static void env_add_rcpt(struct renv *e, const char *addr, const char *orig,
+	const char *owner, const char *mailbox)
+{
+	struct rrcpt *r;
+
+	e->rcpts = xrealloc(e->rcpts, sizeof(*e->rcpts) * (e->nrcpts + 1));
+	r = &e->rcpts[e->nrcpts++];
+	memset(r, 0, sizeof(*r));
+	r->addr = xstrdup(addr);
+	r->orig = xstrdup(orig ? orig : addr);
+	r->owner = owner ? xstrdup(owner) : NULL;
+	r->mailbox = mailbox ? xstrdup(mailbox) : NULL;
+}
+
+/* hop_safe - a next-hop name as a file-name part */
+static void hop_safe(const char *hop, char *dst, size_t len)
+{
+	size_t  i, n = strlen(hop);
+
+	if (n > 60 || len < 64) {
+		unsigned long c = crc32(0L, (const Bytef *) hop, (uInt) n);
+
+		snprintf(dst, len, "h%08lx", c & 0xffffffffUL);
+		return;
+	}
+	for (i = 0; i < n && i + 1 < len; i++) {
+		unsigned char ch = (unsigned char) hop[i];
+
+		dst[i] = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+		    || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-') ? (char) ch : '-';
+	}
+	dst[i] = '\0';
+	if (dst[0] == '.' || dst[0] == '\0')
+		dst[0] = '-';
+}
+
+/* env_rcpts_text - recipients joined by ',' */
+char *env_rcpts_text(const struct renv *e)
+{
+	struct buf b = BUF_INIT(4 * 1024 * 1024);
+	size_t  i;
+	char   *s;
+
+	for (i = 0; i < e->nrcpts; i++)
+		if (buf_printf(&b, "%s%s", i ? "," : "", e->rcpts[i].addr) < 0)
+			break;
+	s = buf_cstr(&b) ? xstrdup(buf_cstr(&b)) : xstrdup("");
+	buf_release(&b);
+	return s;
+}
+
+/* read_fn for letter_open over pread */
+struct pread_ctx {
+	int	fd;
+	uint64_t off;
+};
+
+static ssize_t pread_fn(void *ctx, void *p, size_t len)
+{
+	struct pread_ctx *c = ctx;
+	ssize_t n = pread(c->fd, p, len, (off_t) c->off);
+
+	if (n > 0)
+		c->off += (uint64_t) n;
+	return n;
+}
+
+/* open_stored - open STATE/NAME and read its letter head; NULL with err */
+static struct letter *open_stored(struct relayd *rd, enum spool_state st, const char *name,
+	int *fdp, struct pread_ctx *ctx, enum letter_status *stp, char *err, size_t errlen)
+{
+	char    path[PATH_MAX];
+	struct letter *l;
+
+	*fdp = -1;
+	if (spool_path(rd->sp, st, name, path, sizeof(path)) == NULL
+	    || (*fdp = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "open '%s/%s': %s", spool_state_name(st), name,
+		    strerror(errno));
+		if (stp)
+			*stp = LETTER_EIO;
+		return NULL;
+	}
+	ctx->fd = *fdp;
+	ctx->off = 0;
+	if ((l = letter_open(pread_fn, ctx, stp, err, errlen)) == NULL) {
+		close(*fdp);
+		*fdp = -1;
+	}
+	return l;
+}
+
+/* crc_file - CRC-32 and size of fd from off to its end */
+static int crc_file(int fd, uint64_t off, uint32_t *crc, uint64_t *size)
+{
+	unsigned char b[64 * 1024];
+	unsigned long c = crc32(0L, Z_NULL, 0);
+	uint64_t n0 = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = pread(fd, b, sizeof(b), (off_t) (off + n0));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		c = crc32(c, b, (uInt) n);
+		n0 += (uint64_t) n;
+	}
+	*crc = (uint32_t) c;
+	*size = n0;
+	return 0;
+}
+
+/* --- envelope file and docket -------------------------------------------- */
+
+/* env_file_text - the immutable envelope file */
+static int env_file_text(const struct renv *e, const char *letter, const char *calling,
+	struct buf *b)
+{
+	size_t  i;
+
+	if (buf_printf(b, "niftpmail-envelope 1\nletter %s\nhop %s\ncalling %s\nfirst %lld\n",
+	    letter, e->hop, calling && *calling ? calling : "-", (long long) e->first) < 0)
+		return -1;
+	for (i = 0; i < e->nrcpts; i++) {
+		const struct rrcpt *r = &e->rcpts[i];
+
+		if (buf_printf(b, "rcpt %s\norig %s\n", r->addr, r->orig) < 0)
+			return -1;
+		if (r->mailbox && buf_printf(b, "mailbox %s\n", r->mailbox) < 0)
+			return -1;
+		if (r->owner && buf_printf(b, "owner %s\n", r->owner) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* env_file_parse - parse text (modified); NULL when malformed */
+static struct renv *env_file_parse(char *text, char *letter, size_t llen, char *calling,
+	size_t clen)
+{
+	struct renv *e = xcalloc(1, sizeof(*e));
+	char   *line, *next, *val;
+	int     head = 0;
+	uint64_t u;
+
+	for (line = text; line && *line; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (!head) {
+			if (strcmp(line, "niftpmail-envelope 1") != 0)
+				goto bad;
+			head = 1;
+			continue;
+		}
+		if ((val = strchr(line, ' ')) == NULL)
+			goto bad;
+		*val++ = '\0';
+		if (strcmp(line, "letter") == 0)
+			str_copy(letter, val, llen);
+		else if (strcmp(line, "hop") == 0)
+			str_copy(e->hop, val, sizeof(e->hop));
+		else if (strcmp(line, "calling") == 0)
+			str_copy(calling, strcmp(val, "-") ? val : "", clen);
+		else if (strcmp(line, "first") == 0) {
+			if (str_to_u64(val, 0, INT64_MAX, &u) < 0)
+				goto bad;
+			e->first = (time_t) u;
+		} else if (strcmp(line, "rcpt") == 0)
+			env_add_rcpt(e, val, NULL, NULL, NULL);
+		else if (e->nrcpts > 0 && strcmp(line, "orig") == 0) {
+			free(e->rcpts[e->nrcpts - 1].orig);
+			e->rcpts[e->nrcpts - 1].orig = xstrdup(val);
+		} else if (e->nrcpts > 0 && strcmp(line, "mailbox") == 0)
+			e->rcpts[e->nrcpts - 1].mailbox = xstrdup(val);
+		else if (e->nrcpts > 0 && strcmp(line, "owner") == 0)
+			e->rcpts[e->nrcpts - 1].owner = xstrdup(val);
+	}
+	if (!head || e->nrcpts == 0 || !e->hop[0] || !letter[0])
+		goto bad;
+	return e;
+bad:
+	env_free(e);
+	return NULL;
+}
+
+static void env_key(const struct renv *e, char *key, size_t len)
+{
+	snprintf(key, len, "env %s", e->name);
+}
+
+/* env_save - write e's docket in t (or a transaction of its own) */
+void env_save(struct relayd *rd, struct renv *e, struct spool_txn *t)
+{
+	struct buf b = BUF_INIT(1024 * 1024);
+	char    key[SPOOL_NAMELEN + 8], esc[1200];
+	size_t  i;
+	int     own = t == NULL;
+
+	str_escape(esc, sizeof(esc), e->error, strlen(e->error));
+	buf_printf(&b, "attempts %u\nnext %lld\nwarned %d\nerror %s\nfinished %d\n",
+	    e->attempts, (long long) e->next_try, e->warned, esc, e->fwd_done);
+	if (e->copy)
+		buf_printf(&b, "copy %u %llu %08lx %llu\n", e->tid,
+		    (unsigned long long) e->size, (unsigned long) e->crc,
+		    (unsigned long long) e->hoff);
+	if (e->have_dk)
+		buf_printf(&b, "dk %u %lu %lu %llu %d\n", e->dk.mode, (unsigned long) e->dk.mark_interval,
+		    (unsigned long) e->dk.mark, (unsigned long long) e->dk.offset, e->dk.data_done);
+	if (e->remote[0])
+		buf_printf(&b, "remote %s\n", e->remote);
+	for (i = 0; i < e->nrcpts; i++)
+		if (e->rcpts[i].done)
+			buf_printf(&b, "done %zu\n", i);
+	env_key(e, key, sizeof(key));
+	if (own)
+		t = spool_txn_new(rd->sp);
+	spool_txn_docket_put(t, key, buf_data(&b), b.len);
+	buf_release(&b);
+	if (own)
+		spool_txn_submit(t, NULL, NULL);
+}
+
+/* env_load_docket - apply the docket of e, if any */
+static void env_load_docket(struct relayd *rd, struct renv *e)
+{
+	char    key[SPOOL_NAMELEN + 8], err[SPOOL_ERRLEN];
+	char   *text, *line, *next;
+	size_t  len;
+	unsigned long long a, b2, c, d;
+	unsigned long m1, m2;
+	unsigned u1;
+	int     i1;
+	long long ll;
+
+	env_key(e, key, sizeof(key));
+	if ((text = spool_docket_get(rd->sp, key, &len, NULL, err, sizeof(err))) == NULL) {
+		if (errno != ENOENT)
+			log_warn("%s", err);
+		return;
+	}
+	for (line = text; line && *line; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (sscanf(line, "attempts %u", &u1) == 1)
+			e->attempts = u1;
+		else if (sscanf(line, "next %lld", &ll) == 1)
+			e->next_try = (time_t) ll;
+		else if (sscanf(line, "warned %d", &i1) == 1)
+			e->warned = i1;
+		else if (sscanf(line, "finished %d", &i1) == 1)
+			e->fwd_done = i1;
+		else if (strncmp(line, "error ", 6) == 0)
+			str_copy(e->error, line + 6, sizeof(e->error));
+		else if (sscanf(line, "copy %u %llu %lx %llu", &u1, &a, &m1, &b2) == 4) {
+			e->copy = 1;
+			e->tid = (uint16_t) u1;
+			e->size = a;
+			e->crc = (uint32_t) m1;
+			e->hoff = b2;
+		} else if (sscanf(line, "dk %u %lu %lu %llu %d", &u1, &m1, &m2, &c, &i1) == 5) {
+			memset(&e->dk, 0, sizeof(e->dk));
+			e->dk.tid = e->tid;
+			e->dk.mode = (uint16_t) u1;
+			e->dk.mark_interval = (uint32_t) m1;
+			e->dk.mark = (uint32_t) m2;
+			e->dk.offset = c;
+			e->dk.data_done = i1;
+			e->have_dk = 1;
+		} else if (strncmp(line, "remote ", 7) == 0)
+			str_copy(e->remote, line + 7, sizeof(e->remote));
+		else if (sscanf(line, "done %llu", &d) == 1 && d < e->nrcpts)
+			e->rcpts[d].done = 1;
+	}
+	if (e->have_dk)
+		e->dk.tid = e->tid;
+	free(text);
+}
+
+/* --- notices -------------------------------------------------------------- */
+
+/* notice_addressee - where a notice about a letter goes; new memory or NULL */
+static char *notice_addressee(struct relayd *rd, const struct hdr *h, const char *calling,
+	const char *owner)
+{
+	struct addr *a, *rp;
+	struct route_result *r;
+	char    err[ADDR_ERRLEN];
+	char   *s = NULL;
+	size_t  i;
+	int     ok = 0;
+
+	if (owner != NULL)
+		return xstrdup(owner);
+	if (h == NULL || (a = hdr_originator(h, err, sizeof(err))) == NULL)
+		return NULL;
+	r = route_resolve(rd->conf->routes, a, 0);
+	for (i = 0; i < route_result_count(r); i++)
+		if (route_result_get(r, i)->kind != ROUTE_FAIL)
+			ok = 1;
+	route_result_free(r);
+	if (ok)
+		s = addr_to_str(a);
+	else if ((rp = hdr_return_path(h, calling, err, sizeof(err))) != NULL) {
+		s = addr_to_str(rp);
+		addr_free(rp);
+	}
+	addr_free(a);
+	return s;
+}
+
+/* add_notice - compose a notice letter about letter and commit it to
+ * in/ in t with its received line; name gets its spool name. 0, or -1
+ * (no addressee, or the notice could not be written: logged) */
+static int add_notice(struct relayd *rd, struct spool_txn *t, enum notice_kind kind,
+	const char *letter, const struct hdr *h, int fd, uint64_t body_off, const char *to,
+	const struct notice_item *items, size_t n, time_t since, char *name, size_t len)
+{
+	struct notice no;
+	struct buf b = BUF_INIT(NOTICE_MAX);
+	struct spool_file *f;
+	char    err[SPOOL_ERRLEN], from[SPOOL_NAMELEN + 16];
+	const char *kv[4];
+
+	memset(&no, 0, sizeof(no));
+	if ((f = spool_create(rd->sp, NULL, err, sizeof(err))) == NULL) {
+		log_error("notice about '%s': %s", letter, err);
+		return -1;
+	}
+	no.kind = kind;
+	no.node = rd->conf->name;
+	no.letter = letter;
+	no.to = to;
+	no.id = spool_file_name(f);
+	no.when = time(NULL);
+	no.since = since;
+	no.give_up = since ? since + (time_t) (rd->conf->give_up_ms / 1000) : 0;
+	no.items = items;
+	no.nitems = n;
+	no.hdr = h;
+	no.body_fd = fd;
+	no.body_off = body_off;
+	if (notice_format(&b, &no, err, sizeof(err)) < 0
+	    || spool_write(f, buf_data(&b), b.len, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		buf_release(&b);
+		spool_file_abort(f);
+		return -1;
+	}
+	str_copy(name, spool_file_name(f), len);
+	snprintf(from, sizeof(from), "notice:%s", letter);
+	kv[0] = "from";
+	kv[1] = from;
+	kv[2] = "rcpts";
+	kv[3] = to;
+	spool_txn_journal(t, "received", name, kv, 2);
+	spool_txn_commit(t, f, SPOOL_IN);
+	buf_release(&b);
+	return 0;
+}
+
+/* A batch of failures to report about one letter. */
+struct failset {
+	struct notice_item *items;
+	size_t	n;
+	char   *owner;		/* first list owner seen */
+};
+
+static void failset_add(struct failset *fs, const char *rcpt, const char *reason,
+	const char *owner)
+{
+	fs->items = xrealloc(fs->items, sizeof(*fs->items) * (fs->n + 1));
+	fs->items[fs->n].rcpt = xstrdup(rcpt);
+	fs->items[fs->n].reason = reason ? xstrdup(reason) : NULL;
+	fs->n++;
+	if (owner != NULL && fs->owner == NULL)
+		fs->owner = xstrdup(owner);
+}
+
+static void failset_free(struct failset *fs)
+{
+	size_t  i;
+
+	for (i = 0; i < fs->n; i++) {
+		free((char *) fs->items[i].rcpt);
+		free((char *) fs->items[i].reason);
+	}
+	free(fs->items);
+	free(fs->owner);
+	memset(fs, 0, sizeof(*fs));
+}
+
+/* report_failures - journal failed lines and add an NDN (or the dead
+ * marker) to t. Returns the notice name in notice (empty if none) and
+ * sets *dead when the failures cannot be returned. */
+static void report_failures(struct relayd *rd, struct spool_txn *t, const char *letter,
+	const char *to_hop, const struct hdr *h, int fd, uint64_t body_off, const char *calling,
+	struct failset *fs, char *notice, size_t nlen, int *dead, char *dead_reason,
+	size_t drlen)
+{
+	const char *kv[6];
+	char   *to;
+	size_t  i;
+
+	notice[0] = '\0';
+	for (i = 0; i < fs->n; i++) {
+		if (fs->items[i].reason == NULL)
+			continue;
+		kv[0] = "rcpt";
+		kv[1] = fs->items[i].rcpt;
+		kv[2] = "reason";
+		kv[3] = fs->items[i].reason;
+		kv[4] = "to";
+		kv[5] = to_hop;
+		spool_txn_journal(t, "failed", letter, kv, 3);
+	}
+	if (fs->n == 0)
+		return;
+	if (notice_is_notice(h)) {
+		*dead = 1;
+		snprintf(dead_reason, drlen, "failed notice: %s: %s", fs->items[0].rcpt,
+		    fs->items[0].reason ? fs->items[0].reason : "");
+		return;
+	}
+	to = notice_addressee(rd, h, calling, fs->owner);
+	if (to == NULL || add_notice(rd, t, NOTICE_NDN, letter, h, fd, body_off, to,
+	    fs->items, fs->n, 0, notice, nlen) < 0) {
+		*dead = 1;
+		snprintf(dead_reason, drlen, "no return address for a non-delivery notice: %s: %s",
+		    fs->items[0].rcpt, fs->items[0].reason ? fs->items[0].reason : "");
+		free(to);
+		return;
+	}
+	kv[0] = "notice";
+	kv[1] = notice;
+	kv[2] = "to";
+	kv[3] = to;
+	spool_txn_journal(t, "ndn", letter, kv, 2);
+	free(to);
+}
+
+/* add_dead_marker - queue/NAME_d in t */
+static void add_dead_marker(struct relayd *rd, struct spool_txn *t, struct rletter *l,
+	const char *reason)
+{
+	char    mname[SPOOL_NAMELEN + 8], err[SPOOL_ERRLEN];
+	struct spool_file *f;
+
+	if (l->dead)
+		return;
+	snprintf(mname, sizeof(mname), "%s_d", l->name);
+	if ((f = spool_create(rd->sp, mname, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return;
+	}
+	if (spool_write(f, reason, strlen(reason), err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		spool_file_abort(f);
+		return;
+	}
+	spool_txn_commit(t, f, SPOOL_QUEUE);
+	l->dead = 1;
+	str_copy(l->dead_reason, reason, sizeof(l->dead_reason));
+}
+
+/* --- routing a letter in in/ ---------------------------------------------- */
+
+struct route_ctx {
+	struct relayd *rd;
+	char	name[SPOOL_NAMELEN];
+	struct renv **envs;
+	size_t	nenvs;
+	char	notice[SPOOL_NAMELEN];
+	int	dead;
+};
+
+static void route_done(void *arg, int ok, const char *err)
+{
+	struct route_ctx *rc = arg;
+	struct relayd *rd = rc->rd;
+	struct rletter *l;
+	size_t  i;
+
+	if (!ok) {
+		log_error("route '%s': %s (will try again at the next start)", rc->name, err);
+		for (i = 0; i < rc->nenvs; i++)
+			env_free(rc->envs[i]);
+	} else if (rc->nenvs > 0) {
+		l = letter_add(rd, rc->name);
+		for (i = 0; i < rc->nenvs; i++) {
+			rc->envs[i]->l = l;
+			l->nenv++;
+			rc->envs[i]->next = rd->envs;
+			rd->envs = rc->envs[i];
+		}
+	}
+	if (ok && rc->notice[0])
+		relayd_route_letter(rd, rc->notice);
+	free(rc->envs);
+	free(rc);
+	relayd_schedule(rd);
+}
+
+/* commit_env - write e's file and add it to t */
+static int commit_env(struct relayd *rd, struct spool_txn *t, struct renv *e,
+	const char *letter, const char *calling)
+{
+	struct buf b = BUF_INIT(ENV_FILE_MAX);
+	struct spool_file *f;
+	char    err[SPOOL_ERRLEN];
+
+	if (env_file_text(e, letter, calling, &b) < 0) {
+		log_error("envelope '%s': too large", e->name);
+		buf_release(&b);
+		return -1;
+	}
+	if ((f = spool_create(rd->sp, e->name, err, sizeof(err))) == NULL
+	    || spool_write(f, buf_data(&b), b.len, err, sizeof(err)) < 0) {
+		log_error("envelope: %s", err);
+		if (f)
+			spool_file_abort(f);
+		buf_release(&b);
+		return -1;
+	}
+	buf_release(&b);
+	spool_txn_commit(t, f, SPOOL_QUEUE);
+	return 0;
+}
+
+/* calling_of - the calling address journalled for in/NAME (best effort:
+ * the letter's received line is not at hand, so the first Via: host) */
+static void calling_of(const struct hdr *h, char *dst, size_t len)
+{
+	char  **v = hdr_via_hosts(h, NULL);
+
+	dst[0] = '\0';
+	if (v != NULL && v[0] != NULL)
+		str_copy(dst, v[0], len);
+	hdr_strv_free(v);
+}
+
+/* relayd_route_letter - route in/NAME */
+void relayd_route_letter(struct relayd *rd, const char *name)
+{
+	struct route_result **res = NULL;
+	struct route_group *groups = NULL;
+	struct route_ctx *rc;
+	struct spool_txn *t;
+	struct letter *lt;
+	struct pread_ctx ctx;
+	struct failset fs;
+	const struct addr_list *al;
+	const struct hdr *h;
+	struct renv *loc = NULL;
+	enum letter_status st;
+	char    err[LETTER_ERRLEN], hs[80], calling[300], dead_reason[600];
+	struct buf hops = BUF_INIT(64 * 1024);
+	size_t  n, i, j, ng = 0;
+	unsigned via;
+	int     fd;
+	time_t  now = time(NULL);
+	const char *kv[6];
+	char   *rcpts;
+
+	if (rd->stdio_mode)
+		return;
+	memset(&fs, 0, sizeof(fs));
+	if ((lt = open_stored(rd, SPOOL_IN, name, &fd, &ctx, &st, err, sizeof(err))) == NULL) {
+		if (st == LETTER_EIO) {
+			log_error("route '%s': %s", name, err);
+			return;
+		}
+		log_error("route '%s': malformed: %s (moved to corrupt/)", name, err);
+		t = spool_txn_new(rd->sp);
+		spool_txn_move(t, name, SPOOL_IN, SPOOL_CORRUPT, NULL);
+		kv[0] = "from";
+		kv[1] = "in";
+		kv[2] = "reason";
+		kv[3] = err;
+		spool_txn_journal(t, "corrupt", name, kv, 2);
+		spool_txn_submit(t, NULL, NULL);
+		return;
+	}
+	rc = xcalloc(1, sizeof(*rc));
+	rc->rd = rd;
+	str_copy(rc->name, name, sizeof(rc->name));
+	al = letter_rcpts(lt);
+	h = letter_hdr(lt);
+	calling_of(h, calling, sizeof(calling));
+	via = (unsigned) hdr_via_count(h);
+	n = addr_list_count(al);
+	res = xcalloc(n ? n : 1, sizeof(*res));
+	for (i = 0; i < n; i++)
+		res[i] = route_resolve(rd->conf->routes, addr_list_get(al, i), via);
+
+	t = spool_txn_new(rd->sp);
+	/* local targets: one envelope */
+	for (i = 0; i < n; i++)
+		for (j = 0; j < route_result_count(res[i]); j++) {
+			const struct route_target *tg = route_result_get(res[i], j);
+			size_t  k;
+			int     dup = 0;
+
+			if (tg->kind == ROUTE_FAIL) {
+				failset_add(&fs, route_result_rcpt(res[i]), tg->reason, tg->owner);
+				continue;
+			}
+			if (tg->kind != ROUTE_LOCAL)
+				continue;
+			if (loc == NULL) {
+				loc = xcalloc(1, sizeof(*loc));
+				loc->local = 1;
+				str_copy(loc->hop, "local", sizeof(loc->hop));
+				snprintf(loc->name, sizeof(loc->name), "%s_l", name);
+				loc->first = now;
+				loc->next_try = now;
+			}
+			for (k = 0; k < loc->nrcpts; k++)
+				if (strcmp(loc->rcpts[k].mailbox, tg->mailbox) == 0)
+					dup = 1;
+			if (!dup)
+				env_add_rcpt(loc, tg->text, route_result_rcpt(res[i]), tg->owner,
+				    tg->mailbox);
+		}
+	if (loc != NULL) {
+		if (commit_env(rd, t, loc, name, calling) < 0)
+			goto fail;
+		rc->envs = xrealloc(rc->envs, sizeof(*rc->envs) * (rc->nenvs + 1));
+		rc->envs[rc->nenvs++] = loc;
+		buf_printf(&hops, "local");
+		loc = NULL;
+	}
+	groups = route_group(res, n, &ng);
+	for (i = 0; i < ng; i++) {
+		struct renv *e = xcalloc(1, sizeof(*e));
+
+		str_copy(e->hop, groups[i].hop->name, sizeof(e->hop));
+		hop_safe(e->hop, hs, sizeof(hs));
+		snprintf(e->name, sizeof(e->name), "%s_f_%s", name, hs);
+		e->first = now;
+		e->next_try = now;
+		for (j = 0; j < groups[i].n; j++)
+			env_add_rcpt(e, groups[i].targets[j]->text,
+			    route_result_rcpt(res[groups[i].rcpt[j]]), groups[i].targets[j]->owner,
+			    NULL);
+		if (commit_env(rd, t, e, name, calling) < 0) {
+			env_free(e);
+			goto fail;
+		}
+		rc->envs = xrealloc(rc->envs, sizeof(*rc->envs) * (rc->nenvs + 1));
+		rc->envs[rc->nenvs++] = e;
+		buf_printf(&hops, "%s%s", hops.len ? "," : "", e->hop);
+	}
+	dead_reason[0] = '\0';
+	report_failures(rd, t, name, "-", h, fd, letter_body_offset(lt), calling, &fs,
+	    rc->notice, sizeof(rc->notice), &rc->dead, dead_reason, sizeof(dead_reason));
+	{
+		struct renv tmp;
+
+		memset(&tmp, 0, sizeof(tmp));
+		for (i = 0; i < n; i++) {
+			char   *s = addr_to_str(addr_list_get(al, i));
+
+			env_add_rcpt(&tmp, s, NULL, NULL, NULL);
+			free(s);
+		}
+		rcpts = env_rcpts_text(&tmp);
+		for (i = 0; i < tmp.nrcpts; i++) {
+			free(tmp.rcpts[i].addr);
+			free(tmp.rcpts[i].orig);
+		}
+		free(tmp.rcpts);
+	}
+	kv[0] = "rcpts";
+	kv[1] = rcpts;
+	kv[2] = "hops";
+	kv[3] = buf_cstr(&hops) && hops.len ? buf_cstr(&hops) : "-";
+	spool_txn_journal(t, "routed", name, kv, 2);
+	free(rcpts);
+	if (rc->nenvs > 0) {
+		if (rc->dead) {
+			struct rletter *l = letter_add(rd, name);
+
+			add_dead_marker(rd, t, l, dead_reason);
+		}
+		spool_txn_move(t, name, SPOOL_IN, SPOOL_QUEUE, NULL);
+	} else if (rc->dead) {
+		spool_txn_move(t, name, SPOOL_IN, SPOOL_DEAD, NULL);
+		kv[0] = "reason";
+		kv[1] = dead_reason;
+		spool_txn_journal(t, "dead", name, kv, 1);
+	} else
+		spool_txn_remove(t, SPOOL_IN, name);
+	crash_point("relay-after-route-before-commit");
+	spool_txn_submit(t, route_done, rc);
+	rc = NULL;
+	goto out;
+fail:
+	spool_txn_abort(t);
+	if (loc)
+		env_free(loc);
+	for (i = 0; rc && i < rc->nenvs; i++)
+		env_free(rc->envs[i]);
+	if (rc) {
+		free(rc->envs);
+		free(rc);
+	}
+	log_error("route '%s': could not write its envelopes; left in in/", name);
+out:
+	route_groups_free(groups, ng);
+	for (i = 0; i < n; i++)
+		route_result_free(res[i]);
+	free(res);
+	failset_free(&fs);
+	buf_release(&hops);
+	letter_free(lt);
+	close(fd);
+}
+
+/* --- leaving the queue --------------------------------------------------- */
+
+static void env_removed(void *arg, int ok, const char *err)
+{
+	struct renv *e = arg;
+
+	(void) ok;
+	(void) err;
+	/* the envelope is gone from memory already; on failure its files
+	 * stay and are found again at the next start */
+	if (!ok)
+		log_error("remove envelope: %s", err);
+	env_free(e);
+}
+
+/* env_remove - phase two: remove the envelope's files and docket; with
+ * the last envelope, the letter */
+static void env_remove(struct relayd *rd, struct renv *e)
+{
+	struct spool_txn *t = spool_txn_new(rd->sp);
+	struct rletter *l = e->l;
+	char    key[SPOOL_NAMELEN + 8], pname[SPOOL_NAMELEN * 2], hs[80];
+	const char *kv[2];
+
+	env_unlink(rd, e);
+	spool_txn_remove(t, SPOOL_QUEUE, e->name);
+	if (e->copy) {
+		hop_safe(e->hop, hs, sizeof(hs));
+		snprintf(pname, sizeof(pname), "%s_p_%s", l->name, hs);
+		if (spool_exists(rd->sp, SPOOL_QUEUE, pname))
+			spool_txn_remove(t, SPOOL_QUEUE, pname);
+	}
+	env_key(e, key, sizeof(key));
+	spool_txn_docket_del(t, key);
+	if (l != NULL && --l->nenv <= 0) {
+		if (l->dead) {
+			snprintf(pname, sizeof(pname), "%s_d", l->name);
+			spool_txn_remove(t, SPOOL_QUEUE, pname);
+			spool_txn_move(t, l->name, SPOOL_QUEUE, SPOOL_DEAD, NULL);
+			kv[0] = "reason";
+			kv[1] = l->dead_reason[0] ? l->dead_reason : "undeliverable";
+			spool_txn_journal(t, "dead", l->name, kv, 1);
+		} else
+			spool_txn_remove(t, SPOOL_QUEUE, l->name);
+		letter_del(rd, l);
+	}
+	e->l = NULL;
+	spool_txn_submit(t, env_removed, e);
+}
+
+static void env_phase1_done(void *arg, int ok, const char *err)
+{
+	struct renv *e = arg;
+
+	e->busy = 0;
+	if (!ok) {
+		log_error("finish envelope '%s': %s (will try again)", e->name, err);
+		e->finishing = 0;
+		e->fwd_done = 0;
+		return;
+	}
+	/* phase two runs from the scheduler (it needs rd) */
+	e->fwd_done = 1;
+}
+
+/* env_finish - submit phase one (journal lines already in t) */
+static void env_finish(struct relayd *rd, struct renv *e, struct spool_txn *t)
+{
+	e->finishing = 1;
+	e->busy = 1;
+	e->fwd_done = 1;
+	env_save(rd, e, t);
+	spool_txn_submit(t, env_phase1_done, e);
+	relayd_schedule(rd);
+}
+
+/* env_forwarded - STOPACK for e */
+void env_forwarded(struct relayd *rd, struct renv *e)
+{
+	struct spool_txn *t = spool_txn_new(rd->sp);
+	char    tid[16];
+	char   *rcpts = env_rcpts_text(e);
+	const char *kv[10];
+
+	snprintf(tid, sizeof(tid), "%u", e->tid);
+	kv[0] = "to";
+	kv[1] = e->hop;
+	kv[2] = "addr";
+	kv[3] = e->via_addr[0] ? e->via_addr : "-";
+	kv[4] = "remote";
+	kv[5] = e->remote[0] ? e->remote : "-";
+	kv[6] = "tid";
+	kv[7] = tid;
+	kv[8] = "rcpts";
+	kv[9] = rcpts;
+	spool_txn_journal(t, "forwarded", e->l ? e->l->name : "-", kv, 5);
+	free(rcpts);
+	env_finish(rd, e, t);
+}
+
+/* env_deferred - a try failed temporarily */
+void env_deferred(struct relayd *rd, struct renv *e, const char *reason)
+{
+	struct spool_txn *t = spool_txn_new(rd->sp);
+	char    next[32], att[16];
+	const char *kv[8];
+	int64_t ms;
+
+	e->attempts++;
+	ms = conf_backoff_ms(rd->conf, e->attempts);
+	e->next_try = time(NULL) + (time_t) ((ms + 999) / 1000);
+	str_copy(e->error, reason ? reason : "temporary failure", sizeof(e->error));
+	str_iso8601(e->next_try, next, sizeof(next));
+	snprintf(att, sizeof(att), "%u", e->attempts);
+	kv[0] = "to";
+	kv[1] = e->hop;
+	kv[2] = "reason";
+	kv[3] = e->error;
+	kv[4] = "next";
+	kv[5] = next;
+	kv[6] = "attempts";
+	kv[7] = att;
+	spool_txn_journal(t, "deferred", e->l ? e->l->name : "-", kv, 4);
+	env_save(rd, e, t);
+	spool_txn_submit(t, NULL, NULL);
+	e->busy = 0;
+	relayd_schedule(rd);
+}
+
+/* env_fail_some - recipients of e (those with fail[i]) failed; the rest
+ * (if any) are done; finish e. items: reasons per recipient. */
+static void env_fail_list(struct relayd *rd, struct renv *e, struct spool_txn *t,
+	struct failset *fs)
+{
+	struct letter *lt;
+	struct pread_ctx ctx;
+	enum letter_status st;
+	char    err[LETTER_ERRLEN], notice[SPOOL_NAMELEN], dr[600];
+	int     fd = -1, dead = 0;
+	const struct hdr *h = NULL;
+	uint64_t boff = 0;
+
+	lt = open_stored(rd, SPOOL_QUEUE, e->l->name, &fd, &ctx, &st, err, sizeof(err));
+	if (lt != NULL) {
+		h = letter_hdr(lt);
+		boff = letter_body_offset(lt);
+	}
+	notice[0] = '\0';
+	dr[0] = '\0';
+	report_failures(rd, t, e->l->name, e->hop, h, fd, boff, e->l->calling, fs, notice,
+	    sizeof(notice), &dead, dr, sizeof(dr));
+	if (dead)
+		add_dead_marker(rd, t, e->l, dr);
+	if (lt)
+		letter_free(lt);
+	if (fd >= 0)
+		close(fd);
+	if (notice[0]) {
+		/* route the notice once it is durable: poke via the scheduler */
+		struct rletter *nl = letter_add(rd, notice);
+
+		nl->finishing = 2;	/* "route me": see sched_tick */
+	}
+}
+
+/* env_failed - every recipient of e failed permanently */
+void env_failed(struct relayd *rd, struct renv *e, const char *reason)
+{
+	struct spool_txn *t = spool_txn_new(rd->sp);
+	struct failset fs;
+	size_t  i;
+
+	memset(&fs, 0, sizeof(fs));
+	for (i = 0; i < e->nrcpts; i++)
+		if (!e->rcpts[i].done)
+			failset_add(&fs, e->rcpts[i].orig, reason, e->rcpts[i].owner);
+	env_fail_list(rd, e, t, &fs);
+	failset_free(&fs);
+	env_finish(rd, e, t);
+}
+
+/* --- local delivery ------------------------------------------------------ */
+
+struct local_job {
+	struct relayd *rd;
+	struct renv *e;
+	char	letter[SPOOL_NAMELEN];
+	char	letter_path[PATH_MAX];
+	size_t	n;
+	char  **maildir;
+	int    *known;
+	int    *skip;
+	enum ch_local_status *st;
+	char  **path;
+	char  **err;
+	uint64_t hoff;
+};
+
+static void local_work(void *arg)
+{
+	struct local_job *j = arg;
+	struct letter *lt;
+	char    err[LETTER_ERRLEN], path[PATH_MAX];
+	size_t  i;
+	int     fd;
+
+	fd = open(j->letter_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		for (i = 0; i < j->n; i++) {
+			j->st[i] = CH_LOCAL_TEMP;
+			j->err[i] = xasprintf("open '%s': %s", j->letter_path, strerror(errno));
+		}
+		return;
+	}
+	if ((lt = letter_open_fd(fd, NULL, err, sizeof(err))) == NULL) {
+		for (i = 0; i < j->n; i++) {
+			j->st[i] = CH_LOCAL_TEMP;
+			j->err[i] = xasprintf("read '%s': %s", j->letter_path, err);
+		}
+		close(fd);
+		return;
+	}
+	j->hoff = letter_hdr_offset(lt);
+	letter_free(lt);
+	for (i = 0; i < j->n; i++) {
+		if (j->skip[i])
+			continue;
+		err[0] = '\0';
+		path[0] = '\0';
+		j->st[i] = ch_local_deliver(j->maildir[i], j->known[i], j->letter, fd, j->hoff,
+		    path, sizeof(path), err, sizeof(err));
+		j->path[i] = xstrdup(path);
+		j->err[i] = xstrdup(err);
+	}
+	close(fd);
+}
+
+static void local_done(void *arg)
+{
+	struct local_job *j = arg;
+	struct relayd *rd = j->rd;
+	struct renv *e = j->e;
+	struct spool_txn *t = spool_txn_new(rd->sp);
+	struct failset fs, acks;
+	const char *kv[4];
+	char   *temp = NULL;
+	size_t  i;
+
+	relayd_job(rd, -1);
+	memset(&fs, 0, sizeof(fs));
+	memset(&acks, 0, sizeof(acks));
+	for (i = 0; i < j->n; i++) {
+		if (j->skip[i])
+			continue;
+		switch (j->st[i]) {
+		case CH_LOCAL_OK:
+		case CH_LOCAL_ALREADY:
+			kv[0] = "rcpt";
+			kv[1] = e->rcpts[i].orig;
+			kv[2] = "mailbox";
+			kv[3] = j->path[i];
+			spool_txn_journal(t, "delivered", e->l->name, kv, 2);
+			e->rcpts[i].done = 1;
+			failset_add(&acks, e->rcpts[i].orig, NULL, NULL);
+			break;
+		case CH_LOCAL_PERM:
+			failset_add(&fs, e->rcpts[i].orig, j->err[i], e->rcpts[i].owner);
+			failset_add(&acks, e->rcpts[i].orig, j->err[i], NULL);
+			e->rcpts[i].done = 1;
+			break;
+		default:
+			if (temp == NULL)
+				temp = xstrdup(j->err[i] ? j->err[i] : "temporary failure");
+			log_warn("deliver '%s' to '%s': %s", e->l->name, e->rcpts[i].orig,
+			    j->err[i] ? j->err[i] : "");
+			break;
+		}
+	}
+	if (fs.n > 0)
+		env_fail_list(rd, e, t, &fs);
+	/* Acknowledge-To: the final server acknowledges (once all is decided) */
+	if (temp == NULL && acks.n > 0) {
+		struct letter *lt;
+		struct pread_ctx ctx;
+		enum letter_status st;
+		char    err[LETTER_ERRLEN], nn[SPOOL_NAMELEN];
+		struct addr *a;
+		int     fd;
+
+		lt = open_stored(rd, SPOOL_QUEUE, e->l->name, &fd, &ctx, &st, err, sizeof(err));
+		if (lt != NULL && !notice_is_notice(letter_hdr(lt))
+		    && hdr_find(letter_hdr(lt), HDR_ACK_TO, 0) >= 0
+		    && (a = hdr_mailbox(letter_hdr(lt), HDR_ACK_TO, err, sizeof(err))) != NULL) {
+			char   *to = addr_to_str(a);
+
+			if (add_notice(rd, t, NOTICE_ACK, e->l->name, letter_hdr(lt), fd,
+			    letter_body_offset(lt), to, acks.items, acks.n, 0, nn, sizeof(nn)) == 0) {
+				kv[0] = "notice";
+				kv[1] = nn;
+				kv[2] = "to";
+				kv[3] = to;
+				spool_txn_journal(t, "ack", e->l->name, kv, 2);
+				letter_add(rd, nn)->finishing = 2;
+			}
+			free(to);
+			addr_free(a);
+		}
+		if (lt) {
+			letter_free(lt);
+			close(fd);
+		}
+	}
+	if (temp != NULL) {
+		/* the delivered and failed ones are recorded in the docket */
+		spool_txn_submit(t, NULL, NULL);
+		t = NULL;
+		env_deferred(rd, e, temp);
+	} else
+		env_finish(rd, e, t);
+	free(temp);
+	failset_free(&fs);
+	failset_free(&acks);
+	for (i = 0; i < j->n; i++) {
+		free(j->maildir[i]);
+		free(j->path[i]);
+		free(j->err[i]);
+	}
+	free(j->maildir);
+	free(j->known);
+	free(j->skip);
+	free(j->st);
+	free(j->path);
+	free(j->err);
+	free(j);
+}
+
+static void local_start(struct relayd *rd, struct renv *e)
+{
+	struct local_job *j = xcalloc(1, sizeof(*j));
+	char    md[PATH_MAX];
+	size_t  i;
+
+	j->rd = rd;
+	j->e = e;
+	j->n = e->nrcpts;
+	str_copy(j->letter, e->l->name, sizeof(j->letter));
+	spool_path(rd->sp, SPOOL_QUEUE, e->l->name, j->letter_path, sizeof(j->letter_path));
+	j->maildir = xcalloc(j->n, sizeof(char *));
+	j->known = xcalloc(j->n, sizeof(int));
+	j->skip = xcalloc(j->n, sizeof(int));
+	j->st = xcalloc(j->n, sizeof(*j->st));
+	j->path = xcalloc(j->n, sizeof(char *));
+	j->err = xcalloc(j->n, sizeof(char *));
+	for (i = 0; i < j->n; i++) {
+		const char *mb = e->rcpts[i].mailbox ? e->rcpts[i].mailbox : "";
+
+		j->skip[i] = e->rcpts[i].done;
+		if (conf_maildir(rd->conf, mb, md, sizeof(md)) >= sizeof(md))
+			md[0] = '\0';
+		j->maildir[i] = xstrdup(md);
+		j->known[i] = route_table_nusers(rd->conf->routes) > 0
+		    && route_table_user_known(rd->conf->routes, mb);
+	}
+	e->busy = 1;
+	relayd_job(rd, 1);
+	workq_submit(rd->wq, local_work, local_done, j);
+}
+
+/* --- warnings and give-up ------------------------------------------------- */
+
+static void env_warn(struct relayd *rd, struct renv *e)
+{
+	struct spool_txn *t;
+	struct letter *lt;
+	struct pread_ctx ctx;
+	enum letter_status st;
+	struct failset fs;
+	char    err[LETTER_ERRLEN], nn[SPOOL_NAMELEN];
+	const char *kv[4];
+	char   *to;
+	size_t  i;
+	int     fd;
+
+	e->warned = 1;
+	lt = open_stored(rd, SPOOL_QUEUE, e->l->name, &fd, &ctx, &st, err, sizeof(err));
+	if (lt == NULL) {
+		env_save(rd, e, NULL);
+		return;
+	}
+	t = spool_txn_new(rd->sp);
+	memset(&fs, 0, sizeof(fs));
+	for (i = 0; i < e->nrcpts; i++)
+		if (!e->rcpts[i].done)
+			failset_add(&fs, e->rcpts[i].orig, e->error[0] ? e->error : "not yet delivered",
+			    NULL);
+	if (!notice_is_notice(letter_hdr(lt))
+	    && (to = notice_addressee(rd, letter_hdr(lt), e->l->calling, NULL)) != NULL) {
+		if (add_notice(rd, t, NOTICE_WARN, e->l->name, letter_hdr(lt), fd,
+		    letter_body_offset(lt), to, fs.items, fs.n, e->first, nn, sizeof(nn)) == 0) {
+			kv[0] = "to";
+			kv[1] = to;
+			kv[2] = "notice";
+			kv[3] = nn;
+			spool_txn_journal(t, "warned", e->l->name, kv, 2);
+			letter_add(rd, nn)->finishing = 2;
+		}
+		free(to);
+	}
+	env_save(rd, e, t);
+	spool_txn_submit(t, NULL, NULL);
+	failset_free(&fs);
+	letter_free(lt);
+	close(fd);
+}
+
+/* --- the scheduler ------------------------------------------------------- */
+
+static void sched_tick(struct loop *loop, void *arg);
+
+void relayd_schedule(struct relayd *rd)
+{
+	if (rd->stdio_mode)
+		return;
+	if (rd->sched_timer != 0 && rd->sched_soon)
+		return;
+	if (rd->sched_timer != 0)
+		loop_timer_del(rd->loop, rd->sched_timer);
+	rd->sched_soon = 1;
+	rd->sched_timer = loop_timer_add(rd->loop, 0, sched_tick, rd);
+}
+
+static void sched_tick(struct loop *loop, void *arg)
+{
+	struct relayd *rd = arg;
+	struct renv *e, *next;
+	struct rletter *l, *lnext;
+	time_t  now = time(NULL);
+	int64_t ms;
+
+	(void) loop;
+	rd->sched_timer = 0;
+	rd->sched_soon = 0;
+	/* notices waiting to be routed (their transaction is done when the
+	 * file is in in/) */
+	for (l = rd->letters; l != NULL; l = lnext) {
+		lnext = l->next;
+		if (l->finishing == 2 && l->nenv == 0 && spool_exists(rd->sp, SPOOL_IN, l->name)) {
+			char    nm[SPOOL_NAMELEN];
+
+			str_copy(nm, l->name, sizeof(nm));
+			letter_del(rd, l);
+			relayd_route_letter(rd, nm);
+		}
+	}
+	for (e = rd->envs; e != NULL; e = next) {
+		next = e->next;
+		if (e->busy)
+			continue;
+		if (e->fwd_done) {
+			env_remove(rd, e);
+			continue;
+		}
+		if (rd->stopping)
+			continue;
+		if (rd->conf->give_up_ms > 0
+		    && (int64_t) (now - e->first) * 1000 >= rd->conf->give_up_ms) {
+			char    why[700];
+
+			snprintf(why, sizeof(why), "gave up after %u attempts%s%s", e->attempts,
+			    e->error[0] ? ": " : "", e->error);
+			env_failed(rd, e, why);
+			continue;
+		}
+		if (!e->warned && e->attempts > 0 && rd->conf->warn_ms > 0
+		    && (int64_t) (now - e->first) * 1000 >= rd->conf->warn_ms)
+			env_warn(rd, e);
+		if (e->next_try > now)
+			continue;
+		if (e->local)
+			local_start(rd, e);
+		else
+			(void) relayd_fwd_start(rd, e);
+	}
+	if (!rd->stopping && loop_now_ms() - rd->last_out_scan >= 1000)
+		relayd_pickup(rd, 0);
+	ms = SCHED_MS;
+	rd->sched_timer = loop_timer_add(rd->loop, ms, sched_tick, rd);
+}
+
+/* relayd_retry - make envelopes due now */
+int relayd_retry(struct relayd *rd, const char *name)
+{
+	struct renv *e;
+	int     n = 0;
+
+	for (e = rd->envs; e != NULL; e = e->next)
+		if (e->l != NULL && (name == NULL || strcmp(e->l->name, name) == 0
+		    || strcmp(e->name, name) == 0)) {
+			e->next_try = 0;
+			n++;
+		}
+	relayd_schedule(rd);
+	return n;
+}
+
+/* --- out/ pickup ------------------------------------------------------------ */
+
+struct claim_ctx {
+	struct relayd *rd;
+	char	name[SPOOL_NAMELEN];
+	int	corrupt;
+	void	(*cb)(void *arg, int ok, const char *name, const char *err);
+	void   *cb_arg;
+};
+
+static void claim_done(void *arg, int ok, const char *err)
+{
+	struct claim_ctx *cc = arg;
+
+	if (ok && !cc->corrupt)
+		relayd_route_letter(cc->rd, cc->name);
+	if (cc->cb != NULL)
+		cc->cb(cc->cb_arg, ok && !cc->corrupt, cc->name,
+		    !ok ? err : cc->corrupt ? "malformed letter (moved to corrupt/)" : NULL);
+	free(cc);
+}
+
+/* received_kv - the received line's values from a letter head */
+static void add_received(struct spool_txn *t, const char *name, const char *from,
+	const char *calling, const char *tid, const char *donor, uint64_t size, uint32_t crc,
+	struct letter *lt)
+{
+	const char *kv[16];
+	char    sz[32], crcs[16];
+	char   *msgid = hdr_get(letter_hdr(lt), HDR_MESSAGE_ID);
+	struct renv tmp;
+	char   *rcpts;
+	size_t  i, k = 0;
+	const struct addr_list *al = letter_rcpts(lt);
+
+	memset(&tmp, 0, sizeof(tmp));
+	for (i = 0; i < addr_list_count(al); i++) {
+		char   *s = addr_to_str(addr_list_get(al, i));
+
+		env_add_rcpt(&tmp, s, NULL, NULL, NULL);
+		free(s);
+	}
+	rcpts = env_rcpts_text(&tmp);
+	for (i = 0; i < tmp.nrcpts; i++) {
+		free(tmp.rcpts[i].addr);
+		free(tmp.rcpts[i].orig);
+	}
+	free(tmp.rcpts);
+	snprintf(sz, sizeof(sz), "%llu", (unsigned long long) size);
+	snprintf(crcs, sizeof(crcs), "%08lx", (unsigned long) crc);
+	kv[k++] = "from";
+	kv[k++] = from;
+	if (calling) {
+		kv[k++] = "calling";
+		kv[k++] = calling;
+	}
+	if (tid) {
+		kv[k++] = "tid";
+		kv[k++] = tid;
+	}
+	if (donor) {
+		kv[k++] = "donor";
+		kv[k++] = donor;
+	}
+	kv[k++] = "size";
+	kv[k++] = sz;
+	kv[k++] = "crc32";
+	kv[k++] = crcs;
+	kv[k++] = "rcpts";
+	kv[k++] = rcpts;
+	kv[k++] = "msgid";
+	kv[k++] = msgid ? msgid : "-";
+	spool_txn_journal(t, "received", name, kv, k / 2);
+	free(rcpts);
+	free(msgid);
+}
+
+
+void relayd_received_line(struct spool_txn *t, const char *name, const char *from,
+	const char *calling, const char *tid, const char *donor, uint64_t size, uint32_t crc,
+	struct letter *lt)
+{
+	add_received(t, name, from, calling, tid, donor, size, crc, lt);
+}
+
+
+int relayd_claim(struct relayd *rd, const char *file,
+	void (*cb)(void *arg, int ok, const char *name, const char *err), void *cb_arg,
+	char *err, size_t errlen)
+{
+	struct claim_ctx *cc;
+	struct spool_txn *t;
+	struct letter *lt;
+	struct pread_ctx ctx;
+	enum letter_status st;
+	char    lerr[LETTER_ERRLEN], from[PATH_MAX];
+	const char *kv[4];
+	uint32_t crc = 0;
+	uint64_t size = 0;
+	int     fd;
+
+	if (file[0] == '.' || strchr(file, '/') != NULL) {
+		snprintf(err, errlen, "claim 'out/%s': not a drop file name", file);
+		return -1;
+	}
+	lt = open_stored(rd, SPOOL_OUT, file, &fd, &ctx, &st, lerr, sizeof(lerr));
+	if (lt == NULL && st == LETTER_EIO) {
+		snprintf(err, errlen, "%s", lerr);
+		return -1;
+	}
+	cc = xcalloc(1, sizeof(*cc));
+	cc->rd = rd;
+	cc->cb = cb;
+	cc->cb_arg = cb_arg;
+	t = spool_txn_new(rd->sp);
+	snprintf(from, sizeof(from), "out/%s", file);
+	if (lt == NULL) {
+		cc->corrupt = 1;
+		if (spool_txn_claim(t, file, SPOOL_CORRUPT, cc->name, sizeof(cc->name), err,
+		    errlen) < 0)
+			goto fail;
+		log_warn("drop 'out/%s' is not a letter: %s (moved to 'corrupt/%s')", file, lerr,
+		    cc->name);
+		kv[0] = "from";
+		kv[1] = from;
+		kv[2] = "reason";
+		kv[3] = lerr;
+		spool_txn_journal(t, "corrupt", cc->name, kv, 2);
+	} else {
+		(void) crc_file(fd, 0, &crc, &size);
+		if (spool_txn_claim(t, file, SPOOL_IN, cc->name, sizeof(cc->name), err,
+		    errlen) < 0)
+			goto fail;
+		add_received(t, cc->name, from, NULL, NULL, NULL, size, crc, lt);
+		letter_free(lt);
+		lt = NULL;
+	}
+	if (fd >= 0)
+		close(fd);
+	spool_txn_submit(t, claim_done, cc);
+	return 0;
+fail:
+	spool_txn_abort(t);
+	if (lt)
+		letter_free(lt);
+	if (fd >= 0)
+		close(fd);
+	free(cc);
+	return -1;
+}
+
+struct scan_ctx {
+	struct relayd *rd;
+	int	force;
+	time_t	now;
+	char  **names;
+	size_t	n;
+};
+
+static int scan_out(void *arg, const char *name)
+{
+	struct scan_ctx *sc = arg;
+	char    path[PATH_MAX];
+	struct stat st;
+
+	if (spool_path(sc->rd->sp, SPOOL_OUT, name, path, sizeof(path)) == NULL
+	    || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (!sc->force && st.st_mtime + OUT_STABLE_S > sc->now)
+		return 0;
+	sc->names = xrealloc(sc->names, sizeof(char *) * (sc->n + 1));
+	sc->names[sc->n++] = xstrdup(name);
+	return sc->n >= 256;		/* a batch at a time */
+}
+
+/* relayd_pickup - scan out/ */
+void relayd_pickup(struct relayd *rd, int force)
+{
+	struct scan_ctx sc;
+	char    err[SPOOL_ERRLEN];
+	size_t  i;
+
+	if (rd->stdio_mode || rd->stopping)
+		return;
+	rd->last_out_scan = loop_now_ms();
+	memset(&sc, 0, sizeof(sc));
+	sc.rd = rd;
+	sc.force = force;
+	sc.now = time(NULL);
+	if (spool_scan(rd->sp, SPOOL_OUT, scan_out, &sc, err, sizeof(err)) < 0)
+		log_error("%s", err);
+	for (i = 0; i < sc.n; i++) {
+		if (relayd_claim(rd, sc.names[i], NULL, NULL, err, sizeof(err)) < 0
+		    && errno != ENOENT)
+			log_error("pick up 'out/%s': %s", sc.names[i], err);
+		free(sc.names[i]);
+	}
+	free(sc.names);
+}
+
+/* --- start-up ------------------------------------------------------------ */
+
+struct load_ctx {
+	struct relayd *rd;
+	char  **names;
+	size_t	n;
+};
+
+static int collect(void *arg, const char *name)
+{
+	struct load_ctx *lc = arg;
+
+	lc->names = xrealloc(lc->names, sizeof(char *) * (lc->n + 1));
+	lc->names[lc->n++] = xstrdup(name);
+	return 0;
+}
+
+static void load_free(struct load_ctx *lc)
+{
+	size_t  i;
+
+	for (i = 0; i < lc->n; i++)
+		free(lc->names[i]);
+	free(lc->names);
+	memset(lc, 0, sizeof(*lc));
+}
+
+/* relayd_queue_start - load queue/, route in/ */
+int relayd_queue_start(struct relayd *rd, char *err, size_t errlen)
+{
+	struct load_ctx q, in;
+	char    path[PATH_MAX], letter[SPOOL_NAMELEN], calling[300];
+	char   *text, *us;
+	size_t  i, j, len;
+	struct renv *e;
+	struct rletter *l;
+
+	memset(&q, 0, sizeof(q));
+	memset(&in, 0, sizeof(in));
+	if (spool_scan(rd->sp, SPOOL_QUEUE, collect, &q, err, errlen) < 0
+	    || spool_scan(rd->sp, SPOOL_IN, collect, &in, err, errlen) < 0) {
+		load_free(&q);
+		load_free(&in);
+		return -1;
+	}
+	/* envelopes of letters still in in/ are from a routing that did
+	 * not complete: remove them, the letter is routed again */
+	for (i = 0; i < q.n; i++) {
+		if ((us = strchr(q.names[i], '_')) == NULL)
+			continue;
+		for (j = 0; j < in.n; j++)
+			if (strlen(in.names[j]) == (size_t) (us - q.names[i])
+			    && strncmp(in.names[j], q.names[i], (size_t) (us - q.names[i])) == 0) {
+				spool_path(rd->sp, SPOOL_QUEUE, q.names[i], path, sizeof(path));
+				log_info("removing '%s' of an unfinished routing", q.names[i]);
+				(void) unlink(path);
+				q.names[i][0] = '\0';
+			}
+	}
+	for (i = 0; i < q.n; i++) {
+		const char *nm = q.names[i];
+
+		if (!nm[0] || (us = strchr(nm, '_')) == NULL)
+			continue;
+		if (us[1] == 'd' && us[2] == '\0') {
+			char    ln[SPOOL_NAMELEN];
+			char   *reason;
+
+			str_copy(ln, nm, sizeof(ln));
+			ln[us - nm] = '\0';
+			l = letter_add(rd, ln);
+			l->dead = 1;
+			spool_path(rd->sp, SPOOL_QUEUE, nm, path, sizeof(path));
+			if ((reason = durable_read_file(path, 500, &len, NULL, 0)) != NULL) {
+				str_copy(l->dead_reason, reason, sizeof(l->dead_reason));
+				free(reason);
+			}
+			continue;
+		}
+		if (!((us[1] == 'l' && us[2] == '\0') || (us[1] == 'f' && us[2] == '_')))
+			continue;
+		spool_path(rd->sp, SPOOL_QUEUE, nm, path, sizeof(path));
+		if ((text = durable_read_file(path, ENV_FILE_MAX, &len, err, errlen)) == NULL) {
+			log_error("load envelope: %s", err);
+			continue;
+		}
+		letter[0] = calling[0] = '\0';
+		e = env_file_parse(text, letter, sizeof(letter), calling, sizeof(calling));
+		free(text);
+		if (e == NULL) {
+			log_error("envelope 'queue/%s' is malformed: left alone", nm);
+			continue;
+		}
+		if (!spool_exists(rd->sp, SPOOL_QUEUE, letter)) {
+			log_error("envelope 'queue/%s': its letter '%s' is missing: left alone", nm,
+			    letter);
+			env_free(e);
+			continue;
+		}
+		str_copy(e->name, nm, sizeof(e->name));
+		e->local = strcmp(e->hop, "local") == 0;
+		e->next_try = time(NULL);
+		env_load_docket(rd, e);
+		l = letter_add(rd, letter);
+		str_copy(l->calling, calling, sizeof(l->calling));
+		e->l = l;
+		l->nenv++;
+		e->next = rd->envs;
+		rd->envs = e;
+	}
+	/* letters with no envelope left: finish them */
+	for (i = 0; i < q.n; i++) {
+		const char *nm = q.names[i];
+
+		if (!nm[0] || strchr(nm, '_') != NULL)
+			continue;
+		l = letter_add(rd, nm);
+		if (l->nenv == 0) {
+			struct spool_txn *t = spool_txn_new(rd->sp);
+			const char *kv[2];
+
+			if (l->dead) {
+				char    mk[SPOOL_NAMELEN * 2];
+
+				snprintf(mk, sizeof(mk), "%s_d", nm);
+				spool_txn_remove(t, SPOOL_QUEUE, mk);
+				spool_txn_move(t, nm, SPOOL_QUEUE, SPOOL_DEAD, NULL);
+				kv[0] = "reason";
+				kv[1] = l->dead_reason[0] ? l->dead_reason : "undeliverable";
+				spool_txn_journal(t, "dead", nm, kv, 1);
+			} else
+				spool_txn_remove(t, SPOOL_QUEUE, nm);
+			if (spool_txn_run(t, err, errlen) < 0)
+				log_error("finish '%s': %s", nm, err);
+			letter_del(rd, l);
+		}
+	}
+	load_free(&q);
+	for (i = 0; i < in.n; i++)
+		relayd_route_letter(rd, in.names[i]);
+	load_free(&in);
+	relayd_schedule(rd);
+	return 0;
+}
+
+/* relayd_queue_busy - queue work in flight */
+int relayd_queue_busy(const struct relayd *rd)
+{
+	const struct renv *e;
+
+	for (e = rd->envs; e != NULL; e = e->next)
+		if (e->busy)
+			return 1;
+	return spool_pending(rd->sp) > 0 || rd->jobs > 0;
+}
+
+/* relayd_queue_free - free the in-memory queue */
+void relayd_queue_free(struct relayd *rd)
+{
+	struct renv *e;
+	struct rletter *l;
+
+	while ((e = rd->envs) != NULL) {
+		rd->envs = e->next;
+		env_free(e);
+	}
+	while ((l = rd->letters) != NULL) {
+		rd->letters = l->next;
+		free(l);
+	}
+	if (rd->sched_timer)
+		loop_timer_del(rd->loop, rd->sched_timer);
+	rd->sched_timer = 0;
+}
+
+
+void relayd_queue_list(struct relayd *rd, struct buf *out)
+{
+	struct renv *e;
+	struct load_ctx in;
+	char    err[SPOOL_ERRLEN], esc[1200], path[PATH_MAX];
+	time_t  now = time(NULL);
+	struct stat st;
+	size_t  i;
+
+	for (e = rd->envs; e != NULL; e = e->next) {
+		char   *r = env_rcpts_text(e);
+		const char *state = e->finishing ? "finishing" : e->busy ? (e->local
+		    ? "delivering" : "sending") : e->attempts ? "deferred" : "queued";
+
+		str_escape(esc, sizeof(esc), e->error[0] ? e->error : "-",
+		    strlen(e->error[0] ? e->error : "-"));
+		buf_printf(out, "%s %llds %s %s %s %s\n", e->l ? e->l->name : "-",
+		    (long long) (now - e->first), e->hop, r, state, esc);
+		free(r);
+	}
+	memset(&in, 0, sizeof(in));
+	if (spool_scan(rd->sp, SPOOL_IN, collect, &in, err, sizeof(err)) == 0)
+		for (i = 0; i < in.n; i++) {
+			long long age = 0;
+
+			if (spool_path(rd->sp, SPOOL_IN, in.names[i], path, sizeof(path))
+			    && stat(path, &st) == 0)
+				age = (long long) (now - st.st_mtime);
+			buf_printf(out, "%s %llds - - received -\n", in.names[i], age);
+		}
+	load_free(&in);
+}

@@ -1,0 +1,561 @@
+/*++
+ * NAME
+ *	test_conf 1
+ * SUMMARY
+ *	CUnit tests of relay/conf: loading and validating a node configuration
+ * SYNOPSIS
+ *	build/tests/test_conf
+ * DESCRIPTION
+ *	Runs in a fresh temporary directory (so messages read "t.ini:N:").
+ *	A full configuration in the style of DESIGN section 10 is loaded
+ *	and every field checked, then a minimal one for the defaults,
+ *	then a table of bad files, each with the exact diagnostics
+ *	expected (errors and warnings, with their line numbers), then
+ *	conf_check() output, conf_maildir() and conf_backoff_ms().
+ *--*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
+
+#include "mailchannel/addr.h"
+#include "mailchannel/route.h"
+#include "relay/conf.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/durable.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+#define EXPECT_INT(got, want) do { \
+	long long g_ = (long long) (got), w_ = (long long) (want); \
+	if (g_ != w_) \
+		fprintf(stderr, "\n%s:%d: %s: got %lld, want %lld\n", \
+		    __FILE__, __LINE__, #got, g_, w_); \
+	CU_ASSERT(g_ == w_); \
+} while (0)
+
+#define EXPECT_STR(got, want) do { \
+	const char *g_ = (got), *w_ = (want); \
+	int ok_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0; \
+	if (!ok_) \
+		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want \"%s\"\n", \
+		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
+		    w_ ? w_ : "(null)"); \
+	CU_ASSERT(ok_); \
+} while (0)
+
+static char tmpdir[256];
+static char *absdir;		/* realpath of tmpdir */
+static char oldcwd[4096];
+
+static int setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s/test_conf.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(tmpdir) == NULL || getcwd(oldcwd, sizeof(oldcwd)) == NULL
+	    || chdir(tmpdir) < 0)
+		return -1;
+	absdir = realpath(".", NULL);
+	return absdir ? 0 : -1;
+}
+
+static int teardown(void)
+{
+	unlink("t.ini");
+	if (chdir(oldcwd) < 0)
+		return -1;
+	rmdir(tmpdir);
+	free(absdir);
+	return 0;
+}
+
+static void write_ini(const char *text)
+{
+	char err[DURABLE_ERRLEN];
+
+	unlink("t.ini");
+	if (durable_write_file("t.ini", text, strlen(text), err, sizeof(err)) < 0) {
+		fprintf(stderr, "write t.ini: %s\n", err);
+		abort();
+	}
+}
+
+/* load - write text to t.ini and load it; diagnostics into *diag (new) */
+static struct conf *load(const char *text, char **diag, unsigned *ne, unsigned *nw)
+{
+	struct buf errs = BUF_INIT(1 << 20);
+	struct conf *c;
+
+	write_ini(text);
+	c = conf_load("t.ini", &errs, ne, nw);
+	*diag = xstrdup(errs.len ? buf_cstr(&errs) : "");
+	buf_release(&errs);
+	return c;
+}
+
+static const char full_ini[] =
+	"; a full node in the style of DESIGN section 10\n"	/* 1 */
+	"[node]\n"
+	"name    = UCL\n"
+	"spool   = spool/ucl\n"
+	"calling = UCL.MAIL\n"					/* 5 */
+	"[listen]\n"
+	"mail    = tcp:127.0.0.1:4521, unix:ucl.sock , rawtcp:[::1]:4600\n"
+	"[routes]\n"
+	"pss       = niftp tcp:127.0.0.1:4522\n"
+	"cambridge = niftp unix:/run/cam.sock, niftp exec:Cam-SSH CAM.FTP.MAIL\n"	/* 10 */
+	"*.ac.uk   = niftp tcp:gw.example:4700 JANET.FTP.MAIL\n"
+	"*         = niftp tcp:relay.example:4521\n"
+	"here      = local\n"
+	"[exec]\n"
+	"cam-ssh = \"ssh mail@cambridge.example mailrelayd --stdio ; -c /etc/cam.ini\"\n"	/* 15 */
+	"[local]\n"
+	"names   = ucl, ucl.ac.uk\n"
+	"maildir = /var/mail/%u/\n"
+	"users   = bennett, Root\n"
+	"reversed_names = yes\n"				/* 20 */
+	"[aliases]\n"
+	"postmaster = root\n"
+	"dcpu       = linington@cambridge\n"
+	"[lists]\n"
+	"staff       = bennett@ucl, linington@cambridge\n"	/* 25 */
+	"staff.owner = bennett@ucl\n"
+	"[retry]\n"
+	"first = 60s\n"
+	"max   = 1h\n"
+	"warn  = 4h\n"						/* 30 */
+	"give_up = 5d\n"
+	"docket_keep = 7d\n"
+	"[limits]\n"
+	"hops = 12\n"
+	"max_letter_size = 10M\n"				/* 35 */
+	"max_recipients = 500\n"
+	"calls_per_hop = 2\n"
+	"max_calls = 9\n"
+	"connect_timeout = 3s\n"
+	"setup_timeout = 4s\n"					/* 40 */
+	"idle_timeout = 0\n";
+
+static void test_full(void)
+{
+	char *diag, *p;
+	unsigned ne = 99, nw = 99;
+	struct conf *c = load(full_ini, &diag, &ne, &nw);
+	const struct route_hop *h;
+	const char *pat;
+
+	EXPECT_STR(diag, "");
+	EXPECT_INT(ne, 0);
+	EXPECT_INT(nw, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	EXPECT_STR(c->path, "t.ini");
+	EXPECT_STR(c->name, "ucl");
+	p = xasprintf("%s/spool/ucl", absdir);
+	EXPECT_STR(c->spool, p);
+	free(p);
+	p = xasprintf("%s/spool/ucl/control", absdir);
+	EXPECT_STR(c->control, p);
+	free(p);
+	EXPECT_STR(c->calling, "UCL.MAIL");
+	CU_ASSERT_PTR_NULL(c->log_file);
+	CU_ASSERT_PTR_NULL(c->pid_file);
+	EXPECT_INT(c->nlisten, 3);
+	EXPECT_STR(c->listen[0], "tcp:127.0.0.1:4521");
+	p = xasprintf("unix:%s/ucl.sock", absdir);
+	EXPECT_STR(c->listen[1], p);
+	free(p);
+	EXPECT_STR(c->listen[2], "rawtcp:[::1]:4600");
+	EXPECT_STR(c->maildir, "/var/mail/%u/");
+	EXPECT_INT(c->reversed_names, 1);
+	EXPECT_INT(c->retry_first_ms, 60000);
+	EXPECT_INT(c->retry_max_ms, 3600000);
+	EXPECT_INT(c->warn_ms, 4 * 3600000LL);
+	EXPECT_INT(c->give_up_ms, 5 * 86400000LL);
+	EXPECT_INT(c->docket_keep_ms, 7 * 86400000LL);
+	EXPECT_INT(c->max_hops, 12);
+	EXPECT_INT(c->max_letter_size, 10 << 20);
+	EXPECT_INT(c->max_recipients, 500);
+	EXPECT_INT(c->calls_per_hop, 2);
+	EXPECT_INT(c->max_calls, 9);
+	EXPECT_INT(c->connect_timeout_ms, 3000);
+	EXPECT_INT(c->setup_timeout_ms, 4000);
+	EXPECT_INT(c->idle_timeout_ms, 0);
+
+	/* the route table */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c->routes);
+	EXPECT_STR(route_table_node(c->routes), "ucl");
+	EXPECT_INT(route_table_max_hops(c->routes), 12);
+	EXPECT_INT(route_table_nhops(c->routes), 5);
+	EXPECT_INT(route_table_is_local(c->routes, "UCL.ac.uk"), 1);
+	EXPECT_INT(route_table_is_local(c->routes, "uk.ac.ucl"), 1);	/* reversed */
+	EXPECT_INT(route_table_user_known(c->routes, "root"), 1);
+	EXPECT_INT(route_table_user_known(c->routes, "linington"), 0);
+	h = route_table_lookup(c->routes, "Cambridge", &pat);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	EXPECT_INT(h->nalts, 2);
+	EXPECT_STR(h->alts[0].addr, "unix:/run/cam.sock");
+	EXPECT_STR(h->alts[0].called, "FTP.MAIL");
+	EXPECT_STR(h->alts[1].addr,
+	    "exec:ssh mail@cambridge.example mailrelayd --stdio ; -c /etc/cam.ini");
+	EXPECT_STR(h->alts[1].shown, "exec:Cam-SSH");
+	EXPECT_STR(h->alts[1].called, "CAM.FTP.MAIL");
+	h = route_table_lookup(c->routes, "x.cs.ac.uk", &pat);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	EXPECT_STR(pat, "*.ac.uk");
+	EXPECT_STR(h->alts[0].called, "JANET.FTP.MAIL");
+	h = route_table_lookup(c->routes, "anywhere", &pat);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	EXPECT_STR(pat, "*");
+	h = route_table_lookup(c->routes, "here", &pat);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	EXPECT_INT(h->alts[0].channel, ROUTE_CH_LOCAL);
+
+	/* aliases and lists reached through routing */
+	{
+		struct addr *a = addr_parse("staff@ucl", 9, NULL, 0);
+		struct route_result *r = route_resolve(c->routes, a, 0);
+
+		EXPECT_INT(route_result_count(r), 2);
+		EXPECT_STR(route_result_get(r, 0)->mailbox, "bennett");
+		EXPECT_STR(route_result_get(r, 0)->owner, "bennett@ucl");
+		EXPECT_STR(route_result_get(r, 1)->hop->name, "cambridge");
+		route_result_free(r);
+		addr_free(a);
+	}
+	conf_free(c);
+	free(diag);
+}
+
+static void test_defaults(void)
+{
+	char *diag, *p;
+	unsigned ne, nw;
+	struct conf *c = load("[node]\nname = pss\n", &diag, &ne, &nw);
+
+	EXPECT_STR(diag, "");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	EXPECT_STR(c->name, "pss");
+	EXPECT_STR(c->spool, "/var/spool/niftpmail/pss");
+	EXPECT_STR(c->control, "/var/spool/niftpmail/pss/control");
+	EXPECT_STR(c->calling, "pss");
+	EXPECT_INT(c->nlisten, 0);
+	EXPECT_STR(c->maildir, "/var/spool/niftpmail/pss/mail/%u/");
+	EXPECT_INT(c->reversed_names, 0);
+	EXPECT_INT(c->retry_first_ms, 60000);
+	EXPECT_INT(c->retry_max_ms, 3600000);
+	EXPECT_INT(c->warn_ms, 4 * 3600000LL);
+	EXPECT_INT(c->give_up_ms, 5 * 86400000LL);
+	EXPECT_INT(c->docket_keep_ms, 6 * 86400000LL);
+	EXPECT_INT(c->max_hops, 30);
+	EXPECT_INT(c->max_letter_size, 64 << 20);
+	EXPECT_INT(c->max_recipients, ADDR_LIST_MAX);
+	EXPECT_INT(c->calls_per_hop, 4);
+	EXPECT_INT(c->max_calls, 64);
+	EXPECT_INT(c->connect_timeout_ms, 10000);
+	EXPECT_INT(c->setup_timeout_ms, 30000);
+	EXPECT_INT(c->idle_timeout_ms, 660000);
+	EXPECT_INT(route_table_nhops(c->routes), 0);
+	EXPECT_INT(route_table_nusers(c->routes), 0);
+	conf_free(c);
+	free(diag);
+
+	/* relative spool: the maildir and control follow it */
+	c = load("[node]\nname = pss\nspool = s\n[local]\nmaildir = m/%u/x%%y\n", &diag, &ne, &nw);
+	EXPECT_STR(diag, "");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	p = xasprintf("%s/m/%%u/x%%%%y", absdir);
+	EXPECT_STR(c->maildir, p);
+	free(p);
+	{
+		char buf[4096], *want = xasprintf("%s/m/bennett/x%%y", absdir);
+
+		EXPECT_INT(conf_maildir(c, "bennett", buf, sizeof(buf)), strlen(want));
+		EXPECT_STR(buf, want);
+		EXPECT_INT(conf_maildir(c, "bennett", buf, 5), strlen(want));
+		EXPECT_INT(strlen(buf), 4);
+		free(want);
+	}
+	conf_free(c);
+	free(diag);
+}
+
+/* Bad and doubtful files: the text, whether it loads, the exact diagnostics. */
+static const struct {
+	const char *ini;
+	int	loads;
+	const char *want;
+} bad[] = {
+	{ "[node]\nname = ucl\n[routes]\npss = nifpt tcp:1.2.3.4:5\n", 0,
+	  "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp or local)\n" },
+	{ "[node]\nname = ucl\nname = pss\n", 0,
+	  "t.ini:3: [node] name: duplicate key (first on line 2)\n" },
+	{ "[node]\nname = ucl\n[ROUTES]\nPss = niftp tcp:a:1\n[routes]\npss = niftp tcp:b:1\n", 0,
+	  "t.ini:5: warning: [routes]: section repeated (first on line 3); its keys are merged\n"
+	  "t.ini:6: [routes] pss: duplicate key (first on line 4)\n" },
+	{ "[node]\nspool = /x\n", 0,
+	  "t.ini:1: [node] name: missing (the node's name is required)\n" },
+	{ "[retry]\nfirst = 1s\n", 0,
+	  "t.ini:0: [node] name: missing (the node's name is required)\n" },
+	{ "[node]\nname = u c l\n", 0,
+	  "t.ini:2: [node] name: host name 'u c l': bad character ' '\n" },
+	{ "[node]\nname = ucl\n[retry]\nfirst = 5x\nmax = 0s\nwarn = soon\n", 0,
+	  "t.ini:4: [retry] first: bad duration '5x' (want e.g. 30s, 10m, 4h, 5d)\n"
+	  "t.ini:5: [retry] max: duration '0s' out of range\n"
+	  "t.ini:6: [retry] warn: bad duration 'soon' (want e.g. 30s, 10m, 4h, 5d)\n" },
+	{ "[node]\nname = ucl\n[retry]\nfirst = 2h\nmax = 1h\n", 0,
+	  "t.ini:5: [retry] max: first (7200 s) is longer than max (3600 s)\n" },
+	{ "[node]\nname = ucl\n[retry]\nwarn = 6d\ndocket_keep = 1d\n", 1,
+	  "t.ini:4: warning: [retry] warn: not shorter than give_up: no \"still trying\""
+	  " notice will be sent\n"
+	  "t.ini:5: warning: [retry] docket_keep: shorter than give_up: a donor's late"
+	  " resumption may find no docket and send the letter twice\n" },
+	{ "[node]\nname = ucl\nfoo = 1\n[colour]\nred = 1\n", 1,
+	  "t.ini:3: warning: [node] foo: unknown key (ignored)\n"
+	  "t.ini:4: warning: [colour]: unknown section (ignored)\n" },
+	{ "[node]\nname = ucl\ngarbage\n[unclosed\n = x\n", 0,
+	  "t.ini:3: syntax error: want '[section]' or 'key = value'\n"
+	  "t.ini:4: syntax error: a section header must end with ']'\n"
+	  "t.ini:5: syntax error: empty key name\n" },
+	{ "name = ucl\n[node]\nname = ucl\n", 0,
+	  "t.ini:1: key 'name' outside any section\n" },
+	{ "[node]\nname = ucl\n[listen]\nmail = tcp:1.2.3.4, exec:x, stdio, foo:bar\n", 0,
+	  "t.ini:4: [listen] mail: bad address 'tcp:1.2.3.4': no port (want HOST:PORT)\n"
+	  "t.ini:4: [listen] mail: cannot listen on 'exec:x' (use tcp:, rawtcp: or unix:;"
+	  " stdio is mailrelayd --stdio)\n"
+	  "t.ini:4: [listen] mail: cannot listen on 'stdio' (use tcp:, rawtcp: or unix:;"
+	  " stdio is mailrelayd --stdio)\n"
+	  "t.ini:4: [listen] mail: bad address 'foo:bar': unknown transport"
+	  " (want tcp:, rawtcp:, unix:, exec: or stdio)\n" },
+	{ "[node]\nname = ucl\n[routes]\na = niftp exec:nosuch\nb = niftp tcp:x:1 FTP.MAIL extra\n"
+	  "c = local tcp:x:1\nd = niftp tcp:x:1 FTP..MAIL\n*x = niftp tcp:x:1\ne = niftp\n"
+	  "f = niftp stdio\ng =\nh = niftp tcp:x:1, local\n", 0,
+	  "t.ini:4: [routes] a: unknown exec name 'nosuch' (define it in [exec])\n"
+	  "t.ini:5: [routes] b: alternate 1: too many words (want CHANNEL ADDR [CALLED])\n"
+	  "t.ini:6: [routes] c: alternate 1: the local channel takes no address\n"
+	  "t.ini:7: [routes] d: alternate 1: bad called address 'FTP..MAIL'\n"
+	  "t.ini:8: [routes] *x: a wildcard must be '*' or '*.suffix' with a valid host"
+	  " name suffix\n"
+	  "t.ini:9: [routes] e: alternate 1: niftp needs an address\n"
+	  "t.ini:10: [routes] f: alternate 1: stdio cannot be a route\n"
+	  "t.ini:11: [routes] g: no alternates (want CHANNEL ADDR [CALLED], ...)\n"
+	  "t.ini:12: [routes] h: the local channel cannot have alternates\n" },
+	{ "[node]\nname = ucl\n[exec]\nunused = ssh x\nempty =\n", 0,
+	  "t.ini:5: [exec] empty: empty command line\n"
+	  "t.ini:4: warning: [exec] unused: not used by any route\n"
+	  "t.ini:5: warning: [exec] empty: not used by any route\n" },
+	{ "[node]\nname = ucl\n[aliases]\na = x@\nb = c\nb.c = d\n", 0,
+	  "t.ini:4: [aliases] a: address 'x@': unexpected end of address where a host name"
+	  " should be\n" },
+	{ "[node]\nname = ucl\n[lists]\nstaff = a, b\nother.owner = a\n"
+	  "l2 = x\nl2.owner = bad@@\n", 0,
+	  "t.ini:4: warning: [lists] staff: no owner: errors go only to the sender\n"
+	  "t.ini:5: [lists] other.owner: owner of an unknown list 'other'\n"
+	  "t.ini:6: [lists] l2: owner: address 'bad@@': unexpected '@' where a host name"
+	  " should be\n" },
+	{ "[node]\nname = ucl\n[aliases]\nstaff = x\n[lists]\nstaff = y\nstaff.owner = x\n", 0,
+	  "t.ini:6: [lists] staff: already defined as an alias\n" },
+	{ "[node]\nname = ucl\n[aliases]\nl1 = l2\nl2 = l1\nfar = x@nowhere\n", 1,
+	  "t.ini:4: warning: [aliases] l1: l1@ucl: alias loop\n"
+	  "t.ini:5: warning: [aliases] l2: l2@ucl: alias loop\n"
+	  "t.ini:6: warning: [aliases] far: x@nowhere: no route to host 'nowhere'\n" },
+	{ "[node]\nname = ucl\n[local]\nmaildir = /m/%x\nreversed_names = maybe\n"
+	  "names = a..b\nusers = .x\n", 0,
+	  "t.ini:6: [local] names: local name: host name 'a..b': empty label\n"
+	  "t.ini:7: [local] users: user: invalid mailbox name '.x': starts with '.'\n"
+	  "t.ini:5: [local] reversed_names: 'maybe' is not yes or no\n"
+	  "t.ini:4: [local] maildir: bad escape '%x' (want %u or %%)\n" },
+	{ "[node]\nname = ucl\n[local]\nmaildir = /var/mail\n", 1,
+	  "t.ini:4: warning: [local] maildir: no %u: every user shares one mail directory\n" },
+	{ "[node]\nname = ucl\n[limits]\nhops = 0\nmax_letter_size = 12q\nmax_recipients = 10001\n"
+	  "calls_per_hop = -1\nidle_timeout = x\n", 0,
+	  "t.ini:4: [limits] hops: 0 out of range 1..1000\n"
+	  "t.ini:5: [limits] max_letter_size: '12q' is not a size (e.g. 64M)\n"
+	  "t.ini:6: [limits] max_recipients: 10001 out of range 1..10000\n"
+	  "t.ini:7: [limits] calls_per_hop: '-1' is not a number\n"
+	  "t.ini:8: [limits] idle_timeout: bad duration 'x' (want e.g. 30s, 10m, 4h, 5d)\n" },
+	{ "[node]\nname = ucl\ncalling = a b\n", 0,
+	  "t.ini:3: [node] calling: bad calling address 'a b' (want dot-separated components"
+	  " without spaces or commas)\n" },
+	{ "[node]\nname = ucl\ncontrol = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 0,
+	  "t.ini:3: [node] control: control socket path '/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaa...' longer than 107 bytes\n" },
+	/* continuation lines: the key keeps its first line; later lines stay right */
+	{ "[node]\nname = ucl\n[routes]\ncambridge = niftp tcp:a:1, \\\n   niftp tcp:b:1\n"
+	  "pss = nifpt x\n", 0,
+	  "t.ini:6: [routes] pss: unknown channel 'nifpt' (want niftp or local)\n" },
+	{ "[node]\nname = ucl\n[routes]\nUCL = niftp tcp:a:1\n", 1,
+	  "t.ini:4: warning: [routes] ucl: names this node: the route is never used\n" },
+	/* a value cut at ';' by iniparser (unquoted) */
+	{ "[node]\nname = ucl ; the node\n[routes]\npss = niftp tcp:a:1 ; FTP.X\n", 1, "" },
+};
+
+static void test_bad(void)
+{
+	for (size_t i = 0; i < NELEM(bad); i++) {
+		char *diag;
+		unsigned ne = 0, nw = 0;
+		struct conf *c = load(bad[i].ini, &diag, &ne, &nw);
+
+		if (strcmp(diag, bad[i].want) != 0)
+			fprintf(stderr, "\nbad[%zu]: got:\n%s---- want:\n%s----\n", i, diag,
+			    bad[i].want);
+		CU_ASSERT_STRING_EQUAL(diag, bad[i].want);
+		if ((c != NULL) != bad[i].loads)
+			fprintf(stderr, "\nbad[%zu]: loads %d, want %d\n", i, c != NULL,
+			    bad[i].loads);
+		CU_ASSERT((c != NULL) == bad[i].loads);
+		CU_ASSERT((ne == 0) == bad[i].loads);
+		conf_free(c);
+		free(diag);
+	}
+}
+
+static void test_file_problems(void)
+{
+	struct buf errs = BUF_INIT(4096);
+	unsigned ne = 0, nw = 0;
+	struct conf *c;
+	char *big;
+
+	c = conf_load("nosuch.ini", &errs, &ne, &nw);
+	CU_ASSERT_PTR_NULL(c);
+	EXPECT_INT(ne, 1);
+	CU_ASSERT(strncmp(buf_cstr(&errs), "nosuch.ini:0: cannot read the file: ", 36) == 0);
+	buf_reset(&errs);
+
+	/* a line longer than iniparser reads */
+	big = xmalloc(2100);
+	memcpy(big, "[node]\nname = ucl\n; ", 20);
+	memset(big + 20, 'x', 2070);
+	memcpy(big + 2090, "\n", 2);
+	c = NULL;
+	{
+		char *diag;
+
+		c = load(big, &diag, &ne, &nw);
+		CU_ASSERT_PTR_NULL(c);
+		EXPECT_STR(diag, "t.ini:3: line longer than 1023 bytes\n");
+		free(diag);
+	}
+	free(big);
+
+	/* NUL bytes */
+	{
+		static const char nul[] = "[node]\nname = ucl\nx\0y = 1\n";
+
+		unlink("t.ini");
+		CU_ASSERT(durable_write_file("t.ini", nul, sizeof(nul) - 1, NULL, 0) == 0);
+		c = conf_load("t.ini", &errs, &ne, &nw);
+		CU_ASSERT_PTR_NULL(c);
+		EXPECT_STR(buf_cstr(&errs), "t.ini:3: NUL byte in line\n");
+		buf_reset(&errs);
+	}
+
+	/* errs NULL and counts NULL are allowed; a tiny buffer keeps counts right */
+	write_ini("[node]\nname = a b\n[x]\n");
+	CU_ASSERT_PTR_NULL(conf_load("t.ini", NULL, NULL, NULL));
+	{
+		struct buf tiny = BUF_INIT(10);
+
+		CU_ASSERT_PTR_NULL(conf_load("t.ini", &tiny, &ne, &nw));
+		EXPECT_INT(ne, 1);
+		EXPECT_INT(nw, 1);
+		EXPECT_INT(tiny.len, 0);
+		buf_release(&tiny);
+	}
+	buf_release(&errs);
+}
+
+static void test_check(void)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	write_ini("[node]\nname = ucl\n[routes]\npss = nifpt x\n[x]\n");
+	fp = open_memstream(&out, &len);
+	EXPECT_INT(conf_check("t.ini", fp), 1);
+	fclose(fp);
+	EXPECT_STR(out, "t.ini:5: warning: [x]: unknown section (ignored)\n"
+	    "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp or local)\n"
+	    "t.ini: 1 error, 1 warning\n");
+	free(out);
+
+	write_ini("[node]\nname = ucl\n");
+	fp = open_memstream(&out, &len);
+	EXPECT_INT(conf_check("t.ini", fp), 0);
+	fclose(fp);
+	EXPECT_STR(out, "t.ini: ok\n");
+	free(out);
+}
+
+static void test_backoff(void)
+{
+	char *diag;
+	unsigned ne, nw;
+	struct conf *c = load("[node]\nname = x\n[retry]\nfirst = 5s\nmax = 1m\n", &diag, &ne, &nw);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	EXPECT_INT(conf_backoff_ms(c, 0), 5000);
+	EXPECT_INT(conf_backoff_ms(c, 1), 5000);
+	EXPECT_INT(conf_backoff_ms(c, 2), 10000);
+	EXPECT_INT(conf_backoff_ms(c, 4), 40000);
+	EXPECT_INT(conf_backoff_ms(c, 5), 60000);
+	EXPECT_INT(conf_backoff_ms(c, 4000000000U), 60000);
+	conf_free(c);
+	free(diag);
+}
+
+/* test_samples - the shipped sample network loads without a diagnostic */
+static void test_samples(void)
+{
+	static const char *const names[] = { "ucl", "pss", "cambridge" };
+
+	for (size_t i = 0; i < NELEM(names); i++) {
+		struct buf errs = BUF_INIT(1 << 16);
+		unsigned ne = 9, nw = 9;
+		char *path = xasprintf("%s/samples/%s.ini", oldcwd, names[i]);
+		struct conf *c;
+
+		if (access(path, R_OK) < 0) {
+			free(path);
+			continue;	/* not run from the top directory */
+		}
+		c = conf_load(path, &errs, &ne, &nw);
+		CU_ASSERT_PTR_NOT_NULL(c);
+		EXPECT_INT(ne, 0);
+		EXPECT_INT(nw, 0);
+		if (c != NULL)
+			EXPECT_STR(c->name, names[i]);
+		conf_free(c);
+		buf_release(&errs);
+		free(path);
+	}
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned fails;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("conf", setup, teardown);
+	CU_add_test(s, "full configuration", test_full);
+	CU_add_test(s, "defaults", test_defaults);
+	CU_add_test(s, "bad files, exact diagnostics", test_bad);
+	CU_add_test(s, "unreadable, long lines, NUL bytes", test_file_problems);
+	CU_add_test(s, "conf_check", test_check);
+	CU_add_test(s, "back-off", test_backoff);
+	CU_add_test(s, "samples", test_samples);
+	CU_basic_set_mode(CU_BRM_NORMAL);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return fails ? 1 : 0;
+}
