@@ -57,6 +57,8 @@ TTOOLS   = $(patsubst tests/tools/%.c,$(B)/tools/%,$(TTOOL_SRC))
 
 .PHONY: all deps check unit unit-san integration fuzz-short fuzz run bench clean
 .DEFAULT_GOAL := all
+# keep intermediate objects (test and tool objects) so reruns do not rebuild
+.SECONDARY:
 
 all: $(PROGS) $(UNITS) $(TTOOLS)
 
@@ -126,18 +128,22 @@ unit-san:
 integration: all
 	@sh tests/run-integration.sh
 
-# libFuzzer targets, built with clang into build-fuzz/.
-FUZZ_CFLAGS = -std=c11 -g -O1 -D_GNU_SOURCE -I. -fsanitize=fuzzer,address,undefined
-FUZZ_LIBSRC = $(UTIL_SRC) $(NIFTP_SRC) $(SPOOL_SRC) $(MAILCH_SRC)
+# libFuzzer targets, built with clang into build-fuzz/: the library
+# sources are compiled once (instrumented, without libFuzzer's main) into
+# build-fuzz/libfuzz.a, and each target links against it.
+FUZZ_SAN    = -fsanitize=address,undefined
+FUZZ_CFLAGS = -std=c11 -g -O1 -D_GNU_SOURCE -I. $(FUZZ_SAN)
+FUZZ_LIBSRC = $(UTIL_SRC) $(NIFTP_SRC) $(SPOOL_SRC) $(MAILCH_SRC) relay/conf.c
+FUZZ_LIBOBJ = $(patsubst %.c,build-fuzz/obj/%.o,$(FUZZ_LIBSRC))
 FUZZ_BINS   = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIBSRC)
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIBSRC) -lz -lpthread
-
-# fuzz_conf also needs relay/conf.c and iniparser
-build-fuzz/fuzz_conf: tests/fuzz/fuzz_conf.c relay/conf.c $(FUZZ_LIBSRC)
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< relay/conf.c $(FUZZ_LIBSRC) -liniparser -lz -lpthread
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build-fuzz/libfuzz.a: $(FUZZ_LIBOBJ)
+	$(AR) rcs $@ $^
+build-fuzz/%: tests/fuzz/%.c build-fuzz/libfuzz.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libfuzz.a \
+	    -liniparser -lz -lpthread
 
 FUZZ_SECONDS ?= 300
 fuzz-short:
