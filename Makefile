@@ -138,7 +138,7 @@ FUZZ_LIBOBJ = $(patsubst %.c,build-fuzz/obj/%.o,$(FUZZ_LIBSRC))
 FUZZ_BINS   = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	clang $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
 build-fuzz/libfuzz.a: $(FUZZ_LIBOBJ)
 	$(AR) rcs $@ $^
 build-fuzz/%: tests/fuzz/%.c build-fuzz/libfuzz.a
@@ -173,4 +173,4 @@ bench: deps
 clean:
 	rm -rf build build-san build-fuzz bin
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)

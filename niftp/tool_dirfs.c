@@ -97,6 +97,7 @@
 #define DIRFS_KEYLEN		128
 #define DIRFS_REASON		256	/* the engine's reason buffers */
 #define DIRFS_COPYBUF		(256 * 1024)
+#define DIRFS_WB_CHUNK		(8 * 1024 * 1024)	/* start writeback this often */
 
 struct docket {
 	char	caller[1100];
@@ -112,7 +113,7 @@ struct docket {
 	int64_t	time;
 };
 
-enum job_kind { JOB_OPEN, JOB_CKPT, JOB_COMMIT, JOB_REMOVE };
+enum job_kind { JOB_OPEN, JOB_CKPT, JOB_COMMIT, JOB_REMOVE, JOB_WB };
 
 struct job;
 
@@ -165,12 +166,14 @@ struct niftp_file {
 	uint32_t mark;			/* last mark the engine reported */
 	uint64_t mark_off;
 	uint64_t ckpt_off;		/* offset of the last checkpoint started */
+	uint64_t wb_off;		/* writeback started up to here */
 	int	jobs;
 	int	released;		/* finish/suspend seen (or never handed over) */
 	int	committed;
 	int	committing;
 	int	commit_wanted;
 	int	ckpt_wanted;
+	int	wb_wanted;
 	int	remove_wanted;
 	int	discard_wanted;
 	int	read_remove;
@@ -194,6 +197,8 @@ struct job {
 	char	reason[DIRFS_REASON];
 	int	fd;
 	int	committed;
+	uint64_t wb_from;		/* JOB_WB: the range to start writing */
+	uint64_t wb_len;
 };
 
 static void fh_progress(struct niftp_file *fh);
@@ -753,6 +758,33 @@ static void work_ckpt(struct job *job)
 	job->ok = 1;
 }
 
+/*
+ * work_wb - worker: start writeback of data written since the last one.
+ *
+ * Received data would otherwise sit in the page cache until a
+ * checkpoint or the commit, and the fsync before ER would then write
+ * all of it while the sender waits. SYNC_FILE_RANGE_WRITE only starts
+ * the I/O (it promises nothing about durability: the fdatasync of a
+ * checkpoint and the fsync of the commit still decide that), so the
+ * disk works while the call is still receiving, and the final fsync
+ * finds little left to do. It may block while the device queue is
+ * full, which is why it runs here and not in the event loop. A failure
+ * is only logged: the later fsync reports a real write error.
+ */
+static void work_wb(struct job *job)
+{
+	struct niftp_file *fh = job->fh;
+
+	if (sync_file_range(fh->fd, (off64_t) job->wb_from, (off64_t) job->wb_len,
+	    SYNC_FILE_RANGE_WRITE) < 0 && errno != ESPIPE && errno != EINVAL
+	    && errno != ENOSYS) {
+		set_reason(job->reason, "sync_file_range '%s': %s", rel(job->fs, fh->partial),
+		    strerror(errno));
+		return;
+	}
+	job->ok = 1;
+}
+
 /* work_commit - worker: make the file durable under its name */
 static void work_commit(struct job *job)
 {
@@ -897,6 +929,9 @@ static void job_work(void *arg)
 	case JOB_REMOVE:
 		work_remove(job);
 		break;
+	case JOB_WB:
+		work_wb(job);
+		break;
 	}
 }
 
@@ -920,6 +955,7 @@ static void done_open(struct job *job)
 		fh->mark = job->dk.mark;
 		fh->mark_off = job->dk.offset;
 		fh->ckpt_off = job->dk.offset;
+		fh->wb_off = job->dk.offset;
 		res.fh = fh;
 		str_copy(res.name, fh->name, sizeof(res.name));
 		res.size = -1;
@@ -985,6 +1021,10 @@ static void job_done(void *arg)
 		if (!job->ok)
 			log_warn("read-remove '%s': %s", fh->name, job->reason);
 		break;
+	case JOB_WB:
+		if (!job->ok)
+			log_debug("writeback '%s': %s", fh->name, job->reason);
+		break;
 	}
 	free(job);
 	fh_progress(fh);
@@ -1011,6 +1051,18 @@ static void fh_progress(struct niftp_file *fh)
 			job->dk.mark = fh->mark;
 			job->dk.offset = fh->mark_off;
 			fh->ckpt_off = fh->mark_off;
+			job_submit(job);
+			return;
+		}
+	}
+	if (fh->wb_wanted) {
+		fh->wb_wanted = 0;
+		if (fh->writing && fh->fd >= 0 && !fh->committed && !fh->released
+		    && fh->offset > fh->wb_off) {
+			job = job_new(JOB_WB, fh->fs, fh);
+			job->wb_from = fh->wb_off;
+			job->wb_len = fh->offset - fh->wb_off;
+			fh->wb_off = fh->offset;
 			job_submit(job);
 			return;
 		}
@@ -1266,6 +1318,11 @@ static int dirfs_write(struct niftp_file *fh, const void *p, size_t len, int *re
 		return -1;
 	}
 	fh->offset += len;
+	if (fh->offset >= fh->wb_off + DIRFS_WB_CHUNK) {
+		fh->wb_wanted = 1;
+		if (fh->jobs == 0)
+			fh_progress(fh);	/* else when the running job is done */
+	}
 	return 0;
 }
 
@@ -1299,6 +1356,8 @@ static int dirfs_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
 	}
 	if (fh->ckpt_off > offset)
 		fh->ckpt_off = offset;
+	if (fh->wb_off > offset)
+		fh->wb_off = offset;
 	return 0;
 }
 

@@ -67,7 +67,7 @@
 #include "util/loop.h"
 #include "util/strutil.h"
 
-#define TS_RDCHUNK	65536	/* one read */
+#define TS_RDCHUNK	(256 * 1024)	/* one read */
 #define TS_WRHIGH	65536	/* queued output written at once */
 #define TS_CMD_SLACK	8192	/* buffer room beyond the send cap, for commands */
 #define TS_LINGER_MS	5000	/* wait for the peer's close after our DISCONNECT */
