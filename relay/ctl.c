@@ -14,12 +14,13 @@
  *	(a malformed letter exits 65 with the reason), writes it
  *	atomically into out/ (dot temporary, fsync, rename, fsync out/),
  *	and asks the daemon to take it now ("pickup"); prints the name the
- *	daemon assigned. When the daemon is not running the letter stays in
- *	out/ (taken at its next start): the drop name is printed on
- *	standard error and the exit status is 75.
+ *	daemon assigned. When the daemon cannot be reached the letter stays
+ *	in out/ (taken at its next start): the drop name is printed on
+ *	standard error and the exit status is 69 (daemon unreachable).
  * .IP queue
  *	one line per letter and next hop: NAME AGE HOP RCPTS STATE ERROR
- *	(from the daemon; without it, the names in in/ and queue/).
+ *	(from the daemon; when it cannot be reached, read from the spool
+ *	directly, read-only: envelopes with the state their dockets record).
  * .IP "route ADDRESS"
  *	route_explain(): rewrites and the chosen next hop, no side effects.
  * .IP check-config
@@ -66,8 +67,9 @@ static const char ctl_help[] =
 "Options:\n"
 "  -c, --config FILE  the node's configuration (required)\n"
 "  --help             this text (also after a command)\n"
-"Exit status: 0 done, 64 usage, 65 malformed letter, 69 daemon unreachable,\n"
-"75 letter left in out/ for the daemon's next start, 78 configuration error.\n";
+"Exit status: 0 done, 64 usage, 65 malformed letter, 69 daemon unreachable\n"
+"(submit: the letter waits in out/ for the daemon's next start), 78 configuration\n"
+"error, 1 other error.\n";
 
 /* ctl_request - ask the daemon; the answer (new memory) or NULL with err */
 static char *ctl_request(const struct conf *c, const char *req, char *err, size_t errlen)
@@ -199,7 +201,7 @@ static int cmd_submit(const struct conf *c, const char *file)
 	snprintf(req, sizeof(req), "pickup %s", base);
 	if ((ans = ctl_request(c, req, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "mailctl: submit: %s; the letter waits in 'out/%s'\n", err, base);
-		rc = RX_TEMPFAIL;
+		rc = RX_UNAVAIL;
 		goto out;
 	}
 	if (strncmp(ans, "ok ", 3) == 0) {
@@ -316,7 +318,22 @@ int ctl_main(int argc, char **argv)
 		buf_printf(&req, "%s", cmd);
 		for (i = optind; i < argc; i++)
 			buf_printf(&req, " %s", argv[i]);
-		if ((ans = ctl_request(c, buf_cstr(&req), err, sizeof(err))) == NULL) {
+		if ((ans = ctl_request(c, buf_cstr(&req), err, sizeof(err))) == NULL
+		    && strcmp(cmd, "queue") == 0) {
+			/* read-only: the spool itself, without the daemon */
+			struct buf q = BUF_INIT(CTL_ANSWER_MAX);
+			char    qerr[RELAYD_ERRLEN];
+
+			if (relayd_queue_list_dir(c->spool, &q, qerr, sizeof(qerr)) < 0) {
+				fprintf(stderr, "mailctl: queue: %s; %s\n", err, qerr);
+				rc = RX_UNAVAIL;
+			} else {
+				if (q.len > 0)
+					fwrite(buf_data(&q), 1, q.len, stdout);
+				rc = RX_OK;
+			}
+			buf_release(&q);
+		} else if (ans == NULL) {
 			fprintf(stderr, "mailctl: %s: %s\n", cmd, err);
 			rc = RX_UNAVAIL;
 		} else {

@@ -33,6 +33,7 @@ struct rletter;
 struct renv;
 struct rhop;
 struct ctlconn;
+struct claim_job;
 
 #define RELAYD_ERRLEN	1024
 #define RELAYD_ENVLEN	SPOOL_NAMELEN
@@ -93,7 +94,9 @@ struct renv {
 	int	have_dk;
 	char	remote[256];
 	char	via_addr[300];
-	int	fwd_done;		/* forwarded line durable: only clean-up left */
+	int	fwd_done;		/* finished line durable: only clean-up left */
+	int	saving;			/* docket saves of their own in flight */
+	int	fwd_wait;		/* STOPACK seen, waits for those saves */
 };
 
 struct relayd {
@@ -127,6 +130,7 @@ struct relayd {
 	int64_t	stop_deadline;
 	int	sig_pipe[2];
 	int	jobs;			/* workq jobs whose done() has not run */
+	struct claim_job *claims;	/* drops being read on a worker */
 };
 
 /* relayd_recv.c */
@@ -167,6 +171,9 @@ void relayd_received_line(struct spool_txn *t, const char *name, const char *fro
 /* relayd_queue_list - one line per envelope and unrouted letter */
 struct buf;
 void relayd_queue_list(struct relayd *rd, struct buf *out);
+/* relayd_queue_list_dir - the same from the spool directory alone,
+ * read-only (no daemon); 0, or -1 with err when the spool is unreadable */
+int  relayd_queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen);
 
 /* env_save - write e's docket (and journal lines kv, if any) in t, or
  * in a transaction of its own when t is NULL */
@@ -175,7 +182,8 @@ void env_save(struct relayd *rd, struct renv *e, struct spool_txn *t);
 void env_deferred(struct relayd *rd, struct renv *e, const char *reason);
 /* env_failed - every recipient of e failed permanently (NDN) */
 void env_failed(struct relayd *rd, struct renv *e, const char *reason);
-/* env_forwarded - STOPACK for e: journal, then remove */
+/* env_forwarded - STOPACK for e: the forwarded line and the removal
+ * of e (and, with the last envelope, of its letter) in one transaction */
 void env_forwarded(struct relayd *rd, struct renv *e);
 /* env_rcpts_text - recipients joined by ',' (new memory) */
 char *env_rcpts_text(const struct renv *e);

@@ -53,6 +53,7 @@
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/strutil.h"
+#include "util/workq.h"
 
 #define FWD_IDLE_MS	2000
 
@@ -440,58 +441,125 @@ reap:
 		fc->reap_timer = loop_timer_add(rd->loop, 0, fcall_reap, fc);
 }
 
-/* copy_prepare - fix the copy identity of e; 0, or -1 with err */
-static int copy_prepare(struct relayd *rd, struct renv *e, struct spool_txn *t, char *err,
-	size_t errlen)
+/* Fixing a copy's identity reads the whole letter (its CRC-32): the
+ * reading is done on a worker (prep_work), the spool work on the loop
+ * thread (prep_job_done). */
+struct prep_job {
+	struct relayd *rd;
+	struct renv *e;
+	char	path[PATH_MAX];
+	char	letter[SPOOL_NAMELEN];
+	char	node[SPOOL_NODEMAX + 1];
+	char  **rcpts;
+	size_t	nrcpts;
+	time_t	now;
+	/* results */
+	int	ok;
+	char	err[RELAYD_ERRLEN];
+	struct buf pre;
+	uint64_t hoff;
+	uint64_t total;
+	uint32_t crc;
+};
+
+static void prep_work(void *arg)
 {
-	struct buf pre = BUF_INIT(LETTER_PREFIX_MAX);
+	struct prep_job *pj = arg;
 	struct addr_list *al = addr_list_new();
-	struct spool_file *f = NULL;
 	struct letter *lt = NULL;
-	struct rhop *h = hop_get(rd, e->hop);
-	struct renv *o;
-	char    path[PATH_MAX], pn[SPOOL_NAMELEN * 2];
 	unsigned char b[64 * 1024];
 	unsigned long crc;
-	uint64_t off, total;
+	uint64_t off;
 	ssize_t n;
 	size_t  i;
-	int     fd = -1, rc = -1, used;
+	int     fd;
 
-	if (spool_path(rd->sp, SPOOL_QUEUE, e->l->name, path, sizeof(path)) == NULL
-	    || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "open 'queue/%s': %s", e->l->name, strerror(errno));
+	if ((fd = open(pj->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(pj->err, sizeof(pj->err), "open 'queue/%s': %s", pj->letter,
+		    strerror(errno));
 		goto out;
 	}
-	if ((lt = letter_open_fd(fd, NULL, err, errlen)) == NULL)
+	if ((lt = letter_open_fd(fd, NULL, pj->err, sizeof(pj->err))) == NULL)
 		goto out;
-	for (i = 0; i < e->nrcpts; i++) {
-		struct addr *a = addr_parse(e->rcpts[i].addr, strlen(e->rcpts[i].addr), err, errlen);
+	for (i = 0; i < pj->nrcpts; i++) {
+		struct addr *a = addr_parse(pj->rcpts[i], strlen(pj->rcpts[i]), pj->err,
+		    sizeof(pj->err));
 
-		if (a == NULL || addr_list_append(al, a, err, errlen) < 0)
+		if (a == NULL || addr_list_append(al, a, pj->err, sizeof(pj->err)) < 0)
 			goto out;
 	}
-	if (letter_prefix(&pre, al, rd->conf->name, time(NULL), hdr_crlf(letter_hdr(lt)), err,
-	    errlen) < 0)
+	if (letter_prefix(&pj->pre, al, pj->node, pj->now, hdr_crlf(letter_hdr(lt)), pj->err,
+	    sizeof(pj->err)) < 0)
 		goto out;
-	e->hoff = letter_hdr_offset(lt);
-	crc = crc32(0L, buf_data(&pre), (uInt) pre.len);
-	total = pre.len;
-	for (off = e->hoff;; off += (uint64_t) n) {
+	pj->hoff = letter_hdr_offset(lt);
+	crc = crc32(0L, buf_data(&pj->pre), (uInt) pj->pre.len);
+	pj->total = pj->pre.len;
+	for (off = pj->hoff;; off += (uint64_t) n) {
 		n = pread(fd, b, sizeof(b), (off_t) off);
 		if (n < 0 && errno == EINTR) {
 			n = 0;
 			continue;
 		}
 		if (n < 0) {
-			snprintf(err, errlen, "read 'queue/%s': %s", e->l->name, strerror(errno));
+			snprintf(pj->err, sizeof(pj->err), "read 'queue/%s': %s", pj->letter,
+			    strerror(errno));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		crc = crc32(crc, b, (uInt) n);
-		total += (uint64_t) n;
+		pj->total += (uint64_t) n;
 	}
+	pj->crc = (uint32_t) crc;
+	pj->ok = 1;
+out:
+	if (lt)
+		letter_free(lt);
+	if (fd >= 0)
+		close(fd);
+	addr_list_free(al);
+}
+
+static void prep_done(void *arg, int ok, const char *err);
+
+struct prep {
+	struct relayd *rd;
+	struct renv *e;
+};
+
+static void prep_job_free(struct prep_job *pj)
+{
+	size_t  i;
+
+	for (i = 0; i < pj->nrcpts; i++)
+		free(pj->rcpts[i]);
+	free(pj->rcpts);
+	buf_release(&pj->pre);
+	free(pj);
+}
+
+/* prep_job_done - store the prefix and the copy identity (one transaction) */
+static void prep_job_done(void *arg)
+{
+	struct prep_job *pj = arg;
+	struct relayd *rd = pj->rd;
+	struct renv *e = pj->e;
+	struct rhop *h;
+	struct spool_file *f = NULL;
+	struct spool_txn *t;
+	struct renv *o;
+	struct prep *p;
+	char    pn[SPOOL_NAMELEN * 2], err[RELAYD_ERRLEN];
+	size_t  i;
+	int     used;
+
+	relayd_job(rd, -1);
+	e->busy = 0;
+	if (!pj->ok) {
+		env_deferred(rd, e, pj->err);
+		goto out;
+	}
+	h = hop_get(rd, e->hop);
 	prefix_name(e, pn, sizeof(pn));
 	if (spool_exists(rd->sp, SPOOL_QUEUE, pn)) {
 		/* left by a crash before the docket: replace it */
@@ -500,9 +568,13 @@ static int copy_prepare(struct relayd *rd, struct renv *e, struct spool_txn *t, 
 		spool_txn_remove(rt, SPOOL_QUEUE, pn);
 		(void) spool_txn_run(rt, NULL, 0);
 	}
-	if ((f = spool_create(rd->sp, pn, err, errlen)) == NULL
-	    || spool_write(f, buf_data(&pre), pre.len, err, errlen) < 0)
+	if ((f = spool_create(rd->sp, pn, err, sizeof(err))) == NULL
+	    || spool_write(f, buf_data(&pj->pre), pj->pre.len, err, sizeof(err)) < 0) {
+		if (f)
+			spool_file_abort(f);
+		env_deferred(rd, e, err);
 		goto out;
+	}
 	/* a transfer id not in use for this hop */
 	for (i = 0; i < 65534; i++) {
 		uint16_t tid = h->next_tid;
@@ -517,24 +589,44 @@ static int copy_prepare(struct relayd *rd, struct renv *e, struct spool_txn *t, 
 			break;
 		}
 	}
-	e->size = total;
-	e->crc = (uint32_t) crc;
+	e->hoff = pj->hoff;
+	e->size = pj->total;
+	e->crc = pj->crc;
 	e->copy = 1;
 	e->have_dk = 0;
+	t = spool_txn_new(rd->sp);
 	spool_txn_commit(t, f, SPOOL_QUEUE);
-	f = NULL;
 	env_save(rd, e, t);
-	rc = 0;
+	p = xcalloc(1, sizeof(*p));
+	p->rd = rd;
+	p->e = e;
+	e->busy = 1;
+	spool_txn_submit(t, prep_done, p);
 out:
-	if (f)
-		spool_file_abort(f);
-	if (lt)
-		letter_free(lt);
-	if (fd >= 0)
-		close(fd);
-	addr_list_free(al);
-	buf_release(&pre);
-	return rc;
+	prep_job_free(pj);
+}
+
+/* copy_prepare - fix the copy identity of e (on a worker, then the loop) */
+static void copy_prepare(struct relayd *rd, struct renv *e)
+{
+	struct prep_job *pj = xcalloc(1, sizeof(*pj));
+	size_t  i;
+
+	pj->rd = rd;
+	pj->e = e;
+	buf_init(&pj->pre, LETTER_PREFIX_MAX);
+	str_copy(pj->letter, e->l->name, sizeof(pj->letter));
+	str_copy(pj->node, rd->conf->name, sizeof(pj->node));
+	pj->now = time(NULL);
+	if (spool_path(rd->sp, SPOOL_QUEUE, e->l->name, pj->path, sizeof(pj->path)) == NULL)
+		pj->path[0] = '\0';
+	pj->rcpts = xcalloc(e->nrcpts ? e->nrcpts : 1, sizeof(char *));
+	for (i = 0; i < e->nrcpts; i++)
+		pj->rcpts[i] = xstrdup(e->rcpts[i].addr);
+	pj->nrcpts = e->nrcpts;
+	e->busy = 1;
+	relayd_job(rd, 1);
+	workq_submit(rd->wq, prep_work, prep_job_done, pj);
 }
 
 /* transfer_start - start e's transfer on fc */
@@ -566,11 +658,6 @@ static void transfer_start(struct fcall *fc, struct renv *e)
 		env_deferred(rd, e, "the transfer could not be started");
 	}
 }
-
-struct prep {
-	struct relayd *rd;
-	struct renv *e;
-};
 
 static void prep_done(void *arg, int ok, const char *err)
 {
@@ -628,19 +715,7 @@ int relayd_fwd_start(struct relayd *rd, struct renv *e)
 		return -1;
 	}
 	if (!e->copy) {
-		struct spool_txn *t = spool_txn_new(rd->sp);
-		struct prep *p;
-
-		if (copy_prepare(rd, e, t, err, sizeof(err)) < 0) {
-			spool_txn_abort(t);
-			env_deferred(rd, e, err);
-			return -1;
-		}
-		p = xcalloc(1, sizeof(*p));
-		p->rd = rd;
-		p->e = e;
-		e->busy = 1;
-		spool_txn_submit(t, prep_done, p);
+		copy_prepare(rd, e);
 		return 0;
 	}
 	for (fc = h->calls; fc != NULL; fc = fc->next)

@@ -30,6 +30,7 @@
  *	has come (local: a worker job; niftp: relayd_fwd.c). Back-off:
  *	conf_backoff_ms().
  *--*/
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -317,6 +318,27 @@ static void env_key(const struct renv *e, char *key, size_t len)
 	snprintf(key, len, "env %s", e->name);
 }
 
+struct env_saving {
+	struct relayd *rd;
+	struct renv *e;
+};
+
+/* env_save_done - a docket save of its own completed; a forwarded
+ * transaction that waited for it goes now */
+static void env_save_done(void *arg, int ok, const char *err)
+{
+	struct env_saving *sv = arg;
+	struct renv *e = sv->e;
+
+	if (!ok)
+		log_error("save the state of '%s': %s", e->name, err);
+	if (--e->saving == 0 && e->fwd_wait) {
+		e->fwd_wait = 0;
+		env_forwarded(sv->rd, e);
+	}
+	free(sv);
+}
+
 /* env_save - write e's docket in t (or a transaction of its own) */
 void env_save(struct relayd *rd, struct renv *e, struct spool_txn *t)
 {
@@ -345,8 +367,14 @@ void env_save(struct relayd *rd, struct renv *e, struct spool_txn *t)
 		t = spool_txn_new(rd->sp);
 	spool_txn_docket_put(t, key, buf_data(&b), b.len);
 	buf_release(&b);
-	if (own)
-		spool_txn_submit(t, NULL, NULL);
+	if (own) {
+		struct env_saving *sv = xcalloc(1, sizeof(*sv));
+
+		sv->rd = rd;
+		sv->e = e;
+		e->saving++;
+		spool_txn_submit(t, env_save_done, sv);
+	}
 }
 
 /* env_load_docket - apply the docket of e, if any */
@@ -860,25 +888,22 @@ static void env_removed(void *arg, int ok, const char *err)
 	env_free(e);
 }
 
-/* env_remove - phase two: remove the envelope's files and docket; with
- * the last envelope, the letter */
-static void env_remove(struct relayd *rd, struct renv *e)
+/* env_remove_ops - add to t the removal of e's files and docket and,
+ * with the last envelope, of the letter (or its move to dead/); e is
+ * taken out of the queue in memory */
+static void env_remove_ops(struct relayd *rd, struct renv *e, struct spool_txn *t)
 {
-	struct spool_txn *t = spool_txn_new(rd->sp);
 	struct rletter *l = e->l;
 	char    key[SPOOL_NAMELEN + 8], pname[SPOOL_NAMELEN * 2], hs[80];
 	const char *kv[2];
 
+	/* Order matters for a crash in the middle of the apply step (removes
+	 * are not undone and the journal lines come last): the envelope goes
+	 * first (the copy is done), the prefix last, so a prefix without its
+	 * envelope tells relayd_queue_start() that the lines may be missing
+	 * (it journals them again from the docket, removed just before). */
 	env_unlink(rd, e);
 	spool_txn_remove(t, SPOOL_QUEUE, e->name);
-	if (e->copy) {
-		hop_safe(e->hop, hs, sizeof(hs));
-		snprintf(pname, sizeof(pname), "%s_p_%s", l->name, hs);
-		if (spool_exists(rd->sp, SPOOL_QUEUE, pname))
-			spool_txn_remove(t, SPOOL_QUEUE, pname);
-	}
-	env_key(e, key, sizeof(key));
-	spool_txn_docket_del(t, key);
 	if (l != NULL && --l->nenv <= 0) {
 		if (l->dead) {
 			snprintf(pname, sizeof(pname), "%s_d", l->name);
@@ -889,9 +914,27 @@ static void env_remove(struct relayd *rd, struct renv *e)
 			spool_txn_journal(t, "dead", l->name, kv, 1);
 		} else
 			spool_txn_remove(t, SPOOL_QUEUE, l->name);
-		letter_del(rd, l);
 	}
+	env_key(e, key, sizeof(key));
+	spool_txn_docket_del(t, key);
+	if (e->copy && l != NULL) {
+		hop_safe(e->hop, hs, sizeof(hs));
+		snprintf(pname, sizeof(pname), "%s_p_%s", l->name, hs);
+		if (spool_exists(rd->sp, SPOOL_QUEUE, pname))
+			spool_txn_remove(t, SPOOL_QUEUE, pname);
+	}
+	if (l != NULL && l->nenv <= 0)
+		letter_del(rd, l);
 	e->l = NULL;
+}
+
+/* env_remove - phase two: remove the envelope's files and docket; with
+ * the last envelope, the letter */
+static void env_remove(struct relayd *rd, struct renv *e)
+{
+	struct spool_txn *t = spool_txn_new(rd->sp);
+
+	env_remove_ops(rd, e, t);
 	spool_txn_submit(t, env_removed, e);
 }
 
@@ -921,13 +964,39 @@ static void env_finish(struct relayd *rd, struct renv *e, struct spool_txn *t)
 	relayd_schedule(rd);
 }
 
-/* env_forwarded - STOPACK for e */
+static void env_forwarded_done(void *arg, int ok, const char *err)
+{
+	struct renv *e = arg;
+
+	/* e left the queue in memory when the transaction was built. On
+	 * failure what is left on disk is found at the next start: an
+	 * envelope still there resumes with mark 0xFFFF and the next hop
+	 * answers with the same name (nothing is sent twice). */
+	if (!ok)
+		log_error("forwarded '%s': %s (resolved at the next start)", e->name, err);
+	env_free(e);
+}
+
+/* env_forwarded - STOPACK for e: the forwarded line and the removal of
+ * the envelope, its prefix and docket (and, with the last envelope, of
+ * the letter) are ONE transaction, so they are durable together */
 void env_forwarded(struct relayd *rd, struct renv *e)
 {
-	struct spool_txn *t = spool_txn_new(rd->sp);
+	struct spool_txn *t;
 	char    tid[16];
-	char   *rcpts = env_rcpts_text(e);
+	char   *rcpts;
 	const char *kv[10];
+
+	if (e->saving > 0) {
+		/* a docket save is in flight: it must not land after the
+		 * removal (it would bring the docket back) */
+		e->fwd_wait = 1;
+		e->busy = 1;
+		e->finishing = 1;
+		return;
+	}
+	t = spool_txn_new(rd->sp);
+	rcpts = env_rcpts_text(e);
 
 	snprintf(tid, sizeof(tid), "%u", e->tid);
 	kv[0] = "to";
@@ -942,7 +1011,11 @@ void env_forwarded(struct relayd *rd, struct renv *e)
 	kv[9] = rcpts;
 	spool_txn_journal(t, "forwarded", e->l ? e->l->name : "-", kv, 5);
 	free(rcpts);
-	env_finish(rd, e, t);
+	e->finishing = 1;
+	e->busy = 1;
+	env_remove_ops(rd, e, t);
+	spool_txn_submit(t, env_forwarded_done, e);
+	relayd_schedule(rd);
 }
 
 /* env_deferred - a try failed temporarily */
@@ -1301,7 +1374,7 @@ static void sched_tick(struct loop *loop, void *arg)
 	}
 	for (e = rd->envs; e != NULL; e = next) {
 		next = e->next;
-		if (e->busy)
+		if (e->busy || e->saving > 0)
 			continue;
 		if (e->fwd_done) {
 			env_remove(rd, e);
@@ -1436,69 +1509,153 @@ void relayd_received_line(struct spool_txn *t, const char *name, const char *fro
 }
 
 
+/* A drop being read on a worker: its CRC-32 reads the whole letter, so
+ * it is never computed on the loop thread. */
+struct claim_job {
+	struct claim_job *next;
+	struct relayd *rd;
+	char	file[NAME_MAX + 1];
+	char	path[PATH_MAX];
+	void	(*cb)(void *arg, int ok, const char *name, const char *err);
+	void   *cb_arg;
+	/* filled by the worker */
+	struct letter *lt;
+	enum letter_status st;
+	int	err_no;
+	uint32_t crc;
+	uint64_t size;
+	char	lerr[LETTER_ERRLEN];
+};
+
+static void claim_work(void *arg)
+{
+	struct claim_job *cj = arg;
+	int     fd;
+
+	if ((fd = open(cj->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		cj->err_no = errno;
+		cj->st = LETTER_EIO;
+		snprintf(cj->lerr, sizeof(cj->lerr), "open 'out/%s': %s", cj->file,
+		    strerror(errno));
+		return;
+	}
+	if ((cj->lt = letter_open_fd(fd, &cj->st, cj->lerr, sizeof(cj->lerr))) != NULL
+	    && crc_file(fd, 0, &cj->crc, &cj->size) < 0) {
+		cj->err_no = errno;
+		cj->st = LETTER_EIO;
+		snprintf(cj->lerr, sizeof(cj->lerr), "read 'out/%s': %s", cj->file,
+		    strerror(errno));
+		letter_free(cj->lt);
+		cj->lt = NULL;
+	}
+	close(fd);
+}
+
+static void claim_job_done(void *arg)
+{
+	struct claim_job *cj = arg, **pp;
+	struct relayd *rd = cj->rd;
+	struct claim_ctx *cc;
+	struct spool_txn *t = NULL;
+	char    err[RELAYD_ERRLEN], from[PATH_MAX];
+	const char *kv[4];
+
+	relayd_job(rd, -1);
+	for (pp = &rd->claims; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == cj) {
+			*pp = cj->next;
+			break;
+		}
+	if (cj->lt == NULL && cj->st == LETTER_EIO) {
+		if (cj->err_no != ENOENT)
+			log_error("pick up 'out/%s': %s", cj->file, cj->lerr);
+		if (cj->cb)
+			cj->cb(cj->cb_arg, 0, NULL, cj->lerr);
+		goto out;
+	}
+	cc = xcalloc(1, sizeof(*cc));
+	cc->rd = rd;
+	cc->cb = cj->cb;
+	cc->cb_arg = cj->cb_arg;
+	t = spool_txn_new(rd->sp);
+	/* submit.* drops are mailctl submit's (doc/relay.md): from=submit */
+	if (strncmp(cj->file, "submit.", 7) == 0)
+		str_copy(from, "submit", sizeof(from));
+	else
+		snprintf(from, sizeof(from), "out/%s", cj->file);
+	if (cj->lt == NULL) {
+		cc->corrupt = 1;
+		if (spool_txn_claim(t, cj->file, SPOOL_CORRUPT, cc->name, sizeof(cc->name), err,
+		    sizeof(err)) < 0)
+			goto fail;
+		log_warn("drop 'out/%s' is not a letter: %s (moved to 'corrupt/%s')", cj->file,
+		    cj->lerr, cc->name);
+		kv[0] = "from";
+		kv[1] = from;
+		kv[2] = "reason";
+		kv[3] = cj->lerr;
+		spool_txn_journal(t, "corrupt", cc->name, kv, 2);
+	} else {
+		if (spool_txn_claim(t, cj->file, SPOOL_IN, cc->name, sizeof(cc->name), err,
+		    sizeof(err)) < 0)
+			goto fail;
+		add_received(t, cc->name, from, NULL, NULL, NULL, cj->size, cj->crc, cj->lt);
+	}
+	spool_txn_submit(t, claim_done, cc);
+	goto out;
+fail:
+	/* ENOENT: taken meanwhile (the rename is the claim) */
+	if (errno != ENOENT)
+		log_error("pick up 'out/%s': %s", cj->file, err);
+	spool_txn_abort(t);
+	free(cc);
+	if (cj->cb)
+		cj->cb(cj->cb_arg, 0, NULL, err);
+out:
+	if (cj->lt)
+		letter_free(cj->lt);
+	free(cj);
+}
+
+/* relayd_claim - read out/FILE on a worker (letter check, size, CRC-32),
+ * then claim it into in/ (or corrupt/) with its journal line */
 int relayd_claim(struct relayd *rd, const char *file,
 	void (*cb)(void *arg, int ok, const char *name, const char *err), void *cb_arg,
 	char *err, size_t errlen)
 {
-	struct claim_ctx *cc;
-	struct spool_txn *t;
-	struct letter *lt;
-	struct pread_ctx ctx;
-	enum letter_status st;
-	char    lerr[LETTER_ERRLEN], from[PATH_MAX];
-	const char *kv[4];
-	uint32_t crc = 0;
-	uint64_t size = 0;
-	int     fd;
+	struct claim_job *cj;
 
-	if (file[0] == '.' || strchr(file, '/') != NULL) {
+	if (file[0] == '.' || strchr(file, '/') != NULL || strlen(file) > NAME_MAX) {
+		errno = EINVAL;
 		snprintf(err, errlen, "claim 'out/%s': not a drop file name", file);
 		return -1;
 	}
-	lt = open_stored(rd, SPOOL_OUT, file, &fd, &ctx, &st, lerr, sizeof(lerr));
-	if (lt == NULL && st == LETTER_EIO) {
-		snprintf(err, errlen, "%s", lerr);
+	for (cj = rd->claims; cj != NULL; cj = cj->next)
+		if (strcmp(cj->file, file) == 0 && (cb == NULL || cj->cb == NULL)) {
+			if (cb == NULL)
+				return 0;		/* already being read */
+			/* a pickup request for a file a scan is reading: answer it
+			 * from that job */
+			cj->cb = cb;
+			cj->cb_arg = cb_arg;
+			return 0;
+		}
+	cj = xcalloc(1, sizeof(*cj));
+	cj->rd = rd;
+	str_copy(cj->file, file, sizeof(cj->file));
+	if (spool_path(rd->sp, SPOOL_OUT, file, cj->path, sizeof(cj->path)) == NULL) {
+		free(cj);
+		errno = ENAMETOOLONG;
+		snprintf(err, errlen, "claim 'out/%s': name too long", file);
 		return -1;
 	}
-	cc = xcalloc(1, sizeof(*cc));
-	cc->rd = rd;
-	cc->cb = cb;
-	cc->cb_arg = cb_arg;
-	t = spool_txn_new(rd->sp);
-	snprintf(from, sizeof(from), "out/%s", file);
-	if (lt == NULL) {
-		cc->corrupt = 1;
-		if (spool_txn_claim(t, file, SPOOL_CORRUPT, cc->name, sizeof(cc->name), err,
-		    errlen) < 0)
-			goto fail;
-		log_warn("drop 'out/%s' is not a letter: %s (moved to 'corrupt/%s')", file, lerr,
-		    cc->name);
-		kv[0] = "from";
-		kv[1] = from;
-		kv[2] = "reason";
-		kv[3] = lerr;
-		spool_txn_journal(t, "corrupt", cc->name, kv, 2);
-	} else {
-		(void) crc_file(fd, 0, &crc, &size);
-		if (spool_txn_claim(t, file, SPOOL_IN, cc->name, sizeof(cc->name), err,
-		    errlen) < 0)
-			goto fail;
-		add_received(t, cc->name, from, NULL, NULL, NULL, size, crc, lt);
-		letter_free(lt);
-		lt = NULL;
-	}
-	if (fd >= 0)
-		close(fd);
-	spool_txn_submit(t, claim_done, cc);
+	cj->cb = cb;
+	cj->cb_arg = cb_arg;
+	cj->next = rd->claims;
+	rd->claims = cj;
+	relayd_job(rd, 1);
+	workq_submit(rd->wq, claim_work, claim_job_done, cj);
 	return 0;
-fail:
-	spool_txn_abort(t);
-	if (lt)
-		letter_free(lt);
-	if (fd >= 0)
-		close(fd);
-	free(cc);
-	return -1;
 }
 
 struct scan_ctx {
@@ -1577,6 +1734,58 @@ static void load_free(struct load_ctx *lc)
 	memset(lc, 0, sizeof(*lc));
 }
 
+/* orphan_prefix - queue/PNAME is the prefix of envelope ENAME, which is
+ * gone: the transaction that removed it was cut short by a crash after
+ * the envelope's removal. If the envelope's docket is still there and
+ * holds the name the next hop assigned (not finished otherwise), the
+ * forwarded line may be lost: journal it again (recovered=1). Then
+ * remove the prefix and the docket. */
+static void orphan_prefix(struct relayd *rd, const char *pname, const char *ename,
+	size_t llen, const char *hop)
+{
+	struct spool_txn *t = spool_txn_new(rd->sp);
+	char    key[SPOOL_NAMELEN * 2 + 8], err[SPOOL_ERRLEN], letter[SPOOL_NAMELEN];
+	char    remote[256], tid[16];
+	char   *text, *line, *next;
+	const char *kv[10];
+	int     finished = 0;
+	size_t  len;
+	unsigned u;
+
+	remote[0] = tid[0] = '\0';
+	snprintf(letter, sizeof(letter), "%.*s", (int) llen, pname);
+	snprintf(key, sizeof(key), "env %s", ename);
+	if ((text = spool_docket_get(rd->sp, key, &len, NULL, err, sizeof(err))) != NULL) {
+		for (line = text; line && *line; line = next) {
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			if (strcmp(line, "finished 1") == 0)
+				finished = 1;
+			else if (strncmp(line, "remote ", 7) == 0)
+				str_copy(remote, line + 7, sizeof(remote));
+			else if (sscanf(line, "copy %u", &u) == 1)
+				snprintf(tid, sizeof(tid), "%u", u);
+		}
+		free(text);
+		if (!finished && remote[0]) {
+			kv[0] = "to";
+			kv[1] = hop;
+			kv[2] = "remote";
+			kv[3] = remote;
+			kv[4] = "tid";
+			kv[5] = tid[0] ? tid : "-";
+			kv[6] = "recovered";
+			kv[7] = "1";
+			spool_txn_journal(t, "forwarded", letter, kv, 4);
+		}
+		spool_txn_docket_del(t, key);
+	}
+	log_info("removing '%s': its envelope '%s' was removed before a crash", pname, ename);
+	spool_txn_remove(t, SPOOL_QUEUE, pname);
+	if (spool_txn_run(t, err, sizeof(err)) < 0)
+		log_error("remove '%s': %s", pname, err);
+}
+
 /* relayd_queue_start - load queue/, route in/ */
 int relayd_queue_start(struct relayd *rd, char *err, size_t errlen)
 {
@@ -1653,12 +1862,39 @@ int relayd_queue_start(struct relayd *rd, char *err, size_t errlen)
 		e->local = strcmp(e->hop, "local") == 0;
 		e->next_try = time(NULL);
 		env_load_docket(rd, e);
+		if (e->copy && !e->have_dk && !e->fwd_done) {
+			/* The copy was fixed before this start, so its SFT may
+			 * have gone out and the next hop may hold it committed
+			 * (a crash before our docket said so): never send it
+			 * afresh under the same id, resume "only STOP left".
+			 * The next hop answers with the same name, grants the
+			 * mark it holds, or 0x1004 (then we send afresh). */
+			memset(&e->dk, 0, sizeof(e->dk));
+			e->dk.tid = e->tid;
+			e->dk.mode = NIFTP_MODE_REPLACE_MAKE;
+			e->dk.mark_interval = niftp_mark_interval((int64_t) e->size);
+			e->dk.data_done = 1;
+			e->have_dk = 1;
+		}
 		l = letter_add(rd, letter);
 		str_copy(l->calling, calling, sizeof(l->calling));
 		e->l = l;
 		l->nenv++;
 		e->next = rd->envs;
 		rd->envs = e;
+	}
+	/* a prefix without its envelope: a removal cut short by a crash */
+	for (i = 0; i < q.n; i++) {
+		char    ename[SPOOL_NAMELEN * 2];
+		const char *nm = q.names[i];
+		const char *pp = strstr(nm, "_p_");
+
+		if (!nm[0] || pp == NULL)
+			continue;
+		snprintf(ename, sizeof(ename), "%.*s_f_%s", (int) (pp - nm), nm, pp + 3);
+		if (spool_exists(rd->sp, SPOOL_QUEUE, ename))
+			continue;
+		orphan_prefix(rd, nm, ename, (size_t) (pp - nm), pp + 3);
 	}
 	/* letters with no envelope left: finish them */
 	for (i = 0; i < q.n; i++) {
@@ -1757,4 +1993,106 @@ void relayd_queue_list(struct relayd *rd, struct buf *out)
 			buf_printf(out, "%s %llds - - received -\n", in.names[i], age);
 		}
 	load_free(&in);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return spool_name_cmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* dir_names - the plain files of DIR (no dot-files), sorted; count in *n */
+static char **dir_names(const char *dir, size_t *n)
+{
+	DIR    *d;
+	struct dirent *de;
+	char  **v = NULL;
+
+	*n = 0;
+	if ((d = opendir(dir)) == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		v = xrealloc(v, sizeof(char *) * (*n + 1));
+		v[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(v, *n, sizeof(char *), name_cmp);
+	return v;
+}
+
+/* relayd_queue_list_dir - the queue listing from the spool directory
+ * alone, read-only (mailctl queue without a daemon): envelopes with the
+ * state their docket records, then the unrouted letters of in/ */
+int relayd_queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen)
+{
+	char    path[PATH_MAX], letter[SPOOL_NAMELEN], calling[300], key[SPOOL_NAMELEN + 8];
+	char    derr[SPOOL_ERRLEN], esc[1200];
+	char  **names;
+	size_t  n, i, len;
+	time_t  now = time(NULL);
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/queue", spool);
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "read spool '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	names = dir_names(path, &n);
+	for (i = 0; i < n; i++) {
+		const char *nm = names[i], *us = strchr(nm, '_');
+		char   *text, *r, *line, *next;
+		struct renv *e;
+		unsigned attempts = 0;
+		int     finished = 0;
+
+		if (us == NULL || !((us[1] == 'l' && us[2] == '\0') || (us[1] == 'f' && us[2] == '_')))
+			continue;
+		snprintf(path, sizeof(path), "%s/queue/%s", spool, nm);
+		if ((text = durable_read_file(path, ENV_FILE_MAX, &len, NULL, 0)) == NULL)
+			continue;
+		letter[0] = calling[0] = '\0';
+		e = env_file_parse(text, letter, sizeof(letter), calling, sizeof(calling));
+		free(text);
+		if (e == NULL)
+			continue;
+		snprintf(key, sizeof(key), "env %s", nm);
+		if ((text = spool_docket_peek(spool, key, &len, derr, sizeof(derr))) != NULL) {
+			for (line = text; line && *line; line = next) {
+				if ((next = strchr(line, '\n')) != NULL)
+					*next++ = '\0';
+				if (sscanf(line, "attempts %u", &attempts) == 1)
+					continue;
+				if (strcmp(line, "finished 1") == 0)
+					finished = 1;
+				else if (strncmp(line, "error ", 6) == 0)
+					str_copy(e->error, line + 6, sizeof(e->error));
+			}
+			free(text);
+		}
+		r = env_rcpts_text(e);
+		/* the docket's error is stored escaped already */
+		str_copy(esc, e->error[0] ? e->error : "-", sizeof(esc));
+		buf_printf(out, "%s %llds %s %s %s %s\n", letter, (long long) (now - e->first),
+		    e->hop, r, finished ? "finishing" : attempts ? "deferred" : "queued", esc);
+		free(r);
+		env_free(e);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	snprintf(path, sizeof(path), "%s/in", spool);
+	names = dir_names(path, &n);
+	for (i = 0; i < n; i++) {
+		long long age = 0;
+
+		snprintf(path, sizeof(path), "%s/in/%s", spool, names[i]);
+		if (stat(path, &st) == 0)
+			age = (long long) (now - st.st_mtime);
+		buf_printf(out, "%s %llds - - received -\n", names[i], age);
+		free(names[i]);
+	}
+	free(names);
+	return 0;
 }

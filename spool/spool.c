@@ -1635,6 +1635,45 @@ out:
 	return ret;
 }
 
+/* spool_docket_peek - read-only get without an open spool */
+void *spool_docket_peek(const char *dir, const char *key, size_t *lenp, char *err,
+	size_t errlen)
+{
+	char    path[4096], derr[DURABLE_ERRLEN], *file, *text, *hdr, *v = NULL;
+	size_t  len = 0, hl;
+
+	if (!spool_docket_key_ok(key)) {
+		errno = EINVAL;
+		snprintf(err, errlen, "spool: docket peek: bad key");
+		return NULL;
+	}
+	file = spool_docket_file(key);
+	snprintf(path, sizeof(path), "%s/dockets/%s", dir, file);
+	text = durable_read_file(path, SPOOL_DOCKET_MAX + 8 * SPOOL_DOCKET_KEYMAX, &len,
+	    derr, sizeof(derr));
+	if (text == NULL) {
+		snprintf(err, errlen, "spool: docket peek 'dockets/%s': %s", file, strerror(errno));
+		free(file);
+		return NULL;
+	}
+	hdr = spool_docket_header(key, &hl);
+	if (len < hl || memcmp(text, hdr, hl) != 0) {
+		errno = ENOENT;
+		snprintf(err, errlen, "spool: docket peek 'dockets/%s': another key or not a "
+		    "docket", file);
+	} else {
+		v = xmalloc(len - hl + 1);
+		memcpy(v, text + hl, len - hl);
+		v[len - hl] = '\0';
+		if (lenp)
+			*lenp = len - hl;
+	}
+	free(text);
+	free(hdr);
+	free(file);
+	return v;
+}
+
 /* spool_docket_put - synchronous durable put */
 int spool_docket_put(struct spool *sp, const char *key, const void *data, size_t len,
 	char *err, size_t errlen)

@@ -287,6 +287,13 @@ void spool_txn_abort(struct spool_txn *t);
 void *spool_docket_get(struct spool *sp, const char *key, size_t *lenp, time_t *mtime,
 	char *err, size_t errlen);
 
+/* spool_docket_peek - like spool_docket_get, but read-only and without
+ * an open spool (dir is the spool directory; for tools reading a spool
+ * that a daemon owns): nothing is moved or written. NULL with err;
+ * errno ENOENT when there is no docket for key. */
+void *spool_docket_peek(const char *dir, const char *key, size_t *lenp, char *err,
+	size_t errlen);
+
 /* spool_docket_put - synchronous durable put (blocks on fsync); 0 or -1 */
 int spool_docket_put(struct spool *sp, const char *key, const void *data, size_t len,
 	char *err, size_t errlen);

@@ -1,0 +1,542 @@
+#!/bin/sh
+# t_vcgw.sh - the virtual call gateway with real processes: bin/vcgw
+# between bin/niftp put and bin/niftp serve.
+#
+# Scenarios:
+#  1. put through one gateway (tcp: in, unix: out) stores a byte-identical
+#     file; the server sees the calling address extended ("ucl.gw1").
+#  2. two gateways in a chain, source-routed: JANET.UCL at gw1 becomes UCL
+#     at gw2 becomes FTP at the server.
+#  3. rawtcp on either side of the gateway (unix-niftp mapping).
+#  4. a RESET sent by the far side (server hook call-reset) reaches the
+#     donor, is answered end to end, and the transfer restarts from its
+#     last mark within the same call.
+#  5. a RESET towards a rawtcp side becomes a disconnect; the donor resumes.
+#  6. SIGKILL of the gateway mid-transfer; the gateway is restarted on the
+#     same socket; the donor resumes; the server holds exactly one copy.
+#  7. an unknown called address is refused with reason 19; put exits 67
+#     and says why.
+#  8. max_calls: a call over the limit is refused with reason 17 (busy).
+#  9. 200 concurrent calls through the gateway, each stored identically.
+# 10. memory stays bounded while the receiver reads slowly (the server is
+#     stopped and continued over and over); the file is still identical.
+# 11. --check reports errors with FILE:LINE and exits 78; SIGHUP with a
+#     broken file keeps the old configuration, with a good one adds a rule.
+# 12. daemon mode: pid file, SIGTERM ends it with status 0.
+#
+# Readiness is always a bounded poll of a file; every command is bounded
+# by timeout(1); the trap stops everything started.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+NIFTP="$top/bin/niftp"
+VCGW="$top/bin/vcgw"
+for x in "$NIFTP" "$VCGW"; do
+	[ -x "$x" ] || { echo "t_vcgw: $x not built"; exit 1; }
+done
+T=$(mktemp -d "${TMPDIR:-/tmp}/t_vcgw.XXXXXX") || exit 1
+pids=""
+
+cleanup() {
+	for p in $pids; do
+		kill -CONT "$p" 2>/dev/null
+		kill "$p" 2>/dev/null
+	done
+	for p in $pids; do
+		wait "$p" 2>/dev/null
+	done
+	[ -f "$T/daemon.pid" ] && kill "$(cat "$T/daemon.pid")" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+die() { echo "FAIL $*"; exit 1; }
+
+# wait_ready FILE - bounded poll until FILE exists and is not empty (20 s)
+wait_ready() {
+	i=0
+	while [ ! -s "$1" ]; do
+		i=$((i + 1))
+		[ $i -le 400 ] || return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# wait_gone PID - bounded poll until PID has exited (60 s)
+wait_gone() {
+	i=0
+	while kill -0 "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 1200 ] || return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# wait_grep PATTERN FILE [COUNT] - bounded poll until FILE has COUNT lines matching
+wait_grep() {
+	i=0
+	while [ "$(grep -c -- "$1" "$2" 2>/dev/null)" -lt "${3:-1}" ]; do
+		i=$((i + 1))
+		[ $i -le 400 ] || return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# start_serve TAG LISTEN [ENV=VALUE...] - a server on $T/D.$TAG; sets spid, saddr
+start_serve() {
+	tag=$1
+	listen=$2
+	shift 2
+	mkdir -p "$T/D.$tag"
+	rm -f "$T/sready.$tag"
+	env "$@" "$NIFTP" serve --listen "$listen" --dir "$T/D.$tag" --checkpoint 4M \
+		--ready-file "$T/sready.$tag" --log "$T/serve.$tag.log" 2>"$T/serve.$tag.err" &
+	spid=$!
+	pids="$pids $spid"
+	wait_ready "$T/sready.$tag" || die "serve $tag not ready: $(cat "$T/serve.$tag.err")"
+	saddr=$(sed -n 1p "$T/sready.$tag")
+}
+
+# start_gw TAG - a gateway with $T/TAG.ini in the foreground; sets gpid, gaddr
+start_gw() {
+	rm -f "$T/gready.$1"
+	"$VCGW" -f -v -c "$T/$1.ini" --ready-file "$T/gready.$1" 2>>"$T/$1.log" &
+	gpid=$!
+	pids="$pids $gpid"
+	wait_ready "$T/gready.$1" || die "vcgw $1 not ready: $(tail -5 "$T/$1.log")"
+	gaddr=$(sed -n 1p "$T/gready.$1")
+}
+
+# stop PID - SIGTERM and wait
+stop() {
+	kill -CONT "$1" 2>/dev/null
+	kill -TERM "$1" 2>/dev/null
+	wait_gone "$1" || bad "process $1 did not stop"
+	wait "$1" 2>/dev/null
+}
+
+# one_copy LABEL SRC DIR NAME - DIR holds exactly one file, NAME, equal to SRC
+one_copy() {
+	files=$(ls "$3")
+	count=$(ls "$3" | wc -l)
+	if [ "$count" -ne 1 ]; then
+		bad "$1: $count files stored: $files"
+	elif [ "$files" != "$4" ]; then
+		bad "$1: stored '$files' but put printed '$4'"
+	elif ! cmp -s "$2" "$3/$4"; then
+		bad "$1: stored copy differs"
+	else
+		ok "$1: one identical copy"
+	fi
+}
+
+# calls_in LOG - how many calls put made ("... in N call(s)")
+calls_in() {
+	sed -n 's/.* on the wire in \([0-9]*\) call.*/\1/p' "$1" | tail -1
+}
+
+PUT="timeout 120 $NIFTP put -v --calling ucl --retry-wait 0.2 --retries 8"
+head -c 33554432 /dev/urandom >"$T/f32" || die "make f32"
+head -c 262144 "$T/f32" >"$T/small"
+
+# --- 1: one gateway ---------------------------------------------------------------------
+start_serve a unix:"$T/srv.a.sock"
+cat >"$T/gw1.ini" <<EOF
+[gateway]
+name = gw1
+[listen]
+yb = tcp:127.0.0.1:0
+[map]
+FAR = unix:$T/srv.a.sock FTP
+EOF
+start_gw gw1
+$PUT --called FAR "$T/f32" "$gaddr" >"$T/put.out" 2>"$T/put.err"
+rc=$?
+[ $rc -eq 0 ] || bad "1: put exit $rc: $(tail -3 "$T/put.err")"
+one_copy "1: put through one gateway" "$T/f32" "$T/D.a" "$(cat "$T/put.out")"
+grep -q "caller=ucl.gw1 called=FTP" "$T/serve.a.log" \
+	&& ok "1: server saw calling ucl.gw1, called FTP" \
+	|| bad "1: server log: $(tail -1 "$T/serve.a.log")"
+wait_grep "result=ok" "$T/gw1.log" || bad "1: no call line in the gateway log"
+grep "result=ok" "$T/gw1.log" | grep -q "in=3[0-9]\{7\} " \
+	&& ok "1: gateway logged the call with its octets" \
+	|| bad "1: gateway log: $(grep 'call 1 ' "$T/gw1.log")"
+
+# --- 2: two gateways in a chain ----------------------------------------------------------
+cat >"$T/gw2.ini" <<EOF
+[gateway]
+name = gw2
+[listen]
+u = unix:$T/gw2.sock
+[map]
+UCL = unix:$T/srv.a.sock FTP
+EOF
+start_gw gw2
+gw2pid=$gpid
+cat >"$T/gwc.ini" <<EOF
+[gateway]
+name = gwc
+[listen]
+yb = tcp:127.0.0.1:0
+[map]
+JANET = unix:$T/gw2.sock
+EOF
+start_gw gwc
+gwcpid=$gpid
+rm -f "$T"/D.a/*
+$PUT --called JANET.UCL "$T/f32" "$gaddr" >"$T/put.out" 2>"$T/put.err"
+rc=$?
+[ $rc -eq 0 ] || bad "2: put exit $rc: $(tail -3 "$T/put.err")"
+one_copy "2: put through two gateways" "$T/f32" "$T/D.a" "$(cat "$T/put.out")"
+grep -q "caller=ucl.gwc.gw2 called=FTP" "$T/serve.a.log" \
+	&& ok "2: calling ucl.gwc.gw2 at the server" \
+	|| bad "2: server log: $(tail -1 "$T/serve.a.log")"
+stop "$gwcpid"
+stop "$gw2pid"
+
+# --- 3: rawtcp on either side --------------------------------------------------------------
+start_serve r rawtcp:127.0.0.1:0
+raddr=$saddr
+cat >"$T/gwr.ini" <<EOF
+[gateway]
+name = gwr
+[listen]
+raw = rawtcp:127.0.0.1:0
+yb = tcp:127.0.0.1:0
+[map]
+ftp = unix:$T/srv.a.sock
+toraw = $raddr FTP
+EOF
+start_gw gwr
+gwrpid=$gpid
+gw_raw=$(sed -n 1p "$T/gready.gwr")
+gw_yb=$(sed -n 2p "$T/gready.gwr")
+rm -f "$T"/D.a/*
+$PUT --called FTP "$T/f32" "$gw_raw" >"$T/put.out" 2>"$T/put.err"
+rc=$?
+[ $rc -eq 0 ] || bad "3: put exit $rc: $(tail -3 "$T/put.err")"
+one_copy "3: rawtcp caller to a Yellow Book server" "$T/f32" "$T/D.a" "$(cat "$T/put.out")"
+$PUT --called TORAW "$T/f32" "$gw_yb" >"$T/put.out" 2>"$T/put.err"
+rc=$?
+[ $rc -eq 0 ] || bad "3: put exit $rc: $(tail -3 "$T/put.err")"
+one_copy "3: Yellow Book caller to a rawtcp server" "$T/f32" "$T/D.r" "$(cat "$T/put.out")"
+stop "$spid"
+
+# --- 4: RESET from the far side ---------------------------------------------------------------
+start_serve reset unix:"$T/srv.reset.sock" NIFTPMAIL_HOOK=call-reset:100
+cat >"$T/gwx.ini" <<EOF
+[gateway]
+name = gwx
+[listen]
+yb = tcp:127.0.0.1:0
+raw = rawtcp:127.0.0.1:0
+[map]
+FTP = unix:$T/srv.reset.sock
+EOF
+start_gw gwx
+gwxpid=$gpid
+$PUT --called FTP "$T/f32" "$gaddr" >"$T/put.out" 2>"$T/put.err"
+rc=$?
+[ $rc -eq 0 ] || bad "4: put exit $rc: $(tail -3 "$T/put.err")"
+one_copy "4: RESET by the far side" "$T/f32" "$T/D.reset" "$(cat "$T/put.out")"
+n=$(calls_in "$T/put.err")
+wire=$(sed -n 's/.*done: \([0-9]*\) octets on the wire.*/\1/p' "$T/put.err" | tail -1)
+if [ "$n" = 1 ] && [ -n "$wire" ] && [ "$wire" -lt $((33554432 / 100 * 150)) ]; then
+	ok "4: restarted from a mark within the one call ($wire octets on the wire)"
+else
+	bad "4: calls '$n', wire '$wire': $(tail -2 "$T/put.err")"
+fi
+wait_grep "resets=1 result=ok" "$T/gwx.log" \
+	&& ok "4: the gateway passed one RESET and its answer" \
+	|| bad "4: gateway log: $(grep ' call ' "$T/gwx.log" | tail -1)"
+stop "$spid"
+
+# --- 5: a RESET towards a rawtcp side becomes a disconnect -----------------------------------
+rm -f "$T"/D.reset/*
+start_serve reset unix:"$T/srv.reset.sock" NIFTPMAIL_HOOK=call-reset:100
+gw_raw=$(sed -n 2p "$T/gready.gwx")
+$PUT --called FTP "$T/f32" "$gw_raw" >"$T/put.out" 2>"$T/put.err"
+rc=$?
+[ $rc -eq 0 ] || bad "5: put exit $rc: $(tail -3 "$T/put.err")"
+one_copy "5: RESET to a rawtcp caller, then resumed" "$T/f32" "$T/D.reset" "$(cat "$T/put.out")"
+n=$(calls_in "$T/put.err")
+[ "${n:-0}" -ge 2 ] && ok "5: the call was disconnected and resumed ($n calls)" \
+	|| bad "5: calls '$n'"
+grep -q "RESET cannot be passed to a rawtcp side" "$T/gwx.log" \
+	&& ok "5: gateway logged the reset-to-disconnect" \
+	|| bad "5: gateway log: $(grep ' call ' "$T/gwx.log" | tail -1)"
+stop "$spid"
+stop "$gwxpid"
+
+# --- 6: SIGKILL of the gateway mid-transfer ---------------------------------------------------
+head -c 268435456 /dev/urandom >"$T/f256" || die "make f256"
+start_serve k unix:"$T/srv.k.sock"
+kpid=$spid
+cat >"$T/gwk.ini" <<EOF
+[gateway]
+name = gwk
+[listen]
+u = unix:$T/gwk.sock
+[map]
+FTP = unix:$T/srv.k.sock
+EOF
+start_gw gwk
+$PUT --called FTP "$T/f256" "unix:$T/gwk.sock" >"$T/put.out" 2>"$T/put.err" &
+putpid=$!
+pids="$pids $putpid"
+# mid-transfer: the server's partial file has grown past 16 MiB
+i=0
+while :; do
+	sz=$(find "$T/D.k/.niftp/partial" -type f -size +16M 2>/dev/null | head -1)
+	[ -n "$sz" ] && break
+	i=$((i + 1))
+	[ $i -le 2000 ] && kill -0 "$putpid" 2>/dev/null || break
+	sleep 0.01
+done
+kill -KILL "$gpid"
+wait "$gpid" 2>/dev/null
+[ -n "$sz" ] || bad "6: the transfer was not caught in the middle"
+start_gw gwk
+gwkpid=$gpid
+wait "$putpid"
+rc=$?
+[ $rc -eq 0 ] || bad "6: put exit $rc: $(tail -3 "$T/put.err")"
+one_copy "6: gateway killed mid-transfer, donor resumed" "$T/f256" "$T/D.k" "$(cat "$T/put.out")"
+n=$(calls_in "$T/put.err")
+[ "${n:-0}" -ge 2 ] && ok "6: resumed on a new call ($n calls)" || bad "6: calls '$n'"
+left=$(ls "$T/D.k/.niftp/partial" 2>/dev/null)
+[ -z "$left" ] || bad "6: partial files left: $left"
+
+# --- 7: unknown called address ------------------------------------------------------------------
+timeout 60 "$NIFTP" put --retries 0 --called NOWHERE.FTP "$T/small" "unix:$T/gwk.sock" \
+	>"$T/put.out" 2>"$T/put.err"
+rc=$?
+if [ $rc -eq 67 ] && grep -q "no route for called address 'NOWHERE.FTP'" "$T/put.err"; then
+	ok "7: unknown called address refused (exit 67): $(cat "$T/put.err")"
+else
+	bad "7: exit $rc: $(cat "$T/put.err")"
+fi
+grep -q "result=refused by=gateway reason=19" "$T/gwk.log" \
+	&& ok "7: gateway logged the refusal with reason 19" || bad "7: no refusal logged"
+
+# --- 8: max_calls ------------------------------------------------------------------------------
+cat >"$T/gwb.ini" <<EOF
+[gateway]
+name = gwb
+max_calls = 1
+[listen]
+u = unix:$T/gwb.sock
+[map]
+FTP = unix:$T/srv.k.sock
+EOF
+start_gw gwb
+gwbpid=$gpid
+rm -f "$T"/D.k/*
+kill -STOP "$kpid"	# the first call waits for the server's ACCEPT
+timeout 60 "$NIFTP" put --calling ucl --called FTP "$T/small" "unix:$T/gwb.sock" \
+	>"$T/put1.out" 2>"$T/put1.err" &
+p1=$!
+pids="$pids $p1"
+wait_grep "call 1: called 'FTP'" "$T/gwb.log" || bad "8: first call not seen"
+timeout 60 "$NIFTP" put --retries 0 --called FTP "$T/small" "unix:$T/gwb.sock" \
+	>"$T/put2.out" 2>"$T/put2.err"
+rc=$?
+kill -CONT "$kpid"
+grep -q "busy" "$T/put2.err" && [ $rc -ne 0 ] \
+	&& ok "8: second call refused as busy (exit $rc)" \
+	|| bad "8: second put exit $rc: $(cat "$T/put2.err")"
+wait "$p1"
+rc=$?
+[ $rc -eq 0 ] && cmp -s "$T/small" "$T/D.k/$(cat "$T/put1.out")" \
+	&& ok "8: the first call completed once the server went on" \
+	|| bad "8: first put exit $rc: $(tail -2 "$T/put1.err")"
+grep -q "reason=17" "$T/gwb.log" && ok "8: reason 17 logged" || bad "8: no reason 17 in log"
+stop "$gwbpid"
+
+# --- 9: 200 concurrent calls -------------------------------------------------------------------
+# The server (tcp:, so that connections beyond its listen backlog wait in
+# the kernel's SYN retries instead of failing) is stopped until the
+# gateway has all 200 calls in hand; then it goes on and all complete.
+ulimit -n 4096 2>/dev/null || ulimit -n 2048 2>/dev/null
+start_serve m tcp:127.0.0.1:0
+mpid=$spid
+cat >"$T/gwm.ini" <<EOF
+[gateway]
+name = gwm
+max_calls = 400
+connect_timeout = 60s
+[listen]
+u = unix:$T/gwm.sock
+[map]
+FTP = $saddr
+EOF
+start_gw gwm
+gwmpid=$gpid
+mkdir -p "$T/many"
+kill -STOP "$mpid"
+i=0
+mp=""
+while [ $i -lt 200 ]; do
+	timeout 120 "$NIFTP" put --calling "c$i" --retries 3 --retry-wait 0.5 --called FTP \
+		"$T/small" "unix:$T/gwm.sock" >"$T/many/$i.out" 2>"$T/many/$i.err" &
+	mp="$mp $!"
+	i=$((i + 1))
+done
+pids="$pids $mp"
+wait_grep "debug: call [0-9]*: called 'FTP'" "$T/gwm.log" 200 \
+	&& ok "9: 200 calls open through the gateway at once" \
+	|| bad "9: only $(grep -c "debug: call [0-9]*: called" "$T/gwm.log") calls set up"
+kill -CONT "$mpid"
+nok=0
+for p in $mp; do
+	wait "$p" && nok=$((nok + 1))
+done
+same=0
+for f in "$T"/D.m/*; do
+	cmp -s "$T/small" "$f" && same=$((same + 1))
+done
+[ $nok -eq 200 ] && [ $same -eq 200 ] && ok "9: 200 concurrent puts, 200 identical copies" \
+	|| bad "9: $nok puts ok, $same identical copies; $(cat "$T"/many/*.err | sort | uniq -c | head -3)"
+stop "$gwmpid"
+stop "$mpid"
+peak=$(sed -n 's/.*at most \([0-9]*\) at once.*/\1/p' "$T/gwm.log")
+[ "${peak:-0}" -ge 200 ] && ok "9: gateway peak $peak calls at once" || bad "9: peak '$peak'"
+
+# --- 10: bounded memory with a slow receiver -----------------------------------------------------
+rm -f "$T"/D.k/*
+cat >"$T/gws.ini" <<EOF
+[gateway]
+name = gws
+call_memory = 1M
+[listen]
+u = unix:$T/gws.sock
+[map]
+FTP = unix:$T/srv.k.sock
+EOF
+start_gw gws
+gwspid=$gpid
+rss() { sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$1/status" 2>/dev/null; }
+base=$(rss "$gwspid")
+$PUT --called FTP "$T/f256" "unix:$T/gws.sock" >"$T/put.out" 2>"$T/put.err" &
+putpid=$!
+pids="$pids $putpid"
+max=$base
+cycles=0
+while kill -0 "$putpid" 2>/dev/null && [ $cycles -lt 400 ]; do
+	kill -STOP "$kpid"
+	for s in 1 2 3 4; do
+		sleep 0.03
+		r=$(rss "$gwspid")
+		[ -n "$r" ] && [ "$r" -gt "$max" ] && max=$r
+	done
+	kill -CONT "$kpid"
+	sleep 0.01
+	cycles=$((cycles + 1))
+done
+kill -CONT "$kpid"
+wait "$putpid"
+rc=$?
+[ $rc -eq 0 ] || bad "10: put exit $rc: $(tail -3 "$T/put.err")"
+one_copy "10: slow receiver ($cycles stop/continue cycles)" "$T/f256" "$T/D.k" "$(cat "$T/put.out")"
+grow=$((max - base))
+[ "$grow" -lt 4096 ] && ok "10: gateway RSS grew by $grow KiB (base $base KiB, call_memory 1M)" \
+	|| bad "10: gateway RSS grew by $grow KiB for a 256 MiB transfer"
+stop "$gwspid"
+
+# --- 11: --check and SIGHUP --------------------------------------------------------------------
+cat >"$T/bad.ini" <<EOF
+[gateway]
+name = gwh
+max_calls = lots
+[listen]
+u = unix:$T/gwh.sock
+[map]
+FTP = unix:$T/srv.k.sock
+FTP = unix:$T/other.sock
+EOF
+"$VCGW" --check -c "$T/bad.ini" >"$T/check.out" 2>"$T/check.err"
+rc=$?
+if [ $rc -eq 78 ] && grep -q "bad.ini:3: max_calls 'lots'" "$T/check.err" \
+    && grep -q "bad.ini:8: key 'ftp' repeated in \[map\] (first on line 7)" "$T/check.err"; then
+	ok "11: --check: exit 78 with FILE:LINE for each error"
+else
+	bad "11: --check exit $rc: $(cat "$T/check.err")"
+fi
+cat >"$T/gwh.ini" <<EOF
+[gateway]
+name = gwh
+[listen]
+u = unix:$T/gwh.sock
+[map]
+FTP = unix:$T/srv.k.sock
+EOF
+"$VCGW" --check -c "$T/gwh.ini" >/dev/null 2>&1 && ok "11: --check accepts a good file" \
+	|| bad "11: --check refused a good file"
+start_gw gwh
+gwhpid=$gpid
+cp "$T/bad.ini" "$T/gwh.ini"
+kill -HUP "$gwhpid"
+wait_grep "reload .*refused" "$T/gwh.log" && ok "11: broken reload refused" \
+	|| bad "11: no refusal logged"
+rm -f "$T"/D.k/*
+timeout 60 "$NIFTP" put --retries 0 --called FTP "$T/small" "unix:$T/gwh.sock" \
+	>"$T/put.out" 2>"$T/put.err" && ok "11: the old configuration still serves" \
+	|| bad "11: put after broken reload: $(cat "$T/put.err")"
+cat >"$T/gwh.ini" <<EOF
+[gateway]
+name = gwh
+[listen]
+u = unix:$T/gwh.sock
+[map]
+FTP = unix:$T/srv.k.sock
+OTHER = unix:$T/srv.k.sock FTP
+EOF
+kill -HUP "$gwhpid"
+wait_grep "reloaded" "$T/gwh.log" || bad "11: good reload not logged"
+timeout 60 "$NIFTP" put --retries 0 --called OTHER "$T/small" "unix:$T/gwh.sock" \
+	>"$T/put.out" 2>"$T/put.err" && ok "11: the new rule works after SIGHUP" \
+	|| bad "11: put after reload: $(cat "$T/put.err")"
+stop "$gwhpid"
+
+# --- 12: daemon mode ---------------------------------------------------------------------------
+cat >"$T/gwd.ini" <<EOF
+[gateway]
+name = gwd
+pid_file = $T/daemon.pid
+log_file = $T/gwd.log
+[listen]
+u = unix:$T/gwd.sock
+[map]
+FTP = unix:$T/srv.k.sock
+EOF
+timeout 20 "$VCGW" -c "$T/gwd.ini" --ready-file "$T/gready.gwd"
+rc=$?
+[ $rc -eq 0 ] && [ -s "$T/daemon.pid" ] && [ -s "$T/gready.gwd" ] \
+	&& ok "12: daemon started, pid file written" || bad "12: daemon start exit $rc"
+dpid=$(cat "$T/daemon.pid" 2>/dev/null)
+rm -f "$T"/D.k/*
+timeout 60 "$NIFTP" put --retries 0 --called FTP "$T/small" "unix:$T/gwd.sock" \
+	>"$T/put.out" 2>"$T/put.err" && ok "12: put through the daemon" \
+	|| bad "12: put: $(cat "$T/put.err")"
+if [ -n "$dpid" ]; then
+	kill -TERM "$dpid"
+	wait_gone "$dpid" && [ ! -e "$T/daemon.pid" ] && ok "12: SIGTERM stopped it, pid file removed" \
+		|| bad "12: daemon did not stop cleanly"
+fi
+"$VCGW" -c "$T/nonexistent.ini" 2>/dev/null
+[ $? -eq 78 ] && ok "12: missing configuration: exit 78" || bad "12: missing config exit"
+"$VCGW" --bogus 2>/dev/null
+[ $? -eq 64 ] && ok "12: bad option: exit 64" || bad "12: bad option exit"
+
+stop "$kpid"
+stop "$gwkpid"
+stop "$gwrpid" 2>/dev/null
+[ $fails -eq 0 ] && echo "t_vcgw: all passed" || echo "t_vcgw: $fails failed"
+[ $fails -eq 0 ]
