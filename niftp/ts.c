@@ -25,8 +25,10 @@
  *	half taken: a walker follows the record structure of what has been
  *	written, so the discard keeps exactly the rest of that item.
  *
- *	Input is read in 64 KiB chunks into a per-call buffer and fed to the
- *	decoder. Whatever stops the flow (ts_pause, an INCOMING call that is
+ *	Input is read into a per-call buffer and fed to the decoder: 64 KiB
+ *	at a time, 256 KiB once an open call has filled a whole read (bulk
+ *	data), and while reads come back full up to TS_RDBURST of them per
+ *	wakeup, so a fast sender costs few epoll round trips. Whatever stops the flow (ts_pause, an INCOMING call that is
  *	not yet accepted) stops the decoder at that octet; the rest stays
  *	in the buffer and reading stops until it is used, so the kernel
  *	applies back-pressure to the peer and nothing grows without bound.
@@ -67,7 +69,9 @@
 #include "util/loop.h"
 #include "util/strutil.h"
 
-#define TS_RDCHUNK	(256 * 1024)	/* one read */
+#define TS_RDCHUNK	65536	/* one read, before the call carries bulk data */
+#define TS_RDBULK	(256 * 1024)	/* one read once it does */
+#define TS_RDBURST	4	/* full reads in a row per wakeup */
 #define TS_WRHIGH	65536	/* queued output written at once */
 #define TS_CMD_SLACK	8192	/* buffer room beyond the send cap, for commands */
 #define TS_LINGER_MS	5000	/* wait for the peer's close after our DISCONNECT */
@@ -112,8 +116,8 @@ struct ts_conn {
 	int	open;		/* encoder: a data record is open */
 	struct walker w;	/* record structure at the head of out */
 	int	wr_shut;
-	unsigned char *in;	/* TS_RDCHUNK (from the first read): input not yet decoded */
-	size_t	in_off, in_len;
+	unsigned char *in;	/* in_cap octets (from the first read): input not yet decoded */
+	size_t	in_off, in_len, in_cap;
 	struct buf early;	/* data that came before ts_accept() */
 	size_t	epush[TS_EARLY_PUSH];	/* ... and where its pushes were */
 	int	nepush;
@@ -1030,27 +1034,40 @@ static void process_input(struct ts_conn *c)
 static void on_read(struct ts_conn *c)
 {
 	ssize_t n;
+	int burst;
 
-	if (c->in_len > 0)
-		return;
-	if (c->in == NULL)
-		c->in = xmalloc(TS_RDCHUNK);	/* on first use: idle calls stay small */
-	do
-		n = read(c->fd_in, c->in, TS_RDCHUNK);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			lost(c, 1, "read", errno);
-		return;
+	for (burst = 0; burst < TS_RDBURST; burst++) {
+		if (c->in_len > 0 || read_held(c) || c->fd_in < 0)
+			return;
+		if (c->in == NULL) {
+			c->in_cap = TS_RDCHUNK;	/* on first use: idle calls stay small */
+			c->in = xmalloc(c->in_cap);
+		}
+		do
+			n = read(c->fd_in, c->in, c->in_cap);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				lost(c, 1, "read", errno);
+			return;
+		}
+		if (n == 0) {
+			on_eof(c);
+			return;
+		}
+		c->last_io = loop_now_ms();
+		c->in_off = 0;
+		c->in_len = (size_t)n;
+		process_input(c);
+		if ((size_t)n < c->in_cap || !live(c))
+			return;		/* the kernel had no more, or the call ended */
+		if (c->st == CS_OPEN && c->in_cap < TS_RDBULK && c->in_len == 0) {
+			/* bulk data: larger reads from now on */
+			free(c->in);
+			c->in_cap = TS_RDBULK;
+			c->in = xmalloc(c->in_cap);
+		}
 	}
-	if (n == 0) {
-		on_eof(c);
-		return;
-	}
-	c->last_io = loop_now_ms();
-	c->in_off = 0;
-	c->in_len = (size_t)n;
-	process_input(c);
 }
 
 /* io_cb - a descriptor of the call is ready */

@@ -14,21 +14,28 @@
 #   peak RSS of put (c, d) and of serve (serve runs under tests/tools/rusage
 #   and is stopped with SIGTERM at the end)
 #
-# Each figure is the best of BENCH_RUNS (default 3). Rates are octets of the
-# source file per second of wall time: for (b), (c) and (d) that includes the
-# receiver's fsync before it acknowledges. The source files and the server
+# The runs are interleaved, round by round (a, b, c, d, a, b, c, d, ...), so
+# that a disk or a neighbour that changes speed during the benchmark affects
+# the baseline and niftp alike; each figure is reported as the best and the
+# median of BENCH_RUNS (default 5) rounds, and the ratios to (b) for both.
+# Before every run the dirty pages of the previous one are written (sync)
+# and the source file is read once, so each run starts with the source in
+# the page cache and no writeback of an earlier run in progress. Rates are
+# octets of the source file per second of wall time: for (b), (c) and (d)
+# that includes the receiver's fsync before it acknowledges. The source files and the server
 # directory are in one temporary directory under BENCH_DIR (default build/,
 # the repository's file system: /tmp may be tmpfs, where fsync costs nothing).
-# Sizes: BENCH_BIG_MIB (256), BENCH_TEXT_MIB (64).
+# Sizes: BENCH_BIG_MIB (256), BENCH_TEXT_MIB (64). BENCH_NIFTP names another
+# niftp binary to measure (default bin/niftp), e.g. to compare two builds.
 #
 # Bounded: every command runs under timeout(1); everything started is
 # stopped by the trap, and the temporary directory removed.
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BIN="$top/bin/niftp"
+BIN=${BENCH_NIFTP:-$top/bin/niftp}
 TOOLS="$top/build/tools"
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 BIG_MIB=${BENCH_BIG_MIB:-256}
 TEXT_MIB=${BENCH_TEXT_MIB:-64}
 for x in "$BIN" "$TOOLS/tcpcopy" "$TOOLS/rusage" "$TOOLS/fsyncrate"; do
@@ -86,6 +93,25 @@ best() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || (b != "" && b + 0 > a + 0)) print b; else print a }'
 }
 
+# ratio A B - A / B with two decimals ("-" when either is missing)
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
+}
+
+# median LIST - the median of space-separated numbers ("" when none)
+median() {
+	echo "$1" | tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 }
+		END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2];
+		      else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# settle FILE - the same starting point for every run: no writeback of an
+# earlier run in flight, and FILE (the source) in the page cache
+settle() {
+	sync
+	cat "$1" >/dev/null
+}
+
 mib() {
 	awk -v k="$1" 'BEGIN { if (k == "") print "-"; else printf "%.1f MiB", k / 1024 }'
 }
@@ -107,7 +133,7 @@ awk -v want=$TEXTWANT 'BEGIN { srand(1025)
 TEXT=$(wc -c <"$T/text.txt")
 mkdir -p "$T/srv" "$T/recv"
 fsdesc=$(df -PT "$T" 2>/dev/null | awk 'NR == 2 { print $2 " " $1 }')
-echo "files in $T ($fsdesc); best of $RUNS runs"
+echo "files in $T ($fsdesc); $RUNS interleaved rounds, best and median"
 
 # --- (a), (b): raw TCP copies --------------------------------------------------------
 # tcpcopy_run OUTOPT - one raw copy of big.bin; sets got to the sender's MiB/s
@@ -132,17 +158,6 @@ tcpcopy_run() {
 	forget "$rp"
 	rm -f "$T/recv/out"
 }
-
-raw_null=""
-raw_file=""
-r=0
-while [ $r -lt "$RUNS" ]; do
-	tcpcopy_run --null
-	raw_null=$(best "$raw_null" "$got")
-	tcpcopy_run "--out $T/recv/out"
-	raw_file=$(best "$raw_file" "$got")
-	r=$((r + 1))
-done
 
 # --- the server ------------------------------------------------------------------------
 timeout 800 "$TOOLS/rusage" -o "$T/serve.ru" "$BIN" serve -q --listen tcp:127.0.0.1:0 \
@@ -176,25 +191,48 @@ put_run() {
 	rm -f "$T/srv/$name"
 }
 
+raw_null=""
+raw_file=""
 bin_rate=""
 bin_rss=""
 bin_same=yes
 txt_rate=""
 txt_rss=""
 txt_same=yes
+l_null=""
+l_file=""
+l_bin=""
+l_txt=""
+l_rbin=""
 r=0
 while [ $r -lt "$RUNS" ]; do
+	settle "$T/big.bin"
+	tcpcopy_run --null
+	raw_null=$(best "$raw_null" "$got")
+	l_null="$l_null $got"
+	settle "$T/big.bin"
+	tcpcopy_run "--out $T/recv/out"
+	raw_file=$(best "$raw_file" "$got")
+	l_file="$l_file $got"
+	b_this=$got
+	settle "$T/big.bin"
 	put_run "$T/big.bin" --binary
 	if [ -n "$wall" ]; then
-		bin_rate=$(best "$bin_rate" "$(rate $BIG "$wall")")
+		got=$(rate $BIG "$wall")
+		bin_rate=$(best "$bin_rate" "$got")
+		l_bin="$l_bin $got"
+		[ -z "$b_this" ] || l_rbin="$l_rbin $(ratio "$got" "$b_this")"
 		bin_rss=$(best "$bin_rss" "$rss")
 		[ $same = yes ] || bin_same=no
 	else
 		bin_same=failed
 	fi
+	settle "$T/text.txt"
 	put_run "$T/text.txt" ""
 	if [ -n "$wall" ]; then
-		txt_rate=$(best "$txt_rate" "$(rate "$TEXT" "$wall")")
+		got=$(rate "$TEXT" "$wall")
+		txt_rate=$(best "$txt_rate" "$got")
+		l_txt="$l_txt $got"
 		txt_rss=$(best "$txt_rss" "$rss")
 		[ $same = yes ] || txt_same=no
 	else
@@ -202,6 +240,11 @@ while [ $r -lt "$RUNS" ]; do
 	fi
 	r=$((r + 1))
 done
+m_null=$(median "$l_null")
+m_file=$(median "$l_file")
+m_bin=$(median "$l_bin")
+m_txt=$(median "$l_txt")
+m_rbin=$(median "$l_rbin")
 
 # --- the fsync rate ------------------------------------------------------------------------
 fsync_rate=""
@@ -224,17 +267,20 @@ forget "$rupid"
 serve_rss=$(field "$T/serve.ru" maxrss)
 
 # --- report ------------------------------------------------------------------------------------
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'
-}
-printf '  %-46s %8s MiB  %9s MiB/s\n' "(a) raw TCP copy to /dev/null" "$BIG_MIB" "${raw_null:--}"
-printf '  %-46s %8s MiB  %9s MiB/s   (baseline)\n' "(b) raw TCP copy into a file, fsynced" "$BIG_MIB" "${raw_file:--}"
-printf '  %-46s %8s MiB  %9s MiB/s   %s x (b), copy %s\n' "(c) niftp put --binary, tcp: loopback" "$BIG_MIB" \
-	"${bin_rate:--}" "$(ratio "$bin_rate" "$raw_file")" "$bin_same"
-printf '  %-46s %8s MiB  %9s MiB/s   %s x (b), copy %s\n' "(d) niftp put text, tcp: loopback" \
-	"$(awk -v t="$TEXT" 'BEGIN { printf "%.0f", t / 1048576 }')" "${txt_rate:--}" \
-	"$(ratio "$txt_rate" "$raw_file")" "$txt_same"
-printf '  %-46s %8s      %9s files/s\n' "fsync rate: 4 KiB, fsync, rename, fsync dir" "" "${fsync_rate:--}"
+printf '  %-40s %5s %10s %10s  %s\n' "" "MiB" "best MiB/s" "median" "x (b): best, median"
+printf '  %-40s %5s %10s %10s\n' "(a) raw TCP copy to /dev/null" "$BIG_MIB" "${raw_null:--}" \
+	"${m_null:--}"
+printf '  %-40s %5s %10s %10s  (baseline)\n' "(b) raw TCP copy into a file, fsynced" "$BIG_MIB" \
+	"${raw_file:--}" "${m_file:--}"
+printf '  %-40s %5s %10s %10s  %s, %s  copy %s\n' "(c) niftp put --binary, tcp: loopback" "$BIG_MIB" \
+	"${bin_rate:--}" "${m_bin:--}" "$(ratio "$bin_rate" "$raw_file")" "$(ratio "$m_bin" "$m_file")" \
+	"$bin_same"
+printf '  %-40s %5s %10s %10s  %s, %s  copy %s\n' "(d) niftp put text, tcp: loopback" \
+	"$(awk -v t="$TEXT" 'BEGIN { printf "%.0f", t / 1048576 }')" "${txt_rate:--}" "${m_txt:--}" \
+	"$(ratio "$txt_rate" "$raw_file")" "$(ratio "$m_txt" "$m_file")" "$txt_same"
+printf '  per round, MiB/s: (b)%s\n                    (c)%s\n' "$l_file" "$l_bin"
+printf '  (c) / (b) of the same round:%s; median %s\n' "$l_rbin" "${m_rbin:--}"
+printf '  %-57s %10s files/s (best)\n' "fsync rate: 4 KiB, fsync, rename, fsync dir" "${fsync_rate:--}"
 printf '  peak RSS: put --binary %s, put text %s, serve %s\n' "$(mib "$bin_rss")" "$(mib "$txt_rss")" \
 	"$(mib "$serve_rss")"
 exit 0
