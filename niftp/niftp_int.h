@@ -48,7 +48,7 @@ enum niftp_dstate {
 
 /* Sizes of the engine's working buffers. */
 #define NIFTP_RBUF	(128 * 1024)	/* file data read ahead by a sender */
-#define NIFTP_WBUF	(64 * 1024)	/* file data gathered by a receiver */
+#define NIFTP_WBUF	(256 * 1024)	/* file data gathered by a receiver */
 #define NIFTP_ZBUF	(64 * 1024)	/* deflate staging */
 #define NIFTP_OUTQ_MAX	(64 * 1024)	/* commands and escapes waiting to go */
 #define NIFTP_MAX_RESTARTS 10

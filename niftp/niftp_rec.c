@@ -387,6 +387,26 @@ size_t niftp_dec_next(struct niftp_dec *d, const unsigned char *p, size_t len,
 		d->cmdlen = 0;
 	}
 	for (;;) {
+		/*
+		 * Fast path for the bulk of a transfer: whole plain sub-records
+		 * (no end bit, no compression, count > 0) that are entirely in
+		 * the input and fit the sink are copied in one tight loop; the
+		 * state machine below handles everything else.
+		 */
+		if (d->mode == NIFTP_DEC_MODE_DATA && d->st == D_HDR) {
+			while (i < len) {
+				unsigned h = p[i];
+				size_t	c = h & NIFTP_SR_COUNT;
+
+				if ((h & (NIFTP_SR_END | NIFTP_SR_COMP)) != 0 || c == 0
+				    || c > len - i - 1 || c > room - out)
+					break;
+				memcpy(sink + out, p + i + 1, c);
+				out += c;
+				i += 1 + c;
+				d->in_rec = 1;
+			}
+		}
 		/* Data mode: deliver what was collected before anything else. */
 		if (d->mode == NIFTP_DEC_MODE_DATA && out > 0
 		    && (i == len || out == room || (d->st == D_HDR && p[i] == 0x00))) {

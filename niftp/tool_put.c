@@ -12,9 +12,9 @@
  *	assigned on standard output, only on success.
  *
  *	The transfer has a random transfer id and carries the copy
- *	identity "niftpmail-copy CALLING/FILE size=N crc=C", so a server
- *	recognises a resumption of it and refuses one against a file that
- *	changed. The local filestore reads FILE with pread(), so any
+ *	identity "niftpmail-copy CALLING/FILE size=N file=DEV:INO.MTIME",
+ *	so a server recognises a resumption of it and refuses one against
+ *	another or a changed file. The local filestore reads FILE with pread(), so any
  *	resumption point can be served; the file is opened once and kept
  *	open across the calls.
  *
@@ -26,14 +26,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "niftp/tool_client.h"
 #include "niftp/tool_common.h"
@@ -42,9 +40,6 @@
 #include "util/loop.h"
 #include "util/strutil.h"
 
-#define PUT_CRCBUF	(256 * 1024)
-#define PUT_CRC_THREADS	4			/* most threads summing one file */
-#define PUT_CRC_SPLIT	(8 * 1024 * 1024)	/* smaller files: one thread */
 
 struct niftp_file {
 	int	fd;
@@ -178,93 +173,6 @@ static uint16_t put_tid(void)
 	return (uint16_t) (r % 65534 + 1);
 }
 
-/* One stretch of the file for put_crc(). */
-struct crc_part {
-	int	fd;
-	off_t	off;
-	off_t	len;
-	unsigned long crc;
-	int	err;		/* errno of a failed read, or -1 for a short file */
-};
-
-/* crc_stretch - CRC-32 of one stretch (also a thread body) */
-static void *crc_stretch(void *arg)
-{
-	struct crc_part *cp = arg;
-	unsigned char *buf = xmalloc(PUT_CRCBUF);
-	off_t   off = cp->off, end = cp->off + cp->len;
-	ssize_t n;
-
-	cp->crc = crc32(0L, Z_NULL, 0);
-	cp->err = 0;
-	while (off < end) {
-		n = pread(cp->fd, buf, end - off < PUT_CRCBUF ? (size_t) (end - off)
-		    : PUT_CRCBUF, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			cp->err = n < 0 ? errno : -1;
-			break;
-		}
-		cp->crc = crc32(cp->crc, buf, (uInt) n);
-		off += n;
-	}
-	free(buf);
-	return NULL;
-}
-
-/*
- * put_crc - CRC-32 of the first size octets of the file; 0 or -1 (errno).
- *
- * The copy identity must be in the SFT, so the whole file is read before
- * the first octet is sent: on a large file that pass costs as much as a
- * third of the transfer. Stretches of a large file are summed by
- * PUT_CRC_THREADS threads at once (the CPUs are otherwise idle then) and
- * joined with crc32_combine(); memory stays PUT_CRCBUF per thread.
- * Returns -2 when the file is shorter than size (it changed).
- */
-static int put_crc(int fd, uint64_t size, unsigned long *crc)
-{
-	struct crc_part part[PUT_CRC_THREADS];
-	pthread_t tid[PUT_CRC_THREADS];
-	int     started[PUT_CRC_THREADS];
-	long    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int     i, k = 1, err = 0;
-	off_t   each, off = 0;
-
-	if (size >= PUT_CRC_SPLIT && ncpu > 1)
-		k = ncpu < PUT_CRC_THREADS ? (int) ncpu : PUT_CRC_THREADS;
-	each = (off_t) (size / (uint64_t) k);
-	for (i = 0; i < k; i++) {
-		part[i].fd = fd;
-		part[i].off = off;
-		part[i].len = i == k - 1 ? (off_t) size - off : each;
-		off += part[i].len;
-		started[i] = i > 0 && pthread_create(&tid[i], NULL, crc_stretch, &part[i]) == 0;
-	}
-	(void) crc_stretch(&part[0]);
-	for (i = 1; i < k; i++) {
-		if (started[i])
-			(void) pthread_join(tid[i], NULL);
-		else
-			(void) crc_stretch(&part[i]);	/* no thread: do it here */
-	}
-	*crc = part[0].crc;
-	for (i = 0; i < k; i++) {
-		if (part[i].err != 0 && err == 0)
-			err = part[i].err;
-		if (i > 0)
-			*crc = crc32_combine(*crc, part[i].crc, (z_off_t) part[i].len);
-	}
-	if (err < 0)
-		return -2;
-	if (err > 0) {
-		errno = err;
-		return -1;
-	}
-	return 0;
-}
-
 /* tool_put - the put subcommand */
 int tool_put(int argc, char **argv)
 {
@@ -280,7 +188,6 @@ int tool_put(int argc, char **argv)
 	struct stat st;
 	char    err[512], copy[256], base[65], *what = NULL, *label = NULL;
 	const char *file, *addr, *b;
-	unsigned long crc;
 	size_t  i;
 	int     c, r, rc = TOOL_OTHER;
 
@@ -333,18 +240,22 @@ int tool_put(int argc, char **argv)
 		goto out;
 	}
 	pf.size = (uint64_t) st.st_size;
-	if ((r = put_crc(pf.fd, pf.size, &crc)) < 0) {
-		log_error("put '%s': read: %s", file, r == -2 ? "file shorter than it was "
-		    "(changed while being read)" : strerror(errno));
-		goto out;
-	}
 	b = strrchr(file, '/');
 	b = b ? b + 1 : file;
 	for (i = 0; b[i] && i < sizeof(base) - 1; i++)
 		base[i] = (b[i] > ' ' && b[i] < 0x7f) ? b[i] : '_';
 	base[i] = '\0';
-	snprintf(copy, sizeof(copy), "niftpmail-copy %.64s/%s size=%llu crc=%08lx",
-	    o.calling, base, (unsigned long long) pf.size, crc & 0xffffffffUL);
+	/*
+	 * The copy identity names this version of the file the way a quick
+	 * check of rsync or make would: device, inode, size and modification
+	 * time. It costs no pass over the data (a CRC would read a large file
+	 * twice before the first octet is sent) and still makes a server
+	 * refuse a resumption against another file or a changed one.
+	 */
+	snprintf(copy, sizeof(copy), "niftpmail-copy %.64s/%s size=%llu "
+	    "file=%llx:%llx.%lld.%09ld", o.calling, base, (unsigned long long) pf.size,
+	    (unsigned long long) st.st_dev, (unsigned long long) st.st_ino,
+	    (long long) st.st_mtim.tv_sec, (long) st.st_mtim.tv_nsec);
 
 	memset(&cs, 0, sizeof(cs));
 	what = xasprintf("put '%s' to %s", file, addr);
