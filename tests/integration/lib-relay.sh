@@ -69,23 +69,20 @@
 # exits 0 only when nothing failed).
 
 : "${top:?lib-relay.sh: set top before sourcing}"
+# ok, bad, note, forget and the pids/fails bookkeeping come from lib.sh
+. "$top/tests/integration/lib.sh"
 RELAYD="$top/bin/mailrelayd"
 MAILCTL="$top/bin/mailctl"
 RELAY_READY_WAIT=${RELAY_READY_WAIT:-15}	# seconds a node may take to become ready
 RELAY_STOP_WAIT=${RELAY_STOP_WAIT:-20}		# seconds a node may take to stop on SIGTERM
-pids=""
 nodes=""
-fails=0
 relay_test=relay
 
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 die() {
 	echo "FAIL $*"
 	fails=$((fails + 1))
 	relay_finish
 }
-note() { echo "     $*"; }
 
 # relay_setup NAME [PARENT] - check the programs, make $T, install the trap
 relay_setup() {
@@ -118,15 +115,6 @@ relay_cleanup() {
 	else
 		rm -rf "$T"
 	fi
-}
-
-# forget PID - drop PID from the cleanup list
-forget() {
-	_np=""
-	for _p in $pids; do
-		[ "$_p" = "$1" ] || _np="$_np $_p"
-	done
-	pids=$_np
 }
 
 # ndir NAME - the node's directory: $T/NAME, or $RELAY_NODEDIR/NAME when a

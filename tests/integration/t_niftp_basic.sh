@@ -17,38 +17,10 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BIN="$top/bin/niftp"
-[ -x "$BIN" ] || { echo "t_niftp_basic: $BIN not built"; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/t_niftp_basic.XXXXXX") || exit 1
-pids=""
-
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null
-	done
-	for p in $pids; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-die() { echo "FAIL $*"; exit 1; }
-
-# wait_ready FILE - bounded poll until FILE exists and is not empty
-wait_ready() {
-	i=0
-	while [ ! -s "$1" ]; do
-		i=$((i + 1))
-		[ $i -le 200 ] || return 1
-		sleep 0.05
-	done
-	return 0
-}
+. "$top/tests/integration/lib.sh"
+BIN=$NIFTP
+t_setup t_niftp_basic
+need "$BIN"
 
 # expect_rc WANT NAME CMD... - run CMD (stdout to $T/out, stderr to $T/err)
 expect_rc() {
@@ -81,13 +53,11 @@ while [ $i -lt 2000 ]; do
 done >"$F/compressible.txt"
 
 # --- the server -----------------------------------------------------------------
-"$BIN" serve --listen tcp:127.0.0.1:0 --listen "unix:$T/s.sock" --dir "$T/D" \
-	--ready-file "$T/ready" --log "$T/serve.log" 2>"$T/serve.err" &
-spid=$!
-pids="$pids $spid"
-wait_ready "$T/ready" || die "serve did not become ready: $(cat "$T/serve.err")"
-TCP=$(sed -n 1p "$T/ready")
-UNIX=$(sed -n 2p "$T/ready")
+serve main -- --listen tcp:127.0.0.1:0 --listen "unix:$T/s.sock" --dir "$T/D" \
+	--log "$T/serve.log"
+mpid=$spid
+TCP=$addr
+UNIX=$(sed -n 2p "$T/ready.main")
 EXEC="exec:$BIN serve -q --listen stdio --dir $T/D"
 echo "server: $TCP $UNIX"
 
@@ -198,11 +168,8 @@ expect_rc 1 "put of a missing local file" "$BIN" put -q "$T/nosuch" "$TCP"
 # --- logins -------------------------------------------------------------------------------
 mkdir -p "$T/DA"
 printf '# users\nalice:secret\nbob:hunter2\n' >"$T/users"
-"$BIN" serve --listen tcp:127.0.0.1:0 --dir "$T/DA" --users "$T/users" \
-	--ready-file "$T/ready2" 2>"$T/serve2.err" &
-pids="$pids $!"
-wait_ready "$T/ready2" || die "login server not ready"
-AUTH=$(sed -n 1p "$T/ready2")
+serve login -- --listen tcp:127.0.0.1:0 --dir "$T/DA" --users "$T/users"
+AUTH=$addr
 expect_rc 77 "wrong password" "$BIN" put -q --retries 0 --user alice --password wrong "$F/one" "$AUTH"
 expect_rc 77 "no login" "$BIN" put -q --retries 0 "$F/one" "$AUTH"
 expect_rc 77 "unknown user" "$BIN" put -q --retries 0 --user mallory --password secret "$F/one" "$AUTH"
@@ -213,11 +180,8 @@ cmp -s "$F/one" "$T/back" && ok "fetched with a login" || bad "login get: wrong 
 
 # --- rawtcp, --max-size, many calls at once --------------------------------------------------
 mkdir -p "$T/DR"
-"$BIN" serve --listen rawtcp:127.0.0.1:0 --dir "$T/DR" --max-size 10M \
-	--ready-file "$T/ready3" 2>"$T/serve3.err" &
-pids="$pids $!"
-wait_ready "$T/ready3" || die "rawtcp server not ready"
-RAW=$(sed -n 1p "$T/ready3")
+serve raw -- --listen rawtcp:127.0.0.1:0 --dir "$T/DR" --max-size 10M
+RAW=$addr
 expect_rc 0 "rawtcp put" "$BIN" put -q "$F/mid.bin" "$RAW"
 n=$(cat "$T/out")
 cmp -s "$F/mid.bin" "$T/DR/$n" && ok "rawtcp stored an identical copy" || bad "rawtcp copy differs"
@@ -248,23 +212,13 @@ done
 nok=$(grep -c "result=ok" "$T/serve.log")
 [ "$nok" -ge 20 ] && ok "serve logged $nok transfers" || bad "serve log has $nok ok lines"
 grep -q "result=refused" "$T/serve.log" && ok "refusals are logged" || bad "no refusal logged"
-kill -TERM "$spid"
-i=0
-while kill -0 "$spid" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -le 200 ] || { bad "serve did not stop on SIGTERM"; break; }
-	sleep 0.05
-done
-wait "$spid"
+kill -TERM "$mpid"
+wait_gone "$mpid" 10 || bad "serve did not stop on SIGTERM"
+wait "$mpid"
 rc=$?
+forget "$mpid"
 [ "$rc" -eq 0 ] && ok "SIGTERM: serve exit 0" || bad "SIGTERM: serve exit $rc"
 [ -e "$T/s.sock" ] && bad "unix socket left behind"
 ls "$T/D/.niftp/partial" | grep -q . && bad "partial files left: $(ls "$T/D/.niftp/partial")"
 
-if [ $fails -gt 0 ]; then
-	echo "t_niftp_basic: $fails failures"
-	echo "--- serve.err"; tail -20 "$T/serve.err"
-	exit 1
-fi
-echo "t_niftp_basic: all passed"
-exit 0
+t_finish "$T/serve.main.err"

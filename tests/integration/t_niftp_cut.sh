@@ -23,62 +23,11 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BIN="$top/bin/niftp"
+. "$top/tests/integration/lib.sh"
+BIN=$NIFTP
 CUT="$top/build/tools/cutproxy"
-[ -x "$BIN" ] || { echo "t_niftp_cut: $BIN not built"; exit 1; }
-[ -x "$CUT" ] || { echo "t_niftp_cut: $CUT not built"; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/t_niftp_cut.XXXXXX") || exit 1
-pids=""
-
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null
-	done
-	for p in $pids; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-die() { echo "FAIL $*"; exit 1; }
-
-# wait_ready FILE - bounded poll until FILE exists and is not empty
-wait_ready() {
-	i=0
-	while [ ! -s "$1" ]; do
-		i=$((i + 1))
-		[ $i -le 200 ] || return 1
-		sleep 0.05
-	done
-	return 0
-}
-
-# forget PID - drop a waited-for pid from the cleanup list
-forget() {
-	np=""
-	for p in $pids; do
-		[ "$p" = "$1" ] || np="$np $p"
-	done
-	pids=$np
-}
-
-# stop PID - SIGTERM a process we started and wait for it (bounded)
-stop() {
-	kill -TERM "$1" 2>/dev/null
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 200 ] || { kill -KILL "$1" 2>/dev/null; break; }
-		sleep 0.05
-	done
-	wait "$1" 2>/dev/null
-	forget "$1"
-}
+t_setup t_niftp_cut
+need "$BIN" "$CUT"
 
 # count KEY - a value from the proxy's count file
 count() {
@@ -95,13 +44,10 @@ awk 'BEGIN { for (i = 0; i < 200000; i++)
 echo >>"$T/text.txt"
 
 mkdir -p "$T/D"
-"$BIN" serve --listen tcp:127.0.0.1:0 --listen "unix:$T/s.sock" --dir "$T/D" \
-	--ready-file "$T/ready" --log "$T/serve.log" 2>"$T/serve.err" &
-spid=$!
-pids="$pids $spid"
-wait_ready "$T/ready" || die "serve did not become ready: $(cat "$T/serve.err")"
-TCP=$(sed -n 1p "$T/ready")
-UNIX=$(sed -n 2p "$T/ready")
+serve main -- --listen tcp:127.0.0.1:0 --listen "unix:$T/s.sock" --dir "$T/D" \
+	--log "$T/serve.log"
+TCP=$addr
+UNIX=$(sed -n 2p "$T/ready.main")
 echo "server: $TCP $UNIX"
 
 # through LABEL TO LISTEN FILE PUTOPTS CUTOPTS... - put FILE through a fresh
@@ -127,32 +73,18 @@ through() {
 	name=$(cat "$T/put.out")
 }
 
-# one_copy LABEL SRC - exactly one stored file, named $name, identical to SRC
-one_copy() {
-	files=$(ls "$T/D" | wc -l)
+# put_one LABEL SRC - put exited 0 and D holds one copy of SRC named $name
+put_one() {
 	if [ "$putrc" -ne 0 ]; then
 		bad "$1: put exit $putrc: $(head -3 "$T/put.err")"
 		return 1
 	fi
-	if [ "$files" -ne 1 ] || [ ! -f "$T/D/$name" ]; then
-		bad "$1: want exactly one stored file named '$name', got: $(ls "$T/D" | head -5)"
-		return 1
-	fi
-	if ! cmp -s "$2" "$T/D/$name"; then
-		bad "$1: D/$name differs from the source"
-		return 1
-	fi
-	if [ -n "$(ls -A "$T/D/.niftp/partial" 2>/dev/null)" ]; then
-		bad "$1: partial files left: $(ls "$T/D/.niftp/partial")"
-		return 1
-	fi
-	ok "$1: one identical copy D/$name"
-	return 0
+	one_copy "$1" "$2" "$T/D" "$name"
 }
 
 # --- 1. 100 MiB, cut once after 40 MiB up ---------------------------------------------
 through "tcp cut up" "$TCP" tcp:127.0.0.1:0 "$T/big.bin" --binary --once --cut-after $CUTAT
-if one_copy "tcp 100 MiB cut after 40 MiB up" "$T/big.bin"; then
+if put_one "tcp 100 MiB cut after 40 MiB up" "$T/big.bin"; then
 	up=$(count up)
 	cuts=$(count cuts)
 	conns=$(count connections)
@@ -174,25 +106,17 @@ fi
 # --- 2. 100 MiB, cut once after 200 octets down -----------------------------------------
 through "tcp cut down" "$TCP" tcp:127.0.0.1:0 "$T/big.bin" --binary --once --cut-after 200 \
 	--direction down
-if one_copy "tcp 100 MiB cut after 200 octets down" "$T/big.bin"; then
+if put_one "tcp 100 MiB cut after 200 octets down" "$T/big.bin"; then
 	[ "$(count cuts)" = 1 ] && ok "cut down once: $(count up) octets up, $(count down) down" ||
 		bad "cut down: want 1 cut, got $(count cuts)"
 fi
 
 # --- 3. unix sockets, 8 MiB text, cut after 4 MiB ---------------------------------------------
 through "unix cut up" "$UNIX" "unix:$T/p.sock" "$T/text.txt" "" --once --cut-after 4194304
-if one_copy "unix 8 MiB text cut after 4 MiB" "$T/text.txt"; then
+if put_one "unix 8 MiB text cut after 4 MiB" "$T/text.txt"; then
 	[ "$(count cuts)" = 1 ] && ok "unix: cut once, $(count up) octets up over $(count connections) calls" ||
 		bad "unix: want 1 cut, got $(count cuts)"
 fi
 
 stop "$spid"
-if [ $fails -gt 0 ]; then
-	echo "t_niftp_cut: $fails failures"
-	echo "--- put.err"; tail -5 "$T/put.err"
-	echo "--- cut.err"; tail -5 "$T/cut.err"
-	echo "--- serve.err"; tail -20 "$T/serve.err"
-	exit 1
-fi
-echo "t_niftp_cut: all passed"
-exit 0
+t_finish "$T/put.err" "$T/cut.err" "$T/serve.main.err"

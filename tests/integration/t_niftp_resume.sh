@@ -34,87 +34,18 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BIN="$top/bin/niftp"
-[ -x "$BIN" ] || { echo "t_niftp_resume: $BIN not built"; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/t_niftp_resume.XXXXXX") || exit 1
-pids=""
+. "$top/tests/integration/lib.sh"
+BIN=$NIFTP
+t_setup t_niftp_resume
+need "$BIN"
 
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null
-	done
-	for p in $pids; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-die() { echo "FAIL $*"; exit 1; }
-
-# wait_ready FILE - bounded poll until FILE exists and is not empty
-wait_ready() {
-	i=0
-	while [ ! -s "$1" ]; do
-		i=$((i + 1))
-		[ $i -le 200 ] || return 1
-		sleep 0.05
-	done
-	return 0
-}
-
-# wait_gone PID - bounded poll until PID has exited (60 s)
-wait_gone() {
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 1200 ] || return 1
-		sleep 0.05
-	done
-	return 0
-}
-
-# start_serve TAG LISTEN [ENV=VALUE...] -- start a server on $T/D.
+# start_serve TAG LISTEN [ENV=VALUE...] - start a server on $T/D.
 # Sets spid and addr.
 start_serve() {
-	tag=$1
-	listen=$2
+	_st=$1
+	_sl=$2
 	shift 2
-	rm -f "$T/ready.$tag"
-	env "$@" "$BIN" serve --listen "$listen" --dir "$T/D" --checkpoint 4M \
-		--ready-file "$T/ready.$tag" --log "$T/serve.log" 2>"$T/serve.$tag.err" &
-	spid=$!
-	pids="$pids $spid"
-	wait_ready "$T/ready.$tag" || die "serve $tag not ready: $(cat "$T/serve.$tag.err")"
-	addr=$(sed -n 1p "$T/ready.$tag")
-}
-
-# stop_serve - SIGTERM the current server and wait for it
-stop_serve() {
-	kill -TERM "$spid" 2>/dev/null
-	wait_gone "$spid" || bad "serve did not stop"
-	wait "$spid" 2>/dev/null
-}
-
-# one_copy LABEL SRC NAME - D holds exactly one file, NAME, equal to SRC
-one_copy() {
-	files=$(ls "$T/D")
-	count=$(ls "$T/D" | wc -l)
-	if [ "$count" -ne 1 ]; then
-		bad "$1: $count files stored: $files"
-	elif [ "$files" != "$3" ]; then
-		bad "$1: stored '$files' but put printed '$3'"
-	elif ! cmp -s "$2" "$T/D/$3"; then
-		bad "$1: stored copy differs"
-	else
-		ok "$1: one identical copy ($3)"
-	fi
-	left=$(ls "$T/D/.niftp/partial")
-	[ -z "$left" ] || bad "$1: partial files left: $left"
+	serve "$_st" "$@" -- --listen "$_sl" --dir "$T/D" --checkpoint 4M --log "$T/serve.log"
 }
 
 # wire_ok LABEL SIZE LIMIT_PERCENT - octets on the wire from put -v
@@ -155,9 +86,9 @@ for side in serve put; do
 	[ $rc -eq 0 ] || bad "cut by $side: put exit $rc: $(tail -3 "$T/put.err")"
 	grep -q "resuming" "$T/put.err" && ok "cut by $side: put resumed" \
 		|| bad "cut by $side: no resumption: $(cat "$T/put.err")"
-	one_copy "cut by $side" "$T/big" "$(cat "$T/put.out")"
+	one_copy "cut by $side" "$T/big" "$T/D" "$(cat "$T/put.out")"
 	wire_ok "cut by $side" $SIZE_BIG 130
-	stop_serve
+	stop "$spid"
 done
 
 # --- 3-7: the server crashes and is restarted on the same port --------------------
@@ -181,12 +112,12 @@ crash_case() {
 	wait_gone "$ppid" || { bad "$label: put did not finish"; return; }
 	wait "$ppid"
 	rc=$?
-	[ $rc -eq 0 ] || { bad "$label: put exit $rc: $(tail -3 "$T/put.err")"; stop_serve; return; }
+	[ $rc -eq 0 ] || { bad "$label: put exit $rc: $(tail -3 "$T/put.err")"; stop "$spid"; return; }
 	grep -q "resuming" "$T/put.err" && ok "$label: put resumed" \
 		|| bad "$label: no resumption"
-	one_copy "$label" "$T/f32" "$(cat "$T/put.out")"
+	one_copy "$label" "$T/f32" "$T/D" "$(cat "$T/put.out")"
 	wire_ok "$label" $SIZE_32 200
-	stop_serve
+	stop "$spid"
 }
 
 crash_case "crash after a checkpoint" dirfs-after-checkpoint:2
@@ -205,12 +136,12 @@ rc=$?
 [ $rc -eq 0 ] || bad "cut after ER: put exit $rc: $(tail -3 "$T/put.err")"
 grep -q "restart mark 65535" "$T/put.err" && ok "cut after ER: resumed with mark 0xFFFF" \
 	|| bad "cut after ER: not resumed with 0xFFFF: $(cat "$T/put.err")"
-one_copy "cut after ER" "$T/f32" "$(cat "$T/put.out")"
+one_copy "cut after ER" "$T/f32" "$T/D" "$(cat "$T/put.out")"
 wire_ok "cut after ER" $SIZE_32 110
 n=$(grep -c "result=ok" "$T/serve.log")
 [ "$n" -eq 1 ] && ok "cut after ER: one transfer completed on the server" \
 	|| bad "cut after ER: $n ok transfers logged"
-stop_serve
+stop "$spid"
 
 # --- 8: a transport RESET in the middle of the data ---------------------------------------
 for side in put serve; do
@@ -224,9 +155,9 @@ for side in put serve; do
 	fi
 	rc=$?
 	[ $rc -eq 0 ] || bad "reset by $side: put exit $rc: $(tail -3 "$T/put.err")"
-	one_copy "reset by $side" "$T/f32" "$(cat "$T/put.out")"
+	one_copy "reset by $side" "$T/f32" "$T/D" "$(cat "$T/put.out")"
 	wire_ok "reset by $side" $SIZE_32 150
-	stop_serve
+	stop "$spid"
 done
 
 # --- 9: get resumes; read-remove removes at the end only ------------------------------------
@@ -244,7 +175,7 @@ cmp -s "$T/f32" "$T/got" && ok "get: identical" || bad "get: copy differs"
 grep -q "read-remove.*result=suspended" "$T/serve.log" \
 	&& ok "the cut read-remove was suspended, not finished" || bad "no suspended read-remove"
 ls -a "$T" | grep -q '^\.tmp\.' && bad "get left a temporary file"
-stop_serve
+stop "$spid"
 
 # --- 10: a half-open call is superseded by the resumption -----------------------------------
 reset_dir
@@ -254,19 +185,13 @@ rc=$?
 [ $rc -eq 0 ] || bad "half-open call: put exit $rc: $(tail -3 "$T/put.err")"
 grep -q "resumes on a new call" "$T/serve.log" && ok "half-open call: the older call was ended" \
 	|| bad "half-open call: no supersede logged"
-one_copy "half-open call" "$T/f32" "$(cat "$T/put.out")"
+one_copy "half-open call" "$T/f32" "$T/D" "$(cat "$T/put.out")"
 wire_ok "half-open call" $SIZE_32 150
-stop_serve
+stop "$spid"
 
 # --- 11: SIGTERM while a transfer is in progress ------------------------------------------
 reset_dir
-rm -f "$T/ready.term"
-"$BIN" serve --listen tcp:127.0.0.1:0 --dir "$T/D" --checkpoint 1M --grace 0.5 \
-	--ready-file "$T/ready.term" 2>"$T/serve.term.err" &
-spid=$!
-pids="$pids $spid"
-wait_ready "$T/ready.term" || die "serve term not ready"
-addr=$(sed -n 1p "$T/ready.term")
+serve term -- --listen tcp:127.0.0.1:0 --dir "$T/D" --checkpoint 1M --grace 0.5
 # the put abandons its call and then waits long before retrying, so the
 # server holds a half-open call in the data phase
 env NIFTPMAIL_HOOK=call-hang:50 "$BIN" put --retries 1 --retry-wait 60 "$T/f32" "$addr" \
@@ -294,12 +219,5 @@ else
 	bad "no docket with a mark"
 fi
 [ -z "$(ls "$T/D")" ] && ok "nothing visible in D" || bad "D holds $(ls "$T/D")"
-kill "$ppid" 2>/dev/null
-wait "$ppid" 2>/dev/null
-
-if [ $fails -gt 0 ]; then
-	echo "t_niftp_resume: $fails failures"
-	exit 1
-fi
-echo "t_niftp_resume: all passed"
-exit 0
+stop "$ppid"
+t_finish

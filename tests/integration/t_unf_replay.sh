@@ -31,50 +31,12 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BIN="$top/bin/niftp"
+. "$top/tests/integration/lib.sh"
+BIN=$NIFTP
 UNF="$top/build/tools/unfpeer"
 DATA="$top/tests/integration/data"
-[ -x "$BIN" ] || { echo "t_unf_replay: $BIN not built"; exit 1; }
-[ -x "$UNF" ] || { echo "t_unf_replay: $UNF not built"; exit 1; }
-T=$(mktemp -d "${TMPDIR:-/tmp}/t_unf_replay.XXXXXX") || exit 1
-pids=""
-
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null
-	done
-	for p in $pids; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-die() { echo "FAIL $*"; exit 1; }
-
-# wait_ready FILE - bounded poll until FILE exists and is not empty
-wait_ready() {
-	i=0
-	while [ ! -s "$1" ]; do
-		i=$((i + 1))
-		[ $i -le 200 ] || return 1
-		sleep 0.05
-	done
-	return 0
-}
-
-# forget PID - drop a waited-for pid from the cleanup list
-forget() {
-	np=""
-	for p in $pids; do
-		[ "$p" = "$1" ] || np="$np $p"
-	done
-	pids=$np
-}
+t_setup t_unf_replay
+need "$BIN" "$UNF"
 
 # stored - the names of the files stored in D (no dot files)
 stored() {
@@ -91,12 +53,8 @@ stored() {
 
 # --- 1. unfpeer plays unix-niftp's P against niftp serve ------------------------------
 mkdir -p "$T/D"
-"$BIN" serve --listen rawtcp:127.0.0.1:0 --dir "$T/D" --ready-file "$T/ready" \
-	2>"$T/serve.err" &
-spid=$!
-pids="$pids $spid"
-wait_ready "$T/ready" || die "serve did not become ready: $(cat "$T/serve.err")"
-RAW=$(sed -n 1p "$T/ready")
+serve main -- --listen rawtcp:127.0.0.1:0 --dir "$T/D"
+RAW=$addr
 echo "server: $RAW"
 
 # p SESSION - run unfpeer p; its stdout in $T/p.out, stderr in $T/p.err
@@ -163,9 +121,7 @@ q() {
 	if ! wait_ready "$T/qready"; then
 		qrc=1
 		putrc=1
-		kill "$qpid" 2>/dev/null
-		wait "$qpid" 2>/dev/null
-		forget "$qpid"
+		stop "$qpid"
 		echo "    unfpeer $1 not ready: $(cat "$T/q.err")"
 		return
 	fi
@@ -206,10 +162,4 @@ else
 fi
 [ -s "$T/put.out" ] && bad "Q mail_fail67: put printed a name on a failure: $(cat "$T/put.out")"
 
-if [ $fails -gt 0 ]; then
-	echo "t_unf_replay: $fails failures"
-	echo "--- serve.err"; tail -20 "$T/serve.err"
-	exit 1
-fi
-echo "t_unf_replay: all passed"
-exit 0
+t_finish "$T/serve.main.err"

@@ -29,54 +29,11 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-NIFTP="$top/bin/niftp"
+. "$top/tests/integration/lib.sh"
 VCGW="$top/bin/vcgw"
-for x in "$NIFTP" "$VCGW"; do
-	[ -x "$x" ] || { echo "t_vcgw: $x not built"; exit 1; }
-done
-T=$(mktemp -d "${TMPDIR:-/tmp}/t_vcgw.XXXXXX") || exit 1
-pids=""
-
-cleanup() {
-	for p in $pids; do
-		kill -CONT "$p" 2>/dev/null
-		kill "$p" 2>/dev/null
-	done
-	for p in $pids; do
-		wait "$p" 2>/dev/null
-	done
-	[ -f "$T/daemon.pid" ] && kill "$(cat "$T/daemon.pid")" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-die() { echo "FAIL $*"; exit 1; }
-
-# wait_ready FILE - bounded poll until FILE exists and is not empty (20 s)
-wait_ready() {
-	i=0
-	while [ ! -s "$1" ]; do
-		i=$((i + 1))
-		[ $i -le 400 ] || return 1
-		sleep 0.05
-	done
-	return 0
-}
-
-# wait_gone PID - bounded poll until PID has exited (60 s)
-wait_gone() {
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 1200 ] || return 1
-		sleep 0.05
-	done
-	return 0
-}
+t_setup t_vcgw
+need "$NIFTP" "$VCGW"
+pidfiles="$T/daemon.pid"		# the daemon of step 12 is not our child
 
 # wait_grep PATTERN FILE [COUNT] - bounded poll until FILE has COUNT lines matching
 wait_grep() {
@@ -95,13 +52,9 @@ start_serve() {
 	listen=$2
 	shift 2
 	mkdir -p "$T/D.$tag"
-	rm -f "$T/sready.$tag"
-	env "$@" "$NIFTP" serve --listen "$listen" --dir "$T/D.$tag" --checkpoint 4M \
-		--ready-file "$T/sready.$tag" --log "$T/serve.$tag.log" 2>"$T/serve.$tag.err" &
-	spid=$!
-	pids="$pids $spid"
-	wait_ready "$T/sready.$tag" || die "serve $tag not ready: $(cat "$T/serve.$tag.err")"
-	saddr=$(sed -n 1p "$T/sready.$tag")
+	serve "$tag" "$@" -- --listen "$listen" --dir "$T/D.$tag" --checkpoint 4M \
+		--log "$T/serve.$tag.log"
+	saddr=$addr
 }
 
 # start_gw TAG - a gateway with $T/TAG.ini in the foreground; sets gpid, gaddr
@@ -112,29 +65,6 @@ start_gw() {
 	pids="$pids $gpid"
 	wait_ready "$T/gready.$1" || die "vcgw $1 not ready: $(tail -5 "$T/$1.log")"
 	gaddr=$(sed -n 1p "$T/gready.$1")
-}
-
-# stop PID - SIGTERM and wait
-stop() {
-	kill -CONT "$1" 2>/dev/null
-	kill -TERM "$1" 2>/dev/null
-	wait_gone "$1" || bad "process $1 did not stop"
-	wait "$1" 2>/dev/null
-}
-
-# one_copy LABEL SRC DIR NAME - DIR holds exactly one file, NAME, equal to SRC
-one_copy() {
-	files=$(ls "$3")
-	count=$(ls "$3" | wc -l)
-	if [ "$count" -ne 1 ]; then
-		bad "$1: $count files stored: $files"
-	elif [ "$files" != "$4" ]; then
-		bad "$1: stored '$files' but put printed '$4'"
-	elif ! cmp -s "$2" "$3/$4"; then
-		bad "$1: stored copy differs"
-	else
-		ok "$1: one identical copy"
-	fi
 }
 
 # calls_in LOG - how many calls put made ("... in N call(s)")
@@ -538,5 +468,4 @@ fi
 stop "$kpid"
 stop "$gwkpid"
 stop "$gwrpid" 2>/dev/null
-[ $fails -eq 0 ] && echo "t_vcgw: all passed" || echo "t_vcgw: $fails failed"
-[ $fails -eq 0 ]
+t_finish

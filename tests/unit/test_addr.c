@@ -20,37 +20,10 @@
 #include <CUnit/CUnit.h>
 
 #include "mailchannel/addr.h"
+#include "tests/unit/tl_test.h"
 #include "util/alloc.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-#define EXPECT_INT(got, want) do { \
-	long long g_ = (long long) (got), w_ = (long long) (want); \
-	if (g_ != w_) \
-		fprintf(stderr, "\n%s:%d: %s: got %lld, want %lld\n", \
-		    __FILE__, __LINE__, #got, g_, w_); \
-	CU_ASSERT(g_ == w_); \
-} while (0)
-
-#define EXPECT_STR(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
-		    w_ ? w_ : "(null)"); \
-	CU_ASSERT(ok_); \
-} while (0)
-
 /* EXPECT_HAS - got contains want */
-#define EXPECT_HAS(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = g_ != NULL && strstr(g_, w_) != NULL; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want it to contain \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", w_); \
-	CU_ASSERT(ok_); \
-} while (0)
 
 /* Good addresses: input, canonical text, unquoted local part, host. */
 static const struct {
@@ -593,11 +566,7 @@ static void test_addr_list_caps(void)
 
 int main(void)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct tl_test tests[] = {
 		{ "addr", "every accepted form", test_addr_good },
 		{ "addr", "bad input table", test_addr_bad },
 		{ "addr", "length caps", test_addr_caps },
@@ -610,24 +579,6 @@ int main(void)
 		{ "addr_list", "errors name the line", test_addr_list_bad },
 		{ "addr_list", "caps", test_addr_list_caps },
 	};
-	CU_pSuite suite = NULL;
-	const char *last = "";
-	unsigned fails;
-	size_t  i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	for (i = 0; i < NELEM(tests); i++) {
-		if (strcmp(tests[i].suite, last) != 0) {
-			suite = CU_add_suite(tests[i].suite, NULL, NULL);
-			last = tests[i].suite;
-		}
-		if (suite == NULL || CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return tl_run(tests, NELEM(tests), NULL, NULL);
 }

@@ -24,29 +24,10 @@
 #include "mailchannel/addr.h"
 #include "mailchannel/route.h"
 #include "relay/conf.h"
+#include "tests/unit/tl_test.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-#define EXPECT_INT(got, want) do { \
-	long long g_ = (long long) (got), w_ = (long long) (want); \
-	if (g_ != w_) \
-		fprintf(stderr, "\n%s:%d: %s: got %lld, want %lld\n", \
-		    __FILE__, __LINE__, #got, g_, w_); \
-	CU_ASSERT(g_ == w_); \
-} while (0)
-
-#define EXPECT_STR(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
-		    w_ ? w_ : "(null)"); \
-	CU_ASSERT(ok_); \
-} while (0)
 
 static char tmpdir[256];
 static char *absdir;		/* realpath of tmpdir */
@@ -54,10 +35,8 @@ static char oldcwd[4096];
 
 static int setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test_conf.XXXXXX",
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(tmpdir) == NULL || getcwd(oldcwd, sizeof(oldcwd)) == NULL
-	    || chdir(tmpdir) < 0)
+	if (tl_tmpdir(tmpdir, sizeof(tmpdir), "test_conf") < 0
+	    || getcwd(oldcwd, sizeof(oldcwd)) == NULL || chdir(tmpdir) < 0)
 		return -1;
 	absdir = realpath(".", NULL);
 	return absdir ? 0 : -1;
@@ -65,23 +44,16 @@ static int setup(void)
 
 static int teardown(void)
 {
-	unlink("t.ini");
 	if (chdir(oldcwd) < 0)
 		return -1;
-	rmdir(tmpdir);
 	free(absdir);
-	return 0;
+	return tl_rmtree(tmpdir);
 }
 
 static void write_ini(const char *text)
 {
-	char err[DURABLE_ERRLEN];
-
-	unlink("t.ini");
-	if (durable_write_file("t.ini", text, strlen(text), err, sizeof(err)) < 0) {
-		fprintf(stderr, "write t.ini: %s\n", err);
+	if (tl_write_file("t.ini", text) < 0)
 		abort();
-	}
 }
 
 /* load - write text to t.ini and load it; diagnostics into *diag (new) */
@@ -540,22 +512,15 @@ static void test_samples(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned fails;
+	static const struct tl_test tests[] = {
+		{ "conf", "full configuration", test_full },
+		{ "conf", "defaults", test_defaults },
+		{ "conf", "bad files, exact diagnostics", test_bad },
+		{ "conf", "unreadable, long lines, NUL bytes", test_file_problems },
+		{ "conf", "conf_check", test_check },
+		{ "conf", "back-off", test_backoff },
+		{ "conf", "samples", test_samples },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("conf", setup, teardown);
-	CU_add_test(s, "full configuration", test_full);
-	CU_add_test(s, "defaults", test_defaults);
-	CU_add_test(s, "bad files, exact diagnostics", test_bad);
-	CU_add_test(s, "unreadable, long lines, NUL bytes", test_file_problems);
-	CU_add_test(s, "conf_check", test_check);
-	CU_add_test(s, "back-off", test_backoff);
-	CU_add_test(s, "samples", test_samples);
-	CU_basic_set_mode(CU_BRM_NORMAL);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return tl_run(tests, NELEM(tests), setup, teardown);
 }

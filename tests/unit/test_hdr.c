@@ -21,37 +21,9 @@
 
 #include "mailchannel/addr.h"
 #include "mailchannel/hdr.h"
+#include "tests/unit/tl_test.h"
 #include "util/alloc.h"
 #include "util/buf.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-#define EXPECT_INT(got, want) do { \
-	long long g_ = (long long) (got), w_ = (long long) (want); \
-	if (g_ != w_) \
-		fprintf(stderr, "\n%s:%d: %s: got %lld, want %lld\n", \
-		    __FILE__, __LINE__, #got, g_, w_); \
-	CU_ASSERT(g_ == w_); \
-} while (0)
-
-#define EXPECT_STR(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
-		    w_ ? w_ : "(null)"); \
-	CU_ASSERT(ok_); \
-} while (0)
-
-#define EXPECT_HAS(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = g_ != NULL && strstr(g_, w_) != NULL; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want it to contain \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", w_); \
-	CU_ASSERT(ok_); \
-} while (0)
 
 static const char sample[] =
 	"Date: 23 Jan 81 1200-GMT\n"
@@ -460,11 +432,7 @@ static void test_hdr_return_path_long(void)
 
 int main(void)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct tl_test tests[] = {
 		{ "hdr", "fields, folding, 8-bit", test_hdr_fields },
 		{ "hdr", "CRLF, no blank line, empty", test_hdr_crlf },
 		{ "hdr", "bad blocks name the line", test_hdr_bad },
@@ -475,24 +443,6 @@ int main(void)
 		{ "via", "return path table", test_hdr_return_path },
 		{ "via", "return path cap", test_hdr_return_path_long },
 	};
-	CU_pSuite suite = NULL;
-	const char *last = "";
-	unsigned fails;
-	size_t  i;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	for (i = 0; i < NELEM(tests); i++) {
-		if (strcmp(tests[i].suite, last) != 0) {
-			suite = CU_add_suite(tests[i].suite, NULL, NULL);
-			last = tests[i].suite;
-		}
-		if (suite == NULL || CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return tl_run(tests, NELEM(tests), NULL, NULL);
 }

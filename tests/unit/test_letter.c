@@ -38,39 +38,11 @@
 #include "mailchannel/addr.h"
 #include "mailchannel/hdr.h"
 #include "mailchannel/letter.h"
+#include "tests/unit/tl_test.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
 #include "util/sysio.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-#define EXPECT_INT(got, want) do { \
-	long long g_ = (long long) (got), w_ = (long long) (want); \
-	if (g_ != w_) \
-		fprintf(stderr, "\n%s:%d: %s: got %lld, want %lld\n", \
-		    __FILE__, __LINE__, #got, g_, w_); \
-	CU_ASSERT(g_ == w_); \
-} while (0)
-
-#define EXPECT_STR(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
-		    w_ ? w_ : "(null)"); \
-	CU_ASSERT(ok_); \
-} while (0)
-
-#define EXPECT_HAS(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = g_ != NULL && strstr(g_, w_) != NULL; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want it to contain \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", w_); \
-	CU_ASSERT(ok_); \
-} while (0)
 
 #define BIG_BODY	((size_t) 50 * 1024 * 1024)
 
@@ -747,11 +719,7 @@ static void test_letter_write_fault(void)
 
 int main(void)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct tl_test tests[] = {
 		{ "reader", "good letters at every read size", test_letter_good },
 		{ "reader", "malformed letters name the line", test_letter_bad },
 		{ "reader", "caps", test_letter_caps },
@@ -762,30 +730,11 @@ int main(void)
 		{ "writer", "50 MiB file, kernel and plain copy", test_letter_big_file },
 		{ "writer", "injected ENOSPC", test_letter_write_fault },
 	};
-	CU_pSuite suite = NULL;
-	const char *last = "";
-	unsigned fails;
-	size_t  i;
+	int     rc;
 
-	snprintf(tdir, sizeof(tdir), "/tmp/test_letter.XXXXXX");
-	if (mkdtemp(tdir) == NULL) {
-		perror("mkdtemp");
+	if (tl_tmpdir(tdir, sizeof(tdir), "test_letter") < 0)
 		return 1;
-	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	for (i = 0; i < NELEM(tests); i++) {
-		if (strcmp(tests[i].suite, last) != 0) {
-			suite = CU_add_suite(tests[i].suite, NULL, NULL);
-			last = tests[i].suite;
-		}
-		if (suite == NULL || CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	rc = tl_run(tests, NELEM(tests), NULL, NULL);
 	rmdir(tdir);
-	return fails ? 1 : 0;
+	return rc;
 }

@@ -24,6 +24,7 @@
 #include <CUnit/CUnit.h>
 
 #include "mailchannel/ch_local.h"
+#include "tests/unit/tl_test.h"
 #include "util/durable.h"
 
 static char dir[256];
@@ -84,27 +85,17 @@ static void test_unknown(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned fails;
+	static const struct tl_test tests[] = {
+		{ "ch_local", "deliver twice", test_deliver_twice },
+		{ "ch_local", "unknown user", test_unknown },
+	};
+	int     rc;
 
-	snprintf(dir, sizeof(dir), "/tmp/test_local.%ld", (long) getpid());
-	if (mkdir_p(dir, 0700, NULL, 0) < 0)
+	if (tl_tmpdir(dir, sizeof(dir), "test_local") < 0)
 		return 1;
-	if (CU_initialize_registry() != CUE_SUCCESS)
+	rc = tl_run(tests, NELEM(tests), NULL, NULL);
+	/* a failed run keeps its maildirs for a look */
+	if (rc == 0 && tl_rmtree(dir) < 0)
 		return 1;
-	s = CU_add_suite("ch_local", NULL, NULL);
-	CU_add_test(s, "deliver twice", test_deliver_twice);
-	CU_add_test(s, "unknown user", test_unknown);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	if (fails == 0) {
-		char    cmd[PATH_MAX + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			return 1;
-	}
-	return fails ? 1 : 0;
+	return rc;
 }

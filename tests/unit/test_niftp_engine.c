@@ -25,6 +25,7 @@
 #include "niftp/niftp.h"
 #include "niftp/niftp_rec.h"
 #include "tests/unit/tl_memfs.h"
+#include "tests/unit/tl_test.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -2107,58 +2108,49 @@ static void test_lines_too_long(void)
 
 int main(void)
 {
-	CU_pSuite s;
+	static const struct tl_test tests[] = {
+		{ "niftp_engine", "put basic", test_put_basic },
+		{ "niftp_engine", "put modes", test_put_modes },
+		{ "niftp_engine", "get modes", test_get_modes },
+		{ "niftp_engine", "formats, compression, sizes", test_combos },
+		{ "niftp_engine", "lines edge cases", test_lines_edge },
+		{ "niftp_engine", "many transfers on one call", test_many_transfers },
+		{ "niftp_engine", "reset: restart from last mark", test_reset_restart },
+		{ "niftp_engine", "reset during a get", test_reset_get },
+		{ "niftp_engine", "reset: give up after 10", test_reset_give_up },
+		{ "niftp_engine", "resume mid-data on a new call", test_resume_mid },
+		{ "niftp_engine", "resume after ES: 0xFFFF", test_resume_eof },
+		{ "niftp_engine", "resume without docket", test_resume_nodocket },
+		{ "niftp_engine", "RNEG bad protocol id", test_rneg_protocol },
+		{ "niftp_engine", "RNEG filename on mail", test_rneg_mail_filename },
+		{ "niftp_engine", "unknown attribute", test_unknown_attr },
+		{ "niftp_engine", "bad input table", test_bad_input },
+		{ "niftp_engine", "over-long command record", test_long_record },
+		{ "niftp_engine", "oversized transfers", test_oversize },
+		{ "niftp_engine", "asynchronous commit", test_async_commit },
+		{ "niftp_engine", "commit failure", test_commit_fail },
+		{ "niftp_engine", "write and read failures", test_write_fail },
+		{ "niftp_engine", "auth hook", test_auth },
+		{ "niftp_engine", "asynchronous open", test_async_open },
+		{ "niftp_engine", "info and copy id", test_info_copy_id },
+		{ "niftp_engine", "committed resumption with GO", test_committed_go },
+		{ "niftp_engine", "mark acknowledgement window", test_window },
+		{ "niftp_engine", "small output chunks", test_small_chunks },
+		{ "niftp_engine", "maximum record size", test_maxrec },
+		{ "niftp_engine", "mark interval", test_mark_interval },
+		{ "niftp_engine", "review: reset loses an MR", test_reset_lost_mr },
+		{ "niftp_engine", "review: 0xFFFF asked, not committed", test_resume_eof_uncommitted },
+		{ "niftp_engine", "review: deflate bomb", test_deflate_bomb },
+		{ "niftp_engine", "review: every command in every state", test_state_table },
+		{ "niftp_engine", "review: get resumed on a new call", test_resume_get },
+		{ "niftp_engine", "review: QR at many points", test_qr_points },
+		{ "niftp_engine", "review: ES error codes", test_es_codes },
+		{ "niftp_engine", "review: bad marks", test_bad_marks },
+		{ "niftp_engine", "review: lines with CRLF", test_lines_crlf },
+		{ "niftp_engine", "review: fresh SFT reusing a tid", test_reused_tid },
+		{ "niftp_engine", "review: small cases", test_review_small },
+		{ "niftp_engine", "review: line longer than the record size", test_lines_too_long },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("niftp_engine", NULL, NULL);
-	CU_add_test(s, "put basic", test_put_basic);
-	CU_add_test(s, "put modes", test_put_modes);
-	CU_add_test(s, "get modes", test_get_modes);
-	CU_add_test(s, "formats, compression, sizes", test_combos);
-	CU_add_test(s, "lines edge cases", test_lines_edge);
-	CU_add_test(s, "many transfers on one call", test_many_transfers);
-	CU_add_test(s, "reset: restart from last mark", test_reset_restart);
-	CU_add_test(s, "reset during a get", test_reset_get);
-	CU_add_test(s, "reset: give up after 10", test_reset_give_up);
-	CU_add_test(s, "resume mid-data on a new call", test_resume_mid);
-	CU_add_test(s, "resume after ES: 0xFFFF", test_resume_eof);
-	CU_add_test(s, "resume without docket", test_resume_nodocket);
-	CU_add_test(s, "RNEG bad protocol id", test_rneg_protocol);
-	CU_add_test(s, "RNEG filename on mail", test_rneg_mail_filename);
-	CU_add_test(s, "unknown attribute", test_unknown_attr);
-	CU_add_test(s, "bad input table", test_bad_input);
-	CU_add_test(s, "over-long command record", test_long_record);
-	CU_add_test(s, "oversized transfers", test_oversize);
-	CU_add_test(s, "asynchronous commit", test_async_commit);
-	CU_add_test(s, "commit failure", test_commit_fail);
-	CU_add_test(s, "write and read failures", test_write_fail);
-	CU_add_test(s, "auth hook", test_auth);
-	CU_add_test(s, "asynchronous open", test_async_open);
-	CU_add_test(s, "info and copy id", test_info_copy_id);
-	CU_add_test(s, "committed resumption with GO", test_committed_go);
-	CU_add_test(s, "mark acknowledgement window", test_window);
-	CU_add_test(s, "small output chunks", test_small_chunks);
-	CU_add_test(s, "maximum record size", test_maxrec);
-	CU_add_test(s, "mark interval", test_mark_interval);
-	CU_add_test(s, "review: reset loses an MR", test_reset_lost_mr);
-	CU_add_test(s, "review: 0xFFFF asked, not committed", test_resume_eof_uncommitted);
-	CU_add_test(s, "review: deflate bomb", test_deflate_bomb);
-	CU_add_test(s, "review: every command in every state", test_state_table);
-	CU_add_test(s, "review: get resumed on a new call", test_resume_get);
-	CU_add_test(s, "review: QR at many points", test_qr_points);
-	CU_add_test(s, "review: ES error codes", test_es_codes);
-	CU_add_test(s, "review: bad marks", test_bad_marks);
-	CU_add_test(s, "review: lines with CRLF", test_lines_crlf);
-	CU_add_test(s, "review: fresh SFT reusing a tid", test_reused_tid);
-	CU_add_test(s, "review: small cases", test_review_small);
-	CU_add_test(s, "review: line longer than the record size", test_lines_too_long);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	{
-		int	fails = (int) CU_get_number_of_failures();
-
-		CU_cleanup_registry();
-		return fails ? 1 : 0;
-	}
+	return tl_run(tests, NELEM(tests), NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include "niftp/niftp.h"
 #include "niftp/niftp_rec.h"
 #include "tests/unit/tl_memfs.h"
+#include "tests/unit/tl_test.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -35,21 +36,6 @@ static const char mail_text[] =
 	"This line mentions -dash and 'quotes'.\n";
 
 static const char unf_info[] = "UNIX-NIFTP $Revision: 5.6.1.10 $";
-
-/* expect_bytes - compare, printing the first difference */
-static int expect_bytes(const unsigned char *got, size_t glen, const unsigned char *want,
-	size_t wlen)
-{
-	size_t	i;
-
-	for (i = 0; i < glen && i < wlen && got[i] == want[i]; i++)
-		;
-	if (i == glen && i == wlen)
-		return 1;
-	printf("\n  got %zu octets, want %zu; first difference at %zu: got %02x, want %02x\n",
-		glen, wlen, i, i < glen ? got[i] : 0, i < wlen ? want[i] : 0);
-	return 0;
-}
 
 /* capseg - one decoded segment of a capture */
 static unsigned char *capseg(const char *name, size_t idx, size_t *len)
@@ -69,7 +55,7 @@ static void test_go(void)
 	static const unsigned char go[] = {0x82, 0x01, 0x00};
 
 	CU_ASSERT_EQUAL(niftp_cmd_put(&b, NIFTP_GO, NULL, 0), 0);
-	CU_ASSERT(expect_bytes(buf_data(&b), b.len, go, sizeof(go)));
+	EXPECT_BYTES(buf_data(&b), b.len, go, sizeof(go));
 	buf_release(&b);
 }
 
@@ -82,10 +68,10 @@ static void test_stop(void)
 
 	niftp_attr_int(&a, NIFTP_A_STATE, NIFTP_OP_EQ, NIFTP_ST_OK);
 	CU_ASSERT_EQUAL(niftp_cmd_put(&b, NIFTP_STOP, &a, 1), 0);
-	CU_ASSERT(expect_bytes(buf_data(&b), b.len, stop, sizeof(stop)));
+	EXPECT_BYTES(buf_data(&b), b.len, stop, sizeof(stop));
 	buf_reset(&b);
 	CU_ASSERT_EQUAL(niftp_cmd_put(&b, NIFTP_STOPACK, &a, 1), 0);
-	CU_ASSERT(expect_bytes(buf_data(&b), b.len, ack, sizeof(ack)));
+	EXPECT_BYTES(buf_data(&b), b.len, ack, sizeof(ack));
 	buf_release(&b);
 }
 
@@ -112,7 +98,7 @@ static void test_mail_sft(void)
 	CU_ASSERT_EQUAL(niftp_cmd_put(&b, NIFTP_SFT, a, n), 0);
 	CU_ASSERT_EQUAL(clen, 88);
 	CU_ASSERT_EQUAL(b.len, 79);
-	CU_ASSERT(expect_bytes(buf_data(&b), b.len, cap + 9, clen - 9));
+	EXPECT_BYTES(buf_data(&b), b.len, cap + 9, clen - 9);
 	free(cap);
 	buf_release(&b);
 }
@@ -139,7 +125,7 @@ static void test_ftp_sft(void)
 	niftp_attr_int(&a[n++], NIFTP_A_FILESIZE, NIFTP_OP_EQ, 1);
 	niftp_attr_str(&a[n++], NIFTP_A_INFOMSG, NIFTP_OP_EQ, unf_info);
 	CU_ASSERT_EQUAL(niftp_cmd_put(&b, NIFTP_SFT, a, n), 0);
-	CU_ASSERT(expect_bytes(buf_data(&b), b.len, cap + 4, clen - 4));
+	EXPECT_BYTES(buf_data(&b), b.len, cap + 4, clen - 4);
 	free(cap);
 	buf_release(&b);
 }
@@ -199,15 +185,15 @@ static void test_sr_encode(void)
 	static const unsigned char want4[] = {0x02, 'a', 'b', 0x44, 'c', 0x82, 'd', 'e'};
 
 	w = niftp_sr_encode(out, sizeof(out), (const unsigned char *) "aaab", 4, 1, 1, &used, &ended);
-	CU_ASSERT(expect_bytes(out, w, want1, sizeof(want1)) && used == 4 && ended);
+	CU_ASSERT(tl_same_bytes("out", out, w, want1, sizeof(want1)) && used == 4 && ended);
 	w = niftp_sr_encode(out, sizeof(out), (const unsigned char *) "aab", 3, 1, 1, &used, &ended);
-	CU_ASSERT(expect_bytes(out, w, want2, sizeof(want2)));
+	EXPECT_BYTES(out, w, want2, sizeof(want2));
 	memset(src, 'x', 100);
 	w = niftp_sr_encode(out, sizeof(out), src, 100, 1, 1, &used, &ended);
-	CU_ASSERT(expect_bytes(out, w, want3, sizeof(want3)));
+	EXPECT_BYTES(out, w, want3, sizeof(want3));
 	w = niftp_sr_encode(out, sizeof(out), (const unsigned char *) "abccccde", 8, 1, 1,
 		&used, &ended);
-	CU_ASSERT(expect_bytes(out, w, want4, sizeof(want4)));
+	EXPECT_BYTES(out, w, want4, sizeof(want4));
 	/* Without compression the same runs go literally. */
 	w = niftp_sr_encode(out, sizeof(out), src, 100, 0, 0, &used, &ended);
 	CU_ASSERT(w == 102 && out[0] == 0x3f && out[64] == 37 && !ended);
@@ -296,8 +282,8 @@ static void test_decode_data(void)
 	for (chunk = 1; chunk <= 264; chunk += 263) {
 		decode_all(cap, len, chunk, NIFTP_DEC_MODE_DATA, 1, o);
 		CU_ASSERT_STRING_EQUAL(o->err, "");
-		CU_ASSERT(expect_bytes(o->data, o->dlen, (const unsigned char *) mail_text,
-			strlen(mail_text)));
+		EXPECT_BYTES(o->data, o->dlen, (const unsigned char *) mail_text,
+			strlen(mail_text));
 		CU_ASSERT_EQUAL(o->eors, 1);
 		CU_ASSERT_EQUAL(o->ntcc, 2);
 		CU_ASSERT(o->tcc[0][0] == NIFTP_SS && o->tcc[0][1] == 0);
@@ -390,7 +376,7 @@ static void test_escapes(void)
 	decode_all(comp_cmd, sizeof(comp_cmd), 1, NIFTP_DEC_MODE_CMD, 0, o);
 	CU_ASSERT(strstr(o->err, "compressed sub-record") != NULL);
 	CU_ASSERT_EQUAL(niftp_tcc_put(&b, NIFTP_MS, 5), 0);
-	CU_ASSERT(expect_bytes(buf_data(&b), b.len, ms, 3));
+	EXPECT_BYTES(buf_data(&b), b.len, ms, 3);
 	buf_release(&b);
 	free(o);
 }
@@ -502,27 +488,20 @@ static void test_roundtrip(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	int	fails;
+	static const struct tl_test tests[] = {
+		{ "niftp_rec", "GO is 82 01 00", test_go },
+		{ "niftp_rec", "STOP and STOPACK", test_stop },
+		{ "niftp_rec", "mail SFT of capture 4.1", test_mail_sft },
+		{ "niftp_rec", "plain SFT of capture 4.2", test_ftp_sft },
+		{ "niftp_rec", "split at 63", test_split },
+		{ "niftp_rec", "data framing and compression", test_sr_encode },
+		{ "niftp_rec", "decode capture data phase", test_decode_data },
+		{ "niftp_rec", "decode capture RPOS", test_decode_rpos },
+		{ "niftp_rec", "escapes", test_escapes },
+		{ "niftp_rec", "parse errors", test_parse_errors },
+		{ "niftp_rec", "command record cap", test_cmd_cap },
+		{ "niftp_rec", "round trip", test_roundtrip },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("niftp_rec", NULL, NULL);
-	CU_add_test(s, "GO is 82 01 00", test_go);
-	CU_add_test(s, "STOP and STOPACK", test_stop);
-	CU_add_test(s, "mail SFT of capture 4.1", test_mail_sft);
-	CU_add_test(s, "plain SFT of capture 4.2", test_ftp_sft);
-	CU_add_test(s, "split at 63", test_split);
-	CU_add_test(s, "data framing and compression", test_sr_encode);
-	CU_add_test(s, "decode capture data phase", test_decode_data);
-	CU_add_test(s, "decode capture RPOS", test_decode_rpos);
-	CU_add_test(s, "escapes", test_escapes);
-	CU_add_test(s, "parse errors", test_parse_errors);
-	CU_add_test(s, "command record cap", test_cmd_cap);
-	CU_add_test(s, "round trip", test_roundtrip);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = (int) CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return tl_run(tests, NELEM(tests), NULL, NULL);
 }

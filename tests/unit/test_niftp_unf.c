@@ -24,6 +24,7 @@
 #include "niftp/niftp.h"
 #include "niftp/niftp_rec.h"
 #include "tests/unit/tl_memfs.h"
+#include "tests/unit/tl_test.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 
@@ -129,25 +130,6 @@ static size_t first_cmd(const unsigned char *w, size_t len, unsigned char *rec)
 	return rl;
 }
 
-/* expect - exact octets */
-static int expect(const unsigned char *got, size_t glen, const void *want, size_t wlen)
-{
-	if (glen == wlen && memcmp(got, want, wlen) == 0)
-		return 1;
-	{
-		size_t	i;
-
-		printf("\n  got:");
-		for (i = 0; i < glen && i < 40; i++)
-			printf(" %02x", got[i]);
-		printf("\n  want:");
-		for (i = 0; i < wlen && i < 40; i++)
-			printf(" %02x", ((const unsigned char *) want)[i]);
-		printf("\n");
-	}
-	return 0;
-}
-
 /* rpos_ops_ok - every attribute in RPOS is EQ, ANY or "unknown" */
 static int rpos_ops_ok(const unsigned char *rec, size_t rl, struct niftp_cmd *c)
 {
@@ -248,7 +230,7 @@ static void test_q_mail_small(void)
 		}
 		free(in);
 		len = out_all(q, w, sizeof(w));
-		CU_ASSERT(expect(w, len, "\x00\x47\x00", 3));	/* ER(OK), no marks so no MR */
+		EXPECT_BYTES(w, len, "\x00\x47\x00", 3);	/* ER(OK), no marks so no MR */
 		got = tl_memfs_get(fs, l.name, &glen);
 		CU_ASSERT(got && glen == strlen(mail_text) && memcmp(got, mail_text, glen) == 0);
 		/* STOP / STOPACK exactly as in the capture. */
@@ -257,7 +239,7 @@ static void test_q_mail_small(void)
 		free(in);
 		len = out_all(q, w, sizeof(w));
 		in = seg("mail_small", 6, &rl);
-		CU_ASSERT(expect(w, len, in, rl));
+		EXPECT_BYTES(w, len, in, rl);
 		free(in);
 		CU_ASSERT_EQUAL(l.done, 1);
 		CU_ASSERT_EQUAL(l.status, NIFTP_OK);
@@ -304,9 +286,9 @@ static void test_q_ftp_plain(void)
 			CU_ASSERT(memmem(rec, rl, "secret", 6) == NULL);
 		}
 		if (i == 3)
-			CU_ASSERT(expect(w, len, "\x00\x47\x00", 3));
+			EXPECT_BYTES(w, len, "\x00\x47\x00", 3);
 		if (i == 5)
-			CU_ASSERT(expect(w, len, "\x86\x05\x01\x0f\x22\x20\x00", 7));
+			EXPECT_BYTES(w, len, "\x86\x05\x01\x0f\x22\x20\x00", 7);
 	}
 	CU_ASSERT_EQUAL(l.auth, 1);
 	CU_ASSERT_STRING_EQUAL(l.user, "niftp");
@@ -345,21 +327,21 @@ static void test_q_mail_fail67(void)
 	free(in);
 	len = out_all(q, w, sizeof(w));
 	want = seg("mail_fail67", 4, &wlen);		/* 00 46 21 */
-	CU_ASSERT(expect(w, len, want, wlen));
+	EXPECT_BYTES(w, len, want, wlen);
 	free(want);
 	in = seg("mail_fail67", 5, &len);		/* their second ES(0x21) */
 	niftp_input(q, in, len);
 	free(in);
 	len = out_all(q, w, sizeof(w));
 	want = seg("mail_fail67", 6, &wlen);		/* 00 47 21 */
-	CU_ASSERT(expect(w, len, want, wlen));
+	EXPECT_BYTES(w, len, want, wlen);
 	free(want);
 	in = seg("mail_fail67", 7, &len);		/* STOP 0x3010 "Got a QR(21)" */
 	niftp_input(q, in, len);
 	free(in);
 	len = out_all(q, w, sizeof(w));
 	want = seg("mail_fail67", 8, &wlen);		/* STOPACK 0x3010 "User name unknown" */
-	CU_ASSERT(expect(w, len, want, wlen));
+	EXPECT_BYTES(w, len, want, wlen);
 	free(want);
 	CU_ASSERT_EQUAL(l.done, 1);
 	CU_ASSERT_EQUAL(l.status, NIFTP_ERR_PERM);
@@ -473,7 +455,7 @@ static void test_p_replay_small(void)
 	CU_ASSERT_EQUAL(l.data_done, 1);
 	wl = out_all(p, w, sizeof(w));
 	in = seg("mail_small", 5, &len);	/* our STOP is theirs */
-	CU_ASSERT(expect(w, wl, in, len));
+	EXPECT_BYTES(w, wl, in, len);
 	free(in);
 	in = seg("mail_small", 6, &len);	/* STOPACK */
 	niftp_input(p, in, len);
@@ -508,7 +490,7 @@ static void test_p_replay_fail67(void)
 	free(in);
 	wl = out_all(p, w, sizeof(w));
 	in = seg("mail_fail67", 5, &len);	/* our second ES is theirs */
-	CU_ASSERT(expect(w, wl, in, len));
+	EXPECT_BYTES(w, wl, in, len);
 	free(in);
 	in = seg("mail_fail67", 6, &len);	/* ER(0x21) */
 	niftp_input(p, in, len);
@@ -574,7 +556,7 @@ static void test_p_marks_mr(void)
 	niftp_input(p, "\x00\x47\x00", 3);
 	CU_ASSERT_EQUAL(l.data_done, 1);
 	wl = out_all(p, w, 1 << 20);
-	CU_ASSERT(expect(w, wl, "\x86\x00\x01\x0f\x22\x20\x00", 7));
+	EXPECT_BYTES(w, wl, "\x86\x00\x01\x0f\x22\x20\x00", 7);
 	niftp_input(p, "\x86\x05\x01\x0f\x22\x20\x00", 7);
 	CU_ASSERT_EQUAL(l.status, NIFTP_OK);
 	CU_ASSERT_EQUAL(niftp_docket(p)->mark, 20);
@@ -606,7 +588,7 @@ static void test_q_unf_marks(void)
 	/* SS, "ab" | MS(1) | "cc" compressed | end, ES: marks mid-record. */
 	niftp_input(q, "\x00\x40\x00\x02\x61\x62\x00\x41\x01\xc2\x63\x00\x43\x00", 14);
 	len = out_all(q, w, sizeof(w));
-	CU_ASSERT(expect(w, len, "\x00\x45\x01\x00\x47\x00", 6));	/* final MR, then ER */
+	EXPECT_BYTES(w, len, "\x00\x45\x01\x00\x47\x00", 6);	/* final MR, then ER */
 	got = tl_memfs_get(fs, l.name, &glen);
 	CU_ASSERT(got && glen == 4 && memcmp(got, "abcc", 4) == 0);
 	CU_ASSERT_EQUAL(tl_memfs_stats(fs)->marks, 1);
@@ -617,23 +599,16 @@ static void test_q_unf_marks(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	int	fails;
+	static const struct tl_test tests[] = {
+		{ "niftp_unf", "their mail P, our Q", test_q_mail_small },
+		{ "niftp_unf", "their plain-file P, our Q", test_q_ftp_plain },
+		{ "niftp_unf", "their P, our failing mailer", test_q_mail_fail67 },
+		{ "niftp_unf", "their sender with marks, our Q", test_q_unf_marks },
+		{ "niftp_unf", "our mail SFT against theirs", test_p_sft_compatible },
+		{ "niftp_unf", "their Q's answers, our P", test_p_replay_small },
+		{ "niftp_unf", "their QR after ES(OK), our P", test_p_replay_fail67 },
+		{ "niftp_unf", "marks and MR between ES and ER", test_p_marks_mr },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("niftp_unf", NULL, NULL);
-	CU_add_test(s, "their mail P, our Q", test_q_mail_small);
-	CU_add_test(s, "their plain-file P, our Q", test_q_ftp_plain);
-	CU_add_test(s, "their P, our failing mailer", test_q_mail_fail67);
-	CU_add_test(s, "their sender with marks, our Q", test_q_unf_marks);
-	CU_add_test(s, "our mail SFT against theirs", test_p_sft_compatible);
-	CU_add_test(s, "their Q's answers, our P", test_p_replay_small);
-	CU_add_test(s, "their QR after ES(OK), our P", test_p_replay_fail67);
-	CU_add_test(s, "marks and MR between ES and ER", test_p_marks_mr);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = (int) CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return tl_run(tests, NELEM(tests), NULL, NULL);
 }

@@ -24,6 +24,7 @@
 #include "mailchannel/hdr.h"
 #include "mailchannel/letter.h"
 #include "mailchannel/notice.h"
+#include "tests/unit/tl_test.h"
 #include "util/buf.h"
 
 struct mem {
@@ -97,16 +98,9 @@ static void test_ndn(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned fails;
+	static const struct tl_test tests[] = {
+		{ "notice", "ndn", test_ndn },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("notice", NULL, NULL);
-	CU_add_test(s, "ndn", test_ndn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return tl_run(tests, NELEM(tests), NULL, NULL);
 }

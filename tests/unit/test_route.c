@@ -27,37 +27,9 @@
 
 #include "mailchannel/addr.h"
 #include "mailchannel/route.h"
+#include "tests/unit/tl_test.h"
 #include "util/alloc.h"
 #include "util/buf.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-#define EXPECT_INT(got, want) do { \
-	long long g_ = (long long) (got), w_ = (long long) (want); \
-	if (g_ != w_) \
-		fprintf(stderr, "\n%s:%d: %s: got %lld, want %lld\n", \
-		    __FILE__, __LINE__, #got, g_, w_); \
-	CU_ASSERT(g_ == w_); \
-} while (0)
-
-#define EXPECT_STR(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
-		    w_ ? w_ : "(null)"); \
-	CU_ASSERT(ok_); \
-} while (0)
-
-#define EXPECT_HAS(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = g_ != NULL && strstr(g_, w_) != NULL; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want it to contain \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", w_); \
-	CU_ASSERT(ok_); \
-} while (0)
 
 enum { T_UCL, T_PSS, T_CAM, T_GW, T_NTABLES };
 static struct route_table *tables[T_NTABLES];
@@ -576,22 +548,15 @@ static void test_group(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned fails;
+	static const struct tl_test tests[] = {
+		{ "route", "routing cases", test_cases },
+		{ "route", "'%' rewrite bound", test_percent_bound },
+		{ "route", "big expansion", test_big_expansion },
+		{ "route", "builder errors and reading", test_builder_errors },
+		{ "route", "shared next hops", test_hops_shared },
+		{ "route", "route_explain", test_explain },
+		{ "route", "grouping by next hop", test_group },
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("route", setup, teardown);
-	CU_add_test(s, "routing cases", test_cases);
-	CU_add_test(s, "'%' rewrite bound", test_percent_bound);
-	CU_add_test(s, "big expansion", test_big_expansion);
-	CU_add_test(s, "builder errors and reading", test_builder_errors);
-	CU_add_test(s, "shared next hops", test_hops_shared);
-	CU_add_test(s, "route_explain", test_explain);
-	CU_add_test(s, "grouping by next hop", test_group);
-	CU_basic_set_mode(CU_BRM_NORMAL);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return tl_run(tests, NELEM(tests), setup, teardown);
 }

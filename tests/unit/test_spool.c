@@ -42,39 +42,13 @@
 
 #include "spool/journal.h"
 #include "spool/spool.h"
+#include "tests/unit/tl_test.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/strutil.h"
 #include "util/sysio.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-#define EXPECT_INT(got, want) do { \
-	long long g_ = (long long) (got), w_ = (long long) (want); \
-	if (g_ != w_) \
-		fprintf(stderr, "\n%s:%d: %s: got %lld, want %lld\n", \
-		    __FILE__, __LINE__, #got, g_, w_); \
-	CU_ASSERT(g_ == w_); \
-} while (0)
-
-#define EXPECT_STR(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
-		    w_ ? w_ : "(null)"); \
-	CU_ASSERT(ok_); \
-} while (0)
-
-#define EXPECT_TRUE(cond) do { \
-	if (!(cond)) \
-		fprintf(stderr, "\n%s:%d: got false, want %s\n", \
-		    __FILE__, __LINE__, #cond); \
-	CU_ASSERT(cond); \
-} while (0)
 
 static char tdir[256];
 static const char *self_exe;
@@ -130,54 +104,6 @@ static const char *spath3(const char *dir, const char *a, const char *b)
 
 	snprintf(r, sizeof(bufs[0]), "%s/%s/%s", dir, a, b);
 	return r;
-}
-
-static int exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
-
-/* slurp - whole file into new memory or NULL */
-static char *slurp(const char *path, size_t *lenp)
-{
-	FILE   *fp = fopen(path, "rb");
-	char   *s;
-	long    n;
-
-	if (fp == NULL)
-		return NULL;
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	fseek(fp, 0, SEEK_SET);
-	s = xmalloc((size_t) n + 1);
-	if (fread(s, 1, (size_t) n, fp) != (size_t) n)
-		n = 0;
-	s[n] = '\0';
-	fclose(fp);
-	if (lenp)
-		*lenp = (size_t) n;
-	return s;
-}
-
-static void spit(const char *path, const char *text)
-{
-	FILE   *fp = fopen(path, "wb");
-
-	CU_ASSERT_FATAL(fp != NULL);
-	fputs(text, fp);
-	fclose(fp);
-}
-
-/* has_content - 1 when path exists holding exactly text */
-static int has_content(const char *path, const char *text)
-{
-	char   *s = slurp(path, NULL);
-	int     ok = s && strcmp(s, text) == 0;
-
-	free(s);
-	return ok;
 }
 
 /* count_files - entries of dir other than . and .. */
@@ -281,7 +207,7 @@ static void test_names(void)
 	spool_close(sp);
 
 	/* a malformed counter refuses to open */
-	spit(spath(dir, "seq"), "niftpmail-seq 1\nnext x\n");
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "seq"), "niftpmail-seq 1\nnext x\n") == 0);
 	{
 		struct spool_opts o;
 
@@ -352,7 +278,7 @@ static void test_commit_basic(void)
 	const char *kv[] = { "from", "out/a" };
 
 	EXPECT_INT(put_letter(sp, NULL, "hello\n", SPOOL_IN, nm, sizeof(nm)), 0);
-	EXPECT_TRUE(has_content(spath3(dir, "in", nm), "hello\n"));
+	EXPECT_TRUE(tl_file_is(spath3(dir, "in", nm), "hello\n"));
 	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
 	EXPECT_INT(journal_count(dir, "received", nm), 1);
 
@@ -385,7 +311,7 @@ static void test_commit_basic(void)
 	spool_txn_commit(t, f, SPOOL_IN);
 	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
 	EXPECT_STR(err, "spool: link 'tmp/dup1' to 'in/dup1': File exists");
-	EXPECT_TRUE(has_content(spath(dir, "in/dup1"), "one\n"));
+	EXPECT_TRUE(tl_file_is(spath(dir, "in/dup1"), "one\n"));
 	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
 	/* O_EXCL in tmp/ */
 	f = spool_create(sp, "busy", err, sizeof(err));
@@ -402,9 +328,9 @@ static void test_commit_basic(void)
 	EXPECT_TRUE(!spool_exists(sp, SPOOL_IN, "gone"));
 
 	/* out/: scan ignores dot-files and directories; a claim takes once */
-	spit(spath(dir, "out/b"), "letter b\n");
-	spit(spath(dir, "out/a"), "letter a\n");
-	spit(spath(dir, "out/.partial"), "x");
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "out/b"), "letter b\n") == 0);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "out/a"), "letter a\n") == 0);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "out/.partial"), "x") == 0);
 	mkdir(spath(dir, "out/sub"), 0700);
 	EXPECT_INT(spool_scan(sp, SPOOL_OUT, scan_collect, &b, err, sizeof(err)), 0);
 	EXPECT_STR(buf_cstr(&b), "a,b,");
@@ -415,8 +341,8 @@ static void test_commit_basic(void)
 	EXPECT_INT(spool_txn_claim(t, ".partial", SPOOL_IN, nm, sizeof(nm), err, sizeof(err)), -1);
 	spool_txn_journal(t, "received", nm2, kv, 1);
 	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
-	EXPECT_TRUE(has_content(spath3(dir, "in", nm2), "letter a\n"));
-	EXPECT_TRUE(!exists(spath(dir, "out/a")));
+	EXPECT_TRUE(tl_file_is(spath3(dir, "in", nm2), "letter a\n"));
+	EXPECT_TRUE(!tl_exists(spath(dir, "out/a")));
 	EXPECT_INT(journal_count(dir, "received", nm2), 1);
 	buf_release(&b);
 	spool_close(sp);
@@ -456,7 +382,7 @@ static int one_faulty_run(const char *dir, int iter, enum sysio_op op, unsigned 
 	snprintf(text, sizeof(text), "letter %d\n", iter);
 	snprintf(key, sizeof(key), "tcp:127.0.0.1:4521/%d", iter);
 	CU_ASSERT_FATAL(put_letter(sp, old, "old letter\n", SPOOL_IN, NULL, 0) == 0);
-	spit(spath3(dir, "out", drop), "dropped\n");
+	CU_ASSERT_FATAL(tl_write_file(spath3(dir, "out", drop), "dropped\n") == 0);
 
 	sysio_fail(op, nth, errnum);
 	if ((f = spool_create(sp, nm, err, sizeof(err))) == NULL)
@@ -481,26 +407,26 @@ check:
 	failed = rc != 0;
 	if (failed && strncmp(err, "spool: ", 7) != 0)
 		ok = 0;
-	in_new = has_content(spath3(dir, "in", nm), text);
-	in_old = exists(spath3(dir, "in", old));
+	in_new = tl_file_is(spath3(dir, "in", nm), text);
+	in_old = tl_exists(spath3(dir, "in", old));
 	/* new letter: whole in in/ with its line, or nowhere without it */
 	if (failed) {
-		if (exists(spath3(dir, "in", nm)) || journal_count(dir, "received", nm) != 0)
+		if (tl_exists(spath3(dir, "in", nm)) || journal_count(dir, "received", nm) != 0)
 			ok = 0;
 	} else if (!in_new || journal_count(dir, "received", nm) != 1) {
 		ok = 0;
 	}
 	/* moved letter: exactly one state */
-	if (in_old == exists(spath3(dir, "queue", old)) || in_old != failed)
+	if (in_old == tl_exists(spath3(dir, "queue", old)) || in_old != failed)
 		ok = 0;
 	/* dropped file: in out/ (failed) or claimed (ok), never lost */
 	if (failed) {
-		if (!has_content(spath3(dir, "out", drop), "dropped\n"))
+		if (!tl_file_is(spath3(dir, "out", drop), "dropped\n"))
 			ok = 0;
-		if (claimed[0] && exists(spath3(dir, "in", claimed)))
+		if (claimed[0] && tl_exists(spath3(dir, "in", claimed)))
 			ok = 0;
-	} else if (exists(spath3(dir, "out", drop))
-	    || !has_content(spath3(dir, "in", claimed), "dropped\n")) {
+	} else if (tl_exists(spath3(dir, "out", drop))
+	    || !tl_file_is(spath3(dir, "in", claimed), "dropped\n")) {
 		ok = 0;
 	}
 	/* docket: present with the value when ok */
@@ -516,7 +442,7 @@ check:
 		ok = 0;
 	if (count_files(spath(dir, "tmp")) != 0 || rep.conflicts != 0 || rep.tmp_undone != 0)
 		ok = 0;
-	if (in_new != has_content(spath3(dir, "in", nm), text))
+	if (in_new != tl_file_is(spath3(dir, "in", nm), text))
 		ok = 0;
 	spool_close(sp);
 	if (!ok)
@@ -631,7 +557,7 @@ static int find_content(const char *dir, const char *state, const char *text)
 	if (d == NULL)
 		return 0;
 	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.' && has_content(spath3(dir, state, e->d_name), text))
+		if (e->d_name[0] != '.' && tl_file_is(spath3(dir, state, e->d_name), text))
 			n++;
 	closedir(d);
 	return n;
@@ -653,7 +579,7 @@ static void test_crash_points(void)
 		sp = sopen(dir, NULL, 0);
 		CU_ASSERT_FATAL(put_letter(sp, "oldl", "old\n", SPOOL_IN, NULL, 0) == 0);
 		spool_close(sp);
-		spit(spath(dir, "out/dropped"), "dropped\n");
+		CU_ASSERT_FATAL(tl_write_file(spath(dir, "out/dropped"), "dropped\n") == 0);
 
 		fflush(NULL);
 		if ((pid = fork()) == 0) {
@@ -672,17 +598,17 @@ static void test_crash_points(void)
 		sp = sopen(dir, NULL, 0);
 		EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
 		spool_close(sp);
-		committed = has_content(spath(dir, "in/newl"), "new letter\n");
-		moved = exists(spath(dir, "queue/oldl"));
+		committed = tl_file_is(spath(dir, "in/newl"), "new letter\n");
+		moved = tl_exists(spath(dir, "queue/oldl"));
 		claimed = find_content(dir, "in", "dropped\n");
 		/* exactly one state each, nothing partial, tmp empty */
 		if (count_files(spath(dir, "tmp")) != 0)
 			ok = 0;
-		if (!committed && exists(spath(dir, "in/newl")))
+		if (!committed && tl_exists(spath(dir, "in/newl")))
 			ok = 0;
-		if (moved == exists(spath(dir, "in/oldl")))
+		if (moved == tl_exists(spath(dir, "in/oldl")))
 			ok = 0;
-		if (claimed + exists(spath(dir, "out/dropped")) != 1)
+		if (claimed + tl_exists(spath(dir, "out/dropped")) != 1)
 			ok = 0;
 		if (rep.conflicts)
 			ok = 0;
@@ -722,10 +648,10 @@ static void test_recover_report(void)
 
 	EXPECT_INT(put_letter(sp, "twice", "a\n", SPOOL_IN, NULL, 0), 0);
 	spool_close(sp);
-	spit(spath(dir, "tmp/halfway"), "partial letter");
-	spit(spath(dir, "tmp/.junk"), "x");
-	spit(spath(dir, "dockets/.tmp.d.abc123"), "half docket");
-	spit(spath(dir, "hold/twice"), "a\n");
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "tmp/halfway"), "partial letter") == 0);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "tmp/.junk"), "x") == 0);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "dockets/.tmp.d.abc123"), "half docket") == 0);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "hold/twice"), "a\n") == 0);
 	fp = fopen(spath(dir, "journal"), "ab");
 	CU_ASSERT_FATAL(fp != NULL);
 	fputs("2026-01-01T00:00:00Z received torn", fp);
@@ -742,7 +668,7 @@ static void test_recover_report(void)
 	EXPECT_INT(rep.files[SPOOL_HOLD], 1);
 	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
 	spool_close(sp);
-	j = slurp(spath(dir, "journal"), &len);
+	j = tl_read_file(spath(dir, "journal"), &len);
 	CU_ASSERT_FATAL(j != NULL);
 	EXPECT_TRUE(len > 0 && j[len - 1] == '\n');
 	EXPECT_TRUE(strstr(j, "torn") == NULL);
@@ -912,14 +838,14 @@ static void test_dockets(void)
 	EXPECT_INT(spool_docket_del(sp, keys[1], err, sizeof(err)), 0);
 	EXPECT_INT(spool_docket_del(sp, keys[1], err, sizeof(err)), 0);
 	/* a corrupt docket is reported and kept aside */
-	spit(spath(dir, "dockets/pss%2F65534"), "garbage");
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "dockets/pss%2F65534"), "garbage") == 0);
 	errno = 0;
 	v = spool_docket_get(sp, "pss/65534", &len, NULL, err, sizeof(err));
 	got = errno;
 	EXPECT_TRUE(v == NULL);
 	EXPECT_INT(got, EBADMSG);
 	EXPECT_TRUE(strstr(err, "moved to dockets/corrupt/") != NULL);
-	EXPECT_TRUE(exists(spath(dir, "dockets/corrupt/pss%2F65534")));
+	EXPECT_TRUE(tl_exists(spath(dir, "dockets/corrupt/pss%2F65534")));
 	/* retention: age one docket by two days, prune at one day */
 	clock_gettime(CLOCK_REALTIME, &ts[0]);
 	ts[0].tv_sec -= 2 * 86400;
@@ -1081,9 +1007,9 @@ static void test_rotation(void)
 		spool_stats(sp, &st);
 		spool_close(sp);
 		EXPECT_TRUE(st.rotations >= 5);
-		EXPECT_TRUE(exists(spath(dir, "journal.1")) && exists(spath(dir, "journal.2")));
+		EXPECT_TRUE(tl_exists(spath(dir, "journal.1")) && tl_exists(spath(dir, "journal.2")));
 		if (keep)
-			EXPECT_TRUE(exists(spath(dir, "journal.3")) && !exists(spath(dir, "journal.4")));
+			EXPECT_TRUE(tl_exists(spath(dir, "journal.3")) && !tl_exists(spath(dir, "journal.4")));
 		r = journal_reader_open(dir, err, sizeof(err));
 		CU_ASSERT_FATAL(r != NULL);
 		n = 0;
@@ -1109,11 +1035,7 @@ static void test_rotation(void)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct tl_test tests[] = {
 		{ "names", "unique, sortable, across restarts", test_names },
 		{ "names", "background block reservation", test_names_loop },
 		{ "commit", "commit, move, remove, claim, scan", test_commit_basic },
@@ -1127,40 +1049,17 @@ int main(int argc, char **argv)
 		{ "journal", "parser table and caps", test_journal_parse },
 		{ "journal", "rotation and reader", test_rotation },
 	};
-	CU_pSuite suite = NULL;
-	const char *last = "";
-	unsigned fails;
-	size_t  i;
-	char    cmd[600];
+	int     rc;
 
 	self_exe = "/proc/self/exe";
 	if (argc > 2 && strcmp(argv[1], "--child-crash") == 0)
 		return child_crash(argv[2]);
-	(void) argv;
 	log_init("test_spool", LOG_LVL_ERR);
-	snprintf(tdir, sizeof(tdir), "/tmp/test_spool.XXXXXX");
-	if (mkdtemp(tdir) == NULL) {
-		perror("mkdtemp");
+	if (tl_tmpdir(tdir, sizeof(tdir), "test_spool") < 0)
 		return 1;
-	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	for (i = 0; i < NELEM(tests); i++) {
-		if (strcmp(tests[i].suite, last) != 0) {
-			suite = CU_add_suite(tests[i].suite, NULL, NULL);
-			last = tests[i].suite;
-		}
-		if (suite == NULL || CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	if (fails == 0) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", tdir);
-	}
-	return fails ? 1 : 0;
+	rc = tl_run(tests, NELEM(tests), NULL, NULL);
+	/* a failed run keeps its spools for a look */
+	if (rc == 0 && tl_rmtree(tdir) < 0)
+		fprintf(stderr, "could not remove %s\n", tdir);
+	return rc;
 }

@@ -36,46 +36,11 @@
 
 #include "niftp/ts.h"
 #include "niftp/ts_yb.h"
+#include "tests/unit/tl_test.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/loop.h"
 #include "util/strutil.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-#define EXPECT_INT(got, want) do { \
-	long long g_ = (long long) (got), w_ = (long long) (want); \
-	if (g_ != w_) \
-		fprintf(stderr, "\n%s:%d: %s: got %lld, want %lld\n", \
-		    __FILE__, __LINE__, #got, g_, w_); \
-	CU_ASSERT(g_ == w_); \
-} while (0)
-
-#define EXPECT_STR(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
-		    w_ ? w_ : "(null)"); \
-	CU_ASSERT(ok_); \
-} while (0)
-
-#define EXPECT_CONTAINS(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = g_ != NULL && strstr(g_, w_) != NULL; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want it to contain \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", w_); \
-	CU_ASSERT(ok_); \
-} while (0)
-
-#define EXPECT_TRUE(cond) do { \
-	if (!(cond)) \
-		fprintf(stderr, "\n%s:%d: got false, want %s\n", \
-		    __FILE__, __LINE__, #cond); \
-	CU_ASSERT(cond); \
-} while (0)
 
 static char self_exe[PATH_MAX];
 static char tdir[256];
@@ -140,24 +105,6 @@ static void sink_init(struct sink *s)
 	buf_init(&s->data, 64 << 20);
 }
 
-/* expect_bytes - compare with a golden sequence, printing the first difference */
-static void expect_bytes(const unsigned char *got, size_t glen,
-	const unsigned char *want, size_t wlen, const char *what)
-{
-	size_t i;
-
-	if (glen != wlen)
-		fprintf(stderr, "\n%s: got %zu octets, want %zu\n", what, glen, wlen);
-	for (i = 0; i < glen && i < wlen; i++) {
-		if (got[i] != want[i]) {
-			fprintf(stderr, "\n%s: octet %zu: got 0x%02x, want 0x%02x\n", what,
-				i, got[i], want[i]);
-			break;
-		}
-	}
-	CU_ASSERT(glen == wlen && memcmp(got, want, glen) == 0);
-}
-
 static void test_enc_connect(void)
 {
 	static const unsigned char want[] = {
@@ -172,7 +119,7 @@ static void test_enc_connect(void)
 	int open = 0;
 
 	EXPECT_INT(yb_enc_cmd(&b, &open, YB_CONNECT, pv, NULL, 4), 0);
-	expect_bytes(buf_data(&b), b.len, want, sizeof(want), "CONNECT");
+	CU_ASSERT(tl_same_bytes("CONNECT", buf_data(&b), b.len, want, sizeof(want)));
 	buf_release(&b);
 }
 
@@ -192,7 +139,7 @@ static void test_enc_disconnect(void)
 	int open = 0;
 
 	EXPECT_INT(yb_enc_cmd(&b, &open, YB_DISCONNECT, pv, pl, 3), 0);
-	expect_bytes(buf_data(&b), b.len, want, sizeof(want), "DISCONNECT");
+	CU_ASSERT(tl_same_bytes("DISCONNECT", buf_data(&b), b.len, want, sizeof(want)));
 	buf_release(&b);
 }
 
@@ -217,7 +164,7 @@ static void test_enc_data(void)
 	k += 46;
 	EXPECT_INT(yb_enc_data(&b, &open, data, 300, 1), 0);
 	EXPECT_INT(open, 0);
-	expect_bytes(buf_data(&b), b.len, want, k, "data 300 pushed");
+	CU_ASSERT(tl_same_bytes("data 300 pushed", buf_data(&b), b.len, want, k));
 
 	/* unpushed data leaves the record open; a command closes it */
 	buf_reset(&b);
@@ -230,7 +177,7 @@ static void test_enc_data(void)
 		const char *pv[3] = { NULL, NULL, NULL };
 
 		EXPECT_INT(yb_enc_cmd(&b, &open, YB_ACCEPT, pv, NULL, 3), 0);
-		expect_bytes(buf_data(&b), b.len, w2, sizeof(w2), "open record + ACCEPT");
+		CU_ASSERT(tl_same_bytes("open record + ACCEPT", buf_data(&b), b.len, w2, sizeof(w2)));
 	}
 	/* exactly 127 pushed: one last sub-record 0xff; empty push of an open record */
 	buf_reset(&b);
@@ -245,7 +192,7 @@ static void test_enc_data(void)
 		static const unsigned char w3[] = { 0x00, 0x01, 0x00, 0x80 };
 
 		data[0] = 0;
-		expect_bytes(buf_data(&b), b.len, w3, sizeof(w3), "empty push");
+		CU_ASSERT(tl_same_bytes("empty push", buf_data(&b), b.len, w3, sizeof(w3)));
 	}
 	/* nothing open, nothing to push: no octets */
 	buf_reset(&b);
@@ -424,7 +371,7 @@ static void test_dec_errors(void)
 		d = yb_dec_new(&sink_cb, &s);
 		if (yb_dec_feed(d, t[i].in, t[i].len) != -1)
 			fprintf(stderr, "\n%s: accepted\n", t[i].name);
-		EXPECT_CONTAINS(yb_dec_error(d), t[i].want);
+		EXPECT_HAS(yb_dec_error(d), t[i].want);
 		/* sticky */
 		EXPECT_INT(yb_dec_feed(d, (const unsigned char *)"\0\x81x", 3), -1);
 		yb_dec_free(d);
@@ -446,7 +393,7 @@ static void test_dec_errors(void)
 		sink_init(&s);
 		d = yb_dec_new(&sink_cb, &s);
 		EXPECT_INT(yb_dec_feed(d, in, k), -1);
-		EXPECT_CONTAINS(yb_dec_error(d), "parameter longer than 1024");
+		EXPECT_HAS(yb_dec_error(d), "parameter longer than 1024");
 		EXPECT_INT(s.ncmd, 0);
 		yb_dec_free(d);
 		buf_release(&s.data);
@@ -550,7 +497,7 @@ static void test_addr_parse(void)
 		if (t[i].ok)
 			EXPECT_STR(ts_addr_str(&a, buf, sizeof(buf)), t[i].canon);
 		else
-			EXPECT_CONTAINS(err, "bad address");
+			EXPECT_HAS(err, "bad address");
 	}
 }
 
@@ -811,7 +758,7 @@ static void test_unix(void)
 	CU_ASSERT_FATAL(l != NULL);
 	EXPECT_STR(ts_listener_addr(l), addr);
 	EXPECT_TRUE(ts_listen(tloop, addr, NULL, on_new, NULL, err, sizeof(err)) == NULL);
-	EXPECT_CONTAINS(err, "Address already in use");
+	EXPECT_HAS(err, "Address already in use");
 	ts_listener_close(l);
 }
 
@@ -825,7 +772,7 @@ static void test_exec(void)
 	cli.c = ts_connect(tloop, addr, "FTP", "tester", NULL, end_ev, &cli, err,
 		sizeof(err));
 	CU_ASSERT_FATAL(cli.c != NULL);
-	EXPECT_CONTAINS(ts_peer(cli.c), "exec:");
+	EXPECT_HAS(ts_peer(cli.c), "exec:");
 	RUN_UNTIL(cli.accepted, 10000);
 	EXPECT_INT(ts_send(cli.c, "ping over exec", 14, 1), 0);
 	{
@@ -850,13 +797,13 @@ static void test_exec(void)
 	RUN_UNTIL(cli.disconnected, 5000);
 	EXPECT_INT(cli.reason, TS_R_TSFAIL);
 	/* EOF or ECONNRESET (our CONNECT was unread), with the exit status if known */
-	EXPECT_CONTAINS(cli.text, "exec:exit 3: ");
+	EXPECT_HAS(cli.text, "exec:exit 3: ");
 	EXPECT_INT(cli.accepted, 0);
 	end_free(&cli);
 
 	/* exec cannot listen */
 	EXPECT_TRUE(ts_listen(tloop, "exec:cat", NULL, on_new, NULL, err, sizeof(err)) == NULL);
-	EXPECT_CONTAINS(err, "can only be called");
+	EXPECT_HAS(err, "can only be called");
 }
 
 static void test_rawtcp(void)
@@ -871,7 +818,7 @@ static void test_rawtcp(void)
 	srv_end = &srv;
 	l = ts_listen(tloop, "rawtcp:127.0.0.1:0", NULL, on_new, NULL, err, sizeof(err));
 	CU_ASSERT_FATAL(l != NULL);
-	EXPECT_CONTAINS(ts_listener_addr(l), "rawtcp:127.0.0.1:");
+	EXPECT_HAS(ts_listener_addr(l), "rawtcp:127.0.0.1:");
 	cli.c = ts_connect(tloop, ts_listener_addr(l), "FTP.MAIL", NULL, NULL, end_ev,
 		&cli, err, sizeof(err));
 	CU_ASSERT_FATAL(cli.c != NULL);
@@ -1055,8 +1002,8 @@ static void test_peer_vanishes(void)
 	srv.c = NULL;
 	RUN_UNTIL(cli.disconnected, 5000);
 	EXPECT_INT(cli.reason, TS_R_TSFAIL);
-	EXPECT_CONTAINS(cli.text, "127.0.0.1:");
-	EXPECT_CONTAINS(cli.text, "without DISCONNECT");
+	EXPECT_HAS(cli.text, "127.0.0.1:");
+	EXPECT_HAS(cli.text, "without DISCONNECT");
 	end_free(&cli);
 	end_free(&srv);
 	ts_listener_close(l);
@@ -1096,13 +1043,13 @@ static void test_refused(void)
 	CU_ASSERT_FATAL(cli.c != NULL);
 	RUN_UNTIL(cli.disconnected, 5000);
 	EXPECT_INT(cli.reason, TS_R_NOCONN);
-	EXPECT_CONTAINS(cli.text, "No such file or directory");
+	EXPECT_HAS(cli.text, "No such file or directory");
 	end_free(&cli);
 
 	/* a bad address is refused at once */
 	EXPECT_TRUE(ts_connect(tloop, "tcp:nowhere", "FTP", NULL, NULL, end_ev, &cli, err,
 		sizeof(err)) == NULL);
-	EXPECT_CONTAINS(err, "bad address 'tcp:nowhere'");
+	EXPECT_HAS(err, "bad address 'tcp:nowhere'");
 }
 
 static void test_setup_timeout(void)
@@ -1122,12 +1069,12 @@ static void test_setup_timeout(void)
 	CU_ASSERT_FATAL(cli.c != NULL);
 	RUN_UNTIL(cli.disconnected, 5000);
 	EXPECT_INT(cli.reason, TS_R_TSFAIL);
-	EXPECT_CONTAINS(cli.text, "no ACCEPT within 200 ms (setup timeout)");
+	EXPECT_HAS(cli.text, "no ACCEPT within 200 ms (setup timeout)");
 	/* the listener side is told why */
 	RUN_UNTIL(srv.disconnected, 5000);
 	EXPECT_INT(srv.incoming, 1);
 	EXPECT_INT(srv.reason, TS_R_TSFAIL);
-	EXPECT_CONTAINS(srv.text, "setup timeout");
+	EXPECT_HAS(srv.text, "setup timeout");
 	end_free(&cli);
 	end_free(&srv);
 	ts_listener_close(l);
@@ -1150,7 +1097,7 @@ static void test_setup_timeout(void)
 		CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 		RUN_UNTIL(srv.disconnected, 5000);
 		EXPECT_INT(srv.reason, TS_R_TSFAIL);
-		EXPECT_CONTAINS(srv.text, "no CONNECT within 150 ms (setup timeout)");
+		EXPECT_HAS(srv.text, "no CONNECT within 150 ms (setup timeout)");
 		close(fd);
 		end_free(&srv);
 		ts_listener_close(l);
@@ -1192,7 +1139,7 @@ static void test_connect_timeout(void)
 	if (strstr(cli.text, "connect timeout") == NULL)
 		fprintf(stderr, "\n(accept queue did not block the connect: %s) ", cli.text);
 	else
-		EXPECT_CONTAINS(cli.text, "no connection within 300 ms (connect timeout)");
+		EXPECT_HAS(cli.text, "no connection within 300 ms (connect timeout)");
 	end_free(&cli);
 	for (i = 0; i < nfill; i++)
 		close(fill[i]);
@@ -1210,10 +1157,10 @@ static void test_idle_timeout(void)
 	CU_ASSERT_FATAL((l = open_pair(&cli, &srv, &o, NULL)) != NULL);
 	RUN_UNTIL(cli.disconnected, 5000);
 	EXPECT_INT(cli.reason, TS_R_TSFAIL);
-	EXPECT_CONTAINS(cli.text, "idle timeout");
+	EXPECT_HAS(cli.text, "idle timeout");
 	RUN_UNTIL(srv.disconnected, 5000);
 	EXPECT_INT(srv.reason, TS_R_TSFAIL);
-	EXPECT_CONTAINS(srv.text, "idle timeout");
+	EXPECT_HAS(srv.text, "idle timeout");
 	end_free(&cli);
 	end_free(&srv);
 	ts_listener_close(l);
@@ -1401,8 +1348,8 @@ static void test_stdio_wire(void)
 	EXPECT_STR(ts_peer(cli.c), "stdio");
 	run_for(30);
 	wire_read(sv[1], &wire);
-	expect_bytes(buf_data(&wire), wire.len, want_connect, sizeof(want_connect),
-		"CONNECT on the wire");
+	CU_ASSERT(tl_same_bytes("CONNECT on the wire", buf_data(&wire), wire.len,
+	    want_connect, sizeof(want_connect)));
 	CU_ASSERT_FATAL(yb_enc_cmd(&ab, &open, YB_ACCEPT, pv, NULL, 3) == 0);
 	memcpy(acc, buf_data(&ab), ab.len);
 	CU_ASSERT_FATAL(write(sv[1], acc, ab.len) == (ssize_t)ab.len);
@@ -1458,7 +1405,7 @@ static void test_stdio_wire(void)
 	close(sv[1]);
 	RUN_UNTIL(cli.disconnected, 5000);
 	EXPECT_INT(cli.reason, TS_R_TSFAIL);
-	EXPECT_CONTAINS(cli.text, "stdio: ");
+	EXPECT_HAS(cli.text, "stdio: ");
 	end_free(&cli);
 	yb_dec_free(d);
 	buf_release(&s.data);
@@ -1582,12 +1529,12 @@ static void test_misc(void)
 	char err[256];
 
 	CU_ASSERT_FATAL((l = open_pair(&cli, &srv, NULL, NULL)) != NULL);
-	EXPECT_CONTAINS(ts_peer(cli.c), "127.0.0.1:");
-	EXPECT_CONTAINS(ts_peer(srv.c), "127.0.0.1:");
+	EXPECT_HAS(ts_peer(cli.c), "127.0.0.1:");
+	EXPECT_HAS(ts_peer(srv.c), "127.0.0.1:");
 	l2 = ts_listen(tloop, ts_listener_addr(l), NULL, on_new, NULL, err, sizeof(err));
 	EXPECT_TRUE(l2 == NULL);
-	EXPECT_CONTAINS(err, "bind tcp:127.0.0.1:");
-	EXPECT_CONTAINS(err, "Address already in use");
+	EXPECT_HAS(err, "bind tcp:127.0.0.1:");
+	EXPECT_HAS(err, "Address already in use");
 	/* ts_send after DISCONNECT is refused */
 	ts_disconnect(cli.c, TS_R_NORMAL, "x");
 	EXPECT_INT(ts_send(cli.c, "late", 4, 1), -1);
@@ -1810,8 +1757,7 @@ static int suite_init(void)
 	if (n <= 0)
 		return -1;
 	self_exe[n] = 0;
-	snprintf(tdir, sizeof(tdir), "/tmp/test_ts.XXXXXX");
-	if (mkdtemp(tdir) == NULL)
+	if (tl_tmpdir(tdir, sizeof(tdir), "test_ts") < 0)
 		return -1;
 	tloop = loop_new();
 	return tloop == NULL ? -1 : 0;
@@ -1819,63 +1765,45 @@ static int suite_init(void)
 
 static int suite_clean(void)
 {
-	char cmd[300];
-
 	loop_free(tloop);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tl_rmtree(tdir);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void	(*fn)(void);
-	} tests[] = {
-		{ "yb encode CONNECT golden", test_enc_connect },
-		{ "yb encode DISCONNECT golden", test_enc_disconnect },
-		{ "yb encode data sub-records", test_enc_data },
-		{ "yb encode long parameters", test_enc_long_param },
-		{ "yb decode one octet at a time", test_dec_bytewise },
-		{ "yb decode stop and resume", test_dec_stop },
-		{ "yb decode framing errors", test_dec_errors },
-		{ "yb random round trip", test_roundtrip_random },
-		{ "ts address parsing", test_addr_parse },
-		{ "ts call over tcp 127.0.0.1", test_tcp4 },
-		{ "ts call over tcp [::1]", test_tcp6 },
-		{ "ts call over unix socket", test_unix },
-		{ "ts call over exec", test_exec },
-		{ "ts call over rawtcp", test_rawtcp },
-		{ "ts refusal with reason", test_refuse },
-		{ "ts RESET exchange", test_reset },
-		{ "ts peer vanishes", test_peer_vanishes },
-		{ "ts connection refused", test_refused },
-		{ "ts setup timeout", test_setup_timeout },
-		{ "ts connect timeout", test_connect_timeout },
-		{ "ts idle timeout", test_idle_timeout },
-		{ "ts back-pressure", test_backpressure },
-		{ "ts accept later, early data", test_late_accept },
-		{ "ts RESET with a full queue", test_reset_full_queue },
-		{ "ts stdio wire bytes, RESET cut", test_stdio_wire },
-		{ "ts pause and close in callback", test_pause },
-		{ "ts misc", test_misc },
-		{ "ts throughput", test_throughput },
+	static const struct tl_test tests[] = {
+		{ "ts", "yb encode CONNECT golden", test_enc_connect },
+		{ "ts", "yb encode DISCONNECT golden", test_enc_disconnect },
+		{ "ts", "yb encode data sub-records", test_enc_data },
+		{ "ts", "yb encode long parameters", test_enc_long_param },
+		{ "ts", "yb decode one octet at a time", test_dec_bytewise },
+		{ "ts", "yb decode stop and resume", test_dec_stop },
+		{ "ts", "yb decode framing errors", test_dec_errors },
+		{ "ts", "yb random round trip", test_roundtrip_random },
+		{ "ts", "ts address parsing", test_addr_parse },
+		{ "ts", "ts call over tcp 127.0.0.1", test_tcp4 },
+		{ "ts", "ts call over tcp [::1]", test_tcp6 },
+		{ "ts", "ts call over unix socket", test_unix },
+		{ "ts", "ts call over exec", test_exec },
+		{ "ts", "ts call over rawtcp", test_rawtcp },
+		{ "ts", "ts refusal with reason", test_refuse },
+		{ "ts", "ts RESET exchange", test_reset },
+		{ "ts", "ts peer vanishes", test_peer_vanishes },
+		{ "ts", "ts connection refused", test_refused },
+		{ "ts", "ts setup timeout", test_setup_timeout },
+		{ "ts", "ts connect timeout", test_connect_timeout },
+		{ "ts", "ts idle timeout", test_idle_timeout },
+		{ "ts", "ts back-pressure", test_backpressure },
+		{ "ts", "ts accept later, early data", test_late_accept },
+		{ "ts", "ts RESET with a full queue", test_reset_full_queue },
+		{ "ts", "ts stdio wire bytes, RESET cut", test_stdio_wire },
+		{ "ts", "ts pause and close in callback", test_pause },
+		{ "ts", "ts misc", test_misc },
+		{ "ts", "ts throughput", test_throughput },
 	};
-	CU_pSuite s;
-	size_t i;
-	unsigned fails;
 
 	if (argc > 1 && strcmp(argv[1], "--stdio-echo") == 0)
 		return stdio_echo();
 	signal(SIGPIPE, SIG_IGN);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("ts", suite_init, suite_clean);
-	for (i = 0; i < NELEM(tests); i++)
-		CU_add_test(s, tests[i].name, tests[i].fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	return tl_run(tests, NELEM(tests), suite_init, suite_clean);
 }

@@ -38,6 +38,7 @@
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 
+#include "tests/unit/tl_test.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/crash.h"
@@ -47,34 +48,6 @@
 #include "util/strutil.h"
 #include "util/sysio.h"
 #include "util/workq.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-/* "got X, want Y" assertions: print the values, then let CUnit count. */
-#define EXPECT_INT(got, want) do { \
-	long long g_ = (long long) (got), w_ = (long long) (want); \
-	if (g_ != w_) \
-		fprintf(stderr, "\n%s:%d: %s: got %lld, want %lld\n", \
-		    __FILE__, __LINE__, #got, g_, w_); \
-	CU_ASSERT(g_ == w_); \
-} while (0)
-
-#define EXPECT_STR(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
-		    w_ ? w_ : "(null)"); \
-	CU_ASSERT(ok_); \
-} while (0)
-
-#define EXPECT_TRUE(cond) do { \
-	if (!(cond)) \
-		fprintf(stderr, "\n%s:%d: got false, want %s\n", \
-		    __FILE__, __LINE__, #cond); \
-	CU_ASSERT(cond); \
-} while (0)
 
 static char tdir[256];			/* per-run scratch directory */
 static const char *self_exe;
@@ -89,14 +62,6 @@ static const char *tpath(const char *name)
 
 	snprintf(b, sizeof(bufs[0]), "%s/%s", tdir, name);
 	return b;
-}
-
-/* exists - 1 when path exists */
-static int exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
 }
 
 /* count_tmp - files in dir whose name starts with ".tmp." */
@@ -687,7 +652,7 @@ static void test_durable_faults(void)
 			r = durable_write_file(final, "data", 4, err, sizeof(err));
 			EXPECT_INT(r, -1);
 			EXPECT_INT(errno, t[i].err);
-			EXPECT_INT(exists(final), t[i].final);
+			EXPECT_INT(tl_exists(final), t[i].final);
 		}
 		sysio_reset();
 		EXPECT_INT(count_tmp(dir), 0);
@@ -719,8 +684,8 @@ static void test_durable_commit_explicit(void)
 	EXPECT_INT(durable_commit(fd, tmp, tpath("explicit"), err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "fsync '%s': Input/output error", tmp);
 	EXPECT_STR(err, want);
-	EXPECT_INT(exists(tmp), 0);
-	EXPECT_INT(exists(tpath("explicit")), 0);
+	EXPECT_INT(tl_exists(tmp), 0);
+	EXPECT_INT(tl_exists(tpath("explicit")), 0);
 	/* The fd was closed even on failure. */
 	EXPECT_INT(fcntl(fd, F_GETFD), -1);
 	sysio_reset();
@@ -1376,19 +1341,9 @@ static void test_workq_free_pending(void)
  * main
  */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void) st; (void) flag; (void) f;
-	return remove(path);
-}
-
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct tl_test tests[] = {
 		{ "alloc", "wrappers and overflow panic", test_alloc },
 		{ "log", "format, escaping, file", test_log },
 		{ "buf", "cap table", test_buf_cap },
@@ -1415,10 +1370,7 @@ int main(int argc, char **argv)
 		{ "workq", "done on the loop thread", test_workq },
 		{ "workq", "free with completions posted", test_workq_free_pending },
 	};
-	CU_pSuite suite = NULL;
-	const char *last = "";
-	unsigned fails;
-	size_t  i;
+	int     rc;
 
 	self_exe = argv[0];
 	if (argc > 1 && strcmp(argv[1], "--child-fault") == 0)
@@ -1427,25 +1379,9 @@ int main(int argc, char **argv)
 		return child_crash();
 
 	main_thread = pthread_self();
-	snprintf(tdir, sizeof(tdir), "/tmp/test_util.XXXXXX");
-	if (mkdtemp(tdir) == NULL) {
-		perror("mkdtemp");
+	if (tl_tmpdir(tdir, sizeof(tdir), "test_util") < 0)
 		return 1;
-	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	for (i = 0; i < NELEM(tests); i++) {
-		if (strcmp(tests[i].suite, last) != 0) {
-			suite = CU_add_suite(tests[i].suite, NULL, NULL);
-			last = tests[i].suite;
-		}
-		if (suite == NULL || CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	nftw(tdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return fails ? 1 : 0;
+	rc = tl_run(tests, NELEM(tests), NULL, NULL);
+	tl_rmtree(tdir);
+	return rc;
 }

@@ -30,6 +30,7 @@
 #include <CUnit/CUnit.h>
 
 #include "niftp/ts.h"
+#include "tests/unit/tl_test.h"
 #include "util/buf.h"
 #include "util/durable.h"
 #include "util/log.h"
@@ -37,44 +38,13 @@
 #include "vcgw/vcgw.h"
 #include "vcgw/vcgw_conf.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-#define EXPECT_INT(got, want) do { \
-	long long g_ = (long long) (got), w_ = (long long) (want); \
-	if (g_ != w_) \
-		fprintf(stderr, "\n%s:%d: %s: got %lld, want %lld\n", \
-		    __FILE__, __LINE__, #got, g_, w_); \
-	CU_ASSERT(g_ == w_); \
-} while (0)
-
-#define EXPECT_STR(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	int ok_ = (g_ == NULL || w_ == NULL) ? g_ == w_ : strcmp(g_, w_) == 0; \
-	if (!ok_) \
-		fprintf(stderr, "\n%s:%d: %s: got \"%s\", want \"%s\"\n", \
-		    __FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
-		    w_ ? w_ : "(null)"); \
-	CU_ASSERT(ok_); \
-} while (0)
-
-#define EXPECT_TRUE(cond) do { \
-	if (!(cond)) \
-		fprintf(stderr, "\n%s:%d: got false, want %s\n", \
-		    __FILE__, __LINE__, #cond); \
-	CU_ASSERT(cond); \
-} while (0)
-
 static char tdir[256];
 
 /* write_conf - put text into tdir/NAME; the path in path */
 static void write_conf(const char *name, const char *text, char *path, size_t len)
 {
-	char err[DURABLE_ERRLEN];
-
 	snprintf(path, len, "%s/%s", tdir, name);
-	(void)unlink(path);
-	if (durable_write_file(path, text, strlen(text), err, sizeof(err)) < 0)
-		fprintf(stderr, "write_conf: %s\n", err);
+	(void)tl_write_file(path, text);
 }
 
 /*
@@ -582,21 +552,9 @@ static void test_engine_failure(void)
  * main
  */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
 int main(void)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct tl_test tests[] = {
 		{ "conf", "good and broken files with lines", test_conf_table },
 		{ "conf", "values and defaults", test_conf_values },
 		{ "map", "longest prefix, case, replacement", test_map_table },
@@ -606,31 +564,12 @@ int main(void)
 		{ "engine", "data, push, RESET, DISCONNECT", test_engine_data_reset_disconnect },
 		{ "engine", "transport failure, unreachable", test_engine_failure },
 	};
-	CU_pSuite suite = NULL;
-	const char *last = "";
-	unsigned fails;
-	size_t i;
+	int     rc;
 
 	log_init("test_vcgw", LOG_LVL_WARN);
-	snprintf(tdir, sizeof(tdir), "/tmp/test_vcgw.XXXXXX");
-	if (mkdtemp(tdir) == NULL) {
-		perror("mkdtemp");
+	if (tl_tmpdir(tdir, sizeof(tdir), "test_vcgw") < 0)
 		return 1;
-	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	for (i = 0; i < NELEM(tests); i++) {
-		if (strcmp(tests[i].suite, last) != 0) {
-			suite = CU_add_suite(tests[i].suite, NULL, NULL);
-			last = tests[i].suite;
-		}
-		if (suite == NULL || CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	nftw(tdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return fails ? 1 : 0;
+	rc = tl_run(tests, NELEM(tests), NULL, NULL);
+	tl_rmtree(tdir);
+	return rc;
 }
