@@ -92,7 +92,8 @@ relay_setup() {
 	[ -x "$MAILCTL" ] || echo "$relay_test: warning: $MAILCTL not built"
 	T=$(mktemp -d "${2:-${TMPDIR:-/tmp}}/$relay_test.XXXXXX") || exit 1
 	trap relay_cleanup EXIT
-	trap 'exit 1' INT TERM HUP
+	# PIPE too: a run piped into head(1) must still stop its daemons
+	trap 'exit 1' INT TERM HUP PIPE
 }
 
 # relay_cleanup - stop everything started here, remove $T
