@@ -3,7 +3,9 @@
 #   make            build everything (bin/)
 #   make deps       install missing Debian packages (as root) or say what is missing
 #   make check      unit tests, integration tests, unit tests under ASan+UBSan, short fuzz runs
-#   make run        build and demonstrate on loopback
+#   make run        build, start the sample relay network on loopback, relay
+#                   the sample letters (KEEP=1 leaves it running)
+#   make run-niftp  the niftp put/get/serve demonstration
 #   make bench      benchmarks (print figures; they do not pass or fail)
 #   make fuzz       longer fuzz campaign (FUZZ_SECONDS per target, default 300)
 #   SANITIZE=1      build with AddressSanitizer + UBSan into build-san/
@@ -55,7 +57,7 @@ PROGS    = bin/niftp bin/vcgw bin/mailrelayd bin/mailctl
 UNITS    = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TTOOLS   = $(patsubst tests/tools/%.c,$(B)/tools/%,$(TTOOL_SRC))
 
-.PHONY: all deps check unit unit-san integration fuzz-short fuzz run bench clean
+.PHONY: all deps check unit unit-san integration fuzz-short fuzz run run-niftp bench clean
 .DEFAULT_GOAL := all
 # keep intermediate objects (test and tool objects) so reruns do not rebuild
 .SECONDARY:
@@ -164,7 +166,12 @@ check: deps
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@sh samples/run.sh
+	@KEEP=$(KEEP) sh samples/run-relay.sh
+
+# the niftp file-transfer demonstration (put/get against niftp serve)
+run-niftp: deps
+	@$(MAKE) --no-print-directory all
+	@KEEP=$(KEEP) sh samples/run.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all
