@@ -141,6 +141,25 @@ static int letter_fieldlike(const unsigned char *p, size_t len)
 	return n > 0 && k < len && p[k] == ':';
 }
 
+/* letter_headerlike - does the line start with an RFC 822 field name
+ * (a letter, then letters, digits and '-') and a colon? No address form
+ * of DESIGN section 3 does (routes start with '@' or '<'), so such a line
+ * in the address list means the blank line after the list is missing:
+ * "Cc: Chris Bennett <bennett@ucl>" must not become a recipient. */
+static int letter_headerlike(const unsigned char *p, size_t len)
+{
+	size_t  k = 0;
+
+	if (len == 0 || !((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')))
+		return 0;
+	while (k < len && ((p[k] >= 'A' && p[k] <= 'Z') || (p[k] >= 'a' && p[k] <= 'z')
+	    || (p[k] >= '0' && p[k] <= '9') || p[k] == '-'))
+		k++;
+	while (k < len && (p[k] == ' ' || p[k] == '\t'))
+		k++;
+	return k < len && p[k] == ':';
+}
+
 /* letter_read_addrs - the address list and its blank line(s) */
 static enum letter_status letter_read_addrs(struct letter *l)
 {
@@ -190,6 +209,15 @@ static enum letter_status letter_read_addrs(struct letter *l)
 		}
 		if (n > 0 && p[n - 1] == '\n')
 			n--;
+		if (letter_headerlike(p, n)) {
+			mc_err(l->err, sizeof(l->err),
+			    "line %lu: '%s' looks like a header field: %s", l->line,
+			    mc_show(show, sizeof(show), (const char *) p, n),
+			    addr_list_count(l->rcpts) == 0
+			    ? "no address list before the message header"
+			    : "no blank line after the address list");
+			goto out;
+		}
 		if ((r = addr_list_add_line(l->rcpts, (const char *) p, n, l->line,
 		    why, sizeof(why))) != 0) {
 			if (r == -2) {

@@ -222,6 +222,13 @@ static const struct {
 	{ "a@b", LETTER_EFORMAT, "line 2: no blank line after the address list (end of file)" },
 	{ "a@b\nFrom: x@y\n\nbody", LETTER_EFORMAT,
 	  "line 2: 'From: x@y' looks like a header field: no blank line after the address list" },
+	/* a header line that also parses as an address must not become a recipient */
+	{ "kirstein@ucl\nCc: Chris Bennett <bennett@ucl>\nSubject: x\n\nbody", LETTER_EFORMAT,
+	  "line 2: 'Cc: Chris Bennett <bennett@ucl>' looks like a header field: "
+	  "no blank line after the address list" },
+	{ "To : bennett@ucl\n\nFrom: x@y\n\nbody", LETTER_EFORMAT,
+	  "line 1: 'To : bennett@ucl' looks like a header field: "
+	  "no address list before the message header" },
 	{ "a@b\n\n", LETTER_EFORMAT, "line 3: no message header after the address list (end of file)" },
 	{ "a@b\n\n\n  \n", LETTER_EFORMAT, "line 5: no message header after the address list (end of file)" },
 	{ "a@b\n\nHello world\n", LETTER_EFORMAT,
