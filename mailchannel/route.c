@@ -454,7 +454,7 @@ int route_table_add_user(struct route_table *t, const char *name, char *err, siz
 		mc_err(err, errlen, "user: %s", why);
 		return -1;
 	}
-	if (route_table_user_known(t, name) && t->nusers > 0)
+	if (route_table_user_known(t, name))
 		return 0;
 	strv_push(&t->users, &t->nusers, lower_dup(name));
 	return 0;
@@ -565,8 +565,6 @@ const struct route_hop *route_table_hop_by_name(const struct route_table *t, con
 
 int route_table_user_known(const struct route_table *t, const char *mailbox)
 {
-	if (t->nusers == 0)
-		return 1;
 	for (size_t i = 0; i < t->nusers; i++)
 		if (str_ieq(t->users[i], mailbox))
 			return 1;

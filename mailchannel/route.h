@@ -217,8 +217,9 @@ size_t route_table_nhops(const struct route_table *t);
 const struct route_hop *route_table_hop(const struct route_table *t, size_t i);
 /* route_table_hop_by_name - the hop named name (ignoring case) or NULL */
 const struct route_hop *route_table_hop_by_name(const struct route_table *t, const char *name);
-/* route_table_user_known - 1 when mailbox is a configured user, or
- * when no users are configured (any mailbox is then accepted); else 0 */
+/* route_table_user_known - 1 when mailbox is listed in [local] users, else 0.
+ * The local channel also counts a mailbox as known when its Maildir
+ * directory already exists (issue 3); that is its check, not this one. */
 int route_table_user_known(const struct route_table *t, const char *mailbox);
 /* route_table_nusers - number of configured users */
 size_t route_table_nusers(const struct route_table *t);
