@@ -45,7 +45,9 @@
 #include "mailchannel/letter.h"
 #include "mailchannel/route.h"
 #include "relay/conf.h"
+#include "relay/ctl_ops.h"
 #include "relay/relayd.h"
+#include "relay/trace.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
@@ -61,6 +63,11 @@ static const char ctl_help[] =
 "  queue              one line per letter and next hop: name, age, next hop,\n"
 "                     recipients, state, last error\n"
 "  route ADDRESS      show how ADDRESS would be rewritten and routed\n"
+"  trace [--follow] [--back] [--json] NAME\n"
+"                     a letter's life here (NAME, Message-ID or out/ file),\n"
+"                     at every next hop (--follow) or back to the origin\n"
+"  view [--all] [--lines N] NAME\n"
+"                     a letter held here: address list, header, first lines\n"
 "  check-config       check the configuration; every error with file and line\n"
 "  retry [NAME...]    try the letters named (or all) now\n"
 "  reload             make the daemon reload its configuration\n"
@@ -283,7 +290,7 @@ int ctl_main(int argc, char **argv)
 		return RX_USAGE;
 	}
 	cmd = argv[optind++];
-	for (i = optind; i < argc; i++)
+	for (i = optind; i < argc && strcmp(cmd, "trace") != 0 && strcmp(cmd, "view") != 0; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(ctl_help, stdout);
 			return RX_OK;
@@ -311,6 +318,10 @@ int ctl_main(int argc, char **argv)
 		rc = cmd_submit(c, optind < argc ? argv[optind] : NULL);
 	else if (strcmp(cmd, "route") == 0 && argc - optind == 1)
 		rc = cmd_route(c, argv[optind]);
+	else if (strcmp(cmd, "trace") == 0)
+		rc = trace_main(c, argc - optind + 1, argv + optind - 1);
+	else if (strcmp(cmd, "view") == 0)
+		rc = ctl_view(c, argc - optind + 1, argv + optind - 1);
 	else if ((strcmp(cmd, "queue") == 0 && argc == optind)
 	    || (strcmp(cmd, "reload") == 0 && argc == optind) || strcmp(cmd, "retry") == 0) {
 		struct buf req = BUF_INIT(64 * 1024);

@@ -475,8 +475,8 @@ static int add_notice(struct relayd *rd, struct spool_txn *t, enum notice_kind k
 	struct notice no;
 	struct buf b = BUF_INIT(NOTICE_MAX);
 	struct spool_file *f;
-	char    err[SPOOL_ERRLEN], from[SPOOL_NAMELEN + 16];
-	const char *kv[4];
+	char    err[SPOOL_ERRLEN], from[SPOOL_NAMELEN + 16], sz[32], msgid[SPOOL_NAMELEN + 80];
+	const char *kv[10];
 
 	memset(&no, 0, sizeof(no));
 	if ((f = spool_create(rd->sp, NULL, err, sizeof(err))) == NULL) {
@@ -505,11 +505,19 @@ static int add_notice(struct relayd *rd, struct spool_txn *t, enum notice_kind k
 	}
 	str_copy(name, spool_file_name(f), len);
 	snprintf(from, sizeof(from), "notice:%s", letter);
+	snprintf(sz, sizeof(sz), "%zu", b.len);
+	snprintf(msgid, sizeof(msgid), "<%s@%s>", name, rd->conf->name);
 	kv[0] = "from";
 	kv[1] = from;
-	kv[2] = "rcpts";
-	kv[3] = to;
-	spool_txn_journal(t, "received", name, kv, 2);
+	kv[2] = "calling";
+	kv[3] = "-";
+	kv[4] = "size";
+	kv[5] = sz;
+	kv[6] = "rcpts";
+	kv[7] = to;
+	kv[8] = "msgid";
+	kv[9] = msgid;
+	spool_txn_journal(t, "received", name, kv, 5);
 	spool_txn_commit(t, f, SPOOL_IN);
 	buf_release(&b);
 	return 0;
@@ -518,19 +526,21 @@ static int add_notice(struct relayd *rd, struct spool_txn *t, enum notice_kind k
 /* A batch of failures to report about one letter. */
 struct failset {
 	struct notice_item *items;
+	char  **owners;		/* per item: the list owner (errors go there) or NULL */
 	size_t	n;
-	char   *owner;		/* first list owner seen */
 };
+
+#define NOTICES_MAX	8	/* NDNs about one letter at one time (owners + sender) */
 
 static void failset_add(struct failset *fs, const char *rcpt, const char *reason,
 	const char *owner)
 {
 	fs->items = xrealloc(fs->items, sizeof(*fs->items) * (fs->n + 1));
+	fs->owners = xrealloc(fs->owners, sizeof(*fs->owners) * (fs->n + 1));
 	fs->items[fs->n].rcpt = xstrdup(rcpt);
 	fs->items[fs->n].reason = reason ? xstrdup(reason) : NULL;
+	fs->owners[fs->n] = owner ? xstrdup(owner) : NULL;
 	fs->n++;
-	if (owner != NULL && fs->owner == NULL)
-		fs->owner = xstrdup(owner);
 }
 
 static void failset_free(struct failset *fs)
@@ -540,15 +550,39 @@ static void failset_free(struct failset *fs)
 	for (i = 0; i < fs->n; i++) {
 		free((char *) fs->items[i].rcpt);
 		free((char *) fs->items[i].reason);
+		free(fs->owners[i]);
 	}
 	free(fs->items);
-	free(fs->owner);
+	free(fs->owners);
 	memset(fs, 0, sizeof(*fs));
 }
 
-/* report_failures - journal failed lines and add an NDN (or the dead
- * marker) to t. Returns the notice name in notice (empty if none) and
- * sets *dead when the failures cannot be returned. */
+/* failset_add_rcpt - r failed: a member of a list is named as itself
+ * with the list it came from ("ADDR (list LIST)"), so the owner sees
+ * which member failed */
+static void failset_add_rcpt(struct failset *fs, const struct rrcpt *r, const char *reason,
+	int with_owner)
+{
+	char   *label = NULL;
+
+	if (r->owner != NULL && r->addr != NULL && strcasecmp(r->addr, r->orig) != 0)
+		label = xasprintf("%s (list %s)", r->addr, r->orig);
+	failset_add(fs, label ? label : r->orig, reason, with_owner ? r->owner : NULL);
+	free(label);
+}
+
+/* same_owner - both NULL, or the same address (case-insensitively) */
+static int same_owner(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcasecmp(a, b) == 0;
+}
+
+/* report_failures - journal failed lines and add NDNs (or the dead
+ * marker) to t: one NDN per list owner for the recipients that came
+ * from that owner's list, one to the originator for the others
+ * (Grapevine: errors of a list go to its owner). Returns the notice
+ * names in notice, separated by spaces (empty if none), and sets *dead
+ * when some failures cannot be returned. */
 static void report_failures(struct relayd *rd, struct spool_txn *t, const char *letter,
 	const char *to_hop, const struct hdr *h, int fd, uint64_t body_off, const char *calling,
 	struct failset *fs, char *notice, size_t nlen, int *dead, char *dead_reason,
@@ -578,21 +612,53 @@ static void report_failures(struct relayd *rd, struct spool_txn *t, const char *
 		    fs->items[0].reason ? fs->items[0].reason : "");
 		return;
 	}
-	to = notice_addressee(rd, h, calling, fs->owner);
-	if (to == NULL || add_notice(rd, t, NOTICE_NDN, letter, h, fd, body_off, to,
-	    fs->items, fs->n, 0, notice, nlen) < 0) {
-		*dead = 1;
-		snprintf(dead_reason, drlen, "no return address for a non-delivery notice: %s: %s",
-		    fs->items[0].rcpt, fs->items[0].reason ? fs->items[0].reason : "");
-		free(to);
-		return;
+	{
+		struct notice_item *grp = xcalloc(fs->n, sizeof(*grp));
+		char   *done = xcalloc(fs->n, 1);
+		char    one[SPOOL_NAMELEN];
+		size_t  g, ng, nnotices = 0, used = 0;
+		const char *owner;
+
+		for (g = 0; g < fs->n; g++) {
+			if (done[g])
+				continue;
+			/* the group of g's owner (past NOTICES_MAX: all to the sender) */
+			owner = nnotices + 1 < NOTICES_MAX ? fs->owners[g] : NULL;
+			for (ng = 0, i = g; i < fs->n; i++)
+				if (!done[i] && (same_owner(fs->owners[i], owner)
+				    || nnotices + 1 >= NOTICES_MAX)) {
+					grp[ng++] = fs->items[i];
+					done[i] = 1;
+				}
+			if (ng == 0)
+				continue;
+			to = notice_addressee(rd, h, calling, owner);
+			if (to == NULL || add_notice(rd, t, NOTICE_NDN, letter, h, fd, body_off, to,
+			    grp, ng, 0, one, sizeof(one)) < 0) {
+				*dead = 1;
+				snprintf(dead_reason, drlen, "no return address for a non-delivery "
+				    "notice: %s: %s", grp[0].rcpt, grp[0].reason ? grp[0].reason : "");
+				free(to);
+				continue;
+			}
+			nnotices++;
+			kv[0] = "notice";
+			kv[1] = one;
+			kv[2] = "to";
+			kv[3] = to;
+			spool_txn_journal(t, "ndn", letter, kv, 2);
+			free(to);
+			if (used + strlen(one) + 2 <= nlen) {
+				if (used)
+					notice[used++] = ' ';
+				used += str_copy(notice + used, one, nlen - used);
+			} else
+				log_error("notice '%s' about '%s': no room to route it now "
+				    "(routed at the next start)", one, letter);
+		}
+		free(grp);
+		free(done);
 	}
-	kv[0] = "notice";
-	kv[1] = notice;
-	kv[2] = "to";
-	kv[3] = to;
-	spool_txn_journal(t, "ndn", letter, kv, 2);
-	free(to);
 }
 
 /* add_dead_marker - queue/NAME_d in t */
@@ -626,7 +692,7 @@ struct route_ctx {
 	char	name[SPOOL_NAMELEN];
 	struct renv **envs;
 	size_t	nenvs;
-	char	notice[SPOOL_NAMELEN];
+	char	notice[NOTICES_MAX * SPOOL_NAMELEN];	/* names, space-separated */
 	int	dead;
 };
 
@@ -650,8 +716,15 @@ static void route_done(void *arg, int ok, const char *err)
 			rd->envs = rc->envs[i];
 		}
 	}
-	if (ok && rc->notice[0])
-		relayd_route_letter(rd, rc->notice);
+	if (ok && rc->notice[0]) {
+		char   *p, *next;
+
+		for (p = rc->notice; p != NULL && *p; p = next) {
+			if ((next = strchr(p, ' ')) != NULL)
+				*next++ = '\0';
+			relayd_route_letter(rd, p);
+		}
+	}
 	free(rc->envs);
 	free(rc);
 	relayd_schedule(rd);
@@ -1055,7 +1128,7 @@ static void env_fail_list(struct relayd *rd, struct renv *e, struct spool_txn *t
 	struct letter *lt;
 	struct pread_ctx ctx;
 	enum letter_status st;
-	char    err[LETTER_ERRLEN], notice[SPOOL_NAMELEN], dr[600];
+	char    err[LETTER_ERRLEN], notice[NOTICES_MAX * SPOOL_NAMELEN], dr[600];
 	int     fd = -1, dead = 0;
 	const struct hdr *h = NULL;
 	uint64_t boff = 0;
@@ -1076,10 +1149,14 @@ static void env_fail_list(struct relayd *rd, struct renv *e, struct spool_txn *t
 	if (fd >= 0)
 		close(fd);
 	if (notice[0]) {
-		/* route the notice once it is durable: poke via the scheduler */
-		struct rletter *nl = letter_add(rd, notice);
+		/* route the notices once durable: poke via the scheduler */
+		char   *p, *next;
 
-		nl->finishing = 2;	/* "route me": see sched_tick */
+		for (p = notice; p != NULL && *p; p = next) {
+			if ((next = strchr(p, ' ')) != NULL)
+				*next++ = '\0';
+			letter_add(rd, p)->finishing = 2;	/* "route me": see sched_tick */
+		}
 	}
 }
 
@@ -1093,7 +1170,7 @@ void env_failed(struct relayd *rd, struct renv *e, const char *reason)
 	memset(&fs, 0, sizeof(fs));
 	for (i = 0; i < e->nrcpts; i++)
 		if (!e->rcpts[i].done)
-			failset_add(&fs, e->rcpts[i].orig, reason, e->rcpts[i].owner);
+			failset_add_rcpt(&fs, &e->rcpts[i], reason, 1);
 	env_fail_list(rd, e, t, &fs);
 	failset_free(&fs);
 	env_finish(rd, e, t);
@@ -1184,8 +1261,8 @@ static void local_done(void *arg)
 			failset_add(&acks, e->rcpts[i].orig, NULL, NULL);
 			break;
 		case CH_LOCAL_PERM:
-			failset_add(&fs, e->rcpts[i].orig, j->err[i], e->rcpts[i].owner);
-			failset_add(&acks, e->rcpts[i].orig, j->err[i], NULL);
+			failset_add_rcpt(&fs, &e->rcpts[i], j->err[i], 1);
+			failset_add_rcpt(&acks, &e->rcpts[i], j->err[i], 0);
 			e->rcpts[i].done = 1;
 			break;
 		default:
@@ -1278,8 +1355,7 @@ static void local_start(struct relayd *rd, struct renv *e)
 		if (conf_maildir(rd->conf, mb, md, sizeof(md)) >= sizeof(md))
 			md[0] = '\0';
 		j->maildir[i] = xstrdup(md);
-		j->known[i] = route_table_nusers(rd->conf->routes) > 0
-		    && route_table_user_known(rd->conf->routes, mb);
+		j->known[i] = route_table_user_known(rd->conf->routes, mb);
 	}
 	e->busy = 1;
 	relayd_job(rd, 1);
@@ -1475,10 +1551,8 @@ static void add_received(struct spool_txn *t, const char *name, const char *from
 	snprintf(crcs, sizeof(crcs), "%08lx", (unsigned long) crc);
 	kv[k++] = "from";
 	kv[k++] = from;
-	if (calling) {
-		kv[k++] = "calling";
-		kv[k++] = calling;
-	}
+	kv[k++] = "calling";		/* "-" for drops and submissions */
+	kv[k++] = calling && *calling ? calling : "-";
 	if (tid) {
 		kv[k++] = "tid";
 		kv[k++] = tid;
@@ -1798,6 +1872,19 @@ int relayd_queue_start(struct relayd *rd, char *err, size_t errlen)
 
 	memset(&q, 0, sizeof(q));
 	memset(&in, 0, sizeof(in));
+	{
+		/* partial received files: committed before a crash, or kept
+		 * longer than the server dockets that refer to them */
+		unsigned removed = 0;
+		int64_t keep = rd->conf->docket_keep_ms / 1000;
+		char    perr[SPOOL_ERRLEN];
+
+		if (spool_part_prune(rd->sp, keep > 0 ? keep : 6 * 86400, time(NULL), &removed,
+		    perr, sizeof(perr)) < 0)
+			log_warn("%s", perr);
+		else if (removed)
+			log_info("removed %u partial received files", removed);
+	}
 	if (spool_scan(rd->sp, SPOOL_QUEUE, collect, &q, err, errlen) < 0
 	    || spool_scan(rd->sp, SPOOL_IN, collect, &in, err, errlen) < 0) {
 		load_free(&q);

@@ -16,10 +16,21 @@
  *	A resumption looks the docket up: committed (and the same copy
  *	identity, when the donor sends one) answers "only STOP left" with
  *	the same name; no docket, or another copy, is refused with 0x1004.
- *	A resumption of a transfer that was not committed is granted from
- *	mark 0 under the docket's name: partial data is not kept across
- *	calls (marks are not checkpointed), which is always correct and
- *	costs a re-send of that letter only.
+ *	A resumption of a transfer that was not committed is granted the
+ *	mark of its last checkpoint (below), or mark 0, under the
+ *	docket's name.
+ * .IP mark
+ *	receive checkpoints: every RECV_CKPT_BYTES at a mark, and when the
+ *	call breaks (suspend), a worker job fdatasyncs the partial file
+ *	and links tmp/NAME as part/NAME (start-up recovery leaves part/
+ *	alone); then the docket records "part MARK OFFSET CRC". A
+ *	resumption moves the file back (part/NAME linked as tmp/NAME),
+ *	checks on a worker that its first OFFSET octets still have that
+ *	CRC-32, and grants MARK (else mark 0). The commit removes part/NAME
+ *	in its transaction; a fresh SFT for the key, an abandoned
+ *	transfer, or pruning ([retry] docket_keep) removes leftovers.
+ *	Docket puts of a checkpoint never overtake the commit: a commit
+ *	waits for the checkpoint in flight.
  * .IP write
  *	appends to tmp/NAME, with a running CRC-32 (crash point
  *	relay-receive-mid-data).
@@ -45,14 +56,17 @@
 #include "mailchannel/letter.h"
 #include "niftp/niftp_call.h"
 #include "relay/relayd.h"
+#include "relay/trace_fs.h"
 #include "util/alloc.h"
 #include "util/crash.h"
 #include "util/durable.h"
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/strutil.h"
+#include "util/workq.h"
 
 #define RECV_DOCKET_MAX	4096
+#define RECV_CKPT_BYTES	(4u << 20)	/* octets between receive checkpoints */
 
 struct rcall {
 	struct relayd *rd;
@@ -65,6 +79,7 @@ struct rcall {
 	uint64_t reap_timer;
 	char	peer[300];
 	char	calling[300];
+	struct trace_fs *tfs;		/* called FTP: the trace service (trace_fs.h) */
 };
 
 struct niftp_file {
@@ -85,10 +100,38 @@ struct niftp_file {
 	struct niftp *n;		/* for commit_done, NULL when gone */
 	/* a late open */
 	struct niftp_open res;
+	/* receive checkpoints (see DESCRIPTION) */
+	uint32_t last_mark;		/* last mark reached, its offset and CRC */
+	uint64_t last_off;
+	uint32_t last_crc;
+	uint32_t ck_mark;		/* the checkpoint in the docket */
+	uint64_t ck_off;
+	uint32_t ck_crc;
+	int	ckpt_busy;		/* a checkpoint job or its docket put in flight */
+	int	ckpt_again;		/* one more when that is done (suspend) */
+	int	verify;			/* a resumption's CRC check in flight */
+	int	wrote;			/* data written since the open */
+	int	discard;		/* abandoned: remove part/NAME */
+	struct niftp *commit_n;		/* commit() waiting for the checkpoint */
+};
+
+/* what a server docket says */
+struct srv_docket {
+	int	committed;
+	char	name[SPOOL_NAMELEN];
+	char	copy[300];
+	uint32_t part_mark;		/* 0: no checkpoint */
+	uint64_t part_off;
+	uint32_t part_crc;
 };
 
 static void rfile_free(struct niftp_file *fh)
 {
+	char    err[SPOOL_ERRLEN];
+
+	if (fh->sf != NULL && fh->discard && spool_file_parted(fh->sf)
+	    && spool_part_remove(fh->rd->sp, fh->name, err, sizeof(err)) < 0)
+		log_warn("%s", err);
 	if (fh->sf != NULL)
 		spool_file_abort(fh->sf);
 	if (fh->rc != NULL && fh->rc->fh == fh)
@@ -115,33 +158,218 @@ static void srv_key(const char *caller, unsigned tid, char *key, size_t len)
 	snprintf(key, len, "srv %s %u", caller, tid);
 }
 
-/* docket text: "committed 0|1\nname NAME\ncopy COPYID\n" */
-static int srv_docket_get(struct relayd *rd, const char *key, int *committed, char *name,
-	size_t nlen, char *copy, size_t clen)
+/* docket text: "committed 0|1\nname NAME\ncopy COPYID\n[part MARK OFFSET CRC\n]" */
+static int srv_docket_get(struct relayd *rd, const char *key, struct srv_docket *d)
 {
 	char    err[SPOOL_ERRLEN];
 	char   *text, *line, *next;
 	size_t  len;
+	unsigned long m, c;
+	unsigned long long o;
 
 	if ((text = spool_docket_get(rd->sp, key, &len, NULL, err, sizeof(err))) == NULL) {
 		if (errno != ENOENT)
 			log_warn("%s", err);
 		return -1;
 	}
-	*committed = 0;
-	name[0] = copy[0] = '\0';
+	memset(d, 0, sizeof(*d));
 	for (line = text; line && *line; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
 		if (strcmp(line, "committed 1") == 0)
-			*committed = 1;
+			d->committed = 1;
 		else if (strncmp(line, "name ", 5) == 0)
-			str_copy(name, line + 5, nlen);
+			str_copy(d->name, line + 5, sizeof(d->name));
 		else if (strncmp(line, "copy ", 5) == 0)
-			str_copy(copy, line + 5, clen);
+			str_copy(d->copy, line + 5, sizeof(d->copy));
+		else if (sscanf(line, "part %lu %llu %lx", &m, &o, &c) == 3 && m > 0
+		    && m <= UINT32_MAX && c <= UINT32_MAX) {
+			d->part_mark = (uint32_t) m;
+			d->part_off = o;
+			d->part_crc = (uint32_t) c;
+		}
 	}
 	free(text);
-	return name[0] ? 0 : -1;
+	return d->name[0] ? 0 : -1;
+}
+
+/* srv_docket_text - the docket of fh (not committed), with its checkpoint
+ * mark/off/crc when mark > 0; new memory */
+static char *srv_docket_text(const struct niftp_file *fh, uint32_t mark, uint64_t off,
+	uint32_t crc)
+{
+	if (mark == 0)
+		return xasprintf("committed 0\nname %s\ncopy %s\n", fh->name, fh->copy_id);
+	return xasprintf("committed 0\nname %s\ncopy %s\npart %lu %llu %08lx\n", fh->name,
+	    fh->copy_id, (unsigned long) mark, (unsigned long long) off, (unsigned long) crc);
+}
+
+/* --- receive checkpoints ---------------------------------------------------- */
+
+struct ckpt_job {
+	struct niftp_file *fh;
+	uint32_t mark;
+	uint64_t off;
+	uint32_t crc;
+	int	ok;
+	char	err[SPOOL_ERRLEN];
+};
+
+static void recv_commit(struct niftp_file *fh, struct niftp *n);
+
+static void ckpt_start(struct niftp_file *fh);
+
+/* ckpt_settled - no checkpoint in flight any more: go on with what waited */
+static void ckpt_settled(struct niftp_file *fh)
+{
+	struct niftp *n = fh->commit_n;
+
+	fh->ckpt_busy = 0;
+	fh->commit_n = NULL;
+	if (n != NULL && !fh->released) {
+		fh->ckpt_again = 0;
+		recv_commit(fh, n);
+		return;
+	}
+	if (fh->ckpt_again) {
+		fh->ckpt_again = 0;
+		ckpt_start(fh);
+		if (fh->ckpt_busy)
+			return;
+	}
+	if (fh->released && !fh->committing)
+		rfile_free(fh);
+}
+
+static void ckpt_saved(void *arg, int ok, const char *err)
+{
+	struct ckpt_job *j = arg;
+	struct niftp_file *fh = j->fh;
+
+	if (ok) {
+		fh->ck_mark = j->mark;
+		fh->ck_off = j->off;
+		fh->ck_crc = j->crc;
+		crash_point("relay-receive-after-checkpoint");
+		log_debug("receive '%s': checkpoint at mark %lu (%llu octets)", fh->name,
+		    (unsigned long) j->mark, (unsigned long long) j->off);
+	} else
+		log_warn("receive '%s': checkpoint: %s", fh->name, err);
+	free(j);
+	ckpt_settled(fh);
+}
+
+static void ckpt_work(void *arg)
+{
+	struct ckpt_job *j = arg;
+
+	j->ok = spool_file_checkpoint(j->fh->sf, j->err, sizeof(j->err)) == 0;
+}
+
+static void ckpt_done(void *arg)
+{
+	struct ckpt_job *j = arg;
+	struct niftp_file *fh = j->fh;
+	struct relayd *rd = fh->rd;
+	struct spool_txn *t;
+	char   *dk;
+
+	relayd_job(rd, -1);
+	if (!j->ok || fh->discard || fh->committing || fh->committed) {
+		if (!j->ok)
+			log_warn("receive '%s': checkpoint: %s", fh->name, j->err);
+		free(j);
+		ckpt_settled(fh);
+		return;
+	}
+	dk = srv_docket_text(fh, j->mark, j->off, j->crc);
+	t = spool_txn_new(rd->sp);
+	spool_txn_docket_put(t, fh->key, dk, strlen(dk));
+	free(dk);
+	spool_txn_submit(t, ckpt_saved, j);
+}
+
+/* ckpt_start - checkpoint fh at its last mark (on a worker) */
+static void ckpt_start(struct niftp_file *fh)
+{
+	struct ckpt_job *j;
+
+	if (fh->ckpt_busy) {
+		fh->ckpt_again = fh->released;	/* the last mark before a suspend */
+		return;
+	}
+	if (fh->verify || fh->committing || fh->committed || fh->discard
+	    || fh->sf == NULL || fh->key[0] == '\0' || fh->last_mark == 0
+	    || fh->last_off <= fh->ck_off)
+		return;
+	j = xcalloc(1, sizeof(*j));
+	j->fh = fh;
+	j->mark = fh->last_mark;
+	j->off = fh->last_off;
+	j->crc = fh->last_crc;
+	fh->ckpt_busy = 1;
+	relayd_job(fh->rd, 1);
+	workq_submit(fh->rd->wq, ckpt_work, ckpt_done, j);
+}
+
+/* A resumption's check that part/NAME still holds the checkpoint. */
+struct verify_job {
+	struct niftp_file *fh;
+	int	fd;
+	uint64_t off;
+	uint32_t want;
+	int	ok;
+};
+
+static void verify_work(void *arg)
+{
+	struct verify_job *j = arg;
+	unsigned char b[64 * 1024];
+	uint32_t crc = (uint32_t) crc32(0L, Z_NULL, 0);
+	uint64_t done = 0;
+	ssize_t n;
+
+	while (done < j->off) {
+		size_t  want = j->off - done < sizeof(b) ? (size_t) (j->off - done) : sizeof(b);
+
+		if ((n = pread(j->fd, b, want, (off_t) done)) <= 0)
+			return;
+		crc = (uint32_t) crc32(crc, b, (uInt) n);
+		done += (uint64_t) n;
+	}
+	j->ok = crc == j->want;
+}
+
+static void verify_done(void *arg)
+{
+	struct verify_job *j = arg;
+	struct niftp_file *fh = j->fh;
+
+	relayd_job(fh->rd, -1);
+	fh->verify = 0;
+	if (j->ok) {
+		fh->res.mark = fh->ck_mark;
+		fh->res.offset = fh->ck_off;
+		fh->last_mark = fh->ck_mark;
+		fh->last_off = fh->ck_off;
+		fh->last_crc = fh->ck_crc;
+		log_info("receive '%s': resumed from its checkpoint at mark %lu (%llu octets)",
+		    fh->name, (unsigned long) fh->ck_mark, (unsigned long long) fh->ck_off);
+	} else {
+		log_info("receive '%s': checkpoint at %llu octets not intact: from mark 0",
+		    fh->name, (unsigned long long) fh->ck_off);
+		fh->ck_mark = 0;
+		fh->ck_off = 0;
+		fh->ck_crc = 0;
+	}
+	free(j);
+	if (fh->rc == NULL || fh->n == NULL) {
+		if (fh->released || fh->rc == NULL)
+			rfile_free(fh);
+		return;
+	}
+	niftp_open_done(fh->n, 1, &fh->res);
+	niftp_call_kick(fh->rc->call);
 }
 
 static void open_late_done(void *arg, int ok, const char *err)
@@ -174,9 +402,10 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	struct rcall *rc = fsv;
 	struct relayd *rd = rc->rd;
 	struct niftp_file *fh;
-	char    err[SPOOL_ERRLEN], name[SPOOL_NAMELEN], copy[300], key[1200];
+	char    err[SPOOL_ERRLEN], key[1200];
 	const char *caller = req->caller && *req->caller ? req->caller : rc->peer;
-	int     committed = 0, have = 0;
+	struct srv_docket d;
+	int     have = 0;
 
 	res->fh = NULL;
 	res->committed = 0;
@@ -192,20 +421,21 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	key[0] = '\0';
 	if (req->tid != 0) {
 		srv_key(caller, req->tid, key, sizeof(key));
-		have = srv_docket_get(rd, key, &committed, name, sizeof(name), copy,
-		    sizeof(copy)) == 0;
+		have = srv_docket_get(rd, key, &d) == 0;
 	}
+	if (!have)
+		memset(&d, 0, sizeof(d));
 	if (req->resume) {
 		if (req->tid == 0 || !have)
 			return refuse(res, NIFTP_ST_REJ_NORESUME, "no record of that transfer");
-		if (req->copy_id != NULL && copy[0] && strcmp(req->copy_id, copy) != 0)
+		if (req->copy_id != NULL && d.copy[0] && strcmp(req->copy_id, d.copy) != 0)
 			return refuse(res, NIFTP_ST_REJ_NORESUME, "a different copy had that "
 			    "transfer id");
-		if (committed) {
+		if (d.committed) {
 			res->committed = 1;
-			str_copy(res->name, name, sizeof(res->name));
+			str_copy(res->name, d.name, sizeof(res->name));
 			log_info("call from %s: transfer %u resumed after commit: '%s' already "
-			    "stored", rc->peer, req->tid, name);
+			    "stored", rc->peer, req->tid, d.name);
 			return 0;
 		}
 	}
@@ -219,7 +449,22 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	str_copy(fh->calling, rc->calling, sizeof(fh->calling));
 	if (req->copy_id)
 		str_copy(fh->copy_id, req->copy_id, sizeof(fh->copy_id));
-	fh->sf = spool_create(rd->sp, req->resume ? name : NULL, err, sizeof(err));
+	fh->sf = NULL;
+	if (req->resume && d.part_mark > 0) {
+		/* the checkpoint's file, if it is still there (ENOENT: afresh) */
+		fh->sf = spool_file_resume(rd->sp, d.name, err, sizeof(err));
+		if (fh->sf == NULL && errno != ENOENT) {
+			free(fh);
+			return refuse(res, NIFTP_ST_REJ_LATER, "local trouble: %s", err);
+		}
+		if (fh->sf != NULL && spool_file_size(fh->sf) >= d.part_off) {
+			fh->ck_mark = d.part_mark;
+			fh->ck_off = d.part_off;
+			fh->ck_crc = d.part_crc;
+		}
+	}
+	if (fh->sf == NULL)
+		fh->sf = spool_create(rd->sp, req->resume ? d.name : NULL, err, sizeof(err));
 	if (fh->sf == NULL) {
 		free(fh);
 		return refuse(res, NIFTP_ST_REJ_LATER, "local trouble: %s", err);
@@ -228,10 +473,29 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	res->fh = fh;
 	str_copy(res->name, fh->name, sizeof(res->name));
 	rc->fh = fh;
+	if (fh->ck_mark > 0) {
+		/* check the kept octets on a worker, then grant their mark */
+		struct verify_job *j = xcalloc(1, sizeof(*j));
+
+		fh->res = *res;
+		fh->n = niftp_call_engine(rc->call);
+		fh->verify = 1;
+		j->fh = fh;
+		j->fd = spool_file_fd(fh->sf);
+		j->off = fh->ck_off;
+		j->want = fh->ck_crc;
+		relayd_job(rd, 1);
+		workq_submit(rd->wq, verify_work, verify_done, j);
+		return 1;
+	}
 	if (have && !req->resume) {
-		/* a fresh SFT replaces the older docket of its key: durably, before RPOS */
+		/* a fresh SFT replaces the older docket of its key: durably, before
+		 * RPOS; the older transfer's partial file goes too */
 		struct spool_txn *t = spool_txn_new(rd->sp);
 
+		if (d.part_mark > 0 && strcmp(d.name, fh->name) != 0
+		    && spool_part_remove(rd->sp, d.name, err, sizeof(err)) < 0)
+			log_warn("%s", err);
 		fh->res = *res;
 		fh->n = niftp_call_engine(rc->call);
 		spool_txn_docket_del(t, key);
@@ -277,6 +541,7 @@ static int recv_write(struct niftp_file *fh, const void *p, size_t len, int *ret
 	}
 	fh->crc = (uint32_t) crc32(fh->crc, p, (uInt) len);
 	fh->size += len;
+	fh->wrote = 1;
 	return 0;
 }
 
@@ -300,6 +565,14 @@ static int recv_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
 		return -1;
 	}
 	fh->size = offset;
+	if (fh->last_off > offset) {
+		fh->last_mark = 0;
+		fh->last_off = 0;
+	}
+	if (offset > 0 && offset == fh->ck_off && fh->ck_mark > 0) {
+		fh->crc = fh->ck_crc;	/* checked when the transfer was resumed */
+		return 0;
+	}
 	fh->crc = (uint32_t) crc32(0L, Z_NULL, 0);
 	while (done < offset) {
 		size_t  want = offset - done < sizeof(b) ? (size_t) (offset - done) : sizeof(b);
@@ -318,9 +591,13 @@ static int recv_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
 
 static void recv_mark(struct niftp_file *fh, uint32_t mark, uint64_t offset)
 {
-	(void) fh;
-	(void) mark;
-	(void) offset;		/* no checkpoints: see DESCRIPTION */
+	if (offset != fh->size)
+		return;			/* not at the end of what we hold: no CRC */
+	fh->last_mark = mark;
+	fh->last_off = offset;
+	fh->last_crc = fh->crc;
+	if (offset >= fh->ck_off + RECV_CKPT_BYTES)
+		ckpt_start(fh);
 }
 
 struct pctx {
@@ -372,10 +649,15 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 	char    err[LETTER_ERRLEN], tid[16], donor[300], reason[512];
 	const char *kv[6];
 	const char *donorp = NULL;
+	int     parted;
 
 	fh->n = n;
 	if (fh->committed) {
 		niftp_commit_done(n, 1, 0, NULL);
+		return;
+	}
+	if (fh->ckpt_busy) {
+		fh->commit_n = n;	/* its docket put must not overtake ours */
 		return;
 	}
 	ctx.fd = spool_file_fd(fh->sf);
@@ -392,6 +674,7 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 		kv[5] = err;
 		spool_txn_journal(t, "refused", fh->name, kv, 3);
 		spool_txn_submit(t, NULL, NULL);
+		fh->discard = 1;
 		niftp_commit_done(n, 0, st == LETTER_EIO, reason);
 		return;
 	}
@@ -406,6 +689,7 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 	}
 	snprintf(tid, sizeof(tid), "%u", fh->tid);
 	t = spool_txn_new(rd->sp);
+	parted = spool_file_parted(fh->sf);
 	spool_txn_commit(t, fh->sf, SPOOL_IN);
 	if (fh->key[0]) {
 		char   *dk = xasprintf("committed 1\nname %s\ncopy %s\n", fh->name, fh->copy_id);
@@ -413,6 +697,8 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 		spool_txn_docket_put(t, fh->key, dk, strlen(dk));
 		free(dk);
 	}
+	if (parted)
+		spool_txn_remove(t, SPOOL_PART, fh->name);
 	relayd_received_line(t, fh->name, fh->caller, fh->calling[0] ? fh->calling : NULL,
 	    fh->tid ? tid : NULL, donorp, fh->size, fh->crc, lt);
 	letter_free(lt);
@@ -427,18 +713,26 @@ static void recv_release(struct niftp_file *fh)
 		fh->rc->fh = NULL;
 	fh->rc = NULL;
 	fh->n = NULL;
-	if (!fh->committing)
+	fh->commit_n = NULL;	/* never commit_done after suspend/finish */
+	if (!fh->committing && !fh->ckpt_busy && !fh->verify)
 		rfile_free(fh);
 }
 
+/* recv_suspend - the call broke: checkpoint at the last mark, if any */
 static void recv_suspend(struct niftp_file *fh)
 {
+	fh->released = 1;
+	if (!fh->committed && !fh->committing)
+		ckpt_start(fh);
 	recv_release(fh);
 }
 
+/* recv_finish - ended; an abandoned write drops its partial file (unless
+ * the transfer never wrote: a file handed back from a late open) */
 static void recv_finish(struct niftp_file *fh, int ok)
 {
-	(void) ok;
+	if (!ok && !fh->committed && !fh->committing && fh->wrote)
+		fh->discard = 1;
 	recv_release(fh);
 }
 
@@ -470,6 +764,7 @@ static void rcall_free(struct rcall *rc)
 	}
 	if (rc->call != NULL)
 		niftp_call_free(rc->call);
+	trace_fs_free(rc->tfs);
 	if (rc->fh != NULL) {		/* the engine did not release it */
 		rc->fh->rc = NULL;
 		rc->fh->n = NULL;
@@ -577,6 +872,28 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 		}
 		if ((unsigned) rd->nrcalls > rd->conf->max_calls) {
 			ts_refuse(c, TS_R_BUSY, "too many calls");
+			return;
+		}
+		if (trace_fs_called(called)) {
+			char    why[400];
+
+			if (!trace_fs_allowed(rd, c, why, sizeof(why))) {
+				log_warn("call from %s for traces refused: %s", rc->peer, why);
+				ts_refuse(c, TS_R_BARRED, "traces are served to route peers only");
+				return;
+			}
+			if (ts_accept(c) < 0)
+				return;
+			memset(&cfg, 0, sizeof(cfg));
+			cfg.info = "mailrelayd (niftpmail) 1.0 trace";
+			memset(&hooks, 0, sizeof(hooks));
+			hooks.event = recv_event;
+			hooks.call = recv_callev;
+			rc->ts = NULL;
+			rc->tfs = trace_fs_new(rd);
+			rc->call = niftp_call_serve(rd->loop, c, &cfg, &hooks, rc, &trace_fs_ops,
+			    rc->tfs);
+			trace_fs_set_call(rc->tfs, rc->call);
 			return;
 		}
 		if (ts_accept(c) < 0)

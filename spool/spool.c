@@ -81,7 +81,7 @@
 #define SPOOL_SEQ_MAX		((uint64_t) 1 << 60)
 
 static const char *const spool_states[SPOOL_NSTATES] = {
-	"out", "tmp", "in", "queue", "hold", "dead", "corrupt", "archive",
+	"out", "tmp", "in", "queue", "hold", "dead", "corrupt", "archive", "part",
 };
 
 struct spool {
@@ -118,6 +118,7 @@ struct spool_file {
 	int	fd;
 	char	name[SPOOL_NAMELEN];
 	uint64_t size;
+	int	parted;		/* linked as part/NAME too */
 };
 
 enum spool_opk { OP_COMMIT, OP_MOVE, OP_REMOVE, OP_CLAIM, OP_DPUT, OP_DDEL };
@@ -762,6 +763,142 @@ void spool_file_abort(struct spool_file *f)
 		close(f->fd);
 	(void) unlinkat(f->sp->dfd[SPOOL_TMP], f->name, 0);
 	free(f);
+}
+
+/*
+ * Partial files
+ */
+
+/* spool_file_checkpoint - fdatasync, and link into part/ once */
+int spool_file_checkpoint(struct spool_file *f, char *err, size_t errlen)
+{
+	struct spool *sp = f->sp;
+	struct stat a, b;
+
+	if (sys_fdatasync(f->fd) < 0) {
+		spool_errf(err, errlen, "fdatasync 'tmp/%s'", f->name);
+		return -1;
+	}
+	if (f->parted)
+		return 0;
+	if (linkat(sp->dfd[SPOOL_TMP], f->name, sp->dfd[SPOOL_PART], f->name, 0) < 0) {
+		/* a leftover of the same file (an earlier link) is fine */
+		if (errno != EEXIST || fstat(f->fd, &a) < 0
+		    || fstatat(sp->dfd[SPOOL_PART], f->name, &b, AT_SYMLINK_NOFOLLOW) < 0
+		    || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+			if (errno == 0)
+				errno = EEXIST;
+			spool_errf(err, errlen, "link 'tmp/%s' to 'part/%s'", f->name, f->name);
+			return -1;
+		}
+	}
+	if (sys_fsync(sp->dfd[SPOOL_PART]) < 0) {
+		spool_errf(err, errlen, "fsync 'part'");
+		return -1;
+	}
+	f->parted = 1;
+	return 0;
+}
+
+int spool_file_parted(const struct spool_file *f)
+{
+	return f->parted;
+}
+
+/* spool_file_resume - part/NAME as tmp/NAME again */
+struct spool_file *spool_file_resume(struct spool *sp, const char *name, char *err,
+	size_t errlen)
+{
+	struct spool_file *f;
+	struct stat sb;
+
+	if (!spool_name_ok(name)) {
+		errno = EINVAL;
+		spool_errf(err, errlen, "resume 'part/%s'", name);
+		return NULL;
+	}
+	if (linkat(sp->dfd[SPOOL_PART], name, sp->dfd[SPOOL_TMP], name, 0) < 0) {
+		spool_errf(err, errlen, "link 'part/%s' to 'tmp/%s'", name, name);
+		return NULL;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->sp = sp;
+	f->parted = 1;
+	str_copy(f->name, name, sizeof(f->name));
+	f->fd = sys_openat(sp->dfd[SPOOL_TMP], name, O_RDWR | O_CLOEXEC, 0);
+	if (f->fd < 0 || fstat(f->fd, &sb) < 0) {
+		spool_errf(err, errlen, "open 'tmp/%s'", name);
+		if (f->fd >= 0)
+			close(f->fd);
+		(void) unlinkat(sp->dfd[SPOOL_TMP], name, 0);
+		free(f);
+		return NULL;
+	}
+	f->size = (uint64_t) sb.st_size;
+	return f;
+}
+
+/* spool_part_remove - unlink part/NAME */
+int spool_part_remove(struct spool *sp, const char *name, char *err, size_t errlen)
+{
+	if (!spool_name_ok(name)) {
+		errno = EINVAL;
+		spool_errf(err, errlen, "unlink 'part/%s'", name);
+		return -1;
+	}
+	if (unlinkat(sp->dfd[SPOOL_PART], name, 0) < 0 && errno != ENOENT) {
+		spool_errf(err, errlen, "unlink 'part/%s'", name);
+		return -1;
+	}
+	return 0;
+}
+
+/* spool_part_prune - drop committed or expired partial files */
+int spool_part_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *removed,
+	char *err, size_t errlen)
+{
+	DIR    *d;
+	struct dirent *e;
+	struct stat sb, ob;
+	unsigned n = 0;
+	int     fd, ret = 0, i, elsewhere;
+
+	fd = openat(sp->dfd[SPOOL_PART], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		spool_errf(err, errlen, "prune: scan 'part'");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (fstatat(sp->dfd[SPOOL_PART], e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		elsewhere = 0;
+		for (i = 0; i < SPOOL_NSTATES && !elsewhere; i++)
+			if (i != SPOOL_PART && i != SPOOL_TMP && i != SPOOL_OUT
+			    && fstatat(sp->dfd[i], e->d_name, &ob, AT_SYMLINK_NOFOLLOW) == 0)
+				elsewhere = 1;
+		if (!elsewhere && S_ISREG(sb.st_mode) && e->d_name[0] != '.'
+		    && (int64_t) now - (int64_t) sb.st_mtime <= max_age)
+			continue;
+		if (unlinkat(sp->dfd[SPOOL_PART], e->d_name, 0) < 0) {
+			if (!ret)
+				spool_errf(err, errlen, "prune: unlink 'part/%s'", e->d_name);
+			ret = -1;
+			continue;
+		}
+		n++;
+	}
+	closedir(d);
+	if (n && sys_fsync(sp->dfd[SPOOL_PART]) < 0 && !ret) {
+		spool_errf(err, errlen, "prune: fsync 'part'");
+		ret = -1;
+	}
+	if (removed)
+		*removed = n;
+	return ret;
 }
 
 /*
@@ -1943,7 +2080,9 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 			closedir(d);
 			goto out;
 		}
-		if (found >= 0) {
+		if (found == SPOOL_PART) {
+			r.tmp_parts++;		/* kept for a resumption: not a commit */
+		} else if (found >= 0) {
 			r.tmp_completed++;
 			kv[0] = "state";
 			kv[1] = spool_states[found];
@@ -1971,7 +2110,10 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 	for (k = 0; k + 1 < c.n; k = j) {
 		for (j = k + 1; j < c.n && strcmp(c.v[j].name, c.v[k].name) == 0; j++)
 			;
-		if (j - k > 1 && c.v[k].state != SPOOL_OUT) {
+		/* part/ (sorted last) holds a second link of a file being
+		 * received: not a conflict */
+		if (j - k > 1 && c.v[k].state != SPOOL_OUT
+		    && !(j - k == 2 && c.v[k + 1].state == SPOOL_PART)) {
 			r.conflicts++;
 			kv[0] = "states";
 			kv[1] = spool_states[c.v[k].state];

@@ -59,6 +59,7 @@ enum spool_state {
 	SPOOL_DEAD,		/* dead/    could neither be delivered nor returned */
 	SPOOL_CORRUPT,		/* corrupt/ unparseable, kept for the operator */
 	SPOOL_ARCHIVE,		/* archive/ kept copies */
+	SPOOL_PART,		/* part/    partial received files kept for a resumption */
 	SPOOL_NSTATES
 };
 
@@ -77,6 +78,7 @@ struct spool_recovery {
 	unsigned tmp_undone;	/* tmp/ files never committed: removed */
 	unsigned tmp_completed;	/* tmp/ links of committed files: removed, journalled */
 	unsigned tmp_other;	/* other stray files in tmp/ (dot, non-regular): removed */
+	unsigned tmp_parts;	/* tmp/ links of files kept in part/: removed, part kept */
 	unsigned docket_tmp;	/* half-written docket files removed */
 	unsigned conflicts;	/* names found in more than one state (reported only) */
 	uint64_t journal_cut;	/* octets of a torn last journal line removed */
@@ -198,8 +200,44 @@ int spool_file_fd(const struct spool_file *f);
 const char *spool_file_name(const struct spool_file *f);
 uint64_t spool_file_size(const struct spool_file *f);
 
-/* spool_file_abort - close and remove the temporary file, free f */
+/* spool_file_abort - close and remove the temporary file, free f
+ * (a part/ link made by spool_file_checkpoint() stays) */
 void spool_file_abort(struct spool_file *f);
+
+/*
+ * Partial files (receive checkpoints, doc/spool.md). A file being
+ * written may be kept across a crash as part/NAME, a second link of
+ * tmp/NAME: start-up recovery removes tmp/ links but leaves part/
+ * alone. The caller records in a docket how many octets are durable.
+ */
+
+/* spool_file_checkpoint - fdatasync f and, the first time, link
+ * tmp/NAME to part/NAME and fsync part/. For a worker thread: it uses
+ * only f and the spool's directory descriptors; the loop thread must
+ * not use f meanwhile (it may write through the descriptor: data
+ * written before the call is durable after it). 0, or -1 with err. */
+int spool_file_checkpoint(struct spool_file *f, char *err, size_t errlen);
+
+/* spool_file_parted - 1 when f has a part/ link */
+int spool_file_parted(const struct spool_file *f);
+
+/* spool_file_resume - reopen part/NAME for writing: link it as
+ * tmp/NAME again (the part/ link stays) and open it; its current size
+ * is in spool_file_size(). NULL with err (ENOENT: no part/NAME;
+ * EEXIST: tmp/NAME is still being written). */
+struct spool_file *spool_file_resume(struct spool *sp, const char *name, char *err,
+	size_t errlen);
+
+/* spool_part_remove - unlink part/NAME now, without fsync (a leftover
+ * is found by spool_part_prune()); 0, also when missing, or -1 */
+int spool_part_remove(struct spool *sp, const char *name, char *err, size_t errlen);
+
+/* spool_part_prune - remove part/ files whose name is also in another
+ * state (committed before a crash) or that were last written more
+ * than max_age seconds before now; *removed (if not NULL) gets the
+ * count. 0, or -1 with err (the others are still tried). */
+int spool_part_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *removed,
+	char *err, size_t errlen);
 
 /*
  * Transactions. A transaction is built on the loop thread, then

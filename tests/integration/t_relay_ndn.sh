@@ -174,6 +174,7 @@ if wait_journal cambridge ' dead ' 1 30; then
 	ld=$(journal cambridge | grep ' dead ' | tail -1)
 	nd=$(echo "$ld" | awk '{ print $3 }')
 	ok "ndn-of-ndn: $(echo "$ld" | cut -d' ' -f2-)"
+	[ -n "$(jval "$ld" reason)" ] || bad "ndn-of-ndn: dead line without reason=: $ld"
 	[ -f "$T/cambridge/spool/dead/$nd" ] && ok "ndn-of-ndn: dead/$nd is there" ||
 		bad "ndn-of-ndn: no dead/$nd: $(ls "$T/cambridge/spool/dead" 2>/dev/null)"
 	[ "$(jcount cambridge " ndn $nd ")" -eq 0 ] || bad "ndn-of-ndn: an NDN was sent about $nd"

@@ -1,0 +1,812 @@
+/*++
+ * NAME
+ *	trace_cli 3
+ * SUMMARY
+ *	mailctl trace: a letter's life here, and at the next and previous hops
+ * SYNOPSIS
+ *	#include "relay/trace.h"
+ *	int trace_main(const struct conf *c, int argc, char **argv);
+ * DESCRIPTION
+ *	mailctl trace [--follow] [--back] [--json] [--timeout SECONDS] KEY
+ *
+ *	The local record comes from this node's journal (read-only, no
+ *	daemon needed). --follow fetches trace:NAME from every next hop the
+ *	letter was forwarded to, over NIFTP (mode read only, called
+ *	address the route's mail called address without ".MAIL"), with the
+ *	route the forwarding node recorded, until every branch ends
+ *	(delivered, failed, still queued, or unreachable). --back walks
+ *	from the letter to the node that sent it (the received line's
+ *	donor=NODE/NAME, reached by the route that node has to it) until
+ *	the origin. Each fetch is one call bounded by the timeout (default
+ *	10 s): a hop that does not answer is shown as unreachable, and the
+ *	trace never hangs. The output is a tree, one hop per level, or with
+ *	--json the document of doc/trace.md.
+ *--*/
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "niftp/niftp_call.h"
+#include "relay/conf.h"
+#include "relay/relayd.h"
+#include "relay/trace.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/loop.h"
+#include "util/strutil.h"
+
+#define TRACE_MAX_DEPTH	32
+#define TRACE_MAX_HOPS	256
+
+/* --- fetching a remote document ---------------------------------------------- */
+
+struct niftp_file {
+	struct buf *doc;
+	int	toobig;
+};
+
+struct fetch {
+	struct niftp_file f;
+	int	down;
+	int	done;
+	int	failed;
+	enum niftp_status st;
+	char	reason[512];
+	char	down_text[512];
+	int	up;
+};
+
+static int f_open_write(void *fs, const struct niftp_req *req, struct niftp_open *res)
+{
+	struct fetch *ft = fs;
+
+	buf_reset(ft->f.doc);
+	res->fh = &ft->f;
+	res->committed = 0;
+	res->mark = 0;
+	res->offset = 0;
+	res->size = -1;
+	str_copy(res->name, req->filename ? req->filename : "", sizeof(res->name));
+	return 0;
+}
+
+static int f_open_read(void *fs, const struct niftp_req *req, struct niftp_open *res)
+{
+	(void) fs;
+	(void) req;
+	res->state = NIFTP_ST_REJ_ATTR;
+	str_copy(res->reason, "this side only receives", sizeof(res->reason));
+	return -1;
+}
+
+static ssize_t f_read(struct niftp_file *fh, void *p, size_t len, char *reason)
+{
+	(void) fh;
+	(void) p;
+	(void) len;
+	snprintf(reason, 256, "this side only receives");
+	return -1;
+}
+
+static int f_write(struct niftp_file *fh, const void *p, size_t len, int *retry, char *reason)
+{
+	*retry = 0;
+	if (buf_append(fh->doc, p, len) < 0) {
+		fh->toobig = 1;
+		snprintf(reason, 256, "trace document larger than %d octets", TRACE_DOC_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static int f_seek(struct niftp_file *fh, uint64_t offset, char *reason)
+{
+	(void) fh;
+	(void) offset;
+	snprintf(reason, 256, "this side only receives");
+	return -1;
+}
+
+static int f_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
+{
+	(void) reason;
+	if (offset < fh->doc->len)
+		fh->doc->len = (size_t) offset;
+	return 0;
+}
+
+static void f_commit(struct niftp_file *fh, struct niftp *n)
+{
+	(void) fh;
+	niftp_commit_done(n, 1, 0, NULL);
+}
+
+static void f_suspend(struct niftp_file *fh)
+{
+	(void) fh;
+}
+
+static void f_finish(struct niftp_file *fh, int ok)
+{
+	(void) fh;
+	(void) ok;
+}
+
+static const struct niftp_fs_ops fetch_ops = {
+	f_open_write, f_open_read, f_read, f_write, f_seek, f_truncate, NULL, f_commit,
+	f_suspend, f_finish,
+};
+
+static void fetch_event(void *arg, struct niftp_call *call, const struct niftp_event *ev)
+{
+	struct fetch *ft = arg;
+
+	if (ev->type == NIFTP_EV_DONE) {
+		ft->done = 1;
+		ft->st = ev->status;
+		str_copy(ft->reason, ev->reason ? ev->reason : "", sizeof(ft->reason));
+		niftp_call_hangup(call);
+	} else if (ev->type == NIFTP_EV_FAILED) {
+		ft->failed = 1;
+		str_copy(ft->reason, ev->reason ? ev->reason : "protocol error", sizeof(ft->reason));
+	}
+}
+
+static void fetch_callev(void *arg, struct niftp_call *call, enum niftp_call_ev ev, int reason,
+	const char *text)
+{
+	struct fetch *ft = arg;
+
+	(void) call;
+	(void) reason;
+	if (ev == NIFTP_CALL_EV_UP) {
+		ft->up = 1;
+		return;
+	}
+	ft->down = 1;
+	str_copy(ft->down_text, text ? text : "", sizeof(ft->down_text));
+}
+
+/* fetch_doc - trace:KEY from addr/called into out; 0 or -1 with err */
+static int fetch_doc(struct loop *loop, const struct conf *c, const char *addr,
+	const char *called, const char *key, int timeout_ms, struct buf *out, char *err,
+	size_t errlen)
+{
+	struct fetch ft;
+	struct niftp_call_hooks hooks;
+	struct niftp_config cfg;
+	struct niftp_req req;
+	struct ts_opts tso;
+	struct niftp_call *call;
+	char    fname[300];
+	int64_t deadline = loop_now_ms() + timeout_ms, left;
+	int     aborted = 0;
+
+	memset(&ft, 0, sizeof(ft));
+	ft.f.doc = out;
+	memset(&hooks, 0, sizeof(hooks));
+	hooks.event = fetch_event;
+	hooks.call = fetch_callev;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.info = "mailctl (niftpmail) 1.0 trace";
+	cfg.deflate = 1;
+	memset(&tso, 0, sizeof(tso));
+	tso.connect_timeout_ms = timeout_ms < 5000 ? timeout_ms : 5000;
+	tso.setup_timeout_ms = timeout_ms;
+	tso.idle_timeout_ms = timeout_ms;
+	tso.local_name = c->name;
+	call = niftp_call_open(loop, addr, called, c->calling ? c->calling : c->name, &tso, &cfg,
+	    &hooks, &ft, &fetch_ops, &ft, err, errlen);
+	if (call == NULL)
+		return -1;
+	memset(&req, 0, sizeof(req));
+	snprintf(fname, sizeof(fname), "trace:%s", key);
+	req.mode = NIFTP_MODE_READ;
+	req.filename = fname;
+	req.size = -1;
+	req.compress = 1;
+	if (niftp_call_start(call, &req) < 0) {
+		niftp_call_free(call);
+		snprintf(err, errlen, "the transfer could not be started");
+		return -1;
+	}
+	while (!ft.down) {
+		left = deadline - loop_now_ms();
+		if (left <= 0) {
+			if (aborted)
+				break;
+			niftp_call_abort(call, TS_R_NORMAL, "trace timed out");
+			aborted = 1;
+			deadline = loop_now_ms() + 1000;
+			continue;
+		}
+		if (loop_run_once(loop, (int) left) < 0 && errno != EINTR)
+			break;
+	}
+	niftp_call_free(call);
+	if (ft.done && ft.st == NIFTP_OK && !ft.f.toobig)
+		return 0;
+	if (aborted)
+		snprintf(err, errlen, "no answer within %d s", timeout_ms / 1000);
+	else if (ft.done || ft.failed)
+		snprintf(err, errlen, "%s", ft.reason[0] ? ft.reason : "transfer failed");
+	else
+		snprintf(err, errlen, "%s", ft.down_text[0] ? ft.down_text : "call failed");
+	return -1;
+}
+
+/* --- the walk ---------------------------------------------------------------- */
+
+struct hop {
+	char	node[128];
+	char	name[256];
+	struct trace_doc *doc;		/* NULL: not reached */
+	int	own_doc;
+	const struct trace_letter *l;	/* NULL: not reached / not found */
+	char	error[600];
+	char	addr[300], called[128];	/* how it was reached ("" locally) */
+	char	link[32];		/* "forwarded", "notice", "sent-by", "" */
+	struct hop **kids;
+	size_t	nkids;
+};
+
+struct walk {
+	const struct conf *c;
+	struct loop *loop;
+	int	follow, back, json, timeout_ms;
+	size_t	nhops;
+	char	seen[TRACE_MAX_HOPS][400];
+	size_t	nseen;
+};
+
+static struct hop *hop_new(const char *node, const char *name, const char *link)
+{
+	struct hop *h = xcalloc(1, sizeof(*h));
+
+	str_copy(h->node, node, sizeof(h->node));
+	str_copy(h->name, name, sizeof(h->name));
+	str_copy(h->link, link, sizeof(h->link));
+	return h;
+}
+
+static void hop_free(struct hop *h)
+{
+	size_t  i;
+
+	if (h == NULL)
+		return;
+	for (i = 0; i < h->nkids; i++)
+		hop_free(h->kids[i]);
+	free(h->kids);
+	if (h->own_doc)
+		trace_doc_free(h->doc);
+	free(h);
+}
+
+static void hop_add(struct hop *p, struct hop *k)
+{
+	p->kids = xrealloc(p->kids, (p->nkids + 1) * sizeof(*p->kids));
+	p->kids[p->nkids++] = k;
+}
+
+/* seen - 1 when node/name was visited already (else remember it) */
+static int seen(struct walk *w, const char *node, const char *name)
+{
+	char    k[400];
+	size_t  i;
+
+	snprintf(k, sizeof(k), "%s/%s", node, name);
+	for (i = 0; i < w->nseen; i++)
+		if (strcmp(w->seen[i], k) == 0)
+			return 1;
+	if (w->nseen < TRACE_MAX_HOPS)
+		str_copy(w->seen[w->nseen++], k, sizeof(w->seen[0]));
+	return 0;
+}
+
+/* local_doc - this node's document for key */
+static struct trace_doc *local_doc(const struct conf *c, const char *key, char *err,
+	size_t errlen)
+{
+	struct buf lines = BUF_INIT(TRACE_DOC_MAX), doc = BUF_INIT(TRACE_DOC_MAX + 64 * 1024);
+	struct trace_doc *d = NULL;
+	int     n;
+
+	if ((n = trace_collect(c->spool, key, &lines, err, errlen)) < 0)
+		goto out;
+	if (trace_document(c->name, key, c->routes, (const char *) buf_data(&lines), lines.len,
+	    n, &doc) < 0) {
+		snprintf(err, errlen, "trace document too large");
+		goto out;
+	}
+	d = trace_doc_parse((const char *) buf_data(&doc), doc.len, err, errlen);
+out:
+	buf_release(&lines);
+	buf_release(&doc);
+	return d;
+}
+
+/* reach - fill h from node h->node by route r (NULL: local) */
+static void reach(struct walk *w, struct hop *h, const struct trace_route *r)
+{
+	struct buf b = BUF_INIT(TRACE_DOC_MAX + 64 * 1024);
+	char    err[TRACE_ERRLEN], called[128];
+
+	w->nhops++;
+	if (r == NULL) {
+		h->doc = local_doc(w->c, h->name, h->error, sizeof(h->error));
+	} else if (r->addr == NULL) {
+		snprintf(h->error, sizeof(h->error), "unreachable: no route to '%s'", h->node);
+		return;
+	} else {
+		trace_service(r->called, called, sizeof(called));
+		str_copy(h->addr, r->addr, sizeof(h->addr));
+		str_copy(h->called, called, sizeof(h->called));
+		if (w->nhops > TRACE_MAX_HOPS)
+			snprintf(h->error, sizeof(h->error), "not asked: more than %d hops",
+			    TRACE_MAX_HOPS);
+		else if (fetch_doc(w->loop, w->c, r->addr, called, h->name, w->timeout_ms, &b, err,
+		    sizeof(err)) < 0)
+			snprintf(h->error, sizeof(h->error), "unreachable: %s", err);
+		else if ((h->doc = trace_doc_parse((const char *) buf_data(&b), b.len, err,
+		    sizeof(err))) == NULL)
+			snprintf(h->error, sizeof(h->error), "bad answer: %s", err);
+	}
+	buf_release(&b);
+	if (h->doc == NULL)
+		return;
+	h->own_doc = 1;
+	str_copy(h->node, h->doc->node, sizeof(h->node));
+	if ((h->l = trace_find(h->doc, h->name)) == NULL)
+		h->l = trace_root(h->doc);
+	if (h->l == NULL)
+		snprintf(h->error, sizeof(h->error), "no record of '%s' at %s", h->name, h->node);
+	else
+		str_copy(h->name, h->l->name, sizeof(h->name));
+}
+
+/* forward - the children of h: notices here, and (with follow) next hops */
+static void forward(struct walk *w, struct hop *h, int depth)
+{
+	size_t  i;
+	const char *v, *to;
+
+	if (h->l == NULL || depth >= TRACE_MAX_DEPTH || seen(w, h->node, h->name))
+		return;
+	for (i = 0; i < h->l->nev; i++) {
+		const struct trace_ev *ev = &h->l->ev[i];
+		struct hop *k;
+
+		if (strcmp(ev->event, "forwarded") == 0 && w->follow
+		    && (v = trace_ev_get(ev, "remote")) != NULL && strcmp(v, "-") != 0
+		    && (to = trace_ev_get(ev, "to")) != NULL) {
+			const struct trace_route *r = trace_route_of(h->doc, 'h', to);
+			struct trace_route none = { 'h', NULL, NULL, NULL };
+
+			k = hop_new(to, v, "forwarded");
+			reach(w, k, r ? r : &none);
+			hop_add(h, k);
+			forward(w, k, depth + 1);
+		} else if ((strcmp(ev->event, "ndn") == 0 || strcmp(ev->event, "warned") == 0
+		    || strcmp(ev->event, "ack") == 0) && (v = trace_ev_get(ev, "notice")) != NULL) {
+			k = hop_new(h->node, v, "notice");
+			k->doc = h->doc;
+			str_copy(k->addr, h->addr, sizeof(k->addr));
+			str_copy(k->called, h->called, sizeof(k->called));
+			if ((k->l = trace_find(h->doc, v)) == NULL)
+				snprintf(k->error, sizeof(k->error), "no record of notice '%s'", v);
+			hop_add(h, k);
+			forward(w, k, depth + 1);
+		}
+	}
+}
+
+/* backward - the chain from h to its origin; returns the origin's hop,
+ * with each hop's sender as its only kid (reversed when printed) */
+static void backward(struct walk *w, struct hop *h, int depth)
+{
+	const char *v, *slash;
+	char    node[128];
+	struct hop *p;
+
+	if (h->l == NULL || h->l->recv == NULL || depth >= TRACE_MAX_DEPTH
+	    || seen(w, h->node, h->name))
+		return;
+	if ((v = trace_ev_get(h->l->recv, "from")) != NULL && strncmp(v, "notice:", 7) == 0) {
+		/* a notice made here about another letter of this node */
+		struct trace_route same = { 'n', NULL, NULL, NULL };
+
+		p = hop_new(h->node, v + 7, "notice-of");
+		same.addr = h->addr[0] ? h->addr : NULL;
+		same.called = h->called[0] ? h->called : NULL;
+		if (h->addr[0]) {
+			char    mc[160];
+
+			snprintf(mc, sizeof(mc), "%s.MAIL", h->called);
+			same.called = mc;
+			reach(w, p, &same);
+		} else
+			reach(w, p, NULL);
+		hop_add(h, p);
+		backward(w, p, depth + 1);
+		return;
+	}
+	if ((v = trace_ev_get(h->l->recv, "donor")) == NULL || (slash = strchr(v, '/')) == NULL
+	    || (size_t) (slash - v) >= sizeof(node))
+		return;
+	memcpy(node, v, (size_t) (slash - v));
+	node[slash - v] = '\0';
+	p = hop_new(node, slash + 1, "sent-by");
+	{
+		const struct trace_route *r = trace_route_of(h->doc, 'n', node);
+		struct trace_route none = { 'n', NULL, NULL, NULL };
+
+		if (str_ieq(node, w->c->name))
+			reach(w, p, NULL);
+		else
+			reach(w, p, r ? r : &none);
+	}
+	hop_add(h, p);
+	backward(w, p, depth + 1);
+}
+
+/* --- output ------------------------------------------------------------------ */
+
+static time_t iso_time(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) == NULL)
+		return (time_t) -1;
+	return timegm(&tm);
+}
+
+struct sum {
+	unsigned hops, delivered, failed, queued, unreachable, notices;
+	char	first[24], last[24];
+};
+
+static void sum_hop(const struct hop *h, struct sum *s)
+{
+	size_t  i;
+
+	s->hops++;
+	if (h->l == NULL) {
+		s->unreachable++;
+		return;
+	}
+	if (strcmp(h->link, "notice") == 0)
+		s->notices++;
+	if (strcmp(h->l->status, "queued") == 0 || strcmp(h->l->status, "held") == 0
+	    || strcmp(h->l->status, "received") == 0)
+		s->queued++;
+	for (i = 0; i < h->l->nev; i++) {
+		const char *t = h->l->ev[i].time;
+
+		if (strcmp(h->l->ev[i].event, "delivered") == 0)
+			s->delivered++;
+		else if (strcmp(h->l->ev[i].event, "failed") == 0)
+			s->failed++;
+		if (!s->first[0] || strcmp(t, s->first) < 0)
+			str_copy(s->first, t, sizeof(s->first));
+		if (strcmp(t, s->last) > 0)
+			str_copy(s->last, t, sizeof(s->last));
+	}
+}
+
+static void sum_tree(const struct hop *h, struct sum *s)
+{
+	size_t  i;
+
+	sum_hop(h, s);
+	for (i = 0; i < h->nkids; i++)
+		sum_tree(h->kids[i], s);
+}
+
+/* ev_text - an event in words */
+static void ev_text(const struct trace_ev *ev, struct buf *b)
+{
+#define G(k) (trace_ev_get(ev, k) ? trace_ev_get(ev, k) : "?")
+#define H(k) (trace_ev_get(ev, k) != NULL)
+	const char *e = ev->event;
+	size_t  i;
+
+	if (strcmp(e, "received") == 0) {
+		buf_printf(b, "received from %s", G("from"));
+		if (H("donor"))
+			buf_printf(b, " (its name there %s, transfer %s)", G("donor"), G("tid"));
+		if (H("size"))
+			buf_printf(b, ", %s octets", G("size"));
+		if (H("rcpts"))
+			buf_printf(b, ", for %s", G("rcpts"));
+		if (H("msgid"))
+			buf_printf(b, ", Message-ID %s", G("msgid"));
+		if (H("orig"))
+			buf_printf(b, ", resubmitted from %s", G("orig"));
+	} else if (strcmp(e, "routed") == 0)
+		buf_printf(b, "routed %s to %s", G("rcpts"), G("hops"));
+	else if (strcmp(e, "forwarded") == 0)
+		buf_printf(b, "forwarded to %s (%s) as %s for %s%s", G("to"), G("addr"), G("remote"),
+		    G("rcpts"), H("recovered") ? " (recovered at start-up)" : "");
+	else if (strcmp(e, "delivered") == 0)
+		buf_printf(b, "delivered %s to %s", G("rcpt"), G("mailbox"));
+	else if (strcmp(e, "deferred") == 0)
+		buf_printf(b, "deferred (to %s): %s; next try %s (attempt %s)", G("to"), G("reason"),
+		    G("next"), G("attempts"));
+	else if (strcmp(e, "failed") == 0)
+		buf_printf(b, "FAILED %s (to %s): %s", G("rcpt"), G("to"), G("reason"));
+	else if (strcmp(e, "ndn") == 0)
+		buf_printf(b, "non-delivery notice %s sent to %s", G("notice"), G("to"));
+	else if (strcmp(e, "warned") == 0)
+		buf_printf(b, "still-trying notice %s sent (to %s)", G("notice"), G("to"));
+	else if (strcmp(e, "ack") == 0)
+		buf_printf(b, "delivery acknowledgement %s sent to %s", G("notice"), G("to"));
+	else if (strcmp(e, "dead") == 0)
+		buf_printf(b, "moved to dead/: %s", G("reason"));
+	else if (strcmp(e, "corrupt") == 0)
+		buf_printf(b, "not a letter (from %s), moved aside to corrupt/: %s", G("from"),
+		    G("reason"));
+	else if (strcmp(e, "refused") == 0)
+		buf_printf(b, "refused from %s: %s", G("from"), G("reason"));
+	else {
+		buf_printf(b, "%s", e);
+		for (i = 0; i < ev->nkv; i++)
+			buf_printf(b, " %s=%s", ev->kv[2 * i], ev->kv[2 * i + 1]);
+	}
+#undef G
+#undef H
+}
+
+static void text_hop(const struct hop *h, int depth, const char *t0, FILE *fp)
+{
+	struct buf b = BUF_INIT(64 * 1024);
+	size_t  i;
+	int     ind = depth * 4;
+	const char *arrow = depth == 0 ? "" : strcmp(h->link, "notice") == 0 ? "=> notice "
+	    : strcmp(h->link, "notice-of") == 0 ? "<= notice about " : "-> ";
+
+	fprintf(fp, "%*s%s%s %s", ind, "", arrow, h->node, h->name);
+	if (h->addr[0])
+		fprintf(fp, "  [via %s %s]", h->addr, h->called);
+	if (h->l != NULL && h->l->recv != NULL && t0 != NULL) {
+		time_t  a = iso_time(t0), z = iso_time(h->l->recv->time);
+
+		if (a != (time_t) -1 && z != (time_t) -1 && depth > 0)
+			fprintf(fp, "  (+%lds)", (long) (z - a));
+	}
+	fputc('\n', fp);
+	if (h->l == NULL) {
+		fprintf(fp, "%*s  %s\n", ind, "", h->error[0] ? h->error : "not reached");
+		return;
+	}
+	for (i = 0; i < h->l->nev; i++) {
+		buf_reset(&b);
+		ev_text(&h->l->ev[i], &b);
+		fprintf(fp, "%*s  %s  %s\n", ind, "", h->l->ev[i].time, buf_cstr(&b));
+	}
+	fprintf(fp, "%*s  status: %s%s%s\n", ind, "", h->l->status, h->l->detail[0] ? ": " : "",
+	    h->l->detail);
+	buf_release(&b);
+}
+
+static void text_tree(const struct hop *h, int depth, const char *t0, FILE *fp)
+{
+	size_t  i;
+
+	text_hop(h, depth, t0, fp);
+	for (i = 0; i < h->nkids; i++)
+		text_tree(h->kids[i], depth + 1, t0, fp);
+}
+
+static void json_hop(const struct hop *h, struct buf *b, int kids)
+{
+	size_t  i, j;
+
+	buf_printf(b, "{\"node\":");
+	trace_json_str(b, h->node);
+	buf_printf(b, ",\"name\":");
+	trace_json_str(b, h->name);
+	buf_printf(b, ",\"link\":");
+	trace_json_str(b, h->link[0] ? h->link : NULL);
+	buf_printf(b, ",\"via\":");
+	if (h->addr[0]) {
+		buf_printf(b, "{\"addr\":");
+		trace_json_str(b, h->addr);
+		buf_printf(b, ",\"called\":");
+		trace_json_str(b, h->called);
+		buf_printf(b, "}");
+	} else
+		buf_printf(b, "null");
+	buf_printf(b, ",\"reachable\":%s,\"error\":", h->l ? "true" : "false");
+	trace_json_str(b, h->l ? NULL : h->error[0] ? h->error : "not reached");
+	buf_printf(b, ",\"status\":");
+	trace_json_str(b, h->l ? h->l->status : "unreachable");
+	buf_printf(b, ",\"detail\":");
+	trace_json_str(b, h->l && h->l->detail[0] ? h->l->detail : NULL);
+	buf_printf(b, ",\"received\":");
+	trace_json_str(b, h->l && h->l->recv ? h->l->recv->time : NULL);
+	buf_printf(b, ",\"events\":[");
+	for (i = 0; h->l != NULL && i < h->l->nev; i++) {
+		const struct trace_ev *ev = &h->l->ev[i];
+
+		buf_printf(b, "%s{\"time\":", i ? "," : "");
+		trace_json_str(b, ev->time);
+		buf_printf(b, ",\"event\":");
+		trace_json_str(b, ev->event);
+		buf_printf(b, ",\"fields\":{");
+		for (j = 0; j < ev->nkv; j++) {
+			buf_printf(b, "%s", j ? "," : "");
+			trace_json_str(b, ev->kv[2 * j]);
+			buf_putc(b, ':');
+			trace_json_str(b, ev->kv[2 * j + 1]);
+		}
+		buf_printf(b, "}}");
+	}
+	buf_printf(b, "]");
+	if (kids) {
+		buf_printf(b, ",\"next\":[");
+		for (i = 0; i < h->nkids; i++) {
+			buf_printf(b, "%s", i ? "," : "");
+			json_hop(h->kids[i], b, 1);
+		}
+		buf_printf(b, "]");
+	}
+	buf_printf(b, "}");
+}
+
+static const char trace_help[] =
+"Usage: mailctl -c NODE.ini trace [--follow] [--back] [--json] [--timeout SECONDS] KEY\n"
+"The life of a letter at this node, from the journal. KEY is the letter's name\n"
+"at this node (or at the node before), its Message-ID (msgid:ID), or the name\n"
+"of the file dropped into out/ (out:FILE).\n"
+"  -f, --follow       go on at every next hop (trace:NAME over NIFTP)\n"
+"  -b, --back         go back hop by hop to where the letter came from\n"
+"  --json             a JSON document (doc/trace.md) instead of text\n"
+"  --timeout SECONDS  per remote hop (default 10): no answer = unreachable\n"
+"Exit status: 0 found, 1 no record of KEY here, 64 usage.\n";
+
+/* trace_main - mailctl trace */
+int trace_main(const struct conf *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "back", no_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct walk w;
+	struct hop *root, *h, *chain[TRACE_MAX_DEPTH + 2];
+	struct sum s;
+	size_t  nchain = 0, i;
+	uint64_t secs;
+	int     o, rc = RX_OK;
+	time_t  a, z;
+
+	memset(&w, 0, sizeof(w));
+	w.c = c;
+	w.timeout_ms = 10000;
+	optind = 0;
+	while ((o = getopt_long(argc, argv, "fb", lo, NULL)) != -1) {
+		switch (o) {
+		case 'f':
+			w.follow = 1;
+			break;
+		case 'b':
+			w.back = 1;
+			break;
+		case 'j':
+			w.json = 1;
+			break;
+		case 't':
+			if (str_to_u64(optarg, 1, 600, &secs) < 0) {
+				fprintf(stderr, "mailctl: trace: bad --timeout '%s'\n", optarg);
+				return RX_USAGE;
+			}
+			w.timeout_ms = (int) secs * 1000;
+			break;
+		case 'h':
+			fputs(trace_help, stdout);
+			return RX_OK;
+		default:
+			fputs(trace_help, stderr);
+			return RX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(trace_help, stderr);
+		return RX_USAGE;
+	}
+	if ((w.loop = loop_new()) == NULL) {
+		fprintf(stderr, "mailctl: trace: event loop: %s\n", strerror(errno));
+		return RX_OTHER;
+	}
+	root = hop_new(c->name, argv[optind], "");
+	reach(&w, root, NULL);
+	w.nhops = 0;
+	if (root->l == NULL) {
+		if (root->doc == NULL)
+			fprintf(stderr, "mailctl: trace: %s\n", root->error);
+		else
+			fprintf(stderr, "mailctl: trace: no record of '%s' at %s\n", argv[optind],
+			    c->name);
+		rc = RX_OTHER;
+		goto out;
+	}
+	if (w.back) {
+		backward(&w, root, 0);
+		for (h = root; h != NULL && nchain < TRACE_MAX_DEPTH + 2;
+		    h = h->nkids ? h->kids[0] : NULL)
+			chain[nchain++] = h;
+	} else
+		forward(&w, root, 0);
+	memset(&s, 0, sizeof(s));
+	if (w.back)
+		for (i = 0; i < nchain; i++)
+			sum_hop(chain[i], &s);
+	else
+		sum_tree(root, &s);
+	a = iso_time(s.first);
+	z = iso_time(s.last);
+	if (w.json) {
+		struct buf b = BUF_INIT(64 * 1024 * 1024);
+
+		buf_printf(&b, "{\"trace_version\":1,\"query\":");
+		trace_json_str(&b, argv[optind]);
+		buf_printf(&b, ",\"node\":");
+		trace_json_str(&b, c->name);
+		buf_printf(&b, ",\"direction\":\"%s\",\"follow\":%s,\"first\":",
+		    w.back ? "backward" : "forward", w.follow ? "true" : "false");
+		trace_json_str(&b, s.first[0] ? s.first : NULL);
+		buf_printf(&b, ",\"last\":");
+		trace_json_str(&b, s.last[0] ? s.last : NULL);
+		buf_printf(&b, ",\"elapsed_seconds\":%ld", a != (time_t) -1 && z != (time_t) -1
+		    ? (long) (z - a) : 0L);
+		buf_printf(&b, ",\"summary\":{\"hops\":%u,\"delivered\":%u,\"failed\":%u,"
+		    "\"queued\":%u,\"unreachable\":%u,\"notices\":%u}", s.hops, s.delivered,
+		    s.failed, s.queued, s.unreachable, s.notices);
+		if (w.back) {
+			buf_printf(&b, ",\"chain\":[");
+			for (i = nchain; i-- > 0;) {
+				json_hop(chain[i], &b, 0);
+				buf_printf(&b, "%s", i ? "," : "");
+			}
+			buf_printf(&b, "]");
+		} else {
+			buf_printf(&b, ",\"tree\":");
+			json_hop(root, &b, 1);
+		}
+		buf_printf(&b, "}\n");
+		fwrite(buf_data(&b), 1, b.len, stdout);
+		buf_release(&b);
+	} else if (w.back) {
+		printf("trace of %s at %s, backward to the origin (origin first):\n", argv[optind],
+		    c->name);
+		for (i = nchain; i-- > 0;) {
+			struct hop *x = chain[i];
+			int     d = (int) (nchain - 1 - i);
+
+			/* printed origin first: the link reads forward */
+			str_copy(x->link, d == 0 ? "" : "forwarded", sizeof(x->link));
+			text_hop(x, d, s.first[0] ? s.first : NULL, stdout);
+		}
+	} else {
+		printf("trace of %s at %s%s:\n", argv[optind], c->name,
+		    w.follow ? ", following every next hop" : "");
+		text_tree(root, 0, s.first[0] ? s.first : NULL, stdout);
+	}
+	if (!w.json)
+		printf("%u hop%s: %u delivered, %u failed, %u queued, %u unreachable; "
+		    "elapsed %lds (%s to %s)\n", s.hops, s.hops == 1 ? "" : "s", s.delivered,
+		    s.failed, s.queued, s.unreachable, a != (time_t) -1 && z != (time_t) -1
+		    ? (long) (z - a) : 0L, s.first, s.last);
+out:
+	hop_free(root);
+	loop_free(w.loop);
+	return rc;
+}
