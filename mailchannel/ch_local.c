@@ -87,7 +87,10 @@ enum ch_local_status ch_local_deliver(const char *maildir, int known, const char
 			return CH_LOCAL_TEMP;
 		}
 		if (!known) {
-			snprintf(err, errlen, "unknown user (no mailbox '%s')", base);
+			/* The reason goes into NDNs to remote senders: it names
+			 * no local path (the journal line names the recipient). */
+			snprintf(err, errlen, "unknown user (not a configured user "
+			    "and no mailbox)");
 			return CH_LOCAL_PERM;
 		}
 		if (mkdir_p(base, 0700, derr, sizeof(derr)) < 0) {
