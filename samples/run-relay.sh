@@ -2,12 +2,17 @@
 # run-relay.sh - demonstrate the relay on loopback (make run; make run KEEP=1).
 #
 # Copies the sample network (samples/ucl.ini, pss.ini, cambridge.ini: the
-# INDRA Note 1025 example, ucl -> pss -> cambridge) into a fresh temporary
-# directory, where each node keeps its spool and Maildirs under run/NODE/
-# (the samples' relative paths). The samples' TCP ports 4521-4523 are kept
-# when free, otherwise the next free ports are substituted in the copies.
-# Checks each copy with "mailctl check-config", starts the three daemons
-# and waits (bounded) until each is ready (SPOOL/ready).
+# INDRA Note 1025 example, ucl -> pss -> cambridge; samples/gw.ini: the
+# virtual call gateway through which ucl, over TCP, reaches pss, which
+# listens only on a Unix socket) into a fresh temporary directory, where
+# each node keeps its spool and Maildirs under run/NODE/ (the samples'
+# relative paths). The samples' TCP ports 4521, 4523 and 4530 (the
+# gateway) are kept when free, otherwise the next free ports are
+# substituted in the copies. Checks each copy with "mailctl check-config"
+# (the gateway's with "vcgw --check"), starts the gateway (in the copies'
+# directory: its relative paths are relative to its working directory) and
+# the three daemons, and waits (bounded) until each is ready (its ready
+# file).
 #
 # Then drops every letter of samples/letters/ (listed in
 # samples/letters/expect with the node to drop it at and where it should
@@ -16,11 +21,15 @@
 # returned to its sender by a non-delivery notice, or, for a file that is
 # not a letter, moved aside to corrupt/. For each letter it prints where
 # it ended, the Via: lines of the delivered copy, and its name at each hop
-# (from the journals: received, forwarded as, delivered, failed, NDN).
+# (from the journals: received, forwarded as, delivered, failed, NDN);
+# then the calls the gateway relayed (its log: one line per call) and
+# "mailctl trace --follow" of the first letter from ucl, through the
+# gateway.
 #
 # Stops every process it started and removes the directory; exits 0 only
-# if every letter reached its expected end. KEEP=1 leaves the network
-# running and prints how to use it and how to stop it.
+# if every letter reached its expected end and went through the gateway
+# where its way passes pss. KEEP=1 leaves the network running and prints
+# how to use it and how to stop it.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,7 +52,9 @@ run_cleanup() {
 trap run_cleanup EXIT
 
 # --- the network ---------------------------------------------------------------------------------
-for n in $NODES; do
+VCGW="$top/bin/vcgw"
+[ -x "$VCGW" ] || { echo "run: $VCGW not built" >&2; exit 1; }
+for n in $NODES gw; do
 	[ -f "$top/samples/$n.ini" ] || { echo "run: samples/$n.ini missing" >&2; exit 1; }
 done
 
@@ -61,19 +72,22 @@ pick_port() {
 	eval "$1=$_pp"
 }
 pick_port P1 4521
-pick_port P2 4522
 pick_port P3 4523
+pick_port P4 4530
 # through placeholders, so that a port moved onto the next sample port is
 # not substituted twice
-for n in $NODES; do
+for n in $NODES gw; do
 	sed -e 's/127\.0\.0\.1:4521\([^0-9]\|$\)/127.0.0.1:@P1@\1/g' \
-		-e 's/127\.0\.0\.1:4522\([^0-9]\|$\)/127.0.0.1:@P2@\1/g' \
 		-e 's/127\.0\.0\.1:4523\([^0-9]\|$\)/127.0.0.1:@P3@\1/g' \
-		-e "s/@P1@/$P1/g; s/@P2@/$P2/g; s/@P3@/$P3/g" \
+		-e 's/127\.0\.0\.1:4530\([^0-9]\|$\)/127.0.0.1:@P4@\1/g' \
+		-e "s/@P1@/$P1/g; s/@P3@/$P3/g; s/@P4@/$P4/g" \
 		"$top/samples/$n.ini" >"$T/$n.ini"
+done
+for n in $NODES; do
 	add_node "$n"
 done
-[ "$P1 $P2 $P3" = "4521 4522 4523" ] || echo "(sample ports 4521-4523 not all free: using $P1, $P2, $P3)"
+[ "$P1 $P3 $P4" = "4521 4523 4530" ] ||
+	echo "(sample ports 4521, 4523, 4530 not all free: using $P1, $P3, $P4)"
 mkdir -p "$T/run"
 
 for n in $NODES; do
@@ -83,6 +97,30 @@ for n in $NODES; do
 		exit 1
 	fi
 done
+if ! timeout 10 "$VCGW" --check -c "$T/gw.ini" >"$T/check.gw" 2>&1; then
+	echo "run: samples/gw.ini does not pass vcgw --check:" >&2
+	cat "$T/check.gw" >&2
+	exit 1
+fi
+
+# the gateway: in $T, where its relative paths (unix:run/pss.sock) point
+# into the copies' run/; log lines in $T/gw.err (-v: one when a call is
+# set up, and always one when it has ended)
+(cd "$T" && exec "$VCGW" -f -v -c gw.ini --ready-file "$T/gw.ready" </dev/null >"$T/gw.out" 2>"$T/gw.err") &
+gw_pid=$!
+pids="$pids $gw_pid"
+i=0
+while [ ! -s "$T/gw.ready" ]; do
+	if ! kill -0 "$gw_pid" 2>/dev/null || [ $i -gt 200 ]; then
+		echo "run: the gateway did not start (log: $T/gw.err)" >&2
+		tail -5 "$T/gw.err" >&2
+		exit 1
+	fi
+	i=$((i + 1))
+	sleep 0.05
+done
+printf '%-10s pid %-7s listens on %s\n' gw "$gw_pid" "$(tr '\n' ' ' <"$T/gw.ready")"
+
 for n in $NODES; do
 	if ! start_node "$n"; then
 		echo "run: node $n did not start (log: $T/$n.err)" >&2
@@ -276,29 +314,74 @@ while read -r file at rest; do
 	echo
 done <"$T/expect"
 
-if [ $bad_all -eq 0 ]; then
-	echo "run: all $ok_all letters reached their expected end (${waited}s)"
+# --- the gateway ----------------------------------------------------------------------------------
+# Every letter ucl sent to pss went through the gateway: pss saw each
+# one's caller as ucl.gw, and the gateway logged its calls, mail calls
+# with called PSS.FTP.MAIL passed on as FTP.MAIL. A call's line comes when
+# it has ended (ucl keeps an idle call a moment): bounded wait until every
+# call set up has ended.
+gw_set=0
+gw_ended=0
+i=0
+while :; do
+	gw_set=$(grep -c ': called .* from .*: calling ' "$T/gw.err")
+	gw_ended=$(grep -c ' result=' "$T/gw.err")
+	[ "$gw_ended" -lt "$gw_set" ] || break
+	i=$((i + 1))
+	[ $i -le 150 ] || break
+	sleep 0.1
+done
+gw_mail=$(grep ' result=ok ' "$T/gw.err" | grep -c ' called=PSS\.FTP\.MAIL .* called_out=FTP\.MAIL calling_out=ucl\.gw ')
+to_pss=$(jcount ucl ' forwarded .* to=pss( |$)')
+from_gw=$(journal pss | grep ' received ' | grep -cE ' calling=ucl\.gw( |$)')
+from_ucl=$(journal pss | grep ' received ' | grep -cE ' calling="?ucl')
+echo "gateway gw: $gw_ended calls relayed, $gw_mail of them mail calls (log $T/gw.err, one line per call):"
+grep ' result=' "$T/gw.err" |
+	sed -n 's/.*\(call [0-9]*\) from=[^ ]* \(calling=[^ ]* called=[^ ]*\) to=\([^ ]*\) \(called_out=[^ ]* calling_out=[^ ]*\) \(in=[^ ]* out=[^ ]*\) .*\(result=[^ ]*\).*/  \1: \2 -> \3 \4 \5 \6/p'
+echo "  ucl forwarded $to_pss letters to pss; pss received $from_gw from the calling address ucl.gw"
+gw_good=1
+if [ "$gw_mail" -lt 1 ] || [ "$to_pss" -lt 1 ] || [ "$from_gw" -ne "$to_pss" ] || [ "$from_ucl" -ne "$from_gw" ] ||
+	[ "$gw_ended" -lt "$gw_set" ]; then
+	echo "run: the letters from ucl to pss did not all go through the gateway (or a call did not end)"
+	gw_good=0
+fi
+echo
+
+# --- trace through the gateway --------------------------------------------------------------------
+# the first letter dropped at ucl, followed from ucl: pss is asked through the gateway
+first=$(sed -n '1{s/[[:space:]].*//;p;}' "$T/expect")
+echo "mailctl -c ucl.ini trace --follow $first  (pss is asked through the gateway, called PSS.FTP):"
+timeout 60 "$MAILCTL" -c "$T/ucl.ini" trace --follow --timeout 10 "$first" 2>&1 | sed "s#$T/##; s/^/  /"
+echo
+
+if [ $bad_all -eq 0 ] && [ $gw_good = 1 ]; then
+	echo "run: all $ok_all letters reached their expected end (${waited}s), through the gateway to pss"
 else
-	echo "run: $bad_all of $((ok_all + bad_all)) letters did not reach their expected end within ${WAIT}s"
+	[ $bad_all -eq 0 ] ||
+		echo "run: $bad_all of $((ok_all + bad_all)) letters did not reach their expected end within ${WAIT}s"
 	for n in $NODES; do
 		echo "--- $n: stderr (last 10 lines)"
 		tail -10 "$T/$n.err"
 	done
+	echo "--- gw: log (last 10 lines)"
+	tail -10 "$T/gw.err"
 fi
 
 if [ "$KEEP" = 1 ]; then
 	echo
 	echo "The network is still running (KEEP=1):"
+	printf '  %-10s pid %-7s config %s\n' gw "$gw_pid" "$T/gw.ini"
 	for n in $NODES; do
 		printf '  %-10s pid %-7s config %s\n' "$n" "$(node_pid "$n")" "$T/$n.ini"
 	done
-	echo "  spools, journals and Maildirs under $T/run/NODE/"
+	echo "  spools, journals and Maildirs under $T/run/NODE/; the gateway's log in $T/gw.err"
 	echo "Try:"
 	echo "  $MAILCTL -c $T/ucl.ini route 'Linington%Cambridge%PSS@UCL'"
 	echo "  $MAILCTL -c $T/ucl.ini submit $LETTERS/indra.letter"
 	echo "  $MAILCTL -c $T/ucl.ini queue"
-	echo "  tail -f $T/run/cambridge/spool/journal"
+	echo "  $MAILCTL -c $T/ucl.ini trace --follow $first"
+	echo "  tail -f $T/run/cambridge/spool/journal $T/gw.err"
 	echo "Stop it with:"
-	echo "  kill$(for n in $NODES; do printf ' %s' "$(node_pid "$n")"; done); rm -rf $T"
+	echo "  kill $gw_pid$(for n in $NODES; do printf ' %s' "$(node_pid "$n")"; done); rm -rf $T"
 fi
-[ $bad_all -eq 0 ]
+[ $bad_all -eq 0 ] && [ $gw_good = 1 ]
