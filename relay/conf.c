@@ -69,12 +69,14 @@ struct ld {
 };
 
 static const char *const node_keys[] = { "name", "spool", "control", "calling", "log_file",
-	"pid_file", NULL };
+	"pid_file", "metrics_file", "metrics_interval", NULL };
 static const char *const listen_keys[] = { "mail", NULL };
 static const char *const local_keys[] = { "names", "maildir", "users", "reversed_names", NULL };
 static const char *const retry_keys[] = { "first", "max", "warn", "give_up", "docket_keep", NULL };
 static const char *const limits_keys[] = { "hops", "max_letter_size", "max_recipients",
-	"calls_per_hop", "max_calls", "connect_timeout", "setup_timeout", "idle_timeout", NULL };
+	"calls_per_hop", "max_calls", "connect_timeout", "setup_timeout", "idle_timeout",
+	"hop_fail_warn", NULL };
+static const char *const archive_keys[] = { "enabled", "dir", "keep", NULL };
 
 /* Known sections; keys NULL means any key is allowed. */
 static const struct {
@@ -83,7 +85,7 @@ static const struct {
 } sections[] = {
 	{ "node", node_keys }, { "listen", listen_keys }, { "routes", NULL },
 	{ "exec", NULL }, { "local", local_keys }, { "aliases", NULL }, { "lists", NULL },
-	{ "retry", retry_keys }, { "limits", limits_keys },
+	{ "retry", retry_keys }, { "limits", limits_keys }, { "archive", archive_keys },
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
@@ -1022,6 +1024,32 @@ static void load_retry_limits(struct ld *ld)
 	ms = 660 * SEC_MS;
 	(void) dur(ld, "limits", "idle_timeout", 0, INT_MAX, &ms);
 	c->idle_timeout_ms = (int) ms;
+	c->hop_fail_warn_ms = 3600 * SEC_MS;
+	(void) dur(ld, "limits", "hop_fail_warn", 0, 3650 * DAY_MS, &c->hop_fail_warn_ms);
+}
+
+/* load_monitor - [node] metrics_file, metrics_interval; [archive] */
+static void load_monitor(struct ld *ld)
+{
+	struct conf *c = ld->c;
+	const char *v;
+
+	if ((v = get(ld, "node", "metrics_file")) != NULL) {
+		if (v[0] != '\0' && !str_ieq(v, "none"))
+			c->metrics_file = make_abs(ld, "node", "metrics_file", v);
+	} else if (c->spool != NULL)
+		c->metrics_file = xasprintf("%s/metrics", c->spool);
+	c->metrics_interval_ms = 5 * SEC_MS;
+	(void) dur(ld, "node", "metrics_interval", SEC_MS, DAY_MS, &c->metrics_interval_ms);
+
+	if ((v = get(ld, "archive", "enabled")) != NULL && parse_bool(v, &c->archive_enabled) < 0)
+		cerr(ld, "archive", "enabled", "'%.40s' is not yes or no", v);
+	if ((v = get(ld, "archive", "dir")) != NULL)
+		c->archive_dir = make_abs(ld, "archive", "dir", v);
+	else if (c->spool != NULL)
+		c->archive_dir = xasprintf("%s/archive", c->spool);
+	c->archive_keep_ms = 7 * DAY_MS;
+	(void) dur(ld, "archive", "keep", SEC_MS, 36500 * DAY_MS, &c->archive_keep_ms);
 }
 
 /* file_dir - absolute directory of path (new memory), or NULL */
@@ -1089,6 +1117,7 @@ struct conf *conf_load(const char *path, struct buf *errs, unsigned *nerrs, unsi
 	load_local(&ld, t);
 	load_aliases(&ld, t);
 	load_retry_limits(&ld);
+	load_monitor(&ld);
 	route_table_set_max_hops(t, c->max_hops);
 	own_name_routes(&ld, t);
 	if (ld.nerrs == 0) {
@@ -1130,6 +1159,8 @@ void conf_free(struct conf *c)
 	free(c->calling);
 	free(c->log_file);
 	free(c->pid_file);
+	free(c->metrics_file);
+	free(c->archive_dir);
 	for (size_t i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	free(c->listen);

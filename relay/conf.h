@@ -16,7 +16,8 @@
  *	Every key has a default; only [node] name is required. Sections
  *	and keys (iniparser lower-cases their names):
  *
- *	  [node]    name, spool, control, calling, log_file, pid_file
+ *	  [node]    name, spool, control, calling, log_file, pid_file,
+ *	            metrics_file, metrics_interval
  *	  [listen]  mail (comma-separated TS addresses)
  *	  [routes]  HOST = CHANNEL ADDR [CALLED] [, CHANNEL ADDR [CALLED] ...]
  *	            (channels niftp, local; "local" takes no ADDR)
@@ -26,7 +27,9 @@
  *	  [lists]   NAME = members, NAME.owner = address
  *	  [retry]   first, max, warn, give_up, docket_keep (durations)
  *	  [limits]  hops, max_letter_size, max_recipients, calls_per_hop,
- *	            max_calls, connect_timeout, setup_timeout, idle_timeout
+ *	            max_calls, connect_timeout, setup_timeout, idle_timeout,
+ *	            hop_fail_warn
+ *	  [archive] enabled, dir, keep
  *
  *	Relative paths (spool, control, log_file, pid_file, maildir, and
  *	the PATH of unix: addresses) are taken relative to the directory
@@ -71,6 +74,9 @@ struct conf {
 	char	*calling;	/* calling address we send; default the node name */
 	char	*log_file;	/* or NULL (stderr only) */
 	char	*pid_file;	/* or NULL */
+	char	*metrics_file;	/* Prometheus text file; default SPOOL/metrics,
+				 * NULL when set to "none" or empty (no file) */
+	int64_t	metrics_interval_ms;	/* rewrite period; default 5 s */
 
 	/* [listen] */
 	char	**listen;	/* TS addresses (unix: paths absolute); default none */
@@ -97,6 +103,14 @@ struct conf {
 	int	connect_timeout_ms;	/* default 10 s */
 	int	setup_timeout_ms;	/* default 30 s */
 	int	idle_timeout_ms;	/* default 11 m; 0 none */
+	int64_t	hop_fail_warn_ms;	/* warn when a next hop fails longer; default
+					 * 1 h; 0 never */
+
+	/* [archive] */
+	int	archive_enabled;	/* keep a gzip copy of every accepted letter;
+					 * default no */
+	char	*archive_dir;		/* absolute; default SPOOL/archive */
+	int64_t	archive_keep_ms;	/* retention; default 7 d */
 
 	/* routes, local names, aliases, lists, users, max_hops: owned here */
 	struct route_table *routes;

@@ -47,6 +47,7 @@
 #include "relay/conf.h"
 #include "relay/ctl_ops.h"
 #include "relay/relayd.h"
+#include "relay/relayd_stats.h"
 #include "relay/trace.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -66,8 +67,14 @@ static const char ctl_help[] =
 "  trace [--follow] [--back] [--json] NAME\n"
 "                     a letter's life here (NAME, Message-ID or out/ file),\n"
 "                     at every next hop (--follow) or back to the origin\n"
-"  view [--all] [--lines N] NAME\n"
-"                     a letter held here: address list, header, first lines\n"
+"  view [--all] [--lines N] [--archive] NAME\n"
+"                     a letter held here (or its archived copy): address\n"
+"                     list, header, first lines\n"
+"  resubmit NAME      put the archived copy of NAME back into the queue as a\n"
+"                     new letter; prints its name\n"
+"  stats [--prometheus]\n"
+"                     per next hop: queued, oldest, failing since, letters\n"
+"                     per minute, last error; totals (read-only)\n"
 "  check-config       check the configuration; every error with file and line\n"
 "  retry [NAME...]    try the letters named (or all) now\n"
 "  reload             make the daemon reload its configuration\n"
@@ -290,7 +297,8 @@ int ctl_main(int argc, char **argv)
 		return RX_USAGE;
 	}
 	cmd = argv[optind++];
-	for (i = optind; i < argc && strcmp(cmd, "trace") != 0 && strcmp(cmd, "view") != 0; i++)
+	for (i = optind; i < argc && strcmp(cmd, "trace") != 0 && strcmp(cmd, "view") != 0
+	    && strcmp(cmd, "stats") != 0; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(ctl_help, stdout);
 			return RX_OK;
@@ -322,6 +330,25 @@ int ctl_main(int argc, char **argv)
 		rc = trace_main(c, argc - optind + 1, argv + optind - 1);
 	else if (strcmp(cmd, "view") == 0)
 		rc = ctl_view(c, argc - optind + 1, argv + optind - 1);
+	else if (strcmp(cmd, "stats") == 0)
+		rc = ctl_stats(c, argc - optind + 1, argv + optind - 1);
+	else if (strcmp(cmd, "resubmit") == 0 && argc - optind == 1) {
+		char   *req = xasprintf("resubmit %s", argv[optind]);
+
+		if ((ans = ctl_request(c, req, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "mailctl: resubmit: %s\n", err);
+			rc = RX_UNAVAIL;
+		} else if (strncmp(ans, "ok ", 3) == 0) {
+			ans[strcspn(ans, "\n")] = '\0';
+			printf("%s\n", ans + 3);
+			rc = RX_OK;
+		} else {
+			fprintf(stderr, "mailctl: resubmit: daemon: %s", ans);
+			rc = RX_OTHER;
+		}
+		free(ans);
+		free(req);
+	}
 	else if ((strcmp(cmd, "queue") == 0 && argc == optind)
 	    || (strcmp(cmd, "reload") == 0 && argc == optind) || strcmp(cmd, "retry") == 0) {
 		struct buf req = BUF_INIT(64 * 1024);

@@ -11,13 +11,17 @@
  *	order), read-only: the state, the address list, the message
  *	header and the first N lines of the body (default 20), or the
  *	whole letter with --all. Reading needs no daemon and changes
- *	nothing. (hold, release, bounce, forward, reroute, delete: not yet.)
+ *	nothing. With --archive, the copy ARCHIVE/NAME.gz ([archive] dir,
+ *	relay/archive.h) is shown instead, decompressed while it is read.
+ *	(hold, release, bounce, forward, reroute, delete: not yet.)
  *--*/
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
 
 #include "relay/conf.h"
 #include "relay/ctl_ops.h"
@@ -25,10 +29,11 @@
 #include "util/strutil.h"
 
 static const char view_help[] =
-"Usage: mailctl -c NODE.ini view [--all] [--lines N] NAME\n"
+"Usage: mailctl -c NODE.ini view [--all] [--lines N] [--archive] NAME\n"
 "Show a letter held by this node (in/, queue/, hold/, dead/, corrupt/):\n"
 "its state, address list, header and the first N lines of the body\n"
-"(default 20), or all of it with --all. Read-only.\n"
+"(default 20), or all of it with --all. --archive shows the archived copy\n"
+"([archive] dir, NAME.gz) instead. Read-only.\n"
 "Exit status: 0 shown, 1 no such letter, 64 usage.\n";
 
 /* name_ok - a spool name: [A-Za-z0-9._-], not starting with '.' */
@@ -45,12 +50,25 @@ static int name_ok(const char *s)
 	return 1;
 }
 
+/* A letter being shown: a plain file or an archived gzip copy. */
+struct vsrc {
+	FILE   *fp;
+	gzFile	gz;
+};
+
+/* vgets - the next line (cut at len-1 octets), or NULL at the end */
+static char *vgets(struct vsrc *v, char *line, int len)
+{
+	return v->gz != NULL ? gzgets(v->gz, line, len) : fgets(line, len, v->fp);
+}
+
 /* ctl_view - mailctl view */
 int ctl_view(const struct conf *c, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "lines", required_argument, NULL, 'n' },
+		{ "archive", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -58,7 +76,8 @@ int ctl_view(const struct conf *c, int argc, char **argv)
 	char    path[4200], line[8192];
 	const char *name, *st = NULL;
 	uint64_t n = 20;
-	int     o, all = 0, part = 0;
+	int     o, all = 0, part = 0, arch = 0, zerr;
+	struct vsrc v = { NULL, NULL };
 	unsigned long body = 0;
 	size_t  i;
 	FILE   *fp = NULL;
@@ -68,6 +87,9 @@ int ctl_view(const struct conf *c, int argc, char **argv)
 		switch (o) {
 		case 'a':
 			all = 1;
+			break;
+		case 'A':
+			arch = 1;
 			break;
 		case 'n':
 			if (str_to_u64(optarg, 0, 1000000, &n) < 0) {
@@ -88,6 +110,26 @@ int ctl_view(const struct conf *c, int argc, char **argv)
 		return RX_USAGE;
 	}
 	name = argv[optind];
+	if (arch) {
+		struct stat ast;
+		char    when[32];
+		size_t  nl = strlen(name);
+
+		if (nl > 3 && strcmp(name + nl - 3, ".gz") == 0)
+			nl -= 3;
+		snprintf(path, sizeof(path), "%s/%.*s.gz", c->archive_dir, (int) nl, name);
+		errno = 0;
+		if ((v.gz = gzopen(path, "rbe")) == NULL || stat(path, &ast) < 0) {
+			fprintf(stderr, "mailctl: view: no archived letter '%.*s': open '%s': %s\n",
+			    (int) nl, name, path, errno ? strerror(errno) : "out of memory");
+			if (v.gz != NULL)
+				gzclose(v.gz);
+			return RX_OTHER;
+		}
+		printf("letter %.*s at %s, archived copy '%s' (%s)\n", (int) nl, name, c->name,
+		    path, str_iso8601(ast.st_mtime, when, sizeof(when)));
+		goto show;
+	}
 	for (i = 0; i < sizeof(states) / sizeof(states[0]) && fp == NULL; i++) {
 		snprintf(path, sizeof(path), "%s/%s/%s", c->spool, states[i], name);
 		if ((fp = fopen(path, "re")) != NULL)
@@ -103,8 +145,10 @@ int ctl_view(const struct conf *c, int argc, char **argv)
 		return RX_OTHER;
 	}
 	printf("letter %s at %s, in %s/\n", name, c->name, st);
+	v.fp = fp;
+show:
 	/* address list, blank line(s), header, blank line, body */
-	while (fgets(line, sizeof(line), fp) != NULL) {
+	while (vgets(&v, line, sizeof(line)) != NULL) {
 		int     is_blank = strspn(line, " \t\r\n") == strlen(line);
 
 		if (part == 0 && is_blank) {
@@ -128,6 +172,18 @@ int ctl_view(const struct conf *c, int argc, char **argv)
 		if (part == 3)
 			body++;
 		fputs(line, stdout);
+	}
+	if (v.gz != NULL) {
+		const char *ze = gzerror(v.gz, &zerr);
+
+		if (zerr != Z_OK && zerr != Z_STREAM_END) {
+			fprintf(stderr, "mailctl: view: read '%s': %s\n", path,
+			    zerr == Z_ERRNO ? strerror(errno) : ze);
+			gzclose(v.gz);
+			return RX_OTHER;
+		}
+		gzclose(v.gz);
+		return RX_OK;
 	}
 	if (ferror(fp)) {
 		fprintf(stderr, "mailctl: view: read '%s': %s\n", path, strerror(errno));

@@ -25,7 +25,7 @@
  *	Control protocol (one request line per connection, answer lines,
  *	a last line "."): "ping"; "pickup FILE" (claim out/FILE now, answer
  *	"ok NAME" once durable, or "err REASON"); "queue"; "retry [NAME..]";
- *	"reload". See doc/relay.md.
+ *	"reload"; "resubmit NAME" (relay/archive.h). See doc/relay.md.
  *
  *	--stdio: splice stdin/stdout to SPOOL/stdio.sock (exit 75 when the
  *	daemon is not running).
@@ -48,8 +48,10 @@
 #include <unistd.h>
 
 #include "niftp/ts.h"
+#include "relay/archive.h"
 #include "relay/conf.h"
 #include "relay/relayd.h"
+#include "relay/relayd_stats.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
@@ -149,6 +151,8 @@ static void ctl_pickup_done(void *arg, int ok, const char *name, const char *err
 	struct ctlconn *cc = arg;
 	char   *s;
 
+	if (ok)
+		archive_letter(cc->rd, name);
 	s = ok ? xasprintf("ok %s\n.\n", name) : xasprintf("err %s\n.\n", err ? err : "failed");
 	ctl_answer(cc, s, strlen(s));
 	free(s);
@@ -173,6 +177,19 @@ static void ctl_request(struct ctlconn *cc, char *line)
 		if (rd->stopping)
 			buf_printf(&out, "err mail relay shutting down\n");
 		else if (relayd_claim(rd, arg, ctl_pickup_done, cc, err, sizeof(err)) == 0) {
+			cc->waiting = 1;
+			loop_fd_del(rd->loop, cc->fd);
+			buf_release(&out);
+			return;
+		} else
+			buf_printf(&out, "err %s\n", err);
+	} else if (strcmp(line, "resubmit") == 0 && arg != NULL) {
+		char    user[64];
+
+		archive_peer_user(cc->fd, user, sizeof(user));
+		if (rd->stopping)
+			buf_printf(&out, "err mail relay shutting down\n");
+		else if (archive_resubmit(rd, arg, user, ctl_pickup_done, cc, err, sizeof(err)) == 0) {
 			cc->waiting = 1;
 			loop_fd_del(rd->loop, cc->fd);
 			buf_release(&out);
@@ -309,7 +326,7 @@ static void inotify_readable(struct loop *loop, int fd, int mask, void *arg)
 			 * mailctl died before asking) */
 			if (ev->len > 0 && ev->name[0] != '.' && !rd->stopping
 			    && strncmp(ev->name, "submit.", 7) != 0
-			    && relayd_claim(rd, ev->name, NULL, NULL, err, sizeof(err)) < 0
+			    && relayd_claim(rd, ev->name, archive_claimed, rd, err, sizeof(err)) < 0
 			    && errno != ENOENT)
 				log_error("pick up 'out/%s': %s", ev->name, err);
 			off += sizeof(*ev) + ev->len;
@@ -496,6 +513,8 @@ int relayd_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct relayd rd;
+	struct relayd_stats *rstats = NULL;
+	struct archive *rarch = NULL;
 	struct spool_opts so;
 	struct spool_recovery rep;
 	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
@@ -651,6 +670,8 @@ int relayd_main(int argc, char **argv)
 		if (durable_write_file(path, pid, strlen(pid), err, sizeof(err)) < 0)
 			log_warn("pid file: %s", err);
 	}
+	rstats = relayd_stats_start(&rd);
+	rarch = archive_start(&rd);
 	relayd_ready_write(&rd);
 	log_info("node %s ready (%zu listen addresses, spool '%s')", rd.conf->name,
 	    rd.conf->nlisten, rd.conf->spool);
@@ -721,6 +742,8 @@ out:
 		spool_close(rd.sp);
 	if (rd.wq != NULL)
 		workq_free(rd.wq);
+	relayd_stats_free(rstats);
+	archive_free(rarch);
 	relayd_queue_free(&rd);
 	if (rd.loop != NULL)
 		loop_free(rd.loop);

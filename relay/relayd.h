@@ -34,6 +34,7 @@ struct renv;
 struct rhop;
 struct ctlconn;
 struct claim_job;
+struct claim_wait;
 
 #define RELAYD_ERRLEN	1024
 #define RELAYD_ENVLEN	SPOOL_NAMELEN
@@ -56,48 +57,66 @@ struct rrcpt {
 	int	done;		/* local: delivered or failed already */
 };
 
-/* A routed letter in queue/: the message store of its envelopes. */
+/* A routed letter in queue/: the message store of its envelopes. Kept
+ * small (one per queued letter): the letter itself stays on disk. */
 struct rletter {
-	struct rletter *next;
-	char	name[SPOOL_NAMELEN];
-	char	calling[300];	/* who sent it to us (return path) */
+	struct rletter *hnext;	/* hash chain (rd->ltab) */
+	char   *calling;	/* who sent it to us (return path), NULL: unknown */
+	char   *dead_reason;	/* NULL until a NAME_d marker exists */
 	int	nenv;		/* envelopes not yet removed */
 	int	dead;		/* a NAME_d marker exists */
-	char	dead_reason[512];
-	int	finishing;
+	char	name[];		/* the spool name */
 };
 
-/* An envelope: one copy for one next hop, or the local deliveries. */
+/* A queue of envelopes (intrusive, doubly linked): the soon list of the
+ * scheduler, the per-hop waiting lists of relayd_fwd.c. An envelope is
+ * in at most one at a time. */
+struct renvq {
+	struct renv *head;
+	struct renv *tail;
+	size_t	n;
+};
+
+/* An envelope: one copy for one next hop, or the local deliveries.
+ * One small record per queued envelope; the strings that only a
+ * transfer or an error needs are allocated when set (NULL otherwise). */
 struct renv {
-	struct renv *next;
+	struct renv *next, *prev;	/* rd->envs */
+	struct renv *qnext, *qprev;	/* in *q */
+	struct renvq *q;		/* the queue e waits in, or NULL */
 	struct rletter *l;
-	char	name[RELAYD_ENVLEN];	/* queue/ file */
-	char	hop[300];		/* next hop name, "local" */
-	int	local;
+	char   *name;			/* queue/ file */
+	char   *hop;			/* next hop name, "local" */
 	struct rrcpt *rcpts;
 	size_t	nrcpts;
 	time_t	first;			/* arrival of the letter */
 	time_t	next_try;
+	char   *error;			/* last error, NULL: none */
 	unsigned attempts;
-	int	warned;
-	char	error[512];
-	int	busy;			/* a call, job or transaction works on it */
-	int	finishing;		/* leaving the queue */
-	int	gone;			/* removed: free when no longer busy */
-	/* niftp copy identity (fixed when first sent) */
-	int	copy;
-	uint16_t tid;
-	uint64_t size;
-	uint32_t crc;
-	uint64_t hoff;
-	struct niftp_docket dk;
-	int	have_dk;
-	char	remote[256];
-	char	via_addr[300];
-	int	fwd_done;		/* finished line durable: only clean-up left */
+	unsigned char local;
+	unsigned char warned;
+	unsigned char busy;		/* a call, job or transaction works on it */
+	unsigned char finishing;	/* leaving the queue */
+	unsigned char copy;		/* niftp copy identity fixed (tid held) */
+	unsigned char have_dk;		/* dk holds a resumable NIFTP docket */
+	unsigned char fwd_done;		/* finished line durable: only clean-up left */
+	unsigned char fwd_wait;		/* STOPACK seen, waits for docket saves */
 	int	saving;			/* docket saves of their own in flight */
-	int	fwd_wait;		/* STOPACK seen, waits for those saves */
+	/* niftp copy identity (fixed when first sent) */
+	uint16_t tid;
+	uint32_t crc;
+	uint64_t size;
+	uint64_t hoff;
+	struct niftp_docket *dk;	/* allocated with have_dk */
+	char   *remote;			/* name the next hop assigned, NULL */
+	char   *via_addr;		/* address of the call that carried it */
 };
+
+/* env_error - e's last error, "" when none */
+static inline const char *env_error(const struct renv *e)
+{
+	return e->error ? e->error : "";
+}
 
 struct relayd {
 	struct loop *loop;
@@ -113,11 +132,18 @@ struct relayd {
 	struct rcall *rcalls;
 	int	nrcalls;
 	/* the queue */
-	struct rletter *letters;
-	struct renv *envs;
+	struct rletter **ltab;		/* letters by name (hash, chained) */
+	size_t	ltab_size;		/* a power of two */
+	size_t	nletters;
+	struct renv *envs;		/* every envelope (doubly linked) */
+	struct renvq soon;		/* envelopes to look at now */
+	char  **notices;		/* notices to route once in in/ */
+	size_t	nnotices;
 	struct rhop *hops;
 	uint64_t sched_timer;
 	int	sched_soon;
+	int64_t	last_full;		/* last full scheduler pass (loop ms) */
+	uint64_t soon_timer;
 	int	inotify_fd;
 	int64_t	last_out_scan;
 	int64_t	last_prune;
@@ -131,6 +157,9 @@ struct relayd {
 	int	sig_pipe[2];
 	int	jobs;			/* workq jobs whose done() has not run */
 	struct claim_job *claims;	/* drops being read on a worker */
+	int	nclaims;		/* how many (at most CLAIMS_MAX) */
+	struct claim_wait *cpend;	/* claims asked while at the limit (FIFO) */
+	size_t	cpend_head, cpend_n;
 };
 
 /* relayd_recv.c */
@@ -146,8 +175,18 @@ void relayd_recv_stop(struct relayd *rd, int now);
 int  relayd_queue_start(struct relayd *rd, char *err, size_t errlen);
 /* relayd_route_letter - route in/NAME now (after a commit or claim) */
 void relayd_route_letter(struct relayd *rd, const char *name);
-/* relayd_schedule - run the scheduler soon */
+/* relayd_schedule - run the scheduler soon (a full pass over the queue,
+ * at most every SCHED_MIN_MS) */
 void relayd_schedule(struct relayd *rd);
+/* env_kick - look at e soon (start it when due, remove it when done) */
+void env_kick(struct relayd *rd, struct renv *e);
+/* envq_add, envq_del - put e at the tail of q, take e out of its queue */
+void envq_add(struct renvq *q, struct renv *e);
+void envq_del(struct renv *e);
+/* env_set_dk - e's resumable NIFTP docket is d (NULL: none) */
+void env_set_dk(struct renv *e, const struct niftp_docket *d);
+/* env_set_str - replace *sp with a copy of s (NULL or "": none) */
+void env_set_str(char **sp, const char *s);
 /* relayd_pickup - scan out/ now (force: take files regardless of age) */
 void relayd_pickup(struct relayd *rd, int force);
 /* relayd_retry - make envelopes of letter name (NULL: all) due now;
@@ -197,6 +236,11 @@ int  relayd_fwd_busy(const struct relayd *rd);
 void relayd_fwd_stop(struct relayd *rd, int now);
 /* relayd_fwd_free - free per-hop state */
 void relayd_fwd_free(struct relayd *rd);
+/* relayd_fwd_hold - e (loaded at start-up) holds its transfer id */
+void relayd_fwd_hold(struct relayd *rd, struct renv *e);
+/* relayd_fwd_release - e's docket is resolved (removed durably) or its
+ * copy was never stored: its transfer id is free again */
+void relayd_fwd_release(struct relayd *rd, const char *hop, uint16_t tid);
 
 /* relayd.c */
 /* relayd_job_done - bookkeeping of rd->jobs */

@@ -56,15 +56,28 @@
 #include "util/workq.h"
 
 #define FWD_IDLE_MS	2000
+#define HOP_HELD_MAX	512	/* copies fixed ahead per hop (transfer ids held) */
+#define TID_MAX		65534
 
 struct fcall;
 
+/* A next hop. Its due envelopes wait in unprep (copy identity not fixed
+ * yet) or ready (fixed, waiting for a free call). A copy is fixed, and
+ * takes a transfer id, only when it is about to be sent: at most
+ * HOP_HELD_MAX copies of a hop hold an id at a time (ids held by copies
+ * that failed and wait for their retry count too), so any number of
+ * queued copies works with 65,534 ids. */
 struct rhop {
 	struct rhop *next;
 	char	name[300];
 	unsigned alt;			/* current alternate */
 	unsigned alt_fails;		/* consecutive unreachable alternates */
 	uint16_t next_tid;
+	unsigned char *tids;		/* bit per transfer id held by a docket */
+	unsigned nheld;			/* bits set */
+	unsigned npreparing;		/* copy_prepare() in flight */
+	struct renvq unprep;
+	struct renvq ready;
 	struct fcall *calls;
 	unsigned ncalls;
 };
@@ -92,19 +105,87 @@ struct niftp_file {
 	uint64_t size;
 };
 
-static struct rhop *hop_get(struct relayd *rd, const char *name)
+static struct rhop *hop_find(struct relayd *rd, const char *name)
 {
 	struct rhop *h;
 
 	for (h = rd->hops; h != NULL; h = h->next)
 		if (strcmp(h->name, name) == 0)
 			return h;
+	return NULL;
+}
+
+static struct rhop *hop_get(struct relayd *rd, const char *name)
+{
+	struct rhop *h = hop_find(rd, name);
+
+	if (h != NULL)
+		return h;
 	h = xcalloc(1, sizeof(*h));
 	str_copy(h->name, name, sizeof(h->name));
 	h->next_tid = (uint16_t) (time(NULL) % 60000 + 1);
+	h->tids = xcalloc((TID_MAX + 8) / 8 + 1, 1);
 	h->next = rd->hops;
 	rd->hops = h;
 	return h;
+}
+
+static int tid_held(const struct rhop *h, uint16_t tid)
+{
+	return (h->tids[tid >> 3] >> (tid & 7)) & 1;
+}
+
+static void tid_set(struct rhop *h, uint16_t tid)
+{
+	if (tid == 0 || tid > TID_MAX || tid_held(h, tid))
+		return;
+	h->tids[tid >> 3] |= (unsigned char) (1u << (tid & 7));
+	h->nheld++;
+}
+
+static void tid_clear(struct rhop *h, uint16_t tid)
+{
+	if (tid == 0 || tid > TID_MAX || !tid_held(h, tid))
+		return;
+	h->tids[tid >> 3] &= (unsigned char) ~(1u << (tid & 7));
+	h->nheld--;
+}
+
+/* tid_take - a transfer id no docket of h holds (1..65534), 0 if none */
+static uint16_t tid_take(struct rhop *h)
+{
+	unsigned i;
+
+	for (i = 0; i < TID_MAX; i++) {
+		uint16_t tid = h->next_tid;
+
+		h->next_tid = (uint16_t) (h->next_tid >= TID_MAX ? 1 : h->next_tid + 1);
+		if (!tid_held(h, tid)) {
+			tid_set(h, tid);
+			return tid;
+		}
+	}
+	return 0;
+}
+
+/* relayd_fwd_hold - e's docket (loaded at start-up) holds its id */
+void relayd_fwd_hold(struct relayd *rd, struct renv *e)
+{
+	if (e->copy && !e->local)
+		tid_set(hop_get(rd, e->hop), e->tid);
+}
+
+static void hop_pump(struct relayd *rd, struct rhop *h);
+
+/* relayd_fwd_release - the docket holding tid for hop is resolved */
+void relayd_fwd_release(struct relayd *rd, const char *hop, uint16_t tid)
+{
+	struct rhop *h = hop_find(rd, hop);
+
+	if (h == NULL)
+		return;
+	tid_clear(h, tid);
+	hop_pump(rd, h);
 }
 
 static void hop_safe(const char *hop, char *dst, size_t len)
@@ -308,10 +389,13 @@ static void fcall_free(struct fcall *fc)
 static void fcall_reap(struct loop *loop, void *arg)
 {
 	struct fcall *fc = arg;
+	struct relayd *rd = fc->rd;
+	struct rhop *h = fc->hop;
 
 	(void) loop;
 	fc->reap_timer = 0;
 	fcall_free(fc);
+	hop_pump(rd, h);		/* a call slot is free */
 }
 
 static void fcall_idle_over(struct loop *loop, void *arg)
@@ -331,8 +415,7 @@ static int docket_hook(void *arg, const struct niftp_docket *d)
 
 	if (e == NULL || d == NULL)
 		return 0;
-	e->dk = *d;
-	e->have_dk = d->tid != 0;
+	env_set_dk(e, d->tid != 0 ? d : NULL);
 	if (d->data_done && !fc->rd->stopping)
 		env_save(fc->rd, e, NULL);	/* resume with 0xFFFF after a crash */
 	return 0;
@@ -350,26 +433,24 @@ static void fwd_event(void *arg, struct niftp_call *call, const struct niftp_eve
 	switch (ev->type) {
 	case NIFTP_EV_POS:
 		if (ev->name && *ev->name)
-			str_copy(e->remote, ev->name, sizeof(e->remote));
+			env_set_str(&e->remote, ev->name);
 		break;
 	case NIFTP_EV_DONE:
 		if (!fc->up && ev->status != NIFTP_OK)
 			return;		/* never reached: fwd_callev tries the alternates */
 		fc->cur = NULL;
 		if (ev->name && *ev->name)
-			str_copy(e->remote, ev->name, sizeof(e->remote));
+			env_set_str(&e->remote, ev->name);
 		switch (ev->status) {
 		case NIFTP_OK:
 			crash_point("relay-after-stopack-before-journal");
-			str_copy(e->via_addr, fc->addr, sizeof(e->via_addr));
+			env_set_str(&e->via_addr, fc->addr);
 			fc->hop->alt_fails = 0;
 			env_forwarded(rd, e);
 			break;
 		case NIFTP_ERR_RESUMABLE:
-			if ((d = niftp_docket(niftp_call_engine(call))) != NULL && d->tid != 0) {
-				e->dk = *d;
-				e->have_dk = 1;
-			}
+			if ((d = niftp_docket(niftp_call_engine(call))) != NULL && d->tid != 0)
+				env_set_dk(e, d);
 			env_deferred(rd, e, ev->reason ? ev->reason : "call broken");
 			break;
 		case NIFTP_ERR_NORESUME:
@@ -425,9 +506,9 @@ static void fwd_callev(void *arg, struct niftp_call *call, enum niftp_call_ev ev
 			h->alt_fails++;
 			h->alt = (h->alt + 1) % (unsigned) rh->nalts;
 			if (h->alt_fails < rh->nalts) {
-				/* try the next alternate at once */
+				/* try the next alternate at once (when reaped) */
 				e->busy = 0;
-				relayd_schedule(rd);
+				envq_add(&h->ready, e);
 				goto reap;
 			}
 			h->alt_fails = 0;
@@ -544,22 +625,20 @@ static void prep_job_done(void *arg)
 	struct prep_job *pj = arg;
 	struct relayd *rd = pj->rd;
 	struct renv *e = pj->e;
-	struct rhop *h;
+	struct rhop *h = hop_get(rd, e->hop);
 	struct spool_file *f = NULL;
 	struct spool_txn *t;
-	struct renv *o;
 	struct prep *p;
 	char    pn[SPOOL_NAMELEN * 2], err[RELAYD_ERRLEN];
-	size_t  i;
-	int     used;
+	uint16_t tid;
 
 	relayd_job(rd, -1);
+	h->npreparing--;
 	e->busy = 0;
 	if (!pj->ok) {
 		env_deferred(rd, e, pj->err);
 		goto out;
 	}
-	h = hop_get(rd, e->hop);
 	prefix_name(e, pn, sizeof(pn));
 	if (spool_exists(rd->sp, SPOOL_QUEUE, pn)) {
 		/* left by a crash before the docket: replace it */
@@ -568,27 +647,20 @@ static void prep_job_done(void *arg)
 		spool_txn_remove(rt, SPOOL_QUEUE, pn);
 		(void) spool_txn_run(rt, NULL, 0);
 	}
+	/* a transfer id no unresolved docket of this hop holds */
+	if ((tid = tid_take(h)) == 0) {
+		env_deferred(rd, e, "no free transfer id for this next hop");
+		goto out;
+	}
 	if ((f = spool_create(rd->sp, pn, err, sizeof(err))) == NULL
 	    || spool_write(f, buf_data(&pj->pre), pj->pre.len, err, sizeof(err)) < 0) {
 		if (f)
 			spool_file_abort(f);
+		tid_clear(h, tid);
 		env_deferred(rd, e, err);
 		goto out;
 	}
-	/* a transfer id not in use for this hop */
-	for (i = 0; i < 65534; i++) {
-		uint16_t tid = h->next_tid;
-
-		h->next_tid = (uint16_t) (h->next_tid >= 65534 ? 1 : h->next_tid + 1);
-		used = 0;
-		for (o = rd->envs; o != NULL; o = o->next)
-			if (o != e && o->copy && o->tid == tid && strcmp(o->hop, e->hop) == 0)
-				used = 1;
-		if (!used) {
-			e->tid = tid;
-			break;
-		}
-	}
+	e->tid = tid;
 	e->hoff = pj->hoff;
 	e->size = pj->total;
 	e->crc = pj->crc;
@@ -604,10 +676,11 @@ static void prep_job_done(void *arg)
 	spool_txn_submit(t, prep_done, p);
 out:
 	prep_job_free(pj);
+	hop_pump(rd, h);
 }
 
 /* copy_prepare - fix the copy identity of e (on a worker, then the loop) */
-static void copy_prepare(struct relayd *rd, struct renv *e)
+static void copy_prepare(struct relayd *rd, struct rhop *h, struct renv *e)
 {
 	struct prep_job *pj = xcalloc(1, sizeof(*pj));
 	size_t  i;
@@ -625,6 +698,7 @@ static void copy_prepare(struct relayd *rd, struct renv *e)
 		pj->rcpts[i] = xstrdup(e->rcpts[i].addr);
 	pj->nrcpts = e->nrcpts;
 	e->busy = 1;
+	h->npreparing++;
 	relayd_job(rd, 1);
 	workq_submit(rd->wq, prep_work, prep_job_done, pj);
 }
@@ -640,6 +714,7 @@ static void transfer_start(struct fcall *fc, struct renv *e)
 		loop_timer_del(rd->loop, fc->idle_timer);
 		fc->idle_timer = 0;
 	}
+	envq_del(e);
 	fc->cur = e;
 	e->busy = 1;
 	memset(&req, 0, sizeof(req));
@@ -651,8 +726,8 @@ static void transfer_start(struct fcall *fc, struct renv *e)
 	    rd->conf->name, e->l->name, (unsigned long long) e->size, (unsigned long) e->crc);
 	req.copy_id = copy_id;
 	if (e->have_dk)
-		niftp_resume_req(&req, &e->dk);
-	e->remote[0] = '\0';
+		niftp_resume_req(&req, e->dk);
+	env_set_str(&e->remote, NULL);
 	if (niftp_call_start(fc->call, &req) < 0) {
 		fc->cur = NULL;
 		env_deferred(rd, e, "the transfer could not be started");
@@ -663,44 +738,25 @@ static void prep_done(void *arg, int ok, const char *err)
 {
 	struct prep *p = arg;
 	struct renv *e = p->e;
+	struct rhop *h = hop_get(p->rd, e->hop);
 
 	e->busy = 0;
 	if (!ok) {
 		e->copy = 0;
+		tid_clear(h, e->tid);	/* the docket was not written */
 		log_error("store copy of '%s' for %s: %s", e->l->name, e->hop, err);
 		env_deferred(p->rd, e, err);
-	} else
-		(void) relayd_fwd_start(p->rd, e);
+	} else if (!e->finishing && !p->rd->stopping)
+		envq_add(&h->ready, e);
+	hop_pump(p->rd, h);
 	free(p);
 }
 
-/* fcall_next - give an idle call the next due envelope of its hop */
-static void fcall_next(struct fcall *fc)
+/* fcall_new - place a call to h's current alternate carrying e; 0, or
+ * -1 (e deferred) */
+static int fcall_new(struct relayd *rd, struct rhop *h, const struct route_hop *rh,
+	struct renv *e)
 {
-	struct relayd *rd = fc->rd;
-	struct renv *e;
-	time_t  now = time(NULL);
-
-	if (rd->stopping) {
-		niftp_call_hangup(fc->call);
-		return;
-	}
-	for (e = rd->envs; e != NULL; e = e->next)
-		if (!e->busy && !e->local && !e->finishing && e->copy && e->next_try <= now
-		    && strcmp(e->hop, fc->hop->name) == 0) {
-			transfer_start(fc, e);
-			return;
-		}
-	if (fc->idle_timer == 0)
-		fc->idle_timer = loop_timer_add(rd->loop, FWD_IDLE_MS, fcall_idle_over, fc);
-	relayd_schedule(rd);		/* envelopes without a copy yet */
-}
-
-/* relayd_fwd_start - try to send e now */
-int relayd_fwd_start(struct relayd *rd, struct renv *e)
-{
-	const struct route_hop *rh = route_table_hop_by_name(rd->conf->routes, e->hop);
-	struct rhop *h = hop_get(rd, e->hop);
 	struct niftp_call_hooks hooks;
 	struct niftp_config cfg;
 	struct ts_opts tso;
@@ -708,23 +764,6 @@ int relayd_fwd_start(struct relayd *rd, struct renv *e)
 	const struct route_alt *alt;
 	char    err[RELAYD_ERRLEN];
 
-	if (rd->stopping || e->busy)
-		return -1;
-	if (rh == NULL) {
-		env_deferred(rd, e, "no route for this next hop in the configuration");
-		return -1;
-	}
-	if (!e->copy) {
-		copy_prepare(rd, e);
-		return 0;
-	}
-	for (fc = h->calls; fc != NULL; fc = fc->next)
-		if (!fc->down && fc->cur == NULL && fc->up) {
-			transfer_start(fc, e);
-			return 0;
-		}
-	if (h->ncalls >= rd->conf->calls_per_hop)
-		return 0;		/* waits for a call to become free */
 	if (h->alt >= rh->nalts)
 		h->alt = 0;
 	alt = &rh->alts[h->alt];
@@ -749,6 +788,7 @@ int relayd_fwd_start(struct relayd *rd, struct renv *e)
 	    err, sizeof(err));
 	if (fc->call == NULL) {
 		free(fc);
+		envq_del(e);
 		env_deferred(rd, e, err);
 		return -1;
 	}
@@ -756,6 +796,87 @@ int relayd_fwd_start(struct relayd *rd, struct renv *e)
 	h->calls = fc;
 	h->ncalls++;
 	transfer_start(fc, e);
+	return 0;
+}
+
+/* hop_pump - fix copies ahead (at most HOP_HELD_MAX ids held) and give
+ * ready copies to idle calls, placing new calls up to calls_per_hop */
+static void hop_pump(struct relayd *rd, struct rhop *h)
+{
+	const struct route_hop *rh;
+	struct renv *e;
+	struct fcall *fc;
+
+	if (rd->stopping)
+		return;
+	while ((e = h->unprep.head) != NULL && h->nheld + h->npreparing < HOP_HELD_MAX) {
+		envq_del(e);
+		if (e->busy || e->finishing || e->l == NULL)
+			continue;
+		if (e->copy)
+			envq_add(&h->ready, e);
+		else
+			copy_prepare(rd, h, e);
+	}
+	if (h->ready.head == NULL)
+		return;
+	if ((rh = route_table_hop_by_name(rd->conf->routes, h->name)) == NULL) {
+		while ((e = h->ready.head) != NULL) {
+			envq_del(e);
+			if (!e->busy && !e->finishing)
+				env_deferred(rd, e, "no route for this next hop in the configuration");
+		}
+		return;
+	}
+	while ((e = h->ready.head) != NULL) {
+		if (e->busy || e->finishing || !e->copy || e->l == NULL) {
+			envq_del(e);
+			continue;
+		}
+		for (fc = h->calls; fc != NULL; fc = fc->next)
+			if (!fc->down && fc->cur == NULL && fc->up)
+				break;
+		if (fc != NULL) {
+			transfer_start(fc, e);
+			continue;
+		}
+		if (h->ncalls >= rd->conf->calls_per_hop)
+			break;		/* waits for a call to become free */
+		(void) fcall_new(rd, h, rh, e);
+	}
+}
+
+/* fcall_next - give an idle call the next ready copy of its hop */
+static void fcall_next(struct fcall *fc)
+{
+	struct relayd *rd = fc->rd;
+
+	if (rd->stopping) {
+		niftp_call_hangup(fc->call);
+		return;
+	}
+	hop_pump(rd, fc->hop);
+	if (fc->cur == NULL && !fc->down && fc->idle_timer == 0)
+		fc->idle_timer = loop_timer_add(rd->loop, FWD_IDLE_MS, fcall_idle_over, fc);
+}
+
+/* relayd_fwd_start - e is due: queue it on its hop (fixing its copy
+ * first when needed) and start what can start */
+int relayd_fwd_start(struct relayd *rd, struct renv *e)
+{
+	struct rhop *h;
+
+	if (rd->stopping || e->busy)
+		return -1;
+	if (route_table_hop_by_name(rd->conf->routes, e->hop) == NULL) {
+		envq_del(e);
+		env_deferred(rd, e, "no route for this next hop in the configuration");
+		return -1;
+	}
+	h = hop_get(rd, e->hop);
+	if (e->q != &h->ready && e->q != &h->unprep)
+		envq_add(e->copy ? &h->ready : &h->unprep, e);
+	hop_pump(rd, h);
 	return 0;
 }
 
@@ -795,7 +916,12 @@ void relayd_fwd_free(struct relayd *rd)
 	while ((h = rd->hops) != NULL) {
 		while (h->calls != NULL)
 			fcall_free(h->calls);
+		while (h->unprep.head != NULL)
+			envq_del(h->unprep.head);
+		while (h->ready.head != NULL)
+			envq_del(h->ready.head);
 		rd->hops = h->next;
+		free(h->tids);
 		free(h);
 	}
 }

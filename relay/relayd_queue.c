@@ -60,43 +60,150 @@
 
 #define ENV_FILE_MAX	(32 * 1024 * 1024)
 #define SCHED_MS	1000
+#define SCHED_MIN_MS	100	/* full passes asked for: at most this often */
 #define OUT_STABLE_S	2
+#define CLAIMS_MAX	256	/* drops read at a time (memory stays bounded) */
 
 /* --- small helpers ------------------------------------------------------- */
+
+/* letter_hash - FNV-1a of a letter name */
+static size_t letter_hash(const char *name)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char) *name) * 1099511628211ULL;
+	return (size_t) (h ^ (h >> 32));
+}
 
 static struct rletter *letter_find(struct relayd *rd, const char *name)
 {
 	struct rletter *l;
 
-	for (l = rd->letters; l != NULL; l = l->next)
+	if (rd->ltab == NULL)
+		return NULL;
+	for (l = rd->ltab[letter_hash(name) & (rd->ltab_size - 1)]; l != NULL; l = l->hnext)
 		if (strcmp(l->name, name) == 0)
 			return l;
 	return NULL;
 }
 
+/* letter_grow - double the hash table (load factor 1) */
+static void letter_grow(struct relayd *rd)
+{
+	size_t  nsize = rd->ltab_size ? 2 * rd->ltab_size : 1024, i;
+	struct rletter **nt = xcalloc(nsize, sizeof(*nt)), *l, *next;
+
+	for (i = 0; i < rd->ltab_size; i++)
+		for (l = rd->ltab[i]; l != NULL; l = next) {
+			size_t  k = letter_hash(l->name) & (nsize - 1);
+
+			next = l->hnext;
+			l->hnext = nt[k];
+			nt[k] = l;
+		}
+	free(rd->ltab);
+	rd->ltab = nt;
+	rd->ltab_size = nsize;
+}
+
 static struct rletter *letter_add(struct relayd *rd, const char *name)
 {
 	struct rletter *l = letter_find(rd, name);
+	size_t  k, n = strlen(name);
 
 	if (l != NULL)
 		return l;
-	l = xcalloc(1, sizeof(*l));
-	str_copy(l->name, name, sizeof(l->name));
-	l->next = rd->letters;
-	rd->letters = l;
+	if (rd->nletters >= rd->ltab_size)
+		letter_grow(rd);
+	l = xcalloc(1, sizeof(*l) + n + 1);
+	memcpy(l->name, name, n + 1);
+	k = letter_hash(name) & (rd->ltab_size - 1);
+	l->hnext = rd->ltab[k];
+	rd->ltab[k] = l;
+	rd->nletters++;
 	return l;
+}
+
+static void rletter_free(struct rletter *l)
+{
+	free(l->calling);
+	free(l->dead_reason);
+	free(l);
 }
 
 static void letter_del(struct relayd *rd, struct rletter *l)
 {
 	struct rletter **lp;
 
-	for (lp = &rd->letters; *lp != NULL; lp = &(*lp)->next)
+	for (lp = &rd->ltab[letter_hash(l->name) & (rd->ltab_size - 1)]; *lp != NULL;
+	    lp = &(*lp)->hnext)
 		if (*lp == l) {
-			*lp = l->next;
-			free(l);
+			*lp = l->hnext;
+			rd->nletters--;
+			rletter_free(l);
 			return;
 		}
+}
+
+/* env_set_str - replace *sp with a copy of s (NULL or "": none) */
+void env_set_str(char **sp, const char *s)
+{
+	char   *old = *sp;
+
+	*sp = s != NULL && *s ? xstrdup(s) : NULL;
+	free(old);
+}
+
+/* env_set_dk - e's resumable NIFTP docket */
+void env_set_dk(struct renv *e, const struct niftp_docket *d)
+{
+	if (d == NULL) {
+		e->have_dk = 0;
+		return;
+	}
+	if (e->dk == NULL)
+		e->dk = xmalloc(sizeof(*e->dk));
+	if (e->dk != d)
+		*e->dk = *d;
+	e->have_dk = 1;
+}
+
+/* envq_add - e at the tail of q (taken out of its queue first) */
+void envq_add(struct renvq *q, struct renv *e)
+{
+	if (e->q == q)
+		return;
+	envq_del(e);
+	e->q = q;
+	e->qnext = NULL;
+	e->qprev = q->tail;
+	if (q->tail)
+		q->tail->qnext = e;
+	else
+		q->head = e;
+	q->tail = e;
+	q->n++;
+}
+
+/* envq_del - e out of its queue, if any */
+void envq_del(struct renv *e)
+{
+	struct renvq *q = e->q;
+
+	if (q == NULL)
+		return;
+	if (e->qprev)
+		e->qprev->qnext = e->qnext;
+	else
+		q->head = e->qnext;
+	if (e->qnext)
+		e->qnext->qprev = e->qprev;
+	else
+		q->tail = e->qprev;
+	q->n--;
+	e->q = NULL;
+	e->qnext = e->qprev = NULL;
 }
 
 static void env_free(struct renv *e)
@@ -104,24 +211,42 @@ static void env_free(struct renv *e)
 	size_t  i;
 
 	for (i = 0; i < e->nrcpts; i++) {
+		if (e->rcpts[i].orig != e->rcpts[i].addr)
+			free(e->rcpts[i].orig);
 		free(e->rcpts[i].addr);
-		free(e->rcpts[i].orig);
 		free(e->rcpts[i].owner);
 		free(e->rcpts[i].mailbox);
 	}
 	free(e->rcpts);
+	free(e->name);
+	free(e->hop);
+	free(e->error);
+	free(e->dk);
+	free(e->remote);
+	free(e->via_addr);
 	free(e);
+}
+
+/* env_link - e into rd->envs */
+static void env_link(struct relayd *rd, struct renv *e)
+{
+	e->prev = NULL;
+	e->next = rd->envs;
+	if (rd->envs)
+		rd->envs->prev = e;
+	rd->envs = e;
 }
 
 static void env_unlink(struct relayd *rd, struct renv *e)
 {
-	struct renv **ep;
-
-	for (ep = &rd->envs; *ep != NULL; ep = &(*ep)->next)
-		if (*ep == e) {
-			*ep = e->next;
-			return;
-		}
+	envq_del(e);
+	if (e->prev)
+		e->prev->next = e->next;
+	else if (rd->envs == e)
+		rd->envs = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	e->next = e->prev = NULL;
 }
 
 static void env_add_rcpt(struct renv *e, const char *addr, const char *orig,
@@ -133,7 +258,7 @@ static void env_add_rcpt(struct renv *e, const char *addr, const char *orig,
 	r = &e->rcpts[e->nrcpts++];
 	memset(r, 0, sizeof(*r));
 	r->addr = xstrdup(addr);
-	r->orig = xstrdup(orig ? orig : addr);
+	r->orig = orig == NULL || strcmp(orig, addr) == 0 ? r->addr : xstrdup(orig);
 	r->owner = owner ? xstrdup(owner) : NULL;
 	r->mailbox = mailbox ? xstrdup(mailbox) : NULL;
 }
@@ -240,6 +365,8 @@ static int crc_file(int fd, uint64_t off, uint32_t *crc, uint64_t *size)
 	return 0;
 }
 
+static void notice_later(struct relayd *rd, const char *name);
+
 /* --- envelope file and docket -------------------------------------------- */
 
 /* env_file_text - the immutable envelope file */
@@ -288,7 +415,7 @@ static struct renv *env_file_parse(char *text, char *letter, size_t llen, char *
 		if (strcmp(line, "letter") == 0)
 			str_copy(letter, val, llen);
 		else if (strcmp(line, "hop") == 0)
-			str_copy(e->hop, val, sizeof(e->hop));
+			env_set_str(&e->hop, val);
 		else if (strcmp(line, "calling") == 0)
 			str_copy(calling, strcmp(val, "-") ? val : "", clen);
 		else if (strcmp(line, "first") == 0) {
@@ -298,14 +425,17 @@ static struct renv *env_file_parse(char *text, char *letter, size_t llen, char *
 		} else if (strcmp(line, "rcpt") == 0)
 			env_add_rcpt(e, val, NULL, NULL, NULL);
 		else if (e->nrcpts > 0 && strcmp(line, "orig") == 0) {
-			free(e->rcpts[e->nrcpts - 1].orig);
-			e->rcpts[e->nrcpts - 1].orig = xstrdup(val);
+			struct rrcpt *r = &e->rcpts[e->nrcpts - 1];
+
+			if (r->orig != r->addr)
+				free(r->orig);
+			r->orig = strcmp(val, r->addr) == 0 ? r->addr : xstrdup(val);
 		} else if (e->nrcpts > 0 && strcmp(line, "mailbox") == 0)
 			e->rcpts[e->nrcpts - 1].mailbox = xstrdup(val);
 		else if (e->nrcpts > 0 && strcmp(line, "owner") == 0)
 			e->rcpts[e->nrcpts - 1].owner = xstrdup(val);
 	}
-	if (!head || e->nrcpts == 0 || !e->hop[0] || !letter[0])
+	if (!head || e->nrcpts == 0 || e->hop == NULL || !letter[0])
 		goto bad;
 	return e;
 bad:
@@ -335,7 +465,8 @@ static void env_save_done(void *arg, int ok, const char *err)
 	if (--e->saving == 0 && e->fwd_wait) {
 		e->fwd_wait = 0;
 		env_forwarded(sv->rd, e);
-	}
+	} else if (e->saving == 0)
+		env_kick(sv->rd, e);	/* the scheduler passed it over */
 	free(sv);
 }
 
@@ -347,7 +478,7 @@ void env_save(struct relayd *rd, struct renv *e, struct spool_txn *t)
 	size_t  i;
 	int     own = t == NULL;
 
-	str_escape(esc, sizeof(esc), e->error, strlen(e->error));
+	str_escape(esc, sizeof(esc), env_error(e), strlen(env_error(e)));
 	buf_printf(&b, "attempts %u\nnext %lld\nwarned %d\nerror %s\nfinished %d\n",
 	    e->attempts, (long long) e->next_try, e->warned, esc, e->fwd_done);
 	if (e->copy)
@@ -355,9 +486,10 @@ void env_save(struct relayd *rd, struct renv *e, struct spool_txn *t)
 		    (unsigned long long) e->size, (unsigned long) e->crc,
 		    (unsigned long long) e->hoff);
 	if (e->have_dk)
-		buf_printf(&b, "dk %u %lu %lu %llu %d\n", e->dk.mode, (unsigned long) e->dk.mark_interval,
-		    (unsigned long) e->dk.mark, (unsigned long long) e->dk.offset, e->dk.data_done);
-	if (e->remote[0])
+		buf_printf(&b, "dk %u %lu %lu %llu %d\n", e->dk->mode,
+		    (unsigned long) e->dk->mark_interval, (unsigned long) e->dk->mark,
+		    (unsigned long long) e->dk->offset, e->dk->data_done);
+	if (e->remote)
 		buf_printf(&b, "remote %s\n", e->remote);
 	for (i = 0; i < e->nrcpts; i++)
 		if (e->rcpts[i].done)
@@ -407,7 +539,7 @@ static void env_load_docket(struct relayd *rd, struct renv *e)
 		else if (sscanf(line, "finished %d", &i1) == 1)
 			e->fwd_done = i1;
 		else if (strncmp(line, "error ", 6) == 0)
-			str_copy(e->error, line + 6, sizeof(e->error));
+			env_set_str(&e->error, line + 6);
 		else if (sscanf(line, "copy %u %llu %lx %llu", &u1, &a, &m1, &b2) == 4) {
 			e->copy = 1;
 			e->tid = (uint16_t) u1;
@@ -415,21 +547,23 @@ static void env_load_docket(struct relayd *rd, struct renv *e)
 			e->crc = (uint32_t) m1;
 			e->hoff = b2;
 		} else if (sscanf(line, "dk %u %lu %lu %llu %d", &u1, &m1, &m2, &c, &i1) == 5) {
-			memset(&e->dk, 0, sizeof(e->dk));
-			e->dk.tid = e->tid;
-			e->dk.mode = (uint16_t) u1;
-			e->dk.mark_interval = (uint32_t) m1;
-			e->dk.mark = (uint32_t) m2;
-			e->dk.offset = c;
-			e->dk.data_done = i1;
-			e->have_dk = 1;
+			struct niftp_docket dk;
+
+			memset(&dk, 0, sizeof(dk));
+			dk.tid = e->tid;
+			dk.mode = (uint16_t) u1;
+			dk.mark_interval = (uint32_t) m1;
+			dk.mark = (uint32_t) m2;
+			dk.offset = c;
+			dk.data_done = i1;
+			env_set_dk(e, &dk);
 		} else if (strncmp(line, "remote ", 7) == 0)
-			str_copy(e->remote, line + 7, sizeof(e->remote));
+			env_set_str(&e->remote, line + 7);
 		else if (sscanf(line, "done %llu", &d) == 1 && d < e->nrcpts)
 			e->rcpts[d].done = 1;
 	}
 	if (e->have_dk)
-		e->dk.tid = e->tid;
+		e->dk->tid = e->tid;
 	free(text);
 }
 
@@ -682,7 +816,7 @@ static void add_dead_marker(struct relayd *rd, struct spool_txn *t, struct rlett
 	}
 	spool_txn_commit(t, f, SPOOL_QUEUE);
 	l->dead = 1;
-	str_copy(l->dead_reason, reason, sizeof(l->dead_reason));
+	env_set_str(&l->dead_reason, reason);
 }
 
 /* --- routing a letter in in/ ---------------------------------------------- */
@@ -712,8 +846,8 @@ static void route_done(void *arg, int ok, const char *err)
 		for (i = 0; i < rc->nenvs; i++) {
 			rc->envs[i]->l = l;
 			l->nenv++;
-			rc->envs[i]->next = rd->envs;
-			rd->envs = rc->envs[i];
+			env_link(rd, rc->envs[i]);
+			env_kick(rd, rc->envs[i]);
 		}
 	}
 	if (ok && rc->notice[0]) {
@@ -727,7 +861,6 @@ static void route_done(void *arg, int ok, const char *err)
 	}
 	free(rc->envs);
 	free(rc);
-	relayd_schedule(rd);
 }
 
 /* commit_env - write e's file and add it to t */
@@ -839,8 +972,8 @@ void relayd_route_letter(struct relayd *rd, const char *name)
 			if (loc == NULL) {
 				loc = xcalloc(1, sizeof(*loc));
 				loc->local = 1;
-				str_copy(loc->hop, "local", sizeof(loc->hop));
-				snprintf(loc->name, sizeof(loc->name), "%s_l", name);
+				loc->hop = xstrdup("local");
+				loc->name = xasprintf("%s_l", name);
 				loc->first = now;
 				loc->next_try = now;
 			}
@@ -863,9 +996,9 @@ void relayd_route_letter(struct relayd *rd, const char *name)
 	for (i = 0; i < ng; i++) {
 		struct renv *e = xcalloc(1, sizeof(*e));
 
-		str_copy(e->hop, groups[i].hop->name, sizeof(e->hop));
+		e->hop = xstrdup(groups[i].hop->name);
 		hop_safe(e->hop, hs, sizeof(hs));
-		snprintf(e->name, sizeof(e->name), "%s_f_%s", name, hs);
+		e->name = xasprintf("%s_f_%s", name, hs);
 		e->first = now;
 		e->next_try = now;
 		for (j = 0; j < groups[i].n; j++)
@@ -895,8 +1028,7 @@ void relayd_route_letter(struct relayd *rd, const char *name)
 		}
 		rcpts = env_rcpts_text(&tmp);
 		for (i = 0; i < tmp.nrcpts; i++) {
-			free(tmp.rcpts[i].addr);
-			free(tmp.rcpts[i].orig);
+			free(tmp.rcpts[i].addr);	/* orig is addr */
 		}
 		free(tmp.rcpts);
 	}
@@ -950,15 +1082,18 @@ out:
 
 static void env_removed(void *arg, int ok, const char *err)
 {
-	struct renv *e = arg;
+	struct env_saving *sv = arg;
+	struct renv *e = sv->e;
 
-	(void) ok;
-	(void) err;
 	/* the envelope is gone from memory already; on failure its files
-	 * stay and are found again at the next start */
+	 * stay and are found again at the next start (its transfer id
+	 * stays held: its docket may be unresolved) */
 	if (!ok)
 		log_error("remove envelope: %s", err);
+	else if (e->copy)
+		relayd_fwd_release(sv->rd, e->hop, e->tid);
 	env_free(e);
+	free(sv);
 }
 
 /* env_remove_ops - add to t the removal of e's files and docket and,
@@ -983,7 +1118,7 @@ static void env_remove_ops(struct relayd *rd, struct renv *e, struct spool_txn *
 			spool_txn_remove(t, SPOOL_QUEUE, pname);
 			spool_txn_move(t, l->name, SPOOL_QUEUE, SPOOL_DEAD, NULL);
 			kv[0] = "reason";
-			kv[1] = l->dead_reason[0] ? l->dead_reason : "undeliverable";
+			kv[1] = l->dead_reason ? l->dead_reason : "undeliverable";
 			spool_txn_journal(t, "dead", l->name, kv, 1);
 		} else
 			spool_txn_remove(t, SPOOL_QUEUE, l->name);
@@ -1006,40 +1141,52 @@ static void env_remove_ops(struct relayd *rd, struct renv *e, struct spool_txn *
 static void env_remove(struct relayd *rd, struct renv *e)
 {
 	struct spool_txn *t = spool_txn_new(rd->sp);
+	struct env_saving *sv = xcalloc(1, sizeof(*sv));
 
+	sv->rd = rd;
+	sv->e = e;
 	env_remove_ops(rd, e, t);
-	spool_txn_submit(t, env_removed, e);
+	spool_txn_submit(t, env_removed, sv);
 }
 
 static void env_phase1_done(void *arg, int ok, const char *err)
 {
-	struct renv *e = arg;
+	struct env_saving *sv = arg;
+	struct renv *e = sv->e;
 
 	e->busy = 0;
 	if (!ok) {
 		log_error("finish envelope '%s': %s (will try again)", e->name, err);
 		e->finishing = 0;
 		e->fwd_done = 0;
+		free(sv);
 		return;
 	}
-	/* phase two runs from the scheduler (it needs rd) */
+	/* phase two: at the next loop turn */
 	e->fwd_done = 1;
+	env_kick(sv->rd, e);
+	free(sv);
 }
 
 /* env_finish - submit phase one (journal lines already in t) */
 static void env_finish(struct relayd *rd, struct renv *e, struct spool_txn *t)
 {
+	struct env_saving *sv = xcalloc(1, sizeof(*sv));
+
+	sv->rd = rd;
+	sv->e = e;
+	envq_del(e);
 	e->finishing = 1;
 	e->busy = 1;
 	e->fwd_done = 1;
 	env_save(rd, e, t);
-	spool_txn_submit(t, env_phase1_done, e);
-	relayd_schedule(rd);
+	spool_txn_submit(t, env_phase1_done, sv);
 }
 
 static void env_forwarded_done(void *arg, int ok, const char *err)
 {
-	struct renv *e = arg;
+	struct env_saving *sv = arg;
+	struct renv *e = sv->e;
 
 	/* e left the queue in memory when the transaction was built. On
 	 * failure what is left on disk is found at the next start: an
@@ -1047,7 +1194,10 @@ static void env_forwarded_done(void *arg, int ok, const char *err)
 	 * answers with the same name (nothing is sent twice). */
 	if (!ok)
 		log_error("forwarded '%s': %s (resolved at the next start)", e->name, err);
+	else if (e->copy)
+		relayd_fwd_release(sv->rd, e->hop, e->tid);	/* docket resolved */
 	env_free(e);
+	free(sv);
 }
 
 /* env_forwarded - STOPACK for e: the forwarded line and the removal of
@@ -1056,6 +1206,7 @@ static void env_forwarded_done(void *arg, int ok, const char *err)
 void env_forwarded(struct relayd *rd, struct renv *e)
 {
 	struct spool_txn *t;
+	struct env_saving *sv;
 	char    tid[16];
 	char   *rcpts;
 	const char *kv[10];
@@ -1075,9 +1226,9 @@ void env_forwarded(struct relayd *rd, struct renv *e)
 	kv[0] = "to";
 	kv[1] = e->hop;
 	kv[2] = "addr";
-	kv[3] = e->via_addr[0] ? e->via_addr : "-";
+	kv[3] = e->via_addr ? e->via_addr : "-";
 	kv[4] = "remote";
-	kv[5] = e->remote[0] ? e->remote : "-";
+	kv[5] = e->remote ? e->remote : "-";
 	kv[6] = "tid";
 	kv[7] = tid;
 	kv[8] = "rcpts";
@@ -1087,8 +1238,10 @@ void env_forwarded(struct relayd *rd, struct renv *e)
 	e->finishing = 1;
 	e->busy = 1;
 	env_remove_ops(rd, e, t);
-	spool_txn_submit(t, env_forwarded_done, e);
-	relayd_schedule(rd);
+	sv = xcalloc(1, sizeof(*sv));
+	sv->rd = rd;
+	sv->e = e;
+	spool_txn_submit(t, env_forwarded_done, sv);
 }
 
 /* env_deferred - a try failed temporarily */
@@ -1102,13 +1255,13 @@ void env_deferred(struct relayd *rd, struct renv *e, const char *reason)
 	e->attempts++;
 	ms = conf_backoff_ms(rd->conf, e->attempts);
 	e->next_try = time(NULL) + (time_t) ((ms + 999) / 1000);
-	str_copy(e->error, reason ? reason : "temporary failure", sizeof(e->error));
+	env_set_str(&e->error, reason && *reason ? reason : "temporary failure");
 	str_iso8601(e->next_try, next, sizeof(next));
 	snprintf(att, sizeof(att), "%u", e->attempts);
 	kv[0] = "to";
 	kv[1] = e->hop;
 	kv[2] = "reason";
-	kv[3] = e->error;
+	kv[3] = env_error(e);
 	kv[4] = "next";
 	kv[5] = next;
 	kv[6] = "attempts";
@@ -1117,7 +1270,7 @@ void env_deferred(struct relayd *rd, struct renv *e, const char *reason)
 	env_save(rd, e, t);
 	spool_txn_submit(t, NULL, NULL);
 	e->busy = 0;
-	relayd_schedule(rd);
+	envq_del(e);
 }
 
 /* env_fail_some - recipients of e (those with fail[i]) failed; the rest
@@ -1140,7 +1293,7 @@ static void env_fail_list(struct relayd *rd, struct renv *e, struct spool_txn *t
 	}
 	notice[0] = '\0';
 	dr[0] = '\0';
-	report_failures(rd, t, e->l->name, e->hop, h, fd, boff, e->l->calling, fs, notice,
+	report_failures(rd, t, e->l->name, e->hop, h, fd, boff, e->l->calling ? e->l->calling : "", fs, notice,
 	    sizeof(notice), &dead, dr, sizeof(dr));
 	if (dead)
 		add_dead_marker(rd, t, e->l, dr);
@@ -1155,7 +1308,7 @@ static void env_fail_list(struct relayd *rd, struct renv *e, struct spool_txn *t
 		for (p = notice; p != NULL && *p; p = next) {
 			if ((next = strchr(p, ' ')) != NULL)
 				*next++ = '\0';
-			letter_add(rd, p)->finishing = 2;	/* "route me": see sched_tick */
+			notice_later(rd, p);
 		}
 	}
 }
@@ -1297,7 +1450,7 @@ static void local_done(void *arg)
 				kv[2] = "to";
 				kv[3] = to;
 				spool_txn_journal(t, "ack", e->l->name, kv, 2);
-				letter_add(rd, nn)->finishing = 2;
+				notice_later(rd, nn);
 			}
 			free(to);
 			addr_free(a);
@@ -1387,10 +1540,10 @@ static void env_warn(struct relayd *rd, struct renv *e)
 	memset(&fs, 0, sizeof(fs));
 	for (i = 0; i < e->nrcpts; i++)
 		if (!e->rcpts[i].done)
-			failset_add(&fs, e->rcpts[i].orig, e->error[0] ? e->error : "not yet delivered",
+			failset_add(&fs, e->rcpts[i].orig, e->error ? e->error : "not yet delivered",
 			    NULL);
 	if (!notice_is_notice(letter_hdr(lt))
-	    && (to = notice_addressee(rd, letter_hdr(lt), e->l->calling, NULL)) != NULL) {
+	    && (to = notice_addressee(rd, letter_hdr(lt), e->l->calling ? e->l->calling : "", NULL)) != NULL) {
 		if (add_notice(rd, t, NOTICE_WARN, e->l->name, letter_hdr(lt), fd,
 		    letter_body_offset(lt), to, fs.items, fs.n, e->first, nn, sizeof(nn)) == 0) {
 			kv[0] = "to";
@@ -1398,7 +1551,7 @@ static void env_warn(struct relayd *rd, struct renv *e)
 			kv[2] = "notice";
 			kv[3] = nn;
 			spool_txn_journal(t, "warned", e->l->name, kv, 2);
-			letter_add(rd, nn)->finishing = 2;
+			notice_later(rd, nn);
 		}
 		free(to);
 	}
@@ -1411,76 +1564,143 @@ static void env_warn(struct relayd *rd, struct renv *e)
 
 /* --- the scheduler ------------------------------------------------------- */
 
+/* The scheduler looks at every envelope once a second (give-up, warn,
+ * retries that came due) and whenever relayd_schedule() asks, but at
+ * most every SCHED_MIN_MS, so a long queue does not make each event
+ * cost a pass over it. What must happen at once (a routed envelope to
+ * start, a finished one to remove) is kicked: env_kick() puts it on the
+ * soon list, which is worked on at the next loop turn. */
+
 static void sched_tick(struct loop *loop, void *arg);
+static void soon_tick(struct loop *loop, void *arg);
 
 void relayd_schedule(struct relayd *rd)
 {
+	int64_t delay;
+
 	if (rd->stdio_mode)
 		return;
 	if (rd->sched_timer != 0 && rd->sched_soon)
 		return;
 	if (rd->sched_timer != 0)
 		loop_timer_del(rd->loop, rd->sched_timer);
+	delay = rd->last_full + SCHED_MIN_MS - loop_now_ms();
 	rd->sched_soon = 1;
-	rd->sched_timer = loop_timer_add(rd->loop, 0, sched_tick, rd);
+	rd->sched_timer = loop_timer_add(rd->loop, delay > 0 ? delay : 0, sched_tick, rd);
+}
+
+/* env_kick - look at e at the next loop turn */
+void env_kick(struct relayd *rd, struct renv *e)
+{
+	if (rd->stdio_mode)
+		return;
+	envq_add(&rd->soon, e);
+	if (rd->soon_timer == 0)
+		rd->soon_timer = loop_timer_add(rd->loop, 0, soon_tick, rd);
+}
+
+/* notice_later - route in/NAME (a notice being committed) once it is there */
+static void notice_later(struct relayd *rd, const char *name)
+{
+	rd->notices = xrealloc(rd->notices, sizeof(char *) * (rd->nnotices + 1));
+	rd->notices[rd->nnotices++] = xstrdup(name);
+	if (!rd->stdio_mode && rd->soon_timer == 0)
+		rd->soon_timer = loop_timer_add(rd->loop, 0, soon_tick, rd);
+}
+
+/* notices_route - notices waiting to be routed (their transaction is done
+ * when the file is in in/) */
+static void notices_route(struct relayd *rd)
+{
+	size_t  i, k = 0, n = rd->nnotices;
+	char  **v = rd->notices;
+
+	if (n == 0)
+		return;
+	rd->notices = NULL;
+	rd->nnotices = 0;
+	for (i = 0; i < n; i++) {
+		if (spool_exists(rd->sp, SPOOL_IN, v[i])) {
+			relayd_route_letter(rd, v[i]);
+			free(v[i]);
+		} else
+			v[k++] = v[i];
+	}
+	/* still being committed: the completion of the transaction that
+	 * wrote it kicks the queue, or the next full pass takes it */
+	for (i = 0; i < k; i++) {
+		rd->notices = xrealloc(rd->notices, sizeof(char *) * (rd->nnotices + 1));
+		rd->notices[rd->nnotices++] = v[i];
+	}
+	free(v);
+}
+
+/* env_consider - start e if due, remove it if done, give up, warn */
+static void env_consider(struct relayd *rd, struct renv *e, time_t now)
+{
+	if (e->busy || e->saving > 0)
+		return;
+	if (e->fwd_done) {
+		env_remove(rd, e);
+		return;
+	}
+	if (rd->stopping)
+		return;
+	if (rd->conf->give_up_ms > 0
+	    && (int64_t) (now - e->first) * 1000 >= rd->conf->give_up_ms) {
+		char    why[700];
+
+		snprintf(why, sizeof(why), "gave up after %u attempts%s%s", e->attempts,
+		    e->error ? ": " : "", env_error(e));
+		envq_del(e);
+		env_failed(rd, e, why);
+		return;
+	}
+	if (!e->warned && e->attempts > 0 && rd->conf->warn_ms > 0
+	    && (int64_t) (now - e->first) * 1000 >= rd->conf->warn_ms)
+		env_warn(rd, e);
+	if (e->next_try > now)
+		return;
+	if (e->local)
+		local_start(rd, e);
+	else
+		(void) relayd_fwd_start(rd, e);
+}
+
+static void soon_tick(struct loop *loop, void *arg)
+{
+	struct relayd *rd = arg;
+	struct renv *e;
+	size_t  n = rd->soon.n;
+	time_t  now = time(NULL);
+
+	(void) loop;
+	rd->soon_timer = 0;
+	notices_route(rd);
+	while (n-- > 0 && (e = rd->soon.head) != NULL) {
+		envq_del(e);
+		env_consider(rd, e, now);
+	}
 }
 
 static void sched_tick(struct loop *loop, void *arg)
 {
 	struct relayd *rd = arg;
 	struct renv *e, *next;
-	struct rletter *l, *lnext;
 	time_t  now = time(NULL);
-	int64_t ms;
 
 	(void) loop;
 	rd->sched_timer = 0;
 	rd->sched_soon = 0;
-	/* notices waiting to be routed (their transaction is done when the
-	 * file is in in/) */
-	for (l = rd->letters; l != NULL; l = lnext) {
-		lnext = l->next;
-		if (l->finishing == 2 && l->nenv == 0 && spool_exists(rd->sp, SPOOL_IN, l->name)) {
-			char    nm[SPOOL_NAMELEN];
-
-			str_copy(nm, l->name, sizeof(nm));
-			letter_del(rd, l);
-			relayd_route_letter(rd, nm);
-		}
-	}
+	rd->last_full = loop_now_ms();
+	notices_route(rd);
 	for (e = rd->envs; e != NULL; e = next) {
 		next = e->next;
-		if (e->busy || e->saving > 0)
-			continue;
-		if (e->fwd_done) {
-			env_remove(rd, e);
-			continue;
-		}
-		if (rd->stopping)
-			continue;
-		if (rd->conf->give_up_ms > 0
-		    && (int64_t) (now - e->first) * 1000 >= rd->conf->give_up_ms) {
-			char    why[700];
-
-			snprintf(why, sizeof(why), "gave up after %u attempts%s%s", e->attempts,
-			    e->error[0] ? ": " : "", e->error);
-			env_failed(rd, e, why);
-			continue;
-		}
-		if (!e->warned && e->attempts > 0 && rd->conf->warn_ms > 0
-		    && (int64_t) (now - e->first) * 1000 >= rd->conf->warn_ms)
-			env_warn(rd, e);
-		if (e->next_try > now)
-			continue;
-		if (e->local)
-			local_start(rd, e);
-		else
-			(void) relayd_fwd_start(rd, e);
+		env_consider(rd, e, now);
 	}
 	if (!rd->stopping && loop_now_ms() - rd->last_out_scan >= 1000)
 		relayd_pickup(rd, 0);
-	ms = SCHED_MS;
-	rd->sched_timer = loop_timer_add(rd->loop, ms, sched_tick, rd);
+	rd->sched_timer = loop_timer_add(rd->loop, SCHED_MS, sched_tick, rd);
 }
 
 /* relayd_retry - make envelopes due now */
@@ -1509,9 +1729,12 @@ struct claim_ctx {
 	void   *cb_arg;
 };
 
+static void claims_more(struct relayd *rd);
+
 static void claim_done(void *arg, int ok, const char *err)
 {
 	struct claim_ctx *cc = arg;
+	struct relayd *rd = cc->rd;
 
 	if (ok && !cc->corrupt)
 		relayd_route_letter(cc->rd, cc->name);
@@ -1519,6 +1742,8 @@ static void claim_done(void *arg, int ok, const char *err)
 		cc->cb(cc->cb_arg, ok && !cc->corrupt, cc->name,
 		    !ok ? err : cc->corrupt ? "malformed letter (moved to corrupt/)" : NULL);
 	free(cc);
+	rd->nclaims--;		/* the slot is held until the claim is durable */
+	claims_more(rd);
 }
 
 /* received_kv - the received line's values from a letter head */
@@ -1543,8 +1768,7 @@ static void add_received(struct spool_txn *t, const char *name, const char *from
 	}
 	rcpts = env_rcpts_text(&tmp);
 	for (i = 0; i < tmp.nrcpts; i++) {
-		free(tmp.rcpts[i].addr);
-		free(tmp.rcpts[i].orig);
+		free(tmp.rcpts[i].addr);	/* orig is addr */
 	}
 	free(tmp.rcpts);
 	snprintf(sz, sizeof(sz), "%llu", (unsigned long long) size);
@@ -1582,6 +1806,43 @@ void relayd_received_line(struct spool_txn *t, const char *name, const char *fro
 	add_received(t, name, from, calling, tid, donor, size, crc, lt);
 }
 
+
+/* A claim asked for while CLAIMS_MAX are in flight: a name, not a job. */
+struct claim_wait {
+	char   *file;
+	void	(*cb)(void *arg, int ok, const char *name, const char *err);
+	void   *cb_arg;
+};
+
+/* claims_more - start claims that waited for a free slot */
+static void claims_more(struct relayd *rd)
+{
+	char    err[RELAYD_ERRLEN];
+
+	while (rd->nclaims < CLAIMS_MAX && rd->cpend_head < rd->cpend_n) {
+		struct claim_wait w = rd->cpend[rd->cpend_head++];
+
+		if (rd->stopping) {
+			/* left in out/: taken at the next start */
+			if (w.cb)
+				w.cb(w.cb_arg, 0, NULL, "mail relay shutting down");
+			free(w.file);
+			continue;
+		}
+		if (relayd_claim(rd, w.file, w.cb, w.cb_arg, err, sizeof(err)) < 0) {
+			if (errno != ENOENT)
+				log_error("pick up 'out/%s': %s", w.file, err);
+			if (w.cb)
+				w.cb(w.cb_arg, 0, NULL, err);
+		}
+		free(w.file);
+	}
+	if (rd->cpend_head >= rd->cpend_n) {
+		free(rd->cpend);
+		rd->cpend = NULL;
+		rd->cpend_head = rd->cpend_n = 0;
+	}
+}
 
 /* A drop being read on a worker: its CRC-32 reads the whole letter, so
  * it is never computed on the loop thread. */
@@ -1645,6 +1906,8 @@ static void claim_job_done(void *arg)
 			log_error("pick up 'out/%s': %s", cj->file, cj->lerr);
 		if (cj->cb)
 			cj->cb(cj->cb_arg, 0, NULL, cj->lerr);
+		rd->nclaims--;
+		claims_more(rd);
 		goto out;
 	}
 	cc = xcalloc(1, sizeof(*cc));
@@ -1675,7 +1938,7 @@ static void claim_job_done(void *arg)
 			goto fail;
 		add_received(t, cc->name, from, NULL, NULL, NULL, cj->size, cj->crc, cj->lt);
 	}
-	spool_txn_submit(t, claim_done, cc);
+	spool_txn_submit(t, claim_done, cc);	/* it frees the slot */
 	goto out;
 fail:
 	/* ENOENT: taken meanwhile (the rename is the claim) */
@@ -1685,6 +1948,8 @@ fail:
 	free(cc);
 	if (cj->cb)
 		cj->cb(cj->cb_arg, 0, NULL, err);
+	rd->nclaims--;
+	claims_more(rd);
 out:
 	if (cj->lt)
 		letter_free(cj->lt);
@@ -1714,6 +1979,15 @@ int relayd_claim(struct relayd *rd, const char *file,
 			cj->cb_arg = cb_arg;
 			return 0;
 		}
+	if (rd->nclaims >= CLAIMS_MAX) {
+		/* started when a slot frees (a copy of the name, not a job) */
+		rd->cpend = xrealloc(rd->cpend, sizeof(*rd->cpend) * (rd->cpend_n + 1));
+		rd->cpend[rd->cpend_n].file = xstrdup(file);
+		rd->cpend[rd->cpend_n].cb = cb;
+		rd->cpend[rd->cpend_n].cb_arg = cb_arg;
+		rd->cpend_n++;
+		return 0;
+	}
 	cj = xcalloc(1, sizeof(*cj));
 	cj->rd = rd;
 	str_copy(cj->file, file, sizeof(cj->file));
@@ -1727,6 +2001,7 @@ int relayd_claim(struct relayd *rd, const char *file,
 	cj->cb_arg = cb_arg;
 	cj->next = rd->claims;
 	rd->claims = cj;
+	rd->nclaims++;
 	relayd_job(rd, 1);
 	workq_submit(rd->wq, claim_work, claim_job_done, cj);
 	return 0;
@@ -1753,7 +2028,7 @@ static int scan_out(void *arg, const char *name)
 		return 0;
 	sc->names = xrealloc(sc->names, sizeof(char *) * (sc->n + 1));
 	sc->names[sc->n++] = xstrdup(name);
-	return sc->n >= 256;		/* a batch at a time */
+	return sc->n >= 4 * CLAIMS_MAX;	/* a batch at a time */
 }
 
 /* relayd_pickup - scan out/ */
@@ -1766,6 +2041,8 @@ void relayd_pickup(struct relayd *rd, int force)
 	if (rd->stdio_mode || rd->stopping)
 		return;
 	rd->last_out_scan = loop_now_ms();
+	if (rd->cpend_head < rd->cpend_n)
+		return;		/* a backlog is being taken already */
 	memset(&sc, 0, sizeof(sc));
 	sc.rd = rd;
 	sc.force = force;
@@ -1920,7 +2197,7 @@ int relayd_queue_start(struct relayd *rd, char *err, size_t errlen)
 			l->dead = 1;
 			spool_path(rd->sp, SPOOL_QUEUE, nm, path, sizeof(path));
 			if ((reason = durable_read_file(path, 500, &len, NULL, 0)) != NULL) {
-				str_copy(l->dead_reason, reason, sizeof(l->dead_reason));
+				env_set_str(&l->dead_reason, reason);
 				free(reason);
 			}
 			continue;
@@ -1945,7 +2222,7 @@ int relayd_queue_start(struct relayd *rd, char *err, size_t errlen)
 			env_free(e);
 			continue;
 		}
-		str_copy(e->name, nm, sizeof(e->name));
+		e->name = xstrdup(nm);
 		e->local = strcmp(e->hop, "local") == 0;
 		e->next_try = time(NULL);
 		env_load_docket(rd, e);
@@ -1956,19 +2233,23 @@ int relayd_queue_start(struct relayd *rd, char *err, size_t errlen)
 			 * afresh under the same id, resume "only STOP left".
 			 * The next hop answers with the same name, grants the
 			 * mark it holds, or 0x1004 (then we send afresh). */
-			memset(&e->dk, 0, sizeof(e->dk));
-			e->dk.tid = e->tid;
-			e->dk.mode = NIFTP_MODE_REPLACE_MAKE;
-			e->dk.mark_interval = niftp_mark_interval((int64_t) e->size);
-			e->dk.data_done = 1;
-			e->have_dk = 1;
+			struct niftp_docket dk;
+
+			memset(&dk, 0, sizeof(dk));
+			dk.tid = e->tid;
+			dk.mode = NIFTP_MODE_REPLACE_MAKE;
+			dk.mark_interval = niftp_mark_interval((int64_t) e->size);
+			dk.data_done = 1;
+			env_set_dk(e, &dk);
 		}
 		l = letter_add(rd, letter);
-		str_copy(l->calling, calling, sizeof(l->calling));
+		if (l->calling == NULL)
+			env_set_str(&l->calling, calling);
 		e->l = l;
 		l->nenv++;
-		e->next = rd->envs;
-		rd->envs = e;
+		env_link(rd, e);
+		if (e->copy)
+			relayd_fwd_hold(rd, e);
 	}
 	/* a prefix without its envelope: a removal cut short by a crash */
 	for (i = 0; i < q.n; i++) {
@@ -2001,7 +2282,7 @@ int relayd_queue_start(struct relayd *rd, char *err, size_t errlen)
 				spool_txn_remove(t, SPOOL_QUEUE, mk);
 				spool_txn_move(t, nm, SPOOL_QUEUE, SPOOL_DEAD, NULL);
 				kv[0] = "reason";
-				kv[1] = l->dead_reason[0] ? l->dead_reason : "undeliverable";
+				kv[1] = l->dead_reason ? l->dead_reason : "undeliverable";
 				spool_txn_journal(t, "dead", nm, kv, 1);
 			} else
 				spool_txn_remove(t, SPOOL_QUEUE, nm);
@@ -2035,17 +2316,36 @@ void relayd_queue_free(struct relayd *rd)
 	struct renv *e;
 	struct rletter *l;
 
+	size_t  i;
+
 	while ((e = rd->envs) != NULL) {
-		rd->envs = e->next;
+		env_unlink(rd, e);
 		env_free(e);
 	}
-	while ((l = rd->letters) != NULL) {
-		rd->letters = l->next;
-		free(l);
-	}
+	for (i = 0; i < rd->ltab_size; i++)
+		while ((l = rd->ltab[i]) != NULL) {
+			rd->ltab[i] = l->hnext;
+			rletter_free(l);
+		}
+	free(rd->ltab);
+	rd->ltab = NULL;
+	rd->ltab_size = rd->nletters = 0;
+	for (i = rd->cpend_head; i < rd->cpend_n; i++)
+		free(rd->cpend[i].file);
+	free(rd->cpend);
+	rd->cpend = NULL;
+	rd->cpend_head = rd->cpend_n = 0;
+	for (i = 0; i < rd->nnotices; i++)
+		free(rd->notices[i]);
+	free(rd->notices);
+	rd->notices = NULL;
+	rd->nnotices = 0;
 	if (rd->sched_timer)
 		loop_timer_del(rd->loop, rd->sched_timer);
 	rd->sched_timer = 0;
+	if (rd->soon_timer)
+		loop_timer_del(rd->loop, rd->soon_timer);
+	rd->soon_timer = 0;
 }
 
 
@@ -2063,8 +2363,8 @@ void relayd_queue_list(struct relayd *rd, struct buf *out)
 		const char *state = e->finishing ? "finishing" : e->busy ? (e->local
 		    ? "delivering" : "sending") : e->attempts ? "deferred" : "queued";
 
-		str_escape(esc, sizeof(esc), e->error[0] ? e->error : "-",
-		    strlen(e->error[0] ? e->error : "-"));
+		str_escape(esc, sizeof(esc), e->error ? e->error : "-",
+		    strlen(e->error ? e->error : "-"));
 		buf_printf(out, "%s %llds %s %s %s %s\n", e->l ? e->l->name : "-",
 		    (long long) (now - e->first), e->hop, r, state, esc);
 		free(r);
@@ -2154,13 +2454,13 @@ int relayd_queue_list_dir(const char *spool, struct buf *out, char *err, size_t 
 				if (strcmp(line, "finished 1") == 0)
 					finished = 1;
 				else if (strncmp(line, "error ", 6) == 0)
-					str_copy(e->error, line + 6, sizeof(e->error));
+					env_set_str(&e->error, line + 6);
 			}
 			free(text);
 		}
 		r = env_rcpts_text(e);
 		/* the docket's error is stored escaped already */
-		str_copy(esc, e->error[0] ? e->error : "-", sizeof(esc));
+		str_copy(esc, e->error ? e->error : "-", sizeof(esc));
 		buf_printf(out, "%s %llds %s %s %s %s\n", letter, (long long) (now - e->first),
 		    e->hop, r, finished ? "finishing" : attempts ? "deferred" : "queued", esc);
 		free(r);

@@ -55,6 +55,7 @@
 
 #include "mailchannel/letter.h"
 #include "niftp/niftp_call.h"
+#include "relay/archive.h"
 #include "relay/relayd.h"
 #include "relay/trace_fs.h"
 #include "util/alloc.h"
@@ -635,8 +636,10 @@ static void commit_done(void *arg, int ok, const char *err)
 	}
 	if (fh->released)
 		rfile_free(fh);
-	if (ok)
+	if (ok) {
+		archive_letter(rd, name);	/* opens in/NAME before routing moves it */
 		relayd_route_letter(rd, name);
+	}
 }
 
 static void recv_commit(struct niftp_file *fh, struct niftp *n)
