@@ -25,8 +25,8 @@
  *	route_explain(): rewrites and the chosen next hop, no side effects.
  * .IP check-config
  *	conf_check(): every error with file and line; exit 78 on errors.
- * .IP "retry [NAME...]", reload
- *	passed to the daemon.
+ * .IP "retry [NAME...|--all]", "hold NAME", "release NAME", "delete NAME", reload
+ *	passed to the daemon (which journals the operator's login name).
  *--*/
 #include <errno.h>
 #include <fcntl.h>
@@ -76,7 +76,10 @@ static const char ctl_help[] =
 "                     per next hop: queued, oldest, failing since, letters\n"
 "                     per minute, last error; totals (read-only)\n"
 "  check-config       check the configuration; every error with file and line\n"
-"  retry [NAME...]    try the letters named (or all) now\n"
+"  retry [NAME...|--all]  try the letters named (or all) now\n"
+"  hold NAME          keep a queued letter from being sent (moved to hold/)\n"
+"  release NAME       queue a held letter again, due now\n"
+"  delete NAME        move a letter (queued or held) to dead/\n"
 "  reload             make the daemon reload its configuration\n"
 "Options:\n"
 "  -c, --config FILE  the node's configuration (required)\n"
@@ -350,12 +353,15 @@ int ctl_main(int argc, char **argv)
 		free(req);
 	}
 	else if ((strcmp(cmd, "queue") == 0 && argc == optind)
-	    || (strcmp(cmd, "reload") == 0 && argc == optind) || strcmp(cmd, "retry") == 0) {
+	    || (strcmp(cmd, "reload") == 0 && argc == optind) || strcmp(cmd, "retry") == 0
+	    || ((strcmp(cmd, "hold") == 0 || strcmp(cmd, "release") == 0
+	    || strcmp(cmd, "delete") == 0) && argc - optind == 1)) {
 		struct buf req = BUF_INIT(64 * 1024);
 
 		buf_printf(&req, "%s", cmd);
 		for (i = optind; i < argc; i++)
-			buf_printf(&req, " %s", argv[i]);
+			if (strcmp(cmd, "retry") != 0 || strcmp(argv[i], "--all") != 0)
+				buf_printf(&req, " %s", argv[i]);
 		if ((ans = ctl_request(c, buf_cstr(&req), err, sizeof(err))) == NULL
 		    && strcmp(cmd, "queue") == 0) {
 			/* read-only: the spool itself, without the daemon */

@@ -13,7 +13,8 @@
  *	whole letter with --all. Reading needs no daemon and changes
  *	nothing. With --archive, the copy ARCHIVE/NAME.gz ([archive] dir,
  *	relay/archive.h) is shown instead, decompressed while it is read.
- *	(hold, release, bounce, forward, reroute, delete: not yet.)
+ *	(hold, release, delete, retry: requests to the daemon, relay/ctl.c;
+ *	bounce, forward, reroute: not yet.)
  *--*/
 #include <errno.h>
 #include <getopt.h>

@@ -25,7 +25,8 @@
  *	Control protocol (one request line per connection, answer lines,
  *	a last line "."): "ping"; "pickup FILE" (claim out/FILE now, answer
  *	"ok NAME" once durable, or "err REASON"); "queue"; "retry [NAME..]";
- *	"reload"; "resubmit NAME" (relay/archive.h). See doc/relay.md.
+ *	"reload"; "resubmit NAME" (relay/archive.h); "hold NAME",
+ *	"release NAME", "delete NAME" (relayd_letter_op). See doc/relay.md.
  *
  *	--stdio: splice stdin/stdout to SPOOL/stdio.sock (exit 75 when the
  *	daemon is not running).
@@ -159,6 +160,17 @@ static void ctl_pickup_done(void *arg, int ok, const char *name, const char *err
 	ctl_close(cc);
 }
 
+static void ctl_op_done(void *arg, int ok, const char *err)
+{
+	struct ctlconn *cc = arg;
+	char   *s;
+
+	s = ok ? xasprintf("ok\n.\n") : xasprintf("err %s\n.\n", err ? err : "failed");
+	ctl_answer(cc, s, strlen(s));
+	free(s);
+	ctl_close(cc);
+}
+
 static int relayd_reload(struct relayd *rd, struct buf *out);
 
 static void ctl_request(struct ctlconn *cc, char *line)
@@ -196,19 +208,37 @@ static void ctl_request(struct ctlconn *cc, char *line)
 			return;
 		} else
 			buf_printf(&out, "err %s\n", err);
+	} else if ((strcmp(line, "hold") == 0 || strcmp(line, "release") == 0
+	    || strcmp(line, "delete") == 0) && arg != NULL) {
+		char    user[64];
+
+		archive_peer_user(cc->fd, user, sizeof(user));
+		if (rd->stopping)
+			buf_printf(&out, "err mail relay shutting down\n");
+		else if (relayd_letter_op(rd, line, arg, user, ctl_op_done, cc, err,
+		    sizeof(err)) == 0) {
+			cc->waiting = 1;
+			loop_fd_del(rd->loop, cc->fd);
+			buf_release(&out);
+			return;
+		} else
+			buf_printf(&out, "err %s\n", err);
 	} else if (strcmp(line, "queue") == 0) {
 		buf_printf(&out, "ok\n");
 		relayd_queue_list(rd, &out);
 	} else if (strcmp(line, "retry") == 0) {
+		char    user[64];
+
+		archive_peer_user(cc->fd, user, sizeof(user));
 		n = 0;
 		if (arg == NULL || *arg == '\0')
-			n = relayd_retry(rd, NULL);
+			n = relayd_retry_by(rd, NULL, user);
 		else
 			for (w = arg; w != NULL; w = next) {
 				if ((next = strchr(w, ' ')) != NULL)
 					*next++ = '\0';
 				if (*w)
-					n += relayd_retry(rd, w);
+					n += relayd_retry_by(rd, w, user);
 			}
 		relayd_pickup(rd, 1);
 		buf_printf(&out, "ok %d\n", n);

@@ -65,6 +65,7 @@ struct rletter {
 	char   *dead_reason;	/* NULL until a NAME_d marker exists */
 	int	nenv;		/* envelopes not yet removed */
 	int	dead;		/* a NAME_d marker exists */
+	unsigned mark;		/* relayd_retry_by(): journalled in this pass */
 	char	name[];		/* the spool name */
 };
 
@@ -192,6 +193,17 @@ void relayd_pickup(struct relayd *rd, int force);
 /* relayd_retry - make envelopes of letter name (NULL: all) due now;
  * returns the number made due */
 int  relayd_retry(struct relayd *rd, const char *name);
+/* relayd_retry_by - relayd_retry() for the operator user: journals
+ * "retry NAME by=USER" for each letter made due; returns the number of
+ * envelopes made due */
+int  relayd_retry_by(struct relayd *rd, const char *name, const char *user);
+/* relayd_letter_op - operator action op ("hold": queue/ to hold/,
+ * "release": hold/ to queue/, due now, "delete": queue/ or hold/ to
+ * dead/) on letter name and its envelopes, one spool transaction
+ * journalled with by=USER; cb(arg, ok, err) once durable. 0, or -1 with
+ * err (nothing done: no such letter, or a transfer in progress). */
+int  relayd_letter_op(struct relayd *rd, const char *op, const char *name, const char *user,
+	void (*cb)(void *arg, int ok, const char *err), void *cb_arg, char *err, size_t errlen);
 /* relayd_queue_busy - queue work in flight (transactions, jobs, calls) */
 int  relayd_queue_busy(const struct relayd *rd);
 /* relayd_queue_free - free the in-memory queue (at exit) */

@@ -2064,6 +2064,7 @@ struct load_ctx {
 	struct relayd *rd;
 	char  **names;
 	size_t	n;
+	void   *arg;		/* op_collect() */
 };
 
 static int collect(void *arg, const char *name)
@@ -2138,13 +2139,86 @@ static void orphan_prefix(struct relayd *rd, const char *pname, const char *enam
 }
 
 /* relayd_queue_start - load queue/, route in/ */
+/* env_load - load envelope queue/NM (start-up, release): its docket, its
+ * letter in memory; 0, or -1 (logged) when it is left alone. An envelope
+ * whose letter an operator action moved to hold/ or dead/ before a crash
+ * follows its letter (the action is completed). */
+static int env_load(struct relayd *rd, const char *nm, char *err, size_t errlen)
+{
+	char    path[PATH_MAX], letter[SPOOL_NAMELEN], calling[300];
+	char   *text;
+	size_t  len;
+	struct renv *e;
+	struct rletter *l;
+
+	spool_path(rd->sp, SPOOL_QUEUE, nm, path, sizeof(path));
+	if ((text = durable_read_file(path, ENV_FILE_MAX, &len, err, errlen)) == NULL) {
+		log_error("load envelope: %s", err);
+		return -1;
+	}
+	letter[0] = calling[0] = '\0';
+	e = env_file_parse(text, letter, sizeof(letter), calling, sizeof(calling));
+	free(text);
+	if (e == NULL) {
+		log_error("envelope 'queue/%s' is malformed: left alone", nm);
+		return -1;
+	}
+	if (!spool_exists(rd->sp, SPOOL_QUEUE, letter)) {
+		enum spool_state to = spool_exists(rd->sp, SPOOL_HOLD, letter) ? SPOOL_HOLD
+		    : spool_exists(rd->sp, SPOOL_DEAD, letter) ? SPOOL_DEAD : SPOOL_QUEUE;
+
+		if (to != SPOOL_QUEUE) {
+			struct spool_txn *t = spool_txn_new(rd->sp);
+
+			spool_txn_move(t, nm, SPOOL_QUEUE, to, NULL);
+			if (spool_txn_run(t, err, errlen) < 0)
+				log_error("envelope 'queue/%s': %s", nm, err);
+			else
+				log_info("envelope 'queue/%s' follows its letter to %s/", nm,
+				    spool_state_name(to));
+		} else
+			log_error("envelope 'queue/%s': its letter '%s' is missing: left alone", nm,
+			    letter);
+		env_free(e);
+		return -1;
+	}
+	e->name = xstrdup(nm);
+	e->local = strcmp(e->hop, "local") == 0;
+	e->next_try = time(NULL);
+	env_load_docket(rd, e);
+	if (e->copy && !e->have_dk && !e->fwd_done) {
+		/* The copy was fixed before this start, so its SFT may
+		 * have gone out and the next hop may hold it committed
+		 * (a crash before our docket said so): never send it
+		 * afresh under the same id, resume "only STOP left".
+		 * The next hop answers with the same name, grants the
+		 * mark it holds, or 0x1004 (then we send afresh). */
+		struct niftp_docket dk;
+
+		memset(&dk, 0, sizeof(dk));
+		dk.tid = e->tid;
+		dk.mode = NIFTP_MODE_REPLACE_MAKE;
+		dk.mark_interval = niftp_mark_interval((int64_t) e->size);
+		dk.data_done = 1;
+		env_set_dk(e, &dk);
+	}
+	l = letter_add(rd, letter);
+	if (l->calling == NULL)
+		env_set_str(&l->calling, calling);
+	e->l = l;
+	l->nenv++;
+	env_link(rd, e);
+	if (e->copy)
+		relayd_fwd_hold(rd, e);
+	return 0;
+}
+
 int relayd_queue_start(struct relayd *rd, char *err, size_t errlen)
 {
 	struct load_ctx q, in;
-	char    path[PATH_MAX], letter[SPOOL_NAMELEN], calling[300];
-	char   *text, *us;
+	char    path[PATH_MAX];
+	char   *us;
 	size_t  i, j, len;
-	struct renv *e;
 	struct rletter *l;
 
 	memset(&q, 0, sizeof(q));
@@ -2204,52 +2278,7 @@ int relayd_queue_start(struct relayd *rd, char *err, size_t errlen)
 		}
 		if (!((us[1] == 'l' && us[2] == '\0') || (us[1] == 'f' && us[2] == '_')))
 			continue;
-		spool_path(rd->sp, SPOOL_QUEUE, nm, path, sizeof(path));
-		if ((text = durable_read_file(path, ENV_FILE_MAX, &len, err, errlen)) == NULL) {
-			log_error("load envelope: %s", err);
-			continue;
-		}
-		letter[0] = calling[0] = '\0';
-		e = env_file_parse(text, letter, sizeof(letter), calling, sizeof(calling));
-		free(text);
-		if (e == NULL) {
-			log_error("envelope 'queue/%s' is malformed: left alone", nm);
-			continue;
-		}
-		if (!spool_exists(rd->sp, SPOOL_QUEUE, letter)) {
-			log_error("envelope 'queue/%s': its letter '%s' is missing: left alone", nm,
-			    letter);
-			env_free(e);
-			continue;
-		}
-		e->name = xstrdup(nm);
-		e->local = strcmp(e->hop, "local") == 0;
-		e->next_try = time(NULL);
-		env_load_docket(rd, e);
-		if (e->copy && !e->have_dk && !e->fwd_done) {
-			/* The copy was fixed before this start, so its SFT may
-			 * have gone out and the next hop may hold it committed
-			 * (a crash before our docket said so): never send it
-			 * afresh under the same id, resume "only STOP left".
-			 * The next hop answers with the same name, grants the
-			 * mark it holds, or 0x1004 (then we send afresh). */
-			struct niftp_docket dk;
-
-			memset(&dk, 0, sizeof(dk));
-			dk.tid = e->tid;
-			dk.mode = NIFTP_MODE_REPLACE_MAKE;
-			dk.mark_interval = niftp_mark_interval((int64_t) e->size);
-			dk.data_done = 1;
-			env_set_dk(e, &dk);
-		}
-		l = letter_add(rd, letter);
-		if (l->calling == NULL)
-			env_set_str(&l->calling, calling);
-		e->l = l;
-		l->nenv++;
-		env_link(rd, e);
-		if (e->copy)
-			relayd_fwd_hold(rd, e);
+		(void) env_load(rd, nm, err, errlen);
 	}
 	/* a prefix without its envelope: a removal cut short by a crash */
 	for (i = 0; i < q.n; i++) {
@@ -2308,6 +2337,248 @@ int relayd_queue_busy(const struct relayd *rd)
 		if (e->busy)
 			return 1;
 	return spool_pending(rd->sp) > 0 || rd->jobs > 0;
+}
+
+/* --- operator actions (mailctl hold, release, delete, retry) ----------------- */
+
+static unsigned retry_pass;
+
+/* relayd_retry_by - relayd_retry() journalled for the operator */
+int relayd_retry_by(struct relayd *rd, const char *name, const char *user)
+{
+	struct spool_txn *t = NULL;
+	struct renv *e;
+	const char *kv[2] = { "by", user };
+	int     n;
+
+	n = relayd_retry(rd, name);
+	retry_pass++;
+	for (e = rd->envs; e != NULL; e = e->next) {
+		if (e->l == NULL || e->l->mark == retry_pass || (name != NULL
+		    && strcmp(e->l->name, name) != 0 && strcmp(e->name, name) != 0))
+			continue;
+		e->l->mark = retry_pass;
+		if (t == NULL)
+			t = spool_txn_new(rd->sp);
+		spool_txn_journal(t, "retry", e->l->name, kv, 1);
+	}
+	if (t != NULL)
+		spool_txn_submit(t, NULL, NULL);
+	return n;
+}
+
+struct op_ctx {
+	struct relayd *rd;
+	char   *op;
+	char   *name;
+	struct renv **envs;		/* taken out of the queue in memory */
+	size_t	nenvs;
+	void	(*cb)(void *arg, int ok, const char *err);
+	void   *cb_arg;
+	const char *prefix;		/* op_collect: "NAME_" */
+};
+
+/* op_collect - the files NAME_* of a state (envelopes, prefixes, marker) */
+static int op_collect(void *arg, const char *name)
+{
+	struct load_ctx *lc = arg;
+	struct op_ctx *oc = (struct op_ctx *) lc->arg;
+
+	if (strncmp(name, oc->prefix, strlen(oc->prefix)) == 0)
+		return collect(lc, name);
+	return 0;
+}
+
+/* op_reload - load the envelopes of oc->name found in queue/ */
+static void op_reload(struct relayd *rd, struct op_ctx *oc, int due)
+{
+	struct load_ctx q;
+	char    err[RELAYD_ERRLEN], pre[SPOOL_NAMELEN + 2];
+	struct rletter *l;
+	struct renv *e;
+	size_t  i;
+
+	memset(&q, 0, sizeof(q));
+	snprintf(pre, sizeof(pre), "%s_", oc->name);
+	oc->prefix = pre;
+	q.arg = oc;
+	if (spool_scan(rd->sp, SPOOL_QUEUE, op_collect, &q, err, sizeof(err)) < 0)
+		log_error("%s '%s': %s", oc->op, oc->name, err);
+	for (i = 0; i < q.n; i++) {
+		const char *us = q.names[i] + strlen(oc->name);
+
+		if ((us[1] == 'l' && us[2] == '\0') || (us[1] == 'f' && us[2] == '_'))
+			(void) env_load(rd, q.names[i], err, sizeof(err));
+		else if (us[1] == 'd' && us[2] == '\0') {
+			char    path[PATH_MAX], *reason;
+			size_t  len;
+
+			l = letter_add(rd, oc->name);
+			l->dead = 1;
+			spool_path(rd->sp, SPOOL_QUEUE, q.names[i], path, sizeof(path));
+			if ((reason = durable_read_file(path, 500, &len, NULL, 0)) != NULL) {
+				env_set_str(&l->dead_reason, reason);
+				free(reason);
+			}
+		}
+	}
+	load_free(&q);
+	if (due && (l = letter_find(rd, oc->name)) != NULL)
+		for (e = rd->envs; e != NULL; e = e->next)
+			if (e->l == l)
+				e->next_try = 0;
+	relayd_schedule(rd);
+}
+
+static void op_done(void *arg, int ok, const char *err)
+{
+	struct op_ctx *oc = arg;
+	struct relayd *rd = oc->rd;
+	size_t  i;
+
+	for (i = 0; i < oc->nenvs; i++) {
+		struct renv *e = oc->envs[i];
+
+		/* a deleted copy's docket is gone: its transfer id is free
+		 * (a held one keeps it until it is released or deleted) */
+		if (ok && strcmp(oc->op, "delete") == 0 && e->copy)
+			relayd_fwd_release(rd, e->hop, e->tid);
+		env_free(e);
+	}
+	if (!ok)
+		log_error("%s '%s': %s", oc->op, oc->name, err);
+	if (strcmp(oc->op, "release") == 0 ? ok : !ok)
+		op_reload(rd, oc, 1);	/* back in queue/ (or never left it) */
+	if (oc->cb != NULL)
+		oc->cb(oc->cb_arg, ok, err);
+	free(oc->envs);
+	free(oc->op);
+	free(oc->name);
+	free(oc);
+}
+
+/* relayd_letter_op - hold, release or delete a letter for the operator */
+int relayd_letter_op(struct relayd *rd, const char *op, const char *name, const char *user,
+	void (*cb)(void *arg, int ok, const char *err), void *cb_arg, char *err, size_t errlen)
+{
+	struct rletter *l = letter_find(rd, name);
+	struct renv *e, *next;
+	struct load_ctx fl;
+	struct op_ctx *oc;
+	struct spool_txn *t;
+	enum spool_state from, to;
+	char    pre[SPOOL_NAMELEN + 2];
+	const char *kv[4];
+	size_t  i;
+
+	if (!spool_name_ok(name) || strchr(name, '_') != NULL) {
+		snprintf(err, errlen, "bad letter name '%s'", name);
+		return -1;
+	}
+	if (strcmp(op, "hold") == 0) {
+		from = SPOOL_QUEUE;
+		to = SPOOL_HOLD;
+	} else if (strcmp(op, "release") == 0) {
+		from = SPOOL_HOLD;
+		to = SPOOL_QUEUE;
+	} else if (strcmp(op, "delete") == 0) {
+		from = spool_exists(rd->sp, SPOOL_HOLD, name) ? SPOOL_HOLD : SPOOL_QUEUE;
+		to = SPOOL_DEAD;
+	} else {
+		snprintf(err, errlen, "unknown action '%s'", op);
+		return -1;
+	}
+	if (!spool_exists(rd->sp, from, name)) {
+		if (spool_exists(rd->sp, SPOOL_IN, name))
+			snprintf(err, errlen, "busy: '%s' is not routed yet, try again", name);
+		else if (to == SPOOL_HOLD && spool_exists(rd->sp, SPOOL_HOLD, name))
+			snprintf(err, errlen, "'%s' is held already", name);
+		else
+			snprintf(err, errlen, "no letter '%s' in %s/", name, spool_state_name(from));
+		return -1;
+	}
+	if (to == SPOOL_DEAD && spool_exists(rd->sp, SPOOL_DEAD, name)) {
+		snprintf(err, errlen, "'dead/%s' exists already", name);
+		return -1;
+	}
+	if (from == SPOOL_QUEUE) {
+		if (l == NULL || l->nenv <= 0) {
+			snprintf(err, errlen, "busy: '%s' is leaving the queue, try again", name);
+			return -1;
+		}
+		for (e = rd->envs; e != NULL; e = e->next)
+			if (e->l == l && (e->busy || e->saving > 0 || e->finishing
+			    || e->fwd_done || e->fwd_wait)) {
+				snprintf(err, errlen, "busy: transfer in progress, try again");
+				return -1;
+			}
+	}
+	oc = xcalloc(1, sizeof(*oc));
+	oc->rd = rd;
+	oc->op = xstrdup(op);
+	oc->name = xstrdup(name);
+	oc->cb = cb;
+	oc->cb_arg = cb_arg;
+	memset(&fl, 0, sizeof(fl));
+	snprintf(pre, sizeof(pre), "%s_", name);
+	oc->prefix = pre;
+	fl.arg = oc;
+	if (spool_scan(rd->sp, from, op_collect, &fl, err, errlen) < 0) {
+		load_free(&fl);
+		free(oc->op);
+		free(oc->name);
+		free(oc);
+		return -1;
+	}
+	oc->prefix = NULL;
+	t = spool_txn_new(rd->sp);
+	/* The letter moves first into hold/ or dead/, last back into queue/:
+	 * a crash in between leaves envelopes in queue/ without their letter
+	 * there, which start-up moves after it (env_load), never a letter in
+	 * queue/ without its envelopes (start-up would finish it). */
+	if (to != SPOOL_QUEUE)
+		spool_txn_move(t, name, from, to, NULL);
+	for (i = 0; i < fl.n; i++)
+		spool_txn_move(t, fl.names[i], from, to, NULL);
+	if (to == SPOOL_QUEUE)
+		spool_txn_move(t, name, from, to, NULL);
+	if (to == SPOOL_DEAD) {
+		/* the envelopes' dockets go with them: nothing will send them */
+		for (i = 0; i < fl.n; i++) {
+			char    key[SPOOL_NAMELEN + 8];
+			const char *us = fl.names[i] + strlen(name);
+
+			if ((us[1] == 'l' && us[2] == '\0') || (us[1] == 'f' && us[2] == '_')) {
+				snprintf(key, sizeof(key), "env %s", fl.names[i]);
+				spool_txn_docket_del(t, key);
+			}
+		}
+		kv[0] = "reason";
+		kv[1] = "deleted by operator";
+		kv[2] = "by";
+		kv[3] = user;
+		spool_txn_journal(t, "dead", name, kv, 2);
+	} else {
+		kv[0] = "by";
+		kv[1] = user;
+		spool_txn_journal(t, to == SPOOL_HOLD ? "held" : "released", name, kv, 1);
+	}
+	load_free(&fl);
+	/* out of the queue in memory now: nothing starts them meanwhile */
+	if (from == SPOOL_QUEUE) {
+		for (e = rd->envs; e != NULL; e = next) {
+			next = e->next;
+			if (e->l != l)
+				continue;
+			env_unlink(rd, e);
+			e->l = NULL;
+			oc->envs = xrealloc(oc->envs, sizeof(*oc->envs) * (oc->nenvs + 1));
+			oc->envs[oc->nenvs++] = e;
+		}
+		letter_del(rd, l);
+	}
+	spool_txn_submit(t, op_done, oc);
+	return 0;
 }
 
 /* relayd_queue_free - free the in-memory queue */
@@ -2378,6 +2649,20 @@ void relayd_queue_list(struct relayd *rd, struct buf *out)
 			    && stat(path, &st) == 0)
 				age = (long long) (now - st.st_mtime);
 			buf_printf(out, "%s %llds - - received -\n", in.names[i], age);
+		}
+	load_free(&in);
+	/* held letters (mailctl hold): the letter, not its envelopes */
+	memset(&in, 0, sizeof(in));
+	if (spool_scan(rd->sp, SPOOL_HOLD, collect, &in, err, sizeof(err)) == 0)
+		for (i = 0; i < in.n; i++) {
+			long long age = 0;
+
+			if (strchr(in.names[i], '_') != NULL)
+				continue;
+			if (spool_path(rd->sp, SPOOL_HOLD, in.names[i], path, sizeof(path))
+			    && stat(path, &st) == 0)
+				age = (long long) (now - st.st_mtime);
+			buf_printf(out, "%s %llds - - held -\n", in.names[i], age);
 		}
 	load_free(&in);
 }
@@ -2478,6 +2763,19 @@ int relayd_queue_list_dir(const char *spool, struct buf *out, char *err, size_t 
 		if (stat(path, &st) == 0)
 			age = (long long) (now - st.st_mtime);
 		buf_printf(out, "%s %llds - - received -\n", names[i], age);
+		free(names[i]);
+	}
+	free(names);
+	snprintf(path, sizeof(path), "%s/hold", spool);
+	names = dir_names(path, &n);
+	for (i = 0; i < n; i++) {
+		long long age = 0;
+
+		snprintf(path, sizeof(path), "%s/hold/%s", spool, names[i]);
+		if (strchr(names[i], '_') == NULL && stat(path, &st) == 0) {
+			age = (long long) (now - st.st_mtime);
+			buf_printf(out, "%s %llds - - held -\n", names[i], age);
+		}
 		free(names[i]);
 	}
 	free(names);
