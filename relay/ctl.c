@@ -25,7 +25,9 @@
  *	route_explain(): rewrites and the chosen next hop, no side effects.
  * .IP check-config
  *	conf_check(): every error with file and line; exit 78 on errors.
- * .IP "retry [NAME...|--all]", "hold NAME", "release NAME", "delete NAME", reload
+ * .IP "retry [NAME...|--all]", "hold NAME", "release NAME", "delete NAME", "bounce NAME [REASON]",
+ *	"forward NAME ADDRESS",
+ *	"reroute [HOST ROUTE|--clear HOST]", reload
  *	passed to the daemon (which journals the operator's login name).
  *--*/
 #include <errno.h>
@@ -80,6 +82,16 @@ static const char ctl_help[] =
 "  hold NAME          keep a queued letter from being sent (moved to hold/)\n"
 "  release NAME       queue a held letter again, due now\n"
 "  delete NAME        move a letter (queued or held) to dead/\n"
+"  bounce NAME [REASON]\n"
+"                     return a queued letter to its sender now (one NDN with\n"
+"                     REASON, default \"returned by operator\")\n"
+"  forward NAME ADDRESS\n"
+"                     send a queued letter to ADDRESS instead of its pending\n"
+"                     recipients (routed as usual)\n"
+"  reroute HOST ROUTE force next hop HOST's route (as a [routes] value, one\n"
+"                     niftp alternate) for queued and new letters, kept\n"
+"                     across restarts; reroute --clear HOST ends it;\n"
+"                     reroute alone lists the overrides\n"
 "  reload             make the daemon reload its configuration\n"
 "Options:\n"
 "  -c, --config FILE  the node's configuration (required)\n"
@@ -259,6 +271,33 @@ static int cmd_route(const struct conf *c, const char *text)
 	r = route_resolve(c->routes, a, 0);
 	(void) route_explain(r, &b);
 	fwrite(buf_data(&b), 1, b.len, stdout);
+	{
+		/* operator overrides (mailctl reroute) of the hops named */
+		char    path[PATH_MAX], *rt, *line, *next, *sp;
+		size_t  i, len;
+
+		snprintf(path, sizeof(path), "%s/reroute", c->spool);
+		if ((rt = durable_read_file(path, 1024 * 1024, &len, NULL, 0)) != NULL) {
+			for (line = rt; line != NULL && *line; line = next) {
+				if ((next = strchr(line, '\n')) != NULL)
+					*next++ = '\0';
+				if (line[0] == '#' || (sp = strchr(line, ' ')) == NULL)
+					continue;
+				*sp = '\0';
+				for (i = 0; i < route_result_count(r); i++) {
+					const struct route_target *tg = route_result_get(r, i);
+
+					if (tg->kind == ROUTE_FORWARD && strcmp(tg->hop->name, line) == 0) {
+						printf("override: next hop %s rerouted by the operator: "
+						    "%s (mailctl reroute --clear %s ends it)\n", line,
+						    sp + 1, line);
+						break;
+					}
+				}
+			}
+			free(rt);
+		}
+	}
 	buf_release(&b);
 	route_result_free(r);
 	addr_free(a);
@@ -355,7 +394,10 @@ int ctl_main(int argc, char **argv)
 	else if ((strcmp(cmd, "queue") == 0 && argc == optind)
 	    || (strcmp(cmd, "reload") == 0 && argc == optind) || strcmp(cmd, "retry") == 0
 	    || ((strcmp(cmd, "hold") == 0 || strcmp(cmd, "release") == 0
-	    || strcmp(cmd, "delete") == 0) && argc - optind == 1)) {
+	    || strcmp(cmd, "delete") == 0) && argc - optind == 1)
+	    || (strcmp(cmd, "bounce") == 0 && argc - optind >= 1)
+	    || (strcmp(cmd, "forward") == 0 && argc - optind == 2)
+	    || (strcmp(cmd, "reroute") == 0 && (argc == optind || argc - optind >= 2))) {
 		struct buf req = BUF_INIT(64 * 1024);
 
 		buf_printf(&req, "%s", cmd);

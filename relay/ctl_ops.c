@@ -13,8 +13,8 @@
  *	whole letter with --all. Reading needs no daemon and changes
  *	nothing. With --archive, the copy ARCHIVE/NAME.gz ([archive] dir,
  *	relay/archive.h) is shown instead, decompressed while it is read.
- *	(hold, release, delete, retry: requests to the daemon, relay/ctl.c;
- *	bounce, forward, reroute: not yet.)
+ *	(hold, release, delete, retry, bounce, forward, reroute: requests to
+ *	the daemon, relay/ctl.c.)
  *--*/
 #include <errno.h>
 #include <getopt.h>

@@ -26,7 +26,10 @@
  *	a last line "."): "ping"; "pickup FILE" (claim out/FILE now, answer
  *	"ok NAME" once durable, or "err REASON"); "queue"; "retry [NAME..]";
  *	"reload"; "resubmit NAME" (relay/archive.h); "hold NAME",
- *	"release NAME", "delete NAME" (relayd_letter_op). See doc/relay.md.
+ *	"release NAME", "delete NAME" (relayd_letter_op); "bounce NAME
+ *	[REASON]" (relayd_letter_bounce); "forward NAME ADDRESS"
+ *	(relayd_letter_forward); "reroute [HOST ROUTE | --clear
+ *	HOST]" (relayd_reroute_set, kept in SPOOL/reroute). See doc/relay.md.
  *
  *	--stdio: splice stdin/stdout to SPOOL/stdio.sock (exit 75 when the
  *	daemon is not running).
@@ -223,6 +226,61 @@ static void ctl_request(struct ctlconn *cc, char *line)
 			return;
 		} else
 			buf_printf(&out, "err %s\n", err);
+	} else if (strcmp(line, "bounce") == 0 && arg != NULL) {
+		char    user[64];
+		char   *reason = strchr(arg, ' ');
+
+		if (reason != NULL)
+			*reason++ = '\0';
+		archive_peer_user(cc->fd, user, sizeof(user));
+		if (rd->stopping)
+			buf_printf(&out, "err mail relay shutting down\n");
+		else if (relayd_letter_bounce(rd, arg, reason, user, ctl_op_done, cc, err,
+		    sizeof(err)) == 0) {
+			cc->waiting = 1;
+			loop_fd_del(rd->loop, cc->fd);
+			buf_release(&out);
+			return;
+		} else
+			buf_printf(&out, "err %s\n", err);
+	} else if (strcmp(line, "forward") == 0 && arg != NULL) {
+		char    user[64];
+		char   *to = strchr(arg, ' ');
+
+		if (to != NULL)
+			*to++ = '\0';
+		archive_peer_user(cc->fd, user, sizeof(user));
+		if (to == NULL || *to == '\0')
+			buf_printf(&out, "err usage: forward NAME ADDRESS\n");
+		else if (rd->stopping)
+			buf_printf(&out, "err mail relay shutting down\n");
+		else if (relayd_letter_forward(rd, arg, to, user, ctl_op_done, cc, err,
+		    sizeof(err)) == 0) {
+			cc->waiting = 1;
+			loop_fd_del(rd->loop, cc->fd);
+			buf_release(&out);
+			return;
+		} else
+			buf_printf(&out, "err %s\n", err);
+	} else if (strcmp(line, "reroute") == 0) {
+		char    user[64];
+		char   *route = arg ? strchr(arg, ' ') : NULL;
+
+		if (route != NULL)
+			*route++ = '\0';
+		archive_peer_user(cc->fd, user, sizeof(user));
+		if (arg == NULL || *arg == '\0') {
+			buf_printf(&out, "ok\n");
+			relayd_reroute_list(rd, &out);
+		} else if (strcmp(arg, "--clear") == 0 ? route == NULL || strchr(route, ' ') != NULL
+		    || relayd_reroute_set(rd, route, NULL, user, err, sizeof(err)) < 0
+		    : route == NULL || relayd_reroute_set(rd, arg, route, user, err,
+		    sizeof(err)) < 0)
+			buf_printf(&out, "err %s\n", route == NULL || (strcmp(arg, "--clear") == 0
+			    && strchr(route, ' ') != NULL) ? "usage: reroute HOST ROUTE, "
+			    "reroute --clear HOST" : err);
+		else
+			buf_printf(&out, "ok\n");
 	} else if (strcmp(line, "queue") == 0) {
 		buf_printf(&out, "ok\n");
 		relayd_queue_list(rd, &out);
@@ -685,6 +743,8 @@ int relayd_main(int argc, char **argv)
 		} else
 			loop_fd_set(rd.loop, rd.inotify_fd, LOOP_READ, inotify_readable, &rd);
 	}
+	if (relayd_reroute_load(&rd, err, sizeof(err)) < 0)
+		log_error("route overrides (mailctl reroute): %s", err);
 	if (relayd_queue_start(&rd, err, sizeof(err)) < 0) {
 		log_error("load queue: %s", err);
 		goto out;

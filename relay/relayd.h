@@ -161,6 +161,17 @@ struct relayd {
 	int	nclaims;		/* how many (at most CLAIMS_MAX) */
 	struct claim_wait *cpend;	/* claims asked while at the limit (FIFO) */
 	size_t	cpend_head, cpend_n;
+	/* operator route overrides (mailctl reroute; SPOOL/reroute) */
+	struct reroute *rr;
+	size_t	nrr;
+};
+
+/* An operator's route override for a next hop: one NIFTP alternate. */
+struct reroute {
+	char   *hop;		/* next hop name (lower case) */
+	char   *route;		/* as given: "niftp ADDR [CALLED]" */
+	char   *addr;		/* the TS address to call */
+	char   *called;		/* called address, NULL: the default */
 };
 
 /* relayd_recv.c */
@@ -204,6 +215,22 @@ int  relayd_retry_by(struct relayd *rd, const char *name, const char *user);
  * err (nothing done: no such letter, or a transfer in progress). */
 int  relayd_letter_op(struct relayd *rd, const char *op, const char *name, const char *user,
 	void (*cb)(void *arg, int ok, const char *err), void *cb_arg, char *err, size_t errlen);
+/* relayd_letter_bounce - "bounce NAME [REASON]": the pending recipients
+ * of queued letter name fail with reason (NULL: "returned by operator"),
+ * one NDN to the sender, envelopes and letter removed in the same
+ * transaction as the journal lines (failed, ndn with by=user); cb once
+ * durable. 0, or -1 with err (nothing done) */
+int  relayd_letter_bounce(struct relayd *rd, const char *name, const char *reason,
+	const char *user, void (*cb)(void *arg, int ok, const char *err), void *cb_arg,
+	char *err, size_t errlen);
+/* relayd_letter_forward - "forward NAME ADDRESS": the pending recipients
+ * of queued letter name are replaced by address (routed as usual; new
+ * envelopes committed, old ones removed, journal "forwarded-by-operator
+ * NAME to=ADDRESS rcpts=OLD hops=HOPS by=USER", one transaction); cb
+ * once durable. 0, or -1 with err (nothing done) */
+int  relayd_letter_forward(struct relayd *rd, const char *name, const char *address,
+	const char *user, void (*cb)(void *arg, int ok, const char *err), void *cb_arg,
+	char *err, size_t errlen);
 /* relayd_queue_busy - queue work in flight (transactions, jobs, calls) */
 int  relayd_queue_busy(const struct relayd *rd);
 /* relayd_queue_free - free the in-memory queue (at exit) */
@@ -250,6 +277,18 @@ void relayd_fwd_stop(struct relayd *rd, int now);
 void relayd_fwd_free(struct relayd *rd);
 /* relayd_fwd_hold - e (loaded at start-up) holds its transfer id */
 void relayd_fwd_hold(struct relayd *rd, struct renv *e);
+/* relayd_reroute_load - read SPOOL/reroute (at start-up); 0, or -1
+ * with err (a malformed line is logged and skipped) */
+int  relayd_reroute_load(struct relayd *rd, char *err, size_t errlen);
+/* relayd_reroute_set - override the route of next hop host with route
+ * ("niftp ADDR [CALLED]"; NULL: clear), written durably to
+ * SPOOL/reroute, journalled "reroute HOST route=... by=USER" or
+ * "reroute-cleared HOST by=USER"; the hop's envelopes are made due. 0,
+ * or -1 with err (nothing changed) */
+int  relayd_reroute_set(struct relayd *rd, const char *host, const char *route,
+	const char *user, char *err, size_t errlen);
+/* relayd_reroute_list - "HOST ROUTE" per override */
+void relayd_reroute_list(const struct relayd *rd, struct buf *out);
 /* relayd_fwd_release - e's docket is resolved (removed durably) or its
  * copy was never stored: its transfer id is free again */
 void relayd_fwd_release(struct relayd *rd, const char *hop, uint16_t tid);

@@ -50,6 +50,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/crash.h"
+#include "util/durable.h"
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/strutil.h"
@@ -752,6 +753,9 @@ static void prep_done(void *arg, int ok, const char *err)
 	free(p);
 }
 
+static const struct reroute *reroute_find(const struct relayd *rd, const char *hop);
+static void reroute_clear_one(struct reroute *r);
+
 /* fcall_new - place a call to h's current alternate carrying e; 0, or
  * -1 (e deferred) */
 static int fcall_new(struct relayd *rd, struct rhop *h, const struct route_hop *rh,
@@ -762,11 +766,21 @@ static int fcall_new(struct relayd *rd, struct rhop *h, const struct route_hop *
 	struct ts_opts tso;
 	struct fcall *fc;
 	const struct route_alt *alt;
+	const struct reroute *rr;
+	struct route_alt ov;
 	char    err[RELAYD_ERRLEN];
 
 	if (h->alt >= rh->nalts)
 		h->alt = 0;
 	alt = &rh->alts[h->alt];
+	if ((rr = reroute_find(rd, h->name)) != NULL) {
+		/* mailctl reroute: the operator's address before the table's */
+		memset(&ov, 0, sizeof(ov));
+		ov.channel = ROUTE_CH_NIFTP;
+		ov.addr = rr->addr;
+		ov.called = rr->called;
+		alt = &ov;
+	}
 	fc = xcalloc(1, sizeof(*fc));
 	fc->rd = rd;
 	fc->hop = h;
@@ -924,4 +938,204 @@ void relayd_fwd_free(struct relayd *rd)
 		free(h->tids);
 		free(h);
 	}
+	while (rd->nrr > 0)
+		reroute_clear_one(&rd->rr[--rd->nrr]);
+	free(rd->rr);
+	rd->rr = NULL;
+}
+
+/* --- operator route overrides (mailctl reroute) ------------------------------ */
+
+static void reroute_clear_one(struct reroute *r)
+{
+	free(r->hop);
+	free(r->route);
+	free(r->addr);
+	free(r->called);
+}
+
+static const struct reroute *reroute_find(const struct relayd *rd, const char *hop)
+{
+	size_t  i;
+
+	for (i = 0; i < rd->nrr; i++)
+		if (strcmp(rd->rr[i].hop, hop) == 0)
+			return &rd->rr[i];
+	return NULL;
+}
+
+/* reroute_parse - "niftp ADDR [CALLED]" into r (addr, called, route);
+ * 0, or -1 with err */
+static int reroute_parse(const char *route, struct reroute *r, char *err, size_t errlen)
+{
+	char    ch[16], addr[300], called[300], extra[2];
+	int     n;
+
+	ch[0] = addr[0] = called[0] = '\0';
+	n = sscanf(route, "%15s %299s %299s %1s", ch, addr, called, extra);
+	if (n < 2 || n > 3 || strcasecmp(ch, "niftp") != 0 || strchr(route, ',') != NULL) {
+		snprintf(err, errlen, "bad route '%s': want 'niftp ADDRESS [CALLED]' "
+		    "(one alternate)", route);
+		return -1;
+	}
+	if (strncmp(addr, "unix:", 5) != 0 && strncmp(addr, "tcp:", 4) != 0) {
+		snprintf(err, errlen, "bad route '%s': the address must be unix:PATH or "
+		    "tcp:HOST:PORT", route);
+		return -1;
+	}
+	r->addr = xstrdup(addr);
+	r->called = n == 3 ? xstrdup(called) : NULL;
+	r->route = n == 3 ? xasprintf("niftp %s %s", addr, called) : xasprintf("niftp %s", addr);
+	return 0;
+}
+
+/* reroute_save - SPOOL/reroute, durably (removed when empty) */
+static int reroute_save(struct relayd *rd, char *err, size_t errlen)
+{
+	struct buf b = BUF_INIT(1024 * 1024);
+	char    path[PATH_MAX], derr[DURABLE_ERRLEN];
+	size_t  i;
+	int     rc = 0;
+
+	snprintf(path, sizeof(path), "%s/reroute", rd->conf->spool);
+	buf_printf(&b, "# mailctl reroute: next hop, route (do not edit while the daemon "
+	    "runs)\n");
+	for (i = 0; i < rd->nrr; i++)
+		buf_printf(&b, "%s %s\n", rd->rr[i].hop, rd->rr[i].route);
+	if (durable_write_file(path, buf_data(&b), b.len, derr, sizeof(derr)) < 0) {
+		snprintf(err, errlen, "write '%s': %s", path, derr);
+		rc = -1;
+	}
+	buf_release(&b);
+	return rc;
+}
+
+int relayd_reroute_load(struct relayd *rd, char *err, size_t errlen)
+{
+	char    path[PATH_MAX], perr[RELAYD_ERRLEN];
+	char   *text, *line, *next, *sp;
+	size_t  len;
+	struct reroute r;
+
+	snprintf(path, sizeof(path), "%s/reroute", rd->conf->spool);
+	if ((text = durable_read_file(path, 1024 * 1024, &len, err, errlen)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	for (line = text; line != NULL && *line; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		memset(&r, 0, sizeof(r));
+		if ((sp = strchr(line, ' ')) == NULL || reroute_parse(sp + 1, &r, perr,
+		    sizeof(perr)) < 0) {
+			log_error("'%s': skipped: %s", path, sp ? perr : line);
+			continue;
+		}
+		*sp = '\0';
+		if (reroute_find(rd, line) != NULL) {
+			reroute_clear_one(&r);
+			continue;
+		}
+		r.hop = xstrdup(line);
+		rd->rr = xrealloc(rd->rr, sizeof(*rd->rr) * (rd->nrr + 1));
+		rd->rr[rd->nrr++] = r;
+		log_info("next hop %s rerouted by the operator: %s", r.hop, r.route);
+	}
+	free(text);
+	return 0;
+}
+
+int relayd_reroute_set(struct relayd *rd, const char *host, const char *route,
+	const char *user, char *err, size_t errlen)
+{
+	struct reroute r, old;
+	struct spool_txn *t;
+	struct rhop *h;
+	struct renv *e;
+	const char *kv[4];
+	char    hop[80];
+	size_t  i;
+
+	memset(&r, 0, sizeof(r));
+	str_copy(hop, host, sizeof(hop));
+	for (i = 0; hop[i]; i++)
+		if (hop[i] >= 'A' && hop[i] <= 'Z')
+			hop[i] = (char) (hop[i] - 'A' + 'a');
+	if (strlen(host) >= sizeof(hop) || strchr(host, ' ') != NULL || host[0] == '\0') {
+		snprintf(err, errlen, "bad next hop '%s'", host);
+		return -1;
+	}
+	for (i = 0; i < rd->nrr && strcmp(rd->rr[i].hop, hop) != 0; i++)
+		;
+	if (route == NULL) {
+		if (i == rd->nrr) {
+			snprintf(err, errlen, "no route override for '%s'", hop);
+			return -1;
+		}
+		old = rd->rr[i];
+		rd->rr[i] = rd->rr[--rd->nrr];
+		if (reroute_save(rd, err, errlen) < 0) {
+			rd->rr[rd->nrr++] = rd->rr[i];
+			rd->rr[i] = old;
+			return -1;
+		}
+		reroute_clear_one(&old);
+	} else {
+		if (route_table_hop_by_name(rd->conf->routes, hop) == NULL) {
+			snprintf(err, errlen, "'%s' is not a next hop of the [routes] table "
+			    "(mailctl route ADDRESS names it)", hop);
+			return -1;
+		}
+		if (reroute_parse(route, &r, err, errlen) < 0)
+			return -1;
+		r.hop = xstrdup(hop);
+		if (i == rd->nrr) {
+			rd->rr = xrealloc(rd->rr, sizeof(*rd->rr) * (rd->nrr + 1));
+			memset(&rd->rr[rd->nrr], 0, sizeof(*rd->rr));
+			rd->nrr++;
+		}
+		old = rd->rr[i];
+		rd->rr[i] = r;
+		if (reroute_save(rd, err, errlen) < 0) {
+			rd->rr[i] = old;
+			if (old.hop == NULL)
+				rd->nrr--;
+			reroute_clear_one(&r);
+			return -1;
+		}
+		reroute_clear_one(&old);
+	}
+	t = spool_txn_new(rd->sp);
+	kv[0] = route ? "route" : "by";
+	kv[1] = route ? rd->rr[i].route : user;
+	kv[2] = "by";
+	kv[3] = user;
+	spool_txn_journal(t, route ? "reroute" : "reroute-cleared", hop, kv, route ? 2 : 1);
+	spool_txn_submit(t, NULL, NULL);
+	log_info("next hop %s: route %s by %s", hop, route ? rd->rr[i].route
+	    : "override cleared", user);
+	/* idle calls to the old address end; the hop's copies are due now */
+	if ((h = hop_find(rd, hop)) != NULL) {
+		struct fcall *fc, *fnext;
+
+		h->alt = 0;
+		for (fc = h->calls; fc != NULL; fc = fnext) {
+			fnext = fc->next;
+			if (!fc->down && fc->up && fc->cur == NULL)
+				niftp_call_hangup(fc->call);
+		}
+	}
+	for (e = rd->envs; e != NULL; e = e->next)
+		if (!e->local && strcmp(e->hop, hop) == 0)
+			e->next_try = 0;
+	relayd_schedule(rd);
+	return 0;
+}
+
+void relayd_reroute_list(const struct relayd *rd, struct buf *out)
+{
+	size_t  i;
+
+	for (i = 0; i < rd->nrr; i++)
+		buf_printf(out, "%s %s\n", rd->rr[i].hop, rd->rr[i].route);
 }

@@ -720,9 +720,9 @@ static int same_owner(const char *a, const char *b)
 static void report_failures(struct relayd *rd, struct spool_txn *t, const char *letter,
 	const char *to_hop, const struct hdr *h, int fd, uint64_t body_off, const char *calling,
 	struct failset *fs, char *notice, size_t nlen, int *dead, char *dead_reason,
-	size_t drlen)
+	size_t drlen, const char *by)
 {
-	const char *kv[6];
+	const char *kv[8];
 	char   *to;
 	size_t  i;
 
@@ -736,7 +736,9 @@ static void report_failures(struct relayd *rd, struct spool_txn *t, const char *
 		kv[3] = fs->items[i].reason;
 		kv[4] = "to";
 		kv[5] = to_hop;
-		spool_txn_journal(t, "failed", letter, kv, 3);
+		kv[6] = "by";
+		kv[7] = by;
+		spool_txn_journal(t, "failed", letter, kv, by ? 4 : 3);
 	}
 	if (fs->n == 0)
 		return;
@@ -780,7 +782,9 @@ static void report_failures(struct relayd *rd, struct spool_txn *t, const char *
 			kv[1] = one;
 			kv[2] = "to";
 			kv[3] = to;
-			spool_txn_journal(t, "ndn", letter, kv, 2);
+			kv[4] = "by";
+			kv[5] = by;
+			spool_txn_journal(t, "ndn", letter, kv, by ? 3 : 2);
 			free(to);
 			if (used + strlen(one) + 2 <= nlen) {
 				if (used)
@@ -1015,7 +1019,7 @@ void relayd_route_letter(struct relayd *rd, const char *name)
 	}
 	dead_reason[0] = '\0';
 	report_failures(rd, t, name, "-", h, fd, letter_body_offset(lt), calling, &fs,
-	    rc->notice, sizeof(rc->notice), &rc->dead, dead_reason, sizeof(dead_reason));
+	    rc->notice, sizeof(rc->notice), &rc->dead, dead_reason, sizeof(dead_reason), NULL);
 	{
 		struct renv tmp;
 
@@ -1294,7 +1298,7 @@ static void env_fail_list(struct relayd *rd, struct renv *e, struct spool_txn *t
 	notice[0] = '\0';
 	dr[0] = '\0';
 	report_failures(rd, t, e->l->name, e->hop, h, fd, boff, e->l->calling ? e->l->calling : "", fs, notice,
-	    sizeof(notice), &dead, dr, sizeof(dr));
+	    sizeof(notice), &dead, dr, sizeof(dr), NULL);
 	if (dead)
 		add_dead_marker(rd, t, e->l, dr);
 	if (lt)
@@ -2579,6 +2583,313 @@ int relayd_letter_op(struct relayd *rd, const char *op, const char *name, const 
 	}
 	spool_txn_submit(t, op_done, oc);
 	return 0;
+}
+
+/* queued_letter - the in-memory letter name, queued and not busy; NULL
+ * with err */
+static struct rletter *queued_letter(struct relayd *rd, const char *name, char *err,
+	size_t errlen)
+{
+	struct rletter *l;
+	struct renv *e;
+
+	if (!spool_name_ok(name) || strchr(name, '_') != NULL) {
+		snprintf(err, errlen, "bad letter name '%s'", name);
+		return NULL;
+	}
+	if (!spool_exists(rd->sp, SPOOL_QUEUE, name)) {
+		if (spool_exists(rd->sp, SPOOL_IN, name))
+			snprintf(err, errlen, "busy: '%s' is not routed yet, try again", name);
+		else
+			snprintf(err, errlen, "no letter '%s' in queue/", name);
+		return NULL;
+	}
+	if ((l = letter_find(rd, name)) == NULL || l->nenv <= 0) {
+		snprintf(err, errlen, "busy: '%s' is leaving the queue, try again", name);
+		return NULL;
+	}
+	for (e = rd->envs; e != NULL; e = e->next)
+		if (e->l == l && (e->busy || e->saving > 0 || e->finishing
+		    || e->fwd_done || e->fwd_wait)) {
+			snprintf(err, errlen, "busy: transfer in progress, try again");
+			return NULL;
+		}
+	return l;
+}
+
+/* take_letter - add to t the removal of l's envelopes, prefixes and
+ * dockets and, unless keep, of its marker and the letter (to dead/ with
+ * dead_reason when not NULL); the envelopes (and the letter) leave the
+ * queue in memory into oc */
+static void take_letter(struct relayd *rd, struct rletter *l, struct spool_txn *t,
+	struct op_ctx *oc, const char *dead_reason, int keep)
+{
+	struct renv *e, *next;
+	char    key[SPOOL_NAMELEN + 8], pname[SPOOL_NAMELEN * 2], hs[80];
+	const char *kv[2];
+
+	for (e = rd->envs; e != NULL; e = next) {
+		next = e->next;
+		if (e->l != l)
+			continue;
+		spool_txn_remove(t, SPOOL_QUEUE, e->name);
+		env_key(e, key, sizeof(key));
+		spool_txn_docket_del(t, key);
+		if (e->copy) {
+			hop_safe(e->hop, hs, sizeof(hs));
+			snprintf(pname, sizeof(pname), "%s_p_%s", l->name, hs);
+			if (spool_exists(rd->sp, SPOOL_QUEUE, pname))
+				spool_txn_remove(t, SPOOL_QUEUE, pname);
+		}
+		env_unlink(rd, e);
+		e->l = NULL;
+		oc->envs = xrealloc(oc->envs, sizeof(*oc->envs) * (oc->nenvs + 1));
+		oc->envs[oc->nenvs++] = e;
+	}
+	letter_del(rd, l);
+	if (keep)
+		return;
+	snprintf(pname, sizeof(pname), "%s_d", oc->name);
+	if (spool_exists(rd->sp, SPOOL_QUEUE, pname))
+		spool_txn_remove(t, SPOOL_QUEUE, pname);
+	if (dead_reason != NULL) {
+		spool_txn_move(t, oc->name, SPOOL_QUEUE, SPOOL_DEAD, NULL);
+		kv[0] = "reason";
+		kv[1] = dead_reason;
+		spool_txn_journal(t, "dead", oc->name, kv, 1);
+	} else
+		spool_txn_remove(t, SPOOL_QUEUE, oc->name);
+}
+
+static void op_free_done(void *arg, int ok, const char *err)
+{
+	struct op_ctx *oc = arg;
+	size_t  i;
+
+	for (i = 0; i < oc->nenvs; i++) {
+		struct renv *e = oc->envs[i];
+
+		if (ok && e->copy)
+			relayd_fwd_release(oc->rd, e->hop, e->tid);
+		env_free(e);
+	}
+	if (!ok)
+		log_error("%s '%s': %s", oc->op, oc->name, err);
+	if (!ok || strcmp(oc->op, "forward") == 0)
+		op_reload(oc->rd, oc, 1);	/* what queue/ holds now, due now */
+	if (oc->cb != NULL)
+		oc->cb(oc->cb_arg, ok, err);
+	free(oc->envs);
+	free(oc->op);
+	free(oc->name);
+	free(oc);
+}
+
+/* relayd_letter_bounce - mailctl bounce: every pending recipient of
+ * the queued letter name fails with reason; one NDN to the sender (or
+ * the letter to dead/ when it cannot be returned), the envelopes and
+ * the letter removed, in one transaction journalled with by=user */
+int relayd_letter_bounce(struct relayd *rd, const char *name, const char *reason,
+	const char *user, void (*cb)(void *arg, int ok, const char *err), void *cb_arg,
+	char *err, size_t errlen)
+{
+	struct rletter *l;
+	struct renv *e;
+	struct failset fs;
+	struct letter *lt;
+	struct pread_ctx ctx;
+	enum letter_status st;
+	struct spool_txn *t;
+	struct op_ctx *oc;
+	char    lerr[LETTER_ERRLEN], notice[NOTICES_MAX * SPOOL_NAMELEN], dr[600];
+	const char *to = NULL;
+	const struct hdr *h = NULL;
+	uint64_t boff = 0;
+	int     fd = -1, dead = 0;
+	size_t  i;
+	char   *p, *next;
+
+	if (reason == NULL || *reason == '\0')
+		reason = "returned by operator";
+	if ((l = queued_letter(rd, name, err, errlen)) == NULL)
+		return -1;
+	memset(&fs, 0, sizeof(fs));
+	for (e = rd->envs; e != NULL; e = e->next)
+		if (e->l == l) {
+			for (i = 0; i < e->nrcpts; i++)
+				if (!e->rcpts[i].done)
+					failset_add_rcpt(&fs, &e->rcpts[i], reason, 0);
+			to = to == NULL ? e->hop : "-";
+		}
+	lt = open_stored(rd, SPOOL_QUEUE, name, &fd, &ctx, &st, lerr, sizeof(lerr));
+	if (lt != NULL) {
+		h = letter_hdr(lt);
+		boff = letter_body_offset(lt);
+	}
+	t = spool_txn_new(rd->sp);
+	notice[0] = dr[0] = '\0';
+	report_failures(rd, t, name, to ? to : "-", h, fd, boff, l->calling ? l->calling : "",
+	    &fs, notice, sizeof(notice), &dead, dr, sizeof(dr), user);
+	failset_free(&fs);
+	if (lt != NULL)
+		letter_free(lt);
+	if (fd >= 0)
+		close(fd);
+	oc = xcalloc(1, sizeof(*oc));
+	oc->rd = rd;
+	oc->op = xstrdup("bounce");
+	oc->name = xstrdup(name);
+	oc->cb = cb;
+	oc->cb_arg = cb_arg;
+	if (!dead && l->dead)
+		str_copy(dr, l->dead_reason ? l->dead_reason : "undeliverable", sizeof(dr));
+	take_letter(rd, l, t, oc, dead || l->dead ? dr : NULL, 0);
+	for (p = notice; *p; p = next) {
+		if ((next = strchr(p, ' ')) != NULL)
+			*next++ = '\0';
+		notice_later(rd, p);
+		if (next == NULL)
+			break;
+	}
+	spool_txn_submit(t, op_free_done, oc);
+	return 0;
+}
+
+/* relayd_letter_forward - mailctl forward: the pending recipients of
+ * the queued letter name are replaced by address (routed as usual):
+ * the new envelopes are committed, the old ones removed, in one
+ * transaction with "forwarded-by-operator NAME to=ADDRESS rcpts=OLD
+ * hops=NEW by=USER". The letter stays in queue/ under its name. */
+int relayd_letter_forward(struct relayd *rd, const char *name, const char *address,
+	const char *user, void (*cb)(void *arg, int ok, const char *err), void *cb_arg,
+	char *err, size_t errlen)
+{
+	struct rletter *l;
+	struct renv *e, **ne = NULL;
+	struct route_result *res = NULL;
+	struct route_group *groups = NULL;
+	struct spool_txn *t;
+	struct op_ctx *oc;
+	struct letter *lt;
+	struct pread_ctx ctx;
+	enum letter_status st;
+	struct addr *a;
+	struct buf old = BUF_INIT(1024 * 1024), hops = BUF_INIT(64 * 1024);
+	char    aerr[ADDR_ERRLEN], lerr[LETTER_ERRLEN], hs[80];
+	const char *kv[8], *calling;
+	unsigned via = 0;
+	size_t  i, j, ng = 0, nn = 0;
+	int     fd = -1, rc = -1;
+	time_t  now = time(NULL);
+
+	if ((l = queued_letter(rd, name, err, errlen)) == NULL)
+		return -1;
+	if ((a = addr_parse(address, strlen(address), aerr, sizeof(aerr))) == NULL) {
+		snprintf(err, errlen, "bad address '%s': %s", address, aerr);
+		return -1;
+	}
+	if ((lt = open_stored(rd, SPOOL_QUEUE, name, &fd, &ctx, &st, lerr, sizeof(lerr))) != NULL) {
+		via = (unsigned) hdr_via_count(letter_hdr(lt));
+		letter_free(lt);
+	}
+	if (fd >= 0)
+		close(fd);
+	calling = l->calling ? l->calling : "";
+	res = route_resolve(rd->conf->routes, a, via);
+	for (i = 0; i < route_result_count(res); i++) {
+		const struct route_target *tg = route_result_get(res, i);
+
+		if (tg->kind == ROUTE_FAIL) {
+			snprintf(err, errlen, "'%s': %s", address, tg->reason ? tg->reason : "fails");
+			goto out;
+		}
+		if (tg->kind != ROUTE_LOCAL)
+			continue;
+		if (nn == 0) {
+			e = xcalloc(1, sizeof(*e));
+			e->local = 1;
+			e->hop = xstrdup("local");
+			e->name = xasprintf("%s_l", name);
+			e->first = now;
+			e->next_try = now;
+			ne = xrealloc(ne, sizeof(*ne) * (nn + 1));
+			ne[nn++] = e;
+		}
+		for (j = 0; j < ne[0]->nrcpts; j++)
+			if (strcmp(ne[0]->rcpts[j].mailbox, tg->mailbox) == 0)
+				break;
+		if (j == ne[0]->nrcpts)
+			env_add_rcpt(ne[0], tg->text, route_result_rcpt(res), tg->owner, tg->mailbox);
+	}
+	groups = route_group(&res, 1, &ng);
+	for (i = 0; i < ng; i++) {
+		e = xcalloc(1, sizeof(*e));
+		e->hop = xstrdup(groups[i].hop->name);
+		hop_safe(e->hop, hs, sizeof(hs));
+		e->name = xasprintf("%s_f_%s", name, hs);
+		e->first = now;
+		e->next_try = now;
+		for (j = 0; j < groups[i].n; j++)
+			env_add_rcpt(e, groups[i].targets[j]->text, route_result_rcpt(res),
+			    groups[i].targets[j]->owner, NULL);
+		ne = xrealloc(ne, sizeof(*ne) * (nn + 1));
+		ne[nn++] = e;
+	}
+	if (nn == 0) {
+		snprintf(err, errlen, "'%s' routes nowhere", address);
+		goto out;
+	}
+	for (i = 0; i < nn; i++)
+		if (spool_exists(rd->sp, SPOOL_QUEUE, ne[i]->name)) {
+			snprintf(err, errlen, "'%s' goes to next hop %s, which the letter's copy "
+			    "'%s' already waits for (mailctl reroute changes a hop's route)",
+			    address, ne[i]->hop, ne[i]->name);
+			goto out;
+		}
+	for (e = rd->envs; e != NULL; e = e->next)
+		if (e->l == l)
+			for (j = 0; j < e->nrcpts; j++)
+				if (!e->rcpts[j].done)
+					buf_printf(&old, "%s%s", old.len ? "," : "", e->rcpts[j].orig);
+	t = spool_txn_new(rd->sp);
+	/* new envelopes first, the old ones removed last: a crash in the
+	 * middle leaves more envelopes, never a letter without any */
+	for (i = 0; i < nn; i++) {
+		if (commit_env(rd, t, ne[i], name, calling) < 0) {
+			spool_txn_abort(t);
+			snprintf(err, errlen, "could not write the envelope '%s'", ne[i]->name);
+			goto out;
+		}
+		buf_printf(&hops, "%s%s", hops.len ? "," : "", ne[i]->hop);
+	}
+	kv[0] = "to";
+	kv[1] = address;
+	kv[2] = "rcpts";
+	kv[3] = old.len ? buf_cstr(&old) : "-";
+	kv[4] = "hops";
+	kv[5] = buf_cstr(&hops);
+	kv[6] = "by";
+	kv[7] = user;
+	spool_txn_journal(t, "forwarded-by-operator", name, kv, 4);
+	oc = xcalloc(1, sizeof(*oc));
+	oc->rd = rd;
+	oc->op = xstrdup("forward");
+	oc->name = xstrdup(name);
+	oc->cb = cb;
+	oc->cb_arg = cb_arg;
+	take_letter(rd, l, t, oc, NULL, 1);
+	spool_txn_submit(t, op_free_done, oc);
+	rc = 0;
+out:
+	for (i = 0; i < nn; i++)
+		env_free(ne[i]);
+	free(ne);
+	route_groups_free(groups, ng);
+	route_result_free(res);
+	addr_free(a);
+	buf_release(&old);
+	buf_release(&hops);
+	return rc;
 }
 
 /* relayd_queue_free - free the in-memory queue */

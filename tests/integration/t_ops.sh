@@ -1,6 +1,6 @@
 #!/bin/sh
 # t_ops.sh - operator actions through the daemon (mailctl hold, release,
-# retry, delete), journalled with by=USER.
+# retry, delete, bounce, reroute, forward), journalled with by=USER.
 #
 # ucl's next hop cambridge never answers (back-off 60 s), so the letter
 # stays queued:
@@ -9,6 +9,13 @@
 #  2. release: back in queue/, due now ("released"), tried again at once.
 #  3. retry NAME: an attempt now (not after the 60 s back-off), "retry".
 #  4. delete: letter in dead/, "dead NAME reason=deleted by operator by=U".
+#  5. bounce: one NDN with the reason reaches the sender, "failed ... by=U"
+#     per recipient and "ndn ... by=U", the letter is gone from the spool.
+#  6. reroute: a letter queued for the dead cambridge route goes through
+#     the operator's address (a second node), "reroute HOST route=... by=U";
+#     the override survives a restart; --clear ends it ("reroute-cleared").
+#  7. forward: that route's letter goes to bennett@ucl instead (local),
+#     "forwarded-by-operator NAME to=... rcpts=OLD by=U", old envelope gone.
 # Throughout, the letter exists in exactly one state.
 set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -43,11 +50,11 @@ one_state() {
 	[ $_n -eq 1 ] || bad "$2: '$1' in $_n states:$_where"
 	echo "$_where" | tr -d ' '
 }
-# op ACTION NAME - mailctl ACTION NAME, again while a try is in flight
+# op ACTION NAME [ARG..] - mailctl ACTION NAME ..., again while a try is in flight
 op() {
 	_i=0
 	while :; do
-		ctl "$1" "$2" >"$T/op.out" 2>&1 && return 0
+		ctl "$@" >"$T/op.out" 2>&1 && return 0
 		grep -q 'busy' "$T/op.out" || return 1
 		_i=$((_i + 1))
 		[ $_i -lt 50 ] || return 1
@@ -138,9 +145,134 @@ ctl retry --all >/dev/null 2>&1
 sleep 2
 [ "$(jcount ucl " deferred $ln ")" -eq "$n0" ] || bad "delete: tried after the delete"
 
+# --- 5. bounce -----------------------------------------------------------------------
+mkletter "$T/b.letter" ops.2@ucl bennett@ucl linington@cambridge wells@cambridge
+drop ucl "$T/b.letter" b.letter || die "drop b"
+wait_journal ucl ' received .*from=out/b.letter' 1 15 || die "b: no received line"
+bn=$(journal ucl | grep ' received ' | grep -F 'from=out/b.letter' | awk '{ print $3 }')
+wait_journal ucl " deferred $bn .*to=cambridge" 1 15 || die "b: no deferred line"
+if op bounce "$bn" "wrong address, ask the sender"; then
+	ok "bounce: mailctl bounce $bn"
+else
+	bad "bounce: failed: $(cat "$T/op.out")"
+fi
+if wait_journal ucl " ndn $bn .*by=" 1 5; then
+	ok "bounce: $(journal ucl | grep " ndn $bn " | cut -d' ' -f2-)"
+else
+	bad "bounce: no 'ndn $bn ... by=' line"
+fi
+nf=$(journal ucl | grep " failed $bn " | grep -c 'by=')
+[ "$nf" -eq 2 ] && ok "bounce: 2 failed lines with by=" || bad "bounce: $nf failed lines with by="
+l=$(journal ucl | grep " failed $bn " | head -1)
+[ "$(jval "$l" reason)" = "wrong address, ask the sender" ] || bad "bounce: reason in $l"
+if wait_header ucl bennett Failed-Letter "ucl[ \t]+$bn" 1 15; then
+	f=$(find_header ucl bennett Failed-Letter "ucl[ \t]+$bn" | head -1)
+	grep -q 'wrong address, ask the sender' "$f" && ok "bounce: NDN with the reason at bennett@ucl" ||
+		bad "bounce: NDN without the reason: $f"
+	[ "$(count_header ucl bennett Failed-Letter "ucl[ \t]+$bn")" -eq 1 ] || bad "bounce: more than one NDN"
+else
+	bad "bounce: no NDN for $bn at bennett@ucl"
+fi
+for s in in queue hold dead corrupt; do
+	ls "$sp/$s" 2>/dev/null | grep -q "^$bn" && bad "bounce: left in $s/: $(ls "$sp/$s")"
+done
+ctl queue | grep -q "^$bn " && bad "bounce: still in mailctl queue"
+ctl bounce "$bn" >"$T/op.out" 2>&1 && bad "bounce: bouncing twice succeeded"
+
+# --- 6. reroute ---------------------------------------------------------------------
+node_ini cambridge <<EOF2
+[routes]
+* = niftp $(sock ucl)
+[local]
+maildir = $(mdir cambridge)/%u/
+users = linington
+EOF2
+start_node cambridge || die "cambridge did not start"
+mkletter "$T/c.letter" ops.3@ucl bennett@ucl linington@cambridge
+drop ucl "$T/c.letter" c.letter || die "drop c"
+wait_journal ucl ' received .*from=out/c.letter' 1 15 || die "c: no received line"
+cn=$(journal ucl | grep ' received ' | grep -F 'from=out/c.letter' | awk '{ print $3 }')
+wait_journal ucl " deferred $cn .*to=cambridge" 1 15 || die "c: no deferred line"
+if ctl reroute cambridge "niftp $(sock cambridge) FTP.MAIL" >"$T/op.out" 2>&1; then
+	ok "reroute: mailctl reroute cambridge niftp $(sock cambridge) FTP.MAIL"
+else
+	bad "reroute: failed: $(cat "$T/op.out")"
+fi
+wait_journal ucl " reroute cambridge route=.*by=" 1 5 &&
+	ok "reroute: $(journal ucl | grep ' reroute cambridge ' | cut -d' ' -f2-)" ||
+	bad "reroute: no 'reroute cambridge route=... by=' line"
+if wait_msgid cambridge linington ops.3@ucl 1 20; then
+	ok "reroute: queued letter delivered through the rerouted address"
+else
+	bad "reroute: $cn not delivered at cambridge within 20 s"
+fi
+wait_journal ucl " forwarded $cn .*addr=$(sock cambridge)" 1 5 ||
+	bad "reroute: no 'forwarded $cn ... addr=$(sock cambridge)' line"
+for s in in queue hold dead corrupt; do
+	ls "$sp/$s" 2>/dev/null | grep -q "^$cn" && bad "reroute: left in $s/ at ucl"
+done
+ctl route linington@cambridge >"$T/r.out" 2>&1
+grep -q "^override: next hop cambridge .*$(sock cambridge)" "$T/r.out" &&
+	ok "reroute: mailctl route shows the override" || bad "reroute: route: $(cat "$T/r.out")"
+ctl reroute cambridge "smtp somewhere" >"$T/op.out" 2>&1 && bad "reroute: bad route accepted"
+ctl reroute nosuchhop "niftp $(sock cambridge)" >"$T/op.out" 2>&1 && bad "reroute: unknown hop accepted"
+# survives a restart
+stop_node ucl || bad "ucl did not stop on SIGTERM"
+start_node ucl || die "ucl did not start again"
+ctl reroute >"$T/r.out" 2>&1
+grep -q "^cambridge niftp $(sock cambridge) FTP.MAIL\$" "$T/r.out" &&
+	ok "reroute: kept across a restart: $(cat "$T/r.out")" || bad "reroute: after restart: $(cat "$T/r.out")"
+mkletter "$T/d.letter" ops.4@ucl bennett@ucl linington@cambridge
+drop ucl "$T/d.letter" d.letter || die "drop d"
+wait_msgid cambridge linington ops.4@ucl 1 20 && ok "reroute: new letter after the restart delivered" ||
+	bad "reroute: ops.4 not delivered at cambridge after the restart"
+# --clear
+if ctl reroute --clear cambridge >"$T/op.out" 2>&1; then
+	ok "reroute: --clear"
+else
+	bad "reroute: --clear failed: $(cat "$T/op.out")"
+fi
+wait_journal ucl " reroute-cleared cambridge by=" 1 5 || bad "reroute: no 'reroute-cleared cambridge by=' line"
+[ -z "$(ctl reroute)" ] || bad "reroute: still listed after --clear: $(ctl reroute)"
+ctl route linington@cambridge | grep -q '^override' && bad "reroute: route still shows an override"
+ctl reroute --clear cambridge >"$T/op.out" 2>&1 && bad "reroute: clearing twice succeeded"
+mkletter "$T/e.letter" ops.5@ucl bennett@ucl linington@cambridge
+drop ucl "$T/e.letter" e.letter || die "drop e"
+wait_journal ucl ' received .*from=out/e.letter' 1 15 || die "e: no received line"
+en=$(journal ucl | grep ' received ' | grep -F 'from=out/e.letter' | awk '{ print $3 }')
+wait_journal ucl " deferred $en .*to=cambridge" 1 15 && ok "reroute: after --clear the table's route again" ||
+	bad "reroute: no deferred line for $en after --clear"
+
+# --- 7. forward ---------------------------------------------------------------------
+# $en waits for cambridge (the table's dead route again): to bennett@ucl instead
+ctl forward "$en" nobody@nowhere.example >"$T/op.out" 2>&1 && bad "forward: unroutable address accepted"
+[ -f "$sp/queue/${en}_f_cambridge" ] || bad "forward: a refused forward changed the queue"
+if op forward "$en" bennett@ucl; then
+	ok "forward: mailctl forward $en bennett@ucl"
+else
+	bad "forward: failed: $(cat "$T/op.out")"
+fi
+if wait_journal ucl " forwarded-by-operator $en .*by=" 1 5; then
+	l=$(journal ucl | grep " forwarded-by-operator $en " | head -1)
+	[ "$(jval "$l" to)" = bennett@ucl ] && [ "$(jval "$l" rcpts)" = linington@cambridge ] &&
+		ok "forward: $(echo "$l" | cut -d' ' -f2-)" || bad "forward: $l"
+else
+	bad "forward: no 'forwarded-by-operator $en ... by=' line"
+fi
+wait_msgid ucl bennett ops.5@ucl 1 15 && ok "forward: delivered to bennett@ucl" ||
+	bad "forward: ops.5 not delivered to bennett@ucl"
+[ -f "$sp/queue/${en}_f_cambridge" ] && bad "forward: old envelope still in queue/"
+wait_journal ucl " delivered $en " 1 5 || bad "forward: no 'delivered $en' line"
+sleep 1
+for s in in queue hold dead corrupt; do
+	ls "$sp/$s" 2>/dev/null | grep -q "^$en" && bad "forward: left in $s/: $(ls "$sp/$s")"
+done
+[ "$(count_msgid cambridge linington ops.5@ucl)" -eq 0 ] || bad "forward: also reached linington"
+
 # hold/delete of something that is not there: a clear error
 ctl hold nosuch.1 >"$T/op.out" 2>&1 && bad "hold of a missing letter succeeded"
 grep -q 'no letter' "$T/op.out" && ok "missing: $(cat "$T/op.out")" || bad "missing: $(cat "$T/op.out")"
 
 stop_node ucl || bad "ucl did not stop on SIGTERM"
+stop_node cambridge || bad "cambridge did not stop on SIGTERM"
 relay_finish
