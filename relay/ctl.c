@@ -25,7 +25,7 @@
  *	route_explain(): rewrites and the chosen next hop, no side effects.
  * .IP check-config
  *	conf_check(): every error with file and line; exit 78 on errors.
- * .IP "retry [NAME...|--all]", "hold NAME", "release NAME", "delete NAME", "bounce NAME [REASON]",
+ * .IP "retry [NAME...|--hop HOST...|--all]", "hold NAME", "release NAME", "delete NAME", "bounce NAME [REASON]",
  *	"forward NAME ADDRESS",
  *	"reroute [HOST ROUTE|--clear HOST]", reload
  *	passed to the daemon (which journals the operator's login name).
@@ -78,7 +78,8 @@ static const char ctl_help[] =
 "                     per next hop: queued, oldest, failing since, letters\n"
 "                     per minute, last error; totals (read-only)\n"
 "  check-config       check the configuration; every error with file and line\n"
-"  retry [NAME...|--all]  try the letters named (or all) now\n"
+"  retry [NAME...|--hop HOST...|--all]\n"
+"                         try the letters named, those for a next hop, or all, now\n"
 "  hold NAME          keep a queued letter from being sent (moved to hold/)\n"
 "  release NAME       queue a held letter again, due now\n"
 "  delete NAME        move a letter (queued or held) to dead/\n"
@@ -401,9 +402,21 @@ int ctl_main(int argc, char **argv)
 		struct buf req = BUF_INIT(64 * 1024);
 
 		buf_printf(&req, "%s", cmd);
-		for (i = optind; i < argc; i++)
-			if (strcmp(cmd, "retry") != 0 || strcmp(argv[i], "--all") != 0)
-				buf_printf(&req, " %s", argv[i]);
+		for (i = optind; i < argc; i++) {
+			if (strcmp(cmd, "retry") == 0 && strcmp(argv[i], "--all") == 0)
+				continue;
+			if (strcmp(cmd, "retry") == 0 && strcmp(argv[i], "--hop") == 0) {
+				if (++i == argc) {
+					fprintf(stderr, "mailctl: retry --hop needs a next hop name\n");
+					buf_release(&req);
+					conf_free(c);
+					return RX_USAGE;
+				}
+				buf_printf(&req, " hop:%s", argv[i]);
+				continue;
+			}
+			buf_printf(&req, " %s", argv[i]);
+		}
 		if ((ans = ctl_request(c, buf_cstr(&req), err, sizeof(err))) == NULL
 		    && strcmp(cmd, "queue") == 0) {
 			/* read-only: the spool itself, without the daemon */

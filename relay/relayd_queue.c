@@ -1707,6 +1707,19 @@ static void sched_tick(struct loop *loop, void *arg)
 	rd->sched_timer = loop_timer_add(rd->loop, SCHED_MS, sched_tick, rd);
 }
 
+/* retry_match - does envelope e answer a retry of name: NULL (all), a
+ * letter or envelope name, or "hop:HOST" (every envelope for that next hop) */
+static int retry_match(const struct renv *e, const char *name)
+{
+	if (e->l == NULL)
+		return 0;
+	if (name == NULL)
+		return 1;
+	if (strncmp(name, "hop:", 4) == 0)
+		return e->hop != NULL && str_ieq(e->hop, name + 4);
+	return strcmp(e->l->name, name) == 0 || strcmp(e->name, name) == 0;
+}
+
 /* relayd_retry - make envelopes due now */
 int relayd_retry(struct relayd *rd, const char *name)
 {
@@ -1714,8 +1727,7 @@ int relayd_retry(struct relayd *rd, const char *name)
 	int     n = 0;
 
 	for (e = rd->envs; e != NULL; e = e->next)
-		if (e->l != NULL && (name == NULL || strcmp(e->l->name, name) == 0
-		    || strcmp(e->name, name) == 0)) {
+		if (retry_match(e, name)) {
 			e->next_try = 0;
 			n++;
 		}
@@ -2358,8 +2370,7 @@ int relayd_retry_by(struct relayd *rd, const char *name, const char *user)
 	n = relayd_retry(rd, name);
 	retry_pass++;
 	for (e = rd->envs; e != NULL; e = e->next) {
-		if (e->l == NULL || e->l->mark == retry_pass || (name != NULL
-		    && strcmp(e->l->name, name) != 0 && strcmp(e->name, name) != 0))
+		if (!retry_match(e, name) || e->l->mark == retry_pass)
 			continue;
 		e->l->mark = retry_pass;
 		if (t == NULL)

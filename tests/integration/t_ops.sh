@@ -7,7 +7,8 @@
 #  1. hold: the letter and its envelopes move to hold/, "held NAME by=U",
 #     mailctl queue shows it held, no attempt is made while it is held.
 #  2. release: back in queue/, due now ("released"), tried again at once.
-#  3. retry NAME: an attempt now (not after the 60 s back-off), "retry".
+#  3. retry NAME and retry --hop HOST: an attempt now (not after the 60 s
+#     back-off), "retry".
 #  4. delete: letter in dead/, "dead NAME reason=deleted by operator by=U".
 #  5. bounce: one NDN with the reason reaches the sender, "failed ... by=U"
 #     per recipient and "ndn ... by=U", the letter is gone from the spool.
@@ -122,6 +123,17 @@ else
 	bad "retry: no attempt within 5 s"
 fi
 [ "$(one_state "$ln" retry)" = queue ] || bad "retry: letter not in queue/"
+# one next hop: every letter queued for cambridge is tried now
+n0=$(jcount ucl " deferred $ln ")
+ctl retry --hop cambridge >"$T/op.out" 2>&1 || bad "retry --hop: mailctl failed: $(cat "$T/op.out")"
+wait_journal ucl " retry $ln by=" 2 5 || bad "retry --hop: no second 'retry $ln by=' line"
+if wait_journal ucl " deferred $ln " $((n0 + 1)) 5; then
+	ok "retry --hop cambridge: an attempt now"
+else
+	bad "retry --hop cambridge: no attempt within 5 s"
+fi
+ctl retry --hop >"$T/op.out" 2>&1
+[ $? -eq 64 ] && ok "retry --hop without a host: usage error" || bad "retry --hop without a host: $(cat "$T/op.out")"
 
 # --- 4. delete -----------------------------------------------------------------------
 if op delete "$ln"; then
