@@ -180,95 +180,71 @@ static void ctl_request(struct ctlconn *cc, char *line)
 {
 	struct relayd *rd = cc->rd;
 	struct buf out = BUF_INIT(64 * 1024 * 1024);
-	char    err[RELAYD_ERRLEN];
-	char   *arg = strchr(line, ' '), *w, *next;
-	int     n;
+	char    err[RELAYD_ERRLEN], user[64];
+	char   *arg = strchr(line, ' '), *w, *next, *rest = NULL;
+	int     n, async = 0, r = -1;
 
-	if (arg != NULL)
+	if (arg != NULL) {
 		*arg++ = '\0';
-	if (strcmp(line, "ping") == 0)
-		buf_printf(&out, "ok %s\n", rd->conf->name);
-	else if (strcmp(line, "pickup") == 0 && arg != NULL) {
-		if (rd->stopping)
-			buf_printf(&out, "err mail relay shutting down\n");
-		else if (relayd_claim(rd, arg, ctl_pickup_done, cc, err, sizeof(err)) == 0) {
-			cc->waiting = 1;
-			loop_fd_del(rd->loop, cc->fd);
-			buf_release(&out);
-			return;
-		} else
-			buf_printf(&out, "err %s\n", err);
-	} else if (strcmp(line, "resubmit") == 0 && arg != NULL) {
-		char    user[64];
+		if ((rest = strchr(arg, ' ')) != NULL)
+			*rest = '\0';		/* put back below for the requests that take all */
+	}
+	if (rest != NULL && strcmp(line, "bounce") != 0 && strcmp(line, "forward") != 0
+	    && strcmp(line, "reroute") != 0) {
+		*rest = ' ';
+		rest = NULL;
+	} else if (rest != NULL)
+		rest++;
+	/* who asks: operator actions are journalled with by=USER */
+	archive_peer_user(cc->fd, user, sizeof(user));
 
-		archive_peer_user(cc->fd, user, sizeof(user));
-		if (rd->stopping)
-			buf_printf(&out, "err mail relay shutting down\n");
-		else if (archive_resubmit(rd, arg, user, ctl_pickup_done, cc, err, sizeof(err)) == 0) {
-			cc->waiting = 1;
-			loop_fd_del(rd->loop, cc->fd);
-			buf_release(&out);
-			return;
-		} else
-			buf_printf(&out, "err %s\n", err);
+	/*
+	 * Actions that finish later (on a worker or after a spool
+	 * transaction) answer from their callback: they only set r here,
+	 * and the common code below either waits for the callback or
+	 * answers the error at once.
+	 */
+	if (strcmp(line, "pickup") == 0 && arg != NULL) {
+		async = 1;
+		if (!rd->stopping)
+			r = relayd_claim(rd, arg, ctl_pickup_done, cc, err, sizeof(err));
+	} else if (strcmp(line, "resubmit") == 0 && arg != NULL) {
+		async = 1;
+		if (!rd->stopping)
+			r = archive_resubmit(rd, arg, user, ctl_pickup_done, cc, err, sizeof(err));
 	} else if ((strcmp(line, "hold") == 0 || strcmp(line, "release") == 0
 	    || strcmp(line, "delete") == 0) && arg != NULL) {
-		char    user[64];
-
-		archive_peer_user(cc->fd, user, sizeof(user));
-		if (rd->stopping)
-			buf_printf(&out, "err mail relay shutting down\n");
-		else if (relayd_letter_op(rd, line, arg, user, ctl_op_done, cc, err,
-		    sizeof(err)) == 0) {
-			cc->waiting = 1;
-			loop_fd_del(rd->loop, cc->fd);
-			buf_release(&out);
-			return;
-		} else
-			buf_printf(&out, "err %s\n", err);
+		async = 1;
+		if (!rd->stopping)
+			r = relayd_letter_op(rd, line, arg, user, ctl_op_done, cc, err, sizeof(err));
 	} else if (strcmp(line, "bounce") == 0 && arg != NULL) {
-		char    user[64];
-		char   *reason = strchr(arg, ' ');
-
-		if (reason != NULL)
-			*reason++ = '\0';
-		archive_peer_user(cc->fd, user, sizeof(user));
+		async = 1;
+		if (!rd->stopping)
+			r = relayd_letter_bounce(rd, arg, rest, user, ctl_op_done, cc, err,
+			    sizeof(err));
+	} else if (strcmp(line, "forward") == 0 && arg != NULL && rest != NULL && *rest) {
+		async = 1;
+		if (!rd->stopping)
+			r = relayd_letter_forward(rd, arg, rest, user, ctl_op_done, cc, err,
+			    sizeof(err));
+	}
+	if (async) {
 		if (rd->stopping)
 			buf_printf(&out, "err mail relay shutting down\n");
-		else if (relayd_letter_bounce(rd, arg, reason, user, ctl_op_done, cc, err,
-		    sizeof(err)) == 0) {
+		else if (r == 0) {
 			cc->waiting = 1;
 			loop_fd_del(rd->loop, cc->fd);
 			buf_release(&out);
 			return;
 		} else
 			buf_printf(&out, "err %s\n", err);
-	} else if (strcmp(line, "forward") == 0 && arg != NULL) {
-		char    user[64];
-		char   *to = strchr(arg, ' ');
-
-		if (to != NULL)
-			*to++ = '\0';
-		archive_peer_user(cc->fd, user, sizeof(user));
-		if (to == NULL || *to == '\0')
-			buf_printf(&out, "err usage: forward NAME ADDRESS\n");
-		else if (rd->stopping)
-			buf_printf(&out, "err mail relay shutting down\n");
-		else if (relayd_letter_forward(rd, arg, to, user, ctl_op_done, cc, err,
-		    sizeof(err)) == 0) {
-			cc->waiting = 1;
-			loop_fd_del(rd->loop, cc->fd);
-			buf_release(&out);
-			return;
-		} else
-			buf_printf(&out, "err %s\n", err);
+	} else if (strcmp(line, "ping") == 0) {
+		buf_printf(&out, "ok %s\n", rd->conf->name);
+	} else if (strcmp(line, "forward") == 0) {
+		buf_printf(&out, "err usage: forward NAME ADDRESS\n");
 	} else if (strcmp(line, "reroute") == 0) {
-		char    user[64];
-		char   *route = arg ? strchr(arg, ' ') : NULL;
+		char   *route = rest;
 
-		if (route != NULL)
-			*route++ = '\0';
-		archive_peer_user(cc->fd, user, sizeof(user));
 		if (arg == NULL || *arg == '\0') {
 			buf_printf(&out, "ok\n");
 			relayd_reroute_list(rd, &out);
@@ -285,9 +261,6 @@ static void ctl_request(struct ctlconn *cc, char *line)
 		buf_printf(&out, "ok\n");
 		relayd_queue_list(rd, &out);
 	} else if (strcmp(line, "retry") == 0) {
-		char    user[64];
-
-		archive_peer_user(cc->fd, user, sizeof(user));
 		n = 0;
 		if (arg == NULL || *arg == '\0')
 			n = relayd_retry_by(rd, NULL, user);
