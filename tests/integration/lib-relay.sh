@@ -98,19 +98,7 @@ relay_setup() {
 
 # relay_cleanup - stop everything started here, remove $T
 relay_cleanup() {
-	for _p in $pids; do
-		kill -TERM "$_p" 2>/dev/null
-	done
-	_ci=0
-	for _p in $pids; do
-		while kill -0 "$_p" 2>/dev/null && [ $_ci -lt 200 ]; do
-			_ci=$((_ci + 1))
-			sleep 0.05
-		done
-		kill -KILL "$_p" 2>/dev/null
-		wait "$_p" 2>/dev/null
-	done
-	pids=""
+	stop_all
 	if [ "${RELAY_KEEP:-0}" = 1 ]; then
 		echo "$relay_test: kept $T"
 	else

@@ -70,8 +70,9 @@ t_setup() {
 	trap 'exit 1' INT TERM HUP
 }
 
-# t_cleanup - stop everything started here, remove $T
-t_cleanup() {
+# stop_all - SIGCONT+SIGTERM every pid in $pids (and pid files in
+# $pidfiles), wait a bounded 10 s in all, then SIGKILL what is left
+stop_all() {
 	for _f in $pidfiles; do
 		[ -f "$_f" ] && kill "$(cat "$_f")" 2>/dev/null
 	done
@@ -89,6 +90,11 @@ t_cleanup() {
 		wait "$_p" 2>/dev/null
 	done
 	pids=""
+}
+
+# t_cleanup - stop everything started here, remove $T
+t_cleanup() {
+	stop_all
 	if [ "${T_KEEP:-0}" = 1 ]; then
 		echo "$t_name: kept $T"
 	else
