@@ -8,7 +8,16 @@
 #   make run-niftp  the niftp put/get/serve demonstration
 #   make bench      benchmarks (print figures; they do not pass or fail)
 #   make fuzz       longer fuzz campaign (FUZZ_SECONDS per target, default 300)
-#   SANITIZE=1      build with AddressSanitizer + UBSan into build-san/
+#   make SANITIZE=1 everything built with AddressSanitizer + UBSan into build-san/:
+#                   objects, libraries, tests (build-san/tests/), tools and the
+#                   programs (build-san/bin/, not bin/); "make unit-san" runs
+#                   the unit tests so built
+#   WERROR=1        warnings are errors (normal, sanitizer and fuzz builds alike)
+#
+# Fuzz targets (tests/fuzz/fuzz_*.c, clang + libFuzzer) are built into
+# build-fuzz/ with the same CSTD, WARN and CPPFLAGS as everything else, plus
+# the fuzz sanitizers. "make check" runs them for about FUZZ_SHORT_TOTAL
+# seconds in all (default 90), shared equally between the targets.
 
 CC      ?= cc
 CSTD     = -std=c11
@@ -18,19 +27,23 @@ CPPFLAGS = -D_GNU_SOURCE -I. -MMD -MP
 OPT     ?= -O2 -g
 LDLIBS   = -lz -lpthread
 
+ifeq ($(WERROR),1)
+WERR     = -Werror
+endif
+
+# B: objects, libraries, tests and tools; BIN: the programs
 ifeq ($(SANITIZE),1)
 B        = build-san
+BIN      = $(B)/bin
 OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 else
 B        = build
+BIN      = bin
 endif
 CFLAGS  ?=
-override CFLAGS += $(CSTD) $(WARN) $(OPT)
-ifeq ($(WERROR),1)
-override CFLAGS += -Werror
-endif
+override CFLAGS += $(CSTD) $(WARN) $(WERR) $(OPT)
 
 UTIL_SRC   = $(wildcard util/*.c)
 NIFTP_SRC  = $(filter-out niftp/niftp_main.c niftp/tool_%.c,$(wildcard niftp/*.c))
@@ -53,7 +66,7 @@ LIBMAILCH = $(B)/libmailch.a
 LIBVCGW  = $(B)/libvcgw.a
 LIBRELAY = $(B)/librelay.a
 LIBS_ALL = $(LIBRELAY) $(LIBVCGW) $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
-PROGS    = bin/niftp bin/vcgw bin/mailrelayd bin/mailctl
+PROGS    = $(BIN)/niftp $(BIN)/vcgw $(BIN)/mailrelayd $(BIN)/mailctl
 UNITS    = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TTOOLS   = $(patsubst tests/tools/%.c,$(B)/tools/%,$(TTOOL_SRC))
 
@@ -92,23 +105,21 @@ $(LIBRELAY): $(call obj,$(RELAY_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-ifneq ($(SANITIZE),1)
-bin/niftp: $(call obj,$(TOOL_SRC)) $(LIBNIFTP) $(LIBUTIL)
-	@mkdir -p bin
+$(BIN)/niftp: $(call obj,$(TOOL_SRC)) $(LIBNIFTP) $(LIBUTIL)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bin/vcgw: $(call obj,vcgw/vcgw_main.c) $(LIBVCGW) $(LIBNIFTP) $(LIBUTIL)
-	@mkdir -p bin
+$(BIN)/vcgw: $(call obj,vcgw/vcgw_main.c) $(LIBVCGW) $(LIBNIFTP) $(LIBUTIL)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -liniparser $(LDLIBS)
 
-bin/mailrelayd: $(call obj,relay/mailrelayd_main.c) $(LIBRELAY) $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
-	@mkdir -p bin
+$(BIN)/mailrelayd: $(call obj,relay/mailrelayd_main.c) $(LIBRELAY) $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -liniparser $(LDLIBS)
 
-bin/mailctl: $(call obj,relay/mailctl_main.c) $(LIBRELAY) $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
-	@mkdir -p bin
+$(BIN)/mailctl: $(call obj,relay/mailctl_main.c) $(LIBRELAY) $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -liniparser $(LDLIBS)
-endif
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
@@ -132,25 +143,34 @@ integration: all
 
 # libFuzzer targets, built with clang into build-fuzz/: the library
 # sources are compiled once (instrumented, without libFuzzer's main) into
-# build-fuzz/libfuzz.a, and each target links against it.
+# build-fuzz/libfuzz.a, and each target links against it. The warning
+# flags are the normal build's, so clang reports what gcc would.
 FUZZ_SAN    = -fsanitize=address,undefined
-FUZZ_CFLAGS = -std=c11 -g -O1 -D_GNU_SOURCE -I. $(FUZZ_SAN)
-FUZZ_LIBSRC = $(UTIL_SRC) $(NIFTP_SRC) $(SPOOL_SRC) $(MAILCH_SRC) relay/conf.c
+FUZZ_CFLAGS = $(CSTD) $(WARN) $(WERR) -g -O1 $(FUZZ_SAN)
+FUZZ_LIBSRC = $(UTIL_SRC) $(NIFTP_SRC) $(SPOOL_SRC) $(MAILCH_SRC) relay/conf.c \
+              $(wildcard relay/rec.c)
 FUZZ_LIBOBJ = $(patsubst %.c,build-fuzz/obj/%.o,$(FUZZ_LIBSRC))
 FUZZ_BINS   = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 build-fuzz/libfuzz.a: $(FUZZ_LIBOBJ)
 	$(AR) rcs $@ $^
 build-fuzz/%: tests/fuzz/%.c build-fuzz/libfuzz.a
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libfuzz.a \
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libfuzz.a \
 	    -liniparser -lz -lpthread
 
 FUZZ_SECONDS ?= 300
+# make check's short runs: FUZZ_SHORT_TOTAL seconds shared by the targets,
+# at least 5 s each
+FUZZ_SHORT_TOTAL ?= 90
+FUZZ_SHORT_SECS = $(shell n=$(words $(FUZZ_BINS)); s=15; \
+                    [ $$n -gt 0 ] && s=$$(( $(FUZZ_SHORT_TOTAL) / n )); \
+                    [ $$s -lt 5 ] && s=5; echo $$s)
 fuzz-short:
 	@if command -v clang >/dev/null 2>&1; then \
-	  $(MAKE) --no-print-directory $(FUZZ_BINS) && sh tests/run-fuzz.sh 15 $(FUZZ_BINS); \
+	  $(MAKE) --no-print-directory $(FUZZ_BINS) && \
+	  sh tests/run-fuzz.sh $(FUZZ_SHORT_SECS) $(FUZZ_BINS); \
 	else echo "fuzz: clang not found, fuzz runs skipped"; fi
 
 fuzz: $(FUZZ_BINS)

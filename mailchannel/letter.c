@@ -43,6 +43,7 @@
 struct letter {
 	letter_read_fn *rd;
 	void   *ctx;
+	int	own_ctx;		/* ctx is ours to free (letter_open_pread) */
 	int	fd;			/* -1 when reading through a callback */
 	unsigned char *ib;		/* read buffer, LETTER_IOBUF bytes */
 	size_t	ipos;			/* first unconsumed byte of ib */
@@ -390,12 +391,45 @@ struct letter *letter_open_fd(int fd, enum letter_status *statusp, char *err, si
 	return l;
 }
 
+/* The context of letter_open_pread: the fd and the next offset. */
+struct pread_ctx {
+	int	fd;
+	uint64_t off;
+};
+
+static ssize_t letter_pread(void *ctx, void *p, size_t len)
+{
+	struct pread_ctx *c = ctx;
+	ssize_t n = pread(c->fd, p, len, (off_t) c->off);
+
+	if (n > 0)
+		c->off += (uint64_t) n;
+	return n;
+}
+
+/* letter_open_pread - letter_open reading fd from offset 0 with pread */
+struct letter *letter_open_pread(int fd, enum letter_status *statusp, char *err,
+	size_t errlen)
+{
+	struct pread_ctx *c = xmalloc(sizeof(*c));
+	struct letter *l;
+
+	c->fd = fd;
+	c->off = 0;
+	if ((l = letter_open(letter_pread, c, statusp, err, errlen)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	l->own_ctx = 1;
+	return l;
+}
+
 /* letter_free - release */
 void letter_free(struct letter *l)
 {
 	if (l == NULL)
 		return;
-	if (l->fd >= 0)
+	if (l->fd >= 0 || l->own_ctx)
 		free(l->ctx);
 	addr_list_free(l->rcpts);
 	hdr_free(l->hdr);

@@ -77,6 +77,11 @@ struct letter *letter_open(letter_read_fn *rd, void *ctx, enum letter_status *st
  * file offset moves on). Enables the copy_file_range/sendfile path of
  * letter_write(). */
 struct letter *letter_open_fd(int fd, enum letter_status *statusp, char *err, size_t errlen);
+/* letter_open_pread - the same reading fd from its start with pread
+ * (borrowed; its file offset does not move: for a file being written or
+ * shared with other readers) */
+struct letter *letter_open_pread(int fd, enum letter_status *statusp, char *err,
+	size_t errlen);
 /* letter_free - release the reader (the fd or callback is not closed) */
 void letter_free(struct letter *l);
 

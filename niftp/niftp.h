@@ -175,6 +175,9 @@ struct niftp_req {
 	uint16_t facilities;	/* agreed facilities */
 };
 
+#define NIFTP_REASON_MAX	256	/* a refusal's or a filestore's reason (struct niftp_open,
+				 * struct niftp_fs_ops), NUL included */
+
 /* Result of a filestore open. */
 struct niftp_open {
 	struct niftp_file *fh;	/* the open file (on success) */
@@ -186,7 +189,7 @@ struct niftp_open {
 	uint64_t offset;	/* file octets at that mark */
 	/* refusal: state of transfer (NIFTP_ST_REJ_*) and a reason */
 	uint16_t state;
-	char	reason[256];
+	char	reason[NIFTP_REASON_MAX];
 };
 
 /*
@@ -207,7 +210,9 @@ struct niftp_fs_ops {
 	 * res->fh, res->name, res->size. Same return convention. */
 	int	(*open_read)(void *fs, const struct niftp_req *req, struct niftp_open *res);
 	/* read - up to len octets from the current position; the count,
-	 * 0 at end of file, or -1 with reason */
+	 * 0 at end of file, or -1 with reason. In read, write, seek and
+	 * truncate, reason is the engine's buffer of NIFTP_REASON_MAX
+	 * octets (its text goes to the peer and into logs). */
 	ssize_t	(*read)(struct niftp_file *fh, void *p, size_t len, char *reason);
 	/* write - append len octets; 0 or -1 with reason (a write failure
 	 * that may pass, e.g. ENOSPC, sets *retry) */

@@ -623,7 +623,7 @@ static int q_grant(struct niftp *n)
 {
 	struct niftp_xfer *x = &n->x;
 	uint32_t want = x->req.restart_mark;
-	char	reason[256] = "";
+	char	reason[NIFTP_REASON_MAX] = "";
 
 	x->ret[NIFTP_A_RESTARTMARK] = RET_VALUE;
 	if (x->is_write) {

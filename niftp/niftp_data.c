@@ -110,7 +110,7 @@ static int z_setup(struct niftp *n, int compress)
 int niftp_data_start(struct niftp *n)
 {
 	struct niftp_xfer *x = &n->x;
-	char	reason[256] = "";
+	char	reason[NIFTP_REASON_MAX] = "";
 
 	x->acked = x->mark;
 	if (x->sender) {
@@ -193,7 +193,7 @@ static int send_es(struct niftp *n, uint8_t code)
 static int refill(struct niftp *n)
 {
 	struct niftp_xfer *x = &n->x;
-	char	reason[256] = "";
+	char	reason[NIFTP_REASON_MAX] = "";
 
 	if (x->rpos > 0) {
 		memmove(x->rbuf, x->rbuf + x->rpos, x->rlen - x->rpos);
@@ -424,7 +424,7 @@ static int recv_error(struct niftp *n, uint8_t code, const char *why)
 static int flush_w(struct niftp *n)
 {
 	struct niftp_xfer *x = &n->x;
-	char	reason[256] = "", why[400];
+	char	reason[NIFTP_REASON_MAX] = "", why[400];
 	int	retry = 0;
 
 	if (x->wlen == 0)
@@ -569,7 +569,7 @@ static int restart(struct niftp *n, uint8_t k)
 {
 	struct niftp_xfer *x = &n->x;
 	int64_t	full = unwrap(x, k);
-	char	reason[256] = "";
+	char	reason[NIFTP_REASON_MAX] = "";
 
 	if (full < 0)
 		return niftp_fail(n, NIFTP_ERR_PROTO, "RR(%u) names a mark not sent (last %u)",
@@ -825,7 +825,7 @@ int niftp_data_commit_done(struct niftp *n, int ok, int retry, const char *reaso
 void niftp_data_reset(struct niftp *n)
 {
 	struct niftp_xfer *x = &n->x;
-	char	reason[256] = "";
+	char	reason[NIFTP_REASON_MAX] = "";
 
 	switch (x->ds) {
 	case DS_SEND:

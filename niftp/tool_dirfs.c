@@ -95,7 +95,6 @@
 #define DIRFS_DOCKET_MAX	8192
 #define DIRFS_ORPHAN_MS		(24LL * 3600 * 1000)
 #define DIRFS_KEYLEN		128
-#define DIRFS_REASON		256	/* the engine's reason buffers */
 #define DIRFS_COPYBUF		(256 * 1024)
 #define DIRFS_WB_CHUNK		(8 * 1024 * 1024)	/* start writeback this often */
 
@@ -194,7 +193,7 @@ struct job {
 	int	ok;
 	int	retry;
 	uint16_t state;
-	char	reason[DIRFS_REASON];
+	char	reason[NIFTP_REASON_MAX];
 	int	fd;
 	int	committed;
 	uint64_t wb_from;		/* JOB_WB: the range to start writing */
@@ -399,7 +398,7 @@ static void set_reason(char *reason, const char *fmt, ...)
 	if (reason == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(reason, DIRFS_REASON, fmt, ap);
+	vsnprintf(reason, NIFTP_REASON_MAX, fmt, ap);
 	va_end(ap);
 }
 
@@ -1130,7 +1129,7 @@ static void dirfs_try_open(struct dirfs *fs, struct job *job)
 static int dirfs_given_check(struct dirfs *fs, const char *name, unsigned mode,
 	struct niftp_open *res)
 {
-	char    reason[DIRFS_REASON], path[PATH_MAX];
+	char    reason[NIFTP_REASON_MAX], path[PATH_MAX];
 	struct stat st;
 	int     exists;
 
@@ -1178,7 +1177,7 @@ static int dirfs_open_write(void *fsv, const struct niftp_req *req, struct niftp
 	if (!req->resume && given != NULL && dirfs_given_check(fs, given, mode, res) < 0)
 		return -1;
 	if (req->resume && given != NULL) {
-		char    reason[DIRFS_REASON];
+		char    reason[NIFTP_REASON_MAX];
 
 		if (tool_name_check(given, reason, sizeof(reason)) < 0)
 			return refuse(res, NIFTP_ST_REJ_MSG, "%s", reason);
@@ -1247,7 +1246,7 @@ static int dirfs_open_read(void *fsv, const struct niftp_req *req, struct niftp_
 	struct dirfs_conn *fc = fsv;
 	struct dirfs *fs = fc->fs;
 	struct niftp_file *fh;
-	char    reason[DIRFS_REASON], path[PATH_MAX];
+	char    reason[NIFTP_REASON_MAX], path[PATH_MAX];
 	struct stat st;
 	int     fd;
 

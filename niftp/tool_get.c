@@ -139,7 +139,7 @@ static ssize_t get_read(struct niftp_file *gf, void *p, size_t len, char *reason
 	(void) gf;
 	(void) p;
 	(void) len;
-	snprintf(reason, 256, "this side only receives");
+	snprintf(reason, NIFTP_REASON_MAX, "this side only receives");
 	return -1;
 }
 
@@ -153,7 +153,7 @@ static int get_write(struct niftp_file *gf, const void *p, size_t len, int *retr
 		snprintf(err, sizeof(err), "write '%.400s': %s", gf->tmp, strerror(errno));
 		get_local_error(gf, errno == ENOSPC || errno == EDQUOT ? TOOL_TEMPFAIL
 		    : TOOL_OTHER, err);
-		snprintf(reason, 256, "receiver cannot store the file");
+		snprintf(reason, NIFTP_REASON_MAX, "receiver cannot store the file");
 		return -1;
 	}
 	gf->pos += len;
@@ -164,14 +164,14 @@ static int get_seek(struct niftp_file *gf, uint64_t offset, char *reason)
 {
 	(void) gf;
 	(void) offset;
-	snprintf(reason, 256, "this side only receives");
+	snprintf(reason, NIFTP_REASON_MAX, "this side only receives");
 	return -1;
 }
 
 static int get_truncate(struct niftp_file *gf, uint64_t offset, char *reason)
 {
 	if (ftruncate(gf->fd, (off_t) offset) < 0) {
-		snprintf(reason, 256, "truncate '%.200s': %s", gf->tmp, strerror(errno));
+		snprintf(reason, NIFTP_REASON_MAX, "truncate '%.200s': %s", gf->tmp, strerror(errno));
 		return -1;
 	}
 	gf->pos = offset;

@@ -104,7 +104,7 @@ static ssize_t put_read(struct niftp_file *pf, void *p, size_t len, char *reason
 		n = pread(pf->fd, p, len, (off_t) pf->pos);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
-		snprintf(reason, 256, "read '%s': %s", pf->path, strerror(errno));
+		snprintf(reason, NIFTP_REASON_MAX, "read '%s': %s", pf->path, strerror(errno));
 		return -1;
 	}
 	pf->pos += (uint64_t) n;
@@ -118,14 +118,14 @@ static int put_write(struct niftp_file *pf, const void *p, size_t len, int *retr
 	(void) p;
 	(void) len;
 	*retry = 0;
-	snprintf(reason, 256, "this side only sends");
+	snprintf(reason, NIFTP_REASON_MAX, "this side only sends");
 	return -1;
 }
 
 static int put_seek(struct niftp_file *pf, uint64_t offset, char *reason)
 {
 	if (offset > pf->size) {
-		snprintf(reason, 256, "seek '%s' to %llu: beyond its end", pf->path,
+		snprintf(reason, NIFTP_REASON_MAX, "seek '%s' to %llu: beyond its end", pf->path,
 		    (unsigned long long) offset);
 		return -1;
 	}
@@ -137,7 +137,7 @@ static int put_truncate(struct niftp_file *pf, uint64_t offset, char *reason)
 {
 	(void) pf;
 	(void) offset;
-	snprintf(reason, 256, "this side only sends");
+	snprintf(reason, NIFTP_REASON_MAX, "this side only sends");
 	return -1;
 }
 

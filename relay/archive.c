@@ -32,6 +32,7 @@
 #include "mailchannel/hdr.h"
 #include "mailchannel/letter.h"
 #include "relay/archive.h"
+#include "relay/inbound.h"
 #include "relay/relayd.h"
 #include "spool/spool.h"
 #include "util/alloc.h"
@@ -163,13 +164,6 @@ void archive_letter(struct relayd *rd, const char *name)
 	workq_submit(rd->wq, copy_work, copy_done, j);
 }
 
-void archive_claimed(void *arg, int ok, const char *name, const char *err)
-{
-	(void) err;
-	if (ok && name != NULL)
-		archive_letter(arg, name);
-}
-
 /* --- retention -------------------------------------------------------------- */
 
 struct prune_job {
@@ -294,29 +288,12 @@ struct resub_job {
 	void   *cb_arg;
 };
 
-struct rd_ctx {
-	int	fd;
-	uint64_t off;
-};
-
-static ssize_t rd_pread(void *ctx, void *p, size_t len)
-{
-	struct rd_ctx *c = ctx;
-	ssize_t n = pread(c->fd, p, len, (off_t) c->off);
-
-	if (n > 0)
-		c->off += (uint64_t) n;
-	return n;
-}
-
 static void resub_work(void *arg)
 {
 	struct resub_job *j = arg;
 	unsigned char *b = xmalloc(ARCHIVE_CHUNK);
 	struct buf rc = BUF_INIT(16 * 1024 * 1024);
-	enum letter_status st;
 	struct letter *lt;
-	struct rd_ctx ctx;
 	char    lerr[LETTER_ERRLEN];
 	uLong   crc = crc32(0L, Z_NULL, 0);
 	gzFile  gz;
@@ -347,9 +324,7 @@ static void resub_work(void *arg)
 	}
 	(void) gzclose(gz);
 	j->crc = (uint32_t) crc;
-	ctx.fd = spool_file_fd(j->f);
-	ctx.off = 0;
-	if ((lt = letter_open(rd_pread, &ctx, &st, lerr, sizeof(lerr))) == NULL) {
+	if ((lt = letter_open_pread(spool_file_fd(j->f), NULL, lerr, sizeof(lerr))) == NULL) {
 		snprintf(j->err, sizeof(j->err), "malformed letter: %s", lerr);
 		goto out;
 	}
@@ -388,7 +363,7 @@ static void resub_committed(void *arg, int ok, const char *err)
 	if (ok) {
 		log_info("'%s' resubmitted from the archive as '%s' by %s", j->orig, j->name,
 		    j->user);
-		relayd_route_letter(rd, j->name);
+		inbound_accepted(rd, j->name, 1);
 	}
 	j->cb(j->cb_arg, ok, j->name, ok ? NULL : err);
 	resub_free(j);
@@ -398,9 +373,9 @@ static void resub_done(void *arg)
 {
 	struct resub_job *j = arg;
 	struct spool_txn *t;
-	const char *kv[16];
-	char    sz[32], crcs[16], from[SPOOL_NAMELEN + 16];
-	size_t  k = 0;
+	struct inbound in;
+	const char *kv[4];
+	char    from[SPOOL_NAMELEN + 16];
 
 	if (!j->ok) {
 		spool_file_abort(j->f);
@@ -408,32 +383,23 @@ static void resub_done(void *arg)
 		resub_free(j);
 		return;
 	}
-	snprintf(sz, sizeof(sz), "%llu", (unsigned long long) j->size);
-	snprintf(crcs, sizeof(crcs), "%08lx", (unsigned long) j->crc);
 	snprintf(from, sizeof(from), "resubmit:%s", j->orig);
 	t = spool_txn_new(j->rd->sp);
-	spool_txn_commit(t, j->f, SPOOL_IN);
 	kv[0] = "orig";
 	kv[1] = j->orig;
 	kv[2] = "by";
 	kv[3] = j->user;
 	spool_txn_journal(t, "resubmitted", j->name, kv, 2);
-	/* the received line of doc/relay.md, with orig= for mailctl trace */
-	kv[k++] = "from";
-	kv[k++] = from;
-	kv[k++] = "calling";
-	kv[k++] = "-";
-	kv[k++] = "size";
-	kv[k++] = sz;
-	kv[k++] = "crc32";
-	kv[k++] = crcs;
-	kv[k++] = "rcpts";
-	kv[k++] = j->rcpts;
-	kv[k++] = "msgid";
-	kv[k++] = j->msgid ? j->msgid : "-";
-	kv[k++] = "orig";
-	kv[k++] = j->orig;
-	spool_txn_journal(t, "received", j->name, kv, k / 2);
+	/* the received line, with orig= for mailctl trace */
+	memset(&in, 0, sizeof(in));
+	in.from = from;
+	in.size = j->size;
+	in.crc = j->crc;
+	in.rcpts = j->rcpts;
+	in.msgid = j->msgid;
+	in.kv = kv;
+	in.nkv = 1;
+	inbound_commit(j->rd, t, j->f, &in, NULL);
 	spool_txn_submit(t, resub_committed, j);
 }
 

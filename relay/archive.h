@@ -45,9 +45,6 @@ void archive_free(struct archive *a);
  * NAME just accepted (in/NAME, else queue/NAME). Failures are logged
  * (the letter itself is unaffected). Loop thread. */
 void archive_letter(struct relayd *rd, const char *name);
-/* archive_claimed - archive_letter() as a relayd_claim() callback
- * (arg: the relayd) */
-void archive_claimed(void *arg, int ok, const char *name, const char *err);
 
 /* archive_resubmit - put ARCHIVE/ORIG.gz back into the spool as a new
  * letter (see DESCRIPTION); user is recorded as by=. cb hears the

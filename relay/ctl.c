@@ -25,10 +25,13 @@
  *	route_explain(): rewrites and the chosen next hop, no side effects.
  * .IP check-config
  *	conf_check(): every error with file and line; exit 78 on errors.
- * .IP "retry [NAME...|--hop HOST...|--all]", "hold NAME", "release NAME", "delete NAME", "bounce NAME [REASON]",
- *	"forward NAME ADDRESS",
- *	"reroute [HOST ROUTE|--clear HOST]", reload
- *	passed to the daemon (which journals the operator's login name).
+ * .IP "ping, queue, retry, hold, release, delete, bounce, forward, reroute, resubmit, reload"
+ *	requests to the daemon, from the table of relay/ctl_proto.h: the
+ *	command line is joined into the request line and checked with
+ *	that table before connecting (a usage error exits 64 with the
+ *	table's usage text); the answer's lines are printed (and, for
+ *	CTL_RESULT requests, the text of its "ok" line). The daemon
+ *	journals the operator's login name. --help lists the table.
  *--*/
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +50,9 @@
 #include "mailchannel/letter.h"
 #include "mailchannel/route.h"
 #include "relay/conf.h"
+#include "relay/ctl_proto.h"
 #include "relay/ctl_ops.h"
+#include "relay/queue.h"
 #include "relay/relayd.h"
 #include "relay/relayd_stats.h"
 #include "relay/trace.h"
@@ -59,12 +64,10 @@
 
 #define CTL_ANSWER_MAX	(64 * 1024 * 1024)
 
-static const char ctl_help[] =
+static const char ctl_help_head[] =
 "Usage: mailctl -c NODE.ini COMMAND [ARGS]\n"
 "Commands:\n"
 "  submit [FILE]      submit a letter (FILE or standard input); prints its name\n"
-"  queue              one line per letter and next hop: name, age, next hop,\n"
-"                     recipients, state, last error\n"
 "  route ADDRESS      show how ADDRESS would be rewritten and routed\n"
 "  trace [--follow] [--back] [--json] NAME\n"
 "                     a letter's life here (NAME, Message-ID or out/ file),\n"
@@ -72,28 +75,13 @@ static const char ctl_help[] =
 "  view [--all] [--lines N] [--archive] NAME\n"
 "                     a letter held here (or its archived copy): address\n"
 "                     list, header, first lines\n"
-"  resubmit NAME      put the archived copy of NAME back into the queue as a\n"
-"                     new letter; prints its name\n"
 "  stats [--prometheus]\n"
 "                     per next hop: queued, oldest, failing since, letters\n"
 "                     per minute, last error; totals (read-only)\n"
 "  check-config       check the configuration; every error with file and line\n"
-"  retry [NAME...|--hop HOST...|--all]\n"
-"                         try the letters named, those for a next hop, or all, now\n"
-"  hold NAME          keep a queued letter from being sent (moved to hold/)\n"
-"  release NAME       queue a held letter again, due now\n"
-"  delete NAME        move a letter (queued or held) to dead/\n"
-"  bounce NAME [REASON]\n"
-"                     return a queued letter to its sender now (one NDN with\n"
-"                     REASON, default \"returned by operator\")\n"
-"  forward NAME ADDRESS\n"
-"                     send a queued letter to ADDRESS instead of its pending\n"
-"                     recipients (routed as usual)\n"
-"  reroute HOST ROUTE force next hop HOST's route (as a [routes] value, one\n"
-"                     niftp alternate) for queued and new letters, kept\n"
-"                     across restarts; reroute --clear HOST ends it;\n"
-"                     reroute alone lists the overrides\n"
-"  reload             make the daemon reload its configuration\n"
+"Requests to the daemon (SPOOL/control):\n";
+
+static const char ctl_help_tail[] =
 "Options:\n"
 "  -c, --config FILE  the node's configuration (required)\n"
 "  --help             this text (also after a command)\n"
@@ -101,8 +89,21 @@ static const char ctl_help[] =
 "(submit: the letter waits in out/ for the daemon's next start), 78 configuration\n"
 "error, 1 other error.\n";
 
-/* ctl_request - ask the daemon; the answer (new memory) or NULL with err */
-static char *ctl_request(const struct conf *c, const char *req, char *err, size_t errlen)
+/* ctl_help - the help text: mailctl's own commands, then the requests
+ * of the protocol table */
+static void ctl_help(FILE *fp)
+{
+	struct buf b = BUF_INIT(64 * 1024);
+
+	fputs(ctl_help_head, fp);
+	if (ctl_proto_help(&b) == 0)
+		fwrite(buf_data(&b), 1, b.len, fp);
+	buf_release(&b);
+	fputs(ctl_help_tail, fp);
+}
+
+/* ctl_ask - ask the daemon; the answer (new memory) or NULL with err */
+static char *ctl_ask(const struct conf *c, const char *req, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
 	struct buf b = BUF_INIT(CTL_ANSWER_MAX);
@@ -145,26 +146,44 @@ static char *ctl_request(const struct conf *c, const char *req, char *err, size_
 	return s;
 }
 
-/* answer_body - print the answer minus its status line and the final "." */
-static int answer_print(const char *ans, FILE *fp)
+/* answer_show - print the daemon's answer to a request of cmd: on
+ * "ok", the text of the ok line (CTL_RESULT requests only) and the lines
+ * after it on standard output; on "err", the reason and its lines on
+ * standard error after "mailctl: LABEL: daemon: ". Returns the exit
+ * status (64 when the daemon found a usage error). */
+static int answer_show(const char *label, const struct ctl_cmd *cmd, const char *ans)
 {
-	const char *nl = strchr(ans, '\n'), *p;
+	const char *p, *e;
+	size_t  len;
+	int     ok, first = 1;
+	FILE   *fp;
 
-	if (strncmp(ans, "ok", 2) != 0) {
-		fprintf(stderr, "mailctl: daemon: %s", ans[0] ? ans : "no answer\n");
-		return -1;
+	ok = strncmp(ans, "ok", 2) == 0 && (ans[2] == '\n' || ans[2] == ' ');
+	if (!ok && strncmp(ans, "err ", 4) != 0) {
+		fprintf(stderr, "mailctl: %s: no answer from the daemon\n", label);
+		return RX_OTHER;
 	}
-	for (p = nl ? nl + 1 : ans + strlen(ans); *p; ) {
-		const char *e = strchr(p, '\n');
-		size_t  len = e ? (size_t) (e - p) : strlen(p);
-
+	fp = ok ? stdout : stderr;
+	for (p = ans; *p; p += len + (e ? 1 : 0)) {
+		e = strchr(p, '\n');
+		len = e ? (size_t) (e - p) : strlen(p);
 		if (len == 1 && p[0] == '.')
 			break;
+		if (first) {
+			first = 0;
+			if (!ok)
+				fprintf(stderr, "mailctl: %s: daemon: %.*s\n", label, (int) len - 4,
+				    p + 4);
+			else if ((cmd->flags & CTL_RESULT) && len > 3)
+				printf("%.*s\n", (int) len - 3, p + 3);
+			continue;
+		}
 		fwrite(p, 1, len, fp);
 		fputc('\n', fp);
-		p += len + (e ? 1 : 0);
 	}
-	return 0;
+	if (ok)
+		return RX_OK;
+	return strncmp(ans, "err usage:", 10) == 0 ? RX_USAGE : RX_OTHER;
 }
 
 static ssize_t fd_read(void *ctx, void *p, size_t len)
@@ -229,22 +248,12 @@ static int cmd_submit(const struct conf *c, const char *file)
 	}
 	out = -1;
 	snprintf(req, sizeof(req), "pickup %s", base);
-	if ((ans = ctl_request(c, req, err, sizeof(err))) == NULL) {
+	if ((ans = ctl_ask(c, req, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "mailctl: submit: %s; the letter waits in 'out/%s'\n", err, base);
 		rc = RX_UNAVAIL;
 		goto out;
 	}
-	if (strncmp(ans, "ok ", 3) == 0) {
-		char   *nl = strchr(ans, '\n');
-
-		if (nl)
-			*nl = '\0';
-		printf("%s\n", ans + 3);
-		rc = RX_OK;
-	} else {
-		fprintf(stderr, "mailctl: submit: daemon: %s", ans);
-		rc = RX_OTHER;
-	}
+	rc = answer_show("submit", ctl_proto_get(CTL_PICKUP), ans);
 	goto out;
 fail:
 	close(out);
@@ -305,6 +314,98 @@ static int cmd_route(const struct conf *c, const char *text)
 	return RX_OK;
 }
 
+/* ctl_line - the request line: verb and args joined by spaces, in b.
+ * 0; -1 when an argument is empty (it would vanish from the line,
+ * "retry ''" becoming "retry everything"); -2 when it is longer than
+ * CTL_LINE_MAX */
+static int ctl_line(struct buf *b, const char *verb, int argc, char **argv)
+{
+	int     i;
+
+	for (i = 0; i < argc; i++)
+		if (argv[i][0] == '\0')
+			return -1;
+	if (buf_printf(b, "%s", verb) < 0)
+		return -2;
+	for (i = 0; i < argc; i++)
+		if (buf_printf(b, " %s", argv[i]) < 0)
+			return -2;
+	return b->len > CTL_LINE_MAX ? -2 : 0;
+}
+
+/* ctl_daemon_line - the request line of cmd from the command line, in
+ * line, checked with the table as the daemon will (so a usage error
+ * needs neither the daemon nor the configuration). 0, or -1 after the
+ * usage message on standard error. */
+static int ctl_daemon_line(const struct ctl_cmd *cmd, int argc, char **argv, struct buf *line)
+{
+	struct ctl_req *rq = xmalloc(sizeof(*rq));
+	char    err[RELAYD_ERRLEN];
+	int     r, rc = -1;
+
+	r = ctl_line(line, cmd->verb, argc, argv);
+	if (r == -1)
+		snprintf(err, sizeof(err), "usage: %s (an argument is empty)", cmd->usage);
+	else if (r == -2)
+		snprintf(err, sizeof(err), "request too long (more than %d octets)", CTL_LINE_MAX);
+	else if (ctl_proto_parse((const char *) buf_data(line), line->len, rq, err,
+	    sizeof(err)) == CTL_PARSE_OK)
+		rc = 0;
+	if (rc < 0)
+		fprintf(stderr, "mailctl: %s\nTry 'mailctl --help'.\n", err);
+	free(rq);
+	return rc;
+}
+
+/* ctl_daemon - send the request line of cmd, show the answer; the exit
+ * status */
+static int ctl_daemon(const struct conf *c, const struct ctl_cmd *cmd, struct buf *line)
+{
+	char    err[RELAYD_ERRLEN];
+	char   *ans;
+	int     rc;
+
+	if ((ans = ctl_ask(c, buf_cstr(line), err, sizeof(err))) != NULL) {
+		rc = answer_show(cmd->verb, cmd, ans);
+		free(ans);
+	} else if (cmd->id == CTL_QUEUE) {
+		/* read-only: the spool itself, without the daemon */
+		struct buf q = BUF_INIT(CTL_ANSWER_MAX);
+		char    qerr[RELAYD_ERRLEN];
+
+		if (queue_list_dir(c->spool, &q, qerr, sizeof(qerr)) < 0) {
+			fprintf(stderr, "mailctl: queue: %s; %s\n", err, qerr);
+			rc = RX_UNAVAIL;
+		} else {
+			if (q.len > 0)
+				fwrite(buf_data(&q), 1, q.len, stdout);
+			rc = RX_OK;
+		}
+		buf_release(&q);
+	} else {
+		fprintf(stderr, "mailctl: %s: %s\n", cmd->verb, err);
+		rc = RX_UNAVAIL;
+	}
+	return rc;
+}
+
+/* Commands of mailctl that are not requests to the daemon (submit sends
+ * one, pickup): they parse their own arguments. */
+static const char *const local_cmds[] = {
+	"submit", "route", "trace", "view", "stats", "check-config",
+};
+
+/* is_local - cmd is one of local_cmds */
+static int is_local(const char *cmd)
+{
+	size_t  i;
+
+	for (i = 0; i < sizeof(local_cmds) / sizeof(local_cmds[0]); i++)
+		if (strcmp(cmd, local_cmds[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int ctl_main(int argc, char **argv);
 
 int ctl_main(int argc, char **argv)
@@ -315,10 +416,11 @@ int ctl_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *path = NULL, *cmd;
+	const struct ctl_cmd *pc;
 	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
+	struct buf line = BUF_INIT(CTL_LINE_MAX + 1);
 	struct conf *c;
-	char    err[RELAYD_ERRLEN];
-	char   *ans, *text;
+	char   *text;
 	int     o, rc, i;
 
 	log_init("mailctl", LOG_LVL_INFO);
@@ -328,7 +430,7 @@ int ctl_main(int argc, char **argv)
 			path = optarg;
 			break;
 		case 'h':
-			fputs(ctl_help, stdout);
+			ctl_help(stdout);
 			return RX_OK;
 		default:
 			fputs("Try 'mailctl --help'.\n", stderr);
@@ -340,17 +442,34 @@ int ctl_main(int argc, char **argv)
 		return RX_USAGE;
 	}
 	cmd = argv[optind++];
+	if (strcmp(cmd, "help") == 0) {
+		ctl_help(stdout);
+		return RX_OK;
+	}
+	pc = ctl_proto_find(cmd, strlen(cmd));
+	if (pc != NULL && (pc->flags & CTL_HIDDEN))
+		pc = NULL;
+	if (pc == NULL && !is_local(cmd)) {
+		fprintf(stderr, "mailctl: unknown command '%s'\nTry 'mailctl --help'.\n", cmd);
+		return RX_USAGE;
+	}
+	/* trace, view and stats have a --help of their own */
 	for (i = optind; i < argc && strcmp(cmd, "trace") != 0 && strcmp(cmd, "view") != 0
 	    && strcmp(cmd, "stats") != 0; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(ctl_help, stdout);
+			if (pc != NULL)
+				printf("Usage: mailctl -c NODE.ini %s\n  %s\n(a request to the "
+				    "daemon)\n", pc->usage, pc->help);
+			else
+				ctl_help(stdout);
 			return RX_OK;
 		}
-	if (strcmp(cmd, "help") == 0) {
-		fputs(ctl_help, stdout);
-		return RX_OK;
+	if (pc != NULL && ctl_daemon_line(pc, argc - optind, argv + optind, &line) < 0) {
+		buf_release(&line);
+		return RX_USAGE;
 	}
 	if (path == NULL) {
+		buf_release(&line);
 		fputs("mailctl: no configuration (-c FILE)\nTry 'mailctl --help'.\n", stderr);
 		return RX_USAGE;
 	}
@@ -361,11 +480,14 @@ int ctl_main(int argc, char **argv)
 		if ((text = buf_cstr(&errs)) != NULL)
 			fputs(text, stderr);
 		buf_release(&errs);
+		buf_release(&line);
 		return RX_CONFIG;
 	}
 	buf_release(&errs);
 	rc = RX_USAGE;
-	if (strcmp(cmd, "submit") == 0 && argc - optind <= 1)
+	if (pc != NULL)
+		rc = ctl_daemon(c, pc, &line);
+	else if (strcmp(cmd, "submit") == 0 && argc - optind <= 1)
 		rc = cmd_submit(c, optind < argc ? argv[optind] : NULL);
 	else if (strcmp(cmd, "route") == 0 && argc - optind == 1)
 		rc = cmd_route(c, argv[optind]);
@@ -375,74 +497,9 @@ int ctl_main(int argc, char **argv)
 		rc = ctl_view(c, argc - optind + 1, argv + optind - 1);
 	else if (strcmp(cmd, "stats") == 0)
 		rc = ctl_stats(c, argc - optind + 1, argv + optind - 1);
-	else if (strcmp(cmd, "resubmit") == 0 && argc - optind == 1) {
-		char   *req = xasprintf("resubmit %s", argv[optind]);
-
-		if ((ans = ctl_request(c, req, err, sizeof(err))) == NULL) {
-			fprintf(stderr, "mailctl: resubmit: %s\n", err);
-			rc = RX_UNAVAIL;
-		} else if (strncmp(ans, "ok ", 3) == 0) {
-			ans[strcspn(ans, "\n")] = '\0';
-			printf("%s\n", ans + 3);
-			rc = RX_OK;
-		} else {
-			fprintf(stderr, "mailctl: resubmit: daemon: %s", ans);
-			rc = RX_OTHER;
-		}
-		free(ans);
-		free(req);
-	}
-	else if ((strcmp(cmd, "queue") == 0 && argc == optind)
-	    || (strcmp(cmd, "reload") == 0 && argc == optind) || strcmp(cmd, "retry") == 0
-	    || ((strcmp(cmd, "hold") == 0 || strcmp(cmd, "release") == 0
-	    || strcmp(cmd, "delete") == 0) && argc - optind == 1)
-	    || (strcmp(cmd, "bounce") == 0 && argc - optind >= 1)
-	    || (strcmp(cmd, "forward") == 0 && argc - optind == 2)
-	    || (strcmp(cmd, "reroute") == 0 && (argc == optind || argc - optind >= 2))) {
-		struct buf req = BUF_INIT(64 * 1024);
-
-		buf_printf(&req, "%s", cmd);
-		for (i = optind; i < argc; i++) {
-			if (strcmp(cmd, "retry") == 0 && strcmp(argv[i], "--all") == 0)
-				continue;
-			if (strcmp(cmd, "retry") == 0 && strcmp(argv[i], "--hop") == 0) {
-				if (++i == argc) {
-					fprintf(stderr, "mailctl: retry --hop needs a next hop name\n");
-					buf_release(&req);
-					conf_free(c);
-					return RX_USAGE;
-				}
-				buf_printf(&req, " hop:%s", argv[i]);
-				continue;
-			}
-			buf_printf(&req, " %s", argv[i]);
-		}
-		if ((ans = ctl_request(c, buf_cstr(&req), err, sizeof(err))) == NULL
-		    && strcmp(cmd, "queue") == 0) {
-			/* read-only: the spool itself, without the daemon */
-			struct buf q = BUF_INIT(CTL_ANSWER_MAX);
-			char    qerr[RELAYD_ERRLEN];
-
-			if (relayd_queue_list_dir(c->spool, &q, qerr, sizeof(qerr)) < 0) {
-				fprintf(stderr, "mailctl: queue: %s; %s\n", err, qerr);
-				rc = RX_UNAVAIL;
-			} else {
-				if (q.len > 0)
-					fwrite(buf_data(&q), 1, q.len, stdout);
-				rc = RX_OK;
-			}
-			buf_release(&q);
-		} else if (ans == NULL) {
-			fprintf(stderr, "mailctl: %s: %s\n", cmd, err);
-			rc = RX_UNAVAIL;
-		} else {
-			rc = answer_print(ans, stdout) == 0 ? RX_OK : RX_OTHER;
-			free(ans);
-		}
-		buf_release(&req);
-	} else
-		fprintf(stderr, "mailctl: bad command or arguments: '%s'\nTry 'mailctl --help'.\n",
-		    cmd);
+	else
+		fprintf(stderr, "mailctl: bad arguments for '%s'\nTry 'mailctl --help'.\n", cmd);
 	conf_free(c);
+	buf_release(&line);
 	return rc;
 }

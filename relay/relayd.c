@@ -2,7 +2,7 @@
  * NAME
  *	relayd 3
  * SUMMARY
- *	mailrelayd: start-up, listeners, signals, control socket, readiness
+ *	mailrelayd: start-up, listeners, signals, readiness
  * SYNOPSIS
  *	#include "relay/relayd.h"
  *	int relayd_main(int argc, char **argv);
@@ -22,14 +22,8 @@
  *	transfers end, transfers in flight may finish for 30 s (then they
  *	are cut and stay resumable: dockets), disk work drains, exit 0.
  *
- *	Control protocol (one request line per connection, answer lines,
- *	a last line "."): "ping"; "pickup FILE" (claim out/FILE now, answer
- *	"ok NAME" once durable, or "err REASON"); "queue"; "retry [NAME..]";
- *	"reload"; "resubmit NAME" (relay/archive.h); "hold NAME",
- *	"release NAME", "delete NAME" (relayd_letter_op); "bounce NAME
- *	[REASON]" (relayd_letter_bounce); "forward NAME ADDRESS"
- *	(relayd_letter_forward); "reroute [HOST ROUTE | --clear
- *	HOST]" (relayd_reroute_set, kept in SPOOL/reroute). See doc/relay.md.
+ *	The control socket and its requests: relay/ctl_server.c, with the
+ *	protocol table of relay/ctl_proto.h (reload is relayd_reload() here).
  *
  *	--stdio: splice stdin/stdout to SPOOL/stdio.sock (exit 75 when the
  *	daemon is not running).
@@ -54,8 +48,14 @@
 #include "niftp/ts.h"
 #include "relay/archive.h"
 #include "relay/conf.h"
+#include "relay/ctl_server.h"
+#include "relay/pickup.h"
+#include "relay/queue.h"
 #include "relay/relayd.h"
+#include "relay/relayd_recv.h"
 #include "relay/relayd_stats.h"
+#include "relay/sched.h"
+#include "spool/spool.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
@@ -65,7 +65,6 @@
 #include "util/workq.h"
 
 #define RELAYD_GRACE_MS		30000
-#define CTL_LINE_MAX		4096
 #define RELAYD_THREADS		4
 
 static int sig_wfd = -1;		/* the self-pipe: set once at start-up */
@@ -83,6 +82,52 @@ static void on_signal(int sig)
 void relayd_job(struct relayd *rd, int delta)
 {
 	rd->jobs += delta;
+}
+
+int relayd_channels_start(struct relayd *rd, char *err, size_t errlen)
+{
+	int     i;
+
+	for (i = 0; i < CHANNEL_MAX; i++) {
+		if (rd->chops[i] == NULL)
+			rd->chops[i] = channel_default((enum route_channel) i);
+		if (rd->chops[i] == NULL || rd->chself[i] != NULL)
+			continue;
+		if ((rd->chself[i] = rd->chops[i]->init(rd, err, errlen)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+int relayd_channels_busy(const struct relayd *rd)
+{
+	int     i;
+
+	for (i = 0; i < CHANNEL_MAX; i++)
+		if (rd->chself[i] != NULL && rd->chops[i]->busy != NULL
+		    && rd->chops[i]->busy(rd->chself[i]))
+			return 1;
+	return 0;
+}
+
+void relayd_channels_stop(struct relayd *rd, int now)
+{
+	int     i;
+
+	for (i = 0; i < CHANNEL_MAX; i++)
+		if (rd->chself[i] != NULL && rd->chops[i]->stop != NULL)
+			rd->chops[i]->stop(rd->chself[i], now);
+}
+
+void relayd_channels_free(struct relayd *rd)
+{
+	int     i;
+
+	for (i = 0; i < CHANNEL_MAX; i++) {
+		if (rd->chself[i] != NULL && rd->chops[i]->free != NULL)
+			rd->chops[i]->free(rd->chself[i]);
+		rd->chself[i] = NULL;
+	}
 }
 
 /* stdio_sock - SPOOL/stdio.sock */
@@ -112,260 +157,6 @@ static void relayd_new_call(struct ts_listener *l, struct ts_conn *c, void *arg)
 	relayd_serve_new(arg, l, c);
 }
 
-/* --- control socket ----------------------------------------------------- */
-
-struct ctlconn {
-	struct relayd *rd;
-	struct ctlconn *next;
-	int	fd;
-	struct buf in;
-	int	waiting;		/* an answer will come later */
-};
-
-static void ctl_close(struct ctlconn *cc)
-{
-	struct relayd *rd = cc->rd;
-	struct ctlconn **pp;
-
-	loop_fd_del(rd->loop, cc->fd);
-	close(cc->fd);
-	buf_release(&cc->in);
-	for (pp = &rd->ctls; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == cc) {
-			*pp = cc->next;
-			break;
-		}
-	free(cc);
-}
-
-/* ctl_answer - write text to the client (blocking, with a timeout) */
-static void ctl_answer(struct ctlconn *cc, const char *text, size_t len)
-{
-	int     fl = fcntl(cc->fd, F_GETFL);
-	struct timeval tv = { 5, 0 };
-
-	if (fl >= 0)
-		(void) fcntl(cc->fd, F_SETFL, fl & ~O_NONBLOCK);
-	(void) setsockopt(cc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	(void) write_full(cc->fd, text, len);
-}
-
-static void ctl_pickup_done(void *arg, int ok, const char *name, const char *err)
-{
-	struct ctlconn *cc = arg;
-	char   *s;
-
-	if (ok)
-		archive_letter(cc->rd, name);
-	s = ok ? xasprintf("ok %s\n.\n", name) : xasprintf("err %s\n.\n", err ? err : "failed");
-	ctl_answer(cc, s, strlen(s));
-	free(s);
-	ctl_close(cc);
-}
-
-static void ctl_op_done(void *arg, int ok, const char *err)
-{
-	struct ctlconn *cc = arg;
-	char   *s;
-
-	s = ok ? xasprintf("ok\n.\n") : xasprintf("err %s\n.\n", err ? err : "failed");
-	ctl_answer(cc, s, strlen(s));
-	free(s);
-	ctl_close(cc);
-}
-
-static int relayd_reload(struct relayd *rd, struct buf *out);
-
-static void ctl_request(struct ctlconn *cc, char *line)
-{
-	struct relayd *rd = cc->rd;
-	struct buf out = BUF_INIT(64 * 1024 * 1024);
-	char    err[RELAYD_ERRLEN], user[64];
-	char   *arg = strchr(line, ' '), *w, *next, *rest = NULL;
-	int     n, async = 0, r = -1;
-
-	if (arg != NULL) {
-		*arg++ = '\0';
-		if ((rest = strchr(arg, ' ')) != NULL)
-			*rest = '\0';		/* put back below for the requests that take all */
-	}
-	if (rest != NULL && strcmp(line, "bounce") != 0 && strcmp(line, "forward") != 0
-	    && strcmp(line, "reroute") != 0) {
-		*rest = ' ';
-		rest = NULL;
-	} else if (rest != NULL)
-		rest++;
-	/* who asks: operator actions are journalled with by=USER */
-	archive_peer_user(cc->fd, user, sizeof(user));
-
-	/*
-	 * Actions that finish later (on a worker or after a spool
-	 * transaction) answer from their callback: they only set r here,
-	 * and the common code below either waits for the callback or
-	 * answers the error at once.
-	 */
-	if (strcmp(line, "pickup") == 0 && arg != NULL) {
-		async = 1;
-		if (!rd->stopping)
-			r = relayd_claim(rd, arg, ctl_pickup_done, cc, err, sizeof(err));
-	} else if (strcmp(line, "resubmit") == 0 && arg != NULL) {
-		async = 1;
-		if (!rd->stopping)
-			r = archive_resubmit(rd, arg, user, ctl_pickup_done, cc, err, sizeof(err));
-	} else if ((strcmp(line, "hold") == 0 || strcmp(line, "release") == 0
-	    || strcmp(line, "delete") == 0) && arg != NULL) {
-		async = 1;
-		if (!rd->stopping)
-			r = relayd_letter_op(rd, line, arg, user, ctl_op_done, cc, err, sizeof(err));
-	} else if (strcmp(line, "bounce") == 0 && arg != NULL) {
-		async = 1;
-		if (!rd->stopping)
-			r = relayd_letter_bounce(rd, arg, rest, user, ctl_op_done, cc, err,
-			    sizeof(err));
-	} else if (strcmp(line, "forward") == 0 && arg != NULL && rest != NULL && *rest) {
-		async = 1;
-		if (!rd->stopping)
-			r = relayd_letter_forward(rd, arg, rest, user, ctl_op_done, cc, err,
-			    sizeof(err));
-	}
-	if (async) {
-		if (rd->stopping)
-			buf_printf(&out, "err mail relay shutting down\n");
-		else if (r == 0) {
-			cc->waiting = 1;
-			loop_fd_del(rd->loop, cc->fd);
-			buf_release(&out);
-			return;
-		} else
-			buf_printf(&out, "err %s\n", err);
-	} else if (strcmp(line, "ping") == 0) {
-		buf_printf(&out, "ok %s\n", rd->conf->name);
-	} else if (strcmp(line, "forward") == 0) {
-		buf_printf(&out, "err usage: forward NAME ADDRESS\n");
-	} else if (strcmp(line, "reroute") == 0) {
-		char   *route = rest;
-
-		if (arg == NULL || *arg == '\0') {
-			buf_printf(&out, "ok\n");
-			relayd_reroute_list(rd, &out);
-		} else if (strcmp(arg, "--clear") == 0 ? route == NULL || strchr(route, ' ') != NULL
-		    || relayd_reroute_set(rd, route, NULL, user, err, sizeof(err)) < 0
-		    : route == NULL || relayd_reroute_set(rd, arg, route, user, err,
-		    sizeof(err)) < 0)
-			buf_printf(&out, "err %s\n", route == NULL || (strcmp(arg, "--clear") == 0
-			    && strchr(route, ' ') != NULL) ? "usage: reroute HOST ROUTE, "
-			    "reroute --clear HOST" : err);
-		else
-			buf_printf(&out, "ok\n");
-	} else if (strcmp(line, "queue") == 0) {
-		buf_printf(&out, "ok\n");
-		relayd_queue_list(rd, &out);
-	} else if (strcmp(line, "retry") == 0) {
-		n = 0;
-		if (arg == NULL || *arg == '\0')
-			n = relayd_retry_by(rd, NULL, user);
-		else
-			for (w = arg; w != NULL; w = next) {
-				if ((next = strchr(w, ' ')) != NULL)
-					*next++ = '\0';
-				if (*w)
-					n += relayd_retry_by(rd, w, user);
-			}
-		relayd_pickup(rd, 1);
-		buf_printf(&out, "ok %d\n", n);
-	} else if (strcmp(line, "reload") == 0) {
-		struct buf errs = BUF_INIT(CONF_ERRS_MAX);
-
-		if (relayd_reload(rd, &errs) == 0)
-			buf_printf(&out, "ok\n");
-		else
-			buf_printf(&out, "err configuration refused, old one kept\n%.*s",
-			    (int) errs.len, buf_data(&errs));
-		buf_release(&errs);
-	} else
-		buf_printf(&out, "err unknown request '%s'\n", line);
-	buf_printf(&out, ".\n");
-	ctl_answer(cc, (const char *) buf_data(&out), out.len);
-	buf_release(&out);
-	ctl_close(cc);
-}
-
-static void ctl_readable(struct loop *loop, int fd, int mask, void *arg)
-{
-	struct ctlconn *cc = arg;
-	unsigned char *p, *nl;
-	ssize_t n;
-
-	(void) loop;
-	(void) mask;
-	if ((p = buf_reserve(&cc->in, 512)) == NULL) {
-		ctl_close(cc);
-		return;
-	}
-	n = read(fd, p, 512);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-		buf_commit(&cc->in, 0);
-		return;
-	}
-	if (n <= 0) {
-		buf_commit(&cc->in, 0);
-		ctl_close(cc);
-		return;
-	}
-	buf_commit(&cc->in, (size_t) n);
-	if ((nl = memchr(buf_data(&cc->in), '\n', cc->in.len)) == NULL)
-		return;
-	*nl = '\0';
-	if (nl > buf_data(&cc->in) && nl[-1] == '\r')
-		nl[-1] = '\0';
-	ctl_request(cc, (char *) buf_data(&cc->in));
-}
-
-static void ctl_accept(struct loop *loop, int fd, int mask, void *arg)
-{
-	struct relayd *rd = arg;
-	struct ctlconn *cc;
-	int     c;
-
-	(void) mask;
-	if ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
-		return;
-	cc = xcalloc(1, sizeof(*cc));
-	cc->rd = rd;
-	cc->fd = c;
-	buf_init(&cc->in, CTL_LINE_MAX);
-	cc->next = rd->ctls;
-	rd->ctls = cc;
-	loop_fd_set(loop, c, LOOP_READ, ctl_readable, cc);
-}
-
-static int ctl_listen(struct relayd *rd, char *err, size_t errlen)
-{
-	struct sockaddr_un sa;
-	int     fd;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(rd->conf->control) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "control socket '%s': path too long", rd->conf->control);
-		return -1;
-	}
-	str_copy(sa.sun_path, rd->conf->control, sizeof(sa.sun_path));
-	(void) unlink(rd->conf->control);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0
-	    || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
-		snprintf(err, errlen, "control socket '%s': %s", rd->conf->control,
-		    strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	(void) chmod(rd->conf->control, 0600);
-	rd->ctl_fd = fd;
-	loop_fd_set(rd->loop, fd, LOOP_READ, ctl_accept, rd);
-	return 0;
-}
-
 /* --- out/ watch ------------------------------------------------------------ */
 
 static void inotify_readable(struct loop *loop, int fd, int mask, void *arg)
@@ -387,7 +178,7 @@ static void inotify_readable(struct loop *loop, int fd, int mask, void *arg)
 			 * mailctl died before asking) */
 			if (ev->len > 0 && ev->name[0] != '.' && !rd->stopping
 			    && strncmp(ev->name, "submit.", 7) != 0
-			    && relayd_claim(rd, ev->name, archive_claimed, rd, err, sizeof(err)) < 0
+			    && pickup_claim(rd->pickup, ev->name, NULL, NULL, err, sizeof(err)) < 0
 			    && errno != ENOENT)
 				log_error("pick up 'out/%s': %s", ev->name, err);
 			off += sizeof(*ev) + ev->len;
@@ -402,6 +193,7 @@ static int relayd_reload(struct relayd *rd, struct buf *out)
 	unsigned ne = 0, nw = 0;
 	struct conf *c = conf_load(rd->conf_path, &errs, &ne, &nw);
 	char   *line, *next, *text;
+	int     i;
 
 	text = buf_cstr(&errs);
 	for (line = text; line != NULL && *line; line = next) {
@@ -432,7 +224,10 @@ static int relayd_reload(struct relayd *rd, struct buf *out)
 	rd->conf = c;
 	log_info("reload: configuration '%s' loaded", rd->conf_path);
 	relayd_ready_write(rd);
-	relayd_schedule(rd);
+	for (i = 0; i < CHANNEL_MAX; i++)
+		if (rd->chops[i] != NULL && rd->chops[i]->reload != NULL)
+			rd->chops[i]->reload(rd->chself[i]);
+	sched_poke(rd->sched);
 	return 0;
 }
 
@@ -444,7 +239,7 @@ static void relayd_begin_stop(struct relayd *rd)
 		log_info("signal again: ending every call now");
 		rd->stop_now = 1;
 		relayd_recv_stop(rd, 1);
-		relayd_fwd_stop(rd, 1);
+		relayd_channels_stop(rd, 1);
 		return;
 	}
 	rd->stopping = 1;
@@ -454,7 +249,7 @@ static void relayd_begin_stop(struct relayd *rd)
 		ts_listener_close(rd->ls[i]);
 	rd->nls = 0;
 	relayd_recv_stop(rd, 0);
-	relayd_fwd_stop(rd, 0);
+	relayd_channels_stop(rd, 0);
 }
 
 static void sig_readable(struct loop *loop, int fd, int mask, void *arg)
@@ -576,6 +371,7 @@ int relayd_main(int argc, char **argv)
 	struct relayd rd;
 	struct relayd_stats *rstats = NULL;
 	struct archive *rarch = NULL;
+	struct ctl_server *ctl = NULL;
 	struct spool_opts so;
 	struct spool_recovery rep;
 	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
@@ -586,7 +382,7 @@ int relayd_main(int argc, char **argv)
 	char   *text;
 
 	memset(&rd, 0, sizeof(rd));
-	rd.ctl_fd = rd.inotify_fd = -1;
+	rd.inotify_fd = -1;
 	rd.sig_pipe[0] = rd.sig_pipe[1] = -1;
 	log_init("mailrelayd", LOG_LVL_INFO);
 	while ((c = getopt_long(argc, argv, "c:fv", lo, NULL)) != -1) {
@@ -685,6 +481,15 @@ int relayd_main(int argc, char **argv)
 		log_error("signals: %s", strerror(errno));
 		goto out;
 	}
+	/* the queue and its channels before anything can call in */
+	rd.q = queue_new(&rd);
+	rd.sched = sched_new(&rd);
+	rd.pickup = pickup_new(&rd);
+	if (relayd_channels_start(&rd, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		rc = RX_CONFIG;
+		goto out;
+	}
 	for (i = 0; i < rd.conf->nlisten; i++) {
 		rd.ls[rd.nls] = ts_listen(rd.loop, rd.conf->listen[i], NULL, relayd_new_call, &rd,
 		    err, sizeof(err));
@@ -703,7 +508,7 @@ int relayd_main(int argc, char **argv)
 		log_warn("listen on '%s': %s (mailrelayd --stdio will not work)", sockaddr, err);
 	else
 		rd.nls++;
-	if (ctl_listen(&rd, err, sizeof(err)) < 0) {
+	if ((ctl = ctl_server_start(&rd, relayd_reload, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		rc = RX_TEMPFAIL;
 		goto out;
@@ -716,13 +521,24 @@ int relayd_main(int argc, char **argv)
 		} else
 			loop_fd_set(rd.loop, rd.inotify_fd, LOOP_READ, inotify_readable, &rd);
 	}
-	if (relayd_reroute_load(&rd, err, sizeof(err)) < 0)
-		log_error("route overrides (mailctl reroute): %s", err);
-	if (relayd_queue_start(&rd, err, sizeof(err)) < 0) {
+	{
+		/* partial received files: committed before a crash, or kept
+		 * longer than the server dockets that refer to them */
+		unsigned removed = 0;
+		int64_t keep = rd.conf->docket_keep_ms / 1000;
+
+		if (spool_part_prune(rd.sp, keep > 0 ? keep : 6 * 86400, time(NULL), &removed,
+		    err, sizeof(err)) < 0)
+			log_warn("%s", err);
+		else if (removed)
+			log_info("removed %u partial received files", removed);
+	}
+	if (queue_load(rd.q, err, sizeof(err)) < 0) {
 		log_error("load queue: %s", err);
 		goto out;
 	}
-	relayd_pickup(&rd, 1);
+	sched_start(rd.sched);
+	pickup_scan(rd.pickup, 1);
 	{
 		char    pid[32];
 
@@ -759,10 +575,11 @@ int relayd_main(int argc, char **argv)
 				log_info("grace time over: cutting calls (they stay resumable)");
 				rd.stop_now = 1;
 				relayd_recv_stop(&rd, 1);
-				relayd_fwd_stop(&rd, 1);
+				relayd_channels_stop(&rd, 1);
 			}
-			if (!relayd_recv_busy(&rd) && !relayd_fwd_busy(&rd) && !relayd_queue_busy(&rd)
-			    && rd.ctls == NULL)
+			if (!relayd_recv_busy(&rd) && !relayd_channels_busy(&rd) && !queue_busy(rd.q)
+			    && !pickup_busy(rd.pickup) && spool_pending(rd.sp) == 0 && rd.jobs == 0
+			    && !ctl_server_busy(ctl))
 				break;
 		}
 		if (loop_run_once(rd.loop, rd.stopping ? 200 : -1) < 0 && errno != EINTR) {
@@ -789,25 +606,24 @@ out:
 	}
 	for (c = 0; c < rd.nls; c++)
 		ts_listener_close(rd.ls[c]);
-	while (rd.ctls != NULL)
-		ctl_close(rd.ctls);
-	if (rd.ctl_fd >= 0) {
-		loop_fd_del(rd.loop, rd.ctl_fd);
-		close(rd.ctl_fd);
-		(void) unlink(rd.conf->control);
-	}
+	ctl_server_free(ctl);
 	if (rd.inotify_fd >= 0) {
 		loop_fd_del(rd.loop, rd.inotify_fd);
 		close(rd.inotify_fd);
 	}
-	relayd_fwd_free(&rd);
+	/* transactions and jobs end while the queue and channels they call
+	 * back into still exist */
 	if (rd.sp != NULL)
 		spool_close(rd.sp);
 	if (rd.wq != NULL)
 		workq_free(rd.wq);
 	relayd_stats_free(rstats);
 	archive_free(rarch);
-	relayd_queue_free(&rd);
+	if (rd.q != NULL)
+		queue_free(rd.q);
+	relayd_channels_free(&rd);
+	sched_free(rd.sched);
+	pickup_free(rd.pickup);
 	if (rd.loop != NULL)
 		loop_free(rd.loop);
 	sig_wfd = -1;

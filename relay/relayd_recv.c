@@ -10,15 +10,21 @@
  *	(niftp_call_serve) with this filestore:
  * .IP open_write
  *	a fresh transfer gets a new spool name (tmp/NAME, returned in
- *	RPOS). If a server docket "srv CALLER TID" exists from an older
- *	transfer, it is deleted durably before RPOS (a fresh SFT replaces
- *	it), so a later resumption can never match an unrelated docket.
- *	A resumption looks the docket up: committed (and the same copy
- *	identity, when the donor sends one) answers "only STOP left" with
- *	the same name; no docket, or another copy, is refused with 0x1004.
- *	A resumption of a transfer that was not committed is granted the
- *	mark of its last checkpoint (below), or mark 0, under the
- *	docket's name.
+ *	RPOS). A transfer with an id and a copy identity keeps a server
+ *	docket "srv CALLER TID" (relay/srv_docket.h: a line record, the
+ *	copy identity escaped, so no caller can plant lines in it). If one
+ *	exists from an older transfer, it is deleted durably before RPOS
+ *	(a fresh SFT replaces it), so a later resumption can never match
+ *	an unrelated docket. A transfer without a copy identity keeps no
+ *	docket and touches none: it can never be resumed (below), and a
+ *	caller that sends none cannot remove another copy's docket.
+ *	A resumption is matched only by a non-empty copy identity equal
+ *	to the docket's: committed answers "only STOP left" with the same
+ *	name; no docket, a malformed one (logged with its key), no copy
+ *	identity on either side, or another copy is refused with 0x1004
+ *	(the donor then sends afresh, which is safe). A resumption of a
+ *	transfer that was not committed is granted the mark of its last
+ *	checkpoint (below), or mark 0, under the docket's name.
  * .IP mark
  *	receive checkpoints: every RECV_CKPT_BYTES at a mark, and when the
  *	call breaks (suspend), a worker job fdatasyncs the partial file
@@ -45,6 +51,14 @@
  *	letter is routed: routing happens after ER, never before.
  * .PP
  *	Server dockets are pruned after [retry] docket_keep.
+ *
+ *	Caller identities (the docket key) and calling addresses are kept
+ *	whole, up to RECV_CALLER_MAX; longer ones are refused rather than
+ *	cut, since two identities cut to one prefix would share dockets.
+ * DIAGNOSTICS
+ *	"receive: server docket 'KEY': line N: reason: no record of that
+ *	transfer" for a malformed docket; refusals go to the caller in
+ *	RNEG with their reason.
  *--*/
 #include <errno.h>
 #include <stdio.h>
@@ -55,8 +69,11 @@
 
 #include "mailchannel/letter.h"
 #include "niftp/niftp_call.h"
-#include "relay/archive.h"
+#include "niftp/ts_yb.h"
+#include "relay/inbound.h"
 #include "relay/relayd.h"
+#include "relay/relayd_recv.h"
+#include "relay/srv_docket.h"
 #include "relay/trace_fs.h"
 #include "util/alloc.h"
 #include "util/crash.h"
@@ -66,8 +83,13 @@
 #include "util/strutil.h"
 #include "util/workq.h"
 
-#define RECV_DOCKET_MAX	4096
 #define RECV_CKPT_BYTES	(4u << 20)	/* octets between receive checkpoints */
+/* Caller identity, calling address or peer text, NUL included: a Yellow
+ * Book CONNECT parameter is at most YB_MAX_PARAM octets, a peer address
+ * far less. Longer text is refused, never cut (see DESCRIPTION). */
+#define RECV_CALLER_MAX	(YB_MAX_PARAM + 1)
+#define RECV_KEY_MAX	(SPOOL_DOCKET_KEYMAX + 1)	/* "srv CALLER TID" + NUL */
+#define RECV_REASON_MAX	256	/* a filestore reason (niftp_fs_ops: 255 octets) */
 
 struct rcall {
 	struct relayd *rd;
@@ -78,8 +100,8 @@ struct rcall {
 	int	down;
 	int	active;			/* a transfer in progress */
 	uint64_t reap_timer;
-	char	peer[300];
-	char	calling[300];
+	char	peer[RECV_CALLER_MAX];
+	char	calling[RECV_CALLER_MAX];
 	struct trace_fs *tfs;		/* called FTP: the trace service (trace_fs.h) */
 };
 
@@ -88,11 +110,12 @@ struct niftp_file {
 	struct relayd *rd;
 	struct spool_file *sf;
 	char	name[SPOOL_NAMELEN];
-	char	key[1200];		/* docket key, "" when the transfer has no id */
-	char	caller[300];
-	char	calling[300];
-	char	copy_id[300];
+	char	key[RECV_KEY_MAX];	/* docket key, "" when the transfer keeps none */
+	char	caller[RECV_CALLER_MAX];
+	char	calling[RECV_CALLER_MAX];
+	char	copy_id[SRV_DOCKET_COPY_MAX];
 	uint16_t tid;
+	uint16_t want_mark;		/* a resumption: the mark the donor asked */
 	uint64_t size;
 	uint32_t crc;
 	int	committing;
@@ -114,16 +137,6 @@ struct niftp_file {
 	int	wrote;			/* data written since the open */
 	int	discard;		/* abandoned: remove part/NAME */
 	struct niftp *commit_n;		/* commit() waiting for the checkpoint */
-};
-
-/* what a server docket says */
-struct srv_docket {
-	int	committed;
-	char	name[SPOOL_NAMELEN];
-	char	copy[300];
-	uint32_t part_mark;		/* 0: no checkpoint */
-	uint64_t part_off;
-	uint32_t part_crc;
 };
 
 static void rfile_free(struct niftp_file *fh)
@@ -154,55 +167,54 @@ static int refuse(struct niftp_open *res, uint16_t state, const char *fmt, ...)
 	return -1;
 }
 
-static void srv_key(const char *caller, unsigned tid, char *key, size_t len)
+/* srv_key - the docket key of (caller, tid); 0, or -1 when it does not fit */
+static int srv_key(const char *caller, unsigned tid, char *key, size_t len)
 {
-	snprintf(key, len, "srv %s %u", caller, tid);
+	int     n = snprintf(key, len, "srv %s %u", caller, tid);
+
+	return n < 0 || (size_t) n >= len || (size_t) n > SPOOL_DOCKET_KEYMAX ? -1 : 0;
 }
 
-/* docket text: "committed 0|1\nname NAME\ncopy COPYID\n[part MARK OFFSET CRC\n]" */
+/* srv_docket_get - the docket of key into *d: 1; 0 when there is none (or
+ * it cannot be read); -1 when it is malformed (logged: no record of that
+ * transfer for a resumption, and a fresh transfer replaces it) */
 static int srv_docket_get(struct relayd *rd, const char *key, struct srv_docket *d)
 {
-	char    err[SPOOL_ERRLEN];
-	char   *text, *line, *next;
+	char    err[SPOOL_ERRLEN], perr[256];
+	char   *text;
 	size_t  len;
-	unsigned long m, c;
-	unsigned long long o;
 
 	if ((text = spool_docket_get(rd->sp, key, &len, NULL, err, sizeof(err))) == NULL) {
 		if (errno != ENOENT)
 			log_warn("%s", err);
+		return 0;
+	}
+	if (srv_docket_parse(text, len, d, perr, sizeof(perr)) < 0) {
+		log_warn("receive: server docket '%s': %s: no record of that transfer", key, perr);
+		free(text);
 		return -1;
 	}
-	memset(d, 0, sizeof(*d));
-	for (line = text; line && *line; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		if (strcmp(line, "committed 1") == 0)
-			d->committed = 1;
-		else if (strncmp(line, "name ", 5) == 0)
-			str_copy(d->name, line + 5, sizeof(d->name));
-		else if (strncmp(line, "copy ", 5) == 0)
-			str_copy(d->copy, line + 5, sizeof(d->copy));
-		else if (sscanf(line, "part %lu %llu %lx", &m, &o, &c) == 3 && m > 0
-		    && m <= UINT32_MAX && c <= UINT32_MAX) {
-			d->part_mark = (uint32_t) m;
-			d->part_off = o;
-			d->part_crc = (uint32_t) c;
-		}
-	}
 	free(text);
-	return d->name[0] ? 0 : -1;
+	return 1;
 }
 
-/* srv_docket_text - the docket of fh (not committed), with its checkpoint
- * mark/off/crc when mark > 0; new memory */
-static char *srv_docket_text(const struct niftp_file *fh, uint32_t mark, uint64_t off,
-	uint32_t crc)
+/* srv_docket_text - the docket of fh: committed, or not with its checkpoint
+ * mark/off/crc when mark > 0; new memory (buf_release it), never empty */
+static void srv_docket_text(const struct niftp_file *fh, int committed, uint32_t mark,
+	uint64_t off, uint32_t crc, struct buf *b)
 {
-	if (mark == 0)
-		return xasprintf("committed 0\nname %s\ncopy %s\n", fh->name, fh->copy_id);
-	return xasprintf("committed 0\nname %s\ncopy %s\npart %lu %llu %08lx\n", fh->name,
-	    fh->copy_id, (unsigned long) mark, (unsigned long long) off, (unsigned long) crc);
+	struct srv_docket d;
+
+	memset(&d, 0, sizeof(d));
+	d.committed = committed;
+	str_copy(d.name, fh->name, sizeof(d.name));
+	str_copy(d.copy, fh->copy_id, sizeof(d.copy));
+	d.part_mark = committed ? 0 : mark;
+	d.part_off = off;
+	d.part_crc = crc;
+	buf_init(b, SRV_DOCKET_MAX);
+	if (srv_docket_format(b, &d) < 0)	/* a name and 255 octets escaped fit */
+		log_panic("receive '%s': docket of %zu octets at most", fh->name, b->max);
 }
 
 /* --- receive checkpoints ---------------------------------------------------- */
@@ -273,7 +285,7 @@ static void ckpt_done(void *arg)
 	struct niftp_file *fh = j->fh;
 	struct relayd *rd = fh->rd;
 	struct spool_txn *t;
-	char   *dk;
+	struct buf dk;
 
 	relayd_job(rd, -1);
 	if (!j->ok || fh->discard || fh->committing || fh->committed) {
@@ -283,10 +295,10 @@ static void ckpt_done(void *arg)
 		ckpt_settled(fh);
 		return;
 	}
-	dk = srv_docket_text(fh, j->mark, j->off, j->crc);
+	srv_docket_text(fh, 0, j->mark, j->off, j->crc, &dk);
 	t = spool_txn_new(rd->sp);
-	spool_txn_docket_put(t, fh->key, dk, strlen(dk));
-	free(dk);
+	spool_txn_docket_put(t, fh->key, buf_data(&dk), dk.len);
+	buf_release(&dk);
 	spool_txn_submit(t, ckpt_saved, j);
 }
 
@@ -341,6 +353,31 @@ static void verify_work(void *arg)
 	j->ok = crc == j->want;
 }
 
+/*
+ * recv_log_grant - say which mark a resumption gets. The engine grants
+ * the lower of the donor's mark and ours (0xFFFE at most: 0xFFFF is "only
+ * STOP left"), so a donor that asks for mark 0 starts over whatever we
+ * kept, and that is what the log must say.
+ */
+static void recv_log_grant(const struct niftp_file *fh)
+{
+	uint32_t g = fh->want_mark < fh->ck_mark ? fh->want_mark : fh->ck_mark;
+
+	if (g > NIFTP_MARK_EOF - 1)
+		g = NIFTP_MARK_EOF - 1;
+	if (g == fh->ck_mark)
+		log_info("receive '%s': resumed from its checkpoint at mark %lu (%llu octets)",
+		    fh->name, (unsigned long) fh->ck_mark, (unsigned long long) fh->ck_off);
+	else if (g == 0)
+		log_info("receive '%s': the donor asked to start over (mark 0); its checkpoint "
+		    "at mark %lu (%llu octets) is not used", fh->name,
+		    (unsigned long) fh->ck_mark, (unsigned long long) fh->ck_off);
+	else
+		log_info("receive '%s': resumed at mark %lu, the donor's, below its "
+		    "checkpoint at mark %lu (%llu octets)", fh->name, (unsigned long) g,
+		    (unsigned long) fh->ck_mark, (unsigned long long) fh->ck_off);
+}
+
 static void verify_done(void *arg)
 {
 	struct verify_job *j = arg;
@@ -354,8 +391,7 @@ static void verify_done(void *arg)
 		fh->last_mark = fh->ck_mark;
 		fh->last_off = fh->ck_off;
 		fh->last_crc = fh->ck_crc;
-		log_info("receive '%s': resumed from its checkpoint at mark %lu (%llu octets)",
-		    fh->name, (unsigned long) fh->ck_mark, (unsigned long long) fh->ck_off);
+		recv_log_grant(fh);
 	} else {
 		log_info("receive '%s': checkpoint at %llu octets not intact: from mark 0",
 		    fh->name, (unsigned long long) fh->ck_off);
@@ -403,10 +439,11 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	struct rcall *rc = fsv;
 	struct relayd *rd = rc->rd;
 	struct niftp_file *fh;
-	char    err[SPOOL_ERRLEN], key[1200];
+	char    err[SPOOL_ERRLEN], key[RECV_KEY_MAX];
 	const char *caller = req->caller && *req->caller ? req->caller : rc->peer;
+	const char *copy = req->copy_id != NULL ? req->copy_id : "";
 	struct srv_docket d;
-	int     have = 0;
+	int     found = 0;		/* srv_docket_get(): 1, 0 none, -1 malformed */
 
 	res->fh = NULL;
 	res->committed = 0;
@@ -419,17 +456,28 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 		return refuse(res, NIFTP_ST_REJ_MSG, "letter of %lld octets is larger than the "
 		    "limit of %llu", (long long) req->size,
 		    (unsigned long long) rd->conf->max_letter_size);
+	if (strlen(caller) >= RECV_CALLER_MAX)
+		return refuse(res, NIFTP_ST_REJ_MSG, "caller identity of %zu octets is longer "
+		    "than %d", strlen(caller), RECV_CALLER_MAX - 1);
+	if (strlen(copy) >= SRV_DOCKET_COPY_MAX)
+		return refuse(res, NIFTP_ST_REJ_MSG, "copy identity of %zu octets is longer "
+		    "than %d", strlen(copy), SRV_DOCKET_COPY_MAX - 1);
+	/* only a transfer that can be resumed (an id and a copy identity to
+	 * match) keeps a docket or replaces one */
 	key[0] = '\0';
-	if (req->tid != 0) {
-		srv_key(caller, req->tid, key, sizeof(key));
-		have = srv_docket_get(rd, key, &d) == 0;
+	memset(&d, 0, sizeof(d));
+	if (req->tid != 0 && *copy != '\0') {
+		if (srv_key(caller, req->tid, key, sizeof(key)) < 0)
+			return refuse(res, NIFTP_ST_REJ_MSG, "caller identity of %zu octets is too "
+			    "long for a docket key", strlen(caller));
+		if ((found = srv_docket_get(rd, key, &d)) <= 0)
+			memset(&d, 0, sizeof(d));
 	}
-	if (!have)
-		memset(&d, 0, sizeof(d));
 	if (req->resume) {
-		if (req->tid == 0 || !have)
+		/* an empty copy identity on either side matches nothing */
+		if (found <= 0 || d.copy[0] == '\0')
 			return refuse(res, NIFTP_ST_REJ_NORESUME, "no record of that transfer");
-		if (req->copy_id != NULL && d.copy[0] && strcmp(req->copy_id, d.copy) != 0)
+		if (strcmp(copy, d.copy) != 0)
 			return refuse(res, NIFTP_ST_REJ_NORESUME, "a different copy had that "
 			    "transfer id");
 		if (d.committed) {
@@ -445,11 +493,12 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	fh->rd = rd;
 	fh->tid = req->tid;
 	fh->crc = (uint32_t) crc32(0L, Z_NULL, 0);
+	fh->want_mark = req->resume ? req->restart_mark : 0;
+	/* the lengths were checked above (and calling when the call came) */
 	str_copy(fh->key, key, sizeof(fh->key));
 	str_copy(fh->caller, caller, sizeof(fh->caller));
 	str_copy(fh->calling, rc->calling, sizeof(fh->calling));
-	if (req->copy_id)
-		str_copy(fh->copy_id, req->copy_id, sizeof(fh->copy_id));
+	str_copy(fh->copy_id, copy, sizeof(fh->copy_id));
 	fh->sf = NULL;
 	if (req->resume && d.part_mark > 0) {
 		/* the checkpoint's file, if it is still there (ENOENT: afresh) */
@@ -489,12 +538,13 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 		workq_submit(rd->wq, verify_work, verify_done, j);
 		return 1;
 	}
-	if (have && !req->resume) {
-		/* a fresh SFT replaces the older docket of its key: durably, before
-		 * RPOS; the older transfer's partial file goes too */
+	if (found != 0 && !req->resume) {
+		/* a fresh SFT replaces the older docket of its key (a malformed
+		 * one too): durably, before RPOS; the older transfer's partial
+		 * file goes too */
 		struct spool_txn *t = spool_txn_new(rd->sp);
 
-		if (d.part_mark > 0 && strcmp(d.name, fh->name) != 0
+		if (found > 0 && d.part_mark > 0 && strcmp(d.name, fh->name) != 0
 		    && spool_part_remove(rd->sp, d.name, err, sizeof(err)) < 0)
 			log_warn("%s", err);
 		fh->res = *res;
@@ -519,7 +569,7 @@ static ssize_t recv_read(struct niftp_file *fh, void *p, size_t len, char *reaso
 	(void) fh;
 	(void) p;
 	(void) len;
-	snprintf(reason, 256, "not readable");
+	snprintf(reason, RECV_REASON_MAX, "not readable");
 	return -1;
 }
 
@@ -531,13 +581,13 @@ static int recv_write(struct niftp_file *fh, const void *p, size_t len, int *ret
 	crash_point("relay-receive-mid-data");
 	*retry = 0;
 	if (rd->conf->max_letter_size > 0 && fh->size + len > rd->conf->max_letter_size) {
-		snprintf(reason, 256, "letter is larger than the limit of %llu octets",
+		snprintf(reason, RECV_REASON_MAX, "letter is larger than the limit of %llu octets",
 		    (unsigned long long) rd->conf->max_letter_size);
 		return -1;
 	}
 	if (pwrite_full(spool_file_fd(fh->sf), p, len, (off_t) fh->size) < 0) {
 		*retry = errno == ENOSPC || errno == EDQUOT || errno == EIO;
-		snprintf(reason, 256, "write 'tmp/%s': %s", fh->name, strerror(errno));
+		snprintf(reason, RECV_REASON_MAX, "write 'tmp/%s': %s", fh->name, strerror(errno));
 		return -1;
 	}
 	fh->crc = (uint32_t) crc32(fh->crc, p, (uInt) len);
@@ -550,7 +600,7 @@ static int recv_seek(struct niftp_file *fh, uint64_t offset, char *reason)
 {
 	(void) fh;
 	(void) offset;
-	snprintf(reason, 256, "not readable");
+	snprintf(reason, RECV_REASON_MAX, "not readable");
 	return -1;
 }
 
@@ -562,7 +612,8 @@ static int recv_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
 	int     fd = spool_file_fd(fh->sf);
 
 	if (ftruncate(fd, (off_t) offset) < 0) {
-		snprintf(reason, 256, "truncate 'tmp/%s': %s", fh->name, strerror(errno));
+		snprintf(reason, RECV_REASON_MAX, "truncate 'tmp/%s': %s", fh->name,
+		    strerror(errno));
 		return -1;
 	}
 	fh->size = offset;
@@ -580,7 +631,7 @@ static int recv_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
 
 		n = pread(fd, b, want, (off_t) done);
 		if (n <= 0) {
-			snprintf(reason, 256, "read 'tmp/%s': %s", fh->name,
+			snprintf(reason, RECV_REASON_MAX, "read 'tmp/%s': %s", fh->name,
 			    n < 0 ? strerror(errno) : "short file");
 			return -1;
 		}
@@ -599,21 +650,6 @@ static void recv_mark(struct niftp_file *fh, uint32_t mark, uint64_t offset)
 	fh->last_crc = fh->crc;
 	if (offset >= fh->ck_off + RECV_CKPT_BYTES)
 		ckpt_start(fh);
-}
-
-struct pctx {
-	int	fd;
-	uint64_t off;
-};
-
-static ssize_t prd(void *ctx, void *p, size_t len)
-{
-	struct pctx *c = ctx;
-	ssize_t n = pread(c->fd, p, len, (off_t) c->off);
-
-	if (n > 0)
-		c->off += (uint64_t) n;
-	return n;
 }
 
 static void commit_done(void *arg, int ok, const char *err)
@@ -636,10 +672,8 @@ static void commit_done(void *arg, int ok, const char *err)
 	}
 	if (fh->released)
 		rfile_free(fh);
-	if (ok) {
-		archive_letter(rd, name);	/* opens in/NAME before routing moves it */
-		relayd_route_letter(rd, name);
-	}
+	if (ok)
+		inbound_accepted(rd, name, 1);
 }
 
 static void recv_commit(struct niftp_file *fh, struct niftp *n)
@@ -647,9 +681,9 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 	struct relayd *rd = fh->rd;
 	struct spool_txn *t;
 	struct letter *lt;
-	struct pctx ctx;
+	struct inbound in;
 	enum letter_status st;
-	char    err[LETTER_ERRLEN], tid[16], donor[300], reason[512];
+	char    err[LETTER_ERRLEN], tid[16], donor[SRV_DOCKET_COPY_MAX], reason[512];
 	const char *kv[6];
 	const char *donorp = NULL;
 	int     parted;
@@ -663,9 +697,7 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 		fh->commit_n = n;	/* its docket put must not overtake ours */
 		return;
 	}
-	ctx.fd = spool_file_fd(fh->sf);
-	ctx.off = 0;
-	if ((lt = letter_open(prd, &ctx, &st, err, sizeof(err))) == NULL) {
+	if ((lt = letter_open_pread(spool_file_fd(fh->sf), &st, err, sizeof(err))) == NULL) {
 		snprintf(reason, sizeof(reason), "malformed letter: %s", err);
 		log_warn("call from %s: letter refused: %s", fh->rc ? fh->rc->peer : "?", err);
 		t = spool_txn_new(rd->sp);
@@ -693,17 +725,23 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 	snprintf(tid, sizeof(tid), "%u", fh->tid);
 	t = spool_txn_new(rd->sp);
 	parted = spool_file_parted(fh->sf);
-	spool_txn_commit(t, fh->sf, SPOOL_IN);
+	memset(&in, 0, sizeof(in));
+	in.from = fh->caller;
+	in.calling = fh->calling[0] ? fh->calling : NULL;
+	in.tid = fh->tid ? tid : NULL;
+	in.donor = donorp;
+	in.size = fh->size;
+	in.crc = fh->crc;
+	inbound_commit(rd, t, fh->sf, &in, lt);
 	if (fh->key[0]) {
-		char   *dk = xasprintf("committed 1\nname %s\ncopy %s\n", fh->name, fh->copy_id);
+		struct buf dk;
 
-		spool_txn_docket_put(t, fh->key, dk, strlen(dk));
-		free(dk);
+		srv_docket_text(fh, 1, 0, 0, 0, &dk);
+		spool_txn_docket_put(t, fh->key, buf_data(&dk), dk.len);
+		buf_release(&dk);
 	}
 	if (parted)
 		spool_txn_remove(t, SPOOL_PART, fh->name);
-	relayd_received_line(t, fh->name, fh->caller, fh->calling[0] ? fh->calling : NULL,
-	    fh->tid ? tid : NULL, donorp, fh->size, fh->crc, lt);
 	letter_free(lt);
 	fh->committing = 1;
 	spool_txn_submit(t, commit_done, fh);
@@ -862,7 +900,13 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 	switch (ev->type) {
 	case TS_EV_INCOMING:
 		called = ev->called ? ev->called : "";
-		str_copy(rc->calling, ev->calling ? ev->calling : "", sizeof(rc->calling));
+		if (str_copy(rc->calling, ev->calling ? ev->calling : "", sizeof(rc->calling))
+		    >= sizeof(rc->calling)) {
+			log_warn("call from %s refused: calling address longer than %d octets",
+			    rc->peer, RECV_CALLER_MAX - 1);
+			ts_refuse(c, TS_R_BADADDR, "calling address too long");
+			return;
+		}
 		if (rd->stopping) {
 			ts_refuse(c, TS_R_OUTOFORDER, "mail relay shutting down");
 			return;

@@ -7,7 +7,7 @@
  * SYNOPSIS
  *	#include "relay/relayd_stats.h"
  * DESCRIPTION
- *	See relayd_stats.h. The envelope listing is relayd_queue_list_dir()
+ *	See relayd_stats.h. The envelope listing is queue_list_dir()
  *	(the same reader as the offline "mailctl queue"), parsed back: one
  *	line "NAME AGE HOP RCPTS STATE ERROR" per envelope, "NAME AGE - -
  *	received -" per unrouted letter.
@@ -40,9 +40,11 @@
 #include <dirent.h>
 
 #include "relay/conf.h"
+#include "relay/queue.h"
 #include "relay/relayd.h"
 #include "relay/relayd_stats.h"
 #include "spool/journal.h"
+#include "spool/spool.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
@@ -274,7 +276,7 @@ struct stats_snap *stats_scan(const char *spool, struct stats_tail *tail, time_t
 	char   *text, *line, *next;
 	time_t  since = now - STATS_WINDOW;
 
-	if (relayd_queue_list_dir(spool, &q, err, errlen) < 0) {
+	if (queue_list_dir(spool, &q, err, errlen) < 0) {
 		buf_release(&q);
 		return NULL;
 	}

@@ -87,7 +87,7 @@ static ssize_t f_read(struct niftp_file *fh, void *p, size_t len, char *reason)
 	(void) fh;
 	(void) p;
 	(void) len;
-	snprintf(reason, 256, "this side only receives");
+	snprintf(reason, NIFTP_REASON_MAX, "this side only receives");
 	return -1;
 }
 
@@ -96,7 +96,7 @@ static int f_write(struct niftp_file *fh, const void *p, size_t len, int *retry,
 	*retry = 0;
 	if (buf_append(fh->doc, p, len) < 0) {
 		fh->toobig = 1;
-		snprintf(reason, 256, "trace document larger than %d octets", TRACE_DOC_MAX);
+		snprintf(reason, NIFTP_REASON_MAX, "trace document larger than %d octets", TRACE_DOC_MAX);
 		return -1;
 	}
 	return 0;
@@ -106,7 +106,7 @@ static int f_seek(struct niftp_file *fh, uint64_t offset, char *reason)
 {
 	(void) fh;
 	(void) offset;
-	snprintf(reason, 256, "this side only receives");
+	snprintf(reason, NIFTP_REASON_MAX, "this side only receives");
 	return -1;
 }
 

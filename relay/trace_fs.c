@@ -272,14 +272,14 @@ static int tfs_write(struct niftp_file *fh, const void *p, size_t len, int *retr
 	(void) p;
 	(void) len;
 	*retry = 0;
-	snprintf(reason, 256, "read-only");
+	snprintf(reason, NIFTP_REASON_MAX, "read-only");
 	return -1;
 }
 
 static int tfs_seek(struct niftp_file *fh, uint64_t offset, char *reason)
 {
 	if (offset > fh->doc.len) {
-		snprintf(reason, 256, "seek past the end of 'trace:%.200s'", fh->key);
+		snprintf(reason, NIFTP_REASON_MAX, "seek past the end of 'trace:%.200s'", fh->key);
 		return -1;
 	}
 	fh->pos = (size_t) offset;
@@ -290,7 +290,7 @@ static int tfs_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
 {
 	(void) fh;
 	(void) offset;
-	snprintf(reason, 256, "read-only");
+	snprintf(reason, NIFTP_REASON_MAX, "read-only");
 	return -1;
 }
 

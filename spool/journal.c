@@ -129,16 +129,6 @@ out:
 	return ret;
 }
 
-/* journal_hex - value of a hex digit or -1 */
-static int journal_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* journal_plainc - a character allowed in an unquoted value */
 static int journal_plainc(int c)
 {
@@ -152,9 +142,7 @@ static int journal_plainc(int c)
  */
 static int journal_value(const char *line, size_t end, size_t *pos, char *out, size_t *olen)
 {
-	size_t  i = *pos, n = 0;
-	int     h, l;
-	unsigned char c;
+	size_t  i = *pos, n = 0, used;
 
 	if (i >= end)
 		return -1;
@@ -168,39 +156,10 @@ static int journal_value(const char *line, size_t end, size_t *pos, char *out, s
 			return -1;
 		goto done;
 	}
-	i++;
-	for (;;) {
-		if (i >= end)
-			return -1;		/* no closing quote */
-		c = (unsigned char) line[i++];
-		if (c == '"')
-			break;
-		if (c < ' ' || c > '~')
-			return -1;		/* raw control or 8-bit octet */
-		if (c != '\\') {
-			out[n++] = (char) c;
-			continue;
-		}
-		if (i >= end)
-			return -1;
-		c = (unsigned char) line[i++];
-		switch (c) {
-		case '\\': out[n++] = '\\'; break;
-		case '"': out[n++] = '"'; break;
-		case 'n': out[n++] = '\n'; break;
-		case 'r': out[n++] = '\r'; break;
-		case 't': out[n++] = '\t'; break;
-		case 'x':
-			if (end - i < 2 || (h = journal_hex((unsigned char) line[i])) < 0
-			    || (l = journal_hex((unsigned char) line[i + 1])) < 0)
-				return -1;
-			out[n++] = (char) (h << 4 | l);
-			i += 2;
-			break;
-		default:
-			return -1;
-		}
-	}
+	/* quoted: str_escape()'s inverse, shared with the other line records */
+	if (str_unescape(out, end - i + 1, line + i, end - i, &n, &used, NULL) < 0)
+		return -1;
+	i += used;
 	if (i < end && line[i] != ' ')
 		return -1;
 done:

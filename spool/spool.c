@@ -60,6 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spool/intent.h"
 #include "spool/journal.h"
 #include "spool/spool.h"
 #include "util/alloc.h"
@@ -79,6 +80,9 @@
 #define SPOOL_DOCKDIR		SPOOL_NSTATES	/* dir index of dockets/ */
 #define SPOOL_NDIRS		(SPOOL_NSTATES + 1)
 #define SPOOL_SEQ_MAX		((uint64_t) 1 << 60)
+#define SPOOL_INTENT_PREALLOC	65536	/* octets of SPOOL/intent written at creation */
+#define SPOOL_INTENT_MAX	((size_t) 1 << 30)	/* a larger record is not ours */
+#define SPOOL_MARK_SEP		'~'	/* tmp/NAME~FILE: claim marker (never in a name) */
 
 static const char *const spool_states[SPOOL_NSTATES] = {
 	"out", "tmp", "in", "queue", "hold", "dead", "corrupt", "archive", "part",
@@ -95,6 +99,11 @@ struct spool {
 	 * when no batch is in flight */
 	int	jfd;
 	uint64_t jsize;
+	uint64_t jino;			/* inode of the current journal */
+	/* intent record (same rule as the journal) */
+	int	ifd;
+	int	intent_fresh;		/* SPOOL/intent created by this open */
+	struct buf irec;		/* the record being written */
 	uint64_t journal_max;
 	unsigned journal_keep;
 	/* sequence numbers (loop thread), the file under seq_lock */
@@ -133,6 +142,8 @@ struct spool_op {
 	char   *dktmp;		/* DPUT: full path of the temporary */
 	void   *data;		/* DPUT: file content */
 	size_t	len;
+	uint64_t ino;		/* identity for the intent record (0: none) */
+	char   *mark;		/* CLAIM: marker tmp/NEWNAME~NAME */
 	int	applied;
 };
 
@@ -153,7 +164,8 @@ struct spool_txn {
 struct spool_batch {
 	struct spool *sp;
 	struct spool_txn *head;
-	unsigned dir_syncs, journal_syncs, lines, rotations;
+	unsigned dir_syncs, journal_syncs, intent_syncs, lines, rotations;
+	size_t	intent_lines;	/* octets of lines in the record written (0: none) */
 	char	warn[SPOOL_ERRLEN];
 };
 
@@ -518,6 +530,68 @@ int spool_name_new(struct spool *sp, char *buf, size_t len, char *err, size_t er
 }
 
 /*
+ * The intent record's file (see "Stage 2" for what it holds)
+ */
+
+/* spool_intent_put - write rec at offset 0 of SPOOL/intent and sync it
+ * (any thread, one batch at a time); 0 or -1 with err */
+static int spool_intent_put(struct spool *sp, const void *rec, size_t len, char *err,
+	size_t errlen)
+{
+	if (pwrite_full(sp->ifd, rec, len, 0) < 0) {
+		spool_errf(err, errlen, "write 'intent'");
+		return -1;
+	}
+	if (sys_fdatasync(sp->ifd) < 0) {
+		spool_errf(err, errlen, "fsync 'intent'");
+		return -1;
+	}
+	return 0;
+}
+
+/* spool_intent_clear - leave no record: its batch is over (or failed and
+ * was undone), or the journal it names is no longer the current one */
+static int spool_intent_clear(struct spool *sp, char *err, size_t errlen)
+{
+	static const unsigned char zero[INTENT_HEADLEN];
+
+	return spool_intent_put(sp, zero, sizeof(zero), err, errlen);
+}
+
+/* spool_intent_open - open SPOOL/intent, creating and preallocating it
+ * when missing; jnew: the journal was just created. 0 or -1 with err. */
+static int spool_intent_open(struct spool *sp, int jnew, char *err, size_t errlen)
+{
+	static const char zero[4096];
+	struct stat sb;
+	off_t   off;
+
+	sp->ifd = sys_openat(sp->rootfd, "intent", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (sp->ifd < 0 || fstat(sp->ifd, &sb) < 0) {
+		spool_errf(err, errlen, "open 'intent'");
+		return -1;
+	}
+	if (sb.st_size == 0) {
+		/* Zeros really written, not fallocate()d: overwriting written
+		 * blocks leaves fdatasync no metadata to commit, while the
+		 * unwritten extents of fallocate() must be converted. */
+		for (off = 0; off < SPOOL_INTENT_PREALLOC; off += (off_t) sizeof(zero))
+			if (pwrite_full(sp->ifd, zero, sizeof(zero), off) < 0) {
+				spool_errf(err, errlen, "write 'intent'");
+				return -1;
+			}
+		if (sys_fsync(sp->ifd) < 0 || sys_fsync(sp->rootfd) < 0) {
+			spool_errf(err, errlen, "fsync 'intent'");
+			return -1;
+		}
+		sp->intent_fresh = 1;
+	} else if (jnew && spool_intent_clear(sp, err, errlen) < 0) {
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Opening
  */
 
@@ -537,7 +611,8 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 	sp = xcalloc(1, sizeof(*sp));
 	sp->dir = xstrdup(opts->dir);
 	str_copy(sp->node, opts->node, sizeof(sp->node));
-	sp->rootfd = sp->jfd = -1;
+	sp->rootfd = sp->jfd = sp->ifd = -1;
+	buf_init(&sp->irec, SPOOL_INTENT_MAX);
 	for (i = 0; i < SPOOL_NDIRS; i++)
 		sp->dfd[i] = -1;
 	sp->journal_max = opts->journal_max ? opts->journal_max : SPOOL_DEF_JMAX;
@@ -579,6 +654,9 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 		goto fail;
 	}
 	sp->jsize = (uint64_t) sb.st_size;
+	sp->jino = (uint64_t) sb.st_ino;
+	if (spool_intent_open(sp, created, err, errlen) < 0)
+		goto fail;
 	/* New directories and a new journal must survive a power cut too. */
 	if (created) {
 		for (i = 0; i < SPOOL_NDIRS; i++)
@@ -637,6 +715,9 @@ void spool_close(struct spool *sp)
 		close(sp->rootfd);
 	if (sp->jfd >= 0)
 		close(sp->jfd);
+	if (sp->ifd >= 0)
+		close(sp->ifd);
+	buf_release(&sp->irec);
 	pthread_mutex_destroy(&sp->seq_lock);
 	free(sp->dir);
 	free(sp);
@@ -1063,13 +1144,36 @@ void spool_txn_remove(struct spool_txn *t, enum spool_state st, const char *name
 	op->name = xstrdup(name);
 }
 
-/* spool_txn_claim - take out/FILE now */
+/* spool_mark_name - the claim marker "NAME~FILE" into new memory */
+static char *spool_mark_name(const char *name, const char *file)
+{
+	size_t  a = strlen(name), b = strlen(file);
+	char   *m = xmalloc(a + b + 2);
+
+	memcpy(m, name, a);
+	m[a] = SPOOL_MARK_SEP;
+	memcpy(m + a + 1, file, b + 1);
+	return m;
+}
+
+/*
+ * spool_txn_claim - take out/FILE now. The claim is a state change made
+ * before its transaction is even submitted, so it leaves a marker that
+ * start-up recovery understands: a second link tmp/NAME~FILE, made
+ * before the rename. A marker whose claim no intent record covers is a
+ * claim that never reached its batch: recovery renames the file back to
+ * out/FILE (no journal line was ever written for it). The batch removes
+ * the marker when it applies the claim, before its directory fsyncs.
+ */
 int spool_txn_claim(struct spool_txn *t, const char *file, enum spool_state to,
 	char *name, size_t len, char *err, size_t errlen)
 {
 	struct spool *sp = t->sp;
 	struct spool_op *op;
-	char    nm[SPOOL_NAMELEN];
+	char    nm[SPOOL_NAMELEN], from[4096], mp[4096];
+	char   *mark;
+	struct stat ms, fs;
+	int     saved;
 
 	PANIC_IF((unsigned) to >= SPOOL_NSTATES || to == SPOOL_TMP || to == SPOOL_OUT);
 	if (!spool_name_ok(file)) {
@@ -1084,10 +1188,24 @@ int spool_txn_claim(struct spool_txn *t, const char *file, enum spool_state to,
 		spool_errf(err, errlen, "claim 'out/%s'", file);
 		return -1;
 	}
+	mark = spool_mark_name(nm, file);
+	if (!spool_path(sp, SPOOL_OUT, file, from, sizeof(from))
+	    || !spool_path(sp, SPOOL_TMP, mark, mp, sizeof(mp))) {
+		errno = ENAMETOOLONG;
+		spool_errf(err, errlen, "claim 'out/%s'", file);
+		goto fail;
+	}
+	if (sys_link(from, mp) < 0) {
+		spool_errf(err, errlen, "claim: link 'out/%s' to 'tmp/%s'", file, mark);
+		goto fail;
+	}
 	if (sys_renameat(sp->dfd[SPOOL_OUT], file, sp->dfd[to], nm) < 0) {
 		spool_errf(err, errlen, "claim: rename 'out/%s' to '%s/%s'", file,
 		    spool_states[to], nm);
-		return -1;
+		saved = errno;
+		(void) unlinkat(sp->dfd[SPOOL_TMP], mark, 0);
+		errno = saved;
+		goto fail;
 	}
 	crash_point("spool-claim-after-rename");
 	op = spool_txn_op(t, OP_CLAIM);
@@ -1095,7 +1213,23 @@ int spool_txn_claim(struct spool_txn *t, const char *file, enum spool_state to,
 	op->to = to;
 	op->name = xstrdup(file);
 	op->newname = xstrdup(nm);
+	op->mark = mark;
+	/* A new drop renamed onto out/FILE between the link and the rename
+	 * was what we took: the marker must be a link of the file claimed. */
+	if (fstatat(sp->dfd[to], nm, &fs, AT_SYMLINK_NOFOLLOW) == 0) {
+		op->ino = (uint64_t) fs.st_ino;
+		if (fstatat(sp->dfd[SPOOL_TMP], mark, &ms, AT_SYMLINK_NOFOLLOW) == 0
+		    && ms.st_ino != fs.st_ino) {
+			(void) unlinkat(sp->dfd[SPOOL_TMP], mark, 0);
+			if (linkat(sp->dfd[to], nm, sp->dfd[SPOOL_TMP], mark, 0) < 0)
+				log_warn("spool: claim: link '%s/%s' to 'tmp/%s': %s",
+				    spool_states[to], nm, mark, strerror(errno));
+		}
+	}
 	return 0;
+fail:
+	free(mark);
+	return -1;
 }
 
 /* spool_txn_docket_put - store data as the docket of key */
@@ -1163,6 +1297,8 @@ static void spool_op_undo(struct spool *sp, struct spool_op *op)
 		    sp->dfd[SPOOL_OUT], op->name) < 0)
 			log_warn("spool: undo: claim of 'out/%s' stays as '%s/%s'",
 			    op->name, spool_states[op->to], op->newname);
+		if (op->mark)
+			(void) unlinkat(sp->dfd[SPOOL_TMP], op->mark, 0);
 		break;
 	case OP_DPUT:
 		if (!op->applied && op->dktmp)
@@ -1195,6 +1331,7 @@ static void spool_txn_free(struct spool_txn *t)
 		free(t->ops[i].dkfile);
 		free(t->ops[i].dktmp);
 		free(t->ops[i].data);
+		free(t->ops[i].mark);
 	}
 	free(t->ops);
 	buf_release(&t->lines);
@@ -1243,6 +1380,7 @@ static void spool_txn_prepare(void *arg)
 	struct spool *sp = t->sp;
 	struct spool_op *op;
 	char    dir[4096], derr[DURABLE_ERRLEN], tmp[4096 + 64];
+	struct stat sb;
 	size_t  i;
 	int     fd;
 
@@ -1255,6 +1393,8 @@ static void spool_txn_prepare(void *arg)
 				break;
 			}
 			t->file_syncs++;
+			if (fstat(op->fd, &sb) == 0)
+				op->ino = (uint64_t) sb.st_ino;
 			fd = op->fd;
 			op->fd = -1;
 			if (close(fd) < 0)
@@ -1292,6 +1432,8 @@ static void spool_txn_prepare(void *arg)
 				break;
 			}
 			t->file_syncs++;
+			if (fstat(fd, &sb) == 0)
+				op->ino = (uint64_t) sb.st_ino;
 			if (close(fd) < 0)
 				spool_txn_fail(t, "close 'dockets/%s'", strrchr(tmp, '/') + 1);
 			break;
@@ -1358,8 +1500,16 @@ static int spool_op_apply(struct spool_txn *t, struct spool_op *op, unsigned *di
 		*dirs |= 1u << op->from;
 		return 0;
 	case OP_CLAIM:
+		/* The intent record now covers the claim: its marker goes, and
+		 * durably so (tmp/ joins the directory fsyncs) before the
+		 * record can be overwritten by the next batch. */
 		op->applied = 1;
-		*dirs |= 1u << SPOOL_OUT | 1u << op->to;
+		*dirs |= 1u << SPOOL_OUT | 1u << op->to | 1u << SPOOL_TMP;
+		if (op->mark && (!spool_path(sp, SPOOL_TMP, op->mark, from, sizeof(from))
+		    || (sys_unlink(from) < 0 && errno != ENOENT))) {
+			spool_txn_fail(t, "unlink 'tmp/%s'", op->mark);
+			return -1;
+		}
 		return 0;
 	case OP_DPUT:
 		snprintf(to, sizeof(to), "%s/dockets/%s", sp->dir, op->dkfile);
@@ -1398,6 +1548,7 @@ static int spool_rotate(struct spool *sp, char *err, size_t errlen)
 	uint64_t v;
 	DIR    *d;
 	struct dirent *e;
+	struct stat sb;
 	int     fd, dfd;
 
 	if ((dfd = openat(sp->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0
@@ -1439,6 +1590,8 @@ static int spool_rotate(struct spool *sp, char *err, size_t errlen)
 	close(sp->jfd);
 	sp->jfd = fd;
 	sp->jsize = 0;
+	if (fstat(fd, &sb) == 0)
+		sp->jino = (uint64_t) sb.st_ino;
 	if (sys_fsync(sp->rootfd) < 0) {
 		spool_errf(err, errlen, "rotate: fsync '%s'", sp->dir);
 		return -1;
@@ -1452,6 +1605,180 @@ static void spool_journal_time(char *buf, size_t len)
 	(void) str_iso8601(time(NULL), buf, len);
 }
 
+/*
+ * The intent record. Before a batch changes any file it writes one
+ * record (spool/intent.h) saying what it is about to do: each
+ * transaction's operations with the identity (inode) of the file each
+ * acts on, and its journal lines with their time, as they will be
+ * appended at the journal's current size. Recovery compares the journal
+ * with the record: if the lines are not there, the batch was cut short,
+ * and recovery completes or undoes each transaction and writes the
+ * lines of those that stand. A batch without lines, or without file
+ * operations, needs no record: nothing could be missing or left over.
+ */
+
+struct spool_ident {
+	int	dir;
+	const char *name;
+	uint64_t ino;		/* 0: vacated by an earlier operation */
+};
+
+struct spool_idmap {
+	struct spool_ident *v;
+	size_t	mask;
+};
+
+/* spool_idmap_slot - the slot of (dir, name): its entry or a free one */
+static struct spool_ident *spool_idmap_slot(struct spool_idmap *m, int dir, const char *name)
+{
+	size_t  h = (size_t) (spool_fnv(name) ^ (uint64_t) dir) & m->mask;
+
+	while (m->v[h].name && (m->v[h].dir != dir || strcmp(m->v[h].name, name) != 0))
+		h = (h + 1) & m->mask;
+	return &m->v[h];
+}
+
+/* spool_idmap_put - (dir, name) holds ino after the operations so far */
+static void spool_idmap_put(struct spool_idmap *m, int dir, const char *name, uint64_t ino)
+{
+	struct spool_ident *e = spool_idmap_slot(m, dir, name);
+
+	e->dir = dir;
+	e->name = name;
+	e->ino = ino;
+}
+
+/* spool_idmap_get - the inode at (dir, name) after the batch's earlier
+ * operations, else on disk now; 0 when none */
+static uint64_t spool_idmap_get(struct spool *sp, struct spool_idmap *m, int dir,
+	const char *name)
+{
+	struct spool_ident *e = spool_idmap_slot(m, dir, name);
+	struct stat sb;
+
+	if (e->name)
+		return e->ino;
+	return fstatat(sp->dfd[dir], name, &sb, AT_SYMLINK_NOFOLLOW) == 0
+	    ? (uint64_t) sb.st_ino : 0;
+}
+
+/* spool_batch_idents - the inode each operation will act on. Commits,
+ * claims and docket puts know theirs; a move, remove or docket delete
+ * acts on what an earlier operation of the batch put at its source, or
+ * else on what is there now. */
+static void spool_batch_idents(struct spool_batch *b)
+{
+	struct spool *sp = b->sp;
+	struct spool_txn *t;
+	struct spool_op *op;
+	struct spool_idmap m;
+	size_t  n = 0, size = 16, i;
+
+	for (t = b->head; t; t = t->next)
+		if (!t->failed)
+			n += t->nops;
+	while (size < 4 * n)
+		size *= 2;
+	m.v = xcalloc(size, sizeof(*m.v));
+	m.mask = size - 1;
+	for (t = b->head; t; t = t->next) {
+		if (t->failed)
+			continue;
+		for (i = 0; i < t->nops; i++) {
+			op = &t->ops[i];
+			switch (op->kind) {
+			case OP_COMMIT:
+				spool_idmap_put(&m, op->to, op->name, op->ino);
+				break;
+			case OP_CLAIM:
+				spool_idmap_put(&m, op->to, op->newname, op->ino);
+				break;
+			case OP_MOVE:
+				op->ino = spool_idmap_get(sp, &m, op->from, op->name);
+				spool_idmap_put(&m, op->from, op->name, 0);
+				spool_idmap_put(&m, op->to, op->newname, op->ino);
+				break;
+			case OP_REMOVE:
+				op->ino = spool_idmap_get(sp, &m, op->from, op->name);
+				spool_idmap_put(&m, op->from, op->name, 0);
+				break;
+			case OP_DPUT:
+				spool_idmap_put(&m, SPOOL_DOCKDIR, op->dkfile, op->ino);
+				break;
+			case OP_DDEL:
+				op->ino = spool_idmap_get(sp, &m, SPOOL_DOCKDIR, op->dkfile);
+				spool_idmap_put(&m, SPOOL_DOCKDIR, op->dkfile, 0);
+				break;
+			}
+		}
+	}
+	free(m.v);
+}
+
+/* spool_intent_write - write and sync the record of the batch's
+ * transactions that have not failed, with lines timed tm; when they
+ * leave no lines or no operations, clear the record instead. b->intent_lines
+ * gets the octets of lines recorded. 0, or -1 with err. */
+static int spool_intent_write(struct spool_batch *b, const char *tm, char *err, size_t errlen)
+{
+	struct spool *sp = b->sp;
+	struct buf *rec = &sp->irec;
+	struct spool_txn *t;
+	struct spool_op *op;
+	struct intent_op io;
+	const unsigned char *p, *nl;
+	size_t  i, left, n = 0, tl = strlen(tm), lines = 0, ops = 0, linelen;
+
+	if (intent_begin(rec, sp->jino, sp->jsize) < 0)
+		goto toobig;
+	for (t = b->head; t; t = t->next) {
+		if (t->failed)
+			continue;
+		linelen = t->lines.len + t->nlines * (tl + 1);
+		if (intent_put_txn(rec, t->nops, linelen) < 0)
+			goto toobig;
+		for (i = 0; i < t->nops; i++) {
+			op = &t->ops[i];
+			io.kind = op->kind;
+			io.from = op->from;
+			io.to = op->to;
+			io.ino = op->ino;
+			io.name = op->name;
+			io.newname = op->newname;
+			io.dkfile = op->dkfile;
+			io.dktmp = op->dktmp ? strrchr(op->dktmp, '/') + 1 : NULL;
+			if (intent_put_op(rec, &io) < 0)
+				goto toobig;
+		}
+		p = buf_data(&t->lines);
+		left = t->lines.len;
+		while (left > 0) {
+			nl = memchr(p, '\n', left);
+			PANIC_IF(nl == NULL);
+			if (buf_append(rec, tm, tl) < 0 || buf_putc(rec, ' ') < 0
+			    || buf_append(rec, p, (size_t) (nl - p) + 1) < 0)
+				goto toobig;
+			left -= (size_t) (nl - p) + 1;
+			p = nl + 1;
+		}
+		lines += linelen;
+		ops += t->nops;
+		n++;
+	}
+	b->intent_lines = 0;
+	if (lines == 0 || ops == 0)
+		return spool_intent_clear(sp, err, errlen);
+	intent_seal(rec, n);
+	if (spool_intent_put(sp, buf_data(rec), rec->len, err, errlen) < 0)
+		return -1;
+	b->intent_lines = lines;
+	return 0;
+toobig:
+	errno = EFBIG;
+	spool_errf(err, errlen, "write 'intent'");
+	return -1;
+}
+
 /* spool_batch_apply - stage 2 for a list of transactions (worker) */
 static void spool_batch_apply(struct spool_batch *b)
 {
@@ -1462,8 +1789,24 @@ static void spool_batch_apply(struct spool_batch *b)
 	char    berr[SPOOL_ERRLEN] = "", tm[32], path[4096];
 	const unsigned char *p, *nl;
 	size_t  i, left;
-	int     d;
+	int     d, ops = 0, lines = 0, intent = 0, dropped = 0;
 
+	/* The lines' time is fixed first: the record holds them exactly as
+	 * they will be appended. */
+	spool_journal_time(tm, sizeof(tm));
+	for (t = b->head; t; t = t->next)
+		if (!t->failed) {
+			ops |= t->nops > 0;
+			lines |= t->lines.len > 0;
+		}
+	if (ops && lines) {
+		intent = 1;		/* from here on a failure clears the record */
+		spool_batch_idents(b);
+		if (spool_intent_write(b, tm, berr, sizeof(berr)) < 0)
+			goto batch_fail;
+		b->intent_syncs++;
+		crash_point("spool-after-intent");
+	}
 	for (t = b->head; t; t = t->next) {
 		if (t->failed)
 			continue;
@@ -1474,9 +1817,17 @@ static void spool_batch_apply(struct spool_batch *b)
 		if (t->failed) {
 			spool_txn_undo(t);
 			dirs |= tdirs;		/* the undo touched them too */
+			dropped = 1;
 			continue;
 		}
 		dirs |= tdirs;
+	}
+	/* A transaction undone here is reported as failed: the record must
+	 * no longer hold it, or recovery could complete it after all. */
+	if (intent && dropped) {
+		if (spool_intent_write(b, tm, berr, sizeof(berr)) < 0)
+			goto batch_fail;
+		b->intent_syncs++;
 	}
 	crash_point("spool-after-ops");
 	for (d = 0; d < SPOOL_NDIRS; d++) {
@@ -1493,7 +1844,6 @@ static void spool_batch_apply(struct spool_batch *b)
 		goto batch_fail;
 	crash_point("spool-after-dirsync");
 
-	spool_journal_time(tm, sizeof(tm));
 	for (t = b->head; t; t = t->next) {
 		if (t->failed)
 			continue;
@@ -1522,6 +1872,7 @@ static void spool_batch_apply(struct spool_batch *b)
 		b->journal_syncs++;
 		sp->jsize += jl.len;
 	}
+	PANIC_IF(intent && b->intent_lines && b->intent_lines != jl.len);
 	crash_point("spool-after-journal-sync");
 
 	/* Committed. The tmp links were markers of commits in flight. */
@@ -1532,8 +1883,13 @@ static void spool_batch_apply(struct spool_batch *b)
 				    t->ops[i].name, path, sizeof(path)))
 					(void) sys_unlink(path);
 	if (sp->jsize >= sp->journal_max) {
-		if (spool_rotate(sp, b->warn, sizeof(b->warn)) == 0)
+		/* The record names the old journal by inode; once that file
+		 * may be deleted, its inode may be reused for a new journal. */
+		if (spool_rotate(sp, b->warn, sizeof(b->warn)) == 0) {
 			b->rotations++;
+			if (spool_intent_clear(sp, b->warn, sizeof(b->warn)) == 0)
+				b->intent_syncs++;
+		}
 	}
 	buf_release(&jl);
 	return;
@@ -1554,6 +1910,9 @@ batch_fail:
 	for (d = 0; d < SPOOL_NDIRS; d++)
 		if (dirs & 1u << d)
 			(void) sys_fsync(sp->dfd[d]);
+	/* undone: the record must not make recovery redo any of it */
+	if (intent && spool_intent_clear(sp, b->warn, sizeof(b->warn)) == 0)
+		b->intent_syncs++;
 	buf_release(&jl);
 }
 
@@ -1573,6 +1932,9 @@ static void spool_txn_finish(struct spool_txn *t)
 	if (t->failed)
 		sp->st.txns_failed++;
 	sp->pending--;
+	/* Nobody waits for the outcome: the failure must not go unseen. */
+	if (t->failed && t->done == NULL)
+		log_error("%s", t->err);
 	if (t->done)
 		t->done(t->arg, !t->failed, t->failed ? t->err : NULL);
 	spool_txn_free(t);
@@ -1594,6 +1956,7 @@ static void spool_batch_done(void *arg)
 	sp->st.batches++;
 	sp->st.dir_syncs += b->dir_syncs;
 	sp->st.journal_syncs += b->journal_syncs;
+	sp->st.intent_syncs += b->intent_syncs;
 	sp->st.lines += b->lines;
 	sp->st.rotations += b->rotations;
 	if (b->warn[0])
@@ -1670,6 +2033,7 @@ void spool_txn_submit(struct spool_txn *t, spool_done_fn *done, void *arg)
 		sp->st.batches++;
 		sp->st.dir_syncs += b.dir_syncs;
 		sp->st.journal_syncs += b.journal_syncs;
+		sp->st.intent_syncs += b.intent_syncs;
 		sp->st.lines += b.lines;
 		sp->st.rotations += b.rotations;
 		if (b.warn[0])
@@ -2023,6 +2387,506 @@ static unsigned spool_remove_dot_tmp(int dirfd)
 	return n;
 }
 
+/*
+ * Recovery of a batch cut short: the intent record
+ */
+
+enum { RV_NONE, RV_DONE, RV_REDONE };
+
+struct spool_rv {
+	struct spool *sp;
+	struct intent rec;
+	unsigned char *st;	/* per operation: RV_* */
+	unsigned dirs;		/* directories changed */
+};
+
+/* spool_at - 1 when DIR/NAME is the file of inode ino */
+static int spool_at(const struct spool *sp, int dir, const char *name, uint64_t ino)
+{
+	struct stat sb;
+
+	return ino != 0 && name != NULL
+	    && fstatat(sp->dfd[dir], name, &sb, AT_SYMLINK_NOFOLLOW) == 0
+	    && (uint64_t) sb.st_ino == ino;
+}
+
+/* spool_there - 1 when DIR/NAME exists */
+static int spool_there(const struct spool *sp, int dir, const char *name)
+{
+	struct stat sb;
+
+	return fstatat(sp->dfd[dir], name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* spool_dkfile_ok - a docket file name as spool_docket_file() makes them */
+static int spool_dkfile_ok(const char *s)
+{
+	return s != NULL && s[0] != '.' && strchr(s, '/') == NULL;
+}
+
+/* spool_rv_valid - every operation of the record is one we could have
+ * written (a record that passed its CRC but is not ours is ignored) */
+static int spool_rv_valid(const struct intent *rec)
+{
+	const struct intent_op *op;
+	size_t  i;
+
+	for (i = 0; i < rec->nop; i++) {
+		op = &rec->op[i];
+		if (op->from >= SPOOL_NSTATES || op->to >= SPOOL_NSTATES)
+			return 0;
+		switch (op->kind) {
+		case OP_COMMIT:
+			if (!spool_name_ok(op->name) || op->to == SPOOL_TMP)
+				return 0;
+			break;
+		case OP_MOVE:
+		case OP_CLAIM:
+			if (!spool_name_ok(op->name) || !spool_name_ok(op->newname)
+			    || op->to == SPOOL_TMP || op->from == SPOOL_TMP)
+				return 0;
+			break;
+		case OP_REMOVE:
+			if (!spool_name_ok(op->name) || op->from == SPOOL_TMP)
+				return 0;
+			break;
+		case OP_DPUT:
+			if (!spool_dkfile_ok(op->dkfile) || op->dktmp == NULL
+			    || strncmp(op->dktmp, ".tmp.", 5) != 0 || strchr(op->dktmp, '/'))
+				return 0;
+			break;
+		case OP_DDEL:
+			if (!spool_dkfile_ok(op->dkfile))
+				return 0;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* spool_rv_docket - 1 for the operations keyed by a docket file */
+static int spool_rv_docket(const struct intent_op *op)
+{
+	return op->kind == OP_DPUT || op->kind == OP_DDEL;
+}
+
+/* spool_rv_later_done - a later operation on the same file is done: this
+ * one was done before it (operations are applied in order) */
+static int spool_rv_later_done(const struct spool_rv *rv, size_t k)
+{
+	const struct intent_op *a = &rv->rec.op[k], *b;
+	size_t  j;
+
+	for (j = k + 1; j < rv->rec.nop; j++) {
+		b = &rv->rec.op[j];
+		if (rv->st[j] != RV_DONE || spool_rv_docket(a) != spool_rv_docket(b))
+			continue;
+		if (spool_rv_docket(a) ? strcmp(a->dkfile, b->dkfile) == 0
+		    : a->ino != 0 && a->ino == b->ino)
+			return 1;
+	}
+	return 0;
+}
+
+/* spool_rv_done - 1 when operation op is seen applied on disk */
+static int spool_rv_done(const struct spool *sp, const struct intent_op *op)
+{
+	switch (op->kind) {
+	case OP_COMMIT:
+		return spool_at(sp, (int) op->to, op->name, op->ino);
+	case OP_MOVE:
+	case OP_CLAIM:
+		return spool_at(sp, (int) op->to, op->newname, op->ino);
+	case OP_REMOVE:
+		return op->ino != 0 && !spool_at(sp, (int) op->from, op->name, op->ino);
+	case OP_DPUT:
+		return spool_at(sp, SPOOL_DOCKDIR, op->dkfile, op->ino);
+	case OP_DDEL:
+		return !spool_at(sp, SPOOL_DOCKDIR, op->dkfile, op->ino);
+	}
+	return 0;
+}
+
+/* spool_rv_redo - apply operation op again if its source is still what
+ * it was and its target free; 0, or -1 (logged) when it cannot be done */
+static int spool_rv_redo(struct spool_rv *rv, const struct intent_op *op)
+{
+	struct spool *sp = rv->sp;
+	char    a[4096], b[4096];
+	int     to = (int) op->to, from = (int) op->from;
+
+	switch (op->kind) {
+	case OP_COMMIT:
+		if (!spool_at(sp, SPOOL_TMP, op->name, op->ino) || spool_there(sp, to, op->name))
+			goto cannot;
+		if (!spool_path(sp, SPOOL_TMP, op->name, a, sizeof(a))
+		    || !spool_path(sp, op->to, op->name, b, sizeof(b)) || sys_link(a, b) < 0)
+			goto failed;
+		rv->dirs |= 1u << to;
+		return 0;
+	case OP_MOVE:
+		if (!spool_at(sp, from, op->name, op->ino) || spool_there(sp, to, op->newname))
+			goto cannot;
+		if (sys_renameat(sp->dfd[from], op->name, sp->dfd[to], op->newname) < 0)
+			goto failed;
+		rv->dirs |= 1u << from | 1u << to;
+		return 0;
+	case OP_REMOVE:
+		if (unlinkat(sp->dfd[from], op->name, 0) < 0)
+			goto failed;
+		rv->dirs |= 1u << from;
+		return 0;
+	case OP_DPUT:
+		if (!spool_at(sp, SPOOL_DOCKDIR, op->dktmp, op->ino))
+			goto cannot;
+		if (sys_renameat(sp->dfd[SPOOL_DOCKDIR], op->dktmp, sp->dfd[SPOOL_DOCKDIR],
+		    op->dkfile) < 0)
+			goto failed;
+		rv->dirs |= 1u << SPOOL_DOCKDIR;
+		return 0;
+	case OP_DDEL:
+		if (unlinkat(sp->dfd[SPOOL_DOCKDIR], op->dkfile, 0) < 0 && errno != ENOENT)
+			goto failed;
+		rv->dirs |= 1u << SPOOL_DOCKDIR;
+		return 0;
+	default:
+		break;
+	}
+cannot:
+	errno = ENOENT;
+failed:
+	log_warn("spool: recover: cannot redo %s of '%s': %s (its transaction is undone)",
+	    op->kind == OP_COMMIT ? "commit" : op->kind == OP_MOVE ? "move"
+	    : op->kind == OP_CLAIM ? "claim" : op->kind == OP_REMOVE ? "remove" : "docket",
+	    op->dkfile ? op->dkfile : op->name, strerror(errno));
+	return -1;
+}
+
+/* spool_unclaim - put a claimed file STATE/NAME back as out/FILE; when a
+ * new drop took that name meanwhile it stays, journalled in lines as
+ * "recovered" so that its trace is true. 1 moved back, 0 stayed. */
+static int spool_unclaim(struct spool *sp, int st, const char *name, const char *file,
+	unsigned *dirs, struct buf *lines, const char *tm)
+{
+	const char *kv[4];
+
+	if (!spool_there(sp, SPOOL_OUT, file)
+	    && sys_renameat(sp->dfd[st], name, sp->dfd[SPOOL_OUT], file) == 0) {
+		*dirs |= 1u << st | 1u << SPOOL_OUT;
+		return 1;
+	}
+	log_warn("spool: recover: claim of 'out/%s' stays as '%s/%s'", file, spool_states[st],
+	    name);
+	kv[0] = "state";
+	kv[1] = spool_states[st];
+	kv[2] = "from";
+	kv[3] = file;
+	(void) journal_format(lines, tm, "recovered", name, kv, 2);
+	return 0;
+}
+
+/* spool_rv_undo - reverse the applied operations of transaction i, last
+ * first (removes and docket operations stay, as at apply time) */
+static void spool_rv_undo(struct spool_rv *rv, size_t i, struct buf *lines, const char *tm)
+{
+	struct spool *sp = rv->sp;
+	const struct intent_txn *t = &rv->rec.txn[i];
+	const struct intent_op *op;
+	char   *mark;
+	size_t  k;
+
+	for (k = t->op0 + t->nops; k-- > t->op0;) {
+		op = &rv->rec.op[k];
+		if (rv->st[k] == RV_NONE)
+			continue;
+		switch (op->kind) {
+		case OP_COMMIT:
+			/* the tmp/ link is left to the tmp/ scan: "undone" */
+			if (spool_at(sp, (int) op->to, op->name, op->ino)
+			    && unlinkat(sp->dfd[op->to], op->name, 0) == 0)
+				rv->dirs |= 1u << op->to;
+			break;
+		case OP_MOVE:
+			if (spool_at(sp, (int) op->to, op->newname, op->ino)
+			    && !spool_there(sp, (int) op->from, op->name)
+			    && sys_renameat(sp->dfd[op->to], op->newname, sp->dfd[op->from],
+			    op->name) == 0)
+				rv->dirs |= 1u << op->from | 1u << op->to;
+			break;
+		case OP_CLAIM:
+			if (spool_at(sp, (int) op->to, op->newname, op->ino))
+				(void) spool_unclaim(sp, (int) op->to, op->newname, op->name,
+				    &rv->dirs, lines, tm);
+			mark = spool_mark_name(op->newname, op->name);
+			if (unlinkat(sp->dfd[SPOOL_TMP], mark, 0) == 0)
+				rv->dirs |= 1u << SPOOL_TMP;
+			free(mark);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* spool_intent_read - the record in SPOOL/intent into new memory *datap
+ * and rec: 1, or 0 when there is none or it is torn */
+static int spool_intent_read(struct spool *sp, char **datap, struct intent *rec)
+{
+	unsigned char head[INTENT_HEADLEN];
+	struct stat sb;
+	size_t  body;
+	char   *data;
+
+	*datap = NULL;
+	if (fstat(sp->ifd, &sb) < 0 || (uint64_t) sb.st_size < INTENT_HEADLEN
+	    || pread(sp->ifd, head, sizeof(head), 0) != (ssize_t) sizeof(head)
+	    || !intent_head(head, sizeof(head), &body))
+		return 0;
+	if (body > SPOOL_INTENT_MAX || body > (uint64_t) sb.st_size - INTENT_HEADLEN)
+		goto torn;
+	data = xmalloc(INTENT_HEADLEN + body);
+	if (pread(sp->ifd, data, INTENT_HEADLEN + body, 0) != (ssize_t) (INTENT_HEADLEN + body)
+	    || intent_parse(data, INTENT_HEADLEN + body, rec) < 0) {
+		free(data);
+		goto torn;
+	}
+	*datap = data;
+	return 1;
+torn:
+	/* written, not synced, when the crash came: its batch never began */
+	log_info("spool: recover: the intent record is torn: its batch had not started");
+	return 0;
+}
+
+/* spool_journal_holds - compare n octets of the journal at off with p:
+ * 1 same, 0 different or short, -1 read error */
+static int spool_journal_holds(int fd, uint64_t off, const char *p, size_t n)
+{
+	char    b[4096];
+	size_t  want;
+	ssize_t got;
+
+	while (n > 0) {
+		want = n < sizeof(b) ? n : sizeof(b);
+		if ((got = pread(fd, b, want, (off_t) off)) < 0)
+			return -1;
+		if ((size_t) got != want || memcmp(b, p, want) != 0)
+			return 0;
+		off += want;
+		p += want;
+		n -= want;
+	}
+	return 1;
+}
+
+/*
+ * spool_intent_state - where the record's lines are: 1 in the journal
+ * (the batch is over), 0 not or only partly (it was cut short), -1 with
+ * err. The lines are appended at the recorded size of the recorded
+ * journal, so they are there whole, or a prefix of them is there and
+ * nothing after, unless the journal is another one (rotated, replaced
+ * by hand) or was edited: then the record is old news.
+ */
+static int spool_intent_state(struct spool *sp, const struct intent *rec, char *err,
+	size_t errlen)
+{
+	uint64_t have, cmp;
+	size_t  i, n;
+	int     fd, same = 1;
+
+	if (rec->linelen == 0 || rec->jino != sp->jino)
+		return 1;
+	if (sp->jsize < rec->joff)
+		goto stale;
+	have = sp->jsize - rec->joff;
+	if ((fd = openat(sp->rootfd, "journal", O_RDONLY | O_CLOEXEC)) < 0) {
+		spool_errf(err, errlen, "recover: open 'journal'");
+		return -1;
+	}
+	cmp = 0;
+	for (i = 0; i < rec->ntxn && same == 1 && cmp < have; i++) {
+		n = rec->txn[i].linelen;
+		if (n > have - cmp)
+			n = (size_t) (have - cmp);
+		same = spool_journal_holds(fd, rec->joff + cmp, rec->txn[i].lines, n);
+		cmp += n;
+	}
+	close(fd);
+	if (same < 0) {
+		spool_errf(err, errlen, "recover: read 'journal'");
+		return -1;
+	}
+	if (!same)
+		goto stale;
+	if (have >= rec->linelen)
+		return 1;
+	return 0;
+stale:
+	log_warn("spool: recover: the journal does not continue as the intent record says "
+	    "(edited or replaced?): record ignored");
+	return 1;
+}
+
+/* spool_rv_reseal - re-encode the record with the transactions kept */
+static void spool_rv_reseal(struct spool_rv *rv, const unsigned char *keep, struct buf *out)
+{
+	const struct intent *rec = &rv->rec;
+	size_t  i, k, n = 0;
+
+	PANIC_IF(intent_begin(out, rec->jino, rec->joff) < 0);
+	for (i = 0; i < rec->ntxn; i++) {
+		if (!keep[i])
+			continue;
+		PANIC_IF(intent_put_txn(out, rec->txn[i].nops, rec->txn[i].linelen) < 0);
+		for (k = 0; k < rec->txn[i].nops; k++)
+			PANIC_IF(intent_put_op(out, &rec->op[rec->txn[i].op0 + k]) < 0);
+		PANIC_IF(buf_append(out, rec->txn[i].lines, rec->txn[i].linelen) < 0);
+		n++;
+	}
+	intent_seal(out, n);
+}
+
+/*
+ * spool_intent_recover - finish the batch of the intent record if it
+ * was cut short. Each transaction is completed (operations found done
+ * count as done, the others are applied again) or, when one of its
+ * operations can no longer be done, undone. Then, in this order: the
+ * directories are synced, the record is rewritten without the undone
+ * transactions (so that a crash now repeats the same decisions), and
+ * the journal gets the lines of those that stand, at the recorded
+ * offset, with their recorded times. 0, or -1 with err.
+ */
+static int spool_intent_recover(struct spool *sp, struct spool_recovery *r, struct buf *lines,
+	const char *tm, char *err, size_t errlen)
+{
+	struct spool_rv rv;
+	struct buf jl = BUF_INIT(SIZE_MAX / 2), out = BUF_INIT(SPOOL_INTENT_MAX);
+	unsigned char *keep = NULL;
+	const struct intent_op *op;
+	const struct intent_txn *t;
+	char   *data = NULL, *mark;
+	size_t  i, k;
+	int     rc, d, ret = -1, dropped = 0;
+
+	memset(&rv, 0, sizeof(rv));
+	rv.sp = sp;
+	if (spool_intent_read(sp, &data, &rv.rec) == 0)
+		return 0;
+	if (!spool_rv_valid(&rv.rec)) {
+		log_warn("spool: recover: the intent record is not one of ours: ignored");
+		ret = 0;
+		goto out;
+	}
+	if ((rc = spool_intent_state(sp, &rv.rec, err, errlen)) != 0) {
+		ret = rc > 0 ? 0 : -1;
+		goto out;
+	}
+	log_warn("spool: recover: the last batch (%zu transactions) was cut short: finishing it",
+	    rv.rec.ntxn);
+
+	/* done or not, last first: a later operation on the same file
+	 * found done means this one was done before it */
+	rv.st = xcalloc(rv.rec.nop ? rv.rec.nop : 1, 1);
+	for (k = rv.rec.nop; k-- > 0;)
+		if (spool_rv_later_done(&rv, k) || spool_rv_done(sp, &rv.rec.op[k]))
+			rv.st[k] = RV_DONE;
+	/* then, in order, complete or undo each transaction */
+	keep = xcalloc(rv.rec.ntxn ? rv.rec.ntxn : 1, 1);
+	for (i = 0; i < rv.rec.ntxn; i++) {
+		t = &rv.rec.txn[i];
+		keep[i] = 1;
+		for (k = t->op0; k < t->op0 + t->nops && keep[i]; k++) {
+			if (rv.st[k] == RV_DONE)
+				continue;
+			if (spool_rv_redo(&rv, &rv.rec.op[k]) < 0)
+				keep[i] = 0;
+			else
+				rv.st[k] = RV_REDONE;
+		}
+		if (!keep[i]) {
+			spool_rv_undo(&rv, i, lines, tm);
+			r->intent_undone++;
+			dropped = 1;
+			continue;
+		}
+		r->intent_redone++;
+		(void) buf_append(&jl, t->lines, t->linelen);
+		/* the record covers this claim: its marker goes (durably, below) */
+		for (k = t->op0; k < t->op0 + t->nops; k++) {
+			op = &rv.rec.op[k];
+			if (op->kind != OP_CLAIM)
+				continue;
+			mark = spool_mark_name(op->newname, op->name);
+			if (unlinkat(sp->dfd[SPOOL_TMP], mark, 0) == 0)
+				rv.dirs |= 1u << SPOOL_TMP;
+			free(mark);
+		}
+	}
+	for (d = 0; d < SPOOL_NDIRS; d++)
+		if (rv.dirs & 1u << d && sys_fsync(sp->dfd[d]) < 0) {
+			spool_errf(err, errlen, "recover: fsync '%s'", spool_dirname(d));
+			goto out;
+		}
+	if (dropped) {
+		spool_rv_reseal(&rv, keep, &out);
+		if (spool_intent_put(sp, buf_data(&out), out.len, err, errlen) < 0)
+			goto out;
+		sp->st.intent_syncs++;
+	}
+	/* a torn or partial append of the batch is replaced by its lines */
+	if (sp->jsize > rv.rec.joff) {
+		if (ftruncate(sp->jfd, (off_t) rv.rec.joff) < 0) {
+			spool_errf(err, errlen, "recover: truncate 'journal'");
+			goto out;
+		}
+		r->journal_cut += sp->jsize - rv.rec.joff;
+		sp->jsize = rv.rec.joff;
+	}
+	if (spool_journal_direct(sp, &jl, err, errlen) < 0)
+		goto out;
+	ret = 0;
+out:
+	buf_release(&jl);
+	buf_release(&out);
+	free(keep);
+	free(rv.st);
+	intent_release(&rv.rec);
+	free(data);
+	return ret;
+}
+
+/*
+ * spool_recover_mark - tmp/NAME~FILE, a claim that no intent record
+ * covers (its batch never began): the file goes back to out/FILE, where
+ * it will be claimed again. 0, or -1 when the marker cannot be removed.
+ */
+static int spool_recover_mark(struct spool *sp, const char *mark, const struct stat *ms,
+	struct spool_recovery *r, unsigned *dirs, struct buf *lines, const char *tm)
+{
+	char    name[SPOOL_NAMELEN];
+	const char *sep = strchr(mark, SPOOL_MARK_SEP), *file;
+	struct stat sb;
+	int     i;
+
+	if ((size_t) (sep - mark) < sizeof(name)) {
+		memcpy(name, mark, (size_t) (sep - mark));
+		name[sep - mark] = '\0';
+		file = sep + 1;
+		if (spool_name_ok(name) && spool_name_ok(file))
+			for (i = 0; i < SPOOL_NSTATES; i++)
+				if (i != SPOOL_TMP && i != SPOOL_OUT
+				    && fstatat(sp->dfd[i], name, &sb, AT_SYMLINK_NOFOLLOW) == 0
+				    && sb.st_ino == ms->st_ino && sb.st_dev == ms->st_dev) {
+					if (spool_unclaim(sp, i, name, file, dirs, lines, tm))
+						r->claims_undone++;
+					break;
+				}
+	}
+	return unlinkat(sp->dfd[SPOOL_TMP], mark, 0);
+}
+
 /* spool_recover - start-up recovery */
 int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_t errlen)
 {
@@ -2034,9 +2898,10 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 	struct dirent *e;
 	int64_t cut;
 	int     fd, i, ret = -1, found;
+	unsigned dirs = 1u << SPOOL_TMP | 1u << SPOOL_DOCKDIR;
 	size_t  k, j;
-	char    tm[32], num[7][24];
-	const char *kv[14];
+	char    tm[32], num[10][24];
+	const char *kv[20];
 
 	PANIC_IF(sp->pending > 0);
 	memset(&r, 0, sizeof(r));
@@ -2047,9 +2912,17 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 		goto out;
 	r.journal_cut = (uint64_t) cut;
 
+	/* the batch the intent record describes, if it was cut short */
+	if (spool_intent_recover(sp, &r, &lines, tm, err, errlen) < 0)
+		goto out;
+
 	/* tmp/: a file also linked into a state is a commit past its commit
-	 * point (the tmp link is removed only after the journal sync); any
-	 * other file was never committed and is no letter. */
+	 * point whose batch is over: either its lines were synced (the tmp
+	 * link is removed only after that) or the intent record's recovery
+	 * above wrote them. Only a spool older than the intent record (none
+	 * when it was opened) can have lost the lines: they are written
+	 * again as "recovered". Any other file was never committed and is
+	 * no letter. A claim marker left is a claim no batch took. */
 	fd = openat(sp->dfd[SPOOL_TMP], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		spool_errf(err, errlen, "recover: scan 'tmp'");
@@ -2062,6 +2935,15 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 			continue;
 		if (fstatat(sp->dfd[SPOOL_TMP], e->d_name, &ts, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		if (e->d_name[0] != '.' && S_ISREG(ts.st_mode)
+		    && strchr(e->d_name, SPOOL_MARK_SEP) != NULL) {
+			if (spool_recover_mark(sp, e->d_name, &ts, &r, &dirs, &lines, tm) < 0) {
+				spool_errf(err, errlen, "recover: unlink 'tmp/%s'", e->d_name);
+				closedir(d);
+				goto out;
+			}
+			continue;
+		}
 		if (e->d_name[0] == '.' || !S_ISREG(ts.st_mode)) {
 			if (unlinkat(sp->dfd[SPOOL_TMP], e->d_name,
 			    S_ISDIR(ts.st_mode) ? AT_REMOVEDIR : 0) == 0)
@@ -2084,17 +2966,19 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 			r.tmp_parts++;		/* kept for a resumption: not a commit */
 		} else if (found >= 0) {
 			r.tmp_completed++;
-			kv[0] = "state";
-			kv[1] = spool_states[found];
-			(void) journal_format(&lines, tm, "recovered", e->d_name, kv, 1);
+			if (sp->intent_fresh) {
+				kv[0] = "state";
+				kv[1] = spool_states[found];
+				(void) journal_format(&lines, tm, "recovered", e->d_name, kv, 1);
+			}
 		} else {
 			r.tmp_undone++;
 		}
 	}
 	closedir(d);
+	/* after the record's recovery: it may have renamed docket temporaries */
 	r.docket_tmp = spool_remove_dot_tmp(sp->dfd[SPOOL_DOCKDIR]);
 	(void) spool_remove_dot_tmp(sp->rootfd);
-
 	/* every state: count, and report names found in two states */
 	for (i = 0; i < SPOOL_NSTATES; i++) {
 		if (i == SPOOL_TMP)
@@ -2132,6 +3016,9 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 	snprintf(num[4], sizeof(num[4]), "%u", r.conflicts);
 	snprintf(num[5], sizeof(num[5]), "%llu", (unsigned long long) r.journal_cut);
 	snprintf(num[6], sizeof(num[6]), "%llu", (unsigned long long) sp->seq_next);
+	snprintf(num[7], sizeof(num[7]), "%u", r.intent_redone);
+	snprintf(num[8], sizeof(num[8]), "%u", r.intent_undone);
+	snprintf(num[9], sizeof(num[9]), "%u", r.claims_undone);
 	kv[0] = "undone"; kv[1] = num[0];
 	kv[2] = "completed"; kv[3] = num[1];
 	kv[4] = "stray"; kv[5] = num[2];
@@ -2139,11 +3026,15 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 	kv[8] = "conflicts"; kv[9] = num[4];
 	kv[10] = "cut"; kv[11] = num[5];
 	kv[12] = "seq"; kv[13] = num[6];
-	(void) journal_format(&lines, tm, "recover", NULL, kv, 7);
-	if (sys_fsync(sp->dfd[SPOOL_TMP]) < 0 || sys_fsync(sp->dfd[SPOOL_DOCKDIR]) < 0) {
-		spool_errf(err, errlen, "recover: fsync 'tmp'");
-		goto out;
-	}
+	kv[14] = "redone"; kv[15] = num[7];
+	kv[16] = "dropped"; kv[17] = num[8];
+	kv[18] = "unclaimed"; kv[19] = num[9];
+	(void) journal_format(&lines, tm, "recover", NULL, kv, 10);
+	for (i = 0; i < SPOOL_NDIRS; i++)
+		if (dirs & 1u << i && sys_fsync(sp->dfd[i]) < 0) {
+			spool_errf(err, errlen, "recover: fsync '%s'", spool_dirname(i));
+			goto out;
+		}
 	if (spool_journal_direct(sp, &lines, err, errlen) < 0)
 		goto out;
 	ret = 0;

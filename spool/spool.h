@@ -76,13 +76,19 @@ struct spool_opts {
 /* What spool_recover() found and did. */
 struct spool_recovery {
 	unsigned tmp_undone;	/* tmp/ files never committed: removed */
-	unsigned tmp_completed;	/* tmp/ links of committed files: removed, journalled */
+	unsigned tmp_completed;	/* tmp/ links of committed files: removed (their lines
+				 * are in the journal) */
 	unsigned tmp_other;	/* other stray files in tmp/ (dot, non-regular): removed */
 	unsigned tmp_parts;	/* tmp/ links of files kept in part/: removed, part kept */
 	unsigned docket_tmp;	/* half-written docket files removed */
 	unsigned conflicts;	/* names found in more than one state (reported only) */
-	uint64_t journal_cut;	/* octets of a torn last journal line removed */
+	uint64_t journal_cut;	/* octets of a torn last line, or of a cut-short
+				 * batch's partial append, removed */
 	unsigned files[SPOOL_NSTATES];	/* files found per state afterwards */
+	/* the batch of the intent record, when it was cut short (doc/spool.md) */
+	unsigned intent_redone;	/* transactions completed, their lines written */
+	unsigned intent_undone;	/* transactions undone, their lines dropped */
+	unsigned claims_undone;	/* claims no batch took: back in out/ */
 };
 
 /* Counters (for tests and `mailctl stats`). */
@@ -96,6 +102,8 @@ struct spool_stats {
 	uint64_t lines;		/* journal lines written */
 	uint64_t seq_reserves;	/* durable sequence block reservations */
 	uint64_t rotations;
+	uint64_t intent_syncs;	/* intent record fsyncs (one per batch with lines and
+				 * file operations; doc/spool.md) */
 };
 
 /* spool_done_fn - completion of a transaction, on the loop thread:

@@ -238,3 +238,88 @@ size_t str_escape(char *dst, size_t dstlen, const char *s, size_t len)
 		dst[need < dstlen ? need : dstlen - 1] = '\0';
 	return need;
 }
+
+/* str_hex - value of a lowercase hex digit or -1 */
+static int str_hex(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* str_unescape - read back a value that str_escape() quoted */
+int str_unescape(char *dst, size_t dstlen, const char *s, size_t len, size_t *dlen,
+	size_t *used, const char **why)
+{
+	const char *bad;
+	size_t  i = 1, n = 0;
+	unsigned char c;
+	int     h, l;
+
+	if (len == 0 || s[0] != '"') {
+		bad = "no opening quote";
+		goto fail;
+	}
+	for (;;) {
+		if (i >= len) {
+			bad = "no closing quote";
+			goto fail;
+		}
+		c = (unsigned char) s[i++];
+		if (c == '"')
+			break;
+		if (c < ' ' || c > '~') {
+			bad = "control or 8-bit octet inside quotes";
+			goto fail;
+		}
+		if (c == '\\') {
+			if (i >= len) {
+				bad = "truncated escape";
+				goto fail;
+			}
+			c = (unsigned char) s[i++];
+			switch (c) {
+			case '\\': break;
+			case '"': break;
+			case 'n': c = '\n'; break;
+			case 'r': c = '\r'; break;
+			case 't': c = '\t'; break;
+			case 'x':
+				if (len - i < 2) {
+					bad = "truncated escape";
+					goto fail;
+				}
+				if ((h = str_hex((unsigned char) s[i])) < 0
+				    || (l = str_hex((unsigned char) s[i + 1])) < 0) {
+					bad = "bad escape";
+					goto fail;
+				}
+				c = (unsigned char) (h << 4 | l);
+				i += 2;
+				break;
+			default:
+				bad = "bad escape";
+				goto fail;
+			}
+		}
+		if (n + 1 >= dstlen) {
+			bad = "value too long";
+			goto fail;
+		}
+		dst[n++] = (char) c;
+	}
+	if (dstlen == 0) {
+		bad = "value too long";
+		goto fail;
+	}
+	dst[n] = '\0';
+	*dlen = n;
+	*used = i;
+	return 0;
+fail:
+	if (why != NULL)
+		*why = bad;
+	return -1;
+}

@@ -34,5 +34,17 @@ char *str_iso8601(time_t t, char *buf, size_t len);
  * is non-empty and has only [!-~] minus '"', '=', '\\'; otherwise double-quoted
  * with C escapes (\\ \" \n \r \t \xNN). Returns bytes needed (like snprintf). */
 size_t str_escape(char *dst, size_t dstlen, const char *s, size_t len);
+/* str_unescape - read back a value that str_escape() quoted. s (len octets,
+ * not NUL-terminated) starts with '"'; the octets up to the closing '"'
+ * are printable ASCII (0x20..0x7e) where a backslash starts one of the
+ * escapes \\ \" \n \r \t \xNN (two lowercase hex digits). The decoded
+ * octets (any octet, NUL included) go to dst, then a NUL; *dlen gets their
+ * count and *used the octets of s read, closing quote included (what
+ * follows is the caller's business); a dst of len octets is always large
+ * enough. 0, or -1 when s is not such a value or dst is too small; *why
+ * (if not NULL) then names the problem ("no closing quote", "bad escape"
+ * ...). Never reads s past len. */
+int str_unescape(char *dst, size_t dstlen, const char *s, size_t len, size_t *dlen,
+	size_t *used, const char **why);
 
 #endif

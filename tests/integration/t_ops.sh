@@ -17,6 +17,12 @@
 #     the override survives a restart; --clear ends it ("reroute-cleared").
 #  7. forward: that route's letter goes to bennett@ucl instead (local),
 #     "forwarded-by-operator NAME to=... rcpts=OLD by=U", old envelope gone.
+#  8. bad requests: mailctl refuses a wrong command line itself (exit 64,
+#     the table's usage text); sent straight to the control socket (python3),
+#     a missing argument, an unknown verb, binary garbage, a line without a
+#     newline and a 1 MB line are each answered with one "err" line and "."
+#     and logged escaped; an idle connection does not keep the daemon from
+#     stopping; the daemon answers as before.
 # Throughout, the letter exists in exactly one state.
 set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -285,6 +291,114 @@ done
 ctl hold nosuch.1 >"$T/op.out" 2>&1 && bad "hold of a missing letter succeeded"
 grep -q 'no letter' "$T/op.out" && ok "missing: $(cat "$T/op.out")" || bad "missing: $(cat "$T/op.out")"
 
+# --- 8. bad requests ---------------------------------------------------------------
+# mailctl checks the command line with the protocol table before connecting
+for args in "hold" "hold a b" "forward $en" "reroute cambridge" "queue x" "retry --all x"; do
+	# shellcheck disable=SC2086
+	ctl $args >"$T/op.out" 2>&1
+	rc=$?
+	if [ $rc -eq 64 ] && grep -q '^mailctl: usage: ' "$T/op.out"; then
+		ok "mailctl $args: exit 64, $(head -1 "$T/op.out")"
+	else
+		bad "mailctl $args: exit $rc: $(cat "$T/op.out")"
+	fi
+done
+ctl frobnicate >"$T/op.out" 2>&1
+[ $? -eq 64 ] && grep -q "unknown command 'frobnicate'" "$T/op.out" &&
+	ok "mailctl frobnicate: $(head -1 "$T/op.out")" || bad "mailctl frobnicate: $(cat "$T/op.out")"
+ctl hold --help >"$T/op.out" 2>&1
+grep -q '^Usage: mailctl -c NODE.ini hold NAME$' "$T/op.out" &&
+	ok "mailctl hold --help: the table's usage" || bad "mailctl hold --help: $(cat "$T/op.out")"
+ctl --help | grep -q '^  bounce NAME \[REASON\]$' && ok "mailctl --help lists the table" ||
+	bad "mailctl --help does not list bounce: $(ctl --help)"
+
+if command -v python3 >/dev/null 2>&1; then
+	ctlsock=$(sed -n 's/^control unix://p' "$sp/ready")
+	# raw FILE - FILE's octets to ucl's control socket as they are; prints
+	# the answer (the daemon may refuse a long line before reading it all)
+	raw() {
+		python3 - "$ctlsock" "$1" <<'PYEOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+try:
+    s.sendall(open(sys.argv[2], 'rb').read())
+    s.shutdown(socket.SHUT_WR)
+except OSError:
+    pass
+out = b''
+while True:
+    try:
+        b = s.recv(65536)
+    except OSError:
+        break
+    if not b:
+        break
+    out += b
+sys.stdout.buffer.write(out)
+PYEOF
+	}
+	# bad_req LABEL FILE ERE - the answer is "err REASON" matching ERE and
+	# ".", two lines without control characters
+	bad_req() {
+		raw "$2" >"$T/raw.out" 2>"$T/raw.err"
+		if [ "$(wc -l <"$T/raw.out")" -eq 2 ] && [ "$(sed -n 2p "$T/raw.out")" = . ] &&
+		    head -1 "$T/raw.out" | grep -Eq "^err $3\$" &&
+		    ! tr -d '\n' <"$T/raw.out" | LC_ALL=C grep -q '[[:cntrl:]]'; then
+			ok "bad request: $1: $(head -1 "$T/raw.out")"
+		else
+			bad "bad request: $1: got $(od -c "$T/raw.out" | head -4) $(cat "$T/raw.err")"
+		fi
+	}
+	# an idle connection (sends nothing) must not hold up the stop below
+	python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+time.sleep(60)' "$ctlsock" &
+	idle=$!
+	pids="$pids $idle"
+	printf 'hold\n' >"$T/req"
+	bad_req "missing argument" "$T/req" 'usage: hold NAME'
+	printf 'forward %s\n' "$en" >"$T/req"
+	bad_req "forward without ADDRESS" "$T/req" 'usage: forward NAME ADDRESS'
+	printf 'frobnicate now\n' >"$T/req"
+	bad_req "unknown verb" "$T/req" "unknown request 'frobnicate'"
+	printf 'fr\\ob\377 now\n' >"$T/req"
+	bad_req "unknown verb, escaped" "$T/req" "unknown request 'fr\\\\\\\\ob\\\\xff'"
+	printf '\000\001\377\033[2J garbage\r\nping\n' >"$T/req"
+	bad_req "binary garbage" "$T/req" 'control character 0x00 in the request \(octet 1\)'
+	printf 'hold a\rdelete b\n' >"$T/req"
+	bad_req "CR inside the line" "$T/req" 'control character 0x0d in the request \(octet 7\)'
+	printf 'ping' >"$T/req"
+	bad_req "no newline" "$T/req" 'request not ended by a newline'
+	head -c 1048576 /dev/zero | tr '\0' a >"$T/req"
+	echo >>"$T/req"
+	bad_req "a 1 MB line" "$T/req" 'request too long \(more than 4096 octets\)'
+	printf '\n' >"$T/req"
+	bad_req "empty line" "$T/req" 'empty request'
+	printf 'ping\r\n' >"$T/req"
+	raw "$T/req" >"$T/raw.out" 2>&1
+	[ "$(cat "$T/raw.out")" = "$(printf 'ok ucl\n.')" ] && ok "ping (CR LF) after the bad requests: ok ucl" ||
+		bad "ping after the bad requests: $(cat "$T/raw.out")"
+	LC_ALL=C grep -a 'control: request .* refused: control character 0x00' "$T/ucl.err" |
+	    LC_ALL=C grep -q '\\x00\\x01\\xff\\x1b\[2J garbage' &&
+		ok "bad request logged escaped: $(grep -a 'refused: control character 0x00' "$T/ucl.err" | head -1 | cut -c1-120)" ||
+		bad "bad request not logged escaped: $(grep -a 'control: ' "$T/ucl.err" | head -5)"
+else
+	note "no python3: raw control socket requests skipped"
+fi
+# the daemon is unaffected
+running ucl && [ "$(ctl ping)" = ucl ] && ok "mailctl ping after the bad requests: ucl" ||
+	bad "mailctl ping after the bad requests: $(ctl ping 2>&1)"
+ctl queue >"$T/q.out" 2>&1 && ok "mailctl queue after the bad requests" ||
+	bad "mailctl queue after the bad requests: $(cat "$T/q.out")"
+
 stop_node ucl || bad "ucl did not stop on SIGTERM"
+if [ -n "${idle:-}" ]; then
+	kill "$idle" 2>/dev/null
+	wait "$idle" 2>/dev/null
+	forget "$idle"
+fi
 stop_node cambridge || bad "cambridge did not stop on SIGTERM"
 relay_finish

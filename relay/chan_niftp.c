@@ -1,33 +1,38 @@
 /*++
  * NAME
- *	relayd_fwd 3
+ *	chan_niftp 3
  * SUMMARY
  *	mailrelayd: the niftp channel (donor side)
  * SYNOPSIS
- *	#include "relay/relayd.h"
+ *	#include "relay/channel.h"
+ *	#include "relay/chan_niftp.h"
+ *
+ *	extern const struct channel_ops chan_niftp_ops;
  * DESCRIPTION
  *	Per next hop, at most [limits] calls_per_hop calls (niftp_call_open
  *	to the hop's current alternate, calling = [node] calling), each
  *	carrying one copy after another: a call that finishes a copy takes
- *	the next due envelope of its hop, and hangs up after two idle
+ *	the next ready envelope of its hop, and hangs up after two idle
  *	seconds. A call that cannot be placed moves the hop to its next
  *	alternate at once; when every alternate failed the envelope is
  *	deferred.
  *
  *	The copy identity is fixed before the first SFT: the prefix (the
  *	hop's address list and the "Via: NODE ; DATE" line, letter_prefix)
- *	is stored as queue/NAME_p_HOP, and the envelope docket records the
- *	transfer id (1..65534 per hop, never one still in use), the copy's
- *	size and CRC-32, in one transaction; only then does the transfer
- *	start. The copy is the prefix followed by the stored letter from
- *	its header on; a resumed transfer (mode|0x0100, the same id) sends
- *	the same bytes. The SFT carries "niftpmail-copy NODE/NAME size=N
- *	crc=C" (C: 8 hex digits).
+ *	is stored as queue/NAME_p_HOP, and the channel's lines of the
+ *	envelope docket record the transfer id (1..65534 per hop, never
+ *	one still held by another copy), the copy's size and CRC-32, in one
+ *	transaction; only then does the transfer start. The copy is the
+ *	prefix followed by the stored letter from its header on; a resumed
+ *	transfer (mode|0x0100, the same id) sends the same bytes. The SFT
+ *	carries "niftpmail-copy NODE/NAME size=N crc=C" (C: 8 hex digits).
  *
- *	After STOPACK the forwarded line is written (with the name the
- *	next hop assigned) in a transaction that also marks the docket
- *	finished; the envelope, its prefix and the docket are removed only
- *	after that transaction completed.
+ *	Saved state (docket lines, relay/rec.h records): "copy TID SIZE CRC
+ *	HOFF", "dk MODE INTERVAL MARK OFFSET DATADONE" (the NIFTP docket of
+ *	a transfer that may be resumed), "remote NAME" (the name the next
+ *	hop assigned: a peer's text, always escaped). After STOPACK the
+ *	queue's result transaction journals "forwarded" with that name and
+ *	removes the envelope, its prefix and its docket together.
  *	Crash points: relay-forward-mid-data (each read of the copy),
  *	relay-after-stopack-before-journal.
  *--*/
@@ -37,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,7 +52,13 @@
 #include "mailchannel/letter.h"
 #include "mailchannel/route.h"
 #include "niftp/niftp_call.h"
+#include "relay/chan_niftp.h"
+#include "relay/channel.h"
+#include "relay/queue.h"
+#include "relay/rec.h"
 #include "relay/relayd.h"
+#include "relay/sched.h"
+#include "spool/spool.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/crash.h"
@@ -59,10 +71,43 @@
 #define FWD_IDLE_MS	2000
 #define HOP_HELD_MAX	512	/* copies fixed ahead per hop (transfer ids held) */
 #define TID_MAX		65534
+#define FWD_ADDR_MAX	300	/* a TS address as shown in the journal */
+#define FWD_COPYID_MAX	400	/* "niftpmail-copy NODE/NAME size=N crc=C" */
 
 struct fcall;
+struct rhop;
 
-/* A next hop. Its due envelopes wait in unprep (copy identity not fixed
+/* An operator's route override for a next hop: one NIFTP alternate. */
+struct reroute {
+	char   *hop;		/* next hop name (lower case) */
+	char   *route;		/* as given: "niftp ADDR [CALLED]" */
+	char   *addr;		/* the TS address to call */
+	char   *called;		/* called address, NULL: the default */
+};
+
+/* The channel. */
+struct chniftp {
+	struct relayd *rd;
+	struct rhop *hops;
+	struct reroute *rr;
+	size_t	nrr;
+};
+
+/* An envelope's state in this channel (e->cs). */
+struct fenv {
+	int	working;		/* a preparation or a transfer carries it */
+	int	copy;			/* copy identity fixed (tid held) */
+	uint16_t tid;
+	uint32_t crc;
+	uint64_t size;
+	uint64_t hoff;
+	int	have_dk;		/* dk is a resumable NIFTP docket */
+	struct niftp_docket dk;
+	char   *remote;			/* name the next hop assigned, NULL */
+	char	via[FWD_ADDR_MAX];	/* address of the call that carried it */
+};
+
+/* A next hop. Its envelopes wait in unprep (copy identity not fixed
  * yet) or ready (fixed, waiting for a free call). A copy is fixed, and
  * takes a transfer id, only when it is about to be sent: at most
  * HOP_HELD_MAX copies of a hop hold an id at a time (ids held by copies
@@ -77,24 +122,23 @@ struct rhop {
 	unsigned char *tids;		/* bit per transfer id held by a docket */
 	unsigned nheld;			/* bits set */
 	unsigned npreparing;		/* copy_prepare() in flight */
-	struct renvq unprep;
-	struct renvq ready;
+	struct qenvq unprep;
+	struct qenvq ready;
 	struct fcall *calls;
 	unsigned ncalls;
 };
 
 struct fcall {
-	struct relayd *rd;
+	struct chniftp *cn;
 	struct rhop *hop;
 	struct fcall *next;
 	struct niftp_call *call;
-	struct renv *cur;
+	struct qenv *cur;
 	int	up;
 	int	down;
-	int	done_seen;
 	uint64_t idle_timer;
 	uint64_t reap_timer;
-	char	addr[300];
+	char	addr[FWD_ADDR_MAX];
 };
 
 struct niftp_file {
@@ -106,19 +150,82 @@ struct niftp_file {
 	uint64_t size;
 };
 
-static struct rhop *hop_find(struct relayd *rd, const char *name)
+static struct fenv *fenv(struct qenv *e)
+{
+	if (e->cs == NULL)
+		e->cs = xcalloc(1, sizeof(struct fenv));
+	return e->cs;
+}
+
+static void set_str(char **sp, const char *s)
+{
+	char   *old = *sp;
+
+	*sp = s != NULL && *s ? xstrdup(s) : NULL;
+	free(old);
+}
+
+/* --- results ------------------------------------------------------------------ */
+
+static void fwd_deferred(struct chniftp *cn, struct qenv *e, const char *reason)
+{
+	struct qresult r;
+
+	qenvq_del(e);
+	fenv(e)->working = 0;
+	memset(&r, 0, sizeof(r));
+	r.all = QOUT_DEFER;
+	r.reason = reason && *reason ? reason : "temporary failure";
+	queue_result(cn->rd->q, e, &r);
+}
+
+static void fwd_failed(struct chniftp *cn, struct qenv *e, const char *reason)
+{
+	struct qresult r;
+
+	qenvq_del(e);
+	fenv(e)->working = 0;
+	memset(&r, 0, sizeof(r));
+	r.all = QOUT_FAIL;
+	r.reason = reason;
+	queue_result(cn->rd->q, e, &r);
+}
+
+static void fwd_forwarded(struct chniftp *cn, struct qenv *e)
+{
+	struct fenv *f = fenv(e);
+	struct qresult r;
+	char    tid[16];
+	const char *kv[2];
+
+	f->working = 0;
+	snprintf(tid, sizeof(tid), "%u", f->tid);
+	kv[0] = "tid";
+	kv[1] = tid;
+	memset(&r, 0, sizeof(r));
+	r.all = QOUT_DONE;
+	r.remote = f->remote;
+	r.via = f->via;
+	r.kv = kv;
+	r.nkv = 1;
+	queue_result(cn->rd->q, e, &r);
+}
+
+/* --- hops and transfer ids ------------------------------------------------------ */
+
+static struct rhop *hop_find(struct chniftp *cn, const char *name)
 {
 	struct rhop *h;
 
-	for (h = rd->hops; h != NULL; h = h->next)
+	for (h = cn->hops; h != NULL; h = h->next)
 		if (strcmp(h->name, name) == 0)
 			return h;
 	return NULL;
 }
 
-static struct rhop *hop_get(struct relayd *rd, const char *name)
+static struct rhop *hop_get(struct chniftp *cn, const char *name)
 {
-	struct rhop *h = hop_find(rd, name);
+	struct rhop *h = hop_find(cn, name);
 
 	if (h != NULL)
 		return h;
@@ -126,8 +233,8 @@ static struct rhop *hop_get(struct relayd *rd, const char *name)
 	str_copy(h->name, name, sizeof(h->name));
 	h->next_tid = (uint16_t) (time(NULL) % 60000 + 1);
 	h->tids = xcalloc((TID_MAX + 8) / 8 + 1, 1);
-	h->next = rd->hops;
-	rd->hops = h;
+	h->next = cn->hops;
+	cn->hops = h;
 	return h;
 }
 
@@ -169,66 +276,24 @@ static uint16_t tid_take(struct rhop *h)
 	return 0;
 }
 
-/* relayd_fwd_hold - e's docket (loaded at start-up) holds its id */
-void relayd_fwd_hold(struct relayd *rd, struct renv *e)
+static void hop_pump(struct chniftp *cn, struct rhop *h);
+
+/* prefix_name - queue/LETTER_p_HOP: the bytes the copy adds */
+static void prefix_name(const struct qenv *e, char *dst, size_t len)
 {
-	if (e->copy && !e->local)
-		tid_set(hop_get(rd, e->hop), e->tid);
+	/* the envelope is LETTER_f_HOP: the prefix shares its hop part */
+	const char *f = strstr(e->name, "_f_");
+
+	snprintf(dst, len, "%.*s_p_%s", (int) (f ? f - e->name : 0), e->name, f ? f + 3 : "");
 }
 
-static void hop_pump(struct relayd *rd, struct rhop *h);
-
-/* relayd_fwd_release - the docket holding tid for hop is resolved */
-void relayd_fwd_release(struct relayd *rd, const char *hop, uint16_t tid)
-{
-	struct rhop *h = hop_find(rd, hop);
-
-	if (h == NULL)
-		return;
-	tid_clear(h, tid);
-	hop_pump(rd, h);
-}
-
-static void hop_safe(const char *hop, char *dst, size_t len)
-{
-	size_t  i, n = strlen(hop);
-
-	if (n > 60 || len < 64) {
-		unsigned long c = crc32(0L, (const Bytef *) hop, (uInt) n);
-
-		snprintf(dst, len, "h%08lx", c & 0xffffffffUL);
-		return;
-	}
-	for (i = 0; i < n && i + 1 < len; i++) {
-		unsigned char ch = (unsigned char) hop[i];
-
-		dst[i] = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-		    || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-') ? (char) ch : '-';
-	}
-	dst[i] = '\0';
-	if (dst[0] == '.' || dst[0] == '\0')
-		dst[0] = '-';
-}
-
-static void prefix_name(const struct renv *e, char *dst, size_t len)
-{
-	char    hs[80];
-
-	hop_safe(e->hop, hs, sizeof(hs));
-	snprintf(dst, len, "%s_p_%s", e->l->name, hs);
-}
-
-/* --- the copy as a filestore (P reads) ------------------------------------ */
-
-static struct renv *cur_env(void *fs)
-{
-	return ((struct fcall *) fs)->cur;
-}
+/* --- the copy as a filestore (P reads) -------------------------------------------- */
 
 static int fwd_open_read(void *fs, const struct niftp_req *req, struct niftp_open *res)
 {
 	struct fcall *fc = fs;
-	struct renv *e = cur_env(fs);
+	struct qenv *e = fc->cur;
+	struct fenv *f;
 	struct niftp_file *fh;
 	char    path[PATH_MAX], pn[SPOOL_NAMELEN * 2];
 	struct stat st;
@@ -239,20 +304,21 @@ static int fwd_open_read(void *fs, const struct niftp_req *req, struct niftp_ope
 		str_copy(res->reason, "no copy to send", sizeof(res->reason));
 		return -1;
 	}
+	f = fenv(e);
 	fh = xcalloc(1, sizeof(*fh));
 	fh->pfd = fh->lfd = -1;
 	prefix_name(e, pn, sizeof(pn));
-	if (spool_path(fc->rd->sp, SPOOL_QUEUE, pn, path, sizeof(path)) == NULL
+	if (spool_path(fc->cn->rd->sp, SPOOL_QUEUE, pn, path, sizeof(path)) == NULL
 	    || (fh->pfd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fh->pfd, &st) < 0)
 		goto fail;
 	fh->plen = (uint64_t) st.st_size;
-	if (spool_path(fc->rd->sp, SPOOL_QUEUE, e->l->name, path, sizeof(path)) == NULL
+	if (spool_path(fc->cn->rd->sp, SPOOL_QUEUE, e->l->name, path, sizeof(path)) == NULL
 	    || (fh->lfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		goto fail;
-	fh->hoff = e->hoff;
-	fh->size = e->size;
+	fh->hoff = f->hoff;
+	fh->size = f->size;
 	res->fh = fh;
-	res->size = (int64_t) e->size;
+	res->size = (int64_t) f->size;
 	str_copy(res->name, e->l->name, sizeof(res->name));
 	return 0;
 fail:
@@ -288,7 +354,7 @@ static ssize_t fwd_read(struct niftp_file *fh, void *p, size_t len, char *reason
 	} else
 		n = pread(fh->lfd, p, len, (off_t) (fh->hoff + fh->off - fh->plen));
 	if (n < 0) {
-		snprintf(reason, 256, "read copy: %s", strerror(errno));
+		snprintf(reason, NIFTP_REASON_MAX, "read copy: %s", strerror(errno));
 		return -1;
 	}
 	fh->off += (uint64_t) n;
@@ -301,14 +367,14 @@ static int fwd_write(struct niftp_file *fh, const void *p, size_t len, int *retr
 	(void) p;
 	(void) len;
 	*retry = 0;
-	snprintf(reason, 256, "not writable");
+	snprintf(reason, NIFTP_REASON_MAX, "not writable");
 	return -1;
 }
 
 static int fwd_seek(struct niftp_file *fh, uint64_t offset, char *reason)
 {
 	if (offset > fh->size) {
-		snprintf(reason, 256, "seek copy to %llu: beyond its end",
+		snprintf(reason, NIFTP_REASON_MAX, "seek copy to %llu: beyond its end",
 		    (unsigned long long) offset);
 		return -1;
 	}
@@ -320,7 +386,7 @@ static int fwd_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
 {
 	(void) fh;
 	(void) offset;
-	snprintf(reason, 256, "not writable");
+	snprintf(reason, NIFTP_REASON_MAX, "not writable");
 	return -1;
 }
 
@@ -363,7 +429,7 @@ static const struct niftp_fs_ops fwd_ops = {
 	fwd_finish,
 };
 
-/* --- calls ---------------------------------------------------------------- */
+/* --- calls ------------------------------------------------------------------------ */
 
 static void fcall_next(struct fcall *fc);
 
@@ -373,9 +439,9 @@ static void fcall_free(struct fcall *fc)
 	struct fcall **pp;
 
 	if (fc->idle_timer)
-		loop_timer_del(fc->rd->loop, fc->idle_timer);
+		loop_timer_del(fc->cn->rd->loop, fc->idle_timer);
 	if (fc->reap_timer)
-		loop_timer_del(fc->rd->loop, fc->reap_timer);
+		loop_timer_del(fc->cn->rd->loop, fc->reap_timer);
 	if (fc->call)
 		niftp_call_free(fc->call);
 	for (pp = &h->calls; *pp != NULL; pp = &(*pp)->next)
@@ -390,13 +456,13 @@ static void fcall_free(struct fcall *fc)
 static void fcall_reap(struct loop *loop, void *arg)
 {
 	struct fcall *fc = arg;
-	struct relayd *rd = fc->rd;
+	struct chniftp *cn = fc->cn;
 	struct rhop *h = fc->hop;
 
 	(void) loop;
 	fc->reap_timer = 0;
 	fcall_free(fc);
-	hop_pump(rd, h);		/* a call slot is free */
+	hop_pump(cn, h);		/* a call slot is free */
 }
 
 static void fcall_idle_over(struct loop *loop, void *arg)
@@ -412,67 +478,74 @@ static void fcall_idle_over(struct loop *loop, void *arg)
 static int docket_hook(void *arg, const struct niftp_docket *d)
 {
 	struct fcall *fc = arg;
-	struct renv *e = fc->cur;
+	struct qenv *e = fc->cur;
+	struct fenv *f;
 
 	if (e == NULL || d == NULL)
 		return 0;
-	env_set_dk(e, d->tid != 0 ? d : NULL);
-	if (d->data_done && !fc->rd->stopping)
-		env_save(fc->rd, e, NULL);	/* resume with 0xFFFF after a crash */
+	f = fenv(e);
+	f->have_dk = d->tid != 0;
+	if (f->have_dk)
+		f->dk = *d;
+	if (d->data_done && !fc->cn->rd->stopping)
+		queue_env_save(fc->cn->rd->q, e, NULL);	/* resume with 0xFFFF after a crash */
 	return 0;
 }
 
 static void fwd_event(void *arg, struct niftp_call *call, const struct niftp_event *ev)
 {
 	struct fcall *fc = arg;
-	struct relayd *rd = fc->rd;
-	struct renv *e = fc->cur;
+	struct chniftp *cn = fc->cn;
+	struct qenv *e = fc->cur;
 	const struct niftp_docket *d;
+	struct fenv *f;
 
 	if (e == NULL)
 		return;
+	f = fenv(e);
 	switch (ev->type) {
 	case NIFTP_EV_POS:
 		if (ev->name && *ev->name)
-			env_set_str(&e->remote, ev->name);
+			set_str(&f->remote, ev->name);
 		break;
 	case NIFTP_EV_DONE:
 		if (!fc->up && ev->status != NIFTP_OK)
 			return;		/* never reached: fwd_callev tries the alternates */
 		fc->cur = NULL;
 		if (ev->name && *ev->name)
-			env_set_str(&e->remote, ev->name);
+			set_str(&f->remote, ev->name);
 		switch (ev->status) {
 		case NIFTP_OK:
 			crash_point("relay-after-stopack-before-journal");
-			env_set_str(&e->via_addr, fc->addr);
+			str_copy(f->via, fc->addr, sizeof(f->via));
 			fc->hop->alt_fails = 0;
-			env_forwarded(rd, e);
+			fwd_forwarded(cn, e);
 			break;
 		case NIFTP_ERR_RESUMABLE:
-			if ((d = niftp_docket(niftp_call_engine(call))) != NULL && d->tid != 0)
-				env_set_dk(e, d);
-			env_deferred(rd, e, ev->reason ? ev->reason : "call broken");
+			if ((d = niftp_docket(niftp_call_engine(call))) != NULL && d->tid != 0) {
+				f->dk = *d;
+				f->have_dk = 1;
+			}
+			fwd_deferred(cn, e, ev->reason ? ev->reason : "call broken");
 			break;
 		case NIFTP_ERR_NORESUME:
-			e->have_dk = 0;
-			e->busy = 0;
-			e->next_try = 0;
+			f->have_dk = 0;
+			f->working = 0;
 			log_info("'%s' to %s: cannot resume (%s): sending afresh", e->l->name,
 			    e->hop, ev->reason ? ev->reason : "");
-			env_save(rd, e, NULL);
+			queue_requeue(cn->rd->q, e);
 			break;
 		case NIFTP_ERR_PERM:
 		case NIFTP_ERR_AUTH: {
-			char    why[600];
+			char    why[QUEUE_REASON_MAX];
 
 			snprintf(why, sizeof(why), "refused by %s: %s", e->hop,
 			    ev->reason ? ev->reason : niftp_status_str(ev->status));
-			env_failed(rd, e, why);
+			fwd_failed(cn, e, why);
 			break;
 		}
 		default:
-			env_deferred(rd, e, ev->reason ? ev->reason : niftp_status_str(ev->status));
+			fwd_deferred(cn, e, ev->reason ? ev->reason : niftp_status_str(ev->status));
 			break;
 		}
 		if (ev->status != NIFTP_ERR_RESUMABLE && !fc->down)
@@ -488,8 +561,8 @@ static void fwd_callev(void *arg, struct niftp_call *call, enum niftp_call_ev ev
 {
 	struct fcall *fc = arg;
 	struct rhop *h = fc->hop;
-	struct relayd *rd = fc->rd;
-	struct renv *e = fc->cur;
+	struct chniftp *cn = fc->cn;
+	struct qenv *e = fc->cur;
 
 	(void) call;
 	if (ev == NIFTP_CALL_EV_UP) {
@@ -500,35 +573,37 @@ static void fwd_callev(void *arg, struct niftp_call *call, enum niftp_call_ev ev
 	fc->down = 1;
 	fc->cur = NULL;
 	if (e != NULL) {
-		const struct route_hop *rh = route_table_hop_by_name(rd->conf->routes, h->name);
-		char    why[700];
+		const struct route_hop *rh = route_table_hop_by_name(cn->rd->conf->routes, h->name);
+		char    why[QUEUE_REASON_MAX];
 
 		if (!fc->up && rh != NULL) {
 			h->alt_fails++;
 			h->alt = (h->alt + 1) % (unsigned) rh->nalts;
 			if (h->alt_fails < rh->nalts) {
 				/* try the next alternate at once (when reaped) */
-				e->busy = 0;
-				envq_add(&h->ready, e);
+				fenv(e)->working = 0;
+				qenvq_add(&h->ready, e);
 				goto reap;
 			}
 			h->alt_fails = 0;
 		}
 		snprintf(why, sizeof(why), "%s%s (reason %d)", fc->up ? "call broken: "
 		    : "unreachable: ", text ? text : "", reason);
-		env_deferred(rd, e, why);
+		fwd_deferred(cn, e, why);
 	}
 reap:
 	if (fc->reap_timer == 0)
-		fc->reap_timer = loop_timer_add(rd->loop, 0, fcall_reap, fc);
+		fc->reap_timer = loop_timer_add(cn->rd->loop, 0, fcall_reap, fc);
 }
+
+/* --- fixing a copy's identity --------------------------------------------------------- */
 
 /* Fixing a copy's identity reads the whole letter (its CRC-32): the
  * reading is done on a worker (prep_work), the spool work on the loop
  * thread (prep_job_done). */
 struct prep_job {
-	struct relayd *rd;
-	struct renv *e;
+	struct chniftp *cn;
+	struct qenv *e;
 	char	path[PATH_MAX];
 	char	letter[SPOOL_NAMELEN];
 	char	node[SPOOL_NODEMAX + 1];
@@ -605,8 +680,8 @@ out:
 static void prep_done(void *arg, int ok, const char *err);
 
 struct prep {
-	struct relayd *rd;
-	struct renv *e;
+	struct chniftp *cn;
+	struct qenv *e;
 };
 
 static void prep_job_free(struct prep_job *pj)
@@ -624,20 +699,21 @@ static void prep_job_free(struct prep_job *pj)
 static void prep_job_done(void *arg)
 {
 	struct prep_job *pj = arg;
-	struct relayd *rd = pj->rd;
-	struct renv *e = pj->e;
-	struct rhop *h = hop_get(rd, e->hop);
-	struct spool_file *f = NULL;
+	struct chniftp *cn = pj->cn;
+	struct relayd *rd = cn->rd;
+	struct qenv *e = pj->e;
+	struct fenv *f = fenv(e);
+	struct rhop *h = hop_get(cn, e->hop);
+	struct spool_file *sf = NULL;
 	struct spool_txn *t;
 	struct prep *p;
 	char    pn[SPOOL_NAMELEN * 2], err[RELAYD_ERRLEN];
 	uint16_t tid;
 
-	relayd_job(rd, -1);
+	rd->jobs--;
 	h->npreparing--;
-	e->busy = 0;
 	if (!pj->ok) {
-		env_deferred(rd, e, pj->err);
+		fwd_deferred(cn, e, pj->err);
 		goto out;
 	}
 	prefix_name(e, pn, sizeof(pn));
@@ -650,43 +726,43 @@ static void prep_job_done(void *arg)
 	}
 	/* a transfer id no unresolved docket of this hop holds */
 	if ((tid = tid_take(h)) == 0) {
-		env_deferred(rd, e, "no free transfer id for this next hop");
+		fwd_deferred(cn, e, "no free transfer id for this next hop");
 		goto out;
 	}
-	if ((f = spool_create(rd->sp, pn, err, sizeof(err))) == NULL
-	    || spool_write(f, buf_data(&pj->pre), pj->pre.len, err, sizeof(err)) < 0) {
-		if (f)
-			spool_file_abort(f);
+	if ((sf = spool_create(rd->sp, pn, err, sizeof(err))) == NULL
+	    || spool_write(sf, buf_data(&pj->pre), pj->pre.len, err, sizeof(err)) < 0) {
+		if (sf)
+			spool_file_abort(sf);
 		tid_clear(h, tid);
-		env_deferred(rd, e, err);
+		fwd_deferred(cn, e, err);
 		goto out;
 	}
-	e->tid = tid;
-	e->hoff = pj->hoff;
-	e->size = pj->total;
-	e->crc = pj->crc;
-	e->copy = 1;
-	e->have_dk = 0;
+	f->tid = tid;
+	f->hoff = pj->hoff;
+	f->size = pj->total;
+	f->crc = pj->crc;
+	f->copy = 1;
+	f->have_dk = 0;
 	t = spool_txn_new(rd->sp);
-	spool_txn_commit(t, f, SPOOL_QUEUE);
-	env_save(rd, e, t);
+	spool_txn_commit(t, sf, SPOOL_QUEUE);
+	queue_env_save(rd->q, e, t);
 	p = xcalloc(1, sizeof(*p));
-	p->rd = rd;
+	p->cn = cn;
 	p->e = e;
-	e->busy = 1;
 	spool_txn_submit(t, prep_done, p);
 out:
 	prep_job_free(pj);
-	hop_pump(rd, h);
+	hop_pump(cn, h);
 }
 
 /* copy_prepare - fix the copy identity of e (on a worker, then the loop) */
-static void copy_prepare(struct relayd *rd, struct rhop *h, struct renv *e)
+static void copy_prepare(struct chniftp *cn, struct rhop *h, struct qenv *e)
 {
+	struct relayd *rd = cn->rd;
 	struct prep_job *pj = xcalloc(1, sizeof(*pj));
 	size_t  i;
 
-	pj->rd = rd;
+	pj->cn = cn;
 	pj->e = e;
 	buf_init(&pj->pre, LETTER_PREFIX_MAX);
 	str_copy(pj->letter, e->l->name, sizeof(pj->letter));
@@ -698,69 +774,73 @@ static void copy_prepare(struct relayd *rd, struct rhop *h, struct renv *e)
 	for (i = 0; i < e->nrcpts; i++)
 		pj->rcpts[i] = xstrdup(e->rcpts[i].addr);
 	pj->nrcpts = e->nrcpts;
-	e->busy = 1;
+	fenv(e)->working = 1;
 	h->npreparing++;
-	relayd_job(rd, 1);
+	rd->jobs++;
 	workq_submit(rd->wq, prep_work, prep_job_done, pj);
 }
 
 /* transfer_start - start e's transfer on fc */
-static void transfer_start(struct fcall *fc, struct renv *e)
+static void transfer_start(struct fcall *fc, struct qenv *e)
 {
-	struct relayd *rd = fc->rd;
+	struct chniftp *cn = fc->cn;
+	struct fenv *f = fenv(e);
 	struct niftp_req req;
-	char    copy_id[400];
+	char    copy_id[FWD_COPYID_MAX];
 
 	if (fc->idle_timer) {
-		loop_timer_del(rd->loop, fc->idle_timer);
+		loop_timer_del(cn->rd->loop, fc->idle_timer);
 		fc->idle_timer = 0;
 	}
-	envq_del(e);
+	qenvq_del(e);
 	fc->cur = e;
-	e->busy = 1;
+	f->working = 1;
 	memset(&req, 0, sizeof(req));
 	req.mode = NIFTP_MODE_REPLACE_MAKE;
 	req.mail = 1;
-	req.tid = e->tid;
-	req.size = (int64_t) e->size;
+	req.tid = f->tid;
+	req.size = (int64_t) f->size;
 	snprintf(copy_id, sizeof(copy_id), "niftpmail-copy %s/%s size=%llu crc=%08lx",
-	    rd->conf->name, e->l->name, (unsigned long long) e->size, (unsigned long) e->crc);
+	    cn->rd->conf->name, e->l->name, (unsigned long long) f->size, (unsigned long) f->crc);
 	req.copy_id = copy_id;
-	if (e->have_dk)
-		niftp_resume_req(&req, e->dk);
-	env_set_str(&e->remote, NULL);
+	if (f->have_dk)
+		niftp_resume_req(&req, &f->dk);
+	set_str(&f->remote, NULL);
 	if (niftp_call_start(fc->call, &req) < 0) {
 		fc->cur = NULL;
-		env_deferred(rd, e, "the transfer could not be started");
+		fwd_deferred(cn, e, "the transfer could not be started");
 	}
 }
 
 static void prep_done(void *arg, int ok, const char *err)
 {
 	struct prep *p = arg;
-	struct renv *e = p->e;
-	struct rhop *h = hop_get(p->rd, e->hop);
+	struct chniftp *cn = p->cn;
+	struct qenv *e = p->e;
+	struct fenv *f = fenv(e);
+	struct rhop *h = hop_get(cn, e->hop);
 
-	e->busy = 0;
+	f->working = 0;
 	if (!ok) {
-		e->copy = 0;
-		tid_clear(h, e->tid);	/* the docket was not written */
+		f->copy = 0;
+		tid_clear(h, f->tid);	/* the docket was not written */
 		log_error("store copy of '%s' for %s: %s", e->l->name, e->hop, err);
-		env_deferred(p->rd, e, err);
-	} else if (!e->finishing && !p->rd->stopping)
-		envq_add(&h->ready, e);
-	hop_pump(p->rd, h);
+		fwd_deferred(cn, e, err);
+	} else if (!cn->rd->stopping)
+		qenvq_add(&h->ready, e);
+	hop_pump(cn, h);
 	free(p);
 }
 
-static const struct reroute *reroute_find(const struct relayd *rd, const char *hop);
+static const struct reroute *reroute_find(const struct chniftp *cn, const char *hop);
 static void reroute_clear_one(struct reroute *r);
 
 /* fcall_new - place a call to h's current alternate carrying e; 0, or
  * -1 (e deferred) */
-static int fcall_new(struct relayd *rd, struct rhop *h, const struct route_hop *rh,
-	struct renv *e)
+static int fcall_new(struct chniftp *cn, struct rhop *h, const struct route_hop *rh,
+	struct qenv *e)
 {
+	struct relayd *rd = cn->rd;
 	struct niftp_call_hooks hooks;
 	struct niftp_config cfg;
 	struct ts_opts tso;
@@ -773,7 +853,7 @@ static int fcall_new(struct relayd *rd, struct rhop *h, const struct route_hop *
 	if (h->alt >= rh->nalts)
 		h->alt = 0;
 	alt = &rh->alts[h->alt];
-	if ((rr = reroute_find(rd, h->name)) != NULL) {
+	if ((rr = reroute_find(cn, h->name)) != NULL) {
 		/* mailctl reroute: the operator's address before the table's */
 		memset(&ov, 0, sizeof(ov));
 		ov.channel = ROUTE_CH_NIFTP;
@@ -782,7 +862,7 @@ static int fcall_new(struct relayd *rd, struct rhop *h, const struct route_hop *
 		alt = &ov;
 	}
 	fc = xcalloc(1, sizeof(*fc));
-	fc->rd = rd;
+	fc->cn = cn;
 	fc->hop = h;
 	str_copy(fc->addr, alt->shown ? alt->shown : alt->addr, sizeof(fc->addr));
 	memset(&hooks, 0, sizeof(hooks));
@@ -802,8 +882,7 @@ static int fcall_new(struct relayd *rd, struct rhop *h, const struct route_hop *
 	    err, sizeof(err));
 	if (fc->call == NULL) {
 		free(fc);
-		envq_del(e);
-		env_deferred(rd, e, err);
+		fwd_deferred(cn, e, err);
 		return -1;
 	}
 	fc->next = h->calls;
@@ -815,38 +894,30 @@ static int fcall_new(struct relayd *rd, struct rhop *h, const struct route_hop *
 
 /* hop_pump - fix copies ahead (at most HOP_HELD_MAX ids held) and give
  * ready copies to idle calls, placing new calls up to calls_per_hop */
-static void hop_pump(struct relayd *rd, struct rhop *h)
+static void hop_pump(struct chniftp *cn, struct rhop *h)
 {
+	struct relayd *rd = cn->rd;
 	const struct route_hop *rh;
-	struct renv *e;
+	struct qenv *e;
 	struct fcall *fc;
 
 	if (rd->stopping)
 		return;
 	while ((e = h->unprep.head) != NULL && h->nheld + h->npreparing < HOP_HELD_MAX) {
-		envq_del(e);
-		if (e->busy || e->finishing || e->l == NULL)
-			continue;
-		if (e->copy)
-			envq_add(&h->ready, e);
+		qenvq_del(e);
+		if (fenv(e)->copy)
+			qenvq_add(&h->ready, e);
 		else
-			copy_prepare(rd, h, e);
+			copy_prepare(cn, h, e);
 	}
 	if (h->ready.head == NULL)
 		return;
 	if ((rh = route_table_hop_by_name(rd->conf->routes, h->name)) == NULL) {
-		while ((e = h->ready.head) != NULL) {
-			envq_del(e);
-			if (!e->busy && !e->finishing)
-				env_deferred(rd, e, "no route for this next hop in the configuration");
-		}
+		while ((e = h->ready.head) != NULL)
+			fwd_deferred(cn, e, "no route for this next hop in the configuration");
 		return;
 	}
 	while ((e = h->ready.head) != NULL) {
-		if (e->busy || e->finishing || !e->copy || e->l == NULL) {
-			envq_del(e);
-			continue;
-		}
 		for (fc = h->calls; fc != NULL; fc = fc->next)
 			if (!fc->down && fc->cur == NULL && fc->up)
 				break;
@@ -856,62 +927,67 @@ static void hop_pump(struct relayd *rd, struct rhop *h)
 		}
 		if (h->ncalls >= rd->conf->calls_per_hop)
 			break;		/* waits for a call to become free */
-		(void) fcall_new(rd, h, rh, e);
+		(void) fcall_new(cn, h, rh, e);
 	}
 }
 
 /* fcall_next - give an idle call the next ready copy of its hop */
 static void fcall_next(struct fcall *fc)
 {
-	struct relayd *rd = fc->rd;
+	struct chniftp *cn = fc->cn;
 
-	if (rd->stopping) {
+	if (cn->rd->stopping) {
 		niftp_call_hangup(fc->call);
 		return;
 	}
-	hop_pump(rd, fc->hop);
+	hop_pump(cn, fc->hop);
 	if (fc->cur == NULL && !fc->down && fc->idle_timer == 0)
-		fc->idle_timer = loop_timer_add(rd->loop, FWD_IDLE_MS, fcall_idle_over, fc);
+		fc->idle_timer = loop_timer_add(cn->rd->loop, FWD_IDLE_MS, fcall_idle_over, fc);
 }
 
-/* relayd_fwd_start - e is due: queue it on its hop (fixing its copy
- * first when needed) and start what can start */
-int relayd_fwd_start(struct relayd *rd, struct renv *e)
-{
-	struct rhop *h;
+/* --- the channel interface ---------------------------------------------------------------- */
 
-	if (rd->stopping || e->busy)
-		return -1;
-	if (route_table_hop_by_name(rd->conf->routes, e->hop) == NULL) {
-		envq_del(e);
-		env_deferred(rd, e, "no route for this next hop in the configuration");
-		return -1;
-	}
-	h = hop_get(rd, e->hop);
-	if (e->q != &h->ready && e->q != &h->unprep)
-		envq_add(e->copy ? &h->ready : &h->unprep, e);
-	hop_pump(rd, h);
-	return 0;
+static int reroute_load(struct chniftp *cn, char *err, size_t errlen);
+
+static void *chn_init(struct relayd *rd, char *err, size_t errlen)
+{
+	struct chniftp *cn = xcalloc(1, sizeof(*cn));
+
+	cn->rd = rd;
+	if (reroute_load(cn, err, errlen) < 0)
+		log_error("route overrides (mailctl reroute): %s", err);
+	return cn;
 }
 
-/* relayd_fwd_busy - outgoing calls alive */
-int relayd_fwd_busy(const struct relayd *rd)
+/* chn_start - e is due: queue it on its hop (fixing its copy first when
+ * needed) and start what can start */
+static void chn_start(void *self, struct qenv *e)
 {
+	struct chniftp *cn = self;
+	struct rhop *h = hop_get(cn, e->hop);
+
+	qenvq_add(fenv(e)->copy ? &h->ready : &h->unprep, e);
+	hop_pump(cn, h);
+}
+
+static int chn_busy(const void *self)
+{
+	const struct chniftp *cn = self;
 	const struct rhop *h;
 
-	for (h = rd->hops; h != NULL; h = h->next)
-		if (h->calls != NULL)
+	for (h = cn->hops; h != NULL; h = h->next)
+		if (h->calls != NULL || h->npreparing > 0)
 			return 1;
 	return 0;
 }
 
-/* relayd_fwd_stop - end idle calls; now: abort all */
-void relayd_fwd_stop(struct relayd *rd, int now)
+static void chn_stop(void *self, int now)
 {
+	struct chniftp *cn = self;
 	struct rhop *h;
 	struct fcall *fc;
 
-	for (h = rd->hops; h != NULL; h = h->next)
+	for (h = cn->hops; h != NULL; h = h->next)
 		for (fc = h->calls; fc != NULL; fc = fc->next) {
 			if (fc->down)
 				continue;
@@ -922,29 +998,274 @@ void relayd_fwd_stop(struct relayd *rd, int now)
 		}
 }
 
-/* relayd_fwd_free - free per-hop state */
-void relayd_fwd_free(struct relayd *rd)
+static void chn_free(void *self)
 {
+	struct chniftp *cn = self;
 	struct rhop *h;
 
-	while ((h = rd->hops) != NULL) {
+	if (cn == NULL)
+		return;
+	while ((h = cn->hops) != NULL) {
 		while (h->calls != NULL)
 			fcall_free(h->calls);
 		while (h->unprep.head != NULL)
-			envq_del(h->unprep.head);
+			qenvq_del(h->unprep.head);
 		while (h->ready.head != NULL)
-			envq_del(h->ready.head);
-		rd->hops = h->next;
+			qenvq_del(h->ready.head);
+		cn->hops = h->next;
 		free(h->tids);
 		free(h);
 	}
-	while (rd->nrr > 0)
-		reroute_clear_one(&rd->rr[--rd->nrr]);
-	free(rd->rr);
-	rd->rr = NULL;
+	while (cn->nrr > 0)
+		reroute_clear_one(&cn->rr[--cn->nrr]);
+	free(cn->rr);
+	free(cn);
 }
 
-/* --- operator route overrides (mailctl reroute) ------------------------------ */
+static void chn_env_save(void *self, const struct qenv *e, struct buf *b)
+{
+	const struct fenv *f = e->cs;
+
+	(void) self;
+	if (f == NULL)
+		return;
+	if (f->copy)
+		rec_addf(b, "copy", "%u %llu %08lx %llu", f->tid, (unsigned long long) f->size,
+		    (unsigned long) f->crc, (unsigned long long) f->hoff);
+	if (f->have_dk)
+		rec_addf(b, "dk", "%u %lu %lu %llu %d", f->dk.mode,
+		    (unsigned long) f->dk.mark_interval, (unsigned long) f->dk.mark,
+		    (unsigned long long) f->dk.offset, f->dk.data_done);
+	if (f->remote)
+		rec_add(b, "remote", f->remote);	/* a peer's text: escaped */
+}
+
+/* words - split val (a copy in buf) into at most max space-separated words */
+static size_t words(const char *val, char *buf, size_t len, char **w, size_t max)
+{
+	size_t  n = 0;
+	char   *p;
+
+	str_copy(buf, val, len);
+	for (p = buf; *p && n < max + 1;) {
+		w[n < max ? n : max - 1] = p;
+		n++;
+		while (*p && *p != ' ')
+			p++;
+		if (*p)
+			*p++ = '\0';
+	}
+	return n;
+}
+
+static int chn_env_load(void *self, struct qenv *e, const char *key, const char *val,
+	char *err, size_t errlen)
+{
+	struct fenv *f = fenv(e);
+	char    b[256], *w[5];
+	uint64_t v[5];
+	size_t  i;
+
+	(void) self;
+	if (strcmp(key, "remote") == 0) {
+		set_str(&f->remote, val);
+		return 0;
+	}
+	if (strcmp(key, "copy") == 0 && !f->copy) {
+		if (words(val, b, sizeof(b), w, 4) != 4
+		    || rec_u64(w[0], 1, TID_MAX, &v[0]) < 0
+		    || rec_u64(w[1], 0, INT64_MAX, &v[1]) < 0
+		    || strlen(w[2]) != 8 || strspn(w[2], "0123456789abcdef") != 8
+		    || rec_u64(w[3], 0, INT64_MAX, &v[3]) < 0)
+			goto bad;
+		f->copy = 1;
+		f->tid = (uint16_t) v[0];
+		f->size = v[1];
+		f->crc = (uint32_t) strtoul(w[2], NULL, 16);
+		f->hoff = v[3];
+		return 0;
+	}
+	if (strcmp(key, "dk") == 0 && !f->have_dk) {
+		static const uint64_t max[5] = { 0xffff, UINT32_MAX, UINT32_MAX, INT64_MAX, 1 };
+
+		if (words(val, b, sizeof(b), w, 5) != 5)
+			goto bad;
+		for (i = 0; i < 5; i++)
+			if (rec_u64(w[i], 0, max[i], &v[i]) < 0)
+				goto bad;
+		memset(&f->dk, 0, sizeof(f->dk));
+		f->dk.mode = (uint16_t) v[0];
+		f->dk.mark_interval = (uint32_t) v[1];
+		f->dk.mark = (uint32_t) v[2];
+		f->dk.offset = v[3];
+		f->dk.data_done = (int) v[4];
+		f->have_dk = 1;
+		return 0;
+	}
+	snprintf(err, errlen, "unknown or repeated key '%s'", key);
+	return -1;
+bad:
+	snprintf(err, errlen, "bad value for '%s'", key);
+	return -1;
+}
+
+static void chn_env_loaded(void *self, struct qenv *e)
+{
+	struct chniftp *cn = self;
+	struct fenv *f = fenv(e);
+
+	if (f->have_dk)
+		f->dk.tid = f->tid;
+	if (f->copy && !f->have_dk) {
+		/* The copy was fixed before this start, so its SFT may have
+		 * gone out and the next hop may hold it committed (a crash
+		 * before our docket said so): never send it afresh under the
+		 * same id, resume "only STOP left". The next hop answers with
+		 * the same name, grants the mark it holds, or 0x1004 (then we
+		 * send afresh). */
+		memset(&f->dk, 0, sizeof(f->dk));
+		f->dk.tid = f->tid;
+		f->dk.mode = NIFTP_MODE_REPLACE_MAKE;
+		f->dk.mark_interval = niftp_mark_interval((int64_t) f->size);
+		f->dk.data_done = 1;
+		f->have_dk = 1;
+	}
+	if (f->copy)
+		tid_set(hop_get(cn, e->hop), f->tid);
+}
+
+static void chn_env_leaving(void *self, struct qenv *e, struct spool_txn *t)
+{
+	struct chniftp *cn = self;
+	char    pn[SPOOL_NAMELEN * 2];
+
+	if (e->cs == NULL || !fenv(e)->copy)
+		return;
+	prefix_name(e, pn, sizeof(pn));
+	if (spool_exists(cn->rd->sp, SPOOL_QUEUE, pn))
+		spool_txn_remove(t, SPOOL_QUEUE, pn);
+}
+
+static void chn_env_gone(void *self, struct qenv *e, int released)
+{
+	struct chniftp *cn = self;
+	struct fenv *f = e->cs;
+	struct rhop *h;
+
+	if (f == NULL)
+		return;
+	qenvq_del(e);
+	if (released && f->copy && (h = hop_find(cn, e->hop)) != NULL) {
+		tid_clear(h, f->tid);		/* its docket is resolved */
+		hop_pump(cn, h);
+	}
+	free(f->remote);
+	free(f);
+	e->cs = NULL;
+}
+
+struct orphan {
+	int	finished;
+	char	remote[FWD_ADDR_MAX];
+	char	tid[16];
+};
+
+static int orphan_line(void *arg, const char *key, const char *val, size_t vlen, char *err,
+	size_t errlen)
+{
+	struct orphan *o = arg;
+	unsigned u;
+
+	(void) vlen;
+	(void) err;
+	(void) errlen;
+	if (strcmp(key, "finished") == 0)
+		o->finished = strcmp(val, "1") == 0;
+	else if (strcmp(key, "remote") == 0)
+		str_copy(o->remote, val, sizeof(o->remote));
+	else if (strcmp(key, "copy") == 0 && sscanf(val, "%u", &u) == 1)
+		snprintf(o->tid, sizeof(o->tid), "%u", u);
+	return 0;
+}
+
+/* orphan_prefix - queue/PNAME is the prefix of envelope ENAME, which is
+ * gone: a removal cut short by a crash (spools of older versions; the
+ * spool's redo of a cut batch finishes such removals now). If the
+ * envelope's docket is still there and holds the name the next hop
+ * assigned (not finished otherwise), the forwarded line may be lost:
+ * journal it again (recovered=1). Then remove the prefix and the docket. */
+static void orphan_prefix(struct chniftp *cn, const char *pname, const char *ename,
+	size_t llen, const char *hop)
+{
+	struct relayd *rd = cn->rd;
+	struct spool_txn *t = spool_txn_new(rd->sp);
+	char    key[SPOOL_NAMELEN * 2 + 8], err[SPOOL_ERRLEN], letter[SPOOL_NAMELEN];
+	char   *text;
+	const char *kv[8];
+	struct orphan o;
+	size_t  len;
+
+	memset(&o, 0, sizeof(o));
+	snprintf(letter, sizeof(letter), "%.*s", (int) llen, pname);
+	snprintf(key, sizeof(key), "env %s", ename);
+	if ((text = spool_docket_get(rd->sp, key, &len, NULL, err, sizeof(err))) != NULL) {
+		if (rec_each(text, len, orphan_line, &o, err, sizeof(err)) < 0)
+			log_error("docket '%s' is malformed: %s", key, err);
+		else if (!o.finished && o.remote[0]) {
+			kv[0] = "to";
+			kv[1] = hop;
+			kv[2] = "remote";
+			kv[3] = o.remote;
+			kv[4] = "tid";
+			kv[5] = o.tid[0] ? o.tid : "-";
+			kv[6] = "recovered";
+			kv[7] = "1";
+			spool_txn_journal(t, "forwarded", letter, kv, 4);
+		}
+		free(text);
+		spool_txn_docket_del(t, key);
+	}
+	log_info("removing '%s': its envelope '%s' was removed before a crash", pname, ename);
+	spool_txn_remove(t, SPOOL_QUEUE, pname);
+	if (spool_txn_run(t, err, sizeof(err)) < 0)
+		log_error("remove '%s': %s", pname, err);
+}
+
+static void chn_recover(void *self, char *const *names, size_t n)
+{
+	struct chniftp *cn = self;
+	char    ename[SPOOL_NAMELEN * 2];
+	size_t  i;
+
+	for (i = 0; i < n; i++) {
+		const char *nm = names[i];
+		const char *pp = strstr(nm, "_p_");
+
+		if (!nm[0] || pp == NULL)
+			continue;
+		snprintf(ename, sizeof(ename), "%.*s_f_%s", (int) (pp - nm), nm, pp + 3);
+		if (spool_exists(cn->rd->sp, SPOOL_QUEUE, ename))
+			continue;
+		orphan_prefix(cn, nm, ename, (size_t) (pp - nm), pp + 3);
+	}
+}
+
+const struct channel_ops chan_niftp_ops = {
+	.name = "niftp",
+	.init = chn_init,
+	.start = chn_start,
+	.busy = chn_busy,
+	.stop = chn_stop,
+	.free = chn_free,
+	.env_save = chn_env_save,
+	.env_load = chn_env_load,
+	.env_loaded = chn_env_loaded,
+	.env_leaving = chn_env_leaving,
+	.env_gone = chn_env_gone,
+	.recover = chn_recover,
+};
+
+/* --- operator route overrides (mailctl reroute) --------------------------------------- */
 
 static void reroute_clear_one(struct reroute *r)
 {
@@ -954,16 +1275,15 @@ static void reroute_clear_one(struct reroute *r)
 	free(r->called);
 }
 
-static const struct reroute *reroute_find(const struct relayd *rd, const char *hop)
+static const struct reroute *reroute_find(const struct chniftp *cn, const char *hop)
 {
 	size_t  i;
 
-	for (i = 0; i < rd->nrr; i++)
-		if (strcmp(rd->rr[i].hop, hop) == 0)
-			return &rd->rr[i];
+	for (i = 0; i < cn->nrr; i++)
+		if (strcmp(cn->rr[i].hop, hop) == 0)
+			return &cn->rr[i];
 	return NULL;
 }
-
 /* reroute_parse - "niftp ADDR [CALLED]" into r (addr, called, route);
  * 0, or -1 with err */
 static int reroute_parse(const char *route, struct reroute *r, char *err, size_t errlen)
@@ -990,18 +1310,18 @@ static int reroute_parse(const char *route, struct reroute *r, char *err, size_t
 }
 
 /* reroute_save - SPOOL/reroute, durably (removed when empty) */
-static int reroute_save(struct relayd *rd, char *err, size_t errlen)
+static int reroute_save(struct chniftp *cn, char *err, size_t errlen)
 {
 	struct buf b = BUF_INIT(1024 * 1024);
 	char    path[PATH_MAX], derr[DURABLE_ERRLEN];
 	size_t  i;
 	int     rc = 0;
 
-	snprintf(path, sizeof(path), "%s/reroute", rd->conf->spool);
+	snprintf(path, sizeof(path), "%s/reroute", cn->rd->conf->spool);
 	buf_printf(&b, "# mailctl reroute: next hop, route (do not edit while the daemon "
 	    "runs)\n");
-	for (i = 0; i < rd->nrr; i++)
-		buf_printf(&b, "%s %s\n", rd->rr[i].hop, rd->rr[i].route);
+	for (i = 0; i < cn->nrr; i++)
+		buf_printf(&b, "%s %s\n", cn->rr[i].hop, cn->rr[i].route);
 	if (durable_write_file(path, buf_data(&b), b.len, derr, sizeof(derr)) < 0) {
 		snprintf(err, errlen, "write '%s': %s", path, derr);
 		rc = -1;
@@ -1010,14 +1330,14 @@ static int reroute_save(struct relayd *rd, char *err, size_t errlen)
 	return rc;
 }
 
-int relayd_reroute_load(struct relayd *rd, char *err, size_t errlen)
+static int reroute_load(struct chniftp *cn, char *err, size_t errlen)
 {
 	char    path[PATH_MAX], perr[RELAYD_ERRLEN];
 	char   *text, *line, *next, *sp;
 	size_t  len;
 	struct reroute r;
 
-	snprintf(path, sizeof(path), "%s/reroute", rd->conf->spool);
+	snprintf(path, sizeof(path), "%s/reroute", cn->rd->conf->spool);
 	if ((text = durable_read_file(path, 1024 * 1024, &len, err, errlen)) == NULL)
 		return errno == ENOENT ? 0 : -1;
 	for (line = text; line != NULL && *line; line = next) {
@@ -1032,30 +1352,43 @@ int relayd_reroute_load(struct relayd *rd, char *err, size_t errlen)
 			continue;
 		}
 		*sp = '\0';
-		if (reroute_find(rd, line) != NULL) {
+		if (reroute_find(cn, line) != NULL) {
 			reroute_clear_one(&r);
 			continue;
 		}
 		r.hop = xstrdup(line);
-		rd->rr = xrealloc(rd->rr, sizeof(*rd->rr) * (rd->nrr + 1));
-		rd->rr[rd->nrr++] = r;
+		cn->rr = xrealloc(cn->rr, sizeof(*cn->rr) * (cn->nrr + 1));
+		cn->rr[cn->nrr++] = r;
 		log_info("next hop %s rerouted by the operator: %s", r.hop, r.route);
 	}
 	free(text);
 	return 0;
 }
 
-int relayd_reroute_set(struct relayd *rd, const char *host, const char *route,
+/* chn_self - the node's niftp channel, or NULL with err */
+static struct chniftp *chn_self(const struct relayd *rd, char *err, size_t errlen)
+{
+	if (rd->chops[ROUTE_CH_NIFTP] != &chan_niftp_ops || rd->chself[ROUTE_CH_NIFTP] == NULL) {
+		snprintf(err, errlen, "this node has no niftp channel");
+		return NULL;
+	}
+	return rd->chself[ROUTE_CH_NIFTP];
+}
+
+int chan_niftp_reroute_set(struct relayd *rd, const char *host, const char *route,
 	const char *user, char *err, size_t errlen)
 {
+	struct chniftp *cn = chn_self(rd, err, errlen);
 	struct reroute r, old;
 	struct spool_txn *t;
 	struct rhop *h;
-	struct renv *e;
+	struct qenv *e;
 	const char *kv[4];
 	char    hop[80];
 	size_t  i;
 
+	if (cn == NULL)
+		return -1;
 	memset(&r, 0, sizeof(r));
 	str_copy(hop, host, sizeof(hop));
 	for (i = 0; hop[i]; i++)
@@ -1065,18 +1398,18 @@ int relayd_reroute_set(struct relayd *rd, const char *host, const char *route,
 		snprintf(err, errlen, "bad next hop '%s'", host);
 		return -1;
 	}
-	for (i = 0; i < rd->nrr && strcmp(rd->rr[i].hop, hop) != 0; i++)
+	for (i = 0; i < cn->nrr && strcmp(cn->rr[i].hop, hop) != 0; i++)
 		;
 	if (route == NULL) {
-		if (i == rd->nrr) {
+		if (i == cn->nrr) {
 			snprintf(err, errlen, "no route override for '%s'", hop);
 			return -1;
 		}
-		old = rd->rr[i];
-		rd->rr[i] = rd->rr[--rd->nrr];
-		if (reroute_save(rd, err, errlen) < 0) {
-			rd->rr[rd->nrr++] = rd->rr[i];
-			rd->rr[i] = old;
+		old = cn->rr[i];
+		cn->rr[i] = cn->rr[--cn->nrr];
+		if (reroute_save(cn, err, errlen) < 0) {
+			cn->rr[cn->nrr++] = cn->rr[i];
+			cn->rr[i] = old;
 			return -1;
 		}
 		reroute_clear_one(&old);
@@ -1089,17 +1422,17 @@ int relayd_reroute_set(struct relayd *rd, const char *host, const char *route,
 		if (reroute_parse(route, &r, err, errlen) < 0)
 			return -1;
 		r.hop = xstrdup(hop);
-		if (i == rd->nrr) {
-			rd->rr = xrealloc(rd->rr, sizeof(*rd->rr) * (rd->nrr + 1));
-			memset(&rd->rr[rd->nrr], 0, sizeof(*rd->rr));
-			rd->nrr++;
+		if (i == cn->nrr) {
+			cn->rr = xrealloc(cn->rr, sizeof(*cn->rr) * (cn->nrr + 1));
+			memset(&cn->rr[cn->nrr], 0, sizeof(*cn->rr));
+			cn->nrr++;
 		}
-		old = rd->rr[i];
-		rd->rr[i] = r;
-		if (reroute_save(rd, err, errlen) < 0) {
-			rd->rr[i] = old;
+		old = cn->rr[i];
+		cn->rr[i] = r;
+		if (reroute_save(cn, err, errlen) < 0) {
+			cn->rr[i] = old;
 			if (old.hop == NULL)
-				rd->nrr--;
+				cn->nrr--;
 			reroute_clear_one(&r);
 			return -1;
 		}
@@ -1107,15 +1440,15 @@ int relayd_reroute_set(struct relayd *rd, const char *host, const char *route,
 	}
 	t = spool_txn_new(rd->sp);
 	kv[0] = route ? "route" : "by";
-	kv[1] = route ? rd->rr[i].route : user;
+	kv[1] = route ? cn->rr[i].route : user;
 	kv[2] = "by";
 	kv[3] = user;
 	spool_txn_journal(t, route ? "reroute" : "reroute-cleared", hop, kv, route ? 2 : 1);
 	spool_txn_submit(t, NULL, NULL);
-	log_info("next hop %s: route %s by %s", hop, route ? rd->rr[i].route
+	log_info("next hop %s: route %s by %s", hop, route ? cn->rr[i].route
 	    : "override cleared", user);
 	/* idle calls to the old address end; the hop's copies are due now */
-	if ((h = hop_find(rd, hop)) != NULL) {
+	if ((h = hop_find(cn, hop)) != NULL) {
 		struct fcall *fc, *fnext;
 
 		h->alt = 0;
@@ -1125,17 +1458,21 @@ int relayd_reroute_set(struct relayd *rd, const char *host, const char *route,
 				niftp_call_hangup(fc->call);
 		}
 	}
-	for (e = rd->envs; e != NULL; e = e->next)
+	for (e = queue_first(rd->q); e != NULL; e = queue_next(e))
 		if (!e->local && strcmp(e->hop, hop) == 0)
 			e->next_try = 0;
-	relayd_schedule(rd);
+	sched_poke(rd->sched);
 	return 0;
 }
 
-void relayd_reroute_list(const struct relayd *rd, struct buf *out)
+void chan_niftp_reroute_list(const struct relayd *rd, struct buf *out)
 {
+	char    err[64];
+	const struct chniftp *cn = chn_self(rd, err, sizeof(err));
 	size_t  i;
 
-	for (i = 0; i < rd->nrr; i++)
-		buf_printf(out, "%s %s\n", rd->rr[i].hop, rd->rr[i].route);
+	if (cn == NULL)
+		return;
+	for (i = 0; i < cn->nrr; i++)
+		buf_printf(out, "%s %s\n", cn->rr[i].hop, cn->rr[i].route);
 }

@@ -1,0 +1,131 @@
+/*++
+ * NAME
+ *	ctl_proto 3h
+ * SUMMARY
+ *	the control protocol of mailrelayd: one table of requests
+ * SYNOPSIS
+ *	#include "relay/ctl_proto.h"
+ * DESCRIPTION
+ *	The requests of the control socket SPOOL/control, listed once for
+ *	the daemon (relay/ctl_server.c, which answers them) and for mailctl
+ *	(relay/ctl.c, which checks a command line with the same table
+ *	before it connects and lists the table in its --help).
+ *
+ *	Wire protocol: one request line per connection, "VERB ARGS" with
+ *	arguments separated by spaces, at most CTL_LINE_MAX octets before
+ *	the newline (a CR before the newline is allowed); then answer
+ *	lines, the first "ok ..." or "err REASON" (one line), the last
+ *	".". A request that changes queue state (CTL_LATER) is answered
+ *	once its spool transaction is durable; the others at once.
+ *
+ *	Parsing moves a cursor over a copy of the line and never reads
+ *	past its length: control characters (0x00-0x1f, 0x7f) anywhere
+ *	are refused, so neither a request nor the echo of one in an error
+ *	can split a line. Nothing here does I/O.
+ *
+ *	Adding a request: an entry in ctl_cmds (ctl_proto.c) with its id
+ *	here, its handler in relay/ctl_server.c, and doc/mailctl.1.
+ *--*/
+#ifndef RELAY_CTL_PROTO_H
+#define RELAY_CTL_PROTO_H
+
+#include <stddef.h>
+
+struct buf;
+
+#define CTL_LINE_MAX	4096	/* octets of a request line, without CR LF */
+#define CTL_ARGS_MAX	256	/* arguments of one request */
+#define CTL_ECHO_MAX	64	/* octets of a bad verb echoed in an error */
+#define CTL_ERRLEN	256	/* an error of ctl_proto_parse() */
+
+/* The requests; ctl_proto_get(id)->id == id. */
+enum ctl_id {
+	CTL_PING,
+	CTL_PICKUP,
+	CTL_QUEUE,
+	CTL_RETRY,
+	CTL_HOLD,
+	CTL_RELEASE,
+	CTL_DELETE,
+	CTL_BOUNCE,
+	CTL_FORWARD,
+	CTL_REROUTE,
+	CTL_RESUBMIT,
+	CTL_RELOAD,
+	CTL_NCMDS
+};
+
+/* Flags of a request. */
+#define CTL_LATER	0x01	/* changes queue state: answered after the
+				 * spool transaction, refused while stopping */
+#define CTL_REST	0x02	/* the last argument is the rest of the line
+				 * (spaces kept), e.g. bounce's REASON */
+#define CTL_HIDDEN	0x04	/* not a mailctl command (submit sends it) */
+#define CTL_RESULT	0x08	/* "ok TEXT": mailctl prints TEXT */
+
+struct ctl_req;
+
+/* One request of the protocol. */
+struct ctl_cmd {
+	enum ctl_id id;
+	const char *verb;
+	unsigned min_args;		/* arguments required */
+	unsigned max_args;		/* at most; CTL_ARGS_MAX: any number */
+	unsigned flags;			/* CTL_LATER, CTL_REST, ... */
+	/* a syntax rule the counts cannot say (NULL: none): 0, or -1 for
+	 * a usage error */
+	int	(*check)(const struct ctl_req *rq);
+	const char *usage;		/* "hold NAME": the verb and its arguments */
+	const char *help;		/* one line: what it does */
+};
+
+/* A parsed request. argv[] points into text, a NUL-separated copy of
+ * the line; the struct owns everything (no release needed). */
+struct ctl_req {
+	const struct ctl_cmd *cmd;
+	size_t	argc;
+	const char *argv[CTL_ARGS_MAX];
+	char	text[CTL_LINE_MAX + 1];
+};
+
+/* How a request line is refused. */
+enum ctl_parse {
+	CTL_PARSE_OK = 0,
+	CTL_PARSE_EMPTY,		/* nothing but spaces */
+	CTL_PARSE_LONG,			/* longer than CTL_LINE_MAX */
+	CTL_PARSE_CTRL,			/* a control character */
+	CTL_PARSE_UNKNOWN,		/* no such verb */
+	CTL_PARSE_USAGE,		/* wrong arguments */
+	CTL_PARSE_MANY			/* more than CTL_ARGS_MAX arguments */
+};
+
+/* ctl_proto_get - the entry of request id (id < CTL_NCMDS, else panic) */
+const struct ctl_cmd *ctl_proto_get(enum ctl_id id);
+
+/* ctl_proto_find - the entry whose verb is the len octets at verb, or
+ * NULL. Verbs are compared exactly (case matters). */
+const struct ctl_cmd *ctl_proto_find(const char *verb, size_t len);
+
+/* ctl_proto_parse - parse the request line (len octets, no newline; one
+ * CR at the end is dropped) into *rq: the verb looked up, the arguments
+ * split at runs of spaces (leading and trailing spaces ignored), with a
+ * CTL_REST entry's last argument taking the rest of the line, counted
+ * against the entry and checked by its check(). CTL_PARSE_OK, or the
+ * refusal with err holding a one-line reason without control characters
+ * ("usage: hold NAME", "unknown request 'x'", ...); on a refusal,
+ * rq->cmd is the entry when the verb was known (else NULL). */
+enum ctl_parse ctl_proto_parse(const char *line, size_t len, struct ctl_req *rq,
+	char *err, size_t errlen);
+
+/* ctl_proto_esc - s (len octets) for one line of an answer or a log:
+ * printable ASCII kept, '\\' and every other octet as \\ and \xNN. At
+ * most dstlen - 1 octets and a NUL are written; text that does not fit
+ * ends "..." (dstlen >= 4). Returns dst. */
+char   *ctl_proto_esc(char *dst, size_t dstlen, const char *s, size_t len);
+
+/* ctl_proto_help - append the mailctl command list: one entry per
+ * request without CTL_HIDDEN, "  USAGE  HELP", aligned. 0, or -1 when
+ * out is full. */
+int	ctl_proto_help(struct buf *out);
+
+#endif

@@ -1,0 +1,1611 @@
+/*++
+ * NAME
+ *	queue 3
+ * SUMMARY
+ *	mailrelayd: the queue core
+ * SYNOPSIS
+ *	#include "relay/queue.h"
+ * DESCRIPTION
+ *	See queue.h. Envelope files and dockets are relay/rec.h records;
+ *	their formats are in doc/spool.md.
+ *--*/
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "relay/channel.h"
+#include "relay/notices.h"
+#include "relay/queue.h"
+#include "relay/rec.h"
+#include "relay/relayd.h"
+#include "relay/router.h"
+#include "relay/sched.h"
+#include "spool/spool.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/durable.h"
+#include "util/log.h"
+#include "util/strutil.h"
+
+#define QUEUE_DOCKET_MAX (1024 * 1024)	/* largest envelope docket */
+#define QUEUE_DEAD_MAX	500		/* octets of a dead marker read back */
+
+struct queue {
+	struct relayd *rd;
+	struct qletter **ltab;		/* letters by name (hash, chained) */
+	size_t	ltab_size;		/* a power of two */
+	size_t	nletters;
+	struct qenv *envs;		/* every envelope (doubly linked) */
+	size_t	nenvs;
+	int	txns;			/* transactions of the queue in flight */
+	unsigned mark;			/* the last queue_new_mark() */
+};
+
+/* --- letters ---------------------------------------------------------------- */
+
+/* letter_hash - FNV-1a of a letter name */
+static size_t letter_hash(const char *name)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char) *name) * 1099511628211ULL;
+	return (size_t) (h ^ (h >> 32));
+}
+
+struct qletter *queue_letter(const struct queue *q, const char *name)
+{
+	struct qletter *l;
+
+	if (q->ltab == NULL)
+		return NULL;
+	for (l = q->ltab[letter_hash(name) & (q->ltab_size - 1)]; l != NULL; l = l->hnext)
+		if (strcmp(l->name, name) == 0)
+			return l;
+	return NULL;
+}
+
+/* letter_grow - double the hash table (load factor 1) */
+static void letter_grow(struct queue *q)
+{
+	size_t  nsize = q->ltab_size ? 2 * q->ltab_size : 1024, i;
+	struct qletter **nt = xcalloc(nsize, sizeof(*nt)), *l, *next;
+
+	for (i = 0; i < q->ltab_size; i++)
+		for (l = q->ltab[i]; l != NULL; l = next) {
+			size_t  k = letter_hash(l->name) & (nsize - 1);
+
+			next = l->hnext;
+			l->hnext = nt[k];
+			nt[k] = l;
+		}
+	free(q->ltab);
+	q->ltab = nt;
+	q->ltab_size = nsize;
+}
+
+static struct qletter *letter_add(struct queue *q, const char *name)
+{
+	struct qletter *l = queue_letter(q, name);
+	size_t  k, n = strlen(name);
+
+	if (l != NULL)
+		return l;
+	if (q->nletters >= q->ltab_size)
+		letter_grow(q);
+	l = xcalloc(1, sizeof(*l) + n + 1);
+	memcpy(l->name, name, n + 1);
+	k = letter_hash(name) & (q->ltab_size - 1);
+	l->hnext = q->ltab[k];
+	q->ltab[k] = l;
+	q->nletters++;
+	return l;
+}
+
+static void qletter_free(struct qletter *l)
+{
+	free(l->calling);
+	free(l->dead_reason);
+	free(l);
+}
+
+static void letter_del(struct queue *q, struct qletter *l)
+{
+	struct qletter **lp;
+
+	for (lp = &q->ltab[letter_hash(l->name) & (q->ltab_size - 1)]; *lp != NULL;
+	    lp = &(*lp)->hnext)
+		if (*lp == l) {
+			*lp = l->hnext;
+			q->nletters--;
+			qletter_free(l);
+			return;
+		}
+}
+
+/* set_str - replace *sp with a copy of s (NULL or "": none) */
+static void set_str(char **sp, const char *s)
+{
+	char   *old = *sp;
+
+	*sp = s != NULL && *s ? xstrdup(s) : NULL;
+	free(old);
+}
+
+/* set_dead - l has a dead marker with reason */
+static void set_dead(struct qletter *l, const char *reason)
+{
+	l->dead = 1;
+	set_str(&l->dead_reason, reason);
+}
+
+/* --- envelopes -------------------------------------------------------------- */
+
+void qenvq_add(struct qenvq *lst, struct qenv *e)
+{
+	if (e->q == lst)
+		return;
+	qenvq_del(e);
+	e->q = lst;
+	e->qnext = NULL;
+	e->qprev = lst->tail;
+	if (lst->tail)
+		lst->tail->qnext = e;
+	else
+		lst->head = e;
+	lst->tail = e;
+	lst->n++;
+}
+
+void qenvq_del(struct qenv *e)
+{
+	struct qenvq *lst = e->q;
+
+	if (lst == NULL)
+		return;
+	if (e->qprev)
+		e->qprev->qnext = e->qnext;
+	else
+		lst->head = e->qnext;
+	if (e->qnext)
+		e->qnext->qprev = e->qprev;
+	else
+		lst->tail = e->qprev;
+	lst->n--;
+	e->q = NULL;
+	e->qnext = e->qprev = NULL;
+}
+
+/* hop_safe - a next-hop name as a file-name part */
+static void hop_safe(const char *hop, char *dst, size_t len)
+{
+	size_t  i, n = strlen(hop);
+
+	if (n > 60 || len < 64) {
+		snprintf(dst, len, "h%08lx", crc32(0L, (const Bytef *) hop, (uInt) n) & 0xffffffffUL);
+		return;
+	}
+	for (i = 0; i < n && i + 1 < len; i++) {
+		unsigned char ch = (unsigned char) hop[i];
+
+		dst[i] = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+		    || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-') ? (char) ch : '-';
+	}
+	dst[i] = '\0';
+	if (dst[0] == '.' || dst[0] == '\0')
+		dst[0] = '-';
+}
+
+struct qenv *qenv_new(const char *letter, const char *hop, int local, time_t now)
+{
+	struct qenv *e = xcalloc(1, sizeof(*e));
+	char    hs[80];
+
+	e->hop = xstrdup(hop);
+	e->local = local;
+	if (local)
+		e->name = xasprintf("%s_l", letter);
+	else {
+		hop_safe(hop, hs, sizeof(hs));
+		e->name = xasprintf("%s_f_%s", letter, hs);
+	}
+	e->first = now;
+	e->next_try = now;
+	return e;
+}
+
+void qenv_add_rcpt(struct qenv *e, const char *addr, const char *orig, const char *owner,
+	const char *mailbox)
+{
+	struct qrcpt *r;
+
+	e->rcpts = xrealloc(e->rcpts, sizeof(*e->rcpts) * (e->nrcpts + 1));
+	r = &e->rcpts[e->nrcpts++];
+	memset(r, 0, sizeof(*r));
+	r->addr = xstrdup(addr);
+	r->orig = orig == NULL || strcmp(orig, addr) == 0 ? r->addr : xstrdup(orig);
+	r->owner = owner ? xstrdup(owner) : NULL;
+	r->mailbox = mailbox ? xstrdup(mailbox) : NULL;
+}
+
+static void qresult_free(struct qresult *r);
+
+void qenv_free(struct qenv *e)
+{
+	size_t  i;
+
+	if (e == NULL)
+		return;
+	for (i = 0; i < e->nrcpts; i++) {
+		if (e->rcpts[i].orig != e->rcpts[i].addr)
+			free(e->rcpts[i].orig);
+		free(e->rcpts[i].addr);
+		free(e->rcpts[i].owner);
+		free(e->rcpts[i].mailbox);
+	}
+	free(e->rcpts);
+	free(e->name);
+	free(e->hop);
+	free(e->error);
+	free(e->chsaved);
+	if (e->pending)
+		qresult_free(e->pending);
+	free(e);
+}
+
+char *qenv_rcpts_text(const struct qenv *e)
+{
+	struct buf b = BUF_INIT(4 * 1024 * 1024);
+	size_t  i;
+	char   *s;
+
+	for (i = 0; i < e->nrcpts; i++)
+		if (buf_printf(&b, "%s%s", i ? "," : "", e->rcpts[i].addr) < 0)
+			break;
+	s = xstrdup(buf_cstr(&b) ? buf_cstr(&b) : "");
+	buf_release(&b);
+	return s;
+}
+
+const char *qenv_error(const struct qenv *e)
+{
+	return e->error ? e->error : "";
+}
+
+int qenv_busy(const struct qenv *e)
+{
+	return e->state != QENV_QUEUED || e->saving > 0;
+}
+
+struct qenv *queue_first(const struct queue *q)
+{
+	return q->envs;
+}
+
+struct qenv *queue_next(const struct qenv *e)
+{
+	return e->next;
+}
+
+unsigned queue_new_mark(struct queue *q)
+{
+	return ++q->mark;
+}
+
+size_t queue_count(const struct queue *q, size_t *nletters)
+{
+	if (nletters)
+		*nletters = q->nletters;
+	return q->nenvs;
+}
+
+/* env_link - e into the queue, as an envelope of letter l */
+static void env_link(struct queue *q, struct qenv *e, struct qletter *l)
+{
+	e->l = l;
+	l->nenv++;
+	e->prev = NULL;
+	e->next = q->envs;
+	if (q->envs)
+		q->envs->prev = e;
+	q->envs = e;
+	q->nenvs++;
+}
+
+/* env_unlink - e out of the queue in memory (and out of any list); with
+ * its last envelope the letter is forgotten */
+static void env_unlink(struct queue *q, struct qenv *e)
+{
+	struct qletter *l = e->l;
+
+	qenvq_del(e);
+	if (e->prev)
+		e->prev->next = e->next;
+	else if (q->envs == e)
+		q->envs = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	e->next = e->prev = NULL;
+	q->nenvs--;
+	e->l = NULL;
+	if (l != NULL && --l->nenv <= 0)
+		letter_del(q, l);
+}
+
+/* env_gone - e is out of the queue: its channel hears it, then it is freed */
+static void env_gone(struct qenv *e, int released)
+{
+	if (e->ch != NULL && e->ch->env_gone != NULL)
+		e->ch->env_gone(e->chself, e, released);
+	qenv_free(e);
+}
+
+/* --- channels ---------------------------------------------------------------- */
+
+/* hop_channel - the route channel of e's next hop now, or -1 */
+static int hop_channel(struct queue *q, const struct qenv *e)
+{
+	const struct route_hop *h;
+
+	if (e->local)
+		return q->rd->chops[ROUTE_CH_LOCAL] ? ROUTE_CH_LOCAL : -1;
+	if ((h = route_table_hop_by_name(q->rd->conf->routes, e->hop)) == NULL || h->nalts == 0
+	    || (unsigned) h->alts[0].channel >= CHANNEL_MAX
+	    || q->rd->chops[h->alts[0].channel] == NULL)
+		return -1;
+	return (int) h->alts[0].channel;
+}
+
+struct chload {
+	const struct channel_ops *ch;
+	void   *self;
+	struct qenv *e;
+};
+
+static int chload_line(void *arg, const char *key, const char *val, size_t vlen, char *err,
+	size_t errlen)
+{
+	struct chload *c = arg;
+
+	(void) vlen;
+	if (c->ch->env_load == NULL) {
+		snprintf(err, errlen, "unknown key '%s'", key);
+		return -1;
+	}
+	return c->ch->env_load(c->self, c->e, key, val, err, errlen);
+}
+
+const struct channel_ops *queue_env_channel(struct queue *q, struct qenv *e, char *err,
+	size_t errlen)
+{
+	const struct channel_ops *ch;
+	struct chload c;
+	char    rerr[256];
+	int     n;
+
+	if (e->ch != NULL)
+		return e->ch;
+	if ((n = hop_channel(q, e)) < 0) {
+		snprintf(err, errlen, "no route for this next hop in the configuration");
+		return NULL;
+	}
+	ch = q->rd->chops[n];
+	c.ch = ch;
+	c.self = q->rd->chself[n];
+	c.e = e;
+	if (e->chsaved != NULL && rec_each(e->chsaved, strlen(e->chsaved), chload_line, &c, rerr,
+	    sizeof(rerr)) < 0) {
+		snprintf(err, errlen, "docket 'env %s': %s channel state: %s (left alone)",
+		    e->name, ch->name, rerr);
+		return NULL;
+	}
+	free(e->chsaved);
+	e->chsaved = NULL;
+	e->ch = ch;
+	e->chself = c.self;
+	if (ch->env_loaded != NULL)
+		ch->env_loaded(c.self, e);
+	return ch;
+}
+
+int queue_env_start(struct queue *q, struct qenv *e, char *err, size_t errlen)
+{
+	const struct channel_ops *ch;
+
+	PANIC_IF(qenv_busy(e));
+	if ((ch = queue_env_channel(q, e, err, errlen)) == NULL)
+		return -1;
+	if (ch->passive) {
+		snprintf(err, errlen, "waits for its peer to call");
+		return -1;
+	}
+	qenvq_del(e);
+	e->state = QENV_ACTIVE;
+	ch->start(e->chself, e);
+	return 0;
+}
+
+void queue_env_due(struct queue *q, struct qenv *e, time_t t)
+{
+	e->next_try = t;
+	if (t <= time(NULL))
+		sched_kick(q->rd->sched, e);
+}
+
+/* --- envelope files ------------------------------------------------------------ */
+
+/* env_file_text - the immutable envelope file */
+static int env_file_text(const struct qenv *e, const char *letter, const char *calling,
+	struct buf *b)
+{
+	size_t  i;
+
+	if (rec_addf(b, "niftpmail-envelope", "1") < 0 || rec_add(b, "letter", letter) < 0
+	    || rec_add(b, "hop", e->hop) < 0
+	    || rec_add(b, "calling", calling && *calling ? calling : "-") < 0
+	    || rec_addf(b, "first", "%lld", (long long) e->first) < 0)
+		return -1;
+	for (i = 0; i < e->nrcpts; i++) {
+		const struct qrcpt *r = &e->rcpts[i];
+
+		if (rec_add(b, "rcpt", r->addr) < 0 || rec_add(b, "orig", r->orig) < 0)
+			return -1;
+		if (r->mailbox && rec_add(b, "mailbox", r->mailbox) < 0)
+			return -1;
+		if (r->owner && rec_add(b, "owner", r->owner) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct envparse {
+	struct qenv *e;
+	char	letter[SPOOL_NAMELEN];
+	char	calling[SPOOL_NAMELEN * 3];
+	int	lineno;
+	unsigned seen;		/* bits: letter hop calling first */
+	unsigned rseen;		/* bits of the current recipient: orig mailbox owner */
+};
+
+static int env_line(void *arg, const char *key, const char *val, size_t vlen, char *err,
+	size_t errlen)
+{
+	struct envparse *p = arg;
+	struct qenv *e = p->e;
+	struct qrcpt *r = e->nrcpts ? &e->rcpts[e->nrcpts - 1] : NULL;
+	uint64_t u;
+	unsigned bit;
+
+	if (p->lineno++ == 0) {
+		if (strcmp(key, "niftpmail-envelope") != 0 || strcmp(val, "1") != 0) {
+			snprintf(err, errlen, "not an envelope (version 1)");
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "rcpt") == 0) {
+		qenv_add_rcpt(e, val, NULL, NULL, NULL);
+		p->rseen = 0;
+		return 0;
+	}
+	bit = strcmp(key, "orig") == 0 ? 1 : strcmp(key, "mailbox") == 0 ? 2
+	    : strcmp(key, "owner") == 0 ? 4 : 0;
+	if (bit != 0) {
+		if (r == NULL || (p->rseen & bit)) {
+			snprintf(err, errlen, "'%s' %s", key, r ? "repeated" : "before any rcpt");
+			return -1;
+		}
+		p->rseen |= bit;
+		if (bit == 1) {
+			if (r->orig != r->addr)
+				free(r->orig);
+			r->orig = strcmp(val, r->addr) == 0 ? r->addr : xstrdup(val);
+		} else if (bit == 2)
+			r->mailbox = xstrdup(val);
+		else
+			r->owner = xstrdup(val);
+		return 0;
+	}
+	bit = strcmp(key, "letter") == 0 ? 1 : strcmp(key, "hop") == 0 ? 2
+	    : strcmp(key, "calling") == 0 ? 4 : strcmp(key, "first") == 0 ? 8 : 0;
+	if (bit == 0) {
+		snprintf(err, errlen, "unknown key '%s'", key);
+		return -1;
+	}
+	if (p->seen & bit) {
+		snprintf(err, errlen, "'%s' repeated", key);
+		return -1;
+	}
+	p->seen |= bit;
+	switch (bit) {
+	case 1:
+		if (!spool_name_ok(val) || strchr(val, '_') != NULL
+		    || vlen >= sizeof(p->letter)) {
+			snprintf(err, errlen, "bad letter name");
+			return -1;
+		}
+		str_copy(p->letter, val, sizeof(p->letter));
+		return 0;
+	case 2:
+		if (vlen == 0) {
+			snprintf(err, errlen, "empty hop");
+			return -1;
+		}
+		set_str(&e->hop, val);
+		return 0;
+	case 4:
+		if (vlen >= sizeof(p->calling)) {
+			snprintf(err, errlen, "calling address too long");
+			return -1;
+		}
+		str_copy(p->calling, strcmp(val, "-") ? val : "", sizeof(p->calling));
+		return 0;
+	default:
+		if (rec_u64(val, 0, INT64_MAX, &u) < 0) {
+			snprintf(err, errlen, "bad value for 'first'");
+			return -1;
+		}
+		e->first = (time_t) u;
+		return 0;
+	}
+}
+
+/* env_file_parse - parse an envelope file; NULL with err */
+static struct qenv *env_file_parse(const char *text, size_t len, char *letter, size_t llen,
+	char *calling, size_t clen, char *err, size_t errlen)
+{
+	struct envparse p;
+
+	memset(&p, 0, sizeof(p));
+	p.e = xcalloc(1, sizeof(*p.e));
+	if (rec_each(text, len, env_line, &p, err, errlen) < 0)
+		goto bad;
+	if (p.lineno == 0 || p.seen != 15 || p.e->nrcpts == 0) {
+		snprintf(err, errlen, "incomplete envelope (%s)", p.lineno == 0 ? "empty"
+		    : p.e->nrcpts == 0 ? "no recipient" : "a field is missing");
+		goto bad;
+	}
+	str_copy(letter, p.letter, llen);
+	str_copy(calling, p.calling, clen);
+	return p.e;
+bad:
+	qenv_free(p.e);
+	return NULL;
+}
+
+int queue_env_commit(struct queue *q, struct spool_txn *t, struct qenv *e, const char *calling)
+{
+	struct buf b = BUF_INIT(QUEUE_ENV_MAX);
+	struct spool_file *f;
+	char    err[SPOOL_ERRLEN], letter[SPOOL_NAMELEN];
+
+	/* the letter's name is the envelope's up to its suffix */
+	snprintf(letter, sizeof(letter), "%.*s", (int) strcspn(e->name, "_"), e->name);
+	if (env_file_text(e, letter, calling, &b) < 0) {
+		log_error("envelope '%s': too large", e->name);
+		buf_release(&b);
+		return -1;
+	}
+	if ((f = spool_create(q->rd->sp, e->name, err, sizeof(err))) == NULL
+	    || spool_write(f, buf_data(&b), b.len, err, sizeof(err)) < 0) {
+		log_error("envelope '%s': %s", e->name, err);
+		if (f)
+			spool_file_abort(f);
+		buf_release(&b);
+		return -1;
+	}
+	buf_release(&b);
+	spool_txn_commit(t, f, SPOOL_QUEUE);
+	return 0;
+}
+
+void queue_env_added(struct queue *q, const char *letter, struct qenv *e)
+{
+	struct qletter *l = letter_add(q, letter);
+
+	env_link(q, e, l);
+	sched_kick(q->rd->sched, e);
+}
+
+/* --- dockets ------------------------------------------------------------------- */
+
+static void env_key(const struct qenv *e, char *key, size_t len)
+{
+	snprintf(key, len, "env %s", e->name);
+}
+
+/* env_docket_text - the docket of e */
+static void env_docket_text(const struct qenv *e, struct buf *b)
+{
+	size_t  i;
+
+	rec_addf(b, "attempts", "%u", e->attempts);
+	rec_addf(b, "next", "%lld", (long long) e->next_try);
+	rec_addf(b, "warned", "%d", e->warned);
+	rec_add(b, "error", qenv_error(e));
+	rec_addf(b, "finished", "%d", 0);
+	for (i = 0; i < e->nrcpts; i++)
+		if (e->rcpts[i].done)
+			rec_addf(b, "done", "%zu", i);
+	if (e->ch != NULL && e->ch->env_save != NULL)
+		e->ch->env_save(e->chself, e, b);
+	else if (e->chsaved != NULL)
+		buf_append(b, e->chsaved, strlen(e->chsaved));
+}
+
+struct env_saving {
+	struct queue *q;
+	struct qenv *e;
+	struct notice_report nr;	/* notices committed with it */
+};
+
+static void result_apply(struct queue *q, struct qenv *e, const struct qresult *r);
+
+/* env_saved - a transaction that saved e's docket completed */
+static void env_saved(void *arg, int ok, const char *err)
+{
+	struct env_saving *sv = arg;
+	struct qenv *e = sv->e;
+	struct queue *q = sv->q;
+
+	q->txns--;
+	if (!ok)
+		log_error("save the state of '%s': %s", e->name, err);
+	else
+		notices_route(q->rd, &sv->nr);
+	if (--e->saving == 0 && e->result_wait) {
+		struct qresult *r = e->pending;
+
+		e->pending = NULL;
+		e->result_wait = 0;
+		result_apply(q, e, r);
+		qresult_free(r);
+	} else if (e->saving == 0)
+		sched_kick(q->rd->sched, e);
+	free(sv);
+}
+
+/* env_submit_saving - submit t, which saves e's docket: e counts it */
+static void env_submit_saving(struct queue *q, struct qenv *e, struct spool_txn *t,
+	const struct notice_report *nr)
+{
+	struct env_saving *sv = xcalloc(1, sizeof(*sv));
+
+	sv->q = q;
+	sv->e = e;
+	if (nr != NULL)
+		sv->nr = *nr;
+	e->saving++;
+	q->txns++;
+	spool_txn_submit(t, env_saved, sv);
+}
+
+void queue_env_save(struct queue *q, struct qenv *e, struct spool_txn *t)
+{
+	struct buf b = BUF_INIT(QUEUE_DOCKET_MAX);
+	char    key[SPOOL_NAMELEN + 8];
+	int     own = t == NULL;
+
+	env_docket_text(e, &b);
+	env_key(e, key, sizeof(key));
+	if (own)
+		t = spool_txn_new(q->rd->sp);
+	spool_txn_docket_put(t, key, buf_data(&b), b.len);
+	buf_release(&b);
+	if (own)
+		env_submit_saving(q, e, t, NULL);
+}
+
+struct dkparse {
+	struct qenv *e;
+	struct buf *ch;		/* the channel's lines */
+	unsigned seen;
+	int	finished;
+};
+
+static int docket_line(void *arg, const char *key, const char *val, size_t vlen, char *err,
+	size_t errlen)
+{
+	struct dkparse *p = arg;
+	struct qenv *e = p->e;
+	static const char *const keys[] = { "attempts", "next", "warned", "error", "finished" };
+	uint64_t u;
+	unsigned i;
+
+	if (strcmp(key, "done") == 0) {
+		if (rec_u64(val, 0, e->nrcpts ? e->nrcpts - 1 : 0, &u) < 0 || e->nrcpts == 0) {
+			snprintf(err, errlen, "bad value for 'done'");
+			return -1;
+		}
+		e->rcpts[u].done = 1;
+		return 0;
+	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(key, keys[i]) == 0)
+			break;
+	if (i == sizeof(keys) / sizeof(keys[0])) {
+		/* the channel's: kept as a record for it */
+		if (rec_addn(p->ch, key, val, vlen) < 0) {
+			snprintf(err, errlen, "channel state too large");
+			return -1;
+		}
+		return 0;
+	}
+	if (p->seen & (1u << i)) {
+		snprintf(err, errlen, "'%s' repeated", key);
+		return -1;
+	}
+	p->seen |= 1u << i;
+	if (i == 3) {
+		set_str(&e->error, val);
+		return 0;
+	}
+	if (rec_u64(val, 0, i == 1 ? INT64_MAX : i == 0 ? UINT32_MAX : 1, &u) < 0) {
+		snprintf(err, errlen, "bad value for '%s'", key);
+		return -1;
+	}
+	if (i == 0)
+		e->attempts = (unsigned) u;
+	else if (i == 1)
+		e->next_try = (time_t) u;
+	else if (i == 2)
+		e->warned = (int) u;
+	else
+		p->finished = (int) u;
+	return 0;
+}
+
+/* env_load_docket - apply the docket of e, if any; 0, or -1 (logged:
+ * malformed, moved to dockets/corrupt/ or unreadable) */
+static int env_load_docket(struct queue *q, struct qenv *e)
+{
+	struct buf ch = BUF_INIT(QUEUE_DOCKET_MAX);
+	struct dkparse p;
+	char    key[SPOOL_NAMELEN + 8], err[SPOOL_ERRLEN];
+	char   *text;
+	size_t  len;
+
+	env_key(e, key, sizeof(key));
+	if ((text = spool_docket_get(q->rd->sp, key, &len, NULL, err, sizeof(err))) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		log_error("%s", err);
+		return -1;
+	}
+	memset(&p, 0, sizeof(p));
+	p.e = e;
+	p.ch = &ch;
+	if (rec_each(text, len, docket_line, &p, err, sizeof(err)) < 0) {
+		log_error("docket '%s' is malformed: %s", key, err);
+		free(text);
+		buf_release(&ch);
+		return -1;
+	}
+	free(text);
+	if (p.finished)
+		e->state = QENV_FINISHED;
+	if (ch.len > 0)
+		e->chsaved = xstrdup(buf_cstr(&ch));
+	buf_release(&ch);
+	return 0;
+}
+
+/* --- loading -------------------------------------------------------------------- */
+
+int queue_env_load(struct queue *q, const char *nm)
+{
+	char    path[PATH_MAX], letter[SPOOL_NAMELEN], calling[SPOOL_NAMELEN * 3];
+	char    err[RELAYD_ERRLEN];
+	char   *text;
+	size_t  len;
+	struct qenv *e;
+	struct qletter *l;
+
+	spool_path(q->rd->sp, SPOOL_QUEUE, nm, path, sizeof(path));
+	if ((text = durable_read_file(path, QUEUE_ENV_MAX, &len, err, sizeof(err))) == NULL) {
+		log_error("load envelope 'queue/%s': %s", nm, err);
+		return -1;
+	}
+	letter[0] = calling[0] = '\0';
+	e = env_file_parse(text, len, letter, sizeof(letter), calling, sizeof(calling), err,
+	    sizeof(err));
+	free(text);
+	if (e == NULL) {
+		log_error("envelope 'queue/%s' is malformed: %s (left alone)", nm, err);
+		return -1;
+	}
+	if (!spool_exists(q->rd->sp, SPOOL_QUEUE, letter)) {
+		/* an operator action moved the letter before a crash: follow it */
+		enum spool_state to = spool_exists(q->rd->sp, SPOOL_HOLD, letter) ? SPOOL_HOLD
+		    : spool_exists(q->rd->sp, SPOOL_DEAD, letter) ? SPOOL_DEAD : SPOOL_QUEUE;
+
+		if (to != SPOOL_QUEUE) {
+			struct spool_txn *t = spool_txn_new(q->rd->sp);
+
+			spool_txn_move(t, nm, SPOOL_QUEUE, to, NULL);
+			if (spool_txn_run(t, err, sizeof(err)) < 0)
+				log_error("envelope 'queue/%s': %s", nm, err);
+			else
+				log_info("envelope 'queue/%s' follows its letter to %s/", nm,
+				    spool_state_name(to));
+		} else
+			log_error("envelope 'queue/%s': its letter '%s' is missing: left alone", nm,
+			    letter);
+		qenv_free(e);
+		return -1;
+	}
+	e->name = xstrdup(nm);
+	e->local = strcmp(e->hop, "local") == 0;
+	e->next_try = time(NULL);
+	if (env_load_docket(q, e) < 0) {
+		log_error("envelope 'queue/%s': left alone until its docket is repaired", nm);
+		qenv_free(e);
+		return -1;
+	}
+	l = letter_add(q, letter);
+	if (l->calling == NULL)
+		set_str(&l->calling, calling);
+	env_link(q, e, l);
+	if (e->state != QENV_FINISHED && queue_env_channel(q, e, err, sizeof(err)) == NULL
+	    && e->chsaved != NULL && hop_channel(q, e) >= 0) {
+		/* its channel refused the saved state: never guess a copy's identity */
+		log_error("%s", err);
+		env_unlink(q, e);
+		qenv_free(e);
+		return -1;
+	}
+	return 0;
+}
+
+struct names {
+	char  **v;
+	size_t	n;
+	const char *prefix;
+};
+
+static int collect(void *arg, const char *name)
+{
+	struct names *nm = arg;
+
+	if (nm->prefix != NULL && strncmp(name, nm->prefix, strlen(nm->prefix)) != 0)
+		return 0;
+	nm->v = xrealloc(nm->v, sizeof(char *) * (nm->n + 1));
+	nm->v[nm->n++] = xstrdup(name);
+	return 0;
+}
+
+static void names_free(struct names *nm)
+{
+	size_t  i;
+
+	for (i = 0; i < nm->n; i++)
+		free(nm->v[i]);
+	free(nm->v);
+	memset(nm, 0, sizeof(*nm));
+}
+
+/* kind_of - what queue/NAME is: 'l' local envelope, 'f' forward envelope,
+ * 'd' dead marker, 0 the letter, '?' something else (a channel's) */
+static int kind_of(const char *name, size_t *llen)
+{
+	const char *us = strchr(name, '_');
+
+	*llen = us ? (size_t) (us - name) : strlen(name);
+	if (us == NULL)
+		return 0;
+	if (us[1] == 'l' && us[2] == '\0')
+		return 'l';
+	if (us[1] == 'd' && us[2] == '\0')
+		return 'd';
+	if (us[1] == 'f' && us[2] == '_')
+		return 'f';
+	return '?';
+}
+
+/* load_marker - queue/NAME_d: the letter could not be returned */
+static void load_marker(struct queue *q, const char *nm, size_t llen)
+{
+	char    ln[SPOOL_NAMELEN], path[PATH_MAX];
+	char   *reason;
+	size_t  len;
+
+	snprintf(ln, sizeof(ln), "%.*s", (int) llen, nm);
+	spool_path(q->rd->sp, SPOOL_QUEUE, nm, path, sizeof(path));
+	reason = durable_read_file(path, QUEUE_DEAD_MAX, &len, NULL, 0);
+	set_dead(letter_add(q, ln), reason ? reason : "undeliverable");
+	free(reason);
+}
+
+void queue_letter_end_ops(struct queue *q, struct spool_txn *t, const char *name, int dead,
+	const char *reason)
+{
+	char    mk[SPOOL_NAMELEN + 4];
+	const char *kv[2];
+
+	snprintf(mk, sizeof(mk), "%s_d", name);
+	if (spool_exists(q->rd->sp, SPOOL_QUEUE, mk))
+		spool_txn_remove(t, SPOOL_QUEUE, mk);
+	if (dead) {
+		spool_txn_move(t, name, SPOOL_QUEUE, SPOOL_DEAD, NULL);
+		kv[0] = "reason";
+		kv[1] = reason ? reason : "undeliverable";
+		spool_txn_journal(t, "dead", name, kv, 1);
+	} else
+		spool_txn_remove(t, SPOOL_QUEUE, name);
+}
+
+int queue_load(struct queue *q, char *err, size_t errlen)
+{
+	struct names qn, in;
+	char    path[PATH_MAX];
+	size_t  i, j, llen;
+	struct qletter *l;
+	int     k, c;
+
+	memset(&qn, 0, sizeof(qn));
+	memset(&in, 0, sizeof(in));
+	if (spool_scan(q->rd->sp, SPOOL_QUEUE, collect, &qn, err, errlen) < 0
+	    || spool_scan(q->rd->sp, SPOOL_IN, collect, &in, err, errlen) < 0) {
+		names_free(&qn);
+		names_free(&in);
+		return -1;
+	}
+	/* envelopes of letters still in in/ are from a routing that did not
+	 * complete: remove them, the letter is routed again */
+	for (i = 0; i < qn.n; i++) {
+		if (kind_of(qn.v[i], &llen) == 0)
+			continue;
+		for (j = 0; j < in.n; j++)
+			if (strlen(in.v[j]) == llen && strncmp(in.v[j], qn.v[i], llen) == 0) {
+				spool_path(q->rd->sp, SPOOL_QUEUE, qn.v[i], path, sizeof(path));
+				log_info("removing '%s' of an unfinished routing", qn.v[i]);
+				(void) remove(path);
+				qn.v[i][0] = '\0';
+				break;
+			}
+	}
+	for (i = 0; i < qn.n; i++) {
+		if (!qn.v[i][0])
+			continue;
+		k = kind_of(qn.v[i], &llen);
+		if (k == 'd')
+			load_marker(q, qn.v[i], llen);
+		else if (k == 'l' || k == 'f')
+			(void) queue_env_load(q, qn.v[i]);
+	}
+	/* the channels' own leftovers */
+	for (c = 0; c < CHANNEL_MAX; c++)
+		if (q->rd->chops[c] != NULL && q->rd->chops[c]->recover != NULL)
+			q->rd->chops[c]->recover(q->rd->chself[c], qn.v, qn.n);
+	/* letters with no envelope left: finish them */
+	for (i = 0; i < qn.n; i++) {
+		const char *nm = qn.v[i];
+
+		if (!nm[0] || kind_of(nm, &llen) != 0)
+			continue;
+		l = letter_add(q, nm);
+		if (l->nenv == 0) {
+			struct spool_txn *t = spool_txn_new(q->rd->sp);
+
+			queue_letter_end_ops(q, t, nm, l->dead, l->dead_reason);
+			if (spool_txn_run(t, err, errlen) < 0)
+				log_error("finish '%s': %s", nm, err);
+			letter_del(q, l);
+		}
+	}
+	names_free(&qn);
+	for (i = 0; i < in.n; i++)
+		router_route(q->rd, in.v[i]);
+	names_free(&in);
+	return 0;
+}
+
+/* --- results --------------------------------------------------------------------- */
+
+static struct qresult *qresult_copy(const struct qresult *r)
+{
+	struct qresult *c = xcalloc(1, sizeof(*c));
+	size_t  i;
+
+	c->all = r->all;
+	c->reason = r->reason ? xstrdup(r->reason) : NULL;
+	c->remote = r->remote ? xstrdup(r->remote) : NULL;
+	c->via = r->via ? xstrdup(r->via) : NULL;
+	if (r->rcpt != NULL) {
+		c->nrcpt = r->nrcpt;
+		c->rcpt = xcalloc(r->nrcpt ? r->nrcpt : 1, sizeof(*c->rcpt));
+		for (i = 0; i < r->nrcpt; i++) {
+			c->rcpt[i].what = r->rcpt[i].what;
+			c->rcpt[i].reason = r->rcpt[i].reason ? xstrdup(r->rcpt[i].reason) : NULL;
+			c->rcpt[i].mailbox = r->rcpt[i].mailbox ? xstrdup(r->rcpt[i].mailbox)
+			    : NULL;
+		}
+	}
+	if (r->nkv > 0) {
+		const char **kv = xcalloc(2 * r->nkv, sizeof(char *));
+
+		for (i = 0; i < 2 * r->nkv; i++)
+			kv[i] = xstrdup(r->kv[i]);
+		c->kv = kv;
+		c->nkv = r->nkv;
+	}
+	return c;
+}
+
+static void qresult_free(struct qresult *r)
+{
+	size_t  i;
+
+	if (r == NULL)
+		return;
+	free((char *) r->reason);
+	free((char *) r->remote);
+	free((char *) r->via);
+	for (i = 0; r->rcpt != NULL && i < r->nrcpt; i++) {
+		free((char *) r->rcpt[i].reason);
+		free((char *) r->rcpt[i].mailbox);
+	}
+	free(r->rcpt);
+	for (i = 0; i < 2 * r->nkv; i++)
+		free((char *) r->kv[i]);
+	free((void *) r->kv);
+	free(r);
+}
+
+/* env_leave_ops - add to t the removal of e (its file, docket, the
+ * channel's files and, with the last envelope, the letter); e leaves the
+ * queue in memory */
+static void env_leave_ops(struct queue *q, struct qenv *e, struct spool_txn *t)
+{
+	struct qletter *l = e->l;
+	char    key[SPOOL_NAMELEN + 8];
+
+	spool_txn_remove(t, SPOOL_QUEUE, e->name);
+	env_key(e, key, sizeof(key));
+	spool_txn_docket_del(t, key);
+	if (e->ch != NULL && e->ch->env_leaving != NULL)
+		e->ch->env_leaving(e->chself, e, t);
+	if (l != NULL && l->nenv <= 1)
+		queue_letter_end_ops(q, t, l->name, l->dead, l->dead_reason);
+	env_unlink(q, e);
+	e->state = QENV_LEAVING;
+}
+
+struct env_leaving {
+	struct queue *q;
+	struct qenv *e;
+	char	letter[SPOOL_NAMELEN];
+	struct notice_report nr;
+};
+
+static void env_left(void *arg, int ok, const char *err)
+{
+	struct env_leaving *lv = arg;
+
+	lv->q->txns--;
+	/* e is gone from memory already; on failure what is on disk is found
+	 * again at the next start (a copy resumes: the next hop answers with
+	 * the same name, nothing is sent twice) */
+	if (!ok)
+		log_error("'%s': envelope '%s': %s (resolved at the next start)", lv->letter,
+		    lv->e->name, err);
+	else
+		notices_route(lv->q->rd, &lv->nr);
+	env_gone(lv->e, ok);
+	free(lv);
+}
+
+int queue_dead_marker(struct queue *q, struct spool_txn *t, const char *letter,
+	const char *reason)
+{
+	char    mname[SPOOL_NAMELEN + 8], err[SPOOL_ERRLEN];
+	struct spool_file *f;
+
+	snprintf(mname, sizeof(mname), "%s_d", letter);
+	if ((f = spool_create(q->rd->sp, mname, err, sizeof(err))) == NULL
+	    || spool_write(f, reason, strlen(reason), err, sizeof(err)) < 0) {
+		log_error("'%s': dead marker: %s", letter, err);
+		if (f != NULL)
+			spool_file_abort(f);
+		return -1;
+	}
+	spool_txn_commit(t, f, SPOOL_QUEUE);
+	return 0;
+}
+
+void queue_letter_mark_dead(struct queue *q, const char *letter, const char *reason)
+{
+	struct qletter *l = queue_letter(q, letter);
+
+	if (l != NULL)
+		set_dead(l, reason);
+}
+
+/* add_dead_marker - a failure of l could not be returned: its marker in t */
+static void add_dead_marker(struct queue *q, struct spool_txn *t, struct qletter *l,
+	const char *reason)
+{
+	if (!l->dead && queue_dead_marker(q, t, l->name, reason) == 0)
+		set_dead(l, reason);
+}
+
+static void result_apply(struct queue *q, struct qenv *e, const struct qresult *r)
+{
+	struct spool_txn *t = spool_txn_new(q->rd->sp);
+	struct failset fs, acks;
+	struct notice_report nr;
+	struct buf fwd = BUF_INIT(4 * 1024 * 1024);
+	const char *defer = NULL, *kv[2 * 16];
+	char    next[32], att[16];
+	size_t  i, k, pending = 0, delivered = 0;
+
+	memset(&fs, 0, sizeof(fs));
+	memset(&acks, 0, sizeof(acks));
+	memset(&nr, 0, sizeof(nr));
+	nr.letter = e->l->name;
+	nr.state = SPOOL_QUEUE;
+	nr.to_hop = e->hop;
+	nr.calling = e->l->calling ? e->l->calling : "";
+	for (i = 0; i < e->nrcpts; i++) {
+		struct qrcpt *rc = &e->rcpts[i];
+		enum qoutcome what = r->rcpt ? r->rcpt[i].what : r->all;
+		const char *why = r->rcpt ? r->rcpt[i].reason : r->reason;
+
+		if (rc->done)
+			continue;
+		switch (what) {
+		case QOUT_DONE:
+			if (r->rcpt && r->rcpt[i].mailbox) {
+				kv[0] = "rcpt";
+				kv[1] = rc->orig;
+				kv[2] = "mailbox";
+				kv[3] = r->rcpt[i].mailbox;
+				spool_txn_journal(t, "delivered", e->l->name, kv, 2);
+				failset_add(&acks, rc->orig, NULL, NULL);
+				delivered++;
+			} else
+				(void) buf_printf(&fwd, "%s%s", fwd.len ? "," : "", rc->addr);
+			rc->done = 1;
+			break;
+		case QOUT_FAIL:
+			failset_add_rcpt(&fs, rc, why && *why ? why : "failed", 1);
+			failset_add_rcpt(&acks, rc, why && *why ? why : "failed", 0);
+			rc->done = 1;
+			break;
+		case QOUT_DEFER:
+			if (defer == NULL)
+				defer = why && *why ? why : "temporary failure";
+			pending++;
+			break;
+		default:
+			pending++;
+			break;
+		}
+	}
+	if (fwd.len > 0) {
+		k = 0;
+		kv[k++] = "to";
+		kv[k++] = e->hop;
+		kv[k++] = "addr";
+		kv[k++] = r->via ? r->via : "-";
+		kv[k++] = "remote";
+		kv[k++] = r->remote ? r->remote : "-";
+		for (i = 0; i < r->nkv && k + 4 <= sizeof(kv) / sizeof(kv[0]); i++) {
+			kv[k++] = r->kv[2 * i];
+			kv[k++] = r->kv[2 * i + 1];
+		}
+		kv[k++] = "rcpts";
+		kv[k++] = buf_cstr(&fwd);
+		spool_txn_journal(t, "forwarded", e->l->name, kv, k / 2);
+	}
+	if (fs.n > 0) {
+		notices_report(q->rd, t, &nr, &fs);
+		if (nr.dead)
+			add_dead_marker(q, t, e->l, nr.dead_reason);
+	}
+	if (pending == 0 && delivered > 0)
+		notices_ack(q->rd, t, &nr, &acks);
+	failset_free(&fs);
+	failset_free(&acks);
+	buf_release(&fwd);
+	if (pending == 0) {
+		struct env_leaving *lv = xcalloc(1, sizeof(*lv));
+
+		lv->q = q;
+		lv->e = e;
+		lv->nr = nr;
+		str_copy(lv->letter, e->l->name, sizeof(lv->letter));
+		env_leave_ops(q, e, t);
+		q->txns++;
+		spool_txn_submit(t, env_left, lv);
+		return;
+	}
+	e->state = QENV_QUEUED;
+	if (defer != NULL) {
+		int64_t ms;
+
+		e->attempts++;
+		ms = conf_backoff_ms(q->rd->conf, e->attempts);
+		e->next_try = time(NULL) + (time_t) ((ms + 999) / 1000);
+		set_str(&e->error, defer);
+		str_iso8601(e->next_try, next, sizeof(next));
+		snprintf(att, sizeof(att), "%u", e->attempts);
+		kv[0] = "to";
+		kv[1] = e->hop;
+		kv[2] = "reason";
+		kv[3] = qenv_error(e);
+		kv[4] = "next";
+		kv[5] = next;
+		kv[6] = "attempts";
+		kv[7] = att;
+		spool_txn_journal(t, "deferred", e->l->name, kv, 4);
+	} else
+		e->next_try = 0;
+	queue_env_save(q, e, t);
+	env_submit_saving(q, e, t, &nr);
+}
+
+void queue_result(struct queue *q, struct qenv *e, const struct qresult *r)
+{
+	PANIC_IF(e->state != QENV_ACTIVE);
+	PANIC_IF(r->rcpt != NULL && r->nrcpt != e->nrcpts);
+	if (e->saving > 0) {
+		/* a docket save is in flight: its put must not land after this
+		 * transaction (it would bring a removed docket back) */
+		PANIC_IF(e->result_wait);
+		e->pending = qresult_copy(r);
+		e->result_wait = 1;
+		return;
+	}
+	result_apply(q, e, r);
+}
+
+void queue_requeue(struct queue *q, struct qenv *e)
+{
+	PANIC_IF(e->state != QENV_ACTIVE);
+	e->state = QENV_QUEUED;
+	e->next_try = 0;
+	queue_env_save(q, e, NULL);	/* its completion kicks the scheduler */
+}
+
+void queue_give_up(struct queue *q, struct qenv *e, const char *reason)
+{
+	struct qresult r;
+
+	PANIC_IF(qenv_busy(e));
+	memset(&r, 0, sizeof(r));
+	r.all = QOUT_FAIL;
+	r.reason = reason;
+	qenvq_del(e);
+	e->state = QENV_ACTIVE;
+	queue_result(q, e, &r);
+}
+
+void queue_warn(struct queue *q, struct qenv *e)
+{
+	struct spool_txn *t = spool_txn_new(q->rd->sp);
+	struct notice_report nr;
+	struct failset fs;
+	size_t  i;
+
+	memset(&fs, 0, sizeof(fs));
+	memset(&nr, 0, sizeof(nr));
+	e->warned = 1;
+	for (i = 0; i < e->nrcpts; i++)
+		if (!e->rcpts[i].done)
+			failset_add(&fs, e->rcpts[i].orig, e->error ? e->error
+			    : "not yet delivered", NULL);
+	nr.letter = e->l->name;
+	nr.state = SPOOL_QUEUE;
+	nr.to_hop = e->hop;
+	nr.calling = e->l->calling ? e->l->calling : "";
+	notices_warn(q->rd, t, &nr, &fs, e->first);
+	failset_free(&fs);
+	queue_env_save(q, e, t);
+	env_submit_saving(q, e, t, &nr);
+}
+
+void queue_env_remove(struct queue *q, struct qenv *e)
+{
+	struct spool_txn *t = spool_txn_new(q->rd->sp);
+	struct env_leaving *lv = xcalloc(1, sizeof(*lv));
+
+	PANIC_IF(e->state != QENV_FINISHED || e->saving > 0);
+	lv->q = q;
+	lv->e = e;
+	str_copy(lv->letter, e->l->name, sizeof(lv->letter));
+	env_leave_ops(q, e, t);
+	q->txns++;
+	spool_txn_submit(t, env_left, lv);
+}
+
+/* --- operator actions ------------------------------------------------------------ */
+
+int queue_letter_busy(const struct queue *q, const struct qletter *l, char *err, size_t errlen)
+{
+	const struct qenv *e;
+
+	for (e = q->envs; e != NULL; e = e->next)
+		if (e->l == l && qenv_busy(e)) {
+			snprintf(err, errlen, "busy: transfer in progress, try again");
+			return 1;
+		}
+	return 0;
+}
+
+void queue_letter_take(struct queue *q, struct qletter *l, struct spool_txn *t,
+	struct qenv ***envs, size_t *nenvs)
+{
+	struct qenv *e, *next;
+	char    key[SPOOL_NAMELEN + 8];
+
+	*envs = NULL;
+	*nenvs = 0;
+	for (e = q->envs; e != NULL; e = next) {
+		next = e->next;
+		if (e->l != l)
+			continue;
+		if (t != NULL) {
+			spool_txn_remove(t, SPOOL_QUEUE, e->name);
+			env_key(e, key, sizeof(key));
+			spool_txn_docket_del(t, key);
+			if (e->ch != NULL && e->ch->env_leaving != NULL)
+				e->ch->env_leaving(e->chself, e, t);
+		}
+		*envs = xrealloc(*envs, sizeof(**envs) * (*nenvs + 1));
+		(*envs)[(*nenvs)++] = e;
+	}
+	/* the last unlink forgets the letter */
+	for (size_t i = 0; i < *nenvs; i++) {
+		(*envs)[i]->state = QENV_LEAVING;
+		env_unlink(q, (*envs)[i]);
+	}
+}
+
+void queue_gone(struct queue *q, struct qenv **envs, size_t n, int released)
+{
+	size_t  i;
+
+	for (i = 0; i < n; i++)
+		env_gone(envs[i], released);
+}
+
+void queue_letter_reload(struct queue *q, const char *name, int due)
+{
+	struct names nm;
+	char    err[SPOOL_ERRLEN], pre[SPOOL_NAMELEN + 2];
+	struct qletter *l;
+	struct qenv *e;
+	size_t  i, llen;
+	int     k;
+
+	memset(&nm, 0, sizeof(nm));
+	snprintf(pre, sizeof(pre), "%s_", name);
+	nm.prefix = pre;
+	if (spool_scan(q->rd->sp, SPOOL_QUEUE, collect, &nm, err, sizeof(err)) < 0)
+		log_error("reload '%s': %s", name, err);
+	for (i = 0; i < nm.n; i++) {
+		k = kind_of(nm.v[i], &llen);
+		if (llen != strlen(name))
+			continue;
+		if (k == 'l' || k == 'f') {
+			if (queue_env_load(q, nm.v[i]) == 0 && (e = q->envs) != NULL && due)
+				e->next_try = 0;
+		} else if (k == 'd')
+			load_marker(q, nm.v[i], llen);
+	}
+	names_free(&nm);
+	if ((l = queue_letter(q, name)) != NULL)
+		for (e = q->envs; e != NULL; e = e->next)
+			if (e->l == l)
+				sched_kick(q->rd->sched, e);
+	sched_poke(q->rd->sched);
+}
+
+/* --- life cycle -------------------------------------------------------------------- */
+
+struct queue *queue_new(struct relayd *rd)
+{
+	struct queue *q = xcalloc(1, sizeof(*q));
+
+	q->rd = rd;
+	return q;
+}
+
+int queue_busy(const struct queue *q)
+{
+	return q->txns > 0;
+}
+
+void queue_free(struct queue *q)
+{
+	struct qenv *e;
+	struct qletter *l;
+	size_t  i;
+
+	if (q == NULL)
+		return;
+	while ((e = q->envs) != NULL) {
+		env_unlink(q, e);
+		env_gone(e, 0);
+	}
+	for (i = 0; i < q->ltab_size; i++)
+		while ((l = q->ltab[i]) != NULL) {
+			q->ltab[i] = l->hnext;
+			qletter_free(l);
+		}
+	free(q->ltab);
+	free(q);
+}
+
+/* --- listings ---------------------------------------------------------------------- */
+
+static const char *env_state_word(const struct qenv *e)
+{
+	switch (e->state) {
+	case QENV_LEAVING:
+	case QENV_FINISHED:
+		return "finishing";
+	case QENV_ACTIVE:
+		return e->local ? "delivering" : "sending";
+	default:
+		return e->attempts ? "deferred" : "queued";
+	}
+}
+
+/* list_state - "NAME AGE - - WORD -" for the letters of state st (not
+ * the envelopes beside them) */
+static void list_state(const char *spool, const char *dir, const char *word, struct buf *out,
+	time_t now);
+
+void queue_list(struct queue *q, struct buf *out)
+{
+	struct qenv *e;
+	char    esc[QUEUE_REASON_MAX + 16];
+	time_t  now = time(NULL);
+
+	for (e = q->envs; e != NULL; e = e->next) {
+		char   *r = qenv_rcpts_text(e);
+
+		str_escape(esc, sizeof(esc), e->error ? e->error : "-",
+		    strlen(e->error ? e->error : "-"));
+		buf_printf(out, "%s %llds %s %s %s %s\n", e->l ? e->l->name : "-",
+		    (long long) (now - e->first), e->hop, r, env_state_word(e), esc);
+		free(r);
+	}
+	list_state(spool_dir(q->rd->sp), "in", "received", out, now);
+	list_state(spool_dir(q->rd->sp), "hold", "held", out, now);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return spool_name_cmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* dir_names - the plain files of DIR (no dot-files), sorted; count in *n */
+static char **dir_names(const char *dir, size_t *n)
+{
+	DIR    *d;
+	struct dirent *de;
+	char  **v = NULL;
+
+	*n = 0;
+	if ((d = opendir(dir)) == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		v = xrealloc(v, sizeof(char *) * (*n + 1));
+		v[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(v, *n, sizeof(char *), name_cmp);
+	return v;
+}
+
+static void list_state(const char *spool, const char *dir, const char *word, struct buf *out,
+	time_t now)
+{
+	char    path[PATH_MAX];
+	char  **names;
+	size_t  n, i;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", spool, dir);
+	names = dir_names(path, &n);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", spool, dir, names[i]);
+		if (strchr(names[i], '_') == NULL && stat(path, &st) == 0)
+			buf_printf(out, "%s %llds - - %s -\n", names[i],
+			    (long long) (now - st.st_mtime), word);
+		free(names[i]);
+	}
+	free(names);
+}
+
+struct peek {
+	unsigned attempts;
+	int	finished;
+	char   *error;
+};
+
+static int peek_line(void *arg, const char *key, const char *val, size_t vlen, char *err,
+	size_t errlen)
+{
+	struct peek *p = arg;
+	uint64_t u;
+
+	(void) vlen;
+	(void) err;
+	(void) errlen;
+	if (strcmp(key, "attempts") == 0 && rec_u64(val, 0, UINT32_MAX, &u) == 0)
+		p->attempts = (unsigned) u;
+	else if (strcmp(key, "finished") == 0)
+		p->finished = strcmp(val, "1") == 0;
+	else if (strcmp(key, "error") == 0)
+		set_str(&p->error, val);
+	return 0;
+}
+
+int queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen)
+{
+	char    path[PATH_MAX], letter[SPOOL_NAMELEN], calling[SPOOL_NAMELEN * 3];
+	char    key[SPOOL_NAMELEN + 8], derr[SPOOL_ERRLEN], esc[QUEUE_REASON_MAX + 16];
+	char  **names;
+	size_t  n, i, len, llen;
+	time_t  now = time(NULL);
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/queue", spool);
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "read spool '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	names = dir_names(path, &n);
+	for (i = 0; i < n; i++) {
+		const char *nm = names[i];
+		int     k = kind_of(nm, &llen);
+		char   *text, *r;
+		struct qenv *e;
+		struct peek pk;
+
+		if (k != 'l' && k != 'f')
+			continue;
+		snprintf(path, sizeof(path), "%s/queue/%s", spool, nm);
+		if ((text = durable_read_file(path, QUEUE_ENV_MAX, &len, NULL, 0)) == NULL)
+			continue;
+		e = env_file_parse(text, len, letter, sizeof(letter), calling, sizeof(calling),
+		    derr, sizeof(derr));
+		free(text);
+		if (e == NULL)
+			continue;
+		memset(&pk, 0, sizeof(pk));
+		snprintf(key, sizeof(key), "env %s", nm);
+		if ((text = spool_docket_peek(spool, key, &len, derr, sizeof(derr))) != NULL) {
+			(void) rec_each(text, len, peek_line, &pk, derr, sizeof(derr));
+			free(text);
+		}
+		r = qenv_rcpts_text(e);
+		str_escape(esc, sizeof(esc), pk.error ? pk.error : "-",
+		    strlen(pk.error ? pk.error : "-"));
+		buf_printf(out, "%s %llds %s %s %s %s\n", letter, (long long) (now - e->first),
+		    e->hop, r, pk.finished ? "finishing" : pk.attempts ? "deferred" : "queued",
+		    esc);
+		free(r);
+		free(pk.error);
+		qenv_free(e);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	list_state(spool, "in", "received", out, now);
+	list_state(spool, "hold", "held", out, now);
+	return 0;
+}

@@ -1,0 +1,298 @@
+/*++
+ * NAME
+ *	queue 3h
+ * SUMMARY
+ *	mailrelayd: the queue core (letters, envelopes, their persistence,
+ *	results)
+ * SYNOPSIS
+ *	#include "relay/queue.h"
+ * DESCRIPTION
+ *	A routed letter lives in queue/NAME (its message store) with one
+ *	envelope per next hop: queue/NAME_f_HOP for a copy to forward,
+ *	queue/NAME_l for the local deliveries. Envelope files never change
+ *	(relay/rec.h records: letter, hop, calling, first, and per
+ *	recipient rcpt/orig/mailbox/owner, every value escaped). The
+ *	changing state of an envelope (attempts, next try, warned, last
+ *	error, recipients done, and the channel's own saved state) is the
+ *	docket "env ENVELOPE", replaced in the transaction of each change.
+ *	A reader rejects a malformed envelope file or docket (the envelope
+ *	is then left alone and logged) instead of guessing.
+ *
+ *	The queue knows no channel. An envelope is handed to its channel
+ *	(relay/channel.h) by the scheduler; the channel answers with
+ *	queue_result(): per recipient done, deferred or failed with a
+ *	reason, the name the next hop assigned. One spool transaction then
+ *	holds the journal lines (forwarded, delivered, failed, ndn,
+ *	deferred), the non-delivery notices, and either the envelope's new
+ *	docket or its removal (with its channel's files and, with the last
+ *	envelope, the letter, or its move to dead/ when a failure could not
+ *	be returned). An envelope is in exactly one state:
+ * .IP QENV_QUEUED
+ *	waiting: not due yet, or due and not yet taken by its channel
+ * .IP QENV_ACTIVE
+ *	its channel (or an operator action) works on it
+ * .IP QENV_LEAVING
+ *	its final transaction is in flight; it is gone from memory once it
+ *	completes
+ * .IP QENV_FINISHED
+ *	loaded with a docket that says "finished" (written by an older
+ *	version between its two steps): only its removal is left
+ * .PP
+ *	Struct qletter and struct qenv are read by the other relay modules;
+ *	only queue.c writes them, except e->cs (the channel's) and what the
+ *	scheduler sets through queue_env_due().
+ *
+ *	Threading: loop thread only.
+ * DIAGNOSTICS
+ *	Functions that can fail return -1 with err ("envelope 'queue/X':
+ *	...", "spool: ..."). Failed transactions are logged with the
+ *	letter's name and left for the next start (the spool undoes them).
+ *--*/
+#ifndef RELAY_QUEUE_H
+#define RELAY_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct buf;
+struct channel_ops;
+struct relayd;
+struct spool_txn;
+struct queue;
+struct qenv;
+
+#define QUEUE_ENV_MAX	(32 * 1024 * 1024)	/* largest envelope file */
+#define QUEUE_REASON_MAX 1024			/* longest reason kept per envelope */
+
+/* One recipient of an envelope. */
+struct qrcpt {
+	char   *addr;		/* forward: rewritten address; local: address as routed */
+	char   *orig;		/* the recipient as it stood in the letter */
+	char   *owner;		/* list owner (where errors go) or NULL */
+	char   *mailbox;	/* local: mailbox name, else NULL */
+	int	done;		/* delivered, forwarded or failed already */
+};
+
+/* A routed letter in queue/: the message store of its envelopes. */
+struct qletter {
+	struct qletter *hnext;	/* hash chain */
+	char   *calling;	/* who sent it to us (return path), NULL: unknown */
+	char   *dead_reason;	/* NULL until a NAME_d marker exists */
+	int	nenv;		/* envelopes not yet removed */
+	int	dead;		/* a NAME_d marker exists */
+	unsigned mark;		/* scratch for passes over the queue */
+	char	name[];		/* the spool name */
+};
+
+/* An intrusive list of envelopes (the scheduler's soon list, a channel's
+ * per-hop lists). An envelope is in at most one at a time. */
+struct qenvq {
+	struct qenv *head;
+	struct qenv *tail;
+	size_t	n;
+};
+
+enum qenv_state {
+	QENV_QUEUED,
+	QENV_ACTIVE,
+	QENV_LEAVING,
+	QENV_FINISHED,
+};
+
+struct qenv {
+	struct qenv *next, *prev;	/* every envelope */
+	struct qenv *qnext, *qprev;	/* in *q */
+	struct qenvq *q;		/* the list e waits in, or NULL */
+	struct qletter *l;
+	char   *name;			/* queue/ file */
+	char   *hop;			/* next hop name, "local" */
+	struct qrcpt *rcpts;
+	size_t	nrcpts;
+	time_t	first;			/* arrival of the letter */
+	time_t	next_try;
+	char   *error;			/* last error, NULL: none */
+	unsigned attempts;
+	int	local;			/* the local deliveries */
+	int	warned;			/* "still trying" sent */
+	enum qenv_state state;
+	int	saving;			/* docket saves of its own in flight */
+	int	result_wait;		/* a final result waits for those saves */
+	struct qresult *pending;	/* that result (copied) */
+	const struct channel_ops *ch;	/* its channel, once bound (queue_env_channel) */
+	void   *chself;			/* that channel's instance */
+	char   *chsaved;		/* the channel's docket lines until it is bound */
+	void   *cs;			/* the channel's state (its own) */
+};
+
+/* What a channel reports for one recipient. */
+enum qoutcome {
+	QOUT_DONE,		/* forwarded, or delivered (mailbox set) */
+	QOUT_DEFER,		/* try again later: reason */
+	QOUT_FAIL,		/* failed for good: reason (an NDN goes back) */
+	QOUT_SKIP,		/* not tried (done already): no change */
+};
+
+struct qrcpt_result {
+	enum qoutcome what;
+	const char *reason;	/* DEFER, FAIL: why */
+	const char *mailbox;	/* DONE by local delivery: the file delivered */
+};
+
+/* The result of one try of an envelope. The strings are borrowed for
+ * the call (queue_result copies what it keeps). */
+struct qresult {
+	struct qrcpt_result *rcpt;	/* nrcpt entries, or NULL: all as `all` */
+	size_t	nrcpt;			/* e->nrcpts */
+	enum qoutcome all;		/* when rcpt is NULL */
+	const char *reason;		/* when rcpt is NULL (DEFER, FAIL) */
+	const char *remote;		/* the name the next hop assigned, or NULL */
+	const char *via;		/* the address that carried it, or NULL */
+	const char *const *kv;		/* more key/value pairs for the forwarded line */
+	size_t	nkv;
+};
+
+/*
+ * Life cycle
+ */
+
+/* queue_new - the queue of node rd (empty); queue_free at exit */
+struct queue *queue_new(struct relayd *rd);
+void queue_free(struct queue *q);
+
+/* queue_load - start-up: load every envelope of queue/ (and its docket),
+ * finish what a crash left half done, and give the channels their
+ * recover() call. 0, or -1 with err when queue/ cannot be read. */
+int  queue_load(struct queue *q, char *err, size_t errlen);
+
+/* queue_busy - transactions of the queue in flight */
+int  queue_busy(const struct queue *q);
+
+/*
+ * Letters and envelopes
+ */
+
+/* queue_letter - the queued letter name, or NULL */
+struct qletter *queue_letter(const struct queue *q, const char *name);
+/* queue_first, queue_next - every envelope (in no particular order);
+ * an envelope may leave the list while it is walked only after
+ * queue_next() was taken from it */
+struct qenv *queue_first(const struct queue *q);
+struct qenv *queue_next(const struct qenv *e);
+/* queue_new_mark - a value for qletter.mark no letter holds yet (a pass
+ * over the queue that touches each letter once) */
+unsigned queue_new_mark(struct queue *q);
+/* queue_count - envelopes and letters in memory */
+size_t queue_count(const struct queue *q, size_t *nletters);
+
+/* qenv_new - a new envelope for hop ("local": local deliveries) of
+ * letter `letter`, not yet in the queue */
+struct qenv *qenv_new(const char *letter, const char *hop, int local, time_t now);
+/* qenv_add_rcpt - append a recipient (strings copied; orig NULL: addr) */
+void qenv_add_rcpt(struct qenv *e, const char *addr, const char *orig, const char *owner,
+	const char *mailbox);
+/* qenv_free - free an envelope that is not in the queue */
+void qenv_free(struct qenv *e);
+/* qenv_rcpts_text - the recipients' addresses joined by ',' (new memory) */
+char *qenv_rcpts_text(const struct qenv *e);
+/* qenv_error - e's last error, "" when none */
+const char *qenv_error(const struct qenv *e);
+/* qenv_busy - 1 when something works on e (a channel, a save, its end) */
+int  qenv_busy(const struct qenv *e);
+
+/* queue_env_commit - write e's envelope file (letter's calling address
+ * calling) into t; 0, or -1 (logged; t unchanged) */
+int  queue_env_commit(struct queue *q, struct spool_txn *t, struct qenv *e,
+	const char *calling);
+/* queue_env_added - the transaction that committed e (and letter, now in
+ * queue/) completed: e joins the queue and is looked at soon */
+void queue_env_added(struct queue *q, const char *letter, struct qenv *e);
+/* queue_env_load - load envelope queue/NAME (start-up, release); 0, or
+ * -1 (logged) when it is left alone */
+int  queue_env_load(struct queue *q, const char *name);
+/* queue_env_due - make e due at t (0: now) */
+void queue_env_due(struct queue *q, struct qenv *e, time_t t);
+/* queue_env_channel - the channel of e (bound on first use: its saved
+ * lines are handed to it), or NULL with err: no route for its next hop
+ * now, or its saved state is malformed */
+const struct channel_ops *queue_env_channel(struct queue *q, struct qenv *e, char *err,
+	size_t errlen);
+/* queue_env_start - hand e (QENV_QUEUED, due, not busy) to its channel;
+ * 0, or -1 with err (e unchanged) */
+int  queue_env_start(struct queue *q, struct qenv *e, char *err, size_t errlen);
+
+/* queue_env_save - write e's docket (the queue's fields and its
+ * channel's lines) in t, or in a transaction of its own when t is NULL
+ * (counted in e->saving: a final result waits for it) */
+void queue_env_save(struct queue *q, struct qenv *e, struct spool_txn *t);
+
+/* queue_result - the one answer of e's channel for this try (e must be
+ * QENV_ACTIVE). See DESCRIPTION. */
+void queue_result(struct queue *q, struct qenv *e, const struct qresult *r);
+/* queue_requeue - the channel gives e back untried: due at once, no
+ * attempt counted (e.g. a copy to be sent afresh, another alternate) */
+void queue_requeue(struct queue *q, struct qenv *e);
+/* queue_give_up - the scheduler: every pending recipient of e fails
+ * with reason (e must be QENV_QUEUED) */
+void queue_give_up(struct queue *q, struct qenv *e, const char *reason);
+/* queue_warn - the scheduler: e is old: send its "still trying" notice
+ * once (e must be QENV_QUEUED) */
+void queue_warn(struct queue *q, struct qenv *e);
+/* queue_env_remove - remove a QENV_FINISHED envelope */
+void queue_env_remove(struct queue *q, struct qenv *e);
+
+/* queue_dead_marker - add to t queue/LETTER_d: a failure of letter could
+ * not be returned (the letter goes to dead/ with reason when its last
+ * envelope leaves); 0, or -1 (logged) */
+int  queue_dead_marker(struct queue *q, struct spool_txn *t, const char *letter,
+	const char *reason);
+/* queue_letter_mark_dead - after that transaction: the queued letter's
+ * marker exists */
+void queue_letter_mark_dead(struct queue *q, const char *letter, const char *reason);
+
+/*
+ * Operator actions (relay/ops.c)
+ */
+
+/* queue_letter_busy - 1 (with err) when an envelope of l is busy */
+int  queue_letter_busy(const struct queue *q, const struct qletter *l, char *err,
+	size_t errlen);
+/* queue_letter_take - the envelopes of l leave the queue in memory into
+ * *envs (new array, *nenvs; the caller hands them to queue_gone() once
+ * its transaction completed), l is forgotten; with t, the removal of
+ * their files, dockets and channel files is added to t */
+void queue_letter_take(struct queue *q, struct qletter *l, struct spool_txn *t,
+	struct qenv ***envs, size_t *nenvs);
+/* queue_gone - envelopes taken out are done with: their channel hears
+ * env_gone(durable), then they are freed */
+void queue_gone(struct queue *q, struct qenv **envs, size_t n, int durable);
+/* queue_letter_reload - load the envelopes of letter name found in queue/
+ * (after release, or a failed action); due now when due */
+void queue_letter_reload(struct queue *q, const char *name, int due);
+/* queue_letter_end_ops - add to t the end of queued letter name: its
+ * dead marker removed (if any) and the letter moved to dead/ with its
+ * journal line (dead) or removed */
+void queue_letter_end_ops(struct queue *q, struct spool_txn *t, const char *name, int dead,
+	const char *reason);
+
+/*
+ * Listings (mailctl queue)
+ */
+
+/* queue_list - one line per envelope and unrouted or held letter:
+ * NAME AGE HOP RCPTS STATE ERROR */
+void queue_list(struct queue *q, struct buf *out);
+/* queue_list_dir - the same from the spool directory alone, read-only
+ * (no daemon); 0, or -1 with err when the spool is unreadable */
+int  queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen);
+
+/*
+ * Envelope lists
+ */
+
+/* qenvq_add - e at the tail of l (taken out of its list first) */
+void qenvq_add(struct qenvq *l, struct qenv *e);
+/* qenvq_del - e out of its list, if any */
+void qenvq_del(struct qenv *e);
+
+#endif

@@ -1,0 +1,27 @@
+/*++
+ * NAME
+ *	relayd_recv 3h
+ * SUMMARY
+ *	mailrelayd: the receive side (NIFTP Q, the mail service)
+ * SYNOPSIS
+ *	#include "relay/relayd_recv.h"
+ * DESCRIPTION
+ *	Every accepted call for FTP.MAIL (or FTP) is served by the engine
+ *	with a spool-backed filestore; a committed letter enters through
+ *	the inbound door (relay/inbound.h). See relay/relayd_recv.c.
+ *--*/
+#ifndef RELAY_RELAYD_RECV_H
+#define RELAY_RELAYD_RECV_H
+
+struct relayd;
+struct ts_listener;
+struct ts_conn;
+
+/* relayd_serve_new - an accepted incoming call: serve it as Q */
+void relayd_serve_new(struct relayd *rd, struct ts_listener *l, struct ts_conn *c);
+/* relayd_recv_busy - incoming calls or commits in progress */
+int  relayd_recv_busy(const struct relayd *rd);
+/* relayd_recv_stop - end calls between transfers (all when now) */
+void relayd_recv_stop(struct relayd *rd, int now);
+
+#endif
