@@ -38,9 +38,9 @@
  *	loaded with a docket that says "finished" (written by an older
  *	version between its two steps): only its removal is left
  * .PP
- *	Struct qletter and struct qenv are read by the other relay modules;
- *	only queue.c writes them, except e->cs (the channel's) and what the
- *	scheduler sets through queue_env_due().
+ *	Struct qletter and struct qenv (relay/qenv.h) are read by the other
+ *	relay modules; only the queue writes them, except e->cs (the
+ *	channel's) and next_try (the scheduler, operator retries).
  *
  *	Threading: loop thread only.
  * DIAGNOSTICS
@@ -60,97 +60,8 @@ struct channel_ops;
 struct relayd;
 struct spool_txn;
 struct queue;
-struct qenv;
 
-#define QUEUE_ENV_MAX	(32 * 1024 * 1024)	/* largest envelope file */
-#define QUEUE_REASON_MAX 1024			/* longest reason kept per envelope */
-
-/* One recipient of an envelope. */
-struct qrcpt {
-	char   *addr;		/* forward: rewritten address; local: address as routed */
-	char   *orig;		/* the recipient as it stood in the letter */
-	char   *owner;		/* list owner (where errors go) or NULL */
-	char   *mailbox;	/* local: mailbox name, else NULL */
-	int	done;		/* delivered, forwarded or failed already */
-};
-
-/* A routed letter in queue/: the message store of its envelopes. */
-struct qletter {
-	struct qletter *hnext;	/* hash chain */
-	char   *calling;	/* who sent it to us (return path), NULL: unknown */
-	char   *dead_reason;	/* NULL until a NAME_d marker exists */
-	int	nenv;		/* envelopes not yet removed */
-	int	dead;		/* a NAME_d marker exists */
-	unsigned mark;		/* scratch for passes over the queue */
-	char	name[];		/* the spool name */
-};
-
-/* An intrusive list of envelopes (the scheduler's soon list, a channel's
- * per-hop lists). An envelope is in at most one at a time. */
-struct qenvq {
-	struct qenv *head;
-	struct qenv *tail;
-	size_t	n;
-};
-
-enum qenv_state {
-	QENV_QUEUED,
-	QENV_ACTIVE,
-	QENV_LEAVING,
-	QENV_FINISHED,
-};
-
-struct qenv {
-	struct qenv *next, *prev;	/* every envelope */
-	struct qenv *qnext, *qprev;	/* in *q */
-	struct qenvq *q;		/* the list e waits in, or NULL */
-	struct qletter *l;
-	char   *name;			/* queue/ file */
-	char   *hop;			/* next hop name, "local" */
-	struct qrcpt *rcpts;
-	size_t	nrcpts;
-	time_t	first;			/* arrival of the letter */
-	time_t	next_try;
-	char   *error;			/* last error, NULL: none */
-	unsigned attempts;
-	int	local;			/* the local deliveries */
-	int	warned;			/* "still trying" sent */
-	enum qenv_state state;
-	int	saving;			/* docket saves of its own in flight */
-	int	result_wait;		/* a final result waits for those saves */
-	struct qresult *pending;	/* that result (copied) */
-	const struct channel_ops *ch;	/* its channel, once bound (queue_env_channel) */
-	void   *chself;			/* that channel's instance */
-	char   *chsaved;		/* the channel's docket lines until it is bound */
-	void   *cs;			/* the channel's state (its own) */
-};
-
-/* What a channel reports for one recipient. */
-enum qoutcome {
-	QOUT_DONE,		/* forwarded, or delivered (mailbox set) */
-	QOUT_DEFER,		/* try again later: reason */
-	QOUT_FAIL,		/* failed for good: reason (an NDN goes back) */
-	QOUT_SKIP,		/* not tried (done already): no change */
-};
-
-struct qrcpt_result {
-	enum qoutcome what;
-	const char *reason;	/* DEFER, FAIL: why */
-	const char *mailbox;	/* DONE by local delivery: the file delivered */
-};
-
-/* The result of one try of an envelope. The strings are borrowed for
- * the call (queue_result copies what it keeps). */
-struct qresult {
-	struct qrcpt_result *rcpt;	/* nrcpt entries, or NULL: all as `all` */
-	size_t	nrcpt;			/* e->nrcpts */
-	enum qoutcome all;		/* when rcpt is NULL */
-	const char *reason;		/* when rcpt is NULL (DEFER, FAIL) */
-	const char *remote;		/* the name the next hop assigned, or NULL */
-	const char *via;		/* the address that carried it, or NULL */
-	const char *const *kv;		/* more key/value pairs for the forwarded line */
-	size_t	nkv;
-};
+#include "relay/qenv.h"
 
 /*
  * Life cycle
@@ -185,20 +96,6 @@ unsigned queue_new_mark(struct queue *q);
 /* queue_count - envelopes and letters in memory */
 size_t queue_count(const struct queue *q, size_t *nletters);
 
-/* qenv_new - a new envelope for hop ("local": local deliveries) of
- * letter `letter`, not yet in the queue */
-struct qenv *qenv_new(const char *letter, const char *hop, int local, time_t now);
-/* qenv_add_rcpt - append a recipient (strings copied; orig NULL: addr) */
-void qenv_add_rcpt(struct qenv *e, const char *addr, const char *orig, const char *owner,
-	const char *mailbox);
-/* qenv_free - free an envelope that is not in the queue */
-void qenv_free(struct qenv *e);
-/* qenv_rcpts_text - the recipients' addresses joined by ',' (new memory) */
-char *qenv_rcpts_text(const struct qenv *e);
-/* qenv_error - e's last error, "" when none */
-const char *qenv_error(const struct qenv *e);
-/* qenv_busy - 1 when something works on e (a channel, a save, its end) */
-int  qenv_busy(const struct qenv *e);
 
 /* queue_env_commit - write e's envelope file (letter's calling address
  * calling) into t; 0, or -1 (logged; t unchanged) */
@@ -286,13 +183,5 @@ void queue_list(struct queue *q, struct buf *out);
  * (no daemon); 0, or -1 with err when the spool is unreadable */
 int  queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen);
 
-/*
- * Envelope lists
- */
-
-/* qenvq_add - e at the tail of l (taken out of its list first) */
-void qenvq_add(struct qenvq *l, struct qenv *e);
-/* qenvq_del - e out of its list, if any */
-void qenvq_del(struct qenv *e);
 
 #endif
