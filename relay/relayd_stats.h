@@ -8,7 +8,7 @@
  *	#include "relay/relayd_stats.h"
  * DESCRIPTION
  *	Statistics are computed from the spool itself, never from the
- *	daemon's memory: the envelope listing of relayd_queue_list_dir()
+ *	daemon's memory: the envelope listing of queue_list_dir()
  *	(next hop, age, state, last error of every envelope; unrouted
  *	letters of in/), the letters of hold/, and the journal lines
  *	"received", "forwarded" and "delivered" of the last STATS_WINDOW
