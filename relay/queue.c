@@ -577,9 +577,10 @@ void queue_letter_end_ops(struct queue *q, struct spool_txn *t, const char *name
 int queue_load(struct queue *q, char *err, size_t errlen)
 {
 	struct names qn, in;
-	char    path[PATH_MAX];
+	char    path[PATH_MAX], ln[SPOOL_NAMELEN];
 	size_t  i, j, llen;
 	struct qletter *l;
+	unsigned mark;
 	int     k, c;
 
 	memset(&qn, 0, sizeof(qn));
@@ -617,20 +618,49 @@ int queue_load(struct queue *q, char *err, size_t errlen)
 	for (c = 0; c < CHANNEL_MAX; c++)
 		if (q->rd->chops[c] != NULL && q->rd->chops[c]->recover != NULL)
 			q->rd->chops[c]->recover(q->rd->chself[c], qn.v, qn.n);
-	/* letters with no envelope left: finish them */
+	/* letters with no envelope file left: finish them. A letter whose
+	 * envelope files are there but could not be loaded (malformed) is
+	 * left alone for the operator, never finished. */
+	mark = queue_new_mark(q);
+	for (i = 0; i < qn.n; i++) {
+		k = qn.v[i][0] ? kind_of(qn.v[i], &llen) : 0;
+		if (k == 'l' || k == 'f') {
+			snprintf(ln, sizeof(ln), "%.*s", (int) llen, qn.v[i]);
+			letter_add(q, ln)->mark = mark;
+		}
+	}
 	for (i = 0; i < qn.n; i++) {
 		const char *nm = qn.v[i];
 
 		if (!nm[0] || kind_of(nm, &llen) != 0)
 			continue;
 		l = letter_add(q, nm);
-		if (l->nenv == 0) {
+		if (l->nenv > 0)
+			continue;
+		if (l->mark == mark)
+			log_error("'queue/%s': left alone: its envelopes could not be loaded", nm);
+		else {
 			struct spool_txn *t = spool_txn_new(q->rd->sp);
 
 			queue_letter_end_ops(q, t, nm, l->dead, l->dead_reason);
 			if (spool_txn_run(t, err, errlen) < 0)
 				log_error("finish '%s': %s", nm, err);
-			letter_del(q, l);
+		}
+		letter_del(q, l);
+	}
+	/* letters marked above whose envelopes all failed to load, and whose
+	 * letter file is missing, were never in memory for long */
+	for (i = 0; i < q->ltab_size; i++) {
+		struct qletter **lp = &q->ltab[i];
+
+		while (*lp != NULL) {
+			if ((*lp)->nenv == 0) {
+				l = *lp;
+				*lp = l->hnext;
+				q->nletters--;
+				qletter_free(l);
+			} else
+				lp = &(*lp)->hnext;
 		}
 	}
 	names_free(&qn);

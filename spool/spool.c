@@ -13,16 +13,26 @@
  *	   a temporary name; fsync each claimed file. Concurrent fsyncs on
  *	   one file system are merged by the kernel's journal.
  *
- *	2. apply (one workq item per batch, one batch at a time): every
- *	   transaction prepared since the last batch started is applied in
- *	   turn: link tmp/NAME to STATE/NAME (a link, not a rename, so that
- *	   an existing file is never replaced and so that the tmp name
- *	   stays as a marker of a commit in flight), renames for moves,
- *	   unlinks, docket renames. Then each directory touched is fsynced
- *	   once, the journal lines of all transactions are appended in one
- *	   write and synced with one fdatasync. Only then are the tmp
- *	   links removed (no fsync needed: a leftover is cleaned up by
- *	   recovery) and the journal rotated if it is too big.
+ *	2. apply (one workq item per batch, one batch at a time), in this
+ *	   order, which is the rule that keeps the journal true:
+ *	   a. the intent record (spool/intent.h): the batch's operations
+ *	      and its journal lines with their time, written at offset 0
+ *	      of the preallocated SPOOL/intent and fdatasynced: durable
+ *	      BEFORE any file changes. Skipped when the batch has no lines
+ *	      or no file operations (nothing could be lost or left over).
+ *	   b. every transaction in turn: link tmp/NAME to STATE/NAME (a
+ *	      link, not a rename, so that an existing file is never
+ *	      replaced and so that the tmp name stays as a marker of a
+ *	      commit in flight), renames for moves, unlinks, docket
+ *	      renames, removal of claim markers. A transaction that fails
+ *	      here is undone, and the record is rewritten without it.
+ *	   c. each directory touched is fsynced once.
+ *	   d. the journal lines of all transactions are appended in one
+ *	      write and synced with one fdatasync.
+ *	   Only then are the tmp links removed (no fsync needed: a
+ *	   leftover is cleaned up by recovery) and the journal rotated if
+ *	   it is too big (which clears the record: it names the journal by
+ *	   inode).
  *
  *	Callbacks run on the loop thread when the batch is back. A batch
  *	is started when the loop has run every completion posted so far
@@ -32,12 +42,24 @@
  *	file operations reversed, temporaries removed) and reported; the
  *	others of its batch go on. A failed directory fsync or journal
  *	write/fsync fails the whole batch: the journal is truncated to its
- *	old size and every transaction of the batch is undone.
+ *	old size, every transaction of the batch is undone and the record
+ *	cleared.
  *
- *	Crash points (util/crash.h), in order: spool-prepared,
+ *	Recovery (spool_recover) reads the record: torn (bad CRC) means its
+ *	batch never began; its lines found whole in the journal at the
+ *	recorded offset mean the batch is over; otherwise each of its
+ *	transactions is completed (operations found done count as done,
+ *	by file identity) or, if one can no longer be done, undone, and
+ *	the lines of those that stand are appended with their recorded
+ *	times. A claim (done at once by spool_txn_claim, before any batch)
+ *	leaves the marker tmp/NAME~FILE until its batch applies it; a
+ *	marker no record covers is a claim that never reached a batch and
+ *	goes back to out/FILE.
+ *
+ *	Crash points (util/crash.h), in order: spool-claim-after-rename
+ *	(when the transaction is built), spool-prepared, spool-after-intent,
  *	spool-after-link, spool-after-ops, spool-after-dirsync,
- *	spool-after-journal-write, spool-after-journal-sync,
- *	spool-claim-after-rename.
+ *	spool-after-journal-write, spool-after-journal-sync.
  *
  *	Sequence numbers: SPOOL/seq holds the first number not yet
  *	reserved. A block is reserved by writing the file durably before

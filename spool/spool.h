@@ -127,12 +127,17 @@ typedef int spool_scan_fn(void *arg, const char *name);
 struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen);
 
 /* spool_recover - start-up recovery, before any other operation and
- * while no other process uses the spool: cut a torn last journal line,
- * remove tmp/ leftovers (a tmp file that is also linked into a state is
- * a commit that reached its commit point: its journal line is written
- * again as "recovered"), remove half-written dockets and sequence
- * files, report names found in two states, and journal a "recover"
- * line. Synchronous (it fsyncs). rep may be NULL. 0, or -1 with err. */
+ * while no other process uses the spool: cut a torn last journal line;
+ * finish the last batch if a crash cut it short (from SPOOL/intent:
+ * each of its transactions is completed, its journal lines appended,
+ * or undone without them; doc/spool.md "Journal truth across
+ * crashes"); remove tmp/ leftovers (a tmp file also linked into a
+ * state is a commit whose lines are in the journal; only in a spool
+ * older than SPOOL/intent are they written again as "recovered"); put
+ * claims no batch took back into out/; remove half-written dockets and
+ * sequence files; report names found in two states, and journal a
+ * "recover" line. Synchronous (it fsyncs). rep may be NULL. 0, or -1
+ * with err. */
 int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_t errlen);
 
 /* spool_close - wait for transactions in flight (running the loop),
@@ -279,7 +284,9 @@ void spool_txn_remove(struct spool_txn *t, enum spool_state st, const char *name
  * SPOOL_NAMELEN). The rename is the claim: a file is taken once, and
  * a second claim fails with ENOENT. The transaction then fsyncs the
  * file and both directories; if it fails the file is renamed back to
- * out/FILE. FILE must be a plain name not starting with '.'.
+ * out/FILE, and so does start-up recovery when a crash came before
+ * the transaction's batch began (a marker tmp/NAME~FILE tells it).
+ * FILE must be a plain name not starting with '.'.
  * 0, or -1 with err (the transaction is unchanged). */
 int spool_txn_claim(struct spool_txn *t, const char *file, enum spool_state to,
 	char *name, size_t len, char *err, size_t errlen);

@@ -19,7 +19,12 @@
  *
  *	Crashes: the binary re-executes itself ("--child-crash DIR") with
  *	NIFTPMAIL_CRASH naming each crash point of spool.c; the parent then
- *	recovers and checks the same invariants.
+ *	recovers and checks the same invariants. Journal truth
+ *	("--child-truth DIR SCENARIO"): after a crash at any point and
+ *	recovery, each transaction is whole (every change made, each of its
+ *	lines in the journal exactly once) or absent (no change, no line),
+ *	also for one that failed inside its batch, and a second recovery
+ *	changes nothing.
  *
  *	Group commit: many transactions submitted at once on a loop must
  *	cost far fewer journal fsyncs than transactions (counted by the
