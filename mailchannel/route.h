@@ -97,6 +97,7 @@ struct buf;
 enum route_channel {
 	ROUTE_CH_NIFTP,		/* NIFTP over a TS address */
 	ROUTE_CH_LOCAL,		/* deliver here: the host is treated as this node */
+	ROUTE_CH_MAX		/* how many (not a channel) */
 };
 
 /* One alternate of a route. */

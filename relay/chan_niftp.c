@@ -9,11 +9,12 @@
  *
  *	extern const struct channel_ops chan_niftp_ops;
  * DESCRIPTION
- *	Per next hop, at most [limits] calls_per_hop calls (niftp_call_open
- *	to the hop's current alternate, calling = [node] calling), each
- *	carrying one copy after another: a call that finishes a copy takes
- *	the next ready envelope of its hop, and hangs up after two idle
- *	seconds. A call that cannot be placed moves the hop to its next
+ *	Per next hop, at most [niftp] calls_per_hop calls (default [limits]
+ *	calls_per_hop; niftp_call_open to the hop's current alternate,
+ *	calling = [node] calling), each carrying one copy after another: a
+ *	call that finishes a copy takes the next ready envelope of its hop,
+ *	and hangs up after [niftp] idle_hangup (2 s) without one. [niftp]
+ *	deflate (yes) offers the private deflate facility. A call that cannot be placed moves the hop to its next
  *	alternate at once; when every alternate failed the envelope is
  *	deferred.
  *
@@ -54,6 +55,7 @@
 #include "niftp/niftp_call.h"
 #include "relay/chan_niftp.h"
 #include "relay/channel.h"
+#include "relay/conf.h"
 #include "relay/queue.h"
 #include "relay/rec.h"
 #include "relay/relayd.h"
@@ -68,7 +70,7 @@
 #include "util/strutil.h"
 #include "util/workq.h"
 
-#define FWD_IDLE_MS	2000
+#define FWD_IDLE_MS	2000	/* default [niftp] idle_hangup */
 #define HOP_HELD_MAX	512	/* copies fixed ahead per hop (transfer ids held) */
 #define TID_MAX		65534
 #define FWD_ADDR_MAX	300	/* a TS address as shown in the journal */
@@ -149,6 +151,20 @@ struct niftp_file {
 	uint64_t off;
 	uint64_t size;
 };
+
+/* settings - the [niftp] settings of the current configuration */
+static struct chan_niftp_settings settings(const struct chniftp *cn)
+{
+	const struct chan_niftp_settings *st = cn->rd->conf->chconf[ROUTE_CH_NIFTP];
+	struct chan_niftp_settings def;
+
+	if (st != NULL)
+		return *st;
+	def.calls_per_hop = cn->rd->conf->calls_per_hop;
+	def.idle_ms = FWD_IDLE_MS;
+	def.deflate = 1;
+	return def;
+}
 
 static struct fenv *fenv(struct qenv *e)
 {
@@ -871,7 +887,7 @@ static int fcall_new(struct chniftp *cn, struct rhop *h, const struct route_hop 
 	hooks.docket_save = docket_hook;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.info = "mailrelayd (niftpmail) 1.0";
-	cfg.deflate = 1;
+	cfg.deflate = settings(cn).deflate;
 	memset(&tso, 0, sizeof(tso));
 	tso.connect_timeout_ms = rd->conf->connect_timeout_ms;
 	tso.setup_timeout_ms = rd->conf->setup_timeout_ms;
@@ -925,7 +941,7 @@ static void hop_pump(struct chniftp *cn, struct rhop *h)
 			transfer_start(fc, e);
 			continue;
 		}
-		if (h->ncalls >= rd->conf->calls_per_hop)
+		if (h->ncalls >= settings(cn).calls_per_hop)
 			break;		/* waits for a call to become free */
 		(void) fcall_new(cn, h, rh, e);
 	}
@@ -942,7 +958,8 @@ static void fcall_next(struct fcall *fc)
 	}
 	hop_pump(cn, fc->hop);
 	if (fc->cur == NULL && !fc->down && fc->idle_timer == 0)
-		fc->idle_timer = loop_timer_add(cn->rd->loop, FWD_IDLE_MS, fcall_idle_over, fc);
+		fc->idle_timer = loop_timer_add(cn->rd->loop, settings(cn).idle_ms, fcall_idle_over,
+		    fc);
 }
 
 /* --- the channel interface ---------------------------------------------------------------- */
@@ -1250,8 +1267,35 @@ static void chn_recover(void *self, char *const *names, size_t n)
 	}
 }
 
+static const char *const chn_keys[] = { "calls_per_hop", "idle_hangup", "deflate", NULL };
+
+/* chn_conf_load - the [niftp] section (absent: the defaults) */
+static void *chn_conf_load(struct conf_sect *s)
+{
+	struct chan_niftp_settings *st = xcalloc(1, sizeof(*st));
+	uint64_t n;
+
+	st->calls_per_hop = conf_sect_conf(s)->calls_per_hop;
+	st->idle_ms = FWD_IDLE_MS;
+	st->deflate = 1;
+	if (conf_sect_num(s, "calls_per_hop", 1, 64, &n) > 0)
+		st->calls_per_hop = (unsigned) n;
+	(void) conf_sect_dur(s, "idle_hangup", 0, 3600 * 1000, &st->idle_ms);
+	(void) conf_sect_bool(s, "deflate", &st->deflate);
+	return st;
+}
+
+static void chn_conf_free(void *cfg)
+{
+	free(cfg);
+}
+
 const struct channel_ops chan_niftp_ops = {
 	.name = "niftp",
+	.section = "niftp",
+	.keys = chn_keys,
+	.conf_load = chn_conf_load,
+	.conf_free = chn_conf_free,
 	.init = chn_init,
 	.start = chn_start,
 	.busy = chn_busy,

@@ -25,7 +25,8 @@
  *	Adding a channel: its file (struct channel_ops), one line in the
  *	table (relay/channel.c) and its word in the route parser
  *	(ROUTE_CH_* in mailchannel/route.h, the [routes] syntax in
- *	relay/conf.c). Nothing else.
+ *	relay/conf.c). Nothing else: its configuration section is read by
+ *	the channel itself (conf_load below).
  *
  *	A channel's saved state (what it must find again after a crash,
  *	e.g. a copy's identity and its NIFTP docket) lives in the
@@ -54,15 +55,27 @@
 #include "mailchannel/route.h"
 
 struct buf;
+struct conf_sect;
 struct relayd;
 struct qenv;
 struct spool_txn;
 
-#define CHANNEL_MAX	8	/* route channels (enum route_channel) the table holds */
+#define CHANNEL_MAX	ROUTE_CH_MAX	/* entries of the channel table */
 
 struct channel_ops {
 	const char *name;	/* "local", "niftp": in logs and queue listings */
 	int	passive;	/* envelopes wait for a peer (pull): never start()ed */
+	/* Its configuration section ([niftp]), parsed by the channel: its keys
+	 * (others are warned about), and conf_load(), which reads them with
+	 * the conf_sect_*() functions of relay/conf.h (errors are reported with
+	 * the file and line) and returns its settings, kept in the
+	 * configuration (conf->chconf[ROUTE_CH_...]) and freed with
+	 * conf_free(). Called for every configuration loaded, also when the
+	 * section is absent (defaults). All may be NULL: no section. */
+	const char *section;
+	const char *const *keys;
+	void   *(*conf_load)(struct conf_sect *s);
+	void	(*conf_free)(void *cfg);
 	/* init - the channel's instance for node rd (configuration in rd->conf,
 	 * loop rd->loop); NULL with err */
 	void   *(*init)(struct relayd *rd, char *err, size_t errlen);

@@ -40,6 +40,7 @@
 #include "mailchannel/addr.h"
 #include "mailchannel/route.h"
 #include "niftp/ts.h"
+#include "relay/channel.h"
 #include "relay/conf.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -209,9 +210,18 @@ static char *lower_ndup(const char *s, size_t n)
 
 static int known_section(const char *sec, const char *const **keys)
 {
+	const struct channel_ops *ch;
+
 	for (size_t i = 0; i < NSECTIONS; i++)
 		if (strcmp(sections[i].name, sec) == 0) {
 			*keys = sections[i].keys;
+			return 1;
+		}
+	/* a channel's own section */
+	for (int i = 0; i < CHANNEL_MAX; i++)
+		if ((ch = channel_default((enum route_channel) i)) != NULL && ch->section != NULL
+		    && strcmp(ch->section, sec) == 0) {
+			*keys = ch->keys;
 			return 1;
 		}
 	return 0;
@@ -1073,6 +1083,89 @@ static char *file_dir(const char *path)
 	return dir;
 }
 
+/*
+ * Channel sections (relay/channel.h): read by the channels through these.
+ */
+
+struct conf_sect {
+	struct ld *ld;
+	const char *name;
+};
+
+const char *conf_sect_name(const struct conf_sect *s)
+{
+	return s->name;
+}
+
+const struct conf *conf_sect_conf(const struct conf_sect *s)
+{
+	return s->ld->c;
+}
+
+const char *conf_sect_str(struct conf_sect *s, const char *key)
+{
+	return get(s->ld, s->name, key);
+}
+
+int conf_sect_dur(struct conf_sect *s, const char *key, int64_t min, int64_t max,
+	int64_t *out)
+{
+	return dur(s->ld, s->name, key, min, max, out);
+}
+
+int conf_sect_num(struct conf_sect *s, const char *key, uint64_t min, uint64_t max,
+	uint64_t *out)
+{
+	unsigned before = s->ld->nerrs;
+	uint64_t x = UINT64_MAX;
+
+	if (get(s->ld, s->name, key) == NULL)
+		return 0;
+	num(s->ld, s->name, key, min, max, 0, &x);
+	if (s->ld->nerrs != before)
+		return -1;
+	*out = x;
+	return 1;
+}
+
+int conf_sect_bool(struct conf_sect *s, const char *key, int *out)
+{
+	const char *v = get(s->ld, s->name, key);
+
+	if (v == NULL)
+		return 0;
+	if (parse_bool(v, out) < 0) {
+		cerr(s->ld, s->name, key, "'%.40s' is not yes or no", v);
+		return -1;
+	}
+	return 1;
+}
+
+void conf_sect_err(struct conf_sect *s, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(s->ld, 0, line_of(s->ld, s->name, key), s->name, key, fmt, ap);
+	va_end(ap);
+}
+
+/* load_channels - each channel's settings from its own section */
+static void load_channels(struct ld *ld)
+{
+	struct conf_sect s;
+
+	for (int i = 0; i < CHANNEL_MAX; i++) {
+		const struct channel_ops *ch = channel_default((enum route_channel) i);
+
+		if (ch == NULL || ch->conf_load == NULL)
+			continue;
+		s.ld = ld;
+		s.name = ch->section;
+		ld->c->chconf[i] = ch->conf_load(&s);
+	}
+}
+
 struct conf *conf_load(const char *path, struct buf *errs, unsigned *nerrs, unsigned *nwarns)
 {
 	struct ld ld;
@@ -1118,6 +1211,7 @@ struct conf *conf_load(const char *path, struct buf *errs, unsigned *nerrs, unsi
 	load_aliases(&ld, t);
 	load_retry_limits(&ld);
 	load_monitor(&ld);
+	load_channels(&ld);
 	route_table_set_max_hops(t, c->max_hops);
 	own_name_routes(&ld, t);
 	if (ld.nerrs == 0) {
@@ -1166,6 +1260,12 @@ void conf_free(struct conf *c)
 	free(c->listen);
 	free(c->maildir);
 	route_table_free(c->routes);
+	for (int i = 0; i < CHANNEL_MAX; i++) {
+		const struct channel_ops *ch = channel_default((enum route_channel) i);
+
+		if (c->chconf[i] != NULL && ch != NULL && ch->conf_free != NULL)
+			ch->conf_free(c->chconf[i]);
+	}
 	free(c);
 }
 

@@ -30,6 +30,8 @@
  *	            max_calls, connect_timeout, setup_timeout, idle_timeout,
  *	            hop_fail_warn
  *	  [archive] enabled, dir, keep
+ *	  [CHANNEL] a channel's own section, read by the channel
+ *	            (relay/channel.h): [niftp] calls_per_hop, idle_hangup, deflate
  *
  *	Relative paths (spool, control, log_file, pid_file, maildir, and
  *	the PATH of unix: addresses) are taken relative to the directory
@@ -114,7 +116,35 @@ struct conf {
 
 	/* routes, local names, aliases, lists, users, max_hops: owned here */
 	struct route_table *routes;
+
+	/* each channel's settings from its own section (relay/channel.h),
+	 * indexed by enum route_channel; NULL: the channel has none */
+	void   *chconf[ROUTE_CH_MAX];
 };
+
+/* A channel's section of a configuration being loaded: what its
+ * conf_load() reads. */
+struct conf_sect;
+
+/* conf_sect_name - the section's name */
+const char *conf_sect_name(const struct conf_sect *s);
+/* conf_sect_conf - the configuration being loaded: its core sections
+ * ([node], [limits], ...) are loaded already (read-only) */
+const struct conf *conf_sect_conf(const struct conf_sect *s);
+/* conf_sect_str - the raw value of key, or NULL when absent */
+const char *conf_sect_str(struct conf_sect *s, const char *key);
+/* conf_sect_dur, conf_sect_num, conf_sect_bool - key as a duration (ms,
+ * within [min,max]), a number within [min,max], a boolean (yes/no,
+ * true/false, on/off, 1/0): 1 and *out set, 0 absent (*out unchanged),
+ * -1 bad (reported as an error with the file and line) */
+int  conf_sect_dur(struct conf_sect *s, const char *key, int64_t min, int64_t max,
+	int64_t *out);
+int  conf_sect_num(struct conf_sect *s, const char *key, uint64_t min, uint64_t max,
+	uint64_t *out);
+int  conf_sect_bool(struct conf_sect *s, const char *key, int *out);
+/* conf_sect_err - report an error about key (NULL: the section) */
+void conf_sect_err(struct conf_sect *s, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* conf_load - read and validate path. Returns a new configuration, or
  * NULL when any error was found. Errors and warnings are appended to

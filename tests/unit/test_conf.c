@@ -23,6 +23,7 @@
 
 #include "mailchannel/addr.h"
 #include "mailchannel/route.h"
+#include "relay/chan_niftp.h"
 #include "relay/conf.h"
 #include "tests/unit/tl_test.h"
 #include "util/alloc.h"
@@ -261,6 +262,13 @@ static const struct {
 	int	loads;
 	const char *want;
 } bad[] = {
+	/* a channel's own section: read by the channel (relay/chan_niftp.c) */
+	{ "[node]\nname = ucl\n[niftp]\ncalls_per_hop = 0\nidle_hangup = soon\n"
+	  "deflate = perhaps\ncolour = blue\n", 0,
+	  "t.ini:7: warning: [niftp] colour: unknown key (ignored)\n"
+	  "t.ini:4: [niftp] calls_per_hop: 0 out of range 1..64\n"
+	  "t.ini:5: [niftp] idle_hangup: bad duration 'soon' (want e.g. 30s, 10m, 4h, 5d)\n"
+	  "t.ini:6: [niftp] deflate: 'perhaps' is not yes or no\n" },
 	{ "[node]\nname = ucl\n[routes]\npss = nifpt tcp:1.2.3.4:5\n", 0,
 	  "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp or local)\n" },
 	{ "[node]\nname = ucl\nname = pss\n", 0,
@@ -385,6 +393,36 @@ static void test_bad(void)
 		conf_free(c);
 		free(diag);
 	}
+}
+
+/* test_channel_section - [niftp] values reach the channel's settings */
+static void test_channel_section(void)
+{
+	const struct chan_niftp_settings *st;
+	char   *diag;
+	unsigned ne = 0, nw = 0;
+	struct conf *c;
+
+	c = load("[node]\nname = ucl\n[limits]\ncalls_per_hop = 3\n", &diag, &ne, &nw);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	st = c->chconf[ROUTE_CH_NIFTP];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	EXPECT_INT(st->calls_per_hop, 3);	/* [limits] is the default */
+	EXPECT_INT(st->idle_ms, 2000);
+	EXPECT_INT(st->deflate, 1);
+	CU_ASSERT_PTR_NULL(c->chconf[ROUTE_CH_LOCAL]);
+	conf_free(c);
+	free(diag);
+	c = load("[node]\nname = ucl\n[limits]\ncalls_per_hop = 3\n[niftp]\n"
+	    "calls_per_hop = 7\nidle_hangup = 500ms\ndeflate = no\n", &diag, &ne, &nw);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	EXPECT_STR(diag, "");
+	st = c->chconf[ROUTE_CH_NIFTP];
+	EXPECT_INT(st->calls_per_hop, 7);
+	EXPECT_INT(st->idle_ms, 500);
+	EXPECT_INT(st->deflate, 0);
+	conf_free(c);
+	free(diag);
 }
 
 static void test_file_problems(void)
@@ -516,6 +554,7 @@ int main(void)
 		{ "conf", "full configuration", test_full },
 		{ "conf", "defaults", test_defaults },
 		{ "conf", "bad files, exact diagnostics", test_bad },
+		{ "conf", "a channel's own section", test_channel_section },
 		{ "conf", "unreadable, long lines, NUL bytes", test_file_problems },
 		{ "conf", "conf_check", test_check },
 		{ "conf", "back-off", test_backoff },
