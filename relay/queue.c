@@ -349,6 +349,34 @@ struct env_saving {
 };
 
 static void result_apply(struct queue *q, struct qenv *e, const struct qresult *r);
+static void load_marker(struct queue *q, const char *nm, size_t llen);
+
+/* env_reload - a transaction about envelope nm failed (the spool undid
+ * what it could) and e is out of the queue in memory: load it again from
+ * disk, as the next start would, due after the first back-off. Memory
+ * that ran ahead of the disk (recipients done, an attempt) is dropped,
+ * and the letter is not removed by its other envelopes meanwhile. */
+static void env_reload(struct queue *q, const char *nm)
+{
+	char    ln[SPOOL_NAMELEN], mk[SPOOL_NAMELEN + 4];
+	size_t  llen = strcspn(nm, "_");
+	struct qletter *l;
+	struct qenv *e;
+
+	snprintf(ln, sizeof(ln), "%.*s", (int) llen, nm);
+	snprintf(mk, sizeof(mk), "%s_d", ln);
+	if (!spool_exists(q->rd->sp, SPOOL_QUEUE, nm) || queue_env_load(q, nm) < 0)
+		return;		/* removed after all, or left alone (logged) */
+	if ((l = queue_letter(q, ln)) != NULL && !l->dead
+	    && spool_exists(q->rd->sp, SPOOL_QUEUE, mk))
+		load_marker(q, mk, llen);
+	for (e = q->envs; e != NULL; e = e->next)
+		if (strcmp(e->name, nm) == 0) {
+			queue_env_due(q, e, time(NULL)
+			    + (time_t) ((conf_backoff_ms(q->rd->conf, 1) + 999) / 1000));
+			break;
+		}
+}
 
 /* env_saved - a transaction that saved e's docket completed */
 static void env_saved(void *arg, int ok, const char *err)
@@ -369,6 +397,20 @@ static void env_saved(void *arg, int ok, const char *err)
 		e->result_wait = 0;
 		result_apply(q, e, r);
 		qresult_free(r);
+	} else if (e->saving == 0 && !ok && e->state == QENV_QUEUED) {
+		/* e in memory holds what the failed transaction would have
+		 * saved (recipients done or failed, an attempt, a warning)
+		 * without its lines and notices: what is on disk counts */
+		struct qletter *l = e->l;
+		char    nm[SPOOL_NAMELEN + 80];
+
+		str_copy(nm, e->name, sizeof(nm));
+		l->nenv++;		/* l stays while e is loaded again */
+		env_unlink(q, e);
+		env_gone(e, 0);
+		env_reload(q, nm);
+		if (--l->nenv <= 0)
+			letter_del(q, l);
 	} else if (e->saving == 0)
 		sched_kick(q->rd->sched, e);
 	free(sv);
@@ -703,15 +745,21 @@ static void env_left(void *arg, int ok, const char *err)
 	struct env_leaving *lv = arg;
 
 	lv->q->txns--;
-	/* e is gone from memory already; on failure what is on disk is found
-	 * again at the next start (a copy resumes: the next hop answers with
-	 * the same name, nothing is sent twice) */
-	if (!ok)
-		log_error("'%s': envelope '%s': %s (resolved at the next start)", lv->letter,
-		    lv->e->name, err);
-	else
+	/* e is gone from memory already; on failure what is on disk is
+	 * loaded again, so that the letter's other envelopes do not remove
+	 * it meanwhile (a copy resumes: the next hop answers with the same
+	 * name, nothing is sent twice) */
+	if (!ok) {
+		char    nm[SPOOL_NAMELEN + 80];
+
+		log_error("'%s': envelope '%s': %s (tried again)", lv->letter, lv->e->name, err);
+		str_copy(nm, lv->e->name, sizeof(nm));
+		env_gone(lv->e, 0);
+		env_reload(lv->q, nm);
+	} else {
 		notices_route(lv->q->rd, &lv->nr);
-	env_gone(lv->e, ok);
+		env_gone(lv->e, 1);
+	}
 	free(lv);
 }
 

@@ -2705,8 +2705,8 @@ static int spool_journal_holds(int fd, uint64_t off, const char *p, size_t n)
 
 /*
  * spool_intent_state - where the record's lines are: 1 in the journal
- * (the batch is over), 0 not or only partly (it was cut short), -1 with
- * err. The lines are appended at the recorded size of the recorded
+ * (the batch is over), 0 not or only partly (it was cut short), 2 the
+ * record is about another journal's contents (stale), -1 with err. The lines are appended at the recorded size of the recorded
  * journal, so they are there whole, or a prefix of them is there and
  * nothing after, unless the journal is another one (rotated, replaced
  * by hand) or was edited: then the record is old news.
@@ -2748,7 +2748,7 @@ static int spool_intent_state(struct spool *sp, const struct intent *rec, char *
 stale:
 	log_warn("spool: recover: the journal does not continue as the intent record says "
 	    "(edited or replaced?): record ignored");
-	return 1;
+	return 2;
 }
 
 /* spool_rv_reseal - re-encode the record with the transactions kept */
@@ -2798,10 +2798,14 @@ static int spool_intent_recover(struct spool *sp, struct spool_recovery *r, stru
 		return 0;
 	if (!spool_rv_valid(&rv.rec)) {
 		log_warn("spool: recover: the intent record is not one of ours: ignored");
-		ret = 0;
-		goto out;
+		rc = 2;
+	} else {
+		rc = spool_intent_state(sp, &rv.rec, err, errlen);
 	}
-	if ((rc = spool_intent_state(sp, &rv.rec, err, errlen)) != 0) {
+	if (rc != 0) {
+		/* once said is enough: no later start-up needs to look at it */
+		if (rc == 2 && spool_intent_clear(sp, err, errlen) < 0)
+			goto out;
 		ret = rc > 0 ? 0 : -1;
 		goto out;
 	}
