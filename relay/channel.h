@@ -18,9 +18,10 @@
  *	The channel of an envelope is the channel of its next hop's
  *	current first alternate in the route table (mailchannel/route.h):
  *	ROUTE_CH_LOCAL for local deliveries, ROUTE_CH_NIFTP, ... The
- *	table maps each route channel to its operations; the node holds
- *	one instance ("self") of each. A unit test may replace an entry
- *	with a channel of its own (channel_table_set()).
+ *	table maps each route channel to its operations; the node copies
+ *	it into rd->chops and holds one instance of each (rd->chself). A
+ *	unit test puts a channel of its own into rd->chops before
+ *	relayd_channels_start() (tests/unit/test_queue.c).
  *
  *	Adding a channel: its file (struct channel_ops), one line in the
  *	table (relay/channel.c) and its word in the route parser

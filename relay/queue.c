@@ -388,8 +388,11 @@ static void env_saved(void *arg, int ok, const char *err)
 	q->txns--;
 	if (!ok)
 		log_error("save the state of '%s': %s", e->name, err);
-	else
+	else {
+		if (sv->nr.dead)
+			queue_letter_mark_dead(q, e->l->name, sv->nr.dead_reason);
 		notices_route(q->rd, &sv->nr);
+	}
 	if (--e->saving == 0 && e->result_wait) {
 		struct qresult *r = e->pending;
 
@@ -717,7 +720,8 @@ int queue_load(struct queue *q, char *err, size_t errlen)
 /* env_leave_ops - add to t the removal of e (its file, docket, the
  * channel's files and, with the last envelope, the letter); e leaves the
  * queue in memory */
-static void env_leave_ops(struct queue *q, struct qenv *e, struct spool_txn *t)
+static void env_leave_ops(struct queue *q, struct qenv *e, struct spool_txn *t,
+	const char *dead_reason)
 {
 	struct qletter *l = e->l;
 	char    key[SPOOL_NAMELEN + 8];
@@ -728,7 +732,8 @@ static void env_leave_ops(struct queue *q, struct qenv *e, struct spool_txn *t)
 	if (e->ch != NULL && e->ch->env_leaving != NULL)
 		e->ch->env_leaving(e->chself, e, t);
 	if (l != NULL && l->nenv <= 1)
-		queue_letter_end_ops(q, t, l->name, l->dead, l->dead_reason);
+		queue_letter_end_ops(q, t, l->name, l->dead || dead_reason != NULL,
+		    l->dead ? l->dead_reason : dead_reason);
 	env_unlink(q, e);
 	e->state = QENV_LEAVING;
 }
@@ -757,6 +762,8 @@ static void env_left(void *arg, int ok, const char *err)
 		env_gone(lv->e, 0);
 		env_reload(lv->q, nm);
 	} else {
+		if (lv->nr.dead)
+			queue_letter_mark_dead(lv->q, lv->letter, lv->nr.dead_reason);
 		notices_route(lv->q->rd, &lv->nr);
 		env_gone(lv->e, 1);
 	}
@@ -789,21 +796,13 @@ void queue_letter_mark_dead(struct queue *q, const char *letter, const char *rea
 		set_dead(l, reason);
 }
 
-/* add_dead_marker - a failure of l could not be returned: its marker in t */
-static void add_dead_marker(struct queue *q, struct spool_txn *t, struct qletter *l,
-	const char *reason)
-{
-	if (!l->dead && queue_dead_marker(q, t, l->name, reason) == 0)
-		set_dead(l, reason);
-}
-
 static void result_apply(struct queue *q, struct qenv *e, const struct qresult *r)
 {
 	struct spool_txn *t = spool_txn_new(q->rd->sp);
 	struct failset fs, acks;
 	struct notice_report nr;
 	struct buf fwd = BUF_INIT(4 * 1024 * 1024);
-	const char *defer = NULL, *kv[2 * 16];
+	const char *defer = NULL, *dead_now = NULL, *kv[2 * 16];
 	char    next[32], att[16];
 	size_t  i, k, pending = 0, delivered = 0;
 
@@ -866,11 +865,18 @@ static void result_apply(struct queue *q, struct qenv *e, const struct qresult *
 		kv[k++] = buf_cstr(&fwd);
 		spool_txn_journal(t, "forwarded", e->l->name, kv, k / 2);
 	}
-	if (fs.n > 0) {
+	if (fs.n > 0)
 		notices_report(q->rd, t, &nr, &fs);
-		if (nr.dead)
-			add_dead_marker(q, t, e->l, nr.dead_reason);
-	}
+	/* a failure that cannot be returned keeps the letter for the
+	 * operator: it goes to dead/ in this transaction when this is its
+	 * last envelope, else its marker says so (and the letter in memory,
+	 * once durable: nr.dead) */
+	if (nr.dead && !e->l->dead && pending == 0 && e->l->nenv <= 1) {
+		dead_now = nr.dead_reason;
+		nr.dead = 0;
+	} else if (nr.dead && (e->l->dead
+	    || queue_dead_marker(q, t, e->l->name, nr.dead_reason) < 0))
+		nr.dead = 0;		/* marked already, or logged */
 	if (pending == 0 && delivered > 0)
 		notices_ack(q->rd, t, &nr, &acks);
 	failset_free(&fs);
@@ -883,7 +889,7 @@ static void result_apply(struct queue *q, struct qenv *e, const struct qresult *
 		lv->e = e;
 		lv->nr = nr;
 		str_copy(lv->letter, e->l->name, sizeof(lv->letter));
-		env_leave_ops(q, e, t);
+		env_leave_ops(q, e, t, dead_now);
 		q->txns++;
 		spool_txn_submit(t, env_left, lv);
 		return;
@@ -982,7 +988,7 @@ void queue_env_remove(struct queue *q, struct qenv *e)
 	lv->q = q;
 	lv->e = e;
 	str_copy(lv->letter, e->l->name, sizeof(lv->letter));
-	env_leave_ops(q, e, t);
+	env_leave_ops(q, e, t, NULL);
 	q->txns++;
 	spool_txn_submit(t, env_left, lv);
 }
@@ -1057,17 +1063,19 @@ void queue_letter_reload(struct queue *q, const char *name, int due)
 		k = kind_of(nm.v[i], &llen);
 		if (llen != strlen(name))
 			continue;
-		if (k == 'l' || k == 'f') {
-			if (queue_env_load(q, nm.v[i]) == 0 && (e = q->envs) != NULL && due)
-				e->next_try = 0;
-		} else if (k == 'd')
+		if (k == 'l' || k == 'f')
+			(void) queue_env_load(q, nm.v[i]);
+		else if (k == 'd')
 			load_marker(q, nm.v[i], llen);
 	}
 	names_free(&nm);
 	if ((l = queue_letter(q, name)) != NULL)
 		for (e = q->envs; e != NULL; e = e->next)
-			if (e->l == l)
+			if (e->l == l) {
+				if (due)
+					e->next_try = 0;
 				sched_kick(q->rd->sched, e);
+			}
 	sched_poke(q->rd->sched);
 }
 

@@ -46,7 +46,8 @@
  * DIAGNOSTICS
  *	Functions that can fail return -1 with err ("envelope 'queue/X':
  *	...", "spool: ..."). Failed transactions are logged with the
- *	letter's name and left for the next start (the spool undoes them).
+ *	letter's name; the spool undoes them, and the envelope is loaded
+ *	again from disk and tried after the first back-off.
  *--*/
 #ifndef RELAY_QUEUE_H
 #define RELAY_QUEUE_H
