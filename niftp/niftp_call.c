@@ -98,7 +98,7 @@ struct niftp_call {
 	char	abort_text[CALL_TEXTLEN];
 	int	have_start;		/* a start request waits for UP/settle */
 	struct call_start start;
-	char	caller[1100];		/* Q: identity for dockets */
+	char	caller[NIFTP_CALLER_MAX];	/* Q: identity for dockets */
 	char	peer[300];		/* printable peer */
 	struct buf out;
 };

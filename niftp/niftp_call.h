@@ -48,6 +48,9 @@ struct niftp_call *niftp_call_open(struct loop *loop, const char *addr,
 	const char *called, const char *calling, const struct ts_opts *opts,
 	const struct niftp_config *cfg, const struct niftp_call_hooks *hooks, void *arg,
 	const struct niftp_fs_ops *fs_ops, void *fs, char *err, size_t errlen);
+#define NIFTP_CALLER_MAX	1100	/* a caller identity for dockets (a calling address of up
+				 * to YB_MAX_PARAM octets, or a peer address), NUL included */
+
 /* niftp_call_serve - serve an accepted incoming ts_conn as Q (takes it over);
  * the caller identity for dockets is the calling address, or for rawtcp the
  * peer address, unless cfg->caller is set */

@@ -80,6 +80,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "niftp/niftp_call.h"
 #include "niftp/tool_common.h"
 #include "niftp/tool_dirfs.h"
 #include "util/alloc.h"
@@ -99,13 +100,13 @@
 #define DIRFS_WB_CHUNK		(8 * 1024 * 1024)	/* start writeback this often */
 
 struct docket {
-	char	caller[1100];
+	char	caller[NIFTP_CALLER_MAX];
 	unsigned tid;
 	char	name[256];
 	unsigned mode;
 	uint32_t mark;
 	uint64_t offset;
-	char	copy_id[300];
+	char	copy_id[NIFTP_MAX_NAME + 1];
 	int	committed;
 	uint64_t ino;
 	uint64_t dev;

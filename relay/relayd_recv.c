@@ -87,9 +87,9 @@
 /* Caller identity, calling address or peer text, NUL included: a Yellow
  * Book CONNECT parameter is at most YB_MAX_PARAM octets, a peer address
  * far less. Longer text is refused, never cut (see DESCRIPTION). */
-#define RECV_CALLER_MAX	(YB_MAX_PARAM + 1)
+#define RECV_CALLER_MAX	NIFTP_CALLER_MAX
 #define RECV_KEY_MAX	(SPOOL_DOCKET_KEYMAX + 1)	/* "srv CALLER TID" + NUL */
-#define RECV_REASON_MAX	256	/* a filestore reason (niftp_fs_ops: 255 octets) */
+#define RECV_REASON_MAX	NIFTP_REASON_MAX	/* a filestore reason (struct niftp_fs_ops) */
 
 struct rcall {
 	struct relayd *rd;
