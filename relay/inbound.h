@@ -22,6 +22,13 @@
  *	[donor=DONOR] size=N crc32=C rcpts=A,B msgid=ID [more...]; every
  *	value is escaped by the journal writer (a peer's text never forges
  *	a line).
+ * DIAGNOSTICS
+ *	inbound_claim() returns -1 with err ("spool: rename 'out/FILE' ...";
+ *	errno ENOENT when another claim took the file). The others add to a
+ *	transaction and cannot fail by themselves: a failure shows as the
+ *	transaction's (the spool undoes it whole; nothing was acknowledged).
+ *	inbound_accepted() logs what it cannot do (archive copy, routing)
+ *	with the letter's name; the letter stays in in/ for the next start.
  *--*/
 #ifndef RELAY_INBOUND_H
 #define RELAY_INBOUND_H

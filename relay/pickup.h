@@ -20,6 +20,11 @@
  *	which learns the assigned name), and a scan of out/ at most once a
  *	second that takes files unchanged for PICKUP_STABLE_S seconds (a
  *	drop written in place whose writer died, or one inotify missed).
+ * DIAGNOSTICS
+ *	A drop that cannot be read is logged ("pick up 'out/FILE': ...")
+ *	and left in out/; one that is not a letter goes to corrupt/ with the
+ *	reader's reason in its journal line and a warning. The callback of a
+ *	claim hears the same reason.
  *--*/
 #ifndef RELAY_PICKUP_H
 #define RELAY_PICKUP_H

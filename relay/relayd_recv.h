@@ -9,6 +9,10 @@
  *	Every accepted call for FTP.MAIL (or FTP) is served by the engine
  *	with a spool-backed filestore; a committed letter enters through
  *	the inbound door (relay/inbound.h). See relay/relayd_recv.c.
+ * DIAGNOSTICS
+ *	Refusals go to the caller as NIFTP states with a reason (RNEG,
+ *	QR/ES) and are logged with the caller's address; nothing is
+ *	acknowledged before it is durable.
  *--*/
 #ifndef RELAY_RELAYD_RECV_H
 #define RELAY_RELAYD_RECV_H

@@ -21,6 +21,10 @@
  *	Starting an envelope is handing it to its channel
  *	(queue_env_start()); when that cannot be done (no route for its
  *	next hop now) the envelope is deferred with that reason.
+ * DIAGNOSTICS
+ *	Nothing here fails: what goes wrong with an envelope is its result
+ *	(deferred, failed: journalled by the queue) and what goes wrong on
+ *	disk is the queue's (logged with the letter's name).
  *--*/
 #ifndef RELAY_SCHED_H
 #define RELAY_SCHED_H
