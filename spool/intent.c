@@ -25,8 +25,10 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define INTENT_MAGIC	"nmi1"
-#define INTENT_OPMIN	(4 + 8 + 4 * 3)	/* an operation with four empty strings */
+#define INTENT_MAGIC	"nmi2"
+#define INTENT_MAGIC1	"nmi1"		/* the first format: no trash field */
+#define INTENT_OPMIN	(4 + 8 + 4 * 3)	/* an operation with four empty strings
+					 * (first format: the smallest) */
 
 /* intent_le - append v as n little-endian octets */
 static int intent_le(struct buf *b, uint64_t v, int n)
@@ -96,7 +98,8 @@ int intent_put_op(struct buf *b, const struct intent_op *op)
 	PANIC_IF(op->kind > 255 || op->from > 255 || op->to > 255);
 	if (intent_le(b, op->kind, 1) < 0 || intent_le(b, op->from, 1) < 0
 	    || intent_le(b, op->to, 1) < 0 || intent_le(b, 0, 1) < 0
-	    || intent_le(b, op->ino, 8) < 0 || intent_put_str(b, op->name) < 0
+	    || intent_le(b, op->ino, 8) < 0 || intent_le(b, op->trash, 8) < 0
+	    || intent_put_str(b, op->name) < 0
 	    || intent_put_str(b, op->newname) < 0 || intent_put_str(b, op->dkfile) < 0
 	    || intent_put_str(b, op->dktmp) < 0)
 		return -1;
@@ -120,7 +123,8 @@ int intent_head(const void *p, size_t len, size_t *bodylen)
 {
 	const unsigned char *q = p;
 
-	if (len < INTENT_HEADLEN || memcmp(q, INTENT_MAGIC, 4) != 0)
+	if (len < INTENT_HEADLEN || (memcmp(q, INTENT_MAGIC, 4) != 0
+	    && memcmp(q, INTENT_MAGIC1, 4) != 0))
 		return 0;
 	*bodylen = (size_t) intent_get(q + 4, 4);
 	return 1;
@@ -150,7 +154,7 @@ static int intent_str(const unsigned char *p, size_t end, size_t *pos, const cha
 int intent_parse(const void *data, size_t len, struct intent *rec)
 {
 	const unsigned char *p = data;
-	size_t  body, pos, end, i, j, nops, nlen, aop = 0;
+	size_t  body, pos, end, i, j, nops, nlen, aop = 0, fixed;
 	uint64_t ntxn;
 	struct intent_op *op;
 
@@ -158,6 +162,8 @@ int intent_parse(const void *data, size_t len, struct intent *rec)
 	if (!intent_head(p, len, &body) || body > len - INTENT_HEADLEN || body < 20
 	    || intent_get(p + 8, 4) != crc32(0L, p + INTENT_HEADLEN, (uInt) body))
 		goto bad;
+	/* an operation's fixed part: kind..inode, and trash unless "nmi1" */
+	fixed = memcmp(p, INTENT_MAGIC1, 4) == 0 ? 12 : 20;
 	end = INTENT_HEADLEN + body;
 	pos = INTENT_HEADLEN;
 	rec->jino = intent_get(p + pos, 8);
@@ -183,13 +189,14 @@ int intent_parse(const void *data, size_t len, struct intent *rec)
 		rec->txn[i].nops = nops;
 		for (j = 0; j < nops; j++) {
 			op = &rec->op[rec->nop++];
-			if (end - pos < 12)
+			if (end - pos < fixed)
 				goto bad;
 			op->kind = p[pos];
 			op->from = p[pos + 1];
 			op->to = p[pos + 2];
 			op->ino = intent_get(p + pos + 4, 8);
-			pos += 12;
+			op->trash = fixed > 12 ? intent_get(p + pos + 12, 8) : 0;
+			pos += fixed;
 			if (intent_str(p, end, &pos, &op->name) < 0
 			    || intent_str(p, end, &pos, &op->newname) < 0
 			    || intent_str(p, end, &pos, &op->dkfile) < 0

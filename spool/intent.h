@@ -15,14 +15,20 @@
  *
  *	Layout, integers little-endian:
  *
- *	    "nmi1"  u32 body length  u32 CRC-32 (zlib) of the body
+ *	    "nmi2"  u32 body length  u32 CRC-32 (zlib) of the body
  *	    body:   u64 journal inode  u64 journal size before the batch
  *	            u32 transactions, then for each:
  *	                u32 operations  u32 octets of journal lines
  *	                operations: u8 kind u8 from u8 to u8 0  u64 inode
+ *	                            u64 trash
  *	                            4 strings (name, newname, dkfile, dktmp),
  *	                            each u16 length, octets, NUL
  *	                the journal lines, exactly as they are appended
+ *
+ *	"trash" numbers the name under which the operation keeps the file
+ *	it removes or replaces until its batch is over, so that it can be
+ *	put back (0: none). A record of the first format ("nmi1", written
+ *	before operations had a trash) is still read, with trash 0.
  *
  *	A record that is torn (a crash inside its write) fails its CRC.
  *	A cleared record (zeros) has no magic: intent_head() says "none".
@@ -43,6 +49,7 @@ struct buf;
 struct intent_op {
 	unsigned kind, from, to;	/* the spool's own numbering (< 256) */
 	uint64_t ino;			/* identity of the file it acts on, 0 none */
+	uint64_t trash;			/* its trash name's number, 0 none */
 	const char *name, *newname, *dkfile, *dktmp;
 };
 

@@ -24,26 +24,31 @@
  *	      link, not a rename, so that an existing file is never
  *	      replaced and so that the tmp name stays as a marker of a
  *	      commit in flight), renames for moves, unlinks, docket
- *	      renames, removal of claim markers. A transaction that fails
- *	      here is undone, and the record is rewritten without it.
+ *	      renames, removal of claim markers. What an unlink or a
+ *	      docket rename takes away is first linked as trash in the
+ *	      same directory ("Trash" below), so that every operation can
+ *	      be undone until the batch is committed. A transaction that
+ *	      fails here is undone, and the record is rewritten without it.
  *	   c. each directory touched is fsynced once.
  *	   d. the journal lines of all transactions are appended in one
  *	      write and synced with one fdatasync.
- *	   Only then are the tmp links removed (no fsync needed: a
- *	   leftover is cleaned up by recovery) and the journal rotated if
- *	   it is too big (which clears the record: it names the journal by
- *	   inode).
+ *	   Only then are the tmp links and the trash removed (no fsync
+ *	   needed: a leftover is cleaned up by recovery) and the journal
+ *	   rotated if it is too big (which clears the record: it names the
+ *	   journal by inode).
  *
  *	Callbacks run on the loop thread when the batch is back. A batch
  *	is started when the loop has run every completion posted so far
  *	(a posted "kick"), so everything prepared by then joins it.
  *
  *	Failures: a transaction whose own step fails is undone (applied
- *	file operations reversed, temporaries removed) and reported; the
- *	others of its batch go on. A failed directory fsync or journal
+ *	file operations reversed, removed files and dockets back from the
+ *	trash, temporaries removed) and reported; the others of its batch
+ *	go on. A failed intent write, directory fsync or journal
  *	write/fsync fails the whole batch: the journal is truncated to its
- *	old size, every transaction of the batch is undone and the record
- *	cleared.
+ *	old size, every transaction of the batch is undone, last first,
+ *	and the record cleared. A failed transaction is thus absent: no
+ *	file, docket or line of it remains.
  *
  *	Recovery (spool_recover) reads the record: torn (bad CRC) means its
  *	batch never began; its lines found whole in the journal at the
@@ -51,14 +56,15 @@
  *	transactions is completed (operations found done count as done,
  *	by file identity) or, if one can no longer be done, undone, and
  *	the lines of those that stand are appended with their recorded
- *	times. A claim (done at once by spool_txn_claim, before any batch)
- *	leaves the marker tmp/NAME~FILE until its batch applies it; a
- *	marker no record covers is a claim that never reached a batch and
- *	goes back to out/FILE.
+ *	times; then the trash left by any batch is removed. A claim (done
+ *	at once by spool_txn_claim, before any batch) leaves the marker
+ *	tmp/NAME~FILE until its batch applies it; a marker no record covers
+ *	is a claim that never reached a batch and goes back to out/FILE.
  *
  *	Crash points (util/crash.h), in order: spool-claim-after-rename
  *	(when the transaction is built), spool-prepared, spool-after-intent,
- *	spool-after-link, spool-after-ops, spool-after-dirsync,
+ *	spool-after-link, spool-after-trash (a remove's or docket's trash
+ *	linked, the name not yet gone), spool-after-ops, spool-after-dirsync,
  *	spool-after-journal-write, spool-after-journal-sync.
  *
  *	Sequence numbers: SPOOL/seq holds the first number not yet
@@ -105,6 +111,8 @@
 #define SPOOL_INTENT_PREALLOC	65536	/* octets of SPOOL/intent written at creation */
 #define SPOOL_INTENT_MAX	((size_t) 1 << 30)	/* a larger record is not ours */
 #define SPOOL_MARK_SEP		'~'	/* tmp/NAME~FILE: claim marker (never in a name) */
+#define SPOOL_TRASH_PREFIX	".trash."	/* DIR/.trash.HEX16: kept for an undo */
+#define SPOOL_TRASHLEN		32	/* buffer for a trash name */
 
 static const char *const spool_states[SPOOL_NSTATES] = {
 	"out", "tmp", "in", "queue", "hold", "dead", "corrupt", "archive", "part",
@@ -126,6 +134,7 @@ struct spool {
 	int	ifd;
 	int	intent_fresh;		/* SPOOL/intent created by this open */
 	struct buf irec;		/* the record being written */
+	uint64_t trash_seq;		/* last trash number handed out (loop thread) */
 	uint64_t journal_max;
 	unsigned journal_keep;
 	/* sequence numbers (loop thread), the file under seq_lock */
@@ -165,8 +174,10 @@ struct spool_op {
 	void   *data;		/* DPUT: file content */
 	size_t	len;
 	uint64_t ino;		/* identity for the intent record (0: none) */
+	uint64_t trash;		/* REMOVE/DPUT/DDEL: number of its trash name */
 	char   *mark;		/* CLAIM: marker tmp/NEWNAME~NAME */
 	int	applied;
+	int	trashed;	/* the file it removes or replaces is kept as trash */
 };
 
 struct spool_txn {
@@ -327,6 +338,54 @@ int spool_name_cmp(const char *a, const char *b)
 			return sa < sb ? -1 : 1;
 	}
 	return strcmp(a, b);
+}
+
+/* spool_dirname - name of directory index i, relative to the spool */
+static const char *spool_dirname(int i)
+{
+	return i == SPOOL_DOCKDIR ? "dockets" : spool_states[i];
+}
+
+/*
+ * Trash. Until its batch is over, every operation can be undone: what a
+ * remove, a docket delete or a docket put (of an older docket) takes
+ * away is first linked as DIR/.trash.HEX16 in its own directory, then
+ * unlinked or replaced. The same directory, so that no other directory
+ * joins the batch's fsyncs: the link is made durable by the fsync that
+ * the remove needs anyway. The trash is unlinked (no fsync) once the
+ * batch is committed and renamed back when it is undone; the intent
+ * record holds its number, and start-up recovery removes what is left
+ * after it finished the record's batch. Dot-files are no spool files
+ * (scans skip them), and the name is odd enough for out/, where users
+ * write.
+ */
+
+/* spool_trash_name - the trash name numbered id into buf (>= SPOOL_TRASHLEN) */
+static void spool_trash_name(uint64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, SPOOL_TRASH_PREFIX "%016llx", (unsigned long long) id);
+}
+
+/* spool_trash_is - 1 when s is a trash name */
+static int spool_trash_is(const char *s)
+{
+	size_t  n = sizeof(SPOOL_TRASH_PREFIX) - 1, i;
+
+	if (strncmp(s, SPOOL_TRASH_PREFIX, n) != 0 || strlen(s + n) != 16)
+		return 0;
+	for (i = n; i < n + 16; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* spool_trash_new - a trash number not used before by this process
+ * (seeded from the clock at open, so not by an earlier one either) */
+static uint64_t spool_trash_new(struct spool *sp)
+{
+	if (++sp->trash_seq == 0)
+		sp->trash_seq = 1;
+	return sp->trash_seq;
 }
 
 /* spool_path - "DIR/STATE/NAME" into buf */
@@ -623,6 +682,7 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 	struct spool *sp;
 	char    derr[DURABLE_ERRLEN];
 	struct stat sb;
+	struct timespec ts;
 	int     i, created;
 
 	if (opts->node == NULL || !spool_node_ok(opts->node)) {
@@ -641,6 +701,8 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 	sp->journal_keep = opts->journal_keep;
 	sp->seq_block = opts->seq_block ? opts->seq_block : SPOOL_DEF_BLOCK;
 	pthread_mutex_init(&sp->seq_lock, NULL);
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+		sp->trash_seq = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 
 	if (mkdir_p(sp->dir, 0750, derr, sizeof(derr)) < 0) {
 		snprintf(err, errlen, "spool: open: %s", derr);
@@ -976,7 +1038,9 @@ int spool_part_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *re
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		if (fstatat(sp->dfd[SPOOL_PART], e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		/* a batch in flight may still need its trash for an undo */
+		if (spool_trash_is(e->d_name)
+		    || fstatat(sp->dfd[SPOOL_PART], e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		elsewhere = 0;
 		for (i = 0; i < SPOOL_NSTATES && !elsewhere; i++)
@@ -1164,6 +1228,7 @@ void spool_txn_remove(struct spool_txn *t, enum spool_state st, const char *name
 	op = spool_txn_op(t, OP_REMOVE);
 	op->from = st;
 	op->name = xstrdup(name);
+	op->trash = spool_trash_new(t->sp);
 }
 
 /* spool_mark_name - the claim marker "NAME~FILE" into new memory */
@@ -1264,6 +1329,7 @@ void spool_txn_docket_put(struct spool_txn *t, const char *key, const void *data
 	op = spool_txn_op(t, OP_DPUT);
 	op->dkfile = spool_docket_file(key);
 	op->data = spool_docket_content(key, data, len, &op->len);
+	op->trash = spool_trash_new(t->sp);
 }
 
 /* spool_txn_docket_del - remove the docket of key */
@@ -1275,6 +1341,7 @@ void spool_txn_docket_del(struct spool_txn *t, const char *key)
 		log_panic("spool_txn_docket_del: bad key");
 	op = spool_txn_op(t, OP_DDEL);
 	op->dkfile = spool_docket_file(key);
+	op->trash = spool_trash_new(t->sp);
 }
 
 /* spool_txn_journal - add a journal line */
@@ -1290,9 +1357,37 @@ void spool_txn_journal(struct spool_txn *t, const char *event, const char *name,
  * Transactions: undo and free
  */
 
+/* spool_op_trashdir - the directory index of op's trash */
+static int spool_op_trashdir(const struct spool_op *op)
+{
+	return op->kind == OP_REMOVE ? (int) op->from : SPOOL_DOCKDIR;
+}
+
+/* spool_untrash - rename the trash of op back to NAME in its directory;
+ * unless over is set (a docket put's older docket, back over the new
+ * one), not when that name is taken. 0, or -1 (logged: the file stays as
+ * trash, which recovery removes: only a second failure gets here) */
+static int spool_untrash(struct spool *sp, const struct spool_op *op, const char *name,
+	int over)
+{
+	char    tn[SPOOL_TRASHLEN];
+	int     d = spool_op_trashdir(op);
+	struct stat sb;
+
+	spool_trash_name(op->trash, tn, sizeof(tn));
+	if (!over && fstatat(sp->dfd[d], name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		errno = EEXIST;
+	else if (sys_renameat(sp->dfd[d], tn, sp->dfd[d], name) == 0)
+		return 0;
+	log_warn("spool: undo: rename '%s/%s' to '%s/%s': %s", spool_dirname(d), tn,
+	    spool_dirname(d), name, strerror(errno));
+	return -1;
+}
+
 /* spool_op_undo - reverse or discard one op (best effort; worker or loop) */
 static void spool_op_undo(struct spool *sp, struct spool_op *op)
 {
+	char    tn[SPOOL_TRASHLEN];
 	struct stat sb;
 
 	switch (op->kind) {
@@ -1323,14 +1418,38 @@ static void spool_op_undo(struct spool *sp, struct spool_op *op)
 			(void) unlinkat(sp->dfd[SPOOL_TMP], op->mark, 0);
 		break;
 	case OP_DPUT:
-		if (!op->applied && op->dktmp)
-			(void) unlink(op->dktmp);
+		if (op->applied && op->trashed) {
+			/* the older docket goes back over the new one */
+			(void) spool_untrash(sp, op, op->dkfile, 1);
+		} else if (op->applied) {
+			/* there was none: the new one goes */
+			if (fstatat(sp->dfd[SPOOL_DOCKDIR], op->dkfile, &sb, AT_SYMLINK_NOFOLLOW) == 0
+			    && (uint64_t) sb.st_ino == op->ino)
+				(void) unlinkat(sp->dfd[SPOOL_DOCKDIR], op->dkfile, 0);
+		} else {
+			/* not renamed into place: the older docket is still there */
+			if (op->trashed) {
+				spool_trash_name(op->trash, tn, sizeof(tn));
+				(void) unlinkat(sp->dfd[SPOOL_DOCKDIR], tn, 0);
+			}
+			if (op->dktmp)
+				(void) unlink(op->dktmp);
+		}
 		break;
 	case OP_REMOVE:
 	case OP_DDEL:
+		/* unlinked: back from the trash; linked only: the name is
+		 * still there, the trash link goes */
+		if (op->trashed && op->applied) {
+			(void) spool_untrash(sp, op, op->kind == OP_REMOVE ? op->name : op->dkfile, 0);
+		} else if (op->trashed) {
+			spool_trash_name(op->trash, tn, sizeof(tn));
+			(void) unlinkat(sp->dfd[spool_op_trashdir(op)], tn, 0);
+		}
 		break;
 	}
 	op->applied = 0;
+	op->trashed = 0;
 }
 
 /* spool_txn_undo - undo every op in reverse */
@@ -1477,9 +1596,11 @@ static void spool_txn_prepare(void *arg)
 static int spool_op_apply(struct spool_txn *t, struct spool_op *op, unsigned *dirs)
 {
 	struct spool *sp = t->sp;
-	char    from[4096], to[4096];
+	char    from[4096], to[4096], tn[SPOOL_TRASHLEN];
 	struct stat sb;
 
+	if (op->trash)
+		spool_trash_name(op->trash, tn, sizeof(tn));
 	switch (op->kind) {
 	case OP_COMMIT:
 		if (!spool_path(sp, SPOOL_TMP, op->name, from, sizeof(from))
@@ -1513,13 +1634,27 @@ static int spool_op_apply(struct spool_txn *t, struct spool_op *op, unsigned *di
 		*dirs |= 1u << op->from | 1u << op->to;
 		return 0;
 	case OP_REMOVE:
+		/* a second link kept as trash until the batch is over, for an
+		 * undo; the name goes with the unlink, as it always did */
+		*dirs |= 1u << op->from;
 		if (!spool_path(sp, op->from, op->name, from, sizeof(from))
-		    || sys_unlink(from) < 0) {
+		    || !spool_path(sp, op->from, tn, to, sizeof(to))) {
+			errno = ENAMETOOLONG;
+			spool_txn_fail(t, "unlink '%s/%s'", spool_states[op->from], op->name);
+			return -1;
+		}
+		if (sys_link(from, to) < 0) {
+			spool_txn_fail(t, "remove: link '%s/%s' to '%s/%s'", spool_states[op->from],
+			    op->name, spool_states[op->from], tn);
+			return -1;
+		}
+		op->trashed = 1;
+		crash_point("spool-after-trash");
+		if (sys_unlink(from) < 0) {
 			spool_txn_fail(t, "unlink '%s/%s'", spool_states[op->from], op->name);
 			return -1;
 		}
 		op->applied = 1;
-		*dirs |= 1u << op->from;
 		return 0;
 	case OP_CLAIM:
 		/* The intent record now covers the claim: its marker goes, and
@@ -1534,32 +1669,48 @@ static int spool_op_apply(struct spool_txn *t, struct spool_op *op, unsigned *di
 		}
 		return 0;
 	case OP_DPUT:
+		/* An older docket keeps a second link as trash, so that an undo
+		 * can rename it back; the rename below replaces it atomically,
+		 * and a reader never finds no docket. */
+		*dirs |= 1u << SPOOL_DOCKDIR;
 		snprintf(to, sizeof(to), "%s/dockets/%s", sp->dir, op->dkfile);
+		snprintf(from, sizeof(from), "%s/dockets/%s", sp->dir, tn);
+		if (sys_link(to, from) == 0) {
+			op->trashed = 1;
+			crash_point("spool-after-trash");
+		} else if (errno != ENOENT) {
+			spool_txn_fail(t, "docket put: link 'dockets/%s' to 'dockets/%s'",
+			    op->dkfile, tn);
+			return -1;
+		}
 		if (sys_rename(op->dktmp, to) < 0) {
 			spool_txn_fail(t, "rename 'dockets/%s' to 'dockets/%s'",
 			    strrchr(op->dktmp, '/') + 1, op->dkfile);
 			return -1;
 		}
 		op->applied = 1;
-		*dirs |= 1u << SPOOL_DOCKDIR;
 		return 0;
 	case OP_DDEL:
-		snprintf(to, sizeof(to), "%s/dockets/%s", sp->dir, op->dkfile);
-		if (sys_unlink(to) < 0 && errno != ENOENT) {
+		/* as a remove; a missing docket is no error */
+		*dirs |= 1u << SPOOL_DOCKDIR;
+		snprintf(from, sizeof(from), "%s/dockets/%s", sp->dir, op->dkfile);
+		snprintf(to, sizeof(to), "%s/dockets/%s", sp->dir, tn);
+		if (sys_link(from, to) == 0) {
+			op->trashed = 1;
+			crash_point("spool-after-trash");
+		} else if (errno != ENOENT) {
+			spool_txn_fail(t, "docket delete: link 'dockets/%s' to 'dockets/%s'",
+			    op->dkfile, tn);
+			return -1;
+		}
+		if (op->trashed && sys_unlink(from) < 0 && errno != ENOENT) {
 			spool_txn_fail(t, "unlink 'dockets/%s'", op->dkfile);
 			return -1;
 		}
 		op->applied = 1;
-		*dirs |= 1u << SPOOL_DOCKDIR;
 		return 0;
 	}
 	return 0;
-}
-
-/* spool_dirname - name of directory index i, relative to the spool */
-static const char *spool_dirname(int i)
-{
-	return i == SPOOL_DOCKDIR ? "dockets" : spool_states[i];
 }
 
 /* spool_rotate - journal -> journal.1 -> ... (worker, batch held); 0 or -1 */
@@ -1765,6 +1916,7 @@ static int spool_intent_write(struct spool_batch *b, const char *tm, char *err, 
 			io.from = op->from;
 			io.to = op->to;
 			io.ino = op->ino;
+			io.trash = op->trash;
 			io.name = op->name;
 			io.newname = op->newname;
 			io.dkfile = op->dkfile;
@@ -1805,12 +1957,13 @@ toobig:
 static void spool_batch_apply(struct spool_batch *b)
 {
 	struct spool *sp = b->sp;
-	struct spool_txn *t;
+	struct spool_txn *t, **tv;
+	struct spool_op *op;
 	struct buf jl = BUF_INIT(SIZE_MAX / 2);
 	unsigned dirs = 0, tdirs;
-	char    berr[SPOOL_ERRLEN] = "", tm[32], path[4096];
+	char    berr[SPOOL_ERRLEN] = "", tm[32], path[4096], tn[SPOOL_TRASHLEN];
 	const unsigned char *p, *nl;
-	size_t  i, left;
+	size_t  i, left, n;
 	int     d, ops = 0, lines = 0, intent = 0, dropped = 0;
 
 	/* The lines' time is fixed first: the record holds them exactly as
@@ -1897,13 +2050,26 @@ static void spool_batch_apply(struct spool_batch *b)
 	PANIC_IF(intent && b->intent_lines && b->intent_lines != jl.len);
 	crash_point("spool-after-journal-sync");
 
-	/* Committed. The tmp links were markers of commits in flight. */
-	for (t = b->head; t; t = t->next)
-		if (!t->failed)
-			for (i = 0; i < t->nops; i++)
-				if (t->ops[i].kind == OP_COMMIT && spool_path(sp, SPOOL_TMP,
-				    t->ops[i].name, path, sizeof(path)))
-					(void) sys_unlink(path);
+	/* Committed. The tmp links were markers of commits in flight, the
+	 * trash was kept for an undo: neither needs an fsync to go (a
+	 * leftover is removed by recovery). */
+	for (t = b->head; t; t = t->next) {
+		if (t->failed)
+			continue;
+		for (i = 0; i < t->nops; i++) {
+			op = &t->ops[i];
+			if (op->kind == OP_COMMIT && spool_path(sp, SPOOL_TMP, op->name, path,
+			    sizeof(path)))
+				(void) sys_unlink(path);
+			if (op->trashed) {
+				spool_trash_name(op->trash, tn, sizeof(tn));
+				snprintf(path, sizeof(path), "%s/%s/%s", sp->dir,
+				    spool_dirname(spool_op_trashdir(op)), tn);
+				(void) sys_unlink(path);
+				op->trashed = 0;
+			}
+		}
+	}
 	if (sp->jsize >= sp->journal_max) {
 		/* The record names the old journal by inode; once that file
 		 * may be deleted, its inode may be reused for a new journal. */
@@ -1922,13 +2088,22 @@ journal_fail:
 		log_warn("spool: truncate 'journal' to %llu: %s",
 		    (unsigned long long) sp->jsize, strerror(errno));
 batch_fail:
-	for (t = b->head; t; t = t->next) {
+	/* last transaction first: a later one may act on what an earlier
+	 * one left (a move of a file it moved, a docket it put) */
+	for (n = 0, t = b->head; t; t = t->next)
+		n++;
+	tv = xcalloc(n ? n : 1, sizeof(*tv));
+	for (n = 0, t = b->head; t; t = t->next)
+		tv[n++] = t;
+	while (n-- > 0) {
+		t = tv[n];
 		if (t->failed)
 			continue;
 		spool_txn_undo(t);
 		t->failed = 1;
 		str_copy(t->err, berr, sizeof(t->err));
 	}
+	free(tv);
 	for (d = 0; d < SPOOL_NDIRS; d++)
 		if (dirs & 1u << d)
 			(void) sys_fsync(sp->dfd[d]);
@@ -2389,6 +2564,26 @@ found:
 	return (int64_t) (end - keep);
 }
 
+/* spool_remove_trash - remove the trash names in DIRFD; count */
+static unsigned spool_remove_trash(int dirfd)
+{
+	DIR    *d;
+	struct dirent *e;
+	unsigned n = 0;
+	int     fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (spool_trash_is(e->d_name) && unlinkat(dirfd, e->d_name, 0) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
 /* spool_remove_dot_tmp - remove DIRFD/.tmp.* ; count */
 static unsigned spool_remove_dot_tmp(int dirfd)
 {
@@ -2536,9 +2731,12 @@ static int spool_rv_done(const struct spool *sp, const struct intent_op *op)
 static int spool_rv_redo(struct spool_rv *rv, const struct intent_op *op)
 {
 	struct spool *sp = rv->sp;
-	char    a[4096], b[4096];
-	int     to = (int) op->to, from = (int) op->from;
+	char    a[4096], b[4096], tn[SPOOL_TRASHLEN];
+	int     to = (int) op->to, from = (int) op->from, dk = SPOOL_DOCKDIR;
 
+	/* trash 0: a record of the first format, whose removes and docket
+	 * operations kept no trash */
+	spool_trash_name(op->trash, tn, sizeof(tn));
 	switch (op->kind) {
 	case OP_COMMIT:
 		if (!spool_at(sp, SPOOL_TMP, op->name, op->ino) || spool_there(sp, to, op->name))
@@ -2556,22 +2754,33 @@ static int spool_rv_redo(struct spool_rv *rv, const struct intent_op *op)
 		rv->dirs |= 1u << from | 1u << to;
 		return 0;
 	case OP_REMOVE:
+		if (!spool_at(sp, from, op->name, op->ino))
+			goto cannot;
+		if (op->trash && !spool_there(sp, from, tn)
+		    && linkat(sp->dfd[from], op->name, sp->dfd[from], tn, 0) < 0)
+			goto failed;
 		if (unlinkat(sp->dfd[from], op->name, 0) < 0)
 			goto failed;
 		rv->dirs |= 1u << from;
 		return 0;
 	case OP_DPUT:
-		if (!spool_at(sp, SPOOL_DOCKDIR, op->dktmp, op->ino))
+		if (!spool_at(sp, dk, op->dktmp, op->ino))
 			goto cannot;
-		if (sys_renameat(sp->dfd[SPOOL_DOCKDIR], op->dktmp, sp->dfd[SPOOL_DOCKDIR],
-		    op->dkfile) < 0)
+		/* the older docket, if any, kept as trash as at apply time */
+		if (op->trash && spool_there(sp, dk, op->dkfile) && !spool_there(sp, dk, tn)
+		    && linkat(sp->dfd[dk], op->dkfile, sp->dfd[dk], tn, 0) < 0)
 			goto failed;
-		rv->dirs |= 1u << SPOOL_DOCKDIR;
+		if (sys_renameat(sp->dfd[dk], op->dktmp, sp->dfd[dk], op->dkfile) < 0)
+			goto failed;
+		rv->dirs |= 1u << dk;
 		return 0;
 	case OP_DDEL:
-		if (unlinkat(sp->dfd[SPOOL_DOCKDIR], op->dkfile, 0) < 0 && errno != ENOENT)
+		if (op->trash && !spool_there(sp, dk, tn)
+		    && linkat(sp->dfd[dk], op->dkfile, sp->dfd[dk], tn, 0) < 0 && errno != ENOENT)
 			goto failed;
-		rv->dirs |= 1u << SPOOL_DOCKDIR;
+		if (unlinkat(sp->dfd[dk], op->dkfile, 0) < 0 && errno != ENOENT)
+			goto failed;
+		rv->dirs |= 1u << dk;
 		return 0;
 	default:
 		break;
@@ -2609,8 +2818,30 @@ static int spool_unclaim(struct spool *sp, int st, const char *name, const char 
 	return 0;
 }
 
+/* spool_rv_untrash - rename the trash of op in directory d back to
+ * NAME (over: even when NAME is there); 1 done, 0 not */
+static int spool_rv_untrash(struct spool_rv *rv, const struct intent_op *op, int d,
+	const char *name, int over)
+{
+	struct spool *sp = rv->sp;
+	char    tn[SPOOL_TRASHLEN];
+
+	if (op->trash == 0)
+		return 0;
+	spool_trash_name(op->trash, tn, sizeof(tn));
+	if (!spool_there(sp, d, tn) || (!over && spool_there(sp, d, name)))
+		return 0;
+	if (sys_renameat(sp->dfd[d], tn, sp->dfd[d], name) < 0) {
+		log_warn("spool: recover: rename '%s/%s' to '%s/%s': %s", spool_dirname(d), tn,
+		    spool_dirname(d), name, strerror(errno));
+		return 0;
+	}
+	rv->dirs |= 1u << d;
+	return 1;
+}
+
 /* spool_rv_undo - reverse the applied operations of transaction i, last
- * first (removes and docket operations stay, as at apply time) */
+ * first: what it removed or replaced comes back from its trash */
 static void spool_rv_undo(struct spool_rv *rv, size_t i, struct buf *lines, const char *tm)
 {
 	struct spool *sp = rv->sp;
@@ -2618,6 +2849,7 @@ static void spool_rv_undo(struct spool_rv *rv, size_t i, struct buf *lines, cons
 	const struct intent_op *op;
 	char   *mark;
 	size_t  k;
+	int     dk = SPOOL_DOCKDIR;
 
 	for (k = t->op0 + t->nops; k-- > t->op0;) {
 		op = &rv->rec.op[k];
@@ -2645,6 +2877,20 @@ static void spool_rv_undo(struct spool_rv *rv, size_t i, struct buf *lines, cons
 			if (unlinkat(sp->dfd[SPOOL_TMP], mark, 0) == 0)
 				rv->dirs |= 1u << SPOOL_TMP;
 			free(mark);
+			break;
+		case OP_REMOVE:
+			(void) spool_rv_untrash(rv, op, (int) op->from, op->name, 0);
+			break;
+		case OP_DPUT:
+			/* the older docket back over the new one, or, if there
+			 * was none, the new one goes */
+			if (op->trash != 0 && !spool_rv_untrash(rv, op, dk, op->dkfile, 1)
+			    && spool_at(sp, dk, op->dkfile, op->ino)
+			    && unlinkat(sp->dfd[dk], op->dkfile, 0) == 0)
+				rv->dirs |= 1u << dk;
+			break;
+		case OP_DDEL:
+			(void) spool_rv_untrash(rv, op, dk, op->dkfile, 0);
 			break;
 		default:
 			break;
@@ -3002,9 +3248,14 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 		}
 	}
 	closedir(d);
-	/* after the record's recovery: it may have renamed docket temporaries */
+	/* after the record's recovery: it may have renamed docket temporaries,
+	 * and it needed the trash of the batch it finished (the trash of
+	 * any other batch is of one committed or undone: garbage) */
 	r.docket_tmp = spool_remove_dot_tmp(sp->dfd[SPOOL_DOCKDIR]);
 	(void) spool_remove_dot_tmp(sp->rootfd);
+	for (i = 0; i < SPOOL_NDIRS; i++)
+		if (i != SPOOL_TMP)
+			r.trash += spool_remove_trash(sp->dfd[i]);
 	/* every state: count, and report names found in two states */
 	for (i = 0; i < SPOOL_NSTATES; i++) {
 		if (i == SPOOL_TMP)

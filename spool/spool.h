@@ -89,6 +89,7 @@ struct spool_recovery {
 	unsigned intent_redone;	/* transactions completed, their lines written */
 	unsigned intent_undone;	/* transactions undone, their lines dropped */
 	unsigned claims_undone;	/* claims no batch took: back in out/ */
+	unsigned trash;		/* trash of finished batches removed (doc/spool.md) */
 };
 
 /* Counters (for tests and `mailctl stats`). */
@@ -135,9 +136,9 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
  * state is a commit whose lines are in the journal; only in a spool
  * older than SPOOL/intent are they written again as "recovered"); put
  * claims no batch took back into out/; remove half-written dockets and
- * sequence files; report names found in two states, and journal a
- * "recover" line. Synchronous (it fsyncs). rep may be NULL. 0, or -1
- * with err. */
+ * sequence files, and the trash of finished batches (DIR/.trash.N);
+ * report names found in two states, and journal a "recover" line.
+ * Synchronous (it fsyncs). rep may be NULL. 0, or -1 with err. */
 int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_t errlen);
 
 /* spool_close - wait for transactions in flight (running the loop),
@@ -255,11 +256,18 @@ int spool_part_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *re
 /*
  * Transactions. A transaction is built on the loop thread, then
  * submitted once; it is freed by the spool after its callback ran.
- * Operations are applied in the order added. On failure the applied
- * file operations of the failed transaction are undone in reverse
- * (a commit is unlinked, a move or claim renamed back), so a file is
- * either in its new state or in its old one, never in both or none;
- * removes and docket operations are not undone.
+ * Operations are applied in the order added. A transaction is whole
+ * or absent: until its batch is committed every operation can be
+ * undone (what a remove, docket delete or docket put takes away is
+ * kept as a trash link in its directory), and on failure, its own or
+ * its whole batch's, the applied operations are undone in reverse (a
+ * commit is unlinked, a move or claim renamed back, a removed file or
+ * docket and a replaced docket come back from the trash) and none of
+ * its journal lines is written. A failed transaction thus leaves every
+ * file and docket as it was; a transaction reported ok is all there.
+ * (After a crash the same holds for a transaction with journal
+ * lines, by start-up recovery from the intent record: doc/spool.md.)
+ * Only a second failure while undoing (logged) can leave a change.
  */
 
 /* spool_txn_new - an empty transaction */
@@ -276,7 +284,8 @@ void spool_txn_commit(struct spool_txn *t, struct spool_file *f, enum spool_stat
 void spool_txn_move(struct spool_txn *t, const char *name, enum spool_state from,
 	enum spool_state to, const char *newname);
 
-/* spool_txn_remove - unlink ST/NAME (missing = failure) */
+/* spool_txn_remove - unlink ST/NAME (missing = failure); until the
+ * batch is committed the file is kept as ST/.trash.N for an undo */
 void spool_txn_remove(struct spool_txn *t, enum spool_state st, const char *name);
 
 /* spool_txn_claim - take out/FILE now: rename it at once to TO/NAME
@@ -293,7 +302,8 @@ int spool_txn_claim(struct spool_txn *t, const char *file, enum spool_state to,
 
 /* spool_txn_docket_put - durably store data (len octets, copied) as
  * the docket of key (any string of 1..1024 octets without NUL),
- * replacing an older one */
+ * replacing an older one (atomically: a reader finds the old or the
+ * new one; an undo puts the old one back) */
 void spool_txn_docket_put(struct spool_txn *t, const char *key, const void *data, size_t len);
 
 /* spool_txn_docket_del - remove the docket of key (missing is no error) */

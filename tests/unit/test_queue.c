@@ -32,11 +32,9 @@
  *	Faults: every write, fsync, rename, link, unlink and open of a
  *	result transaction is failed in turn (util/sysio.h), the node is
  *	thrown away and a fresh one recovers the spool; the letter must
- *	then be in exactly one recoverable state. One window is known and
- *	counted, not failed: the spool failed the transaction but kept a
- *	remove or docket put of it (doc/spool.md: they are not undone), and
- *	a journal line is lost with it; such a run is printed as "known
- *	spool window". Crashes: the binary
+ *	then be in exactly one recoverable state. A failed transaction is
+ *	undone whole by the spool, its removes and docket operations too
+ *	(doc/spool.md), so no run may lose a line. Crashes: the binary
  *	re-executes itself ("--child-crash DIR KIND") with NIFTPMAIL_CRASH
  *	naming each spool crash point and count, and the parent recovers
  *	and checks the same.
@@ -91,7 +89,6 @@
 static char tdir[T_PATH - 64];
 static char self_exe[T_PATH];
 static int ndirs;
-static unsigned known_window;		/* fault runs in the spool's known window */
 static const char *name_file;		/* put_letter writes the letter's name here */
 static const char *child_dir;		/* --child-crash DIR CASE */
 static unsigned child_case;
@@ -1299,11 +1296,10 @@ static int fault_run(const struct rcase *rc, enum sysio_op op, unsigned long nth
 	"open" };
 	struct spool_stats st0, st1;
 	struct tnode n;
-	char    dir[T_PATH], name[SPOOL_NAMELEN], en[SPOOL_NAMELEN + 16];
-	char   *dk0, *dk1;
+	char    dir[T_PATH], name[SPOOL_NAMELEN];
 	const char *bad;
 	struct qenv *e;
-	int     failed, kept;
+	int     failed;
 
 	newdir(dir, sizeof(dir));
 	CU_ASSERT_FATAL(node_open(&n, dir) == 0);
@@ -1311,8 +1307,6 @@ static int fault_run(const struct rcase *rc, enum sysio_op op, unsigned long nth
 	CU_ASSERT_FATAL(wait_active(&n, 1));
 	e = fake_take(&n, "b");
 	CU_ASSERT_FATAL(e != NULL);
-	str_copy(en, e->name, sizeof(en));
-	dk0 = docket(&n, en);
 	spool_stats(n.rd.sp, &st0);
 	if (nth > 0)
 		sysio_fail(op, nth, EIO);
@@ -1322,25 +1316,9 @@ static int fault_run(const struct rcase *rc, enum sysio_op op, unsigned long nth
 	spool_stats(n.rd.sp, &st1);
 	failed = st1.txns_failed > st0.txns_failed;
 	signature(&n, name, sig, siglen);
-	/* the spool failed the transaction but kept some of its removes or
-	 * its docket put (doc/spool.md: "Removes and docket operations are
-	 * not undone") */
-	dk1 = docket(&n, en);
-	kept = failed && (!in_state(&n, SPOOL_QUEUE, en) || (dk0 == NULL) != (dk1 == NULL)
-	    || (dk0 != NULL && dk1 != NULL && strcmp(dk0, dk1) != 0));
-	free(dk0);
-	free(dk1);
 	/* thrown away: a fresh node recovers the spool */
 	node_restart(&n);
 	bad = letter_state(&n, name, rc, 0);
-	if (bad != NULL && kept && strstr(bad, "(neither)") != NULL) {
-		/* a line lost with the spool's kept operation: known, counted
-		 * (see the report); anything else is an error */
-		fprintf(stderr, "\nknown spool window: %s, %s call %lu failed: %s\n", rc->label,
-		    opname[op], nth, bad);
-		known_window++;
-		bad = NULL;
-	}
 	if (bad != NULL) {
 		char    now[512];
 
@@ -1519,7 +1497,6 @@ static void test_faults(void)
 			CU_ASSERT(nth <= FAULT_NMAX);
 		}
 	}
-	fprintf(stderr, "\n%u fault runs in the spool's known window\n", known_window);
 }
 
 /* child_scenario - the child of test_crashes: one letter, one result of

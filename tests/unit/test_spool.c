@@ -26,6 +26,12 @@
  *	also for one that failed inside its batch, and a second recovery
  *	changes nothing.
  *
+ *	Undo: a transaction with a remove, a docket put over an older
+ *	docket, a docket delete and a commit, with each call failing in
+ *	turn, must leave every file, docket and journal octet as before,
+ *	and going through be exactly present; a batch failing at the
+ *	journal fsync is undone last transaction first.
+ *
  *	Group commit: many transactions submitted at once on a loop must
  *	cost far fewer journal fsyncs than transactions (counted by the
  *	spool itself, no timing).
@@ -147,6 +153,73 @@ static int journal_count(const char *dir, const char *ev, const char *nm)
 	journal_reader_free(r);
 	free(rec);
 	return n;
+}
+
+/* snap_add - "DIR/NAME=CONTENT\n" for each entry of spool dir's sub
+ * directory sub, sorted by name, into b; visible: skip dot-files (and
+ * so trash); a directory is "DIR/NAME/" */
+static void snap_add(struct buf *b, const char *dir, const char *sub, int visible)
+{
+	DIR    *d = opendir(spath(dir, sub));
+	struct dirent *e;
+	struct stat sb;
+	char  **v = NULL, *text;
+	size_t  n = 0, i, len;
+
+	CU_ASSERT_FATAL(d != NULL);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0
+		    || (visible && e->d_name[0] == '.'))
+			continue;
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		v[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	for (i = 0; i + 1 < n; i++) {		/* few names: a plain sort */
+		size_t  j;
+
+		for (j = i + 1; j < n; j++)
+			if (strcmp(v[j], v[i]) < 0) {
+				char   *x = v[i];
+
+				v[i] = v[j];
+				v[j] = x;
+			}
+	}
+	for (i = 0; i < n; i++) {
+		const char *path = spath3(dir, sub, v[i]);
+
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			(void) buf_printf(b, "%s/%s/\n", sub, v[i]);
+		} else {
+			text = tl_read_file(path, &len);
+			(void) buf_printf(b, "%s/%s=", sub, v[i]);
+			if (text)
+				(void) buf_append(b, text, len);
+			(void) buf_putc(b, '\n');
+			free(text);
+		}
+		free(v[i]);
+	}
+	free(v);
+}
+
+/* snapshot - every file of every state and every docket, with their
+ * contents (visible: no dot-files, no tmp/), into new memory */
+static char *snapshot(const char *dir, int visible)
+{
+	static const char *const subs[] = { "out", "tmp", "in", "queue", "hold", "dead",
+	"corrupt", "archive", "part", "dockets" };
+	struct buf b = BUF_INIT(1 << 24);
+	char   *s;
+	size_t  i;
+
+	for (i = 0; i < NELEM(subs); i++)
+		if (!visible || strcmp(subs[i], "tmp") != 0)
+			snap_add(&b, dir, subs[i], visible);
+	s = xstrdup(buf_cstr(&b));
+	buf_release(&b);
+	return s;
 }
 
 /* put_letter - create NAME (NULL = assigned) with text and commit into st
@@ -651,10 +724,23 @@ static void test_crash_points(void)
  */
 
 static const char *const truth_points[] = {
-	"spool-prepared", "spool-after-intent", "spool-after-link", "spool-after-ops",
+	"spool-prepared", "spool-after-intent", "spool-after-link", "spool-after-trash",
+	"spool-after-trash:2", "spool-after-trash:3", "spool-after-trash:5", "spool-after-ops",
 	"spool-after-dirsync", "spool-after-journal-write", "spool-after-journal-sync",
 	"spool-claim-after-rename", "none",
 };
+
+/* truth_fires - the child of scenario scen crashes at point: "fail" has
+ * no claim and no line to write, and three trash links each ("both" six) */
+static int truth_fires(const char *scen, const char *point)
+{
+	if (strcmp(point, "none") == 0)
+		return 0;
+	if (strcmp(point, "spool-after-trash:5") == 0)
+		return strcmp(scen, "both") == 0;
+	return strcmp(scen, "fail") != 0 || (strcmp(point, "spool-claim-after-rename") != 0
+	    && strcmp(point, "spool-after-journal-write") != 0);
+}
 
 /* truth_whole - the points after which the whole transaction must stand
  * (a loop-less spool: one transaction per batch) */
@@ -664,7 +750,17 @@ static int truth_whole(const char *point)
 	    && strcmp(point, "spool-claim-after-rename") != 0;
 }
 
-/* truth_full - T1: commit, move, remove, claim, docket put, four lines */
+/* truth_redone - the points after which recovery finishes the batch
+ * from the intent record (its lines not yet written) */
+static int truth_redone(const char *point)
+{
+	return strcmp(point, "spool-after-intent") == 0 || strcmp(point, "spool-after-link") == 0
+	    || strncmp(point, "spool-after-trash", 17) == 0 || strcmp(point, "spool-after-ops") == 0
+	    || strcmp(point, "spool-after-dirsync") == 0;
+}
+
+/* truth_full - T1: commit, move, remove, claim, docket put (over an
+ * older docket), docket delete, four lines */
 static struct spool_txn *truth_full(struct spool *sp, char *err, size_t errlen)
 {
 	struct spool_file *f;
@@ -689,11 +785,13 @@ static struct spool_txn *truth_full(struct spool *sp, char *err, size_t errlen)
 	spool_txn_remove(t, SPOOL_HOLD, "gone");
 	spool_txn_journal(t, "removed", "gone", NULL, 0);
 	spool_txn_docket_put(t, "k1", "v1", 2);
+	spool_txn_docket_del(t, "k3");
 	return t;
 }
 
-/* truth_failing - T2: a commit, then a move onto an existing file
- * (fails at apply time, so the whole transaction is undone) */
+/* truth_failing - T2: a remove, a docket put over an older docket, a
+ * docket delete, a commit, then a move onto an existing file (fails at
+ * apply time, so the whole transaction is undone) */
 static struct spool_txn *truth_failing(struct spool *sp, char *err, size_t errlen)
 {
 	struct spool_file *f;
@@ -703,6 +801,9 @@ static struct spool_txn *truth_failing(struct spool *sp, char *err, size_t errle
 	    || spool_write(f, "failing\n", 8, err, errlen) < 0)
 		return NULL;
 	t = spool_txn_new(sp);
+	spool_txn_remove(t, SPOOL_HOLD, "gone2");
+	spool_txn_docket_put(t, "k2", "w1", 2);
+	spool_txn_docket_del(t, "k4");
 	spool_txn_commit(t, f, SPOOL_IN);
 	spool_txn_journal(t, "received", "newf", NULL, 0);
 	spool_txn_move(t, "clash", SPOOL_IN, SPOOL_QUEUE, "taken");
@@ -762,25 +863,38 @@ static int journal_count_kv(const char *dir, const char *ev, const char *key, co
 	return n;
 }
 
+/* dk_is - 1 when the docket of key in spool dir holds val (val NULL:
+ * when there is none) */
+static int dk_is(const char *dir, const char *key, const char *val)
+{
+	char    err[SPOOL_ERRLEN];
+	char   *v = spool_docket_peek(dir, key, NULL, err, sizeof(err));
+	int     ok = val ? v != NULL && strcmp(v, val) == 0 : v == NULL;
+
+	free(v);
+	return ok;
+}
+
 /* truth_t1 - 1 when T1 is whole, 0 when absent, -1 (printed) otherwise */
 static int truth_t1(const char *dir, struct spool *sp, const char *point)
 {
 	char    err[SPOOL_ERRLEN];
 	size_t  len;
 	char   *dk = spool_docket_get(sp, "k1", &len, NULL, err, sizeof(err));
-	int     eff[5], lines[4], i, all = 1, none = 1;
+	int     eff[6], lines[4], i, all = 1, none = 1;
 
 	eff[0] = tl_file_is(spath(dir, "in/newl"), "new letter\n");
 	eff[1] = tl_exists(spath(dir, "queue/oldl")) && !tl_exists(spath(dir, "in/oldl"));
 	eff[2] = !tl_exists(spath(dir, "hold/gone"));
 	eff[3] = find_content(dir, "in", "dropped\n") == 1 && !tl_exists(spath(dir, "out/dropped"));
 	eff[4] = dk != NULL && strcmp(dk, "v1") == 0;
+	eff[5] = !dk_is(dir, "k3", "x");
 	free(dk);
 	lines[0] = journal_count(dir, "received", "newl") + journal_count(dir, "recovered", "newl");
 	lines[1] = journal_count(dir, "routed", "oldl");
 	lines[2] = journal_count(dir, "removed", "gone");
 	lines[3] = journal_count_kv(dir, "received", "from", "out/dropped");
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 6; i++) {
 		all &= eff[i] == 1;
 		none &= eff[i] == 0;
 	}
@@ -791,37 +905,43 @@ static int truth_t1(const char *dir, struct spool *sp, const char *point)
 	/* absent also means: the old states intact, nothing half-there */
 	none &= tl_exists(spath(dir, "in/oldl")) && !tl_exists(spath(dir, "queue/oldl"))
 	    && tl_exists(spath(dir, "hold/gone")) && tl_file_is(spath(dir, "out/dropped"), "dropped\n")
-	    && !tl_exists(spath(dir, "in/newl"));
+	    && !tl_exists(spath(dir, "in/newl")) && dk_is(dir, "k1", "v0") && dk_is(dir, "k3", "x");
 	if (all)
 		return 1;
 	if (none)
 		return 0;
 	fprintf(stderr, "\ncrash at %s: T1 torn: committed %d moved %d removed %d claimed %d "
-	    "docket %d; lines received %d routed %d removed %d claim %d\n", point, eff[0],
-	    eff[1], eff[2], eff[3], eff[4], lines[0], lines[1], lines[2], lines[3]);
+	    "docket put %d del %d; lines received %d routed %d removed %d claim %d\n", point,
+	    eff[0], eff[1], eff[2], eff[3], eff[4], eff[5], lines[0], lines[1], lines[2],
+	    lines[3]);
 	return -1;
 }
 
 /* truth_t2_absent - 1 when the failing T2 left no change and no line */
 static int truth_t2_absent(const char *dir, const char *point)
 {
+	/* what it removed or replaced is back */
+	int     back = tl_file_is(spath(dir, "hold/gone2"), "gone2\n") && dk_is(dir, "k2", "w0")
+	    && dk_is(dir, "k4", "y");
 	int     ok = !tl_exists(spath(dir, "in/newf"))
 	    && journal_count(dir, "received", "newf") + journal_count(dir, "recovered", "newf") == 0
 	    && journal_count(dir, "routed", "clash") == 0
 	    && tl_file_is(spath(dir, "in/clash"), "clash in\n")
 	    && tl_file_is(spath(dir, "queue/taken"), "taken\n");
 
-	if (!ok)
+	if (!ok || !back)
 		fprintf(stderr, "\ncrash at %s: undone T2 left something: in/newf %d, lines "
-		    "received %d recovered %d routed %d\n", point, tl_exists(spath(dir, "in/newf")),
-		    journal_count(dir, "received", "newf"), journal_count(dir, "recovered", "newf"),
-		    journal_count(dir, "routed", "clash"));
-	return ok;
+		    "received %d recovered %d routed %d; removed, put, deleted back %d\n", point,
+		    tl_exists(spath(dir, "in/newf")), journal_count(dir, "received", "newf"),
+		    journal_count(dir, "recovered", "newf"), journal_count(dir, "routed", "clash"),
+		    back);
+	return ok && back;
 }
 
 static void test_journal_truth(void)
 {
 	static const char *const scens[] = { "full", "fail", "both" };
+	char   *snap;
 	size_t  i, s;
 	pid_t   pid;
 	int     st, devnull, pass, t1, t1again;
@@ -839,6 +959,11 @@ static void test_journal_truth(void)
 			CU_ASSERT_FATAL(put_letter(sp, "gone", "gone\n", SPOOL_HOLD, NULL, 0) == 0);
 			CU_ASSERT_FATAL(put_letter(sp, "clash", "clash in\n", SPOOL_IN, NULL, 0) == 0);
 			CU_ASSERT_FATAL(put_letter(sp, "taken", "taken\n", SPOOL_QUEUE, NULL, 0) == 0);
+			CU_ASSERT_FATAL(put_letter(sp, "gone2", "gone2\n", SPOOL_HOLD, NULL, 0) == 0);
+			CU_ASSERT_FATAL(spool_docket_put(sp, "k1", "v0", 2, err, sizeof(err)) == 0);
+			CU_ASSERT_FATAL(spool_docket_put(sp, "k2", "w0", 2, err, sizeof(err)) == 0);
+			CU_ASSERT_FATAL(spool_docket_put(sp, "k3", "x", 1, err, sizeof(err)) == 0);
+			CU_ASSERT_FATAL(spool_docket_put(sp, "k4", "y", 1, err, sizeof(err)) == 0);
 			spool_close(sp);
 			CU_ASSERT_FATAL(tl_write_file(spath(dir, "out/dropped"), "dropped\n") == 0);
 
@@ -852,11 +977,7 @@ static void test_journal_truth(void)
 				_exit(127);
 			}
 			CU_ASSERT_FATAL(pid > 0 && waitpid(pid, &st, 0) == pid);
-			/* "fail" has no claim and no line to write; the others fire */
-			if (strcmp(pt, "none") == 0
-			    || (strcmp(scens[s], "fail") == 0
-			    && (strcmp(pt, "spool-claim-after-rename") == 0
-			    || strcmp(pt, "spool-after-journal-write") == 0)))
+			if (!truth_fires(scens[s], pt))
 				EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 			else
 				EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 99);
@@ -865,6 +986,13 @@ static void test_journal_truth(void)
 			EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
 			if (count_files(spath(dir, "tmp")) != 0 || rep.conflicts != 0)
 				ok = 0;
+			/* no trash is left: used for an undo, or removed */
+			snap = snapshot(dir, 0);
+			if (strstr(snap, ".trash.") != NULL) {
+				fprintf(stderr, "\ncrash at %s: trash left:\n%s", pt, snap);
+				ok = 0;
+			}
+			free(snap);
 			if (strcmp(scens[s], "fail") != 0) {
 				t1 = truth_t1(dir, sp, pt);
 				if (t1 < 0)
@@ -879,7 +1007,8 @@ static void test_journal_truth(void)
 				/* and who did the work: the intent record between it
 				 * and the journal sync, the claim marker before it */
 				if (strcmp(scens[s], "full") == 0
-				    && (rep.intent_redone != (i >= 1 && i <= 4)
+				    && (rep.intent_redone
+				    != (unsigned) (truth_fires(scens[s], pt) && truth_redone(pt))
 				    || rep.claims_undone != !truth_whole(pt))) {
 					fprintf(stderr, "\ncrash at %s: redone %u, claims undone %u\n",
 					    pt, rep.intent_redone, rep.claims_undone);
@@ -961,10 +1090,12 @@ static void intent_sample(struct buf *b, uint64_t jino, uint64_t joff, const cha
 	op.from = 2;
 	op.to = 3;
 	op.ino = 77;
+	op.trash = 0x0123456789abcdefULL;
 	op.name = "ucl.2611231930.0001a7";
 	op.newname = "ucl.2611231930.0001a7";
 	CU_ASSERT_FATAL(intent_put_op(b, &op) == 0);
 	op.kind = 4;		/* a docket put */
+	op.trash = 0;
 	op.name = op.newname = NULL;
 	op.dkfile = "pss%2F17";
 	op.dktmp = ".tmp.d.abc123";
@@ -1016,11 +1147,41 @@ static void test_intent_record(void)
 	EXPECT_INT(rec.nop, 2);
 	EXPECT_INT(rec.linelen, strlen("2026-11-23T19:30:00Z routed x\n"));
 	EXPECT_INT(rec.op[0].ino, 77);
+	EXPECT_TRUE(rec.op[0].trash == 0x0123456789abcdefULL && rec.op[1].trash == 0);
 	EXPECT_STR(rec.op[0].newname, "ucl.2611231930.0001a7");
 	EXPECT_TRUE(rec.op[0].dkfile == NULL);
 	EXPECT_STR(rec.op[1].dktmp, ".tmp.d.abc123");
 	EXPECT_INT(rec.txn[1].nops, 0);
 	intent_release(&rec);
+	/* a record of the first format ("nmi1": no trash) is still read */
+	{
+		static const unsigned char v1[] = {
+			'n', 'm', 'i', '1', 0, 0, 0, 0, 0, 0, 0, 0,
+			5, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0,	/* jino, joff */
+			1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0,		/* 1 txn: 1 op, 2 octets */
+			2, 3, 0, 0, 42, 0, 0, 0, 0, 0, 0, 0,		/* remove from queue/, ino 42 */
+			1, 0, 'x', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* name "x", 3 empty */
+			'l', '\n',
+		};
+		unsigned char r1[sizeof(v1)];
+		size_t  body = sizeof(v1) - INTENT_HEADLEN;
+
+		memcpy(r1, v1, sizeof(r1));
+		for (i = 0; i < 4; i++)
+			r1[4 + i] = (unsigned char) (body >> (8 * i));
+		intent_recrc(r1, sizeof(r1));
+		EXPECT_INT(intent_parse(r1, sizeof(r1), &rec), 0);
+		EXPECT_INT(rec.nop, 1);
+		if (rec.nop == 1) {
+			EXPECT_INT(rec.op[0].kind, 2);
+			EXPECT_INT(rec.op[0].from, 3);
+			EXPECT_INT(rec.op[0].ino, 42);
+			EXPECT_INT(rec.op[0].trash, 0);
+			EXPECT_STR(rec.op[0].name, "x");
+			EXPECT_INT(rec.txn[0].linelen, 2);
+		}
+		intent_release(&rec);
+	}
 	/* every cut is refused (torn), and so is every flipped octet */
 	for (len = 0; len < b.len; len++)
 		if (intent_parse(buf_data(&b), len, &rec) == 0)
@@ -1107,6 +1268,11 @@ static void test_recover_report(void)
 	CU_ASSERT_FATAL(tl_write_file(spath(dir, "tmp/.junk"), "x") == 0);
 	CU_ASSERT_FATAL(tl_write_file(spath(dir, "dockets/.tmp.d.abc123"), "half docket") == 0);
 	CU_ASSERT_FATAL(tl_write_file(spath(dir, "hold/twice"), "a\n") == 0);
+	/* trash of committed batches (its unlink is not synced); a user's
+	 * dot-file in out/ is not ours */
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "queue/.trash.00000000000000ab"), "t") == 0);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "dockets/.trash.00000000000000cd"), "t") == 0);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "out/.trash.mine"), "u") == 0);
 	fp = fopen(spath(dir, "journal"), "ab");
 	CU_ASSERT_FATAL(fp != NULL);
 	fputs("2026-01-01T00:00:00Z received torn", fp);
@@ -1121,7 +1287,10 @@ static void test_recover_report(void)
 	EXPECT_INT(rep.journal_cut, strlen("2026-01-01T00:00:00Z received torn"));
 	EXPECT_INT(rep.files[SPOOL_IN], 1);
 	EXPECT_INT(rep.files[SPOOL_HOLD], 1);
+	EXPECT_INT(rep.trash, 2);
 	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	EXPECT_INT(count_files(spath(dir, "queue")), 0);
+	EXPECT_TRUE(tl_file_is(spath(dir, "out/.trash.mine"), "u"));
 	spool_close(sp);
 	j = tl_read_file(spath(dir, "journal"), &len);
 	CU_ASSERT_FATAL(j != NULL);
@@ -1286,6 +1455,247 @@ static void test_intent_failed_in_batch(void)
 	EXPECT_TRUE(tl_exists(spath(dir, "queue/good")) && tl_exists(spath(dir, "in/bad")));
 	EXPECT_INT(journal_count(dir, "routed", "good"), 1);
 	EXPECT_INT(journal_count(dir, "routed", "bad"), 0);
+	loop_free(loop);
+}
+
+
+/*
+ * A failed transaction is absent, whole: every operation is undone (a
+ * remove and a docket delete come back from their trash, a docket put
+ * gives way to the docket it replaced, a commit goes) and no line is
+ * written, whichever call fails, also when the whole batch fails at the
+ * journal fsync. A transaction that goes through is exactly present.
+ */
+
+/* undo_setup - the spool before the transaction: in/victim, dockets
+ * k-old and k-del, and a journal */
+static void undo_setup(const char *dir)
+{
+	struct spool *sp = sopen(dir, NULL, 0);
+	char    err[SPOOL_ERRLEN];
+
+	CU_ASSERT_FATAL(put_letter(sp, "victim", "victim\n", SPOOL_IN, NULL, 0) == 0);
+	CU_ASSERT_FATAL(spool_docket_put(sp, "k-old", "old value", 9, err, sizeof(err)) == 0);
+	CU_ASSERT_FATAL(spool_docket_put(sp, "k-del", "doomed", 6, err, sizeof(err)) == 0);
+	spool_close(sp);
+}
+
+/* undo_run - the transaction (remove, docket put over an older one,
+ * docket delete, commit, two lines) with call nth of op failing (nth 0:
+ * none); its error into err. 0 it went through, 1 it failed. */
+static int undo_run(const char *dir, enum sysio_op op, unsigned long nth, char *err,
+	size_t errlen)
+{
+	struct spool *sp = sopen(dir, NULL, 0);
+	struct spool_file *f;
+	struct spool_txn *t;
+	const char *kv[] = { "by", "test" };
+	int     rc;
+
+	f = spool_create(sp, "newc", err, errlen);
+	CU_ASSERT_FATAL(f != NULL && spool_write(f, "new letter\n", 11, err, errlen) == 0);
+	if (nth > 0)
+		sysio_fail(op, nth, EIO);
+	t = spool_txn_new(sp);
+	spool_txn_remove(t, SPOOL_IN, "victim");
+	spool_txn_journal(t, "removed", "victim", kv, 1);
+	spool_txn_docket_put(t, "k-old", "new value", 9);
+	spool_txn_docket_del(t, "k-del");
+	spool_txn_commit(t, f, SPOOL_IN);
+	spool_txn_journal(t, "received", "newc", kv, 1);
+	err[0] = '\0';
+	rc = spool_txn_run(t, err, errlen) == 0 ? 0 : 1;
+	sysio_reset();
+	spool_close(sp);
+	return rc;
+}
+
+/* undo_present - the transaction is exactly present in dir (visible
+ * files, dockets and lines) */
+static int undo_present(const char *dir)
+{
+	struct spool *sp = sopen(dir, NULL, 0);
+	char    err[SPOOL_ERRLEN];
+	char   *old, *del;
+	size_t  len;
+	int     ok;
+
+	old = spool_docket_get(sp, "k-old", &len, NULL, err, sizeof(err));
+	del = spool_docket_get(sp, "k-del", &len, NULL, err, sizeof(err));
+	ok = !tl_exists(spath(dir, "in/victim")) && tl_file_is(spath(dir, "in/newc"), "new letter\n")
+	    && old != NULL && strcmp(old, "new value") == 0 && del == NULL
+	    && journal_count(dir, "removed", "victim") == 1
+	    && journal_count(dir, "received", "newc") == 1;
+	free(old);
+	free(del);
+	spool_close(sp);
+	return ok;
+}
+
+static void test_txn_undo_whole(void)
+{
+	static const struct {
+		enum sysio_op op;
+		const char *name;
+	} kinds[] = {
+		{ SYSIO_WRITE, "write" }, { SYSIO_FSYNC, "fsync" }, { SYSIO_LINK, "link" },
+		{ SYSIO_RENAME, "rename" }, { SYSIO_UNLINK, "unlink" }, { SYSIO_OPEN, "open" },
+	};
+	/* every step of the transaction must have failed once */
+	static const char *const steps[] = {
+		"fsync 'tmp/newc'", "fsync 'dockets/.tmp.", "write 'intent'", "fsync 'intent'",
+		"remove: link 'in/victim' to 'in/.trash.", "unlink 'in/victim'",
+		"docket put: link 'dockets/k-old' to 'dockets/.trash.",
+		"rename 'dockets/.tmp.", "docket delete: link 'dockets/k-del' to 'dockets/.trash.",
+		"unlink 'dockets/k-del'", "link 'tmp/newc' to 'in/newc'", "fsync 'in'",
+		"fsync 'dockets'", "write 'journal'", "fsync 'journal'",
+	};
+	unsigned seen[NELEM(steps)];
+	struct spool *sp;
+	struct spool_recovery rep;
+	char    err[SPOOL_ERRLEN], rerr[SPOOL_ERRLEN];
+	char   *before, *jbefore, *after, *jafter, *want = NULL;
+	size_t  k, i, jlen0, jlen1;
+	unsigned long nth;
+	int     clean, failed, ok, runs = 0, fails = 0;
+
+	memset(seen, 0, sizeof(seen));
+	/* the same transaction without a fault: exactly present, the
+	 * reference for every run that goes through */
+	{
+		const char *dir = newdir();
+
+		undo_setup(dir);
+		EXPECT_INT(undo_run(dir, SYSIO_WRITE, 0, err, sizeof(err)), 0);
+		EXPECT_TRUE(undo_present(dir));
+		/* nothing left behind: no trash, no tmp link */
+		want = snapshot(dir, 0);
+		EXPECT_TRUE(strstr(want, ".trash.") == NULL && strstr(want, "tmp/") == NULL);
+	}
+	for (k = 0; k < NELEM(kinds); k++) {
+		clean = 0;
+		for (nth = 1; nth <= 40 && clean < 3; nth++) {
+			const char *dir = newdir();
+
+			undo_setup(dir);
+			before = snapshot(dir, 0);
+			jbefore = tl_read_file(spath(dir, "journal"), &jlen0);
+			failed = undo_run(dir, kinds[k].op, nth, err, sizeof(err));
+			after = snapshot(dir, 0);
+			jafter = tl_read_file(spath(dir, "journal"), &jlen1);
+			runs++;
+			if (failed) {
+				/* absent: every file and docket as before, no line */
+				fails++;
+				clean = 0;
+				ok = strcmp(after, before) == 0 && jlen1 == jlen0
+				    && memcmp(jafter, jbefore, jlen0) == 0;
+				for (i = 0; i < NELEM(steps); i++)
+					if (strstr(err, steps[i]) != NULL)
+						seen[i]++;
+				if (!ok)
+					fprintf(stderr, "\n%s call %lu failed (%s): not as before\n"
+					    "before:\n%safter:\n%s", kinds[k].name, nth, err,
+					    before, after);
+				EXPECT_TRUE(ok);
+			} else {
+				/* present (a trash or tmp link may be left: below) */
+				clean++;
+				ok = undo_present(dir);
+				if (!ok)
+					fprintf(stderr, "\n%s call %lu: went through but is not "
+					    "present\n", kinds[k].name, nth);
+				EXPECT_TRUE(ok);
+			}
+			/* and a recovery leaves it so, with nothing to redo */
+			sp = sopen(dir, NULL, 0);
+			EXPECT_INT(spool_recover(sp, &rep, rerr, sizeof(rerr)), 0);
+			spool_close(sp);
+			EXPECT_INT(rep.intent_redone + rep.intent_undone + rep.tmp_undone, 0);
+			free(after);
+			after = snapshot(dir, 0);
+			if (failed)
+				ok = strcmp(after, before) == 0;
+			else
+				ok = strcmp(after, want) == 0 && undo_present(dir);
+			if (!ok)
+				fprintf(stderr, "\n%s call %lu (%s): after recovery:\n%s", kinds[k].name,
+				    nth, failed ? err : "ok", after);
+			EXPECT_TRUE(ok);
+			free(before);
+			free(after);
+			free(jbefore);
+			free(jafter);
+		}
+		EXPECT_TRUE(nth <= 40);
+	}
+	for (i = 0; i < NELEM(steps); i++) {
+		if (!seen[i])
+			fprintf(stderr, "\nno run failed at \"%s\"\n", steps[i]);
+		EXPECT_TRUE(seen[i] > 0);
+	}
+	fprintf(stderr, "\n  undo: %d runs, %d failed, each as before\n", runs, fails);
+	free(want);
+}
+
+/*
+ * A whole batch that fails is undone last transaction first: T2 put the
+ * docket over T1's, so T1's older docket must come back last.
+ */
+
+static void test_batch_undo_order(void)
+{
+	struct loop *loop = loop_new();
+	struct spool *sp;
+	struct spool_stats st0, st1;
+	struct gc_state g;
+	struct spool_txn *t;
+	char    err[SPOOL_ERRLEN], *before = NULL, *after;
+	const char *dir = NULL;
+	int     try, shared = 0;
+
+	for (try = 0; try < 5 && !shared; try++) {
+		dir = newdir();
+		sp = sopen(dir, loop, 0);
+		CU_ASSERT_FATAL(put_letter(sp, "x", "x\n", SPOOL_IN, NULL, 0) == 0);
+		CU_ASSERT_FATAL(put_letter(sp, "y", "y\n", SPOOL_IN, NULL, 0) == 0);
+		CU_ASSERT_FATAL(spool_docket_put(sp, "k", "orig", 4, err, sizeof(err)) == 0);
+		free(before);
+		before = snapshot(dir, 0);
+		spool_stats(sp, &st0);
+		memset(&g, 0, sizeof(g));
+		t = spool_txn_new(sp);
+		spool_txn_docket_put(t, "k", "a", 1);
+		spool_txn_remove(t, SPOOL_IN, "x");
+		spool_txn_journal(t, "removed", "x", NULL, 0);
+		spool_txn_submit(t, gc_done, &g);
+		t = spool_txn_new(sp);
+		spool_txn_docket_put(t, "k", "b", 1);
+		spool_txn_move(t, "y", SPOOL_IN, SPOOL_QUEUE, NULL);
+		spool_txn_journal(t, "routed", "y", NULL, 0);
+		spool_txn_submit(t, gc_done, &g);
+		/* both prepared before the loop runs: one batch, whose fsyncs
+		 * are the record's, in/, queue/, dockets/, then the journal's */
+		usleep(100000);
+		sysio_fail(SYSIO_FSYNC, 5, EIO);
+		spool_drain(sp);
+		sysio_reset();
+		spool_stats(sp, &st1);
+		shared = st1.batches - st0.batches == 1;
+		EXPECT_INT(g.done, 2);
+		spool_close(sp);
+		if (!shared)
+			continue;
+		EXPECT_INT(g.ok, 0);
+		after = snapshot(dir, 0);
+		if (strcmp(after, before) != 0)
+			fprintf(stderr, "\nbatch undo: before:\n%safter:\n%s", before, after);
+		EXPECT_STR(after, before);
+		free(after);
+		EXPECT_INT(journal_count(dir, "removed", "x") + journal_count(dir, "routed", "y"), 0);
+	}
+	EXPECT_TRUE(shared);
+	free(before);
 	loop_free(loop);
 }
 
@@ -1564,6 +1974,8 @@ int main(int argc, char **argv)
 		{ "recover", "intent record: format, torn, foreign, stale", test_intent_record },
 		{ "group", "batching and failures on a loop", test_group_commit },
 		{ "group", "a transaction failed in a batch is not redone", test_intent_failed_in_batch },
+		{ "undo", "a failed transaction is absent, whole", test_txn_undo_whole },
+		{ "undo", "a failed batch is undone last transaction first", test_batch_undo_order },
 		{ "dockets", "put, get, del, corrupt, prune", test_dockets },
 		{ "journal", "escaping round trip", test_journal_escape },
 		{ "journal", "parser table and caps", test_journal_parse },
