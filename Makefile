@@ -70,7 +70,7 @@ PROGS    = $(BIN)/niftp $(BIN)/vcgw $(BIN)/mailrelayd $(BIN)/mailctl
 UNITS    = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TTOOLS   = $(patsubst tests/tools/%.c,$(B)/tools/%,$(TTOOL_SRC))
 
-.PHONY: all deps check unit unit-san integration fuzz-short fuzz run run-niftp bench clean
+.PHONY: all deps check unit unit-san integration fuzz-short fuzz run run-niftp bench bench-peers clean
 .DEFAULT_GOAL := all
 # keep intermediate objects (test and tool objects) so reruns do not rebuild
 .SECONDARY:
@@ -195,6 +195,12 @@ run-niftp: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/bench/run.sh
+
+# side by side with Postfix (issue 9; doc/bench.md): as root, installs Postfix
+# when missing; not part of check or bench
+bench-peers:
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/peers.sh
 
 clean:
 	rm -rf build build-san build-fuzz bin
