@@ -28,6 +28,7 @@
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/strutil.h"
+#include "util/sysio.h"
 #include "util/workq.h"
 
 /* A claim asked for while PICKUP_CLAIMS_MAX are in flight: a name, not a job. */
@@ -111,6 +112,7 @@ static void claim_done(void *arg, int ok, const char *err)
 	struct claim_ctx *cc = arg;
 	struct pickup *p = cc->p;
 
+	sysio_mark("pickup %s %s", cc->name, ok && !cc->corrupt ? "ok" : "refused");
 	if (ok && !cc->corrupt)
 		inbound_accepted(p->rd, cc->name, 1);
 	if (cc->cb != NULL)

@@ -31,6 +31,7 @@
 #include "util/durable.h"
 #include "util/log.h"
 #include "util/strutil.h"
+#include "util/sysio.h"
 
 #define QUEUE_DOCKET_MAX (1024 * 1024)	/* largest envelope docket */
 #define QUEUE_DEAD_MAX	500		/* octets of a dead marker read back */
@@ -762,6 +763,7 @@ static void env_left(void *arg, int ok, const char *err)
 		env_gone(lv->e, 0);
 		env_reload(lv->q, nm);
 	} else {
+		sysio_mark("env-left %s %s %s", lv->letter, lv->e->name, lv->e->hop);
 		if (lv->nr.dead)
 			queue_letter_mark_dead(lv->q, lv->letter, lv->nr.dead_reason);
 		notices_route(lv->q->rd, &lv->nr);

@@ -81,6 +81,7 @@
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/strutil.h"
+#include "util/sysio.h"
 #include "util/workq.h"
 
 #define RECV_CKPT_BYTES	(4u << 20)	/* octets between receive checkpoints */
@@ -664,6 +665,7 @@ static void commit_done(void *arg, int ok, const char *err)
 	if (ok) {
 		fh->committed = 1;
 		crash_point("relay-after-commit-before-er");
+		sysio_mark("er-ok %s", name);
 	} else
 		log_error("receive '%s': %s", fh->name, err);
 	if (fh->n != NULL && fh->rc != NULL) {
