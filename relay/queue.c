@@ -1203,10 +1203,17 @@ static void list_state(const char *spool, const char *dir, const char *word, str
 	free(names);
 }
 
+/* The state of one envelope, from its docket. */
 struct peek {
+	char   *key;		/* "env ENVELOPE" */
 	unsigned attempts;
 	int	finished;
 	char   *error;
+};
+
+struct peeks {
+	struct peek *v;		/* in strcmp order of keys (spool_docket_peek_all) */
+	size_t	n;
 };
 
 static int peek_line(void *arg, const char *key, const char *val, size_t vlen, char *err,
@@ -1227,10 +1234,33 @@ static int peek_line(void *arg, const char *key, const char *val, size_t vlen, c
 	return 0;
 }
 
+/* peek_one - keep the state of an envelope docket (the others are skipped) */
+static int peek_one(void *arg, const char *key, const void *value, size_t len)
+{
+	struct peeks *ps = arg;
+	struct peek *p;
+	char    err[64];
+
+	if (strncmp(key, "env ", 4) != 0)
+		return 0;
+	ps->v = xrealloc(ps->v, sizeof(*ps->v) * (ps->n + 1));
+	p = &ps->v[ps->n++];
+	memset(p, 0, sizeof(*p));
+	p->key = xstrdup(key);
+	(void) rec_each(value, len, peek_line, p, err, sizeof(err));
+	return 0;
+}
+
+static int peek_cmp(const void *k, const void *e)
+{
+	return strcmp(k, ((const struct peek *) e)->key);
+}
+
 int queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen)
 {
 	char    path[PATH_MAX], letter[SPOOL_NAMELEN], calling[SPOOL_NAMELEN * 3];
 	char    key[SPOOL_NAMELEN + 8], derr[SPOOL_ERRLEN], esc[QUEUE_REASON_MAX + 16];
+	struct peeks ps;
 	char  **names;
 	size_t  n, i, len, llen;
 	time_t  now = time(NULL);
@@ -1241,13 +1271,19 @@ int queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen)
 		snprintf(err, errlen, "read spool '%s': %s", path, strerror(errno));
 		return -1;
 	}
+	/* every envelope docket at once: one read of the snapshot and the
+	 * journal since it (a daemon may be writing: what is read is what
+	 * was committed) */
+	memset(&ps, 0, sizeof(ps));
+	if (spool_docket_peek_all(spool, peek_one, &ps, derr, sizeof(derr)) < 0)
+		log_warn("queue listing of '%s' without envelope states: %s", spool, derr);
 	names = dir_names(path, &n);
 	for (i = 0; i < n; i++) {
 		const char *nm = names[i];
 		int     k = kind_of(nm, &llen);
+		const struct peek *pk;
 		char   *text, *r;
 		struct qenv *e;
-		struct peek pk;
 
 		if (k != 'l' && k != 'f')
 			continue;
@@ -1259,25 +1295,25 @@ int queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen)
 		free(text);
 		if (e == NULL)
 			continue;
-		memset(&pk, 0, sizeof(pk));
 		snprintf(key, sizeof(key), "env %s", nm);
-		if ((text = spool_docket_peek(spool, key, &len, derr, sizeof(derr))) != NULL) {
-			(void) rec_each(text, len, peek_line, &pk, derr, sizeof(derr));
-			free(text);
-		}
+		pk = ps.n ? bsearch(key, ps.v, ps.n, sizeof(*ps.v), peek_cmp) : NULL;
 		r = qenv_rcpts_text(e);
-		str_escape(esc, sizeof(esc), pk.error ? pk.error : "-",
-		    strlen(pk.error ? pk.error : "-"));
+		str_escape(esc, sizeof(esc), pk && pk->error ? pk->error : "-",
+		    strlen(pk && pk->error ? pk->error : "-"));
 		buf_printf(out, "%s %llds %s %s %s %s\n", letter, (long long) (now - e->first),
-		    e->hop, r, pk.finished ? "finishing" : pk.attempts ? "deferred" : "queued",
-		    esc);
+		    e->hop, r, pk && pk->finished ? "finishing" : pk && pk->attempts ? "deferred"
+		    : "queued", esc);
 		free(r);
-		free(pk.error);
 		qenv_free(e);
 	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	for (i = 0; i < ps.n; i++) {
+		free(ps.v[i].key);
+		free(ps.v[i].error);
+	}
+	free(ps.v);
 	list_state(spool, "in", "received", out, now);
 	list_state(spool, "hold", "held", out, now);
 	return 0;

@@ -75,6 +75,23 @@ static int journal_put_escaped(struct buf *b, const char *v, size_t vlen)
 int journal_format(struct buf *b, const char *time, const char *event,
 	const char *name, const char *const *kv, size_t nkv)
 {
+	struct journal_kv v[JOURNAL_MAX_KV];
+	size_t  i;
+
+	if (nkv > JOURNAL_MAX_KV - 1)
+		log_panic("journal_format: %zu pairs, at most %d", nkv, JOURNAL_MAX_KV - 1);
+	for (i = 0; i < nkv; i++) {
+		v[i].key = kv[2 * i];
+		v[i].val = kv[2 * i + 1] ? kv[2 * i + 1] : "";
+		v[i].vlen = strlen(v[i].val);
+	}
+	return journal_format_kv(b, time, event, name, v, nkv);
+}
+
+/* journal_format_kv - journal_format() with counted values */
+int journal_format_kv(struct buf *b, const char *time, const char *event,
+	const char *name, const struct journal_kv *kv, size_t nkv)
+{
 	struct buf line = BUF_INIT(JOURNAL_LINE_MAX);
 	size_t  i, vlen, mark;
 	int     ret = -1, cut = 0;
@@ -99,11 +116,11 @@ int journal_format(struct buf *b, const char *time, const char *event,
 			goto out;
 	}
 	for (i = 0; i < nkv; i++) {
-		const char *k = kv[2 * i], *v = kv[2 * i + 1] ? kv[2 * i + 1] : "";
+		const char *k = kv[i].key, *v = kv[i].val ? kv[i].val : "";
 
 		if (!journal_word_ok(k))
 			log_panic("journal_format: bad key word '%s'", k ? k : "(null)");
-		vlen = strlen(v);
+		vlen = kv[i].val ? kv[i].vlen : 0;
 		if (vlen > JOURNAL_VALUE_MAX)
 			vlen = JOURNAL_VALUE_MAX;
 		mark = line.len;

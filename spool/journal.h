@@ -72,6 +72,12 @@ int journal_word_ok(const char *s);
 int journal_format(struct buf *b, const char *time, const char *event,
 	const char *name, const char *const *kv, size_t nkv);
 
+/* journal_format_kv - journal_format() with counted values: kv[i].val
+ * (kv[i].vlen octets, any octet including NUL) is escaped as above;
+ * NULL is the empty value. Same caps, panics and result. */
+int journal_format_kv(struct buf *b, const char *time, const char *event,
+	const char *name, const struct journal_kv *kv, size_t nkv);
+
 /* journal_parse - parse one line of len octets (the newline, if any,
  * must not be included) into rec. 0, or -1 when the line is not exactly
  * of the format above (nothing is guessed). Never reads past len. */

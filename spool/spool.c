@@ -6,12 +6,13 @@
  * SYNOPSIS
  *	#include "spool/spool.h"
  * DESCRIPTION
- *	A transaction goes through two stages on worker threads:
+ *	At submit a transaction's docket changes become its docket records
+ *	(spool/dkmap.h), written with its lines. Then two stages on worker
+ *	threads:
  *
  *	1. prepare (one workq item per transaction, in parallel): fsync
- *	   and close each new file; write and fsync each new docket under
- *	   a temporary name; fsync each claimed file. Concurrent fsyncs on
- *	   one file system are merged by the kernel's journal.
+ *	   and close each new file; fsync each claimed file. Concurrent
+ *	   fsyncs on one file system are merged by the kernel's journal.
  *
  *	2. apply (one workq item per batch, one batch at a time), in this
  *	   order, which is the rule that keeps the journal true:
@@ -23,18 +24,21 @@
  *	   b. every transaction in turn: link tmp/NAME to STATE/NAME (a
  *	      link, not a rename, so that an existing file is never
  *	      replaced and so that the tmp name stays as a marker of a
- *	      commit in flight), renames for moves, unlinks, docket
- *	      renames, removal of claim markers. What an unlink or a
- *	      docket rename takes away is first linked as trash in the
- *	      same directory ("Trash" below), so that every operation can
- *	      be undone until the batch is committed. A transaction that
- *	      fails here is undone, and the record is rewritten without it.
+ *	      commit in flight), renames for moves, unlinks, removal of
+ *	      claim markers. What an unlink takes away is first linked as
+ *	      trash in the same directory ("Trash" below), so that every
+ *	      operation can be undone until the batch is committed. A
+ *	      transaction that fails here is undone, and the record is
+ *	      rewritten without it.
  *	   c. each directory touched is fsynced once.
- *	   d. the journal lines of all transactions are appended in one
- *	      write and synced with one fdatasync.
- *	   Only then are the tmp links and the trash removed (no fsync
- *	   needed: a leftover is cleaned up by recovery) and the journal
- *	   rotated if it is too big (which clears the record: it names the
+ *	   d. the journal lines of all transactions (each one's docket
+ *	      records first) are appended in one write and synced with
+ *	      one fdatasync.
+ *	   Only then does the docket map learn the batch's dockets (so a
+ *	   failed batch never changed it), are the tmp links and the trash
+ *	   removed (no fsync needed: a leftover is cleaned up by recovery)
+ *	   and, if the journal is too big, a docket snapshot written and
+ *	   the journal rotated (which clears the record: it names the
  *	   journal by inode).
  *
  *	Callbacks run on the loop thread when the batch is back. A batch
@@ -42,13 +46,18 @@
  *	(a posted "kick"), so everything prepared by then joins it.
  *
  *	Failures: a transaction whose own step fails is undone (applied
- *	file operations reversed, removed files and dockets back from the
- *	trash, temporaries removed) and reported; the others of its batch
- *	go on. A failed intent write, directory fsync or journal
- *	write/fsync fails the whole batch: the journal is truncated to its
+ *	file operations reversed, removed files back from the trash) and
+ *	reported; the others of its batch go on. A failed intent write,
+ *	directory fsync or journal write/fsync fails the whole batch: the
+ *	journal is truncated to its
  *	old size, every transaction of the batch is undone, last first,
  *	and the record cleared. A failed transaction is thus absent: no
  *	file, docket or line of it remains.
+ *
+ *	Dockets (doc/spool.md "Dockets"): spool_open() loads the snapshot
+ *	and the records after it (spool/dkstore.h) and cuts a transaction
+ *	whose group the journal ends inside; recovery converts an older
+ *	version's docket files and writes the snapshot.
  *
  *	Recovery (spool_recover) reads the record: torn (bad CRC) means its
  *	batch never began; its lines found whole in the journal at the
@@ -63,8 +72,8 @@
  *
  *	Crash points (util/crash.h), in order: spool-claim-after-rename
  *	(when the transaction is built), spool-prepared, spool-after-intent,
- *	spool-after-link, spool-after-trash (a remove's or docket's trash
- *	linked, the name not yet gone), spool-after-ops, spool-after-dirsync,
+ *	spool-after-link, spool-after-trash (a remove's trash linked, the
+ *	name not yet gone), spool-after-ops, spool-after-dirsync,
  *	spool-after-journal-write, spool-after-journal-sync.
  *
  *	Sequence numbers: SPOOL/seq holds the first number not yet
@@ -88,6 +97,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spool/dkmap.h"
+#include "spool/dkstore.h"
 #include "spool/intent.h"
 #include "spool/journal.h"
 #include "spool/spool.h"
@@ -105,7 +116,10 @@
 #define SPOOL_DEF_JMAX		(16u << 20)
 #define SPOOL_DEF_BLOCK		4096
 #define SPOOL_TXN_LINES_MAX	(64 * JOURNAL_LINE_MAX)
-#define SPOOL_DOCKDIR		SPOOL_NSTATES	/* dir index of dockets/ */
+#define SPOOL_DOCKDIR		SPOOL_NSTATES	/* dir index of dockets/ (old spools) */
+#define SPOOL_TXN_DK_MAX	(DKMAP_GROUP_OCTETS / 2)	/* a transaction's docket
+				 * records, without time (with it: < DKMAP_GROUP_OCTETS) */
+#define SPOOL_PRUNE_TXN		256	/* docket deletes per prune transaction */
 #define SPOOL_NDIRS		(SPOOL_NSTATES + 1)
 #define SPOOL_SEQ_MAX		((uint64_t) 1 << 60)
 #define SPOOL_INTENT_PREALLOC	65536	/* octets of SPOOL/intent written at creation */
@@ -123,7 +137,7 @@ struct spool {
 	char	node[SPOOL_NODEMAX + 1];
 	struct loop *loop;
 	struct workq *wq;
-	int	dfd[SPOOL_NDIRS];	/* state directories, then dockets/ */
+	int	dfd[SPOOL_NDIRS];	/* state directories, then dockets/ (-1: none) */
 	int	rootfd;
 	/* journal: used by one batch at a time (worker) or the loop thread
 	 * when no batch is in flight */
@@ -145,6 +159,17 @@ struct spool {
 	char	minute[16];		/* highest YYMMDDhhmm used */
 	pthread_mutex_t seq_lock;
 	uint64_t seq_durable;		/* value in the file (under seq_lock) */
+	/* dockets (doc/spool.md "Dockets"): the map is read on the loop
+	 * thread and changed by the batch worker once its journal is
+	 * synced, under dk_lock; the rest follows the journal's rule */
+	pthread_mutex_t dk_lock;
+	struct dkmap *dk;
+	unsigned dk_legacy;		/* old docket files, not converted yet */
+	unsigned dk_leftover;		/* old docket files of a finished conversion */
+	unsigned dk_cuts;		/* groups cut short removed (for the recovery report) */
+	uint64_t dk_cut;		/* ... their octets */
+	int	dk_dirty;		/* records written since the last snapshot */
+	uint64_t snap_retry;		/* a failed snapshot: next try at this size */
 	/* pipeline (loop thread) */
 	struct spool_txn *ready_head, *ready_tail;
 	int	batch_inflight;
@@ -161,7 +186,17 @@ struct spool_file {
 	int	parted;		/* linked as part/NAME too */
 };
 
+/* File operations. OP_DPUT and OP_DDEL (docket files) are only read,
+ * from the intent record of an older version. */
 enum spool_opk { OP_COMMIT, OP_MOVE, OP_REMOVE, OP_CLAIM, OP_DPUT, OP_DDEL };
+
+/* A docket put or delete: a journal record, no file operation. */
+struct spool_dkop {
+	int	del;
+	char   *key;
+	void   *val;
+	size_t	vlen;
+};
 
 struct spool_op {
 	enum spool_opk kind;
@@ -169,12 +204,8 @@ struct spool_op {
 	char   *name;		/* COMMIT/MOVE/REMOVE: name; CLAIM: out/ file */
 	char   *newname;	/* MOVE: target name; CLAIM: spool name */
 	int	fd;		/* COMMIT: open until prepared */
-	char   *dkfile;		/* DPUT/DDEL: docket file name */
-	char   *dktmp;		/* DPUT: full path of the temporary */
-	void   *data;		/* DPUT: file content */
-	size_t	len;
 	uint64_t ino;		/* identity for the intent record (0: none) */
-	uint64_t trash;		/* REMOVE/DPUT/DDEL: number of its trash name */
+	uint64_t trash;		/* REMOVE: number of its trash name */
 	char   *mark;		/* CLAIM: marker tmp/NEWNAME~NAME */
 	int	applied;
 	int	trashed;	/* the file it removes or replaces is kept as trash */
@@ -186,6 +217,10 @@ struct spool_txn {
 	size_t	nops, aops;
 	struct buf lines;	/* "EVENT NAME k=v\n"... without time */
 	unsigned nlines;
+	struct spool_dkop *dk;	/* docket changes, in order */
+	size_t	ndk, adk;
+	struct buf dkl;		/* their records, without time (at submit) */
+	unsigned ndkl;
 	spool_done_fn *done;
 	void   *arg;
 	int	failed;
@@ -197,7 +232,8 @@ struct spool_txn {
 struct spool_batch {
 	struct spool *sp;
 	struct spool_txn *head;
-	unsigned dir_syncs, journal_syncs, intent_syncs, lines, rotations;
+	unsigned dir_syncs, journal_syncs, intent_syncs, lines, rotations, dockets, snapshots;
+	time_t	t0;		/* the time of its lines */
 	size_t	intent_lines;	/* octets of lines in the record written (0: none) */
 	char	warn[SPOOL_ERRLEN];
 };
@@ -673,6 +709,92 @@ static int spool_intent_open(struct spool *sp, int jnew, char *err, size_t errle
 }
 
 /*
+ * Dockets: the map, its loading and its snapshot (doc/spool.md "Dockets")
+ */
+
+/* spool_dk_load - (re)load the live dockets: the snapshot and the
+ * docket records of the journal after it (spool/dkstore.h). Start-up
+ * only: no batch in flight. 0, or -1 with err. */
+static int spool_dk_load(struct spool *sp, char *err, size_t errlen)
+{
+	struct dkstore_load res;
+	char    a[4096], b[4096];
+
+	if (dkstore_load(sp->dir, NULL, 0, &res, err, errlen) < 0)
+		return -1;
+	if (res.snap == 2) {
+		log_warn("spool: dockets: 'dockets.snap' %s%s: using 'dockets.snap.1'",
+		    res.snap_bad ? "is unusable: " : "is missing",
+		    res.snap_bad ? res.snap_why : "");
+		/* kept aside for the operator, and so that the next snapshot
+		 * does not push the good one out as dockets.snap.1 */
+		snprintf(a, sizeof(a), "%s/%s", sp->dir, DKSTORE_SNAP);
+		snprintf(b, sizeof(b), "%s/%s", sp->dir, DKSTORE_SNAP_BAD);
+		if (res.snap_bad && rename(a, b) < 0)
+			log_warn("spool: rename 'dockets.snap' to 'dockets.snap.bad': %s",
+			    strerror(errno));
+	} else if (res.snap == 0 && res.records > 0) {
+		log_warn("spool: dockets: no 'dockets.snap': dockets rebuilt from the journals "
+		    "kept (%lu records)", res.records);
+	}
+	pthread_mutex_lock(&sp->dk_lock);
+	dkmap_free(sp->dk);
+	sp->dk = res.m;
+	pthread_mutex_unlock(&sp->dk_lock);
+	sp->dk_legacy = res.snap ? 0 : res.legacy;
+	sp->dk_leftover = res.snap ? res.legacy : 0;
+	/* A transaction whose group the journal ends inside was cut short by
+	 * a crash (never acknowledged): not applied, and its lines go, so
+	 * that nothing appended later can complete the group. Within the
+	 * last batch's lines: the intent record's recovery, which needs a
+	 * prefix of them, still finds one. */
+	if (res.pending && res.jino == sp->jino && res.pending_off < sp->jsize) {
+		if (ftruncate(sp->jfd, (off_t) res.pending_off) < 0 || sys_fdatasync(sp->jfd) < 0) {
+			spool_errf(err, errlen, "truncate 'journal' to %llu",
+			    (unsigned long long) res.pending_off);
+			return -1;
+		}
+		log_warn("spool: dockets: the journal ended inside a transaction (a crash): "
+		    "%llu octets of it removed",
+		    (unsigned long long) (sp->jsize - res.pending_off));
+		sp->dk_cut += sp->jsize - res.pending_off;
+		sp->dk_cuts++;
+		sp->jsize = res.pending_off;
+	}
+	return 0;
+}
+
+/* spool_snapshot - write dockets.snap: the map as of the journal's
+ * current end (journal rule: the batch worker, or the loop thread with
+ * no batch in flight). 0, or -1 with err. */
+static int spool_snapshot(struct spool *sp, char *err, size_t errlen)
+{
+	struct buf b = BUF_INIT(DKMAP_SNAP_MAX);
+	struct dkmap_pos pos;
+	int     rc;
+
+	memset(&pos, 0, sizeof(pos));
+	pos.ino = sp->jino;
+	pos.off = sp->jsize;
+	if (dkstore_tail(sp->rootfd, &pos, err, errlen) < 0)
+		return -1;
+	pthread_mutex_lock(&sp->dk_lock);
+	rc = dkmap_snap_encode(sp->dk, &pos, &b);
+	pthread_mutex_unlock(&sp->dk_lock);
+	if (rc < 0) {
+		errno = EFBIG;
+		spool_errf(err, errlen, "write 'dockets.snap'");
+	} else {
+		rc = dkstore_snap_write(sp->dir, sp->rootfd, buf_data(&b), b.len, err, errlen);
+	}
+	buf_release(&b);
+	if (rc == 0) {
+		sp->dk_dirty = 0;
+	}
+	return rc;
+}
+
+/*
  * Opening
  */
 
@@ -698,9 +820,12 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 	for (i = 0; i < SPOOL_NDIRS; i++)
 		sp->dfd[i] = -1;
 	sp->journal_max = opts->journal_max ? opts->journal_max : SPOOL_DEF_JMAX;
-	sp->journal_keep = opts->journal_keep;
+	/* dockets.snap.1, the fallback, may cover a journal two rotations
+	 * back (doc/spool.md "Dockets") */
+	sp->journal_keep = opts->journal_keep == 1 ? 2 : opts->journal_keep;
 	sp->seq_block = opts->seq_block ? opts->seq_block : SPOOL_DEF_BLOCK;
 	pthread_mutex_init(&sp->seq_lock, NULL);
+	pthread_mutex_init(&sp->dk_lock, NULL);
 	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
 		sp->trash_seq = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 
@@ -713,8 +838,8 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 		spool_errf(err, errlen, "open '%s'", sp->dir);
 		goto fail;
 	}
-	for (i = 0; i < SPOOL_NDIRS; i++) {
-		const char *d = i == SPOOL_DOCKDIR ? "dockets" : spool_states[i];
+	for (i = 0; i < SPOOL_NSTATES; i++) {
+		const char *d = spool_states[i];
 
 		if (mkdirat(sp->rootfd, d, 0750) < 0 && errno != EEXIST) {
 			spool_errf(err, errlen, "mkdir '%s'", d);
@@ -726,8 +851,11 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 			goto fail;
 		}
 	}
-	if (mkdirat(sp->dfd[SPOOL_DOCKDIR], "corrupt", 0750) < 0 && errno != EEXIST) {
-		spool_errf(err, errlen, "mkdir 'dockets/corrupt'");
+	/* dockets/ is an older version's (one file per docket): kept open
+	 * for its intent record and the conversion, never created */
+	sp->dfd[SPOOL_DOCKDIR] = openat(sp->rootfd, "dockets", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dfd[SPOOL_DOCKDIR] < 0 && errno != ENOENT) {
+		spool_errf(err, errlen, "open 'dockets'");
 		goto fail;
 	}
 	created = fstatat(sp->rootfd, "journal", &sb, 0) < 0;
@@ -743,7 +871,7 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 		goto fail;
 	/* New directories and a new journal must survive a power cut too. */
 	if (created) {
-		for (i = 0; i < SPOOL_NDIRS; i++)
+		for (i = 0; i < SPOOL_NSTATES; i++)
 			(void) sys_fsync(sp->dfd[i]);
 		if (sys_fsync(sp->rootfd) < 0) {
 			spool_errf(err, errlen, "fsync '%s'", sp->dir);
@@ -751,6 +879,8 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 		}
 	}
 	if (spool_seq_init(sp, err, errlen) < 0)
+		goto fail;
+	if (spool_dk_load(sp, err, errlen) < 0)
 		goto fail;
 	if (opts->loop) {
 		sp->loop = opts->loop;
@@ -785,6 +915,7 @@ void spool_drain(struct spool *sp)
 /* spool_close - wait, stop, free */
 void spool_close(struct spool *sp)
 {
+	char    derr[SPOOL_ERRLEN];
 	int     i;
 
 	if (sp == NULL)
@@ -792,6 +923,10 @@ void spool_close(struct spool *sp)
 	spool_drain(sp);
 	if (sp->wq)
 		workq_free(sp->wq);
+	/* start-up then reads the live dockets, not this run's records */
+	if (sp->dk && sp->dk_dirty && spool_snapshot(sp, derr, sizeof(derr)) < 0)
+		log_warn("%s", derr);
+	dkmap_free(sp->dk);
 	for (i = 0; i < SPOOL_NDIRS; i++)
 		if (sp->dfd[i] >= 0)
 			close(sp->dfd[i]);
@@ -803,6 +938,7 @@ void spool_close(struct spool *sp)
 		close(sp->ifd);
 	buf_release(&sp->irec);
 	pthread_mutex_destroy(&sp->seq_lock);
+	pthread_mutex_destroy(&sp->dk_lock);
 	free(sp->dir);
 	free(sp);
 }
@@ -1068,10 +1204,6 @@ int spool_part_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *re
 	return ret;
 }
 
-/*
- * Dockets: file names and content
- */
-
 /* spool_fnv - FNV-1a 64 of s */
 static uint64_t spool_fnv(const char *s)
 {
@@ -1082,78 +1214,12 @@ static uint64_t spool_fnv(const char *s)
 	return h;
 }
 
-/*
- * spool_docket_file - the file name of key: safe octets kept, others
- * as %XX; a long encoding is cut and completed with a hash of the whole
- * key (the file holds the key, so a collision reads as "no docket").
- */
-static char *spool_docket_file(const char *key)
-{
-	struct buf b = BUF_INIT(4 * SPOOL_DOCKET_KEYMAX + 64);
-	size_t  i, cut = 0;
-	char   *s;
-
-	for (i = 0; key[i]; i++) {
-		unsigned char c = (unsigned char) key[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-		    || c == '_' || c == '-' || (c == '.' && i > 0))
-			(void) buf_putc(&b, c);
-		else
-			(void) buf_printf(&b, "%%%02X", c);
-		if (b.len <= 160)
-			cut = b.len;
-	}
-	if (b.len > 180) {
-		b.len = cut;
-		(void) buf_printf(&b, "~%016llx", (unsigned long long) spool_fnv(key));
-	}
-	s = xstrdup(buf_cstr(&b));
-	buf_release(&b);
-	return s;
-}
-
 /* spool_docket_key_ok - 1..SPOOL_DOCKET_KEYMAX octets */
 static int spool_docket_key_ok(const char *key)
 {
 	size_t  n = key ? strlen(key) : 0;
 
 	return n > 0 && n <= SPOOL_DOCKET_KEYMAX;
-}
-
-/* spool_docket_header - "niftpmail-docket 1\nkey ESCAPED\n\n" into new memory */
-static char *spool_docket_header(const char *key, size_t *lenp)
-{
-	struct buf b = BUF_INIT(4 * SPOOL_DOCKET_KEYMAX + 64);
-	size_t  need = str_escape(NULL, 0, key, strlen(key));
-	unsigned char *p;
-	char   *s;
-
-	(void) buf_printf(&b, "niftpmail-docket 1\nkey ");
-	p = buf_reserve(&b, need + 1);
-	PANIC_IF(p == NULL);
-	(void) str_escape((char *) p, need + 1, key, strlen(key));
-	buf_commit(&b, need);
-	(void) buf_printf(&b, "\n\n");
-	*lenp = b.len;
-	s = xmemdup(buf_data(&b), b.len);
-	buf_release(&b);
-	return s;
-}
-
-/* spool_docket_content - header + data into new memory */
-static void *spool_docket_content(const char *key, const void *data, size_t len, size_t *lenp)
-{
-	size_t  hl;
-	char   *h = spool_docket_header(key, &hl), *c;
-
-	c = xmalloc(hl + len + 1);
-	memcpy(c, h, hl);
-	if (len)
-		memcpy(c + hl, data, len);
-	*lenp = hl + len;
-	free(h);
-	return c;
 }
 
 /*
@@ -1167,6 +1233,7 @@ struct spool_txn *spool_txn_new(struct spool *sp)
 
 	t->sp = sp;
 	buf_init(&t->lines, SPOOL_TXN_LINES_MAX);
+	buf_init(&t->dkl, SPOOL_TXN_DK_MAX);
 	return t;
 }
 
@@ -1319,29 +1386,50 @@ fail:
 	return -1;
 }
 
+static void spool_txn_fail(struct spool_txn *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* spool_txn_dkop - append a docket change */
+static struct spool_dkop *spool_txn_dkop(struct spool_txn *t, const char *key)
+{
+	struct spool_dkop *d;
+
+	if (t->ndk == t->adk) {
+		t->adk = t->adk ? 2 * t->adk : 4;
+		t->dk = xrealloc(t->dk, t->adk * sizeof(*t->dk));
+	}
+	d = &t->dk[t->ndk++];
+	memset(d, 0, sizeof(*d));
+	d->key = xstrdup(key);
+	return d;
+}
+
 /* spool_txn_docket_put - store data as the docket of key */
 void spool_txn_docket_put(struct spool_txn *t, const char *key, const void *data, size_t len)
 {
-	struct spool_op *op;
+	struct spool_dkop *d;
 
-	if (!spool_docket_key_ok(key) || len > SPOOL_DOCKET_MAX)
-		log_panic("spool_txn_docket_put: bad key or size %zu", len);
-	op = spool_txn_op(t, OP_DPUT);
-	op->dkfile = spool_docket_file(key);
-	op->data = spool_docket_content(key, data, len, &op->len);
-	op->trash = spool_trash_new(t->sp);
+	if (!spool_docket_key_ok(key))
+		log_panic("spool_txn_docket_put: bad key");
+	if (len > SPOOL_DOCKET_MAX) {
+		/* the value may come from a peer's text: the transaction
+		 * fails, the program goes on */
+		errno = EFBIG;
+		spool_txn_fail(t, "docket put: a value of %zu octets (at most %d)", len,
+		    SPOOL_DOCKET_MAX);
+		return;
+	}
+	d = spool_txn_dkop(t, key);
+	d->val = xmemdup(len ? data : "", len ? len : 1);
+	d->vlen = len;
 }
 
 /* spool_txn_docket_del - remove the docket of key */
 void spool_txn_docket_del(struct spool_txn *t, const char *key)
 {
-	struct spool_op *op;
-
 	if (!spool_docket_key_ok(key))
 		log_panic("spool_txn_docket_del: bad key");
-	op = spool_txn_op(t, OP_DDEL);
-	op->dkfile = spool_docket_file(key);
-	op->trash = spool_trash_new(t->sp);
+	spool_txn_dkop(t, key)->del = 1;
 }
 
 /* spool_txn_journal - add a journal line */
@@ -1357,25 +1445,18 @@ void spool_txn_journal(struct spool_txn *t, const char *event, const char *name,
  * Transactions: undo and free
  */
 
-/* spool_op_trashdir - the directory index of op's trash */
-static int spool_op_trashdir(const struct spool_op *op)
-{
-	return op->kind == OP_REMOVE ? (int) op->from : SPOOL_DOCKDIR;
-}
-
-/* spool_untrash - rename the trash of op back to NAME in its directory;
- * unless over is set (a docket put's older docket, back over the new
- * one), not when that name is taken. 0, or -1 (logged: the file stays as
- * trash, which recovery removes: only a second failure gets here) */
-static int spool_untrash(struct spool *sp, const struct spool_op *op, const char *name,
-	int over)
+/* spool_untrash - rename the trash of a remove back to NAME in its
+ * directory, not when that name is taken. 0, or -1 (logged: the file
+ * stays as trash, which recovery removes: only a second failure gets
+ * here) */
+static int spool_untrash(struct spool *sp, const struct spool_op *op, const char *name)
 {
 	char    tn[SPOOL_TRASHLEN];
-	int     d = spool_op_trashdir(op);
+	int     d = (int) op->from;
 	struct stat sb;
 
 	spool_trash_name(op->trash, tn, sizeof(tn));
-	if (!over && fstatat(sp->dfd[d], name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+	if (fstatat(sp->dfd[d], name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
 		errno = EEXIST;
 	else if (sys_renameat(sp->dfd[d], tn, sp->dfd[d], name) == 0)
 		return 0;
@@ -1417,35 +1498,17 @@ static void spool_op_undo(struct spool *sp, struct spool_op *op)
 		if (op->mark)
 			(void) unlinkat(sp->dfd[SPOOL_TMP], op->mark, 0);
 		break;
-	case OP_DPUT:
-		if (op->applied && op->trashed) {
-			/* the older docket goes back over the new one */
-			(void) spool_untrash(sp, op, op->dkfile, 1);
-		} else if (op->applied) {
-			/* there was none: the new one goes */
-			if (fstatat(sp->dfd[SPOOL_DOCKDIR], op->dkfile, &sb, AT_SYMLINK_NOFOLLOW) == 0
-			    && (uint64_t) sb.st_ino == op->ino)
-				(void) unlinkat(sp->dfd[SPOOL_DOCKDIR], op->dkfile, 0);
-		} else {
-			/* not renamed into place: the older docket is still there */
-			if (op->trashed) {
-				spool_trash_name(op->trash, tn, sizeof(tn));
-				(void) unlinkat(sp->dfd[SPOOL_DOCKDIR], tn, 0);
-			}
-			if (op->dktmp)
-				(void) unlink(op->dktmp);
-		}
-		break;
 	case OP_REMOVE:
-	case OP_DDEL:
 		/* unlinked: back from the trash; linked only: the name is
 		 * still there, the trash link goes */
 		if (op->trashed && op->applied) {
-			(void) spool_untrash(sp, op, op->kind == OP_REMOVE ? op->name : op->dkfile, 0);
+			(void) spool_untrash(sp, op, op->name);
 		} else if (op->trashed) {
 			spool_trash_name(op->trash, tn, sizeof(tn));
-			(void) unlinkat(sp->dfd[spool_op_trashdir(op)], tn, 0);
+			(void) unlinkat(sp->dfd[op->from], tn, 0);
 		}
+		break;
+	default:
 		break;
 	}
 	op->applied = 0;
@@ -1469,12 +1532,15 @@ static void spool_txn_free(struct spool_txn *t)
 	for (i = 0; i < t->nops; i++) {
 		free(t->ops[i].name);
 		free(t->ops[i].newname);
-		free(t->ops[i].dkfile);
-		free(t->ops[i].dktmp);
-		free(t->ops[i].data);
 		free(t->ops[i].mark);
 	}
 	free(t->ops);
+	for (i = 0; i < t->ndk; i++) {
+		free(t->dk[i].key);
+		free(t->dk[i].val);
+	}
+	free(t->dk);
+	buf_release(&t->dkl);
 	buf_release(&t->lines);
 	free(t);
 }
@@ -1489,9 +1555,6 @@ void spool_txn_abort(struct spool_txn *t)
 }
 
 /* spool_txn_fail - record the first failure of t: "spool: " fmt ": reason" */
-static void spool_txn_fail(struct spool_txn *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
 static void spool_txn_fail(struct spool_txn *t, const char *fmt, ...)
 {
 	va_list ap;
@@ -1520,7 +1583,6 @@ static void spool_txn_prepare(void *arg)
 	struct spool_txn *t = arg;
 	struct spool *sp = t->sp;
 	struct spool_op *op;
-	char    dir[4096], derr[DURABLE_ERRLEN], tmp[4096 + 64];
 	struct stat sb;
 	size_t  i;
 	int     fd;
@@ -1553,30 +1615,6 @@ static void spool_txn_prepare(void *arg)
 			else
 				t->file_syncs++;
 			close(fd);
-			break;
-		case OP_DPUT:
-			snprintf(dir, sizeof(dir), "%s/dockets", sp->dir);
-			fd = durable_tmp_open(dir, "d", tmp, sizeof(tmp), derr, sizeof(derr));
-			if (fd < 0) {
-				spool_txn_fail(t, "docket '%s'", op->dkfile);
-				break;
-			}
-			op->dktmp = xstrdup(tmp);
-			if (write_full(fd, op->data, op->len) < 0) {
-				spool_txn_fail(t, "write 'dockets/%s'", strrchr(tmp, '/') + 1);
-				close(fd);
-				break;
-			}
-			if (sys_fsync(fd) < 0) {
-				spool_txn_fail(t, "fsync 'dockets/%s'", strrchr(tmp, '/') + 1);
-				close(fd);
-				break;
-			}
-			t->file_syncs++;
-			if (fstat(fd, &sb) == 0)
-				op->ino = (uint64_t) sb.st_ino;
-			if (close(fd) < 0)
-				spool_txn_fail(t, "close 'dockets/%s'", strrchr(tmp, '/') + 1);
 			break;
 		default:
 			break;
@@ -1668,47 +1706,8 @@ static int spool_op_apply(struct spool_txn *t, struct spool_op *op, unsigned *di
 			return -1;
 		}
 		return 0;
-	case OP_DPUT:
-		/* An older docket keeps a second link as trash, so that an undo
-		 * can rename it back; the rename below replaces it atomically,
-		 * and a reader never finds no docket. */
-		*dirs |= 1u << SPOOL_DOCKDIR;
-		snprintf(to, sizeof(to), "%s/dockets/%s", sp->dir, op->dkfile);
-		snprintf(from, sizeof(from), "%s/dockets/%s", sp->dir, tn);
-		if (sys_link(to, from) == 0) {
-			op->trashed = 1;
-			crash_point("spool-after-trash");
-		} else if (errno != ENOENT) {
-			spool_txn_fail(t, "docket put: link 'dockets/%s' to 'dockets/%s'",
-			    op->dkfile, tn);
-			return -1;
-		}
-		if (sys_rename(op->dktmp, to) < 0) {
-			spool_txn_fail(t, "rename 'dockets/%s' to 'dockets/%s'",
-			    strrchr(op->dktmp, '/') + 1, op->dkfile);
-			return -1;
-		}
-		op->applied = 1;
-		return 0;
-	case OP_DDEL:
-		/* as a remove; a missing docket is no error */
-		*dirs |= 1u << SPOOL_DOCKDIR;
-		snprintf(from, sizeof(from), "%s/dockets/%s", sp->dir, op->dkfile);
-		snprintf(to, sizeof(to), "%s/dockets/%s", sp->dir, tn);
-		if (sys_link(from, to) == 0) {
-			op->trashed = 1;
-			crash_point("spool-after-trash");
-		} else if (errno != ENOENT) {
-			spool_txn_fail(t, "docket delete: link 'dockets/%s' to 'dockets/%s'",
-			    op->dkfile, tn);
-			return -1;
-		}
-		if (op->trashed && sys_unlink(from) < 0 && errno != ENOENT) {
-			spool_txn_fail(t, "unlink 'dockets/%s'", op->dkfile);
-			return -1;
-		}
-		op->applied = 1;
-		return 0;
+	default:
+		break;
 	}
 	return 0;
 }
@@ -1770,6 +1769,37 @@ static int spool_rotate(struct spool *sp, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * spool_rotate_snap - the journal is full: a docket snapshot covering it
+ * to its end, then the rotation (worker, batch held). The snapshot comes
+ * first so that no rotation passes a snapshot: the newest one is in the
+ * current journal or at the end of journal.1, the one before it
+ * (dockets.snap.1, the fallback) no further back than journal.1, which
+ * every rotation keeps. A failed snapshot leaves the journal to grow and
+ * is tried again after another eighth of journal_max.
+ */
+static void spool_rotate_snap(struct spool_batch *b)
+{
+	struct spool *sp = b->sp;
+
+	/* unconverted docket files: nothing of them in the log yet */
+	if (!sp->dk_legacy) {
+		if (spool_snapshot(sp, b->warn, sizeof(b->warn)) < 0) {
+			sp->snap_retry = sp->jsize + sp->journal_max / 8 + 1;
+			return;
+		}
+		b->snapshots++;
+		sp->snap_retry = 0;
+	}
+	/* The record names the old journal by inode; once that file may be
+	 * deleted, its inode may be reused for a new journal. */
+	if (spool_rotate(sp, b->warn, sizeof(b->warn)) == 0) {
+		b->rotations++;
+		if (spool_intent_clear(sp, b->warn, sizeof(b->warn)) == 0)
+			b->intent_syncs++;
+	}
 }
 
 /* spool_journal_time - the current time for journal lines */
@@ -1875,17 +1905,50 @@ static void spool_batch_idents(struct spool_batch *b)
 				op->ino = spool_idmap_get(sp, &m, op->from, op->name);
 				spool_idmap_put(&m, op->from, op->name, 0);
 				break;
-			case OP_DPUT:
-				spool_idmap_put(&m, SPOOL_DOCKDIR, op->dkfile, op->ino);
-				break;
-			case OP_DDEL:
-				op->ino = spool_idmap_get(sp, &m, SPOOL_DOCKDIR, op->dkfile);
-				spool_idmap_put(&m, SPOOL_DOCKDIR, op->dkfile, 0);
+			default:
 				break;
 			}
 		}
 	}
 	free(m.v);
+}
+
+/* spool_lines_timed - append lines (len octets of "...\n" lines) with
+ * tm and a space before each; 0, or -1 at out's cap */
+static int spool_lines_timed(const struct buf *lines, const char *tm, size_t tl,
+	struct buf *out)
+{
+	const unsigned char *p = buf_data(lines), *nl;
+	size_t  left = lines->len;
+
+	while (left > 0) {
+		nl = memchr(p, '\n', left);
+		PANIC_IF(nl == NULL);
+		if (buf_append(out, tm, tl) < 0 || buf_putc(out, ' ') < 0
+		    || buf_append(out, p, (size_t) (nl - p) + 1) < 0)
+			return -1;
+		left -= (size_t) (nl - p) + 1;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+/* spool_txn_timed - t's lines as the batch appends them, timed tm: its
+ * docket records first (so that a group cut short by a crash is the
+ * end of the batch's write: doc/spool.md), then its other lines; 0 or
+ * -1 at out's cap */
+static int spool_txn_timed(const struct spool_txn *t, const char *tm, struct buf *out)
+{
+	size_t  tl = strlen(tm);
+
+	return spool_lines_timed(&t->dkl, tm, tl, out) < 0
+	    || spool_lines_timed(&t->lines, tm, tl, out) < 0 ? -1 : 0;
+}
+
+/* spool_txn_linelen - octets of t's lines timed with a time of tl octets */
+static size_t spool_txn_linelen(const struct spool_txn *t, size_t tl)
+{
+	return t->dkl.len + t->lines.len + (t->ndkl + t->nlines) * (tl + 1);
 }
 
 /* spool_intent_write - write and sync the record of the batch's
@@ -1899,15 +1962,14 @@ static int spool_intent_write(struct spool_batch *b, const char *tm, char *err, 
 	struct spool_txn *t;
 	struct spool_op *op;
 	struct intent_op io;
-	const unsigned char *p, *nl;
-	size_t  i, left, n = 0, tl = strlen(tm), lines = 0, ops = 0, linelen;
+	size_t  i, n = 0, tl = strlen(tm), lines = 0, ops = 0, linelen;
 
 	if (intent_begin(rec, sp->jino, sp->jsize) < 0)
 		goto toobig;
 	for (t = b->head; t; t = t->next) {
 		if (t->failed)
 			continue;
-		linelen = t->lines.len + t->nlines * (tl + 1);
+		linelen = spool_txn_linelen(t, tl);
 		if (intent_put_txn(rec, t->nops, linelen) < 0)
 			goto toobig;
 		for (i = 0; i < t->nops; i++) {
@@ -1919,22 +1981,12 @@ static int spool_intent_write(struct spool_batch *b, const char *tm, char *err, 
 			io.trash = op->trash;
 			io.name = op->name;
 			io.newname = op->newname;
-			io.dkfile = op->dkfile;
-			io.dktmp = op->dktmp ? strrchr(op->dktmp, '/') + 1 : NULL;
+			io.dkfile = io.dktmp = NULL;
 			if (intent_put_op(rec, &io) < 0)
 				goto toobig;
 		}
-		p = buf_data(&t->lines);
-		left = t->lines.len;
-		while (left > 0) {
-			nl = memchr(p, '\n', left);
-			PANIC_IF(nl == NULL);
-			if (buf_append(rec, tm, tl) < 0 || buf_putc(rec, ' ') < 0
-			    || buf_append(rec, p, (size_t) (nl - p) + 1) < 0)
-				goto toobig;
-			left -= (size_t) (nl - p) + 1;
-			p = nl + 1;
-		}
+		if (spool_txn_timed(t, tm, rec) < 0)
+			goto toobig;
 		lines += linelen;
 		ops += t->nops;
 		n++;
@@ -1962,17 +2014,17 @@ static void spool_batch_apply(struct spool_batch *b)
 	struct buf jl = BUF_INIT(SIZE_MAX / 2);
 	unsigned dirs = 0, tdirs;
 	char    berr[SPOOL_ERRLEN] = "", tm[32], path[4096], tn[SPOOL_TRASHLEN];
-	const unsigned char *p, *nl;
-	size_t  i, left, n;
-	int     d, ops = 0, lines = 0, intent = 0, dropped = 0;
+	size_t  i, n;
+	int     d, ops = 0, lines = 0, intent = 0, dropped = 0, dockets = 0;
 
 	/* The lines' time is fixed first: the record holds them exactly as
 	 * they will be appended. */
-	spool_journal_time(tm, sizeof(tm));
+	b->t0 = time(NULL);
+	(void) str_iso8601(b->t0, tm, sizeof(tm));
 	for (t = b->head; t; t = t->next)
 		if (!t->failed) {
 			ops |= t->nops > 0;
-			lines |= t->lines.len > 0;
+			lines |= t->lines.len > 0 || t->dkl.len > 0;
 		}
 	if (ops && lines) {
 		intent = 1;		/* from here on a failure clears the record */
@@ -2022,17 +2074,10 @@ static void spool_batch_apply(struct spool_batch *b)
 	for (t = b->head; t; t = t->next) {
 		if (t->failed)
 			continue;
-		p = buf_data(&t->lines);
-		left = t->lines.len;
-		while (left > 0) {
-			nl = memchr(p, '\n', left);
-			PANIC_IF(nl == NULL);
-			(void) buf_printf(&jl, "%s ", tm);
-			(void) buf_append(&jl, p, (size_t) (nl - p) + 1);
-			left -= (size_t) (nl - p) + 1;
-			p = nl + 1;
-			b->lines++;
-		}
+		PANIC_IF(spool_txn_timed(t, tm, &jl) < 0);
+		b->lines += t->nlines + t->ndkl;
+		b->dockets += t->ndkl;
+		dockets |= t->ndk > 0;
 	}
 	if (jl.len > 0) {
 		if (write_full(sp->jfd, buf_data(&jl), jl.len) < 0) {
@@ -2048,6 +2093,24 @@ static void spool_batch_apply(struct spool_batch *b)
 		sp->jsize += jl.len;
 	}
 	PANIC_IF(intent && b->intent_lines && b->intent_lines != jl.len);
+	/* Committed: the map learns the batch's dockets now, never before,
+	 * so a failed batch never changed it (doc/spool.md "Dockets"). */
+	if (dockets) {
+		pthread_mutex_lock(&sp->dk_lock);
+		for (t = b->head; t; t = t->next) {
+			if (t->failed)
+				continue;
+			for (i = 0; i < t->ndk; i++) {
+				if (t->dk[i].del)
+					(void) dkmap_del(sp->dk, t->dk[i].key);
+				else
+					dkmap_put(sp->dk, t->dk[i].key, t->dk[i].val, t->dk[i].vlen,
+					    (int64_t) b->t0);
+			}
+		}
+		pthread_mutex_unlock(&sp->dk_lock);
+		sp->dk_dirty = 1;
+	}
 	crash_point("spool-after-journal-sync");
 
 	/* Committed. The tmp links were markers of commits in flight, the
@@ -2064,21 +2127,14 @@ static void spool_batch_apply(struct spool_batch *b)
 			if (op->trashed) {
 				spool_trash_name(op->trash, tn, sizeof(tn));
 				snprintf(path, sizeof(path), "%s/%s/%s", sp->dir,
-				    spool_dirname(spool_op_trashdir(op)), tn);
+				    spool_states[op->from], tn);
 				(void) sys_unlink(path);
 				op->trashed = 0;
 			}
 		}
 	}
-	if (sp->jsize >= sp->journal_max) {
-		/* The record names the old journal by inode; once that file
-		 * may be deleted, its inode may be reused for a new journal. */
-		if (spool_rotate(sp, b->warn, sizeof(b->warn)) == 0) {
-			b->rotations++;
-			if (spool_intent_clear(sp, b->warn, sizeof(b->warn)) == 0)
-				b->intent_syncs++;
-		}
-	}
+	if (sp->jsize >= sp->journal_max && sp->jsize >= sp->snap_retry)
+		spool_rotate_snap(b);
 	buf_release(&jl);
 	return;
 
@@ -2156,6 +2212,8 @@ static void spool_batch_done(void *arg)
 	sp->st.intent_syncs += b->intent_syncs;
 	sp->st.lines += b->lines;
 	sp->st.rotations += b->rotations;
+	sp->st.dockets += b->dockets;
+	sp->st.snapshots += b->snapshots;
 	if (b->warn[0])
 		log_warn("%s", b->warn);
 	for (t = b->head; t; t = next) {
@@ -2207,6 +2265,40 @@ static void spool_txn_prepared(void *arg)
 	}
 }
 
+/* spool_txn_finish_post - spool_txn_finish() posted to the loop */
+static void spool_txn_finish_post(void *arg)
+{
+	spool_txn_finish(arg);
+}
+
+/* spool_txn_dkseal - t's docket changes as records (its group), or fail t */
+static void spool_txn_dkseal(struct spool_txn *t)
+{
+	struct spool *sp = t->sp;
+	struct dkmap_op *o;
+	size_t  i;
+
+	if (sp->dk_legacy) {
+		errno = EAGAIN;
+		spool_txn_fail(t, "dockets: 'dockets/' holds %u docket files of an older version, "
+		    "not converted yet (spool_recover() converts them)", sp->dk_legacy);
+		return;
+	}
+	o = xcalloc(t->ndk, sizeof(*o));
+	for (i = 0; i < t->ndk; i++) {
+		o[i].del = t->dk[i].del;
+		o[i].key = t->dk[i].key;
+		o[i].val = t->dk[i].val;
+		o[i].vlen = t->dk[i].vlen;
+	}
+	if (dkmap_records(&t->dkl, o, t->ndk, t->nlines, &t->ndkl) < 0) {
+		errno = EFBIG;
+		spool_txn_fail(t, "docket records of a transaction: more than %zu octets or %d "
+		    "lines", (size_t) SPOOL_TXN_DK_MAX, DKMAP_GROUP_MAX);
+	}
+	free(o);
+}
+
 /* spool_txn_submit - hand t over */
 void spool_txn_submit(struct spool_txn *t, spool_done_fn *done, void *arg)
 {
@@ -2216,6 +2308,18 @@ void spool_txn_submit(struct spool_txn *t, spool_done_fn *done, void *arg)
 	t->done = done;
 	t->arg = arg;
 	sp->pending++;
+	if (!t->failed && t->ndk > 0)
+		spool_txn_dkseal(t);
+	if (t->failed) {
+		/* failed while being built (a docket too large): nothing of
+		 * it may stay; the callback still comes from the loop */
+		spool_txn_undo(t);
+		if (sp->loop)
+			loop_post(sp->loop, spool_txn_finish_post, t);
+		else
+			spool_txn_finish(t);
+		return;
+	}
 	if (sp->wq) {
 		workq_submit(sp->wq, spool_txn_prepare, spool_txn_prepared, t);
 		return;
@@ -2233,6 +2337,8 @@ void spool_txn_submit(struct spool_txn *t, spool_done_fn *done, void *arg)
 		sp->st.intent_syncs += b.intent_syncs;
 		sp->st.lines += b.lines;
 		sp->st.rotations += b.rotations;
+		sp->st.dockets += b.dockets;
+		sp->st.snapshots += b.snapshots;
 		if (b.warn[0])
 			log_warn("%s", b.warn);
 	}
@@ -2276,193 +2382,168 @@ int spool_txn_run(struct spool_txn *t, char *err, size_t errlen)
  * Dockets: synchronous access
  */
 
+/* spool_dk_copy - a value as handed out: new memory, NUL one past */
+static void *spool_dk_copy(const struct dkmap_ent *e, size_t *lenp)
+{
+	char   *v = xmalloc(e->vlen + 1);
+
+	if (e->vlen)
+		memcpy(v, e->val, e->vlen);
+	v[e->vlen] = '\0';
+	if (lenp)
+		*lenp = e->vlen;
+	return v;
+}
+
+/* spool_key_text - key escaped and cut for an error message */
+static const char *spool_key_text(const char *key, char *buf, size_t len)
+{
+	size_t  n = strlen(key);
+
+	(void) str_escape(buf, len, key, n > 100 ? 100 : n);
+	return buf;
+}
+
 /* spool_docket_get - the value stored for key */
 void *spool_docket_get(struct spool *sp, const char *key, size_t *lenp, time_t *mtime,
 	char *err, size_t errlen)
 {
-	char    path[4096], derr[DURABLE_ERRLEN], *file, *text = NULL, *hdr = NULL, *v;
-	size_t  len = 0, hl;
-	struct stat sb;
-	void   *ret = NULL;
+	const struct dkmap_ent *e;
+	char    kt[512];
+	void   *v = NULL;
 
 	if (!spool_docket_key_ok(key)) {
 		errno = EINVAL;
 		spool_errf(err, errlen, "docket get: key");
 		return NULL;
 	}
-	file = spool_docket_file(key);
-	snprintf(path, sizeof(path), "%s/dockets/%s", sp->dir, file);
-	text = durable_read_file(path, SPOOL_DOCKET_MAX + 8 * SPOOL_DOCKET_KEYMAX, &len,
-	    derr, sizeof(derr));
-	if (text == NULL) {
-		spool_errf(err, errlen, "docket get 'dockets/%s'", file);
-		goto out;
+	pthread_mutex_lock(&sp->dk_lock);
+	if ((e = dkmap_get(sp->dk, key)) != NULL) {
+		v = spool_dk_copy(e, lenp);
+		if (mtime)
+			*mtime = (time_t) e->mtime;
 	}
-	hdr = spool_docket_header(key, &hl);
-	if (len < hl || memcmp(text, hdr, hl) != 0) {
-		/* Same file name but another key (hash collision) is "none";
-		 * anything that is not a docket at all is kept for the operator. */
-		if (len >= 24 && memcmp(text, "niftpmail-docket 1\nkey ", 23) == 0
-		    && memchr(text + 23, '\n', len - 23) != NULL) {
-			errno = ENOENT;
-			spool_errf(err, errlen, "docket get 'dockets/%s'", file);
-			goto out;
-		}
-		snprintf(derr, sizeof(derr), "corrupt/%s", file);
-		(void) renameat(sp->dfd[SPOOL_DOCKDIR], file, sp->dfd[SPOOL_DOCKDIR], derr);
-		errno = EBADMSG;
-		spool_errf(err, errlen, "docket get 'dockets/%s' (moved to dockets/corrupt/)",
-		    file);
-		goto out;
+	pthread_mutex_unlock(&sp->dk_lock);
+	if (v == NULL) {
+		errno = ENOENT;
+		spool_errf(err, errlen, "docket get %s", spool_key_text(key, kt, sizeof(kt)));
 	}
-	if (mtime) {
-		*mtime = 0;
-		if (stat(path, &sb) == 0)
-			*mtime = sb.st_mtime;
-	}
-	v = xmalloc(len - hl + 1);
-	memcpy(v, text + hl, len - hl);
-	v[len - hl] = '\0';
-	if (lenp)
-		*lenp = len - hl;
-	ret = v;
-out:
-	free(text);
-	free(hdr);
-	free(file);
-	return ret;
+	return v;
 }
 
 /* spool_docket_peek - read-only get without an open spool */
 void *spool_docket_peek(const char *dir, const char *key, size_t *lenp, char *err,
 	size_t errlen)
 {
-	char    path[4096], derr[DURABLE_ERRLEN], *file, *text, *hdr, *v = NULL;
-	size_t  len = 0, hl;
+	struct dkstore_load res;
+	const struct dkmap_ent *e;
+	char    kt[512];
+	void   *v = NULL;
 
 	if (!spool_docket_key_ok(key)) {
 		errno = EINVAL;
 		snprintf(err, errlen, "spool: docket peek: bad key");
 		return NULL;
 	}
-	file = spool_docket_file(key);
-	snprintf(path, sizeof(path), "%s/dockets/%s", dir, file);
-	text = durable_read_file(path, SPOOL_DOCKET_MAX + 8 * SPOOL_DOCKET_KEYMAX, &len,
-	    derr, sizeof(derr));
-	if (text == NULL) {
-		snprintf(err, errlen, "spool: docket peek 'dockets/%s': %s", file, strerror(errno));
-		free(file);
+	if (dkstore_load(dir, key, 1, &res, err, errlen) < 0)
 		return NULL;
-	}
-	hdr = spool_docket_header(key, &hl);
-	if (len < hl || memcmp(text, hdr, hl) != 0) {
-		errno = ENOENT;
-		snprintf(err, errlen, "spool: docket peek 'dockets/%s': another key or not a "
-		    "docket", file);
+	if ((e = dkmap_get(res.m, key)) != NULL) {
+		v = spool_dk_copy(e, lenp);
 	} else {
-		v = xmalloc(len - hl + 1);
-		memcpy(v, text + hl, len - hl);
-		v[len - hl] = '\0';
-		if (lenp)
-			*lenp = len - hl;
+		errno = ENOENT;
+		snprintf(err, errlen, "spool: docket peek %s: no such docket",
+		    spool_key_text(key, kt, sizeof(kt)));
 	}
-	free(text);
-	free(hdr);
-	free(file);
+	dkmap_free(res.m);
 	return v;
+}
+
+/* spool_docket_peek_all - every docket without an open spool */
+int spool_docket_peek_all(const char *dir, spool_docket_fn *fn, void *arg, char *err,
+	size_t errlen)
+{
+	struct dkstore_load res;
+	const struct dkmap_ent **v;
+	size_t  n, i;
+	int     rc = 0;
+
+	if (dkstore_load(dir, NULL, 1, &res, err, errlen) < 0)
+		return -1;
+	v = dkmap_sorted(res.m, &n);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = fn(arg, v[i]->key, v[i]->val, v[i]->vlen);
+	free(v);
+	dkmap_free(res.m);
+	return rc;
 }
 
 /* spool_docket_put - synchronous durable put */
 int spool_docket_put(struct spool *sp, const char *key, const void *data, size_t len,
 	char *err, size_t errlen)
 {
-	char    path[4096], derr[DURABLE_ERRLEN], *file;
-	void   *c;
-	size_t  cl;
-	int     ret;
+	struct spool_txn *t;
 
 	if (!spool_docket_key_ok(key) || len > SPOOL_DOCKET_MAX) {
 		errno = EINVAL;
 		spool_errf(err, errlen, "docket put: key or size");
 		return -1;
 	}
-	file = spool_docket_file(key);
-	c = spool_docket_content(key, data, len, &cl);
-	snprintf(path, sizeof(path), "%s/dockets/%s", sp->dir, file);
-	ret = durable_write_file(path, c, cl, derr, sizeof(derr));
-	if (ret < 0 && err && errlen)
-		snprintf(err, errlen, "spool: docket put 'dockets/%s': %s", file, derr);
-	free(c);
-	free(file);
-	return ret;
+	t = spool_txn_new(sp);
+	spool_txn_docket_put(t, key, data, len);
+	return spool_txn_run(t, err, errlen);
 }
 
 /* spool_docket_del - synchronous delete */
 int spool_docket_del(struct spool *sp, const char *key, char *err, size_t errlen)
 {
-	char    path[4096], *file;
-	int     ret = 0;
+	struct spool_txn *t;
 
 	if (!spool_docket_key_ok(key)) {
 		errno = EINVAL;
 		spool_errf(err, errlen, "docket del: key");
 		return -1;
 	}
-	file = spool_docket_file(key);
-	snprintf(path, sizeof(path), "%s/dockets/%s", sp->dir, file);
-	if (sys_unlink(path) < 0) {
-		if (errno != ENOENT) {
-			spool_errf(err, errlen, "unlink 'dockets/%s'", file);
-			ret = -1;
-		}
-	} else if (sys_fsync(sp->dfd[SPOOL_DOCKDIR]) < 0) {
-		spool_errf(err, errlen, "fsync 'dockets'");
-		ret = -1;
-	}
-	free(file);
-	return ret;
+	t = spool_txn_new(sp);
+	spool_txn_docket_del(t, key);
+	return spool_txn_run(t, err, errlen);
 }
 
-/* spool_docket_prune - remove dockets older than max_age seconds */
+/* spool_docket_prune - remove dockets older than max_age seconds: delete
+ * records, SPOOL_PRUNE_TXN to a transaction */
 int spool_docket_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *removed,
 	char *err, size_t errlen)
 {
-	DIR    *d;
-	struct dirent *e;
-	struct stat sb;
-	unsigned n = 0;
-	int     fd, ret = 0;
+	const struct dkmap_ent **v;
+	struct spool_txn *t;
+	char  **old = NULL;
+	size_t  n, i, nold = 0, k;
+	unsigned done = 0;
+	int     ret = 0;
 
-	fd = openat(sp->dfd[SPOOL_DOCKDIR], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		spool_errf(err, errlen, "prune: scan 'dockets'");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (fstatat(sp->dfd[SPOOL_DOCKDIR], e->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0
-		    || !S_ISREG(sb.st_mode))
-			continue;
-		if ((int64_t) now - (int64_t) sb.st_mtime <= max_age)
-			continue;
-		if (unlinkat(sp->dfd[SPOOL_DOCKDIR], e->d_name, 0) < 0) {
-			if (!ret)
-				spool_errf(err, errlen, "prune: unlink 'dockets/%s'", e->d_name);
-			ret = -1;
-			continue;
+	pthread_mutex_lock(&sp->dk_lock);
+	v = dkmap_sorted(sp->dk, &n);
+	for (i = 0; i < n; i++)
+		if ((int64_t) now - v[i]->mtime > max_age) {
+			if (old == NULL)
+				old = xcalloc(n, sizeof(*old));
+			old[nold++] = xstrdup(v[i]->key);
 		}
-		n++;
+	pthread_mutex_unlock(&sp->dk_lock);
+	free(v);
+	for (i = 0; i < nold && ret == 0; i += k) {
+		t = spool_txn_new(sp);
+		for (k = 0; k < SPOOL_PRUNE_TXN && i + k < nold; k++)
+			spool_txn_docket_del(t, old[i + k]);
+		if (spool_txn_run(t, err, errlen) < 0)
+			ret = -1;
+		else
+			done += (unsigned) k;
 	}
-	closedir(d);
-	if (n && sys_fsync(sp->dfd[SPOOL_DOCKDIR]) < 0 && !ret) {
-		spool_errf(err, errlen, "prune: fsync 'dockets'");
-		ret = -1;
-	}
+	for (i = 0; i < nold; i++)
+		free(old[i]);
+	free(old);
 	if (removed)
-		*removed = n;
+		*removed = done;
 	return ret;
 }
 
@@ -2635,7 +2716,7 @@ static int spool_there(const struct spool *sp, int dir, const char *name)
 	return fstatat(sp->dfd[dir], name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* spool_dkfile_ok - a docket file name as spool_docket_file() makes them */
+/* spool_dkfile_ok - a docket file name as the older version made them */
 static int spool_dkfile_ok(const char *s)
 {
 	return s != NULL && s[0] != '.' && strchr(s, '/') == NULL;
@@ -2643,7 +2724,7 @@ static int spool_dkfile_ok(const char *s)
 
 /* spool_rv_valid - every operation of the record is one we could have
  * written (a record that passed its CRC but is not ours is ignored) */
-static int spool_rv_valid(const struct intent *rec)
+static int spool_rv_valid(const struct spool *sp, const struct intent *rec)
 {
 	const struct intent_op *op;
 	size_t  i;
@@ -2668,12 +2749,14 @@ static int spool_rv_valid(const struct intent *rec)
 				return 0;
 			break;
 		case OP_DPUT:
+			if (sp->dfd[SPOOL_DOCKDIR] < 0)
+				return 0;	/* no docket files: not ours */
 			if (!spool_dkfile_ok(op->dkfile) || op->dktmp == NULL
 			    || strncmp(op->dktmp, ".tmp.", 5) != 0 || strchr(op->dktmp, '/'))
 				return 0;
 			break;
 		case OP_DDEL:
-			if (!spool_dkfile_ok(op->dkfile))
+			if (sp->dfd[SPOOL_DOCKDIR] < 0 || !spool_dkfile_ok(op->dkfile))
 				return 0;
 			break;
 		default:
@@ -3042,7 +3125,7 @@ static int spool_intent_recover(struct spool *sp, struct spool_recovery *r, stru
 	rv.sp = sp;
 	if (spool_intent_read(sp, &data, &rv.rec) == 0)
 		return 0;
-	if (!spool_rv_valid(&rv.rec)) {
+	if (!spool_rv_valid(sp, &rv.rec)) {
 		log_warn("spool: recover: the intent record is not one of ours: ignored");
 		rc = 2;
 	} else {
@@ -3097,7 +3180,7 @@ static int spool_intent_recover(struct spool *sp, struct spool_recovery *r, stru
 		}
 	}
 	for (d = 0; d < SPOOL_NDIRS; d++)
-		if (rv.dirs & 1u << d && sys_fsync(sp->dfd[d]) < 0) {
+		if (rv.dirs & 1u << d && sp->dfd[d] >= 0 && sys_fsync(sp->dfd[d]) < 0) {
 			spool_errf(err, errlen, "recover: fsync '%s'", spool_dirname(d));
 			goto out;
 		}
@@ -3159,6 +3242,93 @@ static int spool_recover_mark(struct spool *sp, const char *mark, const struct s
 	return unlinkat(sp->dfd[SPOOL_TMP], mark, 0);
 }
 
+/*
+ * Conversion of an older version's docket files (one file per docket in
+ * SPOOL/dockets/). Without a snapshot they are the dockets: each is put
+ * into the map with its mtime as time of put, one that is no docket goes
+ * to dockets/corrupt/ (as it would have when read), and all are removed
+ * once the snapshot that holds them is durable. With a snapshot they are
+ * left over from a conversion that the snapshot already holds (it was
+ * written before the first file was removed): they are only removed,
+ * never read again over newer records.
+ */
+
+struct spool_conv {
+	struct spool *sp;
+	int	convert;		/* read them (else: only remove them) */
+	char  **names;			/* files to remove */
+	size_t	n, alloc;
+	unsigned converted, corrupt;
+};
+
+/* spool_conv_fn - one file read (dkstore_legacy_fn) */
+static void spool_conv_fn(void *arg, const char *name, int ok)
+{
+	struct spool_conv *c = arg;
+	int     dfd = c->sp->dfd[SPOOL_DOCKDIR];
+	char    to[4096];
+
+	if (!ok) {
+		snprintf(to, sizeof(to), "corrupt/%s", name);
+		if ((mkdirat(dfd, "corrupt", 0750) < 0 && errno != EEXIST)
+		    || renameat(dfd, name, dfd, to) < 0)
+			log_warn("spool: recover: rename 'dockets/%s' to 'dockets/%s': %s", name,
+			    to, strerror(errno));
+		else
+			log_warn("spool: recover: 'dockets/%s' is no docket: moved to "
+			    "'dockets/corrupt/'", name);
+		c->corrupt++;
+		return;
+	}
+	if (c->n == c->alloc) {
+		c->alloc = c->alloc ? 2 * c->alloc : 64;
+		c->names = xrealloc(c->names, c->alloc * sizeof(*c->names));
+	}
+	c->names[c->n++] = xstrdup(name);
+	c->converted++;
+}
+
+/* spool_dk_convert - read (or just list) the old docket files; 0 or -1 */
+static int spool_dk_convert(struct spool *sp, struct spool_conv *c, char *err, size_t errlen)
+{
+	struct dkmap *scratch = c->convert ? NULL : dkmap_new();
+	long    rc;
+
+	pthread_mutex_lock(&sp->dk_lock);
+	rc = dkstore_legacy_scan(sp->dfd[SPOOL_DOCKDIR], NULL, scratch ? scratch : sp->dk,
+	    spool_conv_fn, c, err, errlen);
+	pthread_mutex_unlock(&sp->dk_lock);
+	dkmap_free(scratch);
+	if (rc < 0)
+		return -1;
+	if (c->convert) {
+		log_info("spool: recover: %u docket files of an older version converted into "
+		    "the journal", c->converted);
+		sp->dk_dirty = 1;
+	} else {
+		c->converted = 0;	/* already in the snapshot */
+	}
+	return 0;
+}
+
+/* spool_dk_unlink - remove the files converted; 0 or -1 */
+static int spool_dk_unlink(struct spool *sp, struct spool_conv *c, char *err, size_t errlen)
+{
+	int     dfd = sp->dfd[SPOOL_DOCKDIR];
+	size_t  i;
+
+	for (i = 0; i < c->n; i++)
+		if (unlinkat(dfd, c->names[i], 0) < 0 && errno != ENOENT) {
+			spool_errf(err, errlen, "recover: unlink 'dockets/%s'", c->names[i]);
+			return -1;
+		}
+	if (sys_fsync(dfd) < 0) {
+		spool_errf(err, errlen, "recover: fsync 'dockets'");
+		return -1;
+	}
+	return 0;
+}
+
 /* spool_recover - start-up recovery */
 int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_t errlen)
 {
@@ -3170,15 +3340,19 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 	struct dirent *e;
 	int64_t cut;
 	int     fd, i, ret = -1, found;
-	unsigned dirs = 1u << SPOOL_TMP | 1u << SPOOL_DOCKDIR;
+	unsigned dirs = 1u << SPOOL_TMP;
 	size_t  k, j;
-	char    tm[32], num[10][24];
-	const char *kv[20];
+	char    tm[32], num[11][24];
+	const char *kv[22];
+	struct spool_conv conv;
 
 	PANIC_IF(sp->pending > 0);
 	memset(&r, 0, sizeof(r));
 	memset(&c, 0, sizeof(c));
+	memset(&conv, 0, sizeof(conv));
 	spool_journal_time(tm, sizeof(tm));
+	if (sp->dfd[SPOOL_DOCKDIR] >= 0)
+		dirs |= 1u << SPOOL_DOCKDIR;
 
 	if ((cut = spool_cut_torn(sp, err, errlen)) < 0)
 		goto out;
@@ -3187,6 +3361,17 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 	/* the batch the intent record describes, if it was cut short */
 	if (spool_intent_recover(sp, &r, &lines, tm, err, errlen) < 0)
 		goto out;
+
+	/* dockets: read again what recovery changed (the journal, or an
+	 * older version's docket files); the lines of a transaction cut
+	 * short were removed when they were read (spool_dk_load) */
+	if ((r.journal_cut || r.intent_redone || r.intent_undone || sp->dk_legacy)
+	    && spool_dk_load(sp, err, errlen) < 0)
+		goto out;
+	r.journal_cut += sp->dk_cut;
+	r.dockets_cut = sp->dk_cuts;
+	sp->dk_cut = 0;
+	sp->dk_cuts = 0;
 
 	/* tmp/: a file also linked into a state is a commit past its commit
 	 * point whose batch is over: either its lines were synced (the tmp
@@ -3251,11 +3436,22 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 	/* after the record's recovery: it may have renamed docket temporaries,
 	 * and it needed the trash of the batch it finished (the trash of
 	 * any other batch is of one committed or undone: garbage) */
-	r.docket_tmp = spool_remove_dot_tmp(sp->dfd[SPOOL_DOCKDIR]);
+	if (sp->dfd[SPOOL_DOCKDIR] >= 0)
+		r.docket_tmp = spool_remove_dot_tmp(sp->dfd[SPOOL_DOCKDIR]);
 	(void) spool_remove_dot_tmp(sp->rootfd);
 	for (i = 0; i < SPOOL_NDIRS; i++)
-		if (i != SPOOL_TMP)
+		if (i != SPOOL_TMP && sp->dfd[i] >= 0)
 			r.trash += spool_remove_trash(sp->dfd[i]);
+	/* an older version's docket files: into the map (written below,
+	 * with the snapshot, before they go) */
+	if (sp->dk_legacy || sp->dk_leftover) {
+		conv.sp = sp;
+		conv.convert = sp->dk_legacy > 0;
+		if (spool_dk_convert(sp, &conv, err, errlen) < 0)
+			goto out;
+		r.dockets_converted = conv.converted;
+		r.dockets_corrupt = conv.corrupt;
+	}
 	/* every state: count, and report names found in two states */
 	for (i = 0; i < SPOOL_NSTATES; i++) {
 		if (i == SPOOL_TMP)
@@ -3296,6 +3492,7 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 	snprintf(num[7], sizeof(num[7]), "%u", r.intent_redone);
 	snprintf(num[8], sizeof(num[8]), "%u", r.intent_undone);
 	snprintf(num[9], sizeof(num[9]), "%u", r.claims_undone);
+	snprintf(num[10], sizeof(num[10]), "%u", r.dockets_converted);
 	kv[0] = "undone"; kv[1] = num[0];
 	kv[2] = "completed"; kv[3] = num[1];
 	kv[4] = "stray"; kv[5] = num[2];
@@ -3306,7 +3503,8 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 	kv[14] = "redone"; kv[15] = num[7];
 	kv[16] = "dropped"; kv[17] = num[8];
 	kv[18] = "unclaimed"; kv[19] = num[9];
-	(void) journal_format(&lines, tm, "recover", NULL, kv, 10);
+	kv[20] = "converted"; kv[21] = num[10];
+	(void) journal_format(&lines, tm, "recover", NULL, kv, 11);
 	for (i = 0; i < SPOOL_NDIRS; i++)
 		if (dirs & 1u << i && sys_fsync(sp->dfd[i]) < 0) {
 			spool_errf(err, errlen, "recover: fsync '%s'", spool_dirname(i));
@@ -3314,11 +3512,25 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 		}
 	if (spool_journal_direct(sp, &lines, err, errlen) < 0)
 		goto out;
+	/* the checkpoint: the next start-up reads from here. Converted docket
+	 * files exist only in the map until it is durable; they go after. */
+	if (spool_snapshot(sp, err, errlen) < 0) {
+		if (sp->dk_legacy)
+			goto out;
+		log_warn("%s", err);
+	}
+	sp->dk_legacy = 0;
+	if (conv.n > 0 && spool_dk_unlink(sp, &conv, err, errlen) < 0)
+		goto out;
+	sp->dk_leftover = 0;
 	ret = 0;
 out:
 	for (k = 0; k < c.n; k++)
 		free(c.v[k].name);
 	free(c.v);
+	for (k = 0; k < conv.n; k++)
+		free(conv.names[k]);
+	free(conv.names);
 	buf_release(&lines);
 	if (rep)
 		*rep = r;

@@ -15,8 +15,8 @@
  *	the name format, the commit order and the recovery rules.
  *
  *	Durable work is grouped into transactions (struct spool_txn): a
- *	list of operations (commit a new file, move, remove, claim a drop,
- *	docket put/delete) and journal lines. spool_txn_submit() hands the
+ *	list of operations (commit a new file, move, remove, claim a drop),
+ *	docket puts and deletes, and journal lines. spool_txn_submit() hands the
  *	transaction to worker threads (util/workq.h): files are fsynced in
  *	parallel, then all transactions ready at that moment form one
  *	batch whose renames, directory fsyncs, journal append and ONE
@@ -69,7 +69,8 @@ struct spool_opts {
 	struct loop *loop;	/* NULL: synchronous spool (no workers) */
 	int	threads;	/* worker threads (0 = 4) when loop is set */
 	uint64_t journal_max;	/* rotate the journal past this size (0 = 16 MiB) */
-	unsigned journal_keep;	/* rotated journals kept (0 = all) */
+	unsigned journal_keep;	/* rotated journals kept (0 = all; 1 counts as 2:
+				 * the older docket snapshot may need journal.2) */
 	unsigned seq_block;	/* sequence numbers reserved at a time (0 = 4096) */
 };
 
@@ -90,6 +91,12 @@ struct spool_recovery {
 	unsigned intent_undone;	/* transactions undone, their lines dropped */
 	unsigned claims_undone;	/* claims no batch took: back in out/ */
 	unsigned trash;		/* trash of finished batches removed (doc/spool.md) */
+	/* dockets (doc/spool.md "Dockets") */
+	unsigned dockets_converted;	/* docket files of an older version put into
+				 * the log (and removed) */
+	unsigned dockets_corrupt;	/* such files that were no docket: moved to
+				 * dockets/corrupt/ */
+	unsigned dockets_cut;	/* docket records of a batch cut short: removed */
 };
 
 /* Counters (for tests and `mailctl stats`). */
@@ -105,6 +112,8 @@ struct spool_stats {
 	uint64_t rotations;
 	uint64_t intent_syncs;	/* intent record fsyncs (one per batch with lines and
 				 * file operations; doc/spool.md) */
+	uint64_t dockets;	/* docket records written (also counted in lines) */
+	uint64_t snapshots;	/* docket snapshots written by batches (rotations) */
 };
 
 /* spool_done_fn - completion of a transaction, on the loop thread:
@@ -128,21 +137,26 @@ typedef int spool_scan_fn(void *arg, const char *name);
 struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen);
 
 /* spool_recover - start-up recovery, before any other operation and
- * while no other process uses the spool: cut a torn last journal line;
+ * while no other process uses the spool: cut a torn last journal line
+ * (and the docket records of a batch a crash cut short);
  * finish the last batch if a crash cut it short (from SPOOL/intent:
  * each of its transactions is completed, its journal lines appended,
  * or undone without them; doc/spool.md "Journal truth across
  * crashes"); remove tmp/ leftovers (a tmp file also linked into a
  * state is a commit whose lines are in the journal; only in a spool
  * older than SPOOL/intent are they written again as "recovered"); put
- * claims no batch took back into out/; remove half-written dockets and
- * sequence files, and the trash of finished batches (DIR/.trash.N);
- * report names found in two states, and journal a "recover" line.
+ * claims no batch took back into out/; remove half-written sequence
+ * files (and an older version's docket files), and the trash of
+ * finished batches (DIR/.trash.N); convert an older version's docket
+ * files (SPOOL/dockets/) into the log; report names found in two
+ * states, journal a "recover" line, and write the docket snapshot.
  * Synchronous (it fsyncs). rep may be NULL. 0, or -1 with err. */
 int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_t errlen);
 
 /* spool_close - wait for transactions in flight (running the loop),
- * stop the workers, close everything, free sp. NULL is a no-op. */
+ * stop the workers, write the docket snapshot if dockets changed since
+ * the last one (a failure is logged), close everything, free sp. NULL
+ * is a no-op. */
 void spool_close(struct spool *sp);
 
 /* spool_drain - run the loop until no transaction is in flight */
@@ -258,12 +272,13 @@ int spool_part_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *re
  * submitted once; it is freed by the spool after its callback ran.
  * Operations are applied in the order added. A transaction is whole
  * or absent: until its batch is committed every operation can be
- * undone (what a remove, docket delete or docket put takes away is
- * kept as a trash link in its directory), and on failure, its own or
- * its whole batch's, the applied operations are undone in reverse (a
- * commit is unlinked, a move or claim renamed back, a removed file or
- * docket and a replaced docket come back from the trash) and none of
- * its journal lines is written. A failed transaction thus leaves every
+ * undone (what a remove takes away is kept as a trash link in its
+ * directory), and on failure, its own or its whole batch's, the
+ * applied operations are undone in reverse (a commit is unlinked, a
+ * move or claim renamed back, a removed file comes back from the
+ * trash) and none of its journal lines is written. Its docket changes
+ * are journal records of the same batch, applied to the dockets only
+ * once the batch is committed. A failed transaction thus leaves every
  * file and docket as it was; a transaction reported ok is all there.
  * (After a crash the same holds for a transaction with journal
  * lines, by start-up recovery from the intent record: doc/spool.md.)
@@ -300,13 +315,16 @@ void spool_txn_remove(struct spool_txn *t, enum spool_state st, const char *name
 int spool_txn_claim(struct spool_txn *t, const char *file, enum spool_state to,
 	char *name, size_t len, char *err, size_t errlen);
 
-/* spool_txn_docket_put - durably store data (len octets, copied) as
- * the docket of key (any string of 1..1024 octets without NUL),
- * replacing an older one (atomically: a reader finds the old or the
- * new one; an undo puts the old one back) */
+/* spool_txn_docket_put - durably store data (len octets, any octets,
+ * copied) as the docket of key (any string of 1..1024 octets without
+ * NUL; else panic), replacing an older one: a record in the
+ * transaction's journal lines; spool_docket_get() sees it once the
+ * batch is committed. A value larger than SPOOL_DOCKET_MAX fails the
+ * transaction (EFBIG, "spool: docket put: a value of N octets ..."). */
 void spool_txn_docket_put(struct spool_txn *t, const char *key, const void *data, size_t len);
 
-/* spool_txn_docket_del - remove the docket of key (missing is no error) */
+/* spool_txn_docket_del - remove the docket of key (missing is no error):
+ * a record, as above */
 void spool_txn_docket_del(struct spool_txn *t, const char *key);
 
 /* spool_txn_journal - add the journal line "EVENT NAME k=v..." (name
@@ -334,9 +352,14 @@ void spool_txn_abort(struct spool_txn *t);
 /*
  * Dockets: small durable records keyed by a string (DESIGN section 6:
  * server dockets keyed by caller identity + transfer id, donor dockets
- * by next hop + transfer id). SPOOL/dockets/FILE, one file each; see
- * doc/spool.md for the format. Writes go through transactions (above)
- * or, for tools and start-up, the synchronous spool_docket_put().
+ * by next hop + transfer id). They are records of the journal (the
+ * spool's write-ahead log), committed with the batch's lines; the live
+ * ones are a map in memory, checkpointed in SPOOL/dockets.snap (at
+ * each journal rotation, at start-up and at close) so that start-up
+ * reads the snapshot and the journal after it, not all history. No
+ * file per docket (doc/spool.md "Dockets"). Writes go through
+ * transactions (above) or, for tools and start-up, the synchronous
+ * spool_docket_put().
  */
 
 #define SPOOL_DOCKET_MAX	65536	/* largest docket value */
@@ -344,30 +367,47 @@ void spool_txn_abort(struct spool_txn *t);
 
 /* spool_docket_get - the value stored for key into new memory (the
  * caller frees it; NUL-terminated one past *lenp), *mtime (if not NULL)
- * gets the time of the last put. NULL with err; errno ENOENT when there
- * is no docket, EBADMSG when it is unreadable (it is then moved to
- * dockets/corrupt/ for the operator). */
+ * gets the time of the last put. From memory: no I/O. NULL with err;
+ * errno ENOENT when there is no docket. */
 void *spool_docket_get(struct spool *sp, const char *key, size_t *lenp, time_t *mtime,
 	char *err, size_t errlen);
 
 /* spool_docket_peek - like spool_docket_get, but read-only and without
  * an open spool (dir is the spool directory; for tools reading a spool
- * that a daemon owns): nothing is moved or written. NULL with err;
- * errno ENOENT when there is no docket for key. */
+ * that a daemon owns): the snapshot and the journals after it are read
+ * (slow: for one key now and then; see spool_docket_peek_all()), dockets
+ * of batches not yet committed may be seen, nothing is moved or written.
+ * NULL with err; errno ENOENT when there is no docket for key, EBADMSG
+ * when the snapshot or journal is damaged (err says what to do). */
 void *spool_docket_peek(const char *dir, const char *key, size_t *lenp, char *err,
 	size_t errlen);
 
-/* spool_docket_put - synchronous durable put (blocks on fsync); 0 or -1 */
+/* spool_docket_fn - one docket for spool_docket_peek_all(): key and
+ * value (len octets, NUL-terminated one past) are borrowed for the
+ * call; return 0 to go on, anything else to stop */
+typedef int spool_docket_fn(void *arg, const char *key, const void *value, size_t len);
+
+/* spool_docket_peek_all - spool_docket_peek() for every docket at once
+ * (one read of the snapshot and the journals after it): fn is called
+ * for each live docket, in strcmp order of keys. 0, fn's non-zero
+ * value, or -1 with err (as spool_docket_peek()). */
+int spool_docket_peek_all(const char *dir, spool_docket_fn *fn, void *arg, char *err,
+	size_t errlen);
+
+/* spool_docket_put - synchronous durable put: a transaction of its own
+ * (spool_txn_run(): blocks, or runs the loop); 0 or -1 */
 int spool_docket_put(struct spool *sp, const char *key, const void *data, size_t len,
 	char *err, size_t errlen);
 
-/* spool_docket_del - synchronous delete; 0 (also when missing) or -1 */
+/* spool_docket_del - synchronous delete, as spool_docket_put(); 0 (also
+ * when missing) or -1 */
 int spool_docket_del(struct spool *sp, const char *key, char *err, size_t errlen);
 
 /* spool_docket_prune - remove dockets last put more than max_age
  * seconds before now (retention, DESIGN section 6: at least the
- * donor's give_up time). Blocking (one directory fsync). *removed
- * (if not NULL) gets the count. 0 or -1 with err. */
+ * donor's give_up time): delete records in transactions run with
+ * spool_txn_run() (blocking, or running the loop). *removed (if not
+ * NULL) gets the count. 0 or -1 with err. */
 int spool_docket_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *removed,
 	char *err, size_t errlen);
 

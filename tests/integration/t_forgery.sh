@@ -128,9 +128,10 @@ wait_file_re() {
 }
 
 # wait_part_docket - bounded poll: cambridge holds a checkpoint docket
+# (dockets are journal records: one whose value has a "part" line)
 wait_part_docket() {
 	_wi=0
-	while ! grep -qs '^part ' "$(spooldir cambridge)"/dockets/* 2>/dev/null; do
+	while ! journal cambridge | grep -F ' docket - ' | grep -qE '(put="|\\n)part [0-9]'; do
 		_wi=$((_wi + 1))
 		[ $_wi -le 200 ] || return 1
 		sleep 0.1

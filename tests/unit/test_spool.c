@@ -35,6 +35,15 @@
  *	Group commit: many transactions submitted at once on a loop must
  *	cost far fewer journal fsyncs than transactions (counted by the
  *	spool itself, no timing).
+ *
+ *	Dockets (records of the journal): round trips across restarts and
+ *	rotations (snapshot + replay, older snapshots too); a child killed
+ *	at every point of a batch of dockets ("--child-dk DIR"), and that
+ *	batch's write cut at every line and inside lines: every transaction
+ *	whole or absent, dockets and lines alike; failed batches leave the
+ *	map unchanged; damaged snapshots are never read; an older version's
+ *	docket files are converted; peek and peek_all beside an open spool;
+ *	a busy run makes no docket file.
  *--*/
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +62,8 @@
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 
+#include "spool/dkmap.h"
+#include "spool/dkstore.h"
 #include "spool/intent.h"
 #include "spool/journal.h"
 #include "spool/spool.h"
@@ -166,6 +177,8 @@ static void snap_add(struct buf *b, const char *dir, const char *sub, int visibl
 	char  **v = NULL, *text;
 	size_t  n = 0, i, len;
 
+	if (d == NULL && errno == ENOENT)
+		return;			/* dockets/: only in an older version's spool */
 	CU_ASSERT_FATAL(d != NULL);
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0
@@ -204,6 +217,17 @@ static void snap_add(struct buf *b, const char *dir, const char *sub, int visibl
 	free(v);
 }
 
+/* snap_docket - one docket as "docket KEY=VALUE\n" (spool_docket_fn) */
+static int snap_docket(void *arg, const char *key, const void *val, size_t len)
+{
+	struct buf *b = arg;
+
+	(void) buf_printf(b, "docket %s=", key);
+	(void) buf_append(b, val, len);
+	(void) buf_putc(b, '\n');
+	return 0;
+}
+
 /* snapshot - every file of every state and every docket, with their
  * contents (visible: no dot-files, no tmp/), into new memory */
 static char *snapshot(const char *dir, int visible)
@@ -211,12 +235,15 @@ static char *snapshot(const char *dir, int visible)
 	static const char *const subs[] = { "out", "tmp", "in", "queue", "hold", "dead",
 	"corrupt", "archive", "part", "dockets" };
 	struct buf b = BUF_INIT(1 << 24);
-	char   *s;
+	char   *s, err[SPOOL_ERRLEN];
 	size_t  i;
 
 	for (i = 0; i < NELEM(subs); i++)
 		if (!visible || strcmp(subs[i], "tmp") != 0)
 			snap_add(&b, dir, subs[i], visible);
+	/* the dockets, as a reader without the daemon finds them */
+	if (spool_docket_peek_all(dir, snap_docket, &b, err, sizeof(err)) < 0)
+		(void) buf_printf(&b, "dockets: %s\n", err);
 	s = xstrdup(buf_cstr(&b));
 	buf_release(&b);
 	return s;
@@ -566,8 +593,8 @@ static void test_faults(void)
 			fprintf(stderr, "\nno failing run for %s\n", cases[c].opname);
 		EXPECT_TRUE(cases[c].failures > 0);
 	}
-	/* fsync: file, claim, docket, 4 directories, journal: all failed */
-	EXPECT_TRUE(cases[2].failures >= 8);
+	/* fsync: file, claim, intent, 3 directories, journal: all failed */
+	EXPECT_TRUE(cases[2].failures >= 7);
 }
 
 /* an ENOSPC message names operation, object and reason */
@@ -725,18 +752,19 @@ static void test_crash_points(void)
 
 static const char *const truth_points[] = {
 	"spool-prepared", "spool-after-intent", "spool-after-link", "spool-after-trash",
-	"spool-after-trash:2", "spool-after-trash:3", "spool-after-trash:5", "spool-after-ops",
+	"spool-after-trash:2", "spool-after-ops",
 	"spool-after-dirsync", "spool-after-journal-write", "spool-after-journal-sync",
 	"spool-claim-after-rename", "none",
 };
 
 /* truth_fires - the child of scenario scen crashes at point: "fail" has
- * no claim and no line to write, and three trash links each ("both" six) */
+ * no claim and no line to write; a trash link each (the remove: dockets
+ * keep none), so "both" two */
 static int truth_fires(const char *scen, const char *point)
 {
 	if (strcmp(point, "none") == 0)
 		return 0;
-	if (strcmp(point, "spool-after-trash:5") == 0)
+	if (strcmp(point, "spool-after-trash:2") == 0)
 		return strcmp(scen, "both") == 0;
 	return strcmp(scen, "fail") != 0 || (strcmp(point, "spool-claim-after-rename") != 0
 	    && strcmp(point, "spool-after-journal-write") != 0);
@@ -1266,6 +1294,8 @@ static void test_recover_report(void)
 	spool_close(sp);
 	CU_ASSERT_FATAL(tl_write_file(spath(dir, "tmp/halfway"), "partial letter") == 0);
 	CU_ASSERT_FATAL(tl_write_file(spath(dir, "tmp/.junk"), "x") == 0);
+	/* dockets/ is an older version's: its leftovers are cleaned up too */
+	CU_ASSERT_FATAL(mkdir(spath(dir, "dockets"), 0750) == 0);
 	CU_ASSERT_FATAL(tl_write_file(spath(dir, "dockets/.tmp.d.abc123"), "half docket") == 0);
 	CU_ASSERT_FATAL(tl_write_file(spath(dir, "hold/twice"), "a\n") == 0);
 	/* trash of committed batches (its unlink is not synced); a user's
@@ -1543,12 +1573,9 @@ static void test_txn_undo_whole(void)
 	};
 	/* every step of the transaction must have failed once */
 	static const char *const steps[] = {
-		"fsync 'tmp/newc'", "fsync 'dockets/.tmp.", "write 'intent'", "fsync 'intent'",
+		"fsync 'tmp/newc'", "write 'intent'", "fsync 'intent'",
 		"remove: link 'in/victim' to 'in/.trash.", "unlink 'in/victim'",
-		"docket put: link 'dockets/k-old' to 'dockets/.trash.",
-		"rename 'dockets/.tmp.", "docket delete: link 'dockets/k-del' to 'dockets/.trash.",
-		"unlink 'dockets/k-del'", "link 'tmp/newc' to 'in/newc'", "fsync 'in'",
-		"fsync 'dockets'", "write 'journal'", "fsync 'journal'",
+		"link 'tmp/newc' to 'in/newc'", "fsync 'in'", "write 'journal'", "fsync 'journal'",
 	};
 	unsigned seen[NELEM(steps)];
 	struct spool *sp;
@@ -1571,6 +1598,8 @@ static void test_txn_undo_whole(void)
 		/* nothing left behind: no trash, no tmp link */
 		want = snapshot(dir, 0);
 		EXPECT_TRUE(strstr(want, ".trash.") == NULL && strstr(want, "tmp/") == NULL);
+		EXPECT_TRUE(strstr(want, "docket k-old=new value\n") != NULL
+		    && strstr(want, "docket k-del=") == NULL);
 	}
 	for (k = 0; k < NELEM(kinds); k++) {
 		clean = 0;
@@ -1639,8 +1668,9 @@ static void test_txn_undo_whole(void)
 }
 
 /*
- * A whole batch that fails is undone last transaction first: T2 put the
- * docket over T1's, so T1's older docket must come back last.
+ * A whole batch that fails is undone last transaction first, and its
+ * dockets (T2 put one over T1's) stay as they were: the map learns a
+ * batch's dockets only once it is committed.
  */
 
 static void test_batch_undo_order(void)
@@ -1675,14 +1705,20 @@ static void test_batch_undo_order(void)
 		spool_txn_journal(t, "routed", "y", NULL, 0);
 		spool_txn_submit(t, gc_done, &g);
 		/* both prepared before the loop runs: one batch, whose fsyncs
-		 * are the record's, in/, queue/, dockets/, then the journal's */
+		 * are the record's, in/, queue/, then the journal's */
 		usleep(100000);
-		sysio_fail(SYSIO_FSYNC, 5, EIO);
+		sysio_fail(SYSIO_FSYNC, 4, EIO);
 		spool_drain(sp);
 		sysio_reset();
 		spool_stats(sp, &st1);
 		shared = st1.batches - st0.batches == 1;
 		EXPECT_INT(g.done, 2);
+		if (shared) {
+			char   *v = spool_docket_get(sp, "k", NULL, NULL, err, sizeof(err));
+
+			EXPECT_STR(v, "orig");
+			free(v);
+		}
 		spool_close(sp);
 		if (!shared)
 			continue;
@@ -1693,6 +1729,7 @@ static void test_batch_undo_order(void)
 		EXPECT_STR(after, before);
 		free(after);
 		EXPECT_INT(journal_count(dir, "removed", "x") + journal_count(dir, "routed", "y"), 0);
+		EXPECT_INT(journal_count(dir, "docket", NULL), 1);	/* the first put's */
 	}
 	EXPECT_TRUE(shared);
 	free(before);
@@ -1709,13 +1746,12 @@ static void test_dockets(void)
 	struct spool *sp = sopen(dir, NULL, 0);
 	static const char *const keys[] = {
 		"tcp:127.0.0.1:4521/17", "../../etc/passwd", ".hidden", "pss/65534",
-		"key with spaces\tand\ttabs", "%41", "%2541",
+		"key with spaces\tand\ttabs", "%41", "%2541", "x\n2026-01-01T00:00:00Z docket - k=v",
 	};
 	char    err[SPOOL_ERRLEN], longkey[SPOOL_DOCKET_KEYMAX + 1], *v;
 	struct spool_txn *t;
-	struct timespec ts[2];
 	unsigned removed;
-	time_t  mt;
+	time_t  mt, before = time(NULL);
 	size_t  i, len;
 	int     got;
 
@@ -1725,11 +1761,11 @@ static void test_dockets(void)
 	for (i = 0; i < NELEM(keys); i++) {
 		v = spool_docket_get(sp, keys[i], &len, &mt, err, sizeof(err));
 		EXPECT_TRUE(v != NULL && len == strlen(keys[i]) + 1 && strcmp(v, keys[i]) == 0);
-		EXPECT_TRUE(mt > 0);
+		EXPECT_TRUE(mt >= before && mt <= time(NULL));
 		free(v);
 	}
-	/* nothing escaped the dockets directory */
-	EXPECT_INT(count_files(spath(dir, "dockets")), (int) NELEM(keys) + 1);
+	/* no file per docket */
+	EXPECT_TRUE(!tl_exists(spath(dir, "dockets")));
 	/* long keys that share a prefix stay apart */
 	memset(longkey, 'k', sizeof(longkey) - 1);
 	longkey[sizeof(longkey) - 1] = '\0';
@@ -1745,12 +1781,18 @@ static void test_dockets(void)
 	v = spool_docket_get(sp, longkey, &len, NULL, err, sizeof(err));
 	EXPECT_STR(v, "L1");
 	free(v);
-	/* replace, delete, missing */
+	/* replace, delete, missing; a put and a delete of one key in one
+	 * transaction apply in order */
 	t = spool_txn_new(sp);
 	spool_txn_docket_put(t, keys[0], "new", 3);
+	spool_txn_docket_del(t, keys[2]);
+	spool_txn_docket_put(t, keys[2], "again", 5);
 	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
 	v = spool_docket_get(sp, keys[0], &len, NULL, err, sizeof(err));
 	EXPECT_STR(v, "new");
+	free(v);
+	v = spool_docket_get(sp, keys[2], &len, NULL, err, sizeof(err));
+	EXPECT_STR(v, "again");
 	free(v);
 	t = spool_txn_new(sp);
 	spool_txn_docket_del(t, keys[0]);
@@ -1763,31 +1805,1032 @@ static void test_dockets(void)
 	EXPECT_INT(got, ENOENT);
 	EXPECT_INT(spool_docket_del(sp, keys[1], err, sizeof(err)), 0);
 	EXPECT_INT(spool_docket_del(sp, keys[1], err, sizeof(err)), 0);
-	/* a corrupt docket is reported and kept aside */
-	CU_ASSERT_FATAL(tl_write_file(spath(dir, "dockets/pss%2F65534"), "garbage") == 0);
-	errno = 0;
-	v = spool_docket_get(sp, "pss/65534", &len, NULL, err, sizeof(err));
-	got = errno;
-	EXPECT_TRUE(v == NULL);
-	EXPECT_INT(got, EBADMSG);
-	EXPECT_TRUE(strstr(err, "moved to dockets/corrupt/") != NULL);
-	EXPECT_TRUE(tl_exists(spath(dir, "dockets/corrupt/pss%2F65534")));
-	/* retention: age one docket by two days, prune at one day */
-	clock_gettime(CLOCK_REALTIME, &ts[0]);
-	ts[0].tv_sec -= 2 * 86400;
-	ts[1] = ts[0];
-	EXPECT_INT(utimensat(AT_FDCWD, spath(dir, "dockets/%2Ehidden"), ts, 0), 0);
+	/* a value too large fails its transaction, nothing of it stays */
+	{
+		char   *big = xcalloc(1, SPOOL_DOCKET_MAX + 1);
+
+		t = spool_txn_new(sp);
+		spool_txn_docket_put(t, "big", big, SPOOL_DOCKET_MAX + 1);
+		spool_txn_journal(t, "tick", NULL, NULL, 0);
+		EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
+		EXPECT_HAS(err, "spool: docket put: a value of 65537 octets (at most 65536)");
+		EXPECT_INT(journal_count(dir, "tick", NULL), 0);
+		free(big);
+	}
+	/* retention: nothing is a day old yet; two days on, all are */
 	EXPECT_INT(spool_docket_prune(sp, 86400, time(NULL), &removed, err, sizeof(err)), 0);
-	EXPECT_INT(removed, 1);
+	EXPECT_INT(removed, 0);
+	EXPECT_INT(spool_docket_prune(sp, 86400, time(NULL) + 2 * 86400, &removed, err,
+	    sizeof(err)), 0);
+	EXPECT_INT(removed, NELEM(keys) - 2 + 2);	/* less keys[0], keys[1]; the long ones */
 	errno = 0;
-	v = spool_docket_get(sp, ".hidden", &len, NULL, err, sizeof(err));
+	v = spool_docket_get(sp, "%41", &len, NULL, err, sizeof(err));
 	got = errno;
 	EXPECT_TRUE(v == NULL);
 	EXPECT_INT(got, ENOENT);
-	v = spool_docket_get(sp, "%41", &len, NULL, err, sizeof(err));
-	EXPECT_STR(v, "%41");
+	spool_close(sp);
+	/* and so after a restart */
+	sp = sopen(dir, NULL, 0);
+	v = spool_docket_get(sp, keys[2], &len, NULL, err, sizeof(err));
+	EXPECT_TRUE(v == NULL);
 	free(v);
 	spool_close(sp);
+	EXPECT_INT(journal_count(dir, "docket", "-") > 0, 1);
+}
+
+/*
+ * Dockets as records of the journal (doc/spool.md "Dockets")
+ */
+
+/* write_bytes - create or truncate path holding len octets; 0 or -1 */
+static int write_bytes(const char *path, const void *p, size_t len)
+{
+	FILE   *fp = fopen(path, "wb");
+	int     ok;
+
+	if (fp == NULL)
+		return -1;
+	ok = fwrite(p, 1, len, fp) == len;
+	return fclose(fp) == 0 && ok ? 0 : -1;
+}
+
+/* dk_eq - the docket of key in sp is exactly val (len octets; val NULL:
+ * there is none) */
+static int dk_eq(struct spool *sp, const char *key, const void *val, size_t len)
+{
+	char    err[SPOOL_ERRLEN];
+	size_t  got = 0;
+	char   *v = spool_docket_get(sp, key, &got, NULL, err, sizeof(err));
+	int     ok = val ? v != NULL && got == len && memcmp(v, val, len) == 0
+	    : v == NULL && errno == ENOENT;
+
+	free(v);
+	return ok;
+}
+
+/* dk_peek_eq - the same through spool_docket_peek() (no open spool) */
+static int dk_peek_eq(const char *dir, const char *key, const void *val, size_t len)
+{
+	char    err[SPOOL_ERRLEN];
+	size_t  got = 0;
+	char   *v = spool_docket_peek(dir, key, &got, err, sizeof(err));
+	int     ok = val ? v != NULL && got == len && memcmp(v, val, len) == 0
+	    : v == NULL && errno == ENOENT;
+
+	free(v);
+	return ok;
+}
+
+/* binval - len octets of every value 0..255 (with NULs and newlines) */
+static char *binval(size_t len, unsigned seed)
+{
+	char   *v = xmalloc(len + 1);
+	size_t  i;
+
+	for (i = 0; i < len; i++)
+		v[i] = (char) ((i * 7 + seed) & 0xff);
+	return v;
+}
+
+/* put_txn - one transaction: put key=val (len), a line; 0 or -1 */
+static int put_txn(struct spool *sp, const char *key, const void *val, size_t len)
+{
+	struct spool_txn *t = spool_txn_new(sp);
+	char    err[SPOOL_ERRLEN];
+
+	spool_txn_docket_put(t, key, val, len);
+	spool_txn_journal(t, "tick", NULL, NULL, 0);
+	return spool_txn_run(t, err, sizeof(err));
+}
+
+/* copy_file - from to to (whole); 0 or -1 */
+static int copy_file(const char *from, const char *to)
+{
+	size_t  len;
+	char   *p = tl_read_file(from, &len);
+	int     rc;
+
+	if (p == NULL)
+		return -1;
+	rc = write_bytes(to, p, len);
+	free(p);
+	return rc;
+}
+
+/* put, delete, get across restarts: from the snapshot and the journal
+ * after it, also from an older snapshot across rotations */
+static void test_docket_restart(void)
+{
+	const char *dir = newdir();
+	struct spool_opts o;
+	struct spool *sp;
+	struct spool_stats st;
+	char    err[SPOOL_ERRLEN], key[32], old[1024];
+	char   *big = binval(SPOOL_DOCKET_MAX, 3), *v;
+	int     i, ok;
+
+	/* session 1: puts, a delete, a 64 KiB binary value; close writes
+	 * the snapshot */
+	sp = sopen(dir, NULL, 0);
+	EXPECT_INT(put_txn(sp, "a", "1", 1), 0);
+	EXPECT_INT(put_txn(sp, "b", "2", 1), 0);
+	EXPECT_INT(put_txn(sp, "empty", "", 0), 0);
+	EXPECT_INT(put_txn(sp, "big", big, SPOOL_DOCKET_MAX), 0);
+	EXPECT_INT(spool_docket_del(sp, "b", err, sizeof(err)), 0);
+	spool_close(sp);
+	EXPECT_TRUE(tl_exists(spath(dir, "dockets.snap")));
+	snprintf(old, sizeof(old), "%s/snap.session1", dir);
+	CU_ASSERT_FATAL(copy_file(spath(dir, "dockets.snap"), old) == 0);
+	sp = sopen(dir, NULL, 0);
+	EXPECT_TRUE(dk_eq(sp, "a", "1", 1) && dk_eq(sp, "b", NULL, 0)
+	    && dk_eq(sp, "empty", "", 0) && dk_eq(sp, "big", big, SPOOL_DOCKET_MAX));
+	/* session 2: changes after the snapshot */
+	EXPECT_INT(put_txn(sp, "a", "one", 3), 0);
+	EXPECT_INT(put_txn(sp, "c", "3", 1), 0);
+	EXPECT_INT(spool_docket_del(sp, "big", err, sizeof(err)), 0);
+	spool_close(sp);
+	/* the older snapshot again: the journal after it gives the rest */
+	CU_ASSERT_FATAL(copy_file(old, spath(dir, "dockets.snap")) == 0);
+	CU_ASSERT_FATAL(unlink(spath(dir, "dockets.snap.1")) == 0);
+	sp = sopen(dir, NULL, 0);
+	ok = dk_eq(sp, "a", "one", 3) && dk_eq(sp, "b", NULL, 0) && dk_eq(sp, "c", "3", 1)
+	    && dk_eq(sp, "big", NULL, 0) && dk_eq(sp, "empty", "", 0);
+	EXPECT_TRUE(ok);
+	spool_close(sp);
+	EXPECT_TRUE(dk_peek_eq(dir, "a", "one", 3) && dk_peek_eq(dir, "c", "3", 1)
+	    && dk_peek_eq(dir, "big", NULL, 0));
+
+	/* rotations: a journal of 2000 octets, keep 1 (counts as 2); a
+	 * snapshot before each rotation: dockets.snap is at most in
+	 * journal.1, dockets.snap.1 in journal.2 */
+	dir = newdir();
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.node = "ucl";
+	o.journal_max = 2000;
+	o.journal_keep = 1;
+	sp = spool_open(&o, err, sizeof(err));
+	CU_ASSERT_FATAL(sp != NULL);
+	for (i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "k%d", i % 37);
+		EXPECT_INT(put_txn(sp, key, key, strlen(key) + (size_t) (i % 3)), 0);
+
+		if (i % 11 == 0) {
+			snprintf(key, sizeof(key), "k%d", (i + 5) % 37);
+			EXPECT_INT(spool_docket_del(sp, key, err, sizeof(err)), 0);
+		}
+	}
+	EXPECT_INT(put_txn(sp, "big", big, SPOOL_DOCKET_MAX), 0);	/* many records */
+	spool_stats(sp, &st);
+	EXPECT_TRUE(st.rotations >= 3 && st.snapshots == st.rotations);
+	EXPECT_TRUE(tl_exists(spath(dir, "journal.2")) && !tl_exists(spath(dir, "journal.3")));
+	{
+		/* what the map holds, key by key, must come back */
+		struct spool *sp2;
+		char   *want = xcalloc(37, 64);
+		size_t  lens[37], len;
+		int     have[37];
+
+		for (i = 0; i < 37; i++) {
+			snprintf(key, sizeof(key), "k%d", i);
+			v = spool_docket_get(sp, key, &len, NULL, err, sizeof(err));
+			have[i] = v != NULL;
+			lens[i] = v ? len : 0;
+			if (v)
+				memcpy(want + 64 * i, v, len);
+			free(v);
+		}
+		spool_close(sp);
+		for (int round = 0; round < 2; round++) {
+			if (round == 1) {
+				/* dockets.snap damaged: the fallback, two rotations back */
+				CU_ASSERT_FATAL(copy_file(spath(dir, "dockets.snap.1"),
+				    spath(dir, "dockets.snap")) == 0);
+			}
+
+			sp2 = sopen(dir, NULL, 0);
+			ok = 1;
+			for (i = 0; i < 37; i++) {
+				snprintf(key, sizeof(key), "k%d", i);
+				if (!dk_eq(sp2, key, have[i] ? want + 64 * i : NULL, lens[i])) {
+					fprintf(stderr, "\nround %d: %s differs\n", round, key);
+					ok = 0;
+				}
+			}
+			ok &= dk_eq(sp2, "big", big, SPOOL_DOCKET_MAX);
+			EXPECT_TRUE(ok);
+			spool_close(sp2);
+		}
+		free(want);
+	}
+	/* a snapshot in the middle of what is now journal.1 (written at a
+	 * close; a rotation since): the rest of journal.1, then journal */
+	dir = newdir();
+	o.dir = dir;
+	sp = spool_open(&o, err, sizeof(err));
+	CU_ASSERT_FATAL(sp != NULL);
+	EXPECT_INT(put_txn(sp, "early", "e", 1), 0);
+	spool_close(sp);
+	sp = spool_open(&o, err, sizeof(err));
+	CU_ASSERT_FATAL(sp != NULL);
+	for (i = 0; i < 1000; i++) {
+		spool_stats(sp, &st);
+		if (st.rotations > 0)
+			break;
+		snprintf(key, sizeof(key), "m%d", i);
+		EXPECT_INT(put_txn(sp, key, key, strlen(key)), 0);
+	}
+	EXPECT_INT(st.rotations, 1);
+	CU_ASSERT_FATAL(copy_file(spath(dir, "dockets.snap.1"), old) == 0);
+	EXPECT_INT(put_txn(sp, "late", "l", 1), 0);
+	EXPECT_INT(spool_docket_del(sp, "m0", err, sizeof(err)), 0);
+	spool_close(sp);
+	CU_ASSERT_FATAL(copy_file(old, spath(dir, "dockets.snap")) == 0);
+	CU_ASSERT_FATAL(unlink(spath(dir, "dockets.snap.1")) == 0);
+	sp = sopen(dir, NULL, 0);
+	EXPECT_TRUE(dk_eq(sp, "early", "e", 1) && dk_eq(sp, "late", "l", 1)
+	    && dk_eq(sp, "m0", NULL, 0) && dk_eq(sp, "m1", "m1", 2));
+	snprintf(key, sizeof(key), "m%d", i - 1);
+	EXPECT_TRUE(dk_eq(sp, key, key, strlen(key)));
+	spool_close(sp);
+	free(big);
+}
+
+/* child_dk - the child: three transactions with dockets and lines, no
+ * file operation, in one batch on a loop */
+static int child_dk(const char *dir)
+{
+	struct spool *sp;
+	struct spool_opts o;
+	struct spool_txn *t;
+	struct loop *loop = loop_new();
+	char    err[SPOOL_ERRLEN];
+	char   *big = binval(20000, 9);
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.node = "ucl";
+	o.loop = loop;
+	if ((sp = spool_open(&o, err, sizeof(err))) == NULL)
+		return 2;
+	t = spool_txn_new(sp);
+	spool_txn_docket_put(t, "k1", "v1", 2);
+	spool_txn_docket_del(t, "k3");
+	spool_txn_journal(t, "first", NULL, NULL, 0);
+	spool_txn_submit(t, NULL, NULL);
+	t = spool_txn_new(sp);
+	spool_txn_docket_put(t, "big", big, 20000);
+	spool_txn_docket_put(t, "k2", "w1", 2);
+	spool_txn_journal(t, "second", NULL, NULL, 0);
+	spool_txn_submit(t, NULL, NULL);
+	t = spool_txn_new(sp);
+	spool_txn_docket_del(t, "k4");
+	spool_txn_submit(t, NULL, NULL);
+	spool_drain(sp);
+	spool_close(sp);
+	loop_free(loop);
+	free(big);
+	return 0;
+}
+
+/* dk_setup - the dockets before child_dk: k1=v0 k2=w0 k3=x k4=y */
+static void dk_setup(const char *dir)
+{
+	struct spool *sp = sopen(dir, NULL, 0);
+
+	CU_ASSERT_FATAL(put_txn(sp, "k1", "v0", 2) == 0 && put_txn(sp, "k2", "w0", 2) == 0
+	    && put_txn(sp, "k3", "x", 1) == 0 && put_txn(sp, "k4", "y", 1) == 0);
+	spool_close(sp);
+}
+
+/* dk_state - child_dk's transactions: a bit each when whole, -1 when
+ * one is torn (printed), with lines counted too */
+static int dk_state(struct spool *sp, const char *dir, const char *what)
+{
+	char   *big = binval(20000, 9);
+	int     a1 = dk_eq(sp, "k1", "v1", 2) && dk_eq(sp, "k3", NULL, 0);
+	int     a0 = dk_eq(sp, "k1", "v0", 2) && dk_eq(sp, "k3", "x", 1);
+	int     b1 = dk_eq(sp, "big", big, 20000) && dk_eq(sp, "k2", "w1", 2);
+	int     b0 = dk_eq(sp, "big", NULL, 0) && dk_eq(sp, "k2", "w0", 2);
+	int     c1 = dk_eq(sp, "k4", NULL, 0), c0 = dk_eq(sp, "k4", "y", 1);
+	int     la = dir ? journal_count(dir, "first", NULL) : a1;
+	int     lb = dir ? journal_count(dir, "second", NULL) : b1;
+
+	free(big);
+	if (a1 + a0 != 1 || b1 + b0 != 1 || c1 + c0 != 1 || la != a1 || lb != b1) {
+		fprintf(stderr, "\n%s: torn: a %d/%d b %d/%d c %d/%d lines %d %d\n", what, a1, a0,
+		    b1, b0, c1, c0, la, lb);
+		return -1;
+	}
+	return a1 | b1 << 1 | c1 << 2;
+}
+
+/* a crash at every point of a docket-only batch: every docket exactly
+ * as of the last batch that reached the journal; then the batch's write
+ * cut at every line and inside lines (a crash of the machine): every
+ * transaction whole or absent, also before recovery, and recovery cuts
+ * what is left of a transaction */
+static void test_docket_crash(void)
+{
+	static const char *const points[] = {
+		"spool-prepared", "spool-after-ops", "spool-after-dirsync",
+		"spool-after-journal-write", "spool-after-journal-sync", "none",
+	};
+	struct spool *sp;
+	struct spool_recovery rep;
+	char    err[SPOOL_ERRLEN], *j;
+	size_t  i, jlen, j0, cut;
+	pid_t   pid;
+	int     st, devnull, state, want, ok, cuts = 0, whole_prefix;
+	struct stat sb;
+	const char *dir = NULL;
+	char    snap0[1024], snap1[1024], keep[512];
+
+	for (i = 0; i < NELEM(points); i++) {
+		dir = newdir();
+		dk_setup(dir);
+		CU_ASSERT_FATAL(stat(spath(dir, "journal"), &sb) == 0);
+		j0 = (size_t) sb.st_size;
+		/* the snapshots as they were before the batch (for the cuts) */
+		snprintf(snap0, sizeof(snap0), "%s.snap", dir);
+		snprintf(snap1, sizeof(snap1), "%s.snap1", dir);
+		CU_ASSERT_FATAL(copy_file(spath(dir, "dockets.snap"), snap0) == 0);
+		if (copy_file(spath(dir, "dockets.snap.1"), snap1) < 0)
+			snap1[0] = '\0';
+		fflush(NULL);
+		if ((pid = fork()) == 0) {
+			if ((devnull = open("/dev/null", O_WRONLY)) >= 0)
+				dup2(devnull, 2);
+			setenv("NIFTPMAIL_CRASH", points[i], 1);
+			execl(self_exe, self_exe, "--child-dk", dir, (char *) NULL);
+			_exit(127);
+		}
+		CU_ASSERT_FATAL(pid > 0 && waitpid(pid, &st, 0) == pid);
+		EXPECT_INT(WIFEXITED(st) ? WEXITSTATUS(st) : -1, strcmp(points[i], "none") ? 99 : 0);
+		if (strcmp(points[i], "none") == 0)
+			break;		/* kept as it is for the cuts below */
+		/* the first batch's lines are in the journal (a process crash
+		 * keeps what was written) from spool-after-journal-write on;
+		 * the transactions may have been one batch or more */
+		sp = sopen(dir, NULL, 0);
+		state = dk_state(sp, NULL, points[i]);
+		EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
+		EXPECT_INT(rep.dockets_cut, 0);
+		EXPECT_INT(dk_state(sp, dir, points[i]), state);
+		want = i >= 3 ? state == 1 || state == 3 || state == 7 : state == 0;
+		if (!want)
+			fprintf(stderr, "\ncrash at %s: state %d\n", points[i], state);
+		EXPECT_TRUE(want);
+		spool_close(sp);
+		EXPECT_TRUE(!tl_exists(spath(dir, "dockets")));
+	}
+	/* as a crash of the machine would leave it: the snapshots of before */
+	CU_ASSERT_FATAL(copy_file(snap0, spath(dir, "dockets.snap")) == 0);
+	if (snap1[0]) {
+		CU_ASSERT_FATAL(copy_file(snap1, spath(dir, "dockets.snap.1")) == 0);
+	} else {
+		(void) unlink(spath(dir, "dockets.snap.1"));
+	}
+	sp = sopen(dir, NULL, 0);
+	EXPECT_INT(dk_state(sp, dir, "none"), 7);
+	spool_close(sp);
+	CU_ASSERT_FATAL(copy_file(snap0, spath(dir, "dockets.snap")) == 0);
+	if (snap1[0]) {
+		CU_ASSERT_FATAL(copy_file(snap1, spath(dir, "dockets.snap.1")) == 0);
+	} else {
+		(void) unlink(spath(dir, "dockets.snap.1"));
+	}
+	/* dir: the batches whole ("none"), from j0 on. Cut short anywhere. */
+	str_copy(keep, dir, sizeof(keep));
+	dir = keep;		/* newdir() reuses its buffers */
+	j = tl_read_file(spath(dir, "journal"), &jlen);
+	CU_ASSERT_FATAL(j != NULL && jlen > j0);
+	for (cut = j0; cut <= jlen; cut++) {
+		const char *cdir = newdir();
+		char    cmd[2048];
+		int     at_line = j[cut - 1] == '\n';
+
+		/* every line boundary, and a few octets into each line */
+		if (!at_line && !(cut >= 5 && j[cut - 5] == '\n') && cut != jlen)
+			continue;
+		snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", dir, cdir);
+		CU_ASSERT_FATAL(system(cmd) == 0);
+		CU_ASSERT_FATAL(truncate(spath(cdir, "journal"), (off_t) cut) == 0);
+		cuts++;
+		ok = 1;
+		/* the transactions are in the order written: whole ones first */
+		sp = sopen(cdir, NULL, 0);
+		state = dk_state(sp, cdir, "cut, before recovery");
+		whole_prefix = state == 0 || state == 1 || state == 3 || state == 7;
+		if (state < 0 || !whole_prefix)
+			ok = 0;
+		EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
+		if (dk_state(sp, cdir, "cut, after recovery") != state)
+			ok = 0;
+		/* a put after it, then a restart: the cut transaction stays
+		 * absent (recovery removed its records) */
+		EXPECT_INT(put_txn(sp, "after", "z", 1), 0);
+		spool_close(sp);
+		sp = sopen(cdir, NULL, 0);
+		if (dk_state(sp, cdir, "cut, restarted") != state || !dk_eq(sp, "after", "z", 1))
+			ok = 0;
+		spool_close(sp);
+		if (!ok)
+			fprintf(stderr, "\ncut at %zu of %zu (batch from %zu): state %d\n", cut, jlen,
+			    j0, state);
+		EXPECT_TRUE(ok);
+	}
+	EXPECT_TRUE(cuts > 10);
+	/* the same cut without recovery: a later put, restart, still absent */
+	{
+		const char *cdir = newdir();
+		char    cmd[2048];
+		const char *p = strstr(j + j0, "\n");
+
+		/* after the first record of the first group: a group cut short */
+		CU_ASSERT_FATAL(p != NULL);
+		snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", dir, cdir);
+		CU_ASSERT_FATAL(system(cmd) == 0);
+		CU_ASSERT_FATAL(truncate(spath(cdir, "journal"), (off_t) (p - j + 1)) == 0);
+		sp = sopen(cdir, NULL, 0);
+		/* the open removed the transaction's lines: nothing can
+		 * complete its group later */
+		CU_ASSERT_FATAL(stat(spath(cdir, "journal"), &sb) == 0);
+		EXPECT_INT(sb.st_size, j0);
+		EXPECT_INT(dk_state(sp, cdir, "no recovery"), 0);
+		EXPECT_INT(put_txn(sp, "after", "z", 1), 0);
+		spool_close(sp);
+		sp = sopen(cdir, NULL, 0);
+		EXPECT_INT(dk_state(sp, cdir, "no recovery, restarted"), 0);
+		EXPECT_TRUE(dk_eq(sp, "after", "z", 1));
+		spool_close(sp);
+	}
+	free(j);
+}
+
+/* a failed batch never changes the map: an operation failing at apply
+ * time, a failed journal write and fsync, a failed intent write */
+static void test_docket_failed(void)
+{
+	static const struct {
+		enum sysio_op op;
+		unsigned long nth;
+		int	with_file;	/* the transaction also moves a file */
+		const char *want;
+	} cases[] = {
+		{ SYSIO_FSYNC, 1, 0, "fsync 'journal'" },
+		{ SYSIO_WRITE, 1, 0, "write 'journal'" },
+		{ SYSIO_WRITE, 1, 1, "write 'intent'" },
+		{ SYSIO_FSYNC, 1, 1, "fsync 'intent'" },
+		{ SYSIO_RENAME, 1, 1, "rename 'in/m' to 'queue/m'" },
+		{ SYSIO_FSYNC, 4, 1, "fsync 'journal'" },	/* intent, in, queue, journal */
+	};
+	char    err[SPOOL_ERRLEN];
+	struct spool *sp;
+	struct spool_txn *t;
+	char   *j0, *j1;
+	size_t  i, l0, l1;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		const char *dir = newdir();
+
+		sp = sopen(dir, NULL, 0);
+		CU_ASSERT_FATAL(put_txn(sp, "k", "old", 3) == 0);
+		CU_ASSERT_FATAL(put_letter(sp, "m", "m\n", SPOOL_IN, NULL, 0) == 0);
+		j0 = tl_read_file(spath(dir, "journal"), &l0);
+		t = spool_txn_new(sp);
+		spool_txn_docket_put(t, "k", "new", 3);
+		spool_txn_docket_put(t, "n", "fresh", 5);
+		spool_txn_journal(t, "changed", NULL, NULL, 0);
+		if (cases[i].with_file)
+			spool_txn_move(t, "m", SPOOL_IN, SPOOL_QUEUE, NULL);
+		sysio_fail(cases[i].op, cases[i].nth, EIO);
+		EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
+		sysio_reset();
+		EXPECT_HAS(err, cases[i].want);
+		EXPECT_TRUE(dk_eq(sp, "k", "old", 3) && dk_eq(sp, "n", NULL, 0));
+		j1 = tl_read_file(spath(dir, "journal"), &l1);
+		EXPECT_TRUE(l1 == l0 && memcmp(j0, j1, l0) == 0);
+		free(j0);
+		free(j1);
+		spool_close(sp);
+		sp = sopen(dir, NULL, 0);
+		EXPECT_INT(spool_recover(sp, NULL, err, sizeof(err)), 0);
+		EXPECT_TRUE(dk_eq(sp, "k", "old", 3) && dk_eq(sp, "n", NULL, 0));
+		EXPECT_TRUE(tl_exists(spath(dir, "in/m")));
+		spool_close(sp);
+	}
+}
+
+/* a snapshot that cannot be written holds the rotation back (the
+ * journal grows) until one can: no rotation ever passes a snapshot */
+static void test_docket_snapshot_fails(void)
+{
+	const char *dir = newdir();
+	struct spool_opts o;
+	struct spool *sp;
+	struct spool_stats st;
+	char    err[SPOOL_ERRLEN], key[32];
+	struct stat sb;
+	int     i;
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.node = "ucl";
+	o.journal_max = 4000;
+	sp = spool_open(&o, err, sizeof(err));
+	CU_ASSERT_FATAL(sp != NULL);
+	for (i = 0; ; i++) {
+		CU_ASSERT_FATAL(stat(spath(dir, "journal"), &sb) == 0 && i < 1000);
+		if (sb.st_size > 3900)
+			break;
+		snprintf(key, sizeof(key), "a%d", i);
+		CU_ASSERT_FATAL(put_txn(sp, key, "1234567890", 10) == 0);
+	}
+	/* the next batch passes journal_max: its snapshot cannot be created */
+	sysio_fail(SYSIO_OPEN, 1, ENOSPC);
+	EXPECT_INT(put_txn(sp, "b", "fails to rotate", 15), 0);
+	sysio_reset();
+	spool_stats(sp, &st);
+	EXPECT_INT(st.rotations, 0);
+	EXPECT_INT(st.snapshots, 0);
+	EXPECT_TRUE(!tl_exists(spath(dir, "journal.1")));
+	/* tried again after another eighth of journal_max */
+	for (i = 0; i < 100 && st.rotations == 0; i++) {
+		snprintf(key, sizeof(key), "c%d", i);
+		EXPECT_INT(put_txn(sp, key, "x", 1), 0);
+		spool_stats(sp, &st);
+	}
+	EXPECT_INT(st.rotations, 1);
+	EXPECT_INT(st.snapshots, 1);
+	EXPECT_TRUE(i > 1);
+	spool_close(sp);
+	sp = sopen(dir, NULL, 0);
+	EXPECT_TRUE(dk_eq(sp, "a0", "1234567890", 10) && dk_eq(sp, "b", "fails to rotate", 15)
+	    && dk_eq(sp, "c0", "x", 1));
+	spool_close(sp);
+}
+
+/* corrupt_byte - flip one octet of path at off */
+static void corrupt_byte(const char *path, size_t off)
+{
+	size_t  len;
+	char   *p = tl_read_file(path, &len);
+
+	CU_ASSERT_FATAL(p != NULL && off < len);
+	p[off] ^= 0x20;
+	CU_ASSERT_FATAL(write_bytes(path, p, len) == 0);
+	free(p);
+}
+
+/* a torn or damaged snapshot is never read: the one before it is, or
+ * nothing starts (the message names the file and says what to do) */
+static void test_docket_snapshot_bad(void)
+{
+	const char *dir = newdir();
+	struct spool_opts o;
+	struct spool *sp;
+	char    err[SPOOL_ERRLEN] = "", *p;
+	size_t  len, i;
+	int     bad = 0;
+
+	sp = sopen(dir, NULL, 0);
+	CU_ASSERT_FATAL(put_txn(sp, "a", "1", 1) == 0);
+	spool_close(sp);			/* snapshot: a=1 */
+	sp = sopen(dir, NULL, 0);
+	CU_ASSERT_FATAL(put_txn(sp, "b", "2", 1) == 0);
+	spool_close(sp);			/* snapshot: a=1 b=2; .snap.1: a=1 */
+	sp = sopen(dir, NULL, 0);
+	CU_ASSERT_FATAL(put_txn(sp, "c", "3", 1) == 0);
+	spool_docket_del(sp, "a", err, sizeof(err));
+	spool_close(sp);			/* snapshot: b c; .snap.1: a b */
+
+	/* every cut and every flipped octet of a snapshot fails to parse */
+	p = tl_read_file(spath(dir, "dockets.snap"), &len);
+	CU_ASSERT_FATAL(p != NULL);
+	for (i = 0; i < len; i++) {
+		struct dkmap *m = dkmap_new();
+		struct dkmap_pos pos;
+
+		if (dkmap_snap_parse(p, i, &pos, m, NULL, err, sizeof(err)) == 0)
+			bad++;
+		p[i] ^= 0x01;
+		if (dkmap_snap_parse(p, len, &pos, m, NULL, err, sizeof(err)) == 0)
+			bad++;
+		p[i] ^= 0x01;
+		if (dkmap_count(m) != 0)
+			bad++;
+		dkmap_free(m);
+	}
+	EXPECT_INT(bad, 0);
+	free(p);
+
+	/* dockets.snap damaged: dockets.snap.1 and the journal after it */
+	corrupt_byte(spath(dir, "dockets.snap"), 30);
+	EXPECT_TRUE(dk_peek_eq(dir, "a", NULL, 0) && dk_peek_eq(dir, "b", "2", 1)
+	    && dk_peek_eq(dir, "c", "3", 1));
+	sp = sopen(dir, NULL, 0);
+	EXPECT_TRUE(dk_eq(sp, "a", NULL, 0) && dk_eq(sp, "b", "2", 1) && dk_eq(sp, "c", "3", 1));
+	EXPECT_TRUE(tl_exists(spath(dir, "dockets.snap.bad")));
+	EXPECT_INT(spool_recover(sp, NULL, err, sizeof(err)), 0);	/* a new snapshot */
+	spool_close(sp);
+	EXPECT_TRUE(dk_peek_eq(dir, "c", "3", 1));
+
+	/* both damaged: refused, the message says which and what to do */
+	corrupt_byte(spath(dir, "dockets.snap"), 40);
+	corrupt_byte(spath(dir, "dockets.snap.1"), 40);
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.node = "ucl";
+	errno = 0;
+	sp = spool_open(&o, err, sizeof(err));
+	EXPECT_TRUE(sp == NULL && errno == EBADMSG);
+	EXPECT_HAS(err, "spool: dockets: 'dockets.snap' is unusable: bad CRC and "
+	    "'dockets.snap.1' is unusable: bad CRC");
+	EXPECT_HAS(err, "remove dockets.snap and dockets.snap.1 to rebuild");
+	errno = 0;
+	p = spool_docket_peek(dir, "c", &len, err, sizeof(err));
+	EXPECT_TRUE(p == NULL && errno == EBADMSG);
+	EXPECT_HAS(err, "'dockets.snap' is unusable");
+	/* torn (a short file) is the same: never read */
+	CU_ASSERT_FATAL(truncate(spath(dir, "dockets.snap"), 20) == 0);
+	sp = spool_open(&o, err, sizeof(err));
+	EXPECT_TRUE(sp == NULL);
+	EXPECT_HAS(err, "'dockets.snap' is unusable: too short");
+
+	/* a snapshot whose journal is not there */
+	dir = newdir();
+	o.dir = dir;
+	sp = sopen(dir, NULL, 0);
+	CU_ASSERT_FATAL(put_txn(sp, "a", "1", 1) == 0);
+	spool_close(sp);
+	CU_ASSERT_FATAL(unlink(spath(dir, "journal")) == 0);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "journal"), "") == 0);
+	sp = spool_open(&o, err, sizeof(err));
+	EXPECT_TRUE(sp == NULL);
+	/* (the new journal may even have the old one's inode) */
+	EXPECT_HAS(err, "spool: dockets: 'dockets.snap' covers the journal of inode ");
+	/* a copied spool (other inodes, same octets) is found by content */
+	{
+		const char *cdir = newdir();
+		char    cmd[2048];
+
+		dir = newdir();
+		sp = sopen(dir, NULL, 0);
+		CU_ASSERT_FATAL(put_txn(sp, "a", "1", 1) == 0);
+		EXPECT_INT(spool_recover(sp, NULL, err, sizeof(err)), 0);
+		CU_ASSERT_FATAL(put_txn(sp, "b", "2", 1) == 0);
+		spool_close(sp);
+		CU_ASSERT_FATAL(unlink(spath(dir, "dockets.snap")) == 0);	/* .snap.1 */
+		snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s'", dir, cdir);
+		CU_ASSERT_FATAL(system(cmd) == 0);
+		sp = sopen(cdir, NULL, 0);
+		EXPECT_TRUE(dk_eq(sp, "a", "1", 1) && dk_eq(sp, "b", "2", 1));
+		spool_close(sp);
+	}
+}
+
+/* legacy_write - a docket file as the older version wrote it */
+static void legacy_write(const char *dir, const char *key, const char *val, time_t mtime)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	char    esc[4 * SPOOL_DOCKET_KEYMAX + 8], *name = dkstore_legacy_name(key);
+	struct timespec ts[2];
+
+	(void) str_escape(esc, sizeof(esc), key, strlen(key));
+	(void) buf_printf(&b, "niftpmail-docket 1\nkey %s\n\n%s", esc, val);
+	CU_ASSERT_FATAL(write_bytes(spath3(dir, "dockets", name), buf_data(&b), b.len) == 0);
+	ts[0].tv_sec = ts[1].tv_sec = mtime;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	CU_ASSERT_FATAL(utimensat(AT_FDCWD, spath3(dir, "dockets", name), ts, 0) == 0);
+	buf_release(&b);
+	free(name);
+}
+
+/* an older version's spool: its docket files are read (never misread),
+ * converted at recovery, then gone; a leftover of a finished conversion
+ * is never read again over newer records */
+static void test_docket_convert(void)
+{
+	const char *dir = newdir();
+	struct spool *sp;
+	struct spool_recovery rep;
+	struct spool_txn *t;
+	char    err[SPOOL_ERRLEN], *v;
+	unsigned removed;
+	time_t  now = time(NULL), mt;
+	size_t  len;
+
+	sp = sopen(dir, NULL, 0);
+	spool_close(sp);
+	CU_ASSERT_FATAL(unlink(spath(dir, "dockets.snap")) == 0 || errno == ENOENT);
+	CU_ASSERT_FATAL(mkdir(spath(dir, "dockets"), 0750) == 0);
+	legacy_write(dir, "srv tcp:1.2.3.4:5 17", "committed ucl.1\n", now - 60);
+	legacy_write(dir, "env ucl.2.pss", "attempts 2\n", now - 3 * 86400);
+	legacy_write(dir, "pss/65534", "", now);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "dockets/garbage"), "not a docket") == 0);
+	/* a file whose name is not its key's was never readable */
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "dockets/renamed"),
+	    "niftpmail-docket 1\nkey other\n\nv") == 0);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "dockets/.tmp.d.x"), "half") == 0);
+
+	/* read as they are by a reader without the daemon */
+	EXPECT_TRUE(dk_peek_eq(dir, "env ucl.2.pss", "attempts 2\n", 11)
+	    && dk_peek_eq(dir, "other", NULL, 0) && dk_peek_eq(dir, "pss/65534", "", 0));
+	/* and by an open spool, which takes no change before recovery */
+	sp = sopen(dir, NULL, 0);
+	EXPECT_TRUE(dk_eq(sp, "srv tcp:1.2.3.4:5 17", "committed ucl.1\n", 16));
+	t = spool_txn_new(sp);
+	spool_txn_docket_put(t, "new", "x", 1);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
+	EXPECT_HAS(err, "not converted yet");
+	EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
+	EXPECT_INT(rep.dockets_converted, 3);
+	EXPECT_INT(rep.dockets_corrupt, 2);
+	EXPECT_INT(rep.docket_tmp, 1);
+	EXPECT_INT(count_files(spath(dir, "dockets")), 1);	/* corrupt/ */
+	EXPECT_TRUE(tl_exists(spath(dir, "dockets/corrupt/garbage"))
+	    && tl_exists(spath(dir, "dockets/corrupt/renamed")));
+	v = spool_docket_get(sp, "env ucl.2.pss", &len, &mt, err, sizeof(err));
+	EXPECT_STR(v, "attempts 2\n");
+	EXPECT_INT(mt, now - 3 * 86400);
+	free(v);
+	EXPECT_INT(journal_count_kv(dir, "recover", "converted", "3"), 1);
+	/* the time of put came along: retention works on it */
+	EXPECT_INT(spool_docket_prune(sp, 86400, now, &removed, err, sizeof(err)), 0);
+	EXPECT_INT(removed, 1);
+	EXPECT_INT(put_txn(sp, "pss/65534", "newer", 5), 0);
+	spool_close(sp);
+	sp = sopen(dir, NULL, 0);
+	EXPECT_TRUE(dk_eq(sp, "srv tcp:1.2.3.4:5 17", "committed ucl.1\n", 16)
+	    && dk_eq(sp, "env ucl.2.pss", NULL, 0) && dk_eq(sp, "pss/65534", "newer", 5));
+	spool_close(sp);
+
+	/* a leftover (a crash while the files were removed) with an older
+	 * value: ignored by every reader, removed by recovery */
+	legacy_write(dir, "pss/65534", "stale", now);
+	EXPECT_TRUE(dk_peek_eq(dir, "pss/65534", "newer", 5));
+	sp = sopen(dir, NULL, 0);
+	EXPECT_TRUE(dk_eq(sp, "pss/65534", "newer", 5));
+	EXPECT_INT(put_txn(sp, "k", "v", 1), 0);
+	EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
+	EXPECT_INT(rep.dockets_converted, 0);
+	EXPECT_INT(count_files(spath(dir, "dockets")), 1);
+	EXPECT_TRUE(dk_eq(sp, "pss/65534", "newer", 5));
+	spool_close(sp);
+}
+
+struct peek_all {
+	struct buf b;
+	unsigned n, stop_at;
+};
+
+static int peek_all_fn(void *arg, const char *key, const void *val, size_t len)
+{
+	struct peek_all *pa = arg;
+
+	(void) buf_printf(&pa->b, "%s=", key);
+	(void) buf_append(&pa->b, val, len);
+	(void) buf_putc(&pa->b, ';');
+	return ++pa->n == pa->stop_at ? 7 : 0;
+}
+
+/* readers without the daemon: one key, and all at once, while a spool
+ * is open and writing; a busy run on a loop creates no docket file */
+static void test_docket_peek(void)
+{
+	struct loop *loop = loop_new();
+	const char *dir = newdir();
+	struct spool_opts o;
+	struct spool *sp;
+	struct spool_stats st;
+	struct spool_txn *t;
+	struct peek_all pa;
+	struct gc_state g;
+	char    err[SPOOL_ERRLEN], key[32], val[64];
+	int     i, ok = 1;
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.node = "ucl";
+	o.loop = loop;
+	o.journal_max = 64 * 1024;
+	sp = spool_open(&o, err, sizeof(err));
+	CU_ASSERT_FATAL(sp != NULL);
+	EXPECT_INT(spool_recover(sp, NULL, err, sizeof(err)), 0);
+	memset(&g, 0, sizeof(g));
+	for (i = 0; i < 2000; i++) {
+		char    name[SPOOL_NAMELEN];
+
+		t = spool_txn_new(sp);
+		snprintf(key, sizeof(key), "env %05d", i);
+		snprintf(val, sizeof(val), "attempts %d\nnext %d\n", i, i * 7);
+		spool_txn_docket_put(t, key, val, strlen(val));
+		if (i >= 10) {
+			snprintf(key, sizeof(key), "env %05d", i - 10);
+			spool_txn_docket_del(t, key);
+		}
+		if (i % 4 == 0 && put_letter(sp, NULL, "x\n", SPOOL_IN, name, sizeof(name)) < 0)
+			ok = 0;
+		spool_txn_journal(t, "deferred", NULL, NULL, 0);
+		spool_txn_submit(t, gc_done, &g);
+		if (i % 64 == 63)
+			spool_drain(sp);
+	}
+	spool_drain(sp);
+	EXPECT_TRUE(ok);
+	EXPECT_INT(g.ok, 2000);
+	spool_stats(sp, &st);
+	EXPECT_TRUE(st.rotations >= 1 && st.snapshots == st.rotations);
+	EXPECT_TRUE(st.batches < st.txns);
+	/* a busy run makes no docket file: there is no dockets/ at all */
+	EXPECT_TRUE(!tl_exists(spath(dir, "dockets")));
+	/* read beside the open spool: the snapshot, then the journals */
+	EXPECT_TRUE(dk_peek_eq(dir, "env 01995", "attempts 1995\nnext 13965\n", 25));
+	EXPECT_TRUE(dk_peek_eq(dir, "env 01989", NULL, 0));
+	buf_init(&pa.b, 1 << 20);
+	pa.n = 0;
+	pa.stop_at = 0;
+	EXPECT_INT(spool_docket_peek_all(dir, peek_all_fn, &pa, err, sizeof(err)), 0);
+	EXPECT_INT(pa.n, 10);
+	EXPECT_TRUE(pa.b.len > 0 && strncmp(buf_cstr(&pa.b), "env 01990=attempts 1990\n", 24) == 0);
+	buf_release(&pa.b);
+	buf_init(&pa.b, 1 << 20);
+	pa.n = 0;
+	pa.stop_at = 3;
+	EXPECT_INT(spool_docket_peek_all(dir, peek_all_fn, &pa, err, sizeof(err)), 7);
+	EXPECT_INT(pa.n, 3);
+	buf_release(&pa.b);
+	spool_close(sp);
+	loop_free(loop);
+	/* the journal reader takes docket records as lines like any other */
+	{
+		struct journal_reader *r = journal_reader_open(dir, err, sizeof(err));
+		struct journal_rec *rec = xmalloc(sizeof(*rec));
+		unsigned long n = 0;
+
+		CU_ASSERT_FATAL(r != NULL);
+		while (journal_reader_next(r, rec, err, sizeof(err)) == 1)
+			n += strcmp(rec->event, "docket") == 0;
+		EXPECT_TRUE(n > 0);
+		EXPECT_INT(journal_reader_skipped(r), 0);
+		journal_reader_free(r);
+		free(rec);
+	}
+	/* a spool directory without dockets: nothing, no error */
+	dir = newdir();
+	CU_ASSERT_FATAL(mkdir(dir, 0750) == 0);
+	buf_init(&pa.b, 1 << 20);
+	pa.n = 0;
+	pa.stop_at = 0;
+	EXPECT_INT(spool_docket_peek_all(dir, peek_all_fn, &pa, err, sizeof(err)), 0);
+	EXPECT_INT(pa.n, 0);
+	buf_release(&pa.b);
+	EXPECT_TRUE(dk_peek_eq(dir, "x", NULL, 0));
+}
+
+/* the records: split values fit a line, every reader parses them; the
+ * replay rejects what the writer never writes */
+static void test_docket_records(void)
+{
+	static const struct {
+		const char *lines;
+		const char *why;	/* NULL: accepted */
+	} cases[] = {
+		{ "T docket - dk=1/1 key=a put=1\n", NULL },
+		{ "T docket - dk=1/2 key=a put=1\nT docket - dk=2/2 key=a add=2\n", NULL },
+		{ "T docket - dk=2/2 key=a put=1\n", "out of order" },
+		{ "T docket - dk=1/3 key=a put=1\nT docket - dk=3/3 key=a put=1\n", "out of order" },
+		{ "T docket - dk=1/2 key=a put=1\nT docket - dk=2/2 key=b add=2\n",
+		    "add without its put" },
+		{ "T docket - dk=1/1 key=a add=1\n", "add without its put" },
+		{ "T docket - dk=1/1 key=a del=2\n", "del is not 1" },
+		{ "T docket - dk=1/1 key=a get=1\n", "not put, add or del" },
+		{ "T docket - dk=0/1 key=a put=1\n", "bad dk=I/N" },
+		{ "T docket - dk=2/1 key=a put=1\n", "bad dk=I/N" },
+		{ "T docket x dk=1/1 key=a put=1\n", "not a docket record" },
+		{ "T docket - key=a dk=1/1 put=1\n", "not a docket record" },
+		{ "T docket - dk=1/1 key=a put=1 x=2\n", "not a docket record" },
+		{ "T docket - dk=1/1 key=\"\" put=1\n", "bad key" },
+		{ "T docket - dk=1/1 key=a put=\"open\n", "not a journal line" },
+		/* the transaction's other lines count, after its records */
+		{ "T docket - dk=1/3 key=a put=1\nT tick -\nT tock -\n", NULL },
+		{ "T docket - dk=1/3 key=a put=1\nT tick -\nT docket - dk=2/3 key=a put=1\n",
+		    "out of order" },
+		/* a group cut short, then another: the first is dropped */
+		{ "T docket - dk=1/2 key=a put=1\nT docket - dk=1/1 key=b put=2\n", NULL },
+	};
+	const char *tm = "2026-11-23T19:30:00Z";
+	struct dkmap_op ops[3];
+	struct buf b = BUF_INIT(1 << 24), l = BUF_INIT(1 << 16);
+	struct journal_rec *rec = xmalloc(sizeof(*rec));
+	struct dkmap *m;
+	struct dkmap_replay *r;
+	char   *big = binval(SPOOL_DOCKET_MAX, 1), err[256], key[SPOOL_DOCKET_KEYMAX + 1];
+	const char *p, *nl;
+	unsigned n;
+	size_t  i;
+	int     rc, ok;
+	uint64_t off;
+
+	/* a 64 KiB value of every octet under a key of 1024 escaped octets */
+	memset(key, 0x01, SPOOL_DOCKET_KEYMAX);
+	key[SPOOL_DOCKET_KEYMAX] = '\0';
+	ops[0].del = 0;
+	ops[0].key = key;
+	ops[0].val = big;
+	ops[0].vlen = SPOOL_DOCKET_MAX;
+	ops[1].del = 1;
+	ops[1].key = "gone";
+	ops[2].del = 0;
+	ops[2].key = "e";
+	ops[2].val = NULL;
+	ops[2].vlen = 0;
+	EXPECT_INT(dkmap_records(&b, ops, 3, 0, &n), 0);
+	EXPECT_TRUE(n > 16);		/* split: a put, then adds */
+	m = dkmap_new();
+	dkmap_put(m, "gone", "x", 1, 5);
+	r = dkmap_replay_new(m, NULL);
+	ok = 1;
+	for (p = (const char *) buf_data(&b), i = 0; i < n; i++, p = nl + 1) {
+		nl = memchr(p, '\n', (size_t) ((const char *) buf_data(&b) + b.len - p));
+		CU_ASSERT_FATAL(nl != NULL);
+		buf_reset(&l);
+		(void) buf_printf(&l, "%s ", tm);
+		(void) buf_append(&l, p, (size_t) (nl - p));
+		if (l.len + 1 > JOURNAL_LINE_MAX || journal_parse((char *) buf_data(&l), l.len, rec) < 0)
+			ok = 0;
+		if (dkmap_replay_line(r, (char *) buf_data(&l), l.len, i, err, sizeof(err)) < 0)
+			ok = 0;
+		/* nothing applies before the group's last record */
+		if (i + 1 < n && dkmap_count(m) != 1)
+			ok = 0;
+	}
+	EXPECT_TRUE(ok);
+	{
+		const struct dkmap_ent *e = dkmap_get(m, key);
+
+		EXPECT_TRUE(e != NULL && e->vlen == SPOOL_DOCKET_MAX
+		    && memcmp(e->val, big, SPOOL_DOCKET_MAX) == 0 && e->mtime > 1700000000);
+		EXPECT_TRUE(dkmap_get(m, "gone") == NULL);
+		e = dkmap_get(m, "e");
+		EXPECT_TRUE(e != NULL && e->vlen == 0);
+	}
+	dkmap_replay_free(r);
+	dkmap_free(m);
+
+	for (i = 0; i < NELEM(cases); i++) {
+		m = dkmap_new();
+		r = dkmap_replay_new(m, NULL);
+		rc = 0;
+		err[0] = '\0';
+		for (p = cases[i].lines; *p && rc == 0; p = nl + 1) {
+			nl = strchr(p, '\n');
+			buf_reset(&l);
+			(void) buf_printf(&l, "%s", tm);
+			(void) buf_append(&l, p + 1, (size_t) (nl - p - 1));
+			rc = dkmap_replay_line(r, (char *) buf_data(&l), l.len, 0, err, sizeof(err));
+		}
+		if (cases[i].why == NULL) {
+			EXPECT_INT(rc, 0);
+		} else {
+			EXPECT_INT(rc, -1);
+			EXPECT_HAS(err, cases[i].why);
+		}
+		dkmap_replay_free(r);
+		dkmap_free(m);
+	}
+	/* a group applies with its last line, another line or a record */
+	m = dkmap_new();
+	r = dkmap_replay_new(m, NULL);
+	buf_reset(&l);
+	(void) buf_printf(&l, "%s docket - dk=1/2 key=a put=1", tm);
+	EXPECT_INT(dkmap_replay_line(r, (char *) buf_data(&l), l.len, 0, err, sizeof(err)), 0);
+	EXPECT_TRUE(dkmap_get(m, "a") == NULL);
+	buf_reset(&l);
+	(void) buf_printf(&l, "%s received ucl.1 from=x", tm);
+	EXPECT_INT(dkmap_replay_line(r, (char *) buf_data(&l), l.len, 0, err, sizeof(err)), 0);
+	EXPECT_TRUE(dkmap_get(m, "a") != NULL && !dkmap_replay_pending(r, &off));
+	dkmap_replay_free(r);
+	dkmap_free(m);
+	/* the cut-short group is dropped, the next one applied */
+	m = dkmap_new();
+	r = dkmap_replay_new(m, NULL);
+	buf_reset(&l);
+	(void) buf_printf(&l, "%s docket - dk=1/2 key=a put=1", tm);
+	EXPECT_INT(dkmap_replay_line(r, (char *) buf_data(&l), l.len, 100, err, sizeof(err)), 0);
+	EXPECT_TRUE(dkmap_replay_pending(r, &off) && off == 100);
+	buf_reset(&l);
+	(void) buf_printf(&l, "%s docket - dk=1/1 key=b put=2", tm);
+	EXPECT_INT(dkmap_replay_line(r, (char *) buf_data(&l), l.len, 200, err, sizeof(err)), 0);
+	EXPECT_TRUE(!dkmap_replay_pending(r, &off));
+	EXPECT_TRUE(dkmap_get(m, "a") == NULL && dkmap_get(m, "b") != NULL);
+	dkmap_replay_free(r);
+	dkmap_free(m);
+	buf_release(&b);
+	buf_release(&l);
+	free(rec);
+	free(big);
 }
 
 /*
@@ -1976,7 +3019,15 @@ int main(int argc, char **argv)
 		{ "group", "a transaction failed in a batch is not redone", test_intent_failed_in_batch },
 		{ "undo", "a failed transaction is absent, whole", test_txn_undo_whole },
 		{ "undo", "a failed batch is undone last transaction first", test_batch_undo_order },
-		{ "dockets", "put, get, del, corrupt, prune", test_dockets },
+		{ "dockets", "put, get, del, too large, prune", test_dockets },
+		{ "dockets", "records: split, parsed, rejected", test_docket_records },
+		{ "dockets", "across restarts and rotations", test_docket_restart },
+		{ "dockets", "crash at every point, batch write cut anywhere", test_docket_crash },
+		{ "dockets", "a failed batch leaves the map unchanged", test_docket_failed },
+		{ "dockets", "a damaged snapshot is never read", test_docket_snapshot_bad },
+		{ "dockets", "no rotation passes a failed snapshot", test_docket_snapshot_fails },
+		{ "dockets", "an older version's docket files converted", test_docket_convert },
+		{ "dockets", "peek, peek_all, busy run without docket files", test_docket_peek },
 		{ "journal", "escaping round trip", test_journal_escape },
 		{ "journal", "parser table and caps", test_journal_parse },
 		{ "journal", "rotation and reader", test_rotation },
@@ -1988,6 +3039,8 @@ int main(int argc, char **argv)
 		return child_crash(argv[2]);
 	if (argc > 3 && strcmp(argv[1], "--child-truth") == 0)
 		return child_truth(argv[2], argv[3]);
+	if (argc > 2 && strcmp(argv[1], "--child-dk") == 0)
+		return child_dk(argv[2]);
 	log_init("test_spool", LOG_LVL_ERR);
 	if (tl_tmpdir(tdir, sizeof(tdir), "test_spool") < 0)
 		return 1;
