@@ -75,6 +75,8 @@
 #define TID_MAX		65534
 #define FWD_ADDR_MAX	300	/* a TS address as shown in the journal */
 #define FWD_COPYID_MAX	400	/* "niftpmail-copy NODE/NAME size=N crc=C" */
+#define FWD_PREFIX_REC	16384	/* a prefix up to this long is kept in the docket, a longer
+				 * one (a copy for thousands of recipients) in a file */
 
 struct fcall;
 struct rhop;
@@ -106,6 +108,9 @@ struct fenv {
 	int	have_dk;		/* dk is a resumable NIFTP docket */
 	struct niftp_docket dk;
 	char   *remote;			/* name the next hop assigned, NULL */
+	char   *prefix;			/* the bytes the copy adds (in the docket), or NULL */
+	size_t	plen;
+	int	pfile;			/* the prefix is the file queue/LETTER_p_HOP */
 	char	via[FWD_ADDR_MAX];	/* address of the call that carried it */
 };
 
@@ -144,7 +149,8 @@ struct fcall {
 };
 
 struct niftp_file {
-	int	pfd;
+	int	pfd;			/* the prefix file, or -1: pmem */
+	char   *pmem;			/* the prefix from the docket (a copy) */
 	int	lfd;
 	uint64_t plen;
 	uint64_t hoff;
@@ -323,11 +329,18 @@ static int fwd_open_read(void *fs, const struct niftp_req *req, struct niftp_ope
 	f = fenv(e);
 	fh = xcalloc(1, sizeof(*fh));
 	fh->pfd = fh->lfd = -1;
-	prefix_name(e, pn, sizeof(pn));
-	if (spool_path(fc->cn->rd->sp, SPOOL_QUEUE, pn, path, sizeof(path)) == NULL
-	    || (fh->pfd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fh->pfd, &st) < 0)
-		goto fail;
-	fh->plen = (uint64_t) st.st_size;
+	if (!f->pfile) {
+		fh->pmem = xmalloc(f->plen ? f->plen : 1);
+		if (f->plen)
+			memcpy(fh->pmem, f->prefix, f->plen);
+		fh->plen = f->plen;
+	} else {
+		prefix_name(e, pn, sizeof(pn));
+		if (spool_path(fc->cn->rd->sp, SPOOL_QUEUE, pn, path, sizeof(path)) == NULL
+		    || (fh->pfd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fh->pfd, &st) < 0)
+			goto fail;
+		fh->plen = (uint64_t) st.st_size;
+	}
 	if (spool_path(fc->cn->rd->sp, SPOOL_QUEUE, e->l->name, path, sizeof(path)) == NULL
 	    || (fh->lfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		goto fail;
@@ -345,6 +358,7 @@ fail:
 		close(fh->pfd);
 	if (fh->lfd >= 0)
 		close(fh->lfd);
+	free(fh->pmem);
 	free(fh);
 	return -1;
 }
@@ -366,7 +380,11 @@ static ssize_t fwd_read(struct niftp_file *fh, void *p, size_t len, char *reason
 	if (fh->off < fh->plen) {
 		size_t  want = fh->plen - fh->off < len ? (size_t) (fh->plen - fh->off) : len;
 
-		n = pread(fh->pfd, p, want, (off_t) fh->off);
+		if (fh->pfd < 0) {
+			memcpy(p, fh->pmem + fh->off, want);
+			n = (ssize_t) want;
+		} else
+			n = pread(fh->pfd, p, want, (off_t) fh->off);
 	} else
 		n = pread(fh->lfd, p, len, (off_t) (fh->hoff + fh->off - fh->plen));
 	if (n < 0) {
@@ -412,6 +430,7 @@ static void fwd_close(struct niftp_file *fh)
 		close(fh->pfd);
 	if (fh->lfd >= 0)
 		close(fh->lfd);
+	free(fh->pmem);
 	free(fh);
 }
 
@@ -732,26 +751,37 @@ static void prep_job_done(void *arg)
 		fwd_deferred(cn, e, pj->err);
 		goto out;
 	}
-	prefix_name(e, pn, sizeof(pn));
-	if (spool_exists(rd->sp, SPOOL_QUEUE, pn)) {
-		/* left by a crash before the docket: replace it */
-		struct spool_txn *rt = spool_txn_new(rd->sp);
-
-		spool_txn_remove(rt, SPOOL_QUEUE, pn);
-		(void) spool_txn_run(rt, NULL, 0);
-	}
 	/* a transfer id no unresolved docket of this hop holds */
 	if ((tid = tid_take(h)) == 0) {
 		fwd_deferred(cn, e, "no free transfer id for this next hop");
 		goto out;
 	}
-	if ((sf = spool_create(rd->sp, pn, err, sizeof(err))) == NULL
-	    || spool_write(sf, buf_data(&pj->pre), pj->pre.len, err, sizeof(err)) < 0) {
-		if (sf)
-			spool_file_abort(sf);
-		tid_clear(h, tid);
-		fwd_deferred(cn, e, err);
-		goto out;
+	free(f->prefix);
+	f->prefix = NULL;
+	f->plen = 0;
+	f->pfile = pj->pre.len > FWD_PREFIX_REC;
+	if (f->pfile) {
+		/* a long prefix is a file of its own */
+		prefix_name(e, pn, sizeof(pn));
+		if (spool_exists(rd->sp, SPOOL_QUEUE, pn)) {
+			/* left by a crash before the docket: replace it */
+			struct spool_txn *rt = spool_txn_new(rd->sp);
+
+			spool_txn_remove(rt, SPOOL_QUEUE, pn);
+			(void) spool_txn_run(rt, NULL, 0);
+		}
+		if ((sf = spool_create(rd->sp, pn, err, sizeof(err))) == NULL
+		    || spool_write(sf, buf_data(&pj->pre), pj->pre.len, err, sizeof(err)) < 0) {
+			if (sf)
+				spool_file_abort(sf);
+			tid_clear(h, tid);
+			fwd_deferred(cn, e, err);
+			goto out;
+		}
+	} else {
+		f->plen = pj->pre.len;
+		f->prefix = xmalloc(f->plen ? f->plen : 1);
+		memcpy(f->prefix, buf_data(&pj->pre), f->plen);
 	}
 	f->tid = tid;
 	f->hoff = pj->hoff;
@@ -760,7 +790,8 @@ static void prep_job_done(void *arg)
 	f->copy = 1;
 	f->have_dk = 0;
 	t = spool_txn_new(rd->sp);
-	spool_txn_commit(t, sf, SPOOL_QUEUE);
+	if (sf != NULL)
+		spool_txn_commit(t, sf, SPOOL_QUEUE);
 	queue_env_save(rd->q, e, t);
 	p = xcalloc(1, sizeof(*p));
 	p->cn = cn;
@@ -1055,6 +1086,8 @@ static void chn_env_save(void *self, const struct qenv *e, struct buf *b)
 		    (unsigned long long) f->dk.offset, f->dk.data_done);
 	if (f->remote)
 		rec_add(b, "remote", f->remote);	/* a peer's text: escaped */
+	if (f->copy && !f->pfile)
+		rec_addn(b, "prefix", f->prefix ? f->prefix : "", f->plen);
 }
 
 /* words - split val (a copy in buf) into at most max space-separated words */
@@ -1076,7 +1109,7 @@ static size_t words(const char *val, char *buf, size_t len, char **w, size_t max
 }
 
 static int chn_env_load(void *self, struct qenv *e, const char *key, const char *val,
-	char *err, size_t errlen)
+	size_t vlen, char *err, size_t errlen)
 {
 	struct fenv *f = fenv(e);
 	char    b[256], *w[5];
@@ -1086,6 +1119,12 @@ static int chn_env_load(void *self, struct qenv *e, const char *key, const char 
 	(void) self;
 	if (strcmp(key, "remote") == 0) {
 		set_str(&f->remote, val);
+		return 0;
+	}
+	if (strcmp(key, "prefix") == 0 && f->prefix == NULL) {
+		f->plen = vlen;
+		f->prefix = xmalloc(vlen ? vlen : 1);
+		memcpy(f->prefix, val, vlen);
 		return 0;
 	}
 	if (strcmp(key, "copy") == 0 && !f->copy) {
@@ -1147,6 +1186,8 @@ static void chn_env_loaded(void *self, struct qenv *e)
 		f->dk.data_done = 1;
 		f->have_dk = 1;
 	}
+	if (f->copy && f->prefix == NULL)
+		f->pfile = 1;	/* a long prefix, or a spool of an older version: its file */
 	if (f->copy)
 		tid_set(hop_get(cn, e->hop), f->tid);
 }
@@ -1156,7 +1197,7 @@ static void chn_env_leaving(void *self, struct qenv *e, struct spool_txn *t)
 	struct chniftp *cn = self;
 	char    pn[SPOOL_NAMELEN * 2];
 
-	if (e->cs == NULL || !fenv(e)->copy)
+	if (e->cs == NULL || !fenv(e)->copy || !fenv(e)->pfile)
 		return;
 	prefix_name(e, pn, sizeof(pn));
 	if (spool_exists(cn->rd->sp, SPOOL_QUEUE, pn))
@@ -1177,6 +1218,7 @@ static void chn_env_gone(void *self, struct qenv *e, int released)
 		hop_pump(cn, h);
 	}
 	free(f->remote);
+	free(f->prefix);
 	free(f);
 	e->cs = NULL;
 }

@@ -98,7 +98,7 @@ struct channel_ops {
 	 * taken, -1 with err (unknown key or bad value). May be NULL: every
 	 * such line is then an error. */
 	int	(*env_load)(void *self, struct qenv *e, const char *key, const char *val,
-		char *err, size_t errlen);
+		size_t vlen, char *err, size_t errlen);
 	/* env_loaded - e was loaded at start-up (or put back by the operator) with
 	 * its docket applied (may be NULL) */
 	void	(*env_loaded)(void *self, struct qenv *e);

@@ -237,12 +237,11 @@ static int chload_line(void *arg, const char *key, const char *val, size_t vlen,
 {
 	struct chload *c = arg;
 
-	(void) vlen;
 	if (c->ch->env_load == NULL) {
 		snprintf(err, errlen, "unknown key '%s'", key);
 		return -1;
 	}
-	return c->ch->env_load(c->self, c->e, key, val, err, errlen);
+	return c->ch->env_load(c->self, c->e, key, val, vlen, err, errlen);
 }
 
 const struct channel_ops *queue_env_channel(struct queue *q, struct qenv *e, char *err,

@@ -165,11 +165,12 @@ static void fake_env_save(void *self, const struct qenv *e, struct buf *b)
 }
 
 static int fake_env_load(void *self, struct qenv *e, const char *key, const char *val,
-	char *err, size_t errlen)
+	size_t vlen, char *err, size_t errlen)
 {
 	struct fake_env *fe = fake_env_of(e);
 	uint64_t u;
 
+	(void) vlen;
 	(void) self;
 	if (strcmp(key, "fake-state") == 0 && rec_u64(val, 0, UINT32_MAX, &u) == 0) {
 		fe->state = (unsigned) u;
