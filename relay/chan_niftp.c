@@ -189,28 +189,27 @@ static void set_str(char **sp, const char *s)
 
 /* --- results ------------------------------------------------------------------ */
 
-static void fwd_deferred(struct chniftp *cn, struct qenv *e, const char *reason)
+/* fwd_all - every recipient of e has the same outcome */
+static void fwd_all(struct chniftp *cn, struct qenv *e, enum qoutcome what, const char *reason)
 {
 	struct qresult r;
 
 	qenvq_del(e);
 	fenv(e)->working = 0;
 	memset(&r, 0, sizeof(r));
-	r.all = QOUT_DEFER;
-	r.reason = reason && *reason ? reason : "temporary failure";
+	r.all = what;
+	r.reason = reason;
 	queue_result(cn->rd->q, e, &r);
+}
+
+static void fwd_deferred(struct chniftp *cn, struct qenv *e, const char *reason)
+{
+	fwd_all(cn, e, QOUT_DEFER, reason && *reason ? reason : "temporary failure");
 }
 
 static void fwd_failed(struct chniftp *cn, struct qenv *e, const char *reason)
 {
-	struct qresult r;
-
-	qenvq_del(e);
-	fenv(e)->working = 0;
-	memset(&r, 0, sizeof(r));
-	r.all = QOUT_FAIL;
-	r.reason = reason;
-	queue_result(cn->rd->q, e, &r);
+	fwd_all(cn, e, QOUT_FAIL, reason);
 }
 
 static void fwd_forwarded(struct chniftp *cn, struct qenv *e)

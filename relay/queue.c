@@ -771,6 +771,23 @@ static void env_left(void *arg, int ok, const char *err)
 	free(lv);
 }
 
+/* env_leave - e leaves the queue in t (with its notices nr, may be NULL):
+ * submitted here, completed by env_left() */
+static void env_leave(struct queue *q, struct qenv *e, struct spool_txn *t,
+	const char *dead_now, const struct notice_report *nr)
+{
+	struct env_leaving *lv = xcalloc(1, sizeof(*lv));
+
+	lv->q = q;
+	lv->e = e;
+	if (nr != NULL)
+		lv->nr = *nr;
+	str_copy(lv->letter, e->l->name, sizeof(lv->letter));
+	env_leave_ops(q, e, t, dead_now);
+	q->txns++;
+	spool_txn_submit(t, env_left, lv);
+}
+
 int queue_dead_marker(struct queue *q, struct spool_txn *t, const char *letter,
 	const char *reason)
 {
@@ -884,15 +901,7 @@ static void result_apply(struct queue *q, struct qenv *e, const struct qresult *
 	failset_free(&acks);
 	buf_release(&fwd);
 	if (pending == 0) {
-		struct env_leaving *lv = xcalloc(1, sizeof(*lv));
-
-		lv->q = q;
-		lv->e = e;
-		lv->nr = nr;
-		str_copy(lv->letter, e->l->name, sizeof(lv->letter));
-		env_leave_ops(q, e, t, dead_now);
-		q->txns++;
-		spool_txn_submit(t, env_left, lv);
+		env_leave(q, e, t, dead_now, &nr);
 		return;
 	}
 	e->state = QENV_QUEUED;
@@ -982,16 +991,8 @@ void queue_warn(struct queue *q, struct qenv *e)
 
 void queue_env_remove(struct queue *q, struct qenv *e)
 {
-	struct spool_txn *t = spool_txn_new(q->rd->sp);
-	struct env_leaving *lv = xcalloc(1, sizeof(*lv));
-
 	PANIC_IF(e->state != QENV_FINISHED || e->saving > 0);
-	lv->q = q;
-	lv->e = e;
-	str_copy(lv->letter, e->l->name, sizeof(lv->letter));
-	env_leave_ops(q, e, t, NULL);
-	q->txns++;
-	spool_txn_submit(t, env_left, lv);
+	env_leave(q, e, spool_txn_new(q->rd->sp), NULL, NULL);
 }
 
 /* --- operator actions ------------------------------------------------------------ */

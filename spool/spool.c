@@ -2645,8 +2645,8 @@ found:
 	return (int64_t) (end - keep);
 }
 
-/* spool_remove_trash - remove the trash names in DIRFD; count */
-static unsigned spool_remove_trash(int dirfd)
+/* spool_remove_matching - unlink the names of DIRFD that match; count */
+static unsigned spool_remove_matching(int dirfd, int (*match)(const char *name))
 {
 	DIR    *d;
 	struct dirent *e;
@@ -2659,30 +2659,27 @@ static unsigned spool_remove_trash(int dirfd)
 		return 0;
 	}
 	while ((e = readdir(d)) != NULL)
-		if (spool_trash_is(e->d_name) && unlinkat(dirfd, e->d_name, 0) == 0)
+		if (match(e->d_name) && unlinkat(dirfd, e->d_name, 0) == 0)
 			n++;
 	closedir(d);
 	return n;
 }
 
+/* spool_remove_trash - remove the trash names in DIRFD; count */
+static unsigned spool_remove_trash(int dirfd)
+{
+	return spool_remove_matching(dirfd, spool_trash_is);
+}
+
+static int is_dot_tmp(const char *name)
+{
+	return strncmp(name, ".tmp.", 5) == 0;
+}
+
 /* spool_remove_dot_tmp - remove DIRFD/.tmp.* ; count */
 static unsigned spool_remove_dot_tmp(int dirfd)
 {
-	DIR    *d;
-	struct dirent *e;
-	unsigned n = 0;
-	int     fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	while ((e = readdir(d)) != NULL)
-		if (strncmp(e->d_name, ".tmp.", 5) == 0 && unlinkat(dirfd, e->d_name, 0) == 0)
-			n++;
-	closedir(d);
-	return n;
+	return spool_remove_matching(dirfd, is_dot_tmp);
 }
 
 /*
