@@ -414,8 +414,8 @@ static void env_saved(void *arg, int ok, const char *err)
 		env_reload(q, nm);
 		if (--l->nenv <= 0)
 			letter_del(q, l);
-	} else if (e->saving == 0)
-		sched_kick(q->rd->sched, e);
+	} else if (e->saving == 0 && e->state == QENV_QUEUED)
+		sched_kick(q->rd->sched, e);	/* (an active one is its channel's) */
 	free(sv);
 }
 
@@ -895,6 +895,12 @@ static void result_apply(struct queue *q, struct qenv *e, const struct qresult *
 	} else if (nr.dead && (e->l->dead
 	    || queue_dead_marker(q, t, e->l->name, nr.dead_reason) < 0))
 		nr.dead = 0;		/* marked already, or logged */
+	else if (nr.dead)
+		/* marked in memory at once: another envelope of the letter that
+		 * leaves before this transaction completed must take the letter
+		 * to dead/, not remove it (if this transaction fails, the letter
+		 * is kept in dead/ all the same: kept, never lost) */
+		set_dead(e->l, nr.dead_reason);
 	if (pending == 0 && delivered > 0)
 		notices_ack(q->rd, t, &nr, &acks);
 	failset_free(&fs);
