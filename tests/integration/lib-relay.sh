@@ -462,3 +462,29 @@ relay_finish() {
 	echo "$relay_test: all passed"
 	exit 0
 }
+
+# pair_configs [RETRY] - the two-node set-up several scripts share: ucl
+# routes cambridge, cambridge routes everything back to ucl, one local
+# user each; ucl retries after RETRY (default 1s), cambridge after 1s
+pair_configs() {
+	node_ini ucl <<EOF
+[routes]
+cambridge = niftp $(sock cambridge)
+[local]
+maildir = $(mdir ucl)/%u/
+users = bennett
+[retry]
+first = ${1:-1s}
+max = ${1:-1s}
+EOF
+	node_ini cambridge <<EOF
+[routes]
+* = niftp $(sock ucl)
+[local]
+maildir = $(mdir cambridge)/%u/
+users = linington
+[retry]
+first = 1s
+max = 1s
+EOF
+}

@@ -54,28 +54,7 @@ FORGE="$top/build/tools/niftpforge"
 [ -x "$FORGE" ] || die "no $FORGE (make all)"
 EVILCOPY=$(printf 'niftpmail-copy evil/x size=1 crc=1\ncommitted 1\ncopy ')
 
-configs() {
-	node_ini ucl <<EOF
-[routes]
-cambridge = niftp $(sock cambridge)
-[local]
-maildir = $(mdir ucl)/%u/
-users = bennett
-[retry]
-first = ${1:-1s}
-max = ${1:-1s}
-EOF
-	node_ini cambridge <<EOF
-[routes]
-* = niftp $(sock ucl)
-[local]
-maildir = $(mdir cambridge)/%u/
-users = linington
-[retry]
-first = 1s
-max = 1s
-EOF
-}
+configs() { pair_configs "$@"; }
 
 fresh() {
 	stop_node ucl

@@ -38,28 +38,7 @@ spool-after-dirsync:1:cambridge
 spool-after-dirsync:2:cambridge
 spool-after-intent:2:cambridge"
 
-configs() {
-	node_ini ucl <<EOF
-[routes]
-cambridge = niftp $(sock cambridge)
-[local]
-maildir = $(mdir ucl)/%u/
-users = bennett
-[retry]
-first = 1s
-max = 1s
-EOF
-	node_ini cambridge <<EOF
-[routes]
-* = niftp $(sock ucl)
-[local]
-maildir = $(mdir cambridge)/%u/
-users = linington
-[retry]
-first = 1s
-max = 1s
-EOF
-}
+configs() { pair_configs "$@"; }
 
 IDS=""
 for i in 1 2 3; do

@@ -36,28 +36,7 @@ relay-after-stopack-before-journal:2:ucl
 relay-local-after-rename-before-journal:2:cambridge
 relay-after-route-before-commit:2:ucl"
 
-configs() {
-	node_ini ucl <<EOF
-[routes]
-cambridge = niftp $(sock cambridge)
-[local]
-maildir = $(mdir ucl)/%u/
-users = bennett
-[retry]
-first = 1s
-max = 1s
-EOF
-	node_ini cambridge <<EOF
-[routes]
-* = niftp $(sock ucl)
-[local]
-maildir = $(mdir cambridge)/%u/
-users = linington
-[retry]
-first = 1s
-max = 1s
-EOF
-}
+configs() { pair_configs "$@"; }
 
 IDS=""
 for i in 1 2 3 4 5; do
