@@ -521,8 +521,10 @@ static int docket_hook(void *arg, const struct niftp_docket *d)
 	f->have_dk = d->tid != 0;
 	if (f->have_dk)
 		f->dk = *d;
-	if (d->data_done && !fc->cn->rd->stopping)
-		queue_env_save(fc->cn->rd->q, e, NULL);	/* resume with 0xFFFF after a crash */
+	/* Kept in memory only: after a crash a fixed copy without a saved
+	 * docket resumes with 0xFFFF ("only STOP left", chn_env_loaded),
+	 * which is exactly what this docket would say once ER(OK) came, so
+	 * saving it would cost a transaction per letter for nothing. */
 	return 0;
 }
 

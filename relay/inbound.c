@@ -97,6 +97,28 @@ void inbound_commit(struct relayd *rd, struct spool_txn *t, struct spool_file *f
 	spool_txn_commit(t, f, SPOOL_IN);
 }
 
+/* inbound_commit_routed - f routed in t itself when it can be */
+struct route_ctx *inbound_commit_routed(struct relayd *rd, struct spool_txn *t,
+	struct spool_file *f, const struct inbound *in, struct letter *lt)
+{
+	struct route_ctx *rc;
+
+	inbound_received_line(t, spool_file_name(f), in, lt);
+	if ((rc = router_route_commit(rd, t, f, lt)) == NULL)
+		spool_txn_commit(t, f, SPOOL_IN);
+	return rc;
+}
+
+/* inbound_accepted_routed - the transaction of inbound_commit_routed */
+void inbound_accepted_routed(struct relayd *rd, const char *name, struct route_ctx *rc,
+	int ok, const char *err)
+{
+	if (rc != NULL)
+		router_route_done(rc, ok, err);
+	else if (ok)
+		inbound_accepted(rd, name, 1);
+}
+
 /* inbound_claim - out/FILE into in/ with its received line */
 int inbound_claim(struct relayd *rd, struct spool_txn *t, const char *file,
 	const struct inbound *in, struct letter *lt, char *name, size_t len, char *err,

@@ -16,7 +16,10 @@
  *	inbound_accepted() keeps the archive copy (when configured) and
  *	routes the letter (relay/router.h). Routing never comes before the
  *	letter is durable, nor before a positive acknowledgement could be
- *	sent.
+ *	sent. An NIFTP transfer takes the short way when it can
+ *	(inbound_commit_routed): its letter is routed inside the receiving
+ *	transaction and committed straight into queue/, so that receiving
+ *	and routing are one batch and one rename.
  *
  *	The received line: received NAME from=FROM calling=CALLING [tid=TID]
  *	[donor=DONOR] size=N crc32=C rcpts=A,B msgid=ID [more...]; every
@@ -62,6 +65,21 @@ struct inbound {
  * is the letter's head */
 void inbound_commit(struct relayd *rd, struct spool_txn *t, struct spool_file *f,
 	const struct inbound *in, struct letter *lt);
+
+struct route_ctx;
+
+/* inbound_commit_routed - like inbound_commit, but the letter is routed in
+ * t itself when it can be (relay/router.h, router_route_commit: it goes
+ * straight to queue/ with its envelopes, one transaction for both); the
+ * result goes to inbound_accepted_routed() once t completed */
+struct route_ctx *inbound_commit_routed(struct relayd *rd, struct spool_txn *t,
+	struct spool_file *f, const struct inbound *in, struct letter *lt);
+
+/* inbound_accepted_routed - t of inbound_commit_routed completed (ok) or
+ * failed (err): a letter routed in t joins the queue, one committed into
+ * in/ is archived and routed (inbound_accepted) */
+void inbound_accepted_routed(struct relayd *rd, const char *name, struct route_ctx *rc,
+	int ok, const char *err);
 
 /* inbound_claim - add to t the claim of out/FILE into in/ (renamed at
  * once; renamed back if t fails) with its received line; name (len >=

@@ -187,18 +187,16 @@ int ops_letter(struct relayd *rd, const char *op, const char *name, const char *
 	t = spool_txn_new(rd->sp);
 	if (to != SPOOL_QUEUE)
 		spool_txn_move(t, name, from, to, NULL);
+	/* envelopes that are files (too long for a record, or of an older
+	 * version) and a channel's files go with the letter */
 	for (i = 0; i < ps.n; i++) {
 		spool_txn_move(t, ps.v[i], from, to, NULL);
-		if (to == SPOOL_DEAD) {
-			/* the envelopes' dockets go with them: nothing will send them */
-			char    key[SPOOL_NAMELEN + 8];
-
-			snprintf(key, sizeof(key), "env %s", ps.v[i]);
-			spool_txn_docket_del(t, key);
-		}
 		free(ps.v[i]);
 	}
 	free(ps.v);
+	/* records stay with a held letter; nothing will send a dead one */
+	if (to == SPOOL_DEAD)
+		queue_letter_drop_records(rd->q, t, name);
 	if (to == SPOOL_QUEUE)
 		spool_txn_move(t, name, from, to, NULL);
 	kv[0] = "reason";
@@ -310,7 +308,7 @@ int ops_forward(struct relayd *rd, const char *name, const char *address, const 
 		goto out;
 	}
 	for (i = 0; i < nn; i++)
-		if (spool_exists(rd->sp, SPOOL_QUEUE, ne[i]->name)) {
+		if (queue_env_exists(rd->q, ne[i]->name)) {
 			snprintf(err, errlen, "'%.200s' goes to next hop %s, which the letter's copy "
 			    "'%s' already waits for (mailctl reroute changes a hop's route)",
 			    address, ne[i]->hop, ne[i]->name);

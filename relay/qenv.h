@@ -37,6 +37,8 @@ struct buf;
 struct channel_ops;
 
 #define QUEUE_ENV_MAX	(32 * 1024 * 1024)	/* largest envelope file */
+#define QUEUE_ENV_REC	(64 * 1024 - 1024)	/* longest envelope record (a longer one is
+						 * a file; SPOOL_DOCKET_MAX less a margin) */
 #define QUEUE_DOCKET_MAX (1024 * 1024)		/* largest envelope docket */
 #define QUEUE_REASON_MAX 1024			/* longest reason kept per envelope */
 #define QUEUE_CALLING_MAX 400			/* longest calling address kept */
@@ -90,6 +92,8 @@ struct qenv {
 	char   *error;			/* last error, NULL: none */
 	unsigned attempts;
 	int	local;			/* the local deliveries */
+	int	efile;			/* its fixed part is the file queue/NAME (too long
+					 * for a record, or not yet converted) */
 	int	warned;			/* "still trying" sent */
 	enum qenv_state state;
 	int	saving;			/* docket saves of its own in flight */

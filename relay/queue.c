@@ -301,11 +301,66 @@ void queue_env_due(struct queue *q, struct qenv *e, time_t t)
 		sched_kick(q->rd->sched, e);
 }
 
+/* --- the envelope store ------------------------------------------------------------
+ *
+ * An envelope's fixed part (letter, hop, calling, first, recipients) is
+ * the docket "envf ENVELOPE", written once with the transaction that
+ * queues the letter; its changing state is the docket "env ENVELOPE". A
+ * fixed part too long for a record (over QUEUE_ENV_REC octets: thousands
+ * of recipients for one hop) is the file queue/ENVELOPE instead, as every
+ * envelope was in a spool of an older version (converted at start-up).
+ * A letter that could not be returned has the docket "dead LETTER" (the
+ * reason); an older version wrote the file queue/LETTER_d. */
+
+
+static void envf_key(const char *ename, char *key, size_t len)
+{
+	snprintf(key, len, "envf %s", ename);
+}
+
+static void dead_key(const char *letter, char *key, size_t len)
+{
+	snprintf(key, len, "dead %s", letter);
+}
+
+/* docket_has - 1 when the docket key exists */
+static int docket_has(struct queue *q, const char *key)
+{
+	size_t  len;
+	void   *v = spool_docket_get(q->rd->sp, key, &len, NULL, NULL, 0);
+
+	free(v);
+	return v != NULL;
+}
+
+/* queue_env_exists - 1 when envelope ename is stored (record or file) */
+int queue_env_exists(struct queue *q, const char *ename)
+{
+	char    key[SPOOL_NAMELEN + 80];
+
+	envf_key(ename, key, sizeof(key));
+	return docket_has(q, key) || spool_exists(q->rd->sp, SPOOL_QUEUE, ename);
+}
+
+/* env_store_del - add to t the removal of e's fixed part */
+static void env_store_del(struct queue *q, struct qenv *e, struct spool_txn *t)
+{
+	char    key[SPOOL_NAMELEN + 80];
+
+	(void) q;
+	if (e->efile)
+		spool_txn_remove(t, SPOOL_QUEUE, e->name);
+	else {
+		envf_key(e->name, key, sizeof(key));
+		spool_txn_docket_del(t, key);
+	}
+}
+
 int queue_env_commit(struct queue *q, struct spool_txn *t, struct qenv *e, const char *calling)
 {
 	struct buf b = BUF_INIT(QUEUE_ENV_MAX);
 	struct spool_file *f;
-	char    err[SPOOL_ERRLEN], letter[SPOOL_NAMELEN];
+	char    err[SPOOL_ERRLEN], letter[SPOOL_NAMELEN], key[SPOOL_NAMELEN + 80];
 
 	/* the letter's name is the envelope's up to its suffix */
 	snprintf(letter, sizeof(letter), "%.*s", (int) strcspn(e->name, "_"), e->name);
@@ -313,6 +368,13 @@ int queue_env_commit(struct queue *q, struct spool_txn *t, struct qenv *e, const
 		log_error("envelope '%s': too large", e->name);
 		buf_release(&b);
 		return -1;
+	}
+	if (b.len <= QUEUE_ENV_REC) {
+		envf_key(e->name, key, sizeof(key));
+		spool_txn_docket_put(t, key, buf_data(&b), b.len);
+		buf_release(&b);
+		e->efile = 0;
+		return 0;
 	}
 	if ((f = spool_create(q->rd->sp, e->name, err, sizeof(err))) == NULL
 	    || spool_write(f, buf_data(&b), b.len, err, sizeof(err)) < 0) {
@@ -324,6 +386,7 @@ int queue_env_commit(struct queue *q, struct spool_txn *t, struct qenv *e, const
 	}
 	buf_release(&b);
 	spool_txn_commit(t, f, SPOOL_QUEUE);
+	e->efile = 1;
 	return 0;
 }
 
@@ -349,7 +412,7 @@ struct env_saving {
 };
 
 static void result_apply(struct queue *q, struct qenv *e, const struct qresult *r);
-static void load_marker(struct queue *q, const char *nm, size_t llen);
+static int load_marker(struct queue *q, const char *letter);
 
 /* env_reload - a transaction about envelope nm failed (the spool undid
  * what it could) and e is out of the queue in memory: load it again from
@@ -358,18 +421,16 @@ static void load_marker(struct queue *q, const char *nm, size_t llen);
  * and the letter is not removed by its other envelopes meanwhile. */
 static void env_reload(struct queue *q, const char *nm)
 {
-	char    ln[SPOOL_NAMELEN], mk[SPOOL_NAMELEN + 4];
+	char    ln[SPOOL_NAMELEN];
 	size_t  llen = strcspn(nm, "_");
 	struct qletter *l;
 	struct qenv *e;
 
 	snprintf(ln, sizeof(ln), "%.*s", (int) llen, nm);
-	snprintf(mk, sizeof(mk), "%s_d", ln);
-	if (!spool_exists(q->rd->sp, SPOOL_QUEUE, nm) || queue_env_load(q, nm) < 0)
+	if (!queue_env_exists(q, nm) || queue_env_load(q, nm) < 0)
 		return;		/* removed after all, or left alone (logged) */
-	if ((l = queue_letter(q, ln)) != NULL && !l->dead
-	    && spool_exists(q->rd->sp, SPOOL_QUEUE, mk))
-		load_marker(q, mk, llen);
+	if ((l = queue_letter(q, ln)) != NULL && !l->dead)
+		(void) load_marker(q, ln);
 	for (e = q->envs; e != NULL; e = e->next)
 		if (strcmp(e->name, nm) == 0) {
 			queue_env_due(q, e, time(NULL)
@@ -480,23 +541,37 @@ static int env_load_docket(struct queue *q, struct qenv *e)
 int queue_env_load(struct queue *q, const char *nm)
 {
 	char    path[PATH_MAX], letter[SPOOL_NAMELEN], calling[SPOOL_NAMELEN * 3];
-	char    err[RELAYD_ERRLEN];
+	char    err[RELAYD_ERRLEN], key[SPOOL_NAMELEN + 80], what[SPOOL_NAMELEN + 80];
 	char   *text;
 	size_t  len;
 	struct qenv *e;
 	struct qletter *l;
+	int     efile = 0;
 
-	spool_path(q->rd->sp, SPOOL_QUEUE, nm, path, sizeof(path));
-	if ((text = durable_read_file(path, QUEUE_ENV_MAX, &len, err, sizeof(err))) == NULL) {
-		log_error("load envelope 'queue/%s': %s", nm, err);
-		return -1;
+	envf_key(nm, key, sizeof(key));
+	snprintf(what, sizeof(what), "record 'envf %s'", nm);
+	if ((text = spool_docket_get(q->rd->sp, key, &len, NULL, NULL, 0)) == NULL) {
+		efile = 1;
+		snprintf(what, sizeof(what), "'queue/%s'", nm);
+		spool_path(q->rd->sp, SPOOL_QUEUE, nm, path, sizeof(path));
+		if ((text = durable_read_file(path, QUEUE_ENV_MAX, &len, err, sizeof(err)))
+		    == NULL) {
+			log_error("load envelope 'queue/%s': %s", nm, err);
+			return -1;
+		}
 	}
 	letter[0] = calling[0] = '\0';
 	e = qenv_file_parse(text, len, letter, sizeof(letter), calling, sizeof(calling), err,
 	    sizeof(err));
 	free(text);
 	if (e == NULL) {
-		log_error("envelope 'queue/%s' is malformed: %s (left alone)", nm, err);
+		log_error("envelope %s is malformed: %s (left alone)", what, err);
+		return -1;
+	}
+	e->efile = efile;
+	if (strncmp(nm, letter, strlen(letter)) != 0 || nm[strlen(letter)] != '_') {
+		log_error("envelope %s names another letter, '%s' (left alone)", what, letter);
+		qenv_free(e);
 		return -1;
 	}
 	if (!spool_exists(q->rd->sp, SPOOL_QUEUE, letter)) {
@@ -504,7 +579,12 @@ int queue_env_load(struct queue *q, const char *nm)
 		enum spool_state to = spool_exists(q->rd->sp, SPOOL_HOLD, letter) ? SPOOL_HOLD
 		    : spool_exists(q->rd->sp, SPOOL_DEAD, letter) ? SPOOL_DEAD : SPOOL_QUEUE;
 
-		if (to != SPOOL_QUEUE) {
+		if (!efile) {
+			/* a record stays with its held letter */
+			if (to == SPOOL_QUEUE)
+				log_error("envelope %s: its letter '%s' is missing: left alone",
+				    what, letter);
+		} else if (to != SPOOL_QUEUE) {
 			struct spool_txn *t = spool_txn_new(q->rd->sp);
 
 			spool_txn_move(t, nm, SPOOL_QUEUE, to, NULL);
@@ -523,7 +603,7 @@ int queue_env_load(struct queue *q, const char *nm)
 	e->local = strcmp(e->hop, "local") == 0;
 	e->next_try = time(NULL);
 	if (env_load_docket(q, e) < 0) {
-		log_error("envelope 'queue/%s': left alone until its docket is repaired", nm);
+		log_error("envelope %s: left alone until its docket is repaired", what);
 		qenv_free(e);
 		return -1;
 	}
@@ -559,6 +639,13 @@ static int collect(void *arg, const char *name)
 	return 0;
 }
 
+static int collect_key(void *arg, const char *key, const void *value, size_t len)
+{
+	(void) value;
+	(void) len;
+	return collect(arg, key);
+}
+
 static void names_free(struct names *nm)
 {
 	size_t  i;
@@ -587,30 +674,64 @@ static int kind_of(const char *name, size_t *llen)
 	return '?';
 }
 
-/* load_marker - queue/NAME_d: the letter could not be returned */
-static void load_marker(struct queue *q, const char *nm, size_t llen)
+/* collect_rec - the envelope names of "envf ENVELOPE" records */
+static int collect_rec(void *arg, const char *key, const void *value, size_t len)
 {
-	char    ln[SPOOL_NAMELEN], path[PATH_MAX];
+	(void) value;
+	(void) len;
+	return collect(arg, key + 5);
+}
+
+/* load_marker - the letter could not be returned: record "dead LETTER"
+ * or, from an older version, the file queue/LETTER_d. 1 when marked. */
+static int load_marker(struct queue *q, const char *letter)
+{
+	char    key[SPOOL_NAMELEN + 8], path[PATH_MAX], mk[SPOOL_NAMELEN + 4];
 	char   *reason;
 	size_t  len;
 
-	snprintf(ln, sizeof(ln), "%.*s", (int) llen, nm);
-	spool_path(q->rd->sp, SPOOL_QUEUE, nm, path, sizeof(path));
-	reason = durable_read_file(path, QUEUE_DEAD_MAX, &len, NULL, 0);
-	set_dead(letter_add(q, ln), reason ? reason : "undeliverable");
+	dead_key(letter, key, sizeof(key));
+	if ((reason = spool_docket_get(q->rd->sp, key, &len, NULL, NULL, 0)) == NULL) {
+		snprintf(mk, sizeof(mk), "%s_d", letter);
+		if (!spool_exists(q->rd->sp, SPOOL_QUEUE, mk))
+			return 0;
+		spool_path(q->rd->sp, SPOOL_QUEUE, mk, path, sizeof(path));
+		reason = durable_read_file(path, QUEUE_DEAD_MAX, &len, NULL, 0);
+	}
+	set_dead(letter_add(q, letter), reason && *reason ? reason : "undeliverable");
 	free(reason);
+	return 1;
+}
+
+/* marker_rec - a "dead LETTER" record at start-up */
+static int marker_rec(void *arg, const char *key, const void *value, size_t len)
+{
+	struct queue *q = arg;
+	char   *r = xmalloc(len + 1);
+
+	memcpy(r, value, len);
+	r[len] = '\0';
+	if (spool_exists(q->rd->sp, SPOOL_QUEUE, key + 5))
+		set_dead(letter_add(q, key + 5), *r ? r : "undeliverable");
+	free(r);
+	return 0;
 }
 
 void queue_letter_end_ops(struct queue *q, struct spool_txn *t, const char *name, int dead,
 	const char *reason)
 {
-	char    mk[SPOOL_NAMELEN + 4];
+	char    mk[SPOOL_NAMELEN + 8];
 	const char *kv[2];
 
-	snprintf(mk, sizeof(mk), "%s_d", name);
-	if (spool_exists(q->rd->sp, SPOOL_QUEUE, mk))
-		spool_txn_remove(t, SPOOL_QUEUE, mk);
 	if (dead) {
+		/* only a dead letter has a marker: no look-up on the way out of
+		 * a letter delivered or forwarded */
+		dead_key(name, mk, sizeof(mk));
+		if (docket_has(q, mk))
+			spool_txn_docket_del(t, mk);
+		snprintf(mk, sizeof(mk), "%s_d", name);
+		if (spool_exists(q->rd->sp, SPOOL_QUEUE, mk))
+			spool_txn_remove(t, SPOOL_QUEUE, mk);
 		spool_txn_move(t, name, SPOOL_QUEUE, SPOOL_DEAD, NULL);
 		kv[0] = "reason";
 		kv[1] = reason ? reason : "undeliverable";
@@ -619,26 +740,98 @@ void queue_letter_end_ops(struct queue *q, struct spool_txn *t, const char *name
 		spool_txn_remove(t, SPOOL_QUEUE, name);
 }
 
+void queue_letter_drop_records(struct queue *q, struct spool_txn *t, const char *name)
+{
+	struct names nm;
+	char    pre[SPOOL_NAMELEN + 8];
+	size_t  i;
+
+	memset(&nm, 0, sizeof(nm));
+	snprintf(pre, sizeof(pre), "envf %s_", name);
+	(void) spool_docket_each(q->rd->sp, pre, collect_rec, &nm);
+	snprintf(pre, sizeof(pre), "env %s_", name);
+	(void) spool_docket_each(q->rd->sp, pre, collect_key, &nm);
+	snprintf(pre, sizeof(pre), "dead %s", name);
+	if (docket_has(q, pre))
+		collect(&nm, pre);
+	for (i = 0; i < nm.n; i++) {
+		if (strncmp(nm.v[i], "env ", 4) == 0 || strncmp(nm.v[i], "dead ", 5) == 0)
+			spool_txn_docket_del(t, nm.v[i]);
+		else {
+			char    key[SPOOL_NAMELEN + 80];
+
+			envf_key(nm.v[i], key, sizeof(key));
+			spool_txn_docket_del(t, key);
+		}
+	}
+	names_free(&nm);
+}
+
+/* convert - an older version's envelope file or dead marker queue/NAME
+ * becomes a record (one transaction: the record put, the file removed).
+ * 0 converted, -1 left as it is (logged; loaded as a file) */
+static int convert(struct queue *q, const char *nm, int kind, size_t llen)
+{
+	char    path[PATH_MAX], key[SPOOL_NAMELEN + 80], err[RELAYD_ERRLEN];
+	struct spool_txn *t;
+	char   *text;
+	size_t  len;
+
+	spool_path(q->rd->sp, SPOOL_QUEUE, nm, path, sizeof(path));
+	if ((text = durable_read_file(path, kind == 'd' ? QUEUE_DEAD_MAX : QUEUE_ENV_REC + 1,
+	    &len, err, sizeof(err))) == NULL)
+		return -1;	/* too long for a record, or unreadable: stays a file */
+	if (kind == 'd') {
+		char    ln[SPOOL_NAMELEN];
+
+		snprintf(ln, sizeof(ln), "%.*s", (int) llen, nm);
+		dead_key(ln, key, sizeof(key));
+	} else {
+		struct qenv *e;
+		char    letter[SPOOL_NAMELEN], calling[SPOOL_NAMELEN * 3];
+
+		/* only a file that parses becomes a record */
+		if (len > QUEUE_ENV_REC || (e = qenv_file_parse(text, len, letter, sizeof(letter),
+		    calling, sizeof(calling), err, sizeof(err))) == NULL) {
+			free(text);
+			return -1;
+		}
+		qenv_free(e);
+		envf_key(nm, key, sizeof(key));
+	}
+	t = spool_txn_new(q->rd->sp);
+	spool_txn_docket_put(t, key, text, len);
+	spool_txn_remove(t, SPOOL_QUEUE, nm);
+	free(text);
+	if (spool_txn_run(t, err, sizeof(err)) < 0) {
+		log_error("convert 'queue/%s' into a record: %s", nm, err);
+		return -1;
+	}
+	return 0;
+}
+
 int queue_load(struct queue *q, char *err, size_t errlen)
 {
-	struct names qn, in;
+	struct names qn, in, rn;
 	char    path[PATH_MAX], ln[SPOOL_NAMELEN];
 	size_t  i, j, llen;
 	struct qletter *l;
-	unsigned mark;
+	unsigned mark, converted = 0;
 	int     k, c;
 
 	memset(&qn, 0, sizeof(qn));
 	memset(&in, 0, sizeof(in));
+	memset(&rn, 0, sizeof(rn));
 	if (spool_scan(q->rd->sp, SPOOL_QUEUE, collect, &qn, err, errlen) < 0
 	    || spool_scan(q->rd->sp, SPOOL_IN, collect, &in, err, errlen) < 0) {
 		names_free(&qn);
 		names_free(&in);
 		return -1;
 	}
-	/* envelopes of letters still in in/ are from a routing that did not
-	 * complete: remove them, the letter is routed again */
-	for (i = 0; i < qn.n; i++) {
+	/* envelope files of letters still in in/ are from a routing of an
+	 * older version that did not complete: remove them, the letter is
+	 * routed again (records come with their routing's transaction) */
+	for (i = 0; i < qn.n && in.n > 0; i++) {
 		if (kind_of(qn.v[i], &llen) == 0)
 			continue;
 		for (j = 0; j < in.n; j++)
@@ -650,23 +843,45 @@ int queue_load(struct queue *q, char *err, size_t errlen)
 				break;
 			}
 	}
+	/* an older version's envelope files and dead markers become records */
 	for (i = 0; i < qn.n; i++) {
-		if (!qn.v[i][0])
-			continue;
-		k = kind_of(qn.v[i], &llen);
-		if (k == 'd')
-			load_marker(q, qn.v[i], llen);
-		else if (k == 'l' || k == 'f')
+		k = qn.v[i][0] ? kind_of(qn.v[i], &llen) : 0;
+		if ((k == 'l' || k == 'f' || k == 'd') && convert(q, qn.v[i], k, llen) == 0) {
+			converted++;
+			qn.v[i][0] = '\0';
+		}
+	}
+	if (converted > 0)
+		log_info("queue: %u envelope files and markers of an older version are records now",
+		    converted);
+	/* the records, then what stays a file */
+	(void) spool_docket_each(q->rd->sp, "dead ", marker_rec, q);
+	for (i = 0; i < qn.n; i++)
+		if (qn.v[i][0] && kind_of(qn.v[i], &llen) == 'd') {
+			snprintf(ln, sizeof(ln), "%.*s", (int) llen, qn.v[i]);
+			(void) load_marker(q, ln);
+		}
+	(void) spool_docket_each(q->rd->sp, "envf ", collect_rec, &rn);
+	for (i = 0; i < rn.n; i++)
+		(void) queue_env_load(q, rn.v[i]);
+	for (i = 0; i < qn.n; i++) {
+		k = qn.v[i][0] ? kind_of(qn.v[i], &llen) : 0;
+		if (k == 'l' || k == 'f')
 			(void) queue_env_load(q, qn.v[i]);
 	}
 	/* the channels' own leftovers */
 	for (c = 0; c < CHANNEL_MAX; c++)
 		if (q->rd->chops[c] != NULL && q->rd->chops[c]->recover != NULL)
 			q->rd->chops[c]->recover(q->rd->chself[c], qn.v, qn.n);
-	/* letters with no envelope file left: finish them. A letter whose
-	 * envelope files are there but could not be loaded (malformed) is
-	 * left alone for the operator, never finished. */
+	/* letters with no envelope left: finish them. A letter whose
+	 * envelopes are there but could not be loaded (malformed) is left
+	 * alone for the operator, never finished. */
 	mark = queue_new_mark(q);
+	for (i = 0; i < rn.n; i++) {
+		snprintf(ln, sizeof(ln), "%.*s", (int) strcspn(rn.v[i], "_"), rn.v[i]);
+		if ((l = queue_letter(q, ln)) != NULL || spool_exists(q->rd->sp, SPOOL_QUEUE, ln))
+			(l ? l : letter_add(q, ln))->mark = mark;
+	}
 	for (i = 0; i < qn.n; i++) {
 		k = qn.v[i][0] ? kind_of(qn.v[i], &llen) : 0;
 		if (k == 'l' || k == 'f') {
@@ -709,6 +924,7 @@ int queue_load(struct queue *q, char *err, size_t errlen)
 		}
 	}
 	names_free(&qn);
+	names_free(&rn);
 	for (i = 0; i < in.n; i++)
 		router_route(q->rd, in.v[i]);
 	names_free(&in);
@@ -726,7 +942,7 @@ static void env_leave_ops(struct queue *q, struct qenv *e, struct spool_txn *t,
 	struct qletter *l = e->l;
 	char    key[SPOOL_NAMELEN + 8];
 
-	spool_txn_remove(t, SPOOL_QUEUE, e->name);
+	env_store_del(q, e, t);
 	env_key(e, key, sizeof(key));
 	spool_txn_docket_del(t, key);
 	if (e->ch != NULL && e->ch->env_leaving != NULL)
@@ -791,18 +1007,12 @@ static void env_leave(struct queue *q, struct qenv *e, struct spool_txn *t,
 int queue_dead_marker(struct queue *q, struct spool_txn *t, const char *letter,
 	const char *reason)
 {
-	char    mname[SPOOL_NAMELEN + 8], err[SPOOL_ERRLEN];
-	struct spool_file *f;
+	char    key[SPOOL_NAMELEN + 8];
 
-	snprintf(mname, sizeof(mname), "%s_d", letter);
-	if ((f = spool_create(q->rd->sp, mname, err, sizeof(err))) == NULL
-	    || spool_write(f, reason, strlen(reason), err, sizeof(err)) < 0) {
-		log_error("'%s': dead marker: %s", letter, err);
-		if (f != NULL)
-			spool_file_abort(f);
-		return -1;
-	}
-	spool_txn_commit(t, f, SPOOL_QUEUE);
+	(void) q;
+	dead_key(letter, key, sizeof(key));
+	spool_txn_docket_put(t, key, reason, strlen(reason) < QUEUE_DEAD_MAX ? strlen(reason)
+	    : QUEUE_DEAD_MAX);
 	return 0;
 }
 
@@ -1028,7 +1238,7 @@ void queue_letter_take(struct queue *q, struct qletter *l, struct spool_txn *t,
 		if (e->l != l)
 			continue;
 		if (t != NULL) {
-			spool_txn_remove(t, SPOOL_QUEUE, e->name);
+			env_store_del(q, e, t);
 			env_key(e, key, sizeof(key));
 			spool_txn_docket_del(t, key);
 			if (e->ch != NULL && e->ch->env_leaving != NULL)
@@ -1056,7 +1266,7 @@ void queue_gone(struct queue *q, struct qenv **envs, size_t n, int released)
 void queue_letter_reload(struct queue *q, const char *name, int due)
 {
 	struct names nm;
-	char    err[SPOOL_ERRLEN], pre[SPOOL_NAMELEN + 2];
+	char    err[SPOOL_ERRLEN], pre[SPOOL_NAMELEN + 8];
 	struct qletter *l;
 	struct qenv *e;
 	size_t  i, llen;
@@ -1071,12 +1281,24 @@ void queue_letter_reload(struct queue *q, const char *name, int due)
 		k = kind_of(nm.v[i], &llen);
 		if (llen != strlen(name))
 			continue;
-		if (k == 'l' || k == 'f')
-			(void) queue_env_load(q, nm.v[i]);
-		else if (k == 'd')
-			load_marker(q, nm.v[i], llen);
+		if (k == 'l' || k == 'f') {
+			char    key[SPOOL_NAMELEN + 80];
+
+			envf_key(nm.v[i], key, sizeof(key));
+			if (!docket_has(q, key))
+				(void) queue_env_load(q, nm.v[i]);
+		}
 	}
 	names_free(&nm);
+	snprintf(pre, sizeof(pre), "envf %s_", name);
+	nm.prefix = NULL;
+	(void) spool_docket_each(q->rd->sp, pre, collect_rec, &nm);
+	for (i = 0; i < nm.n; i++)
+		if (strcspn(nm.v[i], "_") == strlen(name))
+			(void) queue_env_load(q, nm.v[i]);
+	names_free(&nm);
+	if (queue_letter(q, name) != NULL)
+		(void) load_marker(q, name);
 	if ((l = queue_letter(q, name)) != NULL)
 		for (e = q->envs; e != NULL; e = e->next)
 			if (e->l == l) {
@@ -1220,6 +1442,7 @@ struct peek {
 struct peeks {
 	struct peek *v;		/* in strcmp order of keys (spool_docket_peek_all) */
 	size_t	n;
+	struct names envf;	/* "envf" records: "ENVELOPE\nTEXT" */
 };
 
 static int peek_line(void *arg, const char *key, const char *val, size_t vlen, char *err,
@@ -1247,6 +1470,17 @@ static int peek_one(void *arg, const char *key, const void *value, size_t len)
 	struct peek *p;
 	char    err[64];
 
+	if (strncmp(key, "envf ", 5) == 0) {
+		char   *v = xmalloc(strlen(key + 5) + 1 + len + 1);
+
+		memcpy(v, key + 5, strlen(key + 5));
+		v[strlen(key + 5)] = '\n';
+		memcpy(v + strlen(key + 5) + 1, value, len);
+		v[strlen(key + 5) + 1 + len] = '\0';
+		ps->envf.v = xrealloc(ps->envf.v, sizeof(char *) * (ps->envf.n + 1));
+		ps->envf.v[ps->envf.n++] = v;
+		return 0;
+	}
 	if (strncmp(key, "env ", 4) != 0)
 		return 0;
 	ps->v = xrealloc(ps->v, sizeof(*ps->v) * (ps->n + 1));
@@ -1265,7 +1499,7 @@ static int peek_cmp(const void *k, const void *e)
 int queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen)
 {
 	char    path[PATH_MAX], letter[SPOOL_NAMELEN], calling[SPOOL_NAMELEN * 3];
-	char    key[SPOOL_NAMELEN + 8], derr[SPOOL_ERRLEN], esc[QUEUE_REASON_MAX + 16];
+	char    key[SPOOL_NAMELEN + 96], derr[SPOOL_ERRLEN], esc[QUEUE_REASON_MAX + 16];
 	struct peeks ps;
 	char  **names;
 	size_t  n, i, len, llen;
@@ -1284,18 +1518,29 @@ int queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen)
 	if (spool_docket_peek_all(spool, peek_one, &ps, derr, sizeof(derr)) < 0)
 		log_warn("queue listing of '%s' without envelope states: %s", spool, derr);
 	names = dir_names(path, &n);
-	for (i = 0; i < n; i++) {
-		const char *nm = names[i];
+	for (i = 0; i < ps.envf.n + n; i++) {
+		const char *nm = i < ps.envf.n ? ps.envf.v[i] : names[i - ps.envf.n];
 		int     k = kind_of(nm, &llen);
 		const struct peek *pk;
-		char   *text, *r;
+		char   *text, *r, ename[SPOOL_NAMELEN + 80];
 		struct qenv *e;
 
-		if (k != 'l' && k != 'f')
-			continue;
-		snprintf(path, sizeof(path), "%s/queue/%s", spool, nm);
-		if ((text = durable_read_file(path, QUEUE_ENV_MAX, &len, NULL, 0)) == NULL)
-			continue;
+		if (i < ps.envf.n) {
+			/* a record: its letter must be queued (not held) */
+			snprintf(ename, sizeof(ename), "%.*s", (int) strcspn(nm, "\n"), nm);
+			snprintf(path, sizeof(path), "%s/queue/%.*s", spool, (int) llen, nm);
+			if (stat(path, &st) < 0)
+				continue;
+			text = xstrdup(nm + strlen(ename) + 1);
+			len = strlen(text);
+			nm = ename;
+		} else {
+			if (k != 'l' && k != 'f')
+				continue;
+			snprintf(path, sizeof(path), "%s/queue/%s", spool, nm);
+			if ((text = durable_read_file(path, QUEUE_ENV_MAX, &len, NULL, 0)) == NULL)
+				continue;
+		}
 		e = qenv_file_parse(text, len, letter, sizeof(letter), calling, sizeof(calling),
 		    derr, sizeof(derr));
 		free(text);
@@ -1320,6 +1565,7 @@ int queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen)
 		free(ps.v[i].error);
 	}
 	free(ps.v);
+	names_free(&ps.envf);
 	list_state(spool, "in", "received", out, now);
 	list_state(spool, "hold", "held", out, now);
 	return 0;

@@ -7,16 +7,21 @@
  * SYNOPSIS
  *	#include "relay/queue.h"
  * DESCRIPTION
- *	A routed letter lives in queue/NAME (its message store) with one
- *	envelope per next hop: queue/NAME_f_HOP for a copy to forward,
- *	queue/NAME_l for the local deliveries. Envelope files never change
- *	(relay/rec.h records: letter, hop, calling, first, and per
- *	recipient rcpt/orig/mailbox/owner, every value escaped). The
- *	changing state of an envelope (attempts, next try, warned, last
- *	error, recipients done, and the channel's own saved state) is the
- *	docket "env ENVELOPE", replaced in the transaction of each change.
- *	A reader rejects a malformed envelope file or docket (the envelope
- *	is then left alone and logged) instead of guessing.
+ *	A routed letter lives in queue/NAME (its message store: the one
+ *	file of a letter) with one envelope per next hop, named NAME_f_HOP
+ *	for a copy to forward and NAME_l for the local deliveries. An
+ *	envelope's fixed part (letter, hop, calling, first, and per
+ *	recipient rcpt/orig/mailbox/owner, relay/rec.h records, every value
+ *	escaped) is the spool record "envf ENVELOPE", written once in the
+ *	transaction that queues the letter (one too long for a record, over
+ *	63 KiB, is the file queue/ENVELOPE). The changing state of an
+ *	envelope (attempts, next try, warned, last error, recipients done,
+ *	and the channel's own saved state) is the record "env ENVELOPE",
+ *	replaced in the transaction of each change. A letter whose failure
+ *	could not be returned has the record "dead LETTER". Envelope files
+ *	and queue/LETTER_d markers of an older version are converted into
+ *	records at start-up. A reader rejects a malformed envelope or record
+ *	(the envelope is then left alone and logged) instead of guessing.
  *
  *	The queue knows no channel. An envelope is handed to its channel
  *	(relay/channel.h) by the scheduler; the channel answers with
@@ -98,8 +103,9 @@ unsigned queue_new_mark(struct queue *q);
 size_t queue_count(const struct queue *q, size_t *nletters);
 
 
-/* queue_env_commit - write e's envelope file (letter's calling address
- * calling) into t; 0, or -1 (logged; t unchanged) */
+/* queue_env_commit - add e's fixed part (letter's calling address
+ * calling) to t: its record, or its file when too long; 0, or -1
+ * (logged; t unchanged) */
 int  queue_env_commit(struct queue *q, struct spool_txn *t, struct qenv *e,
 	const char *calling);
 /* queue_env_added - the transaction that committed e (and letter, now in
@@ -139,7 +145,14 @@ void queue_warn(struct queue *q, struct qenv *e);
 /* queue_env_remove - remove a QENV_FINISHED envelope */
 void queue_env_remove(struct queue *q, struct qenv *e);
 
-/* queue_dead_marker - add to t queue/LETTER_d: a failure of letter could
+/* queue_env_exists - 1 when envelope ename (NAME_f_HOP, NAME_l) is stored */
+int  queue_env_exists(struct queue *q, const char *ename);
+
+/* queue_letter_drop_records - add to t the removal of every record of
+ * letter name (its envelopes' fixed parts and states, its dead marker) */
+void queue_letter_drop_records(struct queue *q, struct spool_txn *t, const char *name);
+
+/* queue_dead_marker - add to t the record "dead LETTER": a failure of letter could
  * not be returned (the letter goes to dead/ with reason when its last
  * envelope leaves); 0, or -1 (logged) */
 int  queue_dead_marker(struct queue *q, struct spool_txn *t, const char *letter,

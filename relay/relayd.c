@@ -473,7 +473,8 @@ int relayd_main(int argc, char **argv)
 		unsigned removed = 0;
 		int64_t keep = rd.conf->docket_keep_ms / 1000;
 
-		if (spool_docket_prune(rd.sp, keep > 0 ? keep : 6 * 86400, time(NULL), &removed,
+		if (spool_docket_prune(rd.sp, keep > 0 ? keep : 6 * 86400, time(NULL),
+		    (const char *const []) { "env ", "envf ", "dead ", NULL }, &removed,
 		    err, sizeof(err)) < 0)
 			log_warn("%s", err);
 	}

@@ -110,6 +110,7 @@ struct niftp_file {
 	struct rcall *rc;		/* NULL once the call is gone */
 	struct relayd *rd;
 	struct spool_file *sf;
+	struct route_ctx *route;	/* routed in the commit (inbound_commit_routed) */
 	char	name[SPOOL_NAMELEN];
 	char	key[RECV_KEY_MAX];	/* docket key, "" when the transfer keeps none */
 	char	caller[RECV_CALLER_MAX];
@@ -657,6 +658,7 @@ static void commit_done(void *arg, int ok, const char *err)
 {
 	struct niftp_file *fh = arg;
 	struct relayd *rd = fh->rd;
+	struct route_ctx *route;
 	char    name[SPOOL_NAMELEN];
 
 	fh->committing = 0;
@@ -672,10 +674,11 @@ static void commit_done(void *arg, int ok, const char *err)
 		niftp_commit_done(fh->n, ok, 1, ok ? NULL : "local trouble storing the letter");
 		niftp_call_kick(fh->rc->call);
 	}
+	route = fh->route;
+	fh->route = NULL;
 	if (fh->released)
 		rfile_free(fh);
-	if (ok)
-		inbound_accepted(rd, name, 1);
+	inbound_accepted_routed(rd, name, route, ok, err);
 }
 
 static void recv_commit(struct niftp_file *fh, struct niftp *n)
@@ -734,7 +737,7 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 	in.donor = donorp;
 	in.size = fh->size;
 	in.crc = fh->crc;
-	inbound_commit(rd, t, fh->sf, &in, lt);
+	fh->route = inbound_commit_routed(rd, t, fh->sf, &in, lt);
 	if (fh->key[0]) {
 		struct buf dk;
 

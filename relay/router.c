@@ -21,6 +21,7 @@
 #include "mailchannel/hdr.h"
 #include "mailchannel/letter.h"
 #include "mailchannel/route.h"
+#include "relay/conf.h"
 #include "relay/notices.h"
 #include "relay/queue.h"
 #include "relay/relayd.h"
@@ -48,7 +49,9 @@ static void route_done(void *arg, int ok, const char *err)
 	size_t  i;
 
 	if (!ok) {
-		log_error("route '%s': %s (will try again at the next start)", rc->name, err);
+		if (err != NULL)
+			log_error("route '%s': %s (will try again at the next start)", rc->name,
+			    err);
 		for (i = 0; i < rc->nenvs; i++)
 			qenv_free(rc->envs[i]);
 	} else {
@@ -238,3 +241,90 @@ out:
 	letter_free(lt);
 	close(fd);
 }
+
+struct route_ctx *router_route_commit(struct relayd *rd, struct spool_txn *t,
+	struct spool_file *f, struct letter *lt)
+{
+	struct route_result **res;
+	struct route_ctx *rc = NULL;
+	const struct addr_list *al;
+	const struct hdr *h;
+	char    calling[ROUTER_CALLING_MAX];
+	struct buf hops = BUF_INIT(64 * 1024), rcpts = BUF_INIT(4 * 1024 * 1024);
+	size_t  n, i, j;
+	unsigned via;
+	int     fails = 0;
+	const char *kv[4];
+
+	if (rd->stdio_mode || lt == NULL || rd->conf->archive_enabled)
+		return NULL;
+	al = letter_rcpts(lt);
+	h = letter_hdr(lt);
+	via = (unsigned) hdr_via_count(h);
+	n = addr_list_count(al);
+	if (n == 0)
+		return NULL;
+	res = xcalloc(n, sizeof(*res));
+	for (i = 0; i < n; i++) {
+		res[i] = route_resolve(rd->conf->routes, addr_list_get(al, i), via);
+		for (j = 0; j < route_result_count(res[i]); j++)
+			if (route_result_get(res[i], j)->kind == ROUTE_FAIL)
+				fails++;
+	}
+	if (fails > 0)
+		goto out;		/* notices: the letter is routed from in/ */
+	rc = xcalloc(1, sizeof(*rc));
+	rc->rd = rd;
+	str_copy(rc->name, spool_file_name(f), sizeof(rc->name));
+	router_envelopes(rc->name, res, n, &rc->envs, &rc->nenvs);
+	if (rc->nenvs == 0) {
+		free(rc->envs);
+		free(rc);
+		rc = NULL;
+		goto out;
+	}
+	calling_of(h, calling, sizeof(calling));
+	/* every envelope must be a record (a long one is a file: the slow
+	 * way), so that nothing below can fail half-way through t */
+	for (i = 0; i < rc->nenvs; i++) {
+		struct buf eb = BUF_INIT(QUEUE_ENV_REC);
+		int     fits = qenv_file_text(rc->envs[i], rc->name, calling, &eb) == 0;
+
+		buf_release(&eb);
+		if (!fits) {
+			route_done(rc, 0, NULL);
+			rc = NULL;
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		char   *a = addr_to_str(addr_list_get(al, i));
+
+		(void) buf_printf(&rcpts, "%s%s", i ? "," : "", a);
+		free(a);
+	}
+	for (i = 0; i < rc->nenvs; i++) {
+		PANIC_IF(queue_env_commit(rd->q, t, rc->envs[i], calling) < 0);
+		(void) buf_printf(&hops, "%s%s", hops.len ? "," : "", rc->envs[i]->hop);
+	}
+	kv[0] = "rcpts";
+	kv[1] = buf_cstr(&rcpts) ? buf_cstr(&rcpts) : "";
+	kv[2] = "hops";
+	kv[3] = buf_cstr(&hops);
+	spool_txn_journal(t, "routed", rc->name, kv, 2);
+	crash_point("relay-after-route-before-commit");
+	spool_txn_commit(t, f, SPOOL_QUEUE);
+out:
+	for (i = 0; i < n; i++)
+		route_result_free(res[i]);
+	free(res);
+	buf_release(&hops);
+	buf_release(&rcpts);
+	return rc;
+}
+
+void router_route_done(struct route_ctx *rc, int ok, const char *err)
+{
+	route_done(rc, ok, err);
+}
+

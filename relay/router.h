@@ -32,6 +32,26 @@ struct route_result;
  * there completed) */
 void router_route(struct relayd *rd, const char *name);
 
+struct route_ctx;
+struct spool_file;
+struct spool_txn;
+struct letter;
+
+/* router_route_commit - route the new letter f (head lt, its received
+ * line already in t) in t itself: its envelopes' records and its routed
+ * line are added, and f is committed straight into queue/, so that one
+ * transaction (one batch) receives and routes it. Only for a letter whose
+ * every recipient routes to a next hop or a mailbox and with archiving
+ * off: NULL when it does not qualify (nothing added to t: the caller
+ * commits f into in/ and routes it later with router_route). Else the
+ * caller hands the result to router_route_done() once t completed. */
+struct route_ctx *router_route_commit(struct relayd *rd, struct spool_txn *t,
+	struct spool_file *f, struct letter *lt);
+
+/* router_route_done - the transaction of router_route_commit completed
+ * (ok) or failed (err): the envelopes join the queue, or are freed */
+void router_route_done(struct route_ctx *rc, int ok, const char *err);
+
 /* router_envelopes - the envelopes for the targets of results res[0..n-1]
  * of letter `letter` (one per next hop, one for the local deliveries),
  * new memory in *envs (count *nenvs); the failed targets are not

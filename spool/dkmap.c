@@ -193,14 +193,22 @@ static int dkmap_entcmp(const void *a, const void *b)
 /* dkmap_sorted - every docket, ordered by key */
 const struct dkmap_ent **dkmap_sorted(const struct dkmap *m, size_t *n)
 {
+	return dkmap_prefixed(m, NULL, n);
+}
+
+/* dkmap_prefixed - the dockets whose key starts with prefix, ordered by
+ * key; only those are sorted */
+const struct dkmap_ent **dkmap_prefixed(const struct dkmap *m, const char *prefix, size_t *n)
+{
 	const struct dkmap_ent **v = xcalloc(m->n ? m->n : 1, sizeof(*v));
 	struct dkent *d;
-	size_t  i, k = 0;
+	size_t  i, k = 0, plen = prefix ? strlen(prefix) : 0;
 
 	for (i = 0; i < m->nb; i++)
 		for (d = m->b[i]; d; d = d->next)
-			v[k++] = &d->e;
-	PANIC_IF(k != m->n);
+			if (plen == 0 || strncmp(d->e.key, prefix, plen) == 0)
+				v[k++] = &d->e;
+	PANIC_IF(plen == 0 && k != m->n);
 	if (k > 1)
 		qsort(v, k, sizeof(*v), dkmap_entcmp);
 	*n = k;

@@ -103,6 +103,9 @@ const struct dkmap_ent *dkmap_get(const struct dkmap *m, const char *key);
 /* dkmap_sorted - every docket, ordered by key (strcmp), into new memory
  * (the caller frees the array, not the entries); *n gets the count */
 const struct dkmap_ent **dkmap_sorted(const struct dkmap *m, size_t *n);
+/* dkmap_prefixed - as dkmap_sorted, only the dockets whose key starts
+ * with prefix (NULL or "": every docket) */
+const struct dkmap_ent **dkmap_prefixed(const struct dkmap *m, const char *prefix, size_t *n);
 
 /*
  * Records

@@ -21,22 +21,24 @@
  *	      of the preallocated SPOOL/intent and fdatasynced: durable
  *	      BEFORE any file changes. Skipped when the batch has no lines
  *	      or no file operations (nothing could be lost or left over).
- *	   b. every transaction in turn: link tmp/NAME to STATE/NAME (a
- *	      link, not a rename, so that an existing file is never
- *	      replaced and so that the tmp name stays as a marker of a
- *	      commit in flight), renames for moves, unlinks, removal of
- *	      claim markers. What an unlink takes away is first linked as
- *	      trash in the same directory ("Trash" below), so that every
- *	      operation can be undone until the batch is committed. A
+ *	   b. every transaction in turn: rename tmp/NAME to STATE/NAME
+ *	      (the commit point of a new file; the target is checked free
+ *	      first, as for moves, so that no file is ever replaced),
+ *	      renames for moves, a rename to the trash for removes
+ *	      ("Trash" below: what a remove takes away stays in its
+ *	      directory, so that every operation can be undone until the
+ *	      batch is committed), removal of claim markers. A
  *	      transaction that fails here is undone, and the record is
  *	      rewritten without it.
- *	   c. each directory touched is fsynced once.
+ *	   c. each directory changed is fsynced once; tmp/ only for the
+ *	      claim markers: a commit's tmp/ name that a crash brings back
+ *	      is removed by recovery (doc/spool.md).
  *	   d. the journal lines of all transactions (each one's docket
  *	      records first) are appended in one write and synced with
  *	      one fdatasync.
  *	   Only then does the docket map learn the batch's dockets (so a
- *	   failed batch never changed it), are the tmp links and the trash
- *	   removed (no fsync needed: a leftover is cleaned up by recovery)
+ *	   failed batch never changed it), is the trash removed (no fsync
+ *	   needed: a leftover is cleaned up by recovery)
  *	   and, if the journal is too big, a docket snapshot written and
  *	   the journal rotated (which clears the record: it names the
  *	   journal by inode).
@@ -46,7 +48,7 @@
  *	(a posted "kick"), so everything prepared by then joins it.
  *
  *	Failures: a transaction whose own step fails is undone (applied
- *	file operations reversed, removed files back from the trash) and
+ *	file operations renamed back, removed files back from the trash) and
  *	reported; the others of its batch go on. A failed intent write,
  *	directory fsync or journal write/fsync fails the whole batch: the
  *	journal is truncated to its
@@ -72,9 +74,15 @@
  *
  *	Crash points (util/crash.h), in order: spool-claim-after-rename
  *	(when the transaction is built), spool-prepared, spool-after-intent,
- *	spool-after-link, spool-after-trash (a remove's trash linked, the
- *	name not yet gone), spool-after-ops, spool-after-dirsync,
- *	spool-after-journal-write, spool-after-journal-sync.
+ *	spool-after-link (a commit's rename: the name is the older
+ *	version's, kept for the tests that use it), spool-after-trash (a
+ *	remove's rename to the trash), spool-after-undo (an applied commit,
+ *	move or remove renamed back; a commit's file not yet unlinked),
+ *	spool-after-ops, spool-after-dirsync, spool-after-journal-write,
+ *	spool-after-journal-sync; in recovery spool-recover-op (an
+ *	operation of the intent record's batch redone or undone) and
+ *	spool-recover-lines (the record rewritten, its lines not yet
+ *	appended).
  *
  *	Sequence numbers: SPOOL/seq holds the first number not yet
  *	reserved. A block is reserved by writing the file durably before
@@ -127,6 +135,7 @@
 #define SPOOL_MARK_SEP		'~'	/* tmp/NAME~FILE: claim marker (never in a name) */
 #define SPOOL_TRASH_PREFIX	".trash."	/* DIR/.trash.HEX16: kept for an undo */
 #define SPOOL_TRASHLEN		32	/* buffer for a trash name */
+#define SPOOL_BUSY_BUCKETS	256	/* hash buckets of the names being committed */
 
 static const char *const spool_states[SPOOL_NSTATES] = {
 	"out", "tmp", "in", "queue", "hold", "dead", "corrupt", "archive", "part",
@@ -149,6 +158,8 @@ struct spool {
 	int	intent_fresh;		/* SPOOL/intent created by this open */
 	struct buf irec;		/* the record being written */
 	uint64_t trash_seq;		/* last trash number handed out (loop thread) */
+	struct spool_busy *busy[SPOOL_BUSY_BUCKETS];	/* names being committed
+				 * (loop thread; "Names being committed") */
 	uint64_t journal_max;
 	unsigned journal_keep;
 	/* sequence numbers (loop thread), the file under seq_lock */
@@ -176,6 +187,12 @@ struct spool {
 	int	kick_posted;
 	int	pending;
 	struct spool_stats st;
+};
+
+/* A name whose commit is in flight (borrowed from its operation). */
+struct spool_busy {
+	const char *name;
+	struct spool_busy *next;
 };
 
 struct spool_file {
@@ -384,16 +401,17 @@ static const char *spool_dirname(int i)
 
 /*
  * Trash. Until its batch is over, every operation can be undone: what a
- * remove, a docket delete or a docket put (of an older docket) takes
- * away is first linked as DIR/.trash.HEX16 in its own directory, then
- * unlinked or replaced. The same directory, so that no other directory
- * joins the batch's fsyncs: the link is made durable by the fsync that
- * the remove needs anyway. The trash is unlinked (no fsync) once the
- * batch is committed and renamed back when it is undone; the intent
- * record holds its number, and start-up recovery removes what is left
- * after it finished the record's batch. Dot-files are no spool files
- * (scans skip them), and the name is odd enough for out/, where users
- * write.
+ * remove takes away is renamed to DIR/.trash.HEX16 in its own directory
+ * (one rename: the name is gone and the file kept at once). The same
+ * directory, so that no other directory joins the batch's fsyncs: the
+ * rename is made durable by the fsync that the remove needs anyway. The
+ * trash is unlinked (no fsync) once the batch is committed and renamed
+ * back when it is undone; the intent record holds its number, and
+ * start-up recovery removes what is left after it finished the record's
+ * batch. (An older version linked the trash first and then unlinked the
+ * name, and kept docket files the same way: recovery still reads its
+ * records.) Dot-files are no spool files (scans skip them), and the
+ * name is odd enough for out/, where users write.
  */
 
 /* spool_trash_name - the trash name numbered id into buf (>= SPOOL_TRASHLEN) */
@@ -445,6 +463,60 @@ int spool_exists(const struct spool *sp, enum spool_state st, const char *name)
 	struct stat sb;
 
 	return fstatat(sp->dfd[st], name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/*
+ * Names being committed. A commit renames tmp/NAME away when its batch
+ * applies, well before its transaction is over (and renames it back if
+ * the transaction is undone), so tmp/NAME no longer says "in use" for
+ * that time. The name is held here instead, from spool_txn_commit() to
+ * the end of its transaction, and spool_create() and
+ * spool_file_resume() refuse it (EEXIST) as O_EXCL and link() refused
+ * the tmp/ name before: a receive resumed meanwhile must not link its
+ * part/ file, which is the file being committed, back into tmp/ and
+ * write into it. Loop thread only; no I/O.
+ */
+
+static uint64_t spool_fnv(const char *s);
+
+/* spool_busy_slot - the bucket of name */
+static struct spool_busy **spool_busy_slot(struct spool *sp, const char *name)
+{
+	return &sp->busy[spool_fnv(name) % SPOOL_BUSY_BUCKETS];
+}
+
+/* spool_busy_add - name (borrowed until spool_busy_del) is being committed */
+static void spool_busy_add(struct spool *sp, const char *name)
+{
+	struct spool_busy **pp = spool_busy_slot(sp, name), *b = xmalloc(sizeof(*b));
+
+	b->name = name;
+	b->next = *pp;
+	*pp = b;
+}
+
+/* spool_busy_del - the commit of name is over (the entry that borrows name) */
+static void spool_busy_del(struct spool *sp, const char *name)
+{
+	struct spool_busy **pp, *b;
+
+	for (pp = spool_busy_slot(sp, name); (b = *pp) != NULL; pp = &b->next)
+		if (b->name == name) {
+			*pp = b->next;
+			free(b);
+			return;
+		}
+}
+
+/* spool_busy_has - 1 when a commit of name is in flight */
+static int spool_busy_has(struct spool *sp, const char *name)
+{
+	struct spool_busy *b;
+
+	for (b = *spool_busy_slot(sp, name); b; b = b->next)
+		if (strcmp(b->name, name) == 0)
+			return 1;
+	return 0;
 }
 
 /*
@@ -1014,6 +1086,10 @@ struct spool_file *spool_create(struct spool *sp, const char *name, char *err, s
 		errno = EINVAL;
 		spool_errf(err, errlen, "create 'tmp/%s'", name);
 		goto fail;
+	} else if (spool_busy_has(sp, name)) {
+		errno = EEXIST;		/* its commit is in flight */
+		spool_errf(err, errlen, "create 'tmp/%s'", name);
+		goto fail;
 	} else {
 		str_copy(f->name, name, sizeof(f->name));
 	}
@@ -1116,6 +1192,11 @@ struct spool_file *spool_file_resume(struct spool *sp, const char *name, char *e
 	if (!spool_name_ok(name)) {
 		errno = EINVAL;
 		spool_errf(err, errlen, "resume 'part/%s'", name);
+		return NULL;
+	}
+	if (spool_busy_has(sp, name)) {
+		errno = EEXIST;		/* its commit is in flight */
+		spool_errf(err, errlen, "link 'part/%s' to 'tmp/%s'", name, name);
 		return NULL;
 	}
 	if (linkat(sp->dfd[SPOOL_PART], name, sp->dfd[SPOOL_TMP], name, 0) < 0) {
@@ -1263,6 +1344,7 @@ void spool_txn_commit(struct spool_txn *t, struct spool_file *f, enum spool_stat
 	op->to = st;
 	op->name = xstrdup(f->name);
 	op->fd = f->fd;
+	spool_busy_add(t->sp, op->name);
 	free(f);
 }
 
@@ -1465,10 +1547,31 @@ static int spool_untrash(struct spool *sp, const struct spool_op *op, const char
 	return -1;
 }
 
+/* spool_uncommit - rename the file of an applied commit back to
+ * tmp/NAME, never over a file there. 0, or -1 (logged) when it cannot:
+ * then its name in the state is unlinked (a failed transaction leaves
+ * no file) and tmp/NAME, if any, is not its own */
+static int spool_uncommit(struct spool *sp, const struct spool_op *op)
+{
+	struct stat sb;
+
+	if (fstatat(sp->dfd[SPOOL_TMP], op->name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+	} else if (sys_renameat(sp->dfd[op->to], op->name, sp->dfd[SPOOL_TMP], op->name) == 0) {
+		crash_point("spool-after-undo");
+		return 0;
+	}
+	log_warn("spool: undo: rename '%s/%s' to 'tmp/%s': %s", spool_states[op->to], op->name,
+	    op->name, strerror(errno));
+	if (unlinkat(sp->dfd[op->to], op->name, 0) < 0)
+		log_warn("spool: undo: unlink '%s/%s': %s", spool_states[op->to], op->name,
+		    strerror(errno));
+	return -1;
+}
+
 /* spool_op_undo - reverse or discard one op (best effort; worker or loop) */
 static void spool_op_undo(struct spool *sp, struct spool_op *op)
 {
-	char    tn[SPOOL_TRASHLEN];
 	struct stat sb;
 
 	switch (op->kind) {
@@ -1477,8 +1580,10 @@ static void spool_op_undo(struct spool *sp, struct spool_op *op)
 			close(op->fd);
 			op->fd = -1;
 		}
-		if (op->applied)
-			(void) unlinkat(sp->dfd[op->to], op->name, 0);
+		/* back to tmp/, whence the failed transaction's file goes
+		 * as one never committed */
+		if (op->applied && spool_uncommit(sp, op) < 0)
+			break;
 		(void) unlinkat(sp->dfd[SPOOL_TMP], op->name, 0);
 		break;
 	case OP_MOVE:
@@ -1487,6 +1592,8 @@ static void spool_op_undo(struct spool *sp, struct spool_op *op)
 			log_warn("spool: undo: rename '%s/%s' to '%s/%s': %s",
 			    spool_states[op->to], op->newname, spool_states[op->from],
 			    op->name, strerror(errno));
+		else if (op->applied)
+			crash_point("spool-after-undo");
 		break;
 	case OP_CLAIM:
 		/* Back to out/ unless a new drop took the name meanwhile. */
@@ -1499,14 +1606,9 @@ static void spool_op_undo(struct spool *sp, struct spool_op *op)
 			(void) unlinkat(sp->dfd[SPOOL_TMP], op->mark, 0);
 		break;
 	case OP_REMOVE:
-		/* unlinked: back from the trash; linked only: the name is
-		 * still there, the trash link goes */
-		if (op->trashed && op->applied) {
-			(void) spool_untrash(sp, op, op->name);
-		} else if (op->trashed) {
-			spool_trash_name(op->trash, tn, sizeof(tn));
-			(void) unlinkat(sp->dfd[op->from], tn, 0);
-		}
+		/* back from the trash */
+		if (op->applied && spool_untrash(sp, op, op->name) == 0)
+			crash_point("spool-after-undo");
 		break;
 	default:
 		break;
@@ -1530,6 +1632,8 @@ static void spool_txn_free(struct spool_txn *t)
 	size_t  i;
 
 	for (i = 0; i < t->nops; i++) {
+		if (t->ops[i].kind == OP_COMMIT)
+			spool_busy_del(t->sp, t->ops[i].name);
 		free(t->ops[i].name);
 		free(t->ops[i].newname);
 		free(t->ops[i].mark);
@@ -1630,25 +1734,30 @@ static void spool_txn_prepare(void *arg)
  * Stage 2: apply a batch (worker)
  */
 
-/* spool_op_apply - one op; 0 or -1 (t failed); *dirs gets the dirs touched */
+/* spool_op_apply - one op; 0 or -1 (t failed); *dirs gets the dirs changed */
 static int spool_op_apply(struct spool_txn *t, struct spool_op *op, unsigned *dirs)
 {
 	struct spool *sp = t->sp;
-	char    from[4096], to[4096], tn[SPOOL_TRASHLEN];
+	char    from[4096], tn[SPOOL_TRASHLEN];
 	struct stat sb;
 
 	if (op->trash)
 		spool_trash_name(op->trash, tn, sizeof(tn));
 	switch (op->kind) {
 	case OP_COMMIT:
-		if (!spool_path(sp, SPOOL_TMP, op->name, from, sizeof(from))
-		    || !spool_path(sp, op->to, op->name, to, sizeof(to))) {
-			errno = ENAMETOOLONG;
-			spool_txn_fail(t, "link 'tmp/%s'", op->name);
+		/* The commit point: one rename, never over a file (checked
+		 * as for moves). Only the target joins the directory fsyncs:
+		 * a tmp/ name that a crash brings back (its removal not
+		 * synced) is a link of a committed file, which recovery
+		 * removes (doc/spool.md). */
+		if (fstatat(sp->dfd[op->to], op->name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+			errno = EEXIST;
+			spool_txn_fail(t, "rename 'tmp/%s' to '%s/%s'", op->name,
+			    spool_states[op->to], op->name);
 			return -1;
 		}
-		if (sys_link(from, to) < 0) {
-			spool_txn_fail(t, "link 'tmp/%s' to '%s/%s'", op->name,
+		if (sys_renameat(sp->dfd[SPOOL_TMP], op->name, sp->dfd[op->to], op->name) < 0) {
+			spool_txn_fail(t, "rename 'tmp/%s' to '%s/%s'", op->name,
 			    spool_states[op->to], op->name);
 			return -1;
 		}
@@ -1672,27 +1781,22 @@ static int spool_op_apply(struct spool_txn *t, struct spool_op *op, unsigned *di
 		*dirs |= 1u << op->from | 1u << op->to;
 		return 0;
 	case OP_REMOVE:
-		/* a second link kept as trash until the batch is over, for an
-		 * undo; the name goes with the unlink, as it always did */
+		/* renamed to its trash, kept until the batch is over for an
+		 * undo; never over a file (a trash name is never reused) */
+		if (fstatat(sp->dfd[op->from], tn, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+			errno = EEXIST;
+			spool_txn_fail(t, "remove: rename '%s/%s' to '%s/%s'",
+			    spool_states[op->from], op->name, spool_states[op->from], tn);
+			return -1;
+		}
+		if (sys_renameat(sp->dfd[op->from], op->name, sp->dfd[op->from], tn) < 0) {
+			spool_txn_fail(t, "remove: rename '%s/%s' to '%s/%s'",
+			    spool_states[op->from], op->name, spool_states[op->from], tn);
+			return -1;
+		}
+		op->applied = op->trashed = 1;
 		*dirs |= 1u << op->from;
-		if (!spool_path(sp, op->from, op->name, from, sizeof(from))
-		    || !spool_path(sp, op->from, tn, to, sizeof(to))) {
-			errno = ENAMETOOLONG;
-			spool_txn_fail(t, "unlink '%s/%s'", spool_states[op->from], op->name);
-			return -1;
-		}
-		if (sys_link(from, to) < 0) {
-			spool_txn_fail(t, "remove: link '%s/%s' to '%s/%s'", spool_states[op->from],
-			    op->name, spool_states[op->from], tn);
-			return -1;
-		}
-		op->trashed = 1;
 		crash_point("spool-after-trash");
-		if (sys_unlink(from) < 0) {
-			spool_txn_fail(t, "unlink '%s/%s'", spool_states[op->from], op->name);
-			return -1;
-		}
-		op->applied = 1;
 		return 0;
 	case OP_CLAIM:
 		/* The intent record now covers the claim: its marker goes, and
@@ -2113,17 +2217,13 @@ static void spool_batch_apply(struct spool_batch *b)
 	}
 	crash_point("spool-after-journal-sync");
 
-	/* Committed. The tmp links were markers of commits in flight, the
-	 * trash was kept for an undo: neither needs an fsync to go (a
-	 * leftover is removed by recovery). */
+	/* Committed. The trash was kept for an undo: it needs no fsync to
+	 * go (a leftover is removed by recovery). */
 	for (t = b->head; t; t = t->next) {
 		if (t->failed)
 			continue;
 		for (i = 0; i < t->nops; i++) {
 			op = &t->ops[i];
-			if (op->kind == OP_COMMIT && spool_path(sp, SPOOL_TMP, op->name, path,
-			    sizeof(path)))
-				(void) sys_unlink(path);
 			if (op->trashed) {
 				spool_trash_name(op->trash, tn, sizeof(tn));
 				snprintf(path, sizeof(path), "%s/%s/%s", sp->dir,
@@ -2477,6 +2577,43 @@ int spool_docket_peek_all(const char *dir, spool_docket_fn *fn, void *arg, char 
 	return rc;
 }
 
+/* spool_docket_each - live dockets with a key prefix: the keys are
+ * taken (sorted) under the lock, then each value is copied when its
+ * turn comes, so that fn may call anything of the spool, and a docket
+ * deleted meanwhile (by fn, or by a batch committed) is skipped */
+int spool_docket_each(struct spool *sp, const char *prefix, spool_docket_fn *fn, void *arg)
+{
+	const struct dkmap_ent **v, *e;
+	char  **keys;
+	size_t  n, i, len;
+	void   *val;
+	int     rc = 0;
+
+	pthread_mutex_lock(&sp->dk_lock);
+	v = dkmap_prefixed(sp->dk, prefix, &n);
+	keys = xcalloc(n ? n : 1, sizeof(*keys));
+	for (i = 0; i < n; i++)
+		keys[i] = xstrdup(v[i]->key);
+	pthread_mutex_unlock(&sp->dk_lock);
+	free(v);
+	for (i = 0; i < n; i++) {
+		val = NULL;
+		if (rc == 0) {
+			pthread_mutex_lock(&sp->dk_lock);
+			if ((e = dkmap_get(sp->dk, keys[i])) != NULL)
+				val = spool_dk_copy(e, &len);
+			pthread_mutex_unlock(&sp->dk_lock);
+		}
+		if (val != NULL) {
+			rc = fn(arg, keys[i], val, len);
+			free(val);
+		}
+		free(keys[i]);
+	}
+	free(keys);
+	return rc;
+}
+
 /* spool_docket_put - synchronous durable put */
 int spool_docket_put(struct spool *sp, const char *key, const void *data, size_t len,
 	char *err, size_t errlen)
@@ -2508,10 +2645,21 @@ int spool_docket_del(struct spool *sp, const char *key, char *err, size_t errlen
 	return spool_txn_run(t, err, errlen);
 }
 
-/* spool_docket_prune - remove dockets older than max_age seconds: delete
- * records, SPOOL_PRUNE_TXN to a transaction */
-int spool_docket_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *removed,
-	char *err, size_t errlen)
+/* spool_docket_kept - 1 when key starts with one of the prefixes of keep
+ * (NULL-terminated; NULL: none) */
+static int spool_docket_kept(const char *key, const char *const *keep)
+{
+	for (; keep && *keep; keep++)
+		if (strncmp(key, *keep, strlen(*keep)) == 0)
+			return 1;
+	return 0;
+}
+
+/* spool_docket_prune - remove dockets older than max_age seconds, but
+ * those whose key starts with a prefix of keep: delete records,
+ * SPOOL_PRUNE_TXN to a transaction */
+int spool_docket_prune(struct spool *sp, int64_t max_age, time_t now,
+	const char *const *keep, unsigned *removed, char *err, size_t errlen)
 {
 	const struct dkmap_ent **v;
 	struct spool_txn *t;
@@ -2523,7 +2671,8 @@ int spool_docket_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *
 	pthread_mutex_lock(&sp->dk_lock);
 	v = dkmap_sorted(sp->dk, &n);
 	for (i = 0; i < n; i++)
-		if ((int64_t) now - v[i]->mtime > max_age) {
+		if ((int64_t) now - v[i]->mtime > max_age
+		    && !spool_docket_kept(v[i]->key, keep)) {
 			if (old == NULL)
 				old = xcalloc(n, sizeof(*old));
 			old[nold++] = xstrdup(v[i]->key);
@@ -2787,9 +2936,31 @@ static int spool_rv_later_done(const struct spool_rv *rv, size_t k)
 	return 0;
 }
 
+/* spool_rv_trash_at - 1 when the trash of op in directory d is the file
+ * of inode ino */
+static int spool_rv_trash_at(const struct spool *sp, const struct intent_op *op, int d,
+	uint64_t ino)
+{
+	char    tn[SPOOL_TRASHLEN];
+
+	spool_trash_name(op->trash, tn, sizeof(tn));
+	return op->trash != 0 && spool_at(sp, d, tn, ino);
+}
+
+/* spool_rv_trash_there - 1 when the trash of op exists in directory d */
+static int spool_rv_trash_there(const struct spool *sp, const struct intent_op *op, int d)
+{
+	char    tn[SPOOL_TRASHLEN];
+
+	spool_trash_name(op->trash, tn, sizeof(tn));
+	return op->trash != 0 && spool_there(sp, d, tn);
+}
+
 /* spool_rv_done - 1 when operation op is seen applied on disk */
 static int spool_rv_done(const struct spool *sp, const struct intent_op *op)
 {
+	int     from = (int) op->from;
+
 	switch (op->kind) {
 	case OP_COMMIT:
 		return spool_at(sp, (int) op->to, op->name, op->ino);
@@ -2797,7 +2968,11 @@ static int spool_rv_done(const struct spool *sp, const struct intent_op *op)
 	case OP_CLAIM:
 		return spool_at(sp, (int) op->to, op->newname, op->ino);
 	case OP_REMOVE:
-		return op->ino != 0 && !spool_at(sp, (int) op->from, op->name, op->ino);
+		/* the name no longer holds the file, and its trash holds it
+		 * or is gone (its batch's cleanup, or a record without trash) */
+		return op->ino != 0 && !spool_at(sp, from, op->name, op->ino)
+		    && (spool_rv_trash_at(sp, op, from, op->ino)
+		    || !spool_rv_trash_there(sp, op, from));
 	case OP_DPUT:
 		return spool_at(sp, SPOOL_DOCKDIR, op->dkfile, op->ino);
 	case OP_DDEL:
@@ -2811,7 +2986,7 @@ static int spool_rv_done(const struct spool *sp, const struct intent_op *op)
 static int spool_rv_redo(struct spool_rv *rv, const struct intent_op *op)
 {
 	struct spool *sp = rv->sp;
-	char    a[4096], b[4096], tn[SPOOL_TRASHLEN];
+	char    tn[SPOOL_TRASHLEN];
 	int     to = (int) op->to, from = (int) op->from, dk = SPOOL_DOCKDIR;
 
 	/* trash 0: a record of the first format, whose removes and docket
@@ -2819,12 +2994,14 @@ static int spool_rv_redo(struct spool_rv *rv, const struct intent_op *op)
 	spool_trash_name(op->trash, tn, sizeof(tn));
 	switch (op->kind) {
 	case OP_COMMIT:
+		/* a rename, as at apply time (an older version linked: the
+		 * same file ends up committed, without a tmp/ link left) */
 		if (!spool_at(sp, SPOOL_TMP, op->name, op->ino) || spool_there(sp, to, op->name))
 			goto cannot;
-		if (!spool_path(sp, SPOOL_TMP, op->name, a, sizeof(a))
-		    || !spool_path(sp, op->to, op->name, b, sizeof(b)) || sys_link(a, b) < 0)
+		if (sys_renameat(sp->dfd[SPOOL_TMP], op->name, sp->dfd[to], op->name) < 0)
 			goto failed;
 		rv->dirs |= 1u << to;
+		crash_point("spool-recover-op");
 		return 0;
 	case OP_MOVE:
 		if (!spool_at(sp, from, op->name, op->ino) || spool_there(sp, to, op->newname))
@@ -2832,16 +3009,25 @@ static int spool_rv_redo(struct spool_rv *rv, const struct intent_op *op)
 		if (sys_renameat(sp->dfd[from], op->name, sp->dfd[to], op->newname) < 0)
 			goto failed;
 		rv->dirs |= 1u << from | 1u << to;
+		crash_point("spool-recover-op");
 		return 0;
 	case OP_REMOVE:
 		if (!spool_at(sp, from, op->name, op->ino))
 			goto cannot;
-		if (op->trash && !spool_there(sp, from, tn)
-		    && linkat(sp->dfd[from], op->name, sp->dfd[from], tn, 0) < 0)
+		if (op->trash == 0 || spool_at(sp, from, tn, op->ino)) {
+			/* no trash (a record of the first format), or an older
+			 * version's trash link made before its unlink: the
+			 * name only goes */
+			if (unlinkat(sp->dfd[from], op->name, 0) < 0)
+				goto failed;
+		} else if (spool_there(sp, from, tn)) {
+			errno = EEXIST;		/* not ours: never replaced */
 			goto failed;
-		if (unlinkat(sp->dfd[from], op->name, 0) < 0)
+		} else if (sys_renameat(sp->dfd[from], op->name, sp->dfd[from], tn) < 0) {
 			goto failed;
+		}
 		rv->dirs |= 1u << from;
+		crash_point("spool-recover-op");
 		return 0;
 	case OP_DPUT:
 		if (!spool_at(sp, dk, op->dktmp, op->ino))
@@ -2937,17 +3123,27 @@ static void spool_rv_undo(struct spool_rv *rv, size_t i, struct buf *lines, cons
 			continue;
 		switch (op->kind) {
 		case OP_COMMIT:
-			/* the tmp/ link is left to the tmp/ scan: "undone" */
-			if (spool_at(sp, (int) op->to, op->name, op->ino)
-			    && unlinkat(sp->dfd[op->to], op->name, 0) == 0)
+			/* back to tmp/, as at apply time, where the tmp/ scan
+			 * removes it ("undone"); when tmp/NAME is there (an
+			 * older version's link of it), the state's name goes */
+			if (!spool_at(sp, (int) op->to, op->name, op->ino))
+				break;
+			if (spool_there(sp, SPOOL_TMP, op->name)
+			    ? unlinkat(sp->dfd[op->to], op->name, 0) == 0
+			    : sys_renameat(sp->dfd[op->to], op->name, sp->dfd[SPOOL_TMP],
+			    op->name) == 0) {
 				rv->dirs |= 1u << op->to;
+				crash_point("spool-recover-op");
+			}
 			break;
 		case OP_MOVE:
 			if (spool_at(sp, (int) op->to, op->newname, op->ino)
 			    && !spool_there(sp, (int) op->from, op->name)
 			    && sys_renameat(sp->dfd[op->to], op->newname, sp->dfd[op->from],
-			    op->name) == 0)
+			    op->name) == 0) {
 				rv->dirs |= 1u << op->from | 1u << op->to;
+				crash_point("spool-recover-op");
+			}
 			break;
 		case OP_CLAIM:
 			if (spool_at(sp, (int) op->to, op->newname, op->ino))
@@ -2959,7 +3155,11 @@ static void spool_rv_undo(struct spool_rv *rv, size_t i, struct buf *lines, cons
 			free(mark);
 			break;
 		case OP_REMOVE:
-			(void) spool_rv_untrash(rv, op, (int) op->from, op->name, 0);
+			/* only its own file (the trash name of another batch,
+			 * should one be there, is not) */
+			if (spool_rv_trash_at(sp, op, (int) op->from, op->ino)
+			    && spool_rv_untrash(rv, op, (int) op->from, op->name, 0))
+				crash_point("spool-recover-op");
 			break;
 		case OP_DPUT:
 			/* the older docket back over the new one, or, if there
@@ -3196,6 +3396,7 @@ static int spool_intent_recover(struct spool *sp, struct spool_recovery *r, stru
 		r->journal_cut += sp->jsize - rv.rec.joff;
 		sp->jsize = rv.rec.joff;
 	}
+	crash_point("spool-recover-lines");
 	if (spool_journal_direct(sp, &jl, err, errlen) < 0)
 		goto out;
 	ret = 0;
@@ -3370,13 +3571,18 @@ int spool_recover(struct spool *sp, struct spool_recovery *rep, char *err, size_
 	sp->dk_cut = 0;
 	sp->dk_cuts = 0;
 
-	/* tmp/: a file also linked into a state is a commit past its commit
-	 * point whose batch is over: either its lines were synced (the tmp
-	 * link is removed only after that) or the intent record's recovery
-	 * above wrote them. Only a spool older than the intent record (none
-	 * when it was opened) can have lost the lines: they are written
-	 * again as "recovered". Any other file was never committed and is
-	 * no letter. A claim marker left is a claim no batch took. */
+	/* tmp/: a commit renames its file out of tmp/, and its batch does
+	 * not sync tmp/, so a crash may bring a tmp/ name back beside the
+	 * committed one; and an older version committed by a link, removing
+	 * the tmp/ link once its batch was over. A file also linked into a
+	 * state is thus a commit whose batch is over: either its lines were
+	 * synced (its state's name was synced before them) or the intent
+	 * record's recovery above wrote them. The tmp/ name goes, no line.
+	 * Only a spool older than the intent record (none when it was
+	 * opened) can have lost the lines: they are written again as
+	 * "recovered". Any other file was never committed (the intent
+	 * recovery above took every commit of a batch cut short) and is no
+	 * letter. A claim marker left is a claim no batch took. */
 	fd = openat(sp->dfd[SPOOL_TMP], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		spool_errf(err, errlen, "recover: scan 'tmp'");

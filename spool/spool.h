@@ -8,10 +8,11 @@
  * DESCRIPTION
  *	The spool knows files, not mail (DESIGN sections 2 and 9). A file
  *	lives in exactly one state directory under one name; every change
- *	of state is one rename (or, for a new file, one link of its fully
- *	written and synced temporary file), followed by an fsync of the
- *	directories involved, and is described by a journal line written
- *	and synced in the same group commit. doc/spool.md has the layout,
+ *	of state is one rename (for a new file, of its fully written and
+ *	synced temporary file; for a removed one, to a trash name unlinked
+ *	once the batch is over), followed by an fsync of the directories
+ *	it changed, and is described by a journal line written and synced
+ *	in the same group commit. doc/spool.md has the layout,
  *	the name format, the commit order and the recovery rules.
  *
  *	Durable work is grouped into transactions (struct spool_txn): a
@@ -30,8 +31,9 @@
  *	Errors: functions that can fail return -1 (or NULL) and fill err
  *	(when not NULL, errlen > 0) with "spool: OPERATION 'OBJECT':
  *	REASON", paths relative to the spool directory, e.g.
- *	"spool: link 'tmp/ucl.2611231930.0001a7' to 'in/ucl.2611231930.0001a7':
- *	No space left on device". errno is kept from the failing call.
+ *	"spool: rename 'tmp/ucl.2611231930.0001a7' to
+ *	'in/ucl.2611231930.0001a7': No space left on device". errno is kept
+ *	from the failing call.
  *--*/
 #ifndef SPOOL_SPOOL_H
 #define SPOOL_SPOOL_H
@@ -214,7 +216,8 @@ int spool_scan(const struct spool *sp, enum spool_state st, spool_scan_fn *fn,
 
 /* spool_create - create tmp/NAME with O_CREAT|O_EXCL (name NULL: a new
  * server-assigned name). The name is available with spool_file_name().
- * NULL with err (EEXIST: a file of that name is being written). */
+ * NULL with err (EEXIST: a file of that name is being written, or
+ * committed by a transaction not yet over). */
 struct spool_file *spool_create(struct spool *sp, const char *name, char *err, size_t errlen);
 
 /* spool_write - append len octets; 0 or -1 with err. On failure the
@@ -252,7 +255,7 @@ int spool_file_parted(const struct spool_file *f);
 /* spool_file_resume - reopen part/NAME for writing: link it as
  * tmp/NAME again (the part/ link stays) and open it; its current size
  * is in spool_file_size(). NULL with err (ENOENT: no part/NAME;
- * EEXIST: tmp/NAME is still being written). */
+ * EEXIST: tmp/NAME is still being written, or being committed). */
 struct spool_file *spool_file_resume(struct spool *sp, const char *name, char *err,
 	size_t errlen);
 
@@ -272,11 +275,12 @@ int spool_part_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *re
  * submitted once; it is freed by the spool after its callback ran.
  * Operations are applied in the order added. A transaction is whole
  * or absent: until its batch is committed every operation can be
- * undone (what a remove takes away is kept as a trash link in its
+ * undone (what a remove takes away is renamed to a trash name in its
  * directory), and on failure, its own or its whole batch's, the
- * applied operations are undone in reverse (a commit is unlinked, a
- * move or claim renamed back, a removed file comes back from the
- * trash) and none of its journal lines is written. Its docket changes
+ * applied operations are undone in reverse (a commit is renamed back
+ * to tmp/ and its file removed, a move or claim renamed back, a
+ * removed file comes back from the trash) and none of its journal
+ * lines is written. Its docket changes
  * are journal records of the same batch, applied to the dockets only
  * once the batch is committed. A failed transaction thus leaves every
  * file and docket as it was; a transaction reported ok is all there.
@@ -289,8 +293,9 @@ int spool_part_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *re
 struct spool_txn *spool_txn_new(struct spool *sp);
 
 /* spool_txn_commit - commit f (handed over: do not use it again) into
- * state st under its name. The file is fsynced, closed and linked to
- * ST/NAME (failing with EEXIST rather than replacing a file). */
+ * state st under its name. The file is fsynced, closed and renamed to
+ * ST/NAME (failing with EEXIST rather than replacing a file). Until the
+ * transaction is over, the name cannot be created or resumed again. */
 void spool_txn_commit(struct spool_txn *t, struct spool_file *f, enum spool_state st);
 
 /* spool_txn_move - rename FROM/NAME to TO/NEWNAME (newname NULL = name);
@@ -299,8 +304,9 @@ void spool_txn_commit(struct spool_txn *t, struct spool_file *f, enum spool_stat
 void spool_txn_move(struct spool_txn *t, const char *name, enum spool_state from,
 	enum spool_state to, const char *newname);
 
-/* spool_txn_remove - unlink ST/NAME (missing = failure); until the
- * batch is committed the file is kept as ST/.trash.N for an undo */
+/* spool_txn_remove - remove ST/NAME (missing = failure): it is renamed
+ * to ST/.trash.N, kept for an undo until the batch is committed, then
+ * unlinked */
 void spool_txn_remove(struct spool_txn *t, enum spool_state st, const char *name);
 
 /* spool_txn_claim - take out/FILE now: rename it at once to TO/NAME
@@ -382,10 +388,20 @@ void *spool_docket_get(struct spool *sp, const char *key, size_t *lenp, time_t *
 void *spool_docket_peek(const char *dir, const char *key, size_t *lenp, char *err,
 	size_t errlen);
 
-/* spool_docket_fn - one docket for spool_docket_peek_all(): key and
- * value (len octets, NUL-terminated one past) are borrowed for the
- * call; return 0 to go on, anything else to stop */
+/* spool_docket_fn - one docket for spool_docket_each() or
+ * spool_docket_peek_all(): key and value (len octets, NUL-terminated
+ * one past) are borrowed for the call; return 0 to go on, anything
+ * else to stop */
 typedef int spool_docket_fn(void *arg, const char *key, const void *value, size_t len);
+
+/* spool_docket_each - fn for every live docket whose key starts with
+ * prefix ("" or NULL: every docket), in strcmp order of keys. From
+ * memory, no I/O (loop thread). The keys are taken when it is called;
+ * each value is a copy made just before its call, so fn may call any
+ * spool function (run transactions, delete dockets): a docket deleted
+ * meanwhile is skipped, one put meanwhile is not seen. 0, or fn's
+ * first non-zero value (it stops there). */
+int spool_docket_each(struct spool *sp, const char *prefix, spool_docket_fn *fn, void *arg);
 
 /* spool_docket_peek_all - spool_docket_peek() for every docket at once
  * (one read of the snapshot and the journals after it): fn is called
@@ -405,10 +421,12 @@ int spool_docket_del(struct spool *sp, const char *key, char *err, size_t errlen
 
 /* spool_docket_prune - remove dockets last put more than max_age
  * seconds before now (retention, DESIGN section 6: at least the
- * donor's give_up time): delete records in transactions run with
- * spool_txn_run() (blocking, or running the loop). *removed (if not
- * NULL) gets the count. 0 or -1 with err. */
-int spool_docket_prune(struct spool *sp, int64_t max_age, time_t now, unsigned *removed,
-	char *err, size_t errlen);
+ * donor's give_up time), except those whose key starts with one of the
+ * prefixes of keep (NULL-terminated; NULL: none): state that lives as
+ * long as its letter, not a transfer's record. Delete records in
+ * transactions run with spool_txn_run() (blocking, or running the
+ * loop). *removed (if not NULL) gets the count. 0 or -1 with err. */
+int spool_docket_prune(struct spool *sp, int64_t max_age, time_t now,
+	const char *const *keep, unsigned *removed, char *err, size_t errlen);
 
 #endif

@@ -59,11 +59,12 @@ for f in a b l; do
 done
 wait_journal ucl ' deferred .* to=pss' 2 10 || die "no two deferred lines for pss"
 wait_journal ucl ' delivered ' 1 10 || die "local letter not delivered"
-# the local envelope leaves queue/ just after its delivered line
+# the local envelope leaves the queue just after its delivered line
 i=0
-while ls "$(spooldir ucl)/queue" | grep -q '_l$'; do
+while timeout 10 "$MAILCTL" -c "$T/ucl.ini" queue 2>>"$T/mailctl.err" | awk '$3 == "local"' |
+    grep -q .; do
 	i=$((i + 1))
-	[ $i -le 100 ] || die "local envelope still in queue/"
+	[ $i -le 100 ] || die "local envelope still queued"
 	sleep 0.1
 done
 

@@ -29,9 +29,10 @@
  *	    the letter, i.e. the entry named NAME in a directory other
  *	    than tmp/ and part/ that was made last: its data, its entry (or
  *	    another durable entry of NAME for the same file), for a rename
- *	    whose new entry is durable the removal of the source name (else
- *	    a drop would be taken twice), and the journal line "received
- *	    NAME", which must exist;
+ *	    whose new entry is durable the removal of the source name when
+ *	    that is in a state directory (else a drop would be taken twice;
+ *	    a name left in tmp/ by a commit is removed by recovery), and the
+ *	    journal line "received NAME", which must exist;
  *	  env-left LETTER ENV HOP
  *	    the removal of ENV, any change to an entry named LETTER (its
  *	    removal, or move to dead/, with the last envelope), and every
@@ -495,8 +496,10 @@ static void mark_letter(struct order *o, const char *mark, const char *name)
 			(void) check_ent(o, mark, best);
 		/* durable under the new name and the old one: a drop whose
 		 * removal from out/ is lost is taken twice (durable under the
-		 * old name only, the letter is still where it was) */
-		if (e->dur == e->cur && strcmp(e->how, "renamed from") == 0 && e->peer >= 0)
+		 * old name only, the letter is still where it was); a commit's
+		 * tmp/ name that comes back is removed by recovery */
+		if (e->dur == e->cur && strcmp(e->how, "renamed from") == 0 && e->peer >= 0
+		    && ent_is_state(&o->ents[e->peer]))
 			(void) check_ent(o, mark, e->peer);
 	}
 	for (k = map_get(&o->lmap, name); k >= 0; k = o->lines[k].next)

@@ -128,7 +128,8 @@ static int check_file(const char *path, char **rep, struct order_sum *sum)
 
 #define P "1 1 "
 /* a new letter N: tmp/N written, synced, linked into in/, in/ synced,
- * its received line appended and synced (spool.c's order) */
+ * its received line appended and synced, tmp/N unlinked (spool.c's
+ * order before commits were renames; T_RENAME: now) */
 #define T_FILE		P "create /s/tmp N 1:10\n" P "write 1:10 100 /s/tmp/N\n"
 #define T_FSYNC		P "fsync F 1:10 /s/tmp/N\n"
 #define T_LINK		P "link /s/tmp N /s/in N 1:10\n"
@@ -138,6 +139,7 @@ static int check_file(const char *path, char **rep, struct order_sum *sum)
 #define T_JSYNC		P "fdatasync F 1:5 /s/journal\n"
 #define T_ACK		P "unlink /s/tmp N 1:10\n" P "mark er-ok N\n"
 #define T_GOOD		T_FILE T_FSYNC T_LINK T_DSYNC T_JWRITE T_JSYNC T_ACK
+#define T_RENAME	P "rename /s/tmp N /s/in N 1:10\n"
 /* its forwarding: in/N moved to queue/, the envelope removed, the letter too */
 #define T_LEFT		P "rename /s/in N /s/queue N 1:10\n" P "fsync D 1:2 /s/in\n" \
 			P "fsync D 1:3 /s/queue\n" \
@@ -178,6 +180,14 @@ static const struct {
 	{ "another file synced instead of the journal",
 	    T_FILE T_FSYNC T_LINK T_DSYNC T_JWRITE P "fdatasync F 1:6 /s/intent\n" T_ACK, 1,
 	    "journal line 'received N'" },
+	{ "commit by a rename", T_FILE T_FSYNC T_RENAME T_DSYNC T_JWRITE T_JSYNC
+	    P "mark er-ok N\n", 0, "0 problems: ok" },
+	{ "commit by a rename, in/ not synced", T_FILE T_FSYNC T_RENAME T_JWRITE T_JSYNC
+	    P "mark er-ok N\n", 1, "entry 'in/N' not durable: renamed from 'tmp/N' at trace"
+	    " line 4, no fsync of directory '/s/in' after it" },
+	{ "commit by a rename, tmp/N durable, its removal not (recovery's)",
+	    T_FILE T_FSYNC P "fsync D 1:6 /s/tmp\n" T_RENAME T_DSYNC T_JWRITE T_JSYNC
+	    P "mark er-ok N\n", 0, "0 problems: ok" },
 	{ "no received line", T_FILE T_FSYNC T_LINK T_DSYNC T_JSYNC T_ACK, 1,
 	    "no journal line 'received N' before it" },
 	{ "never committed", T_FILE T_FSYNC T_JWRITE T_JSYNC P "mark er-ok N\n", 1,
@@ -565,7 +575,7 @@ static void test_spool(void)
 		{ NULL, 0, 0, "er-ok 1, pickup 0, env-left 0 (not checked 0); journal lines checked 1" },
 		{ NULL, 1, 0, "er-ok 0, pickup 1, env-left 0 (not checked 0); journal lines checked 1" },
 		{ "fsync:*/tmp/*", 0, 1, "data of 'in/NAME' (file " },
-		{ "fsync:*/spool/in", 0, 1, "entry 'in/NAME' not durable: linked from 'tmp/NAME'" },
+		{ "fsync:*/spool/in", 0, 1, "entry 'in/NAME' not durable: renamed from 'tmp/NAME'" },
 		{ "fdatasync:*/spool/journal", 0, 1, "journal line 'received NAME' (trace line " },
 		{ "fsync:*/in/*", 1, 1, "data of 'in/NAME' (file " },
 		{ "fsync:*/spool/in", 1, 1, "entry 'in/NAME' not durable: renamed from 'out/drop'" },

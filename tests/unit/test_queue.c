@@ -533,6 +533,25 @@ static int in_state(struct tnode *n, enum spool_state st, const char *name)
 	return spool_exists(n->rd.sp, st, name);
 }
 
+/* env_stored - envelope en is stored (its record, or its file) */
+static int env_stored(struct tnode *n, const char *en)
+{
+	return queue_env_exists(n->rd.q, en);
+}
+
+/* dead_marked - letter name has its dead marker (the record "dead NAME") */
+static int dead_marked(struct tnode *n, const char *name)
+{
+	char    key[SPOOL_NAMELEN + 8];
+	size_t  len;
+	void   *v;
+
+	snprintf(key, sizeof(key), "dead %s", name);
+	v = spool_docket_get(n->rd.sp, key, &len, NULL, NULL, 0);
+	free(v);
+	return v != NULL;
+}
+
 /* docket - the docket "env NAME" (new memory) or NULL */
 static char *docket(struct tnode *n, const char *env)
 {
@@ -653,12 +672,12 @@ static void test_copies(void)
 	free(s);
 	snprintf(en, sizeof(en), "%s_f_b", name);
 	EXPECT_STR(eb->name, en);
-	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, en));
+	EXPECT_TRUE(env_stored(&n, en));
 
 	/* all done: envelope, docket and, with the last, the letter go */
 	answer(&n, eb, "ddd", NULL, "b.0001");
 	settle(&n);
-	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, en));
+	EXPECT_TRUE(!env_stored(&n, en));
 	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, name));
 	EXPECT_INT(jcount(&n, "forwarded", name, "remote", "b.0001"), 1);
 	s = jget(&n, "forwarded", name, "rcpts");
@@ -668,7 +687,7 @@ static void test_copies(void)
 	settle(&n);
 	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, name));
 	snprintf(en, sizeof(en), "%s_f_x", name);
-	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, en));
+	EXPECT_TRUE(!env_stored(&n, en));
 	s = docket(&n, en);
 	EXPECT_TRUE(s == NULL);
 	free(s);
@@ -738,7 +757,7 @@ static void test_mixed(void)
 	EXPECT_INT(maildir_count(&n, "alice"), 1);
 	/* the envelope stays, for the deferred recipient only */
 	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, name));
-	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, en));
+	EXPECT_TRUE(env_stored(&n, en));
 	e = env_of(&n, en);
 	CU_ASSERT_FATAL(e != NULL);
 	EXPECT_INT(e->rcpts[0].done, 1);
@@ -783,7 +802,7 @@ static void test_mixed(void)
 	EXPECT_INT(jcount(&n, "failed", name, NULL, NULL), 1);
 	EXPECT_INT(jcount(&n, "ndn", name, NULL, NULL), 1);
 	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, name));
-	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, en));
+	EXPECT_TRUE(!env_stored(&n, en));
 	EXPECT_INT(queue_count(n.rd.q, NULL), 0);
 	free(ndn);
 	node_close(&n);
@@ -942,7 +961,7 @@ static void test_give_up(void)
 	CU_ASSERT(run_until(&n, has_left, name));
 	settle(&n);
 	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, name));
-	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, en));
+	EXPECT_TRUE(!env_stored(&n, en));
 	EXPECT_TRUE(!in_state(&n, SPOOL_DEAD, name));
 	s = docket(&n, en);
 	EXPECT_TRUE(s == NULL);
@@ -1009,7 +1028,8 @@ static void test_hold(void)
 	settle(&n);
 	EXPECT_INT(r.ok, 1);
 	EXPECT_TRUE(in_state(&n, SPOOL_HOLD, name));
-	EXPECT_TRUE(in_state(&n, SPOOL_HOLD, en));
+	EXPECT_TRUE(!in_state(&n, SPOOL_HOLD, en));	/* a record: it stays */
+	EXPECT_TRUE(env_stored(&n, en));
 	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, name));
 	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, en));
 	EXPECT_INT(jcount(&n, "held", name, "by", "tester"), 1);
@@ -1032,7 +1052,7 @@ static void test_hold(void)
 	CU_ASSERT_FATAL(wait_active(&n, 1));
 	EXPECT_INT(fake_of(&n)->starts, 2);
 	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, name));
-	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, en));
+	EXPECT_TRUE(env_stored(&n, en));
 	EXPECT_TRUE(!in_state(&n, SPOOL_HOLD, name));
 	EXPECT_INT(jcount(&n, "released", name, "by", "tester"), 1);
 	e = fake_take(&n, "b");
@@ -1199,15 +1219,14 @@ static const struct rcase rcases[] = {
 static const char *letter_state(struct tnode *n, const char *name, const struct rcase *rc,
 	int live)
 {
-	char    en[SPOOL_NAMELEN + 16], mk[SPOOL_NAMELEN + 8];
+	char    en[SPOOL_NAMELEN + 16];
 	int     queued = in_state(n, SPOOL_QUEUE, name), envf, fwd, ndn, nfail, hasdk;
 	struct qenv *e;
 	char   *dk;
 	size_t  i;
 
 	snprintf(en, sizeof(en), "%s_f_b", name);
-	snprintf(mk, sizeof(mk), "%s_d", name);
-	envf = in_state(n, SPOOL_QUEUE, en);
+	envf = env_stored(n, en);
 	dk = docket(n, en);
 	hasdk = dk != NULL;
 	free(dk);
@@ -1262,7 +1281,7 @@ static const char *letter_state(struct tnode *n, const char *name, const struct 
 		if (!e->rcpts[i].done && lined)
 			return "a recipient journalled but still pending (both)";
 	}
-	if (nfail > 0 && ndn == 0 && !in_state(n, SPOOL_QUEUE, mk))
+	if (nfail > 0 && ndn == 0 && !dead_marked(n, name))
 		return "a failure with neither an NDN nor a dead marker";
 	if ((int) e->attempts != jcount(n, "deferred", name, NULL, NULL))
 		return "attempts and deferred lines disagree";
@@ -1283,7 +1302,7 @@ static void signature(struct tnode *n, const char *name, char *sig, size_t len)
 		o += (size_t) snprintf(sig + o, len - o, "%s=%d ", ev[i], jcount(n, ev[i], name, NULL,
 		    NULL));
 	snprintf(sig + o, len - o, "q=%d e=%d d=%d", in_state(n, SPOOL_QUEUE, name),
-	    in_state(n, SPOOL_QUEUE, en), dk != NULL);
+	    env_stored(n, en), dk != NULL);
 	free(dk);
 }
 
@@ -1346,8 +1365,8 @@ static void answer_pending(struct tnode *n, struct qenv *e, char what, const cha
 	answer(n, e, w, "trouble", remote);
 }
 
-/* A result transaction fails and the spool undoes it (the NDN's link,
- * its first step, fails): the node must not go on from what the failed
+/* A result transaction fails and the spool undoes it (the NDN's commit,
+ * a rename, its first step, fails): the node must not go on from what the failed
  * transaction would have made, recipients done or failed without their
  * lines and without the NDN. */
 static void test_failed_live(void)
@@ -1368,7 +1387,7 @@ static void test_failed_live(void)
 	CU_ASSERT_FATAL(e != NULL);
 	str_copy(en, e->name, sizeof(en));
 	spool_stats(n.rd.sp, &st0);
-	sysio_fail(SYSIO_LINK, 1, EIO);
+	sysio_fail(SYSIO_RENAME, 1, EIO);
 	answer(&n, e, rc->what, "trouble", "b.3");
 	settle(&n);
 	sysio_reset();
@@ -1416,10 +1435,10 @@ static void test_failed_live(void)
 	node_close(&n);
 }
 
-/* The last result of one copy fails (its first step, the envelope's
- * removal) while the letter's other copy is still queued; that one then
- * leaves. The letter must not go with it while the failed copy's
- * envelope is still in queue/. */
+/* The last result of one copy fails (its transaction's journal sync:
+ * the envelope's removal is a record of it) while the letter's other
+ * copy is still queued; that one then leaves. The letter must not go
+ * with it while the failed copy's envelope is still stored. */
 static void test_failed_leave(void)
 {
 	static const struct rcase rc = { "two hops", "u1@b, v1@x", "d" };
@@ -1438,18 +1457,18 @@ static void test_failed_leave(void)
 	CU_ASSERT_FATAL(eb != NULL && ex != NULL);
 	str_copy(en, eb->name, sizeof(en));
 	spool_stats(n.rd.sp, &st0);
-	sysio_fail(SYSIO_UNLINK, 1, EIO);
+	sysio_fail(SYSIO_FSYNC, 1, EIO);
 	answer(&n, eb, "d", NULL, "b.1");
 	settle(&n);
 	sysio_reset();
 	spool_stats(n.rd.sp, &st1);
 	EXPECT_INT(st1.txns_failed - st0.txns_failed, 1);
-	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, en));
+	EXPECT_TRUE(env_stored(&n, en));
 	EXPECT_INT(jcount(&n, "forwarded", name, NULL, NULL), 0);
 	answer(&n, ex, "d", NULL, "x.1");
 	settle(&n);
 	EXPECT_INT(jcount(&n, "forwarded", name, "to", "x"), 1);
-	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, en));
+	EXPECT_TRUE(env_stored(&n, en));
 	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, name));
 	/* the failed copy is tried again (time passes, see DESCRIPTION) */
 	eb = env_of(&n, en);

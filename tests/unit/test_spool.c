@@ -24,7 +24,12 @@
  *	recovery, each transaction is whole (every change made, each of its
  *	lines in the journal exactly once) or absent (no change, no line),
  *	also for one that failed inside its batch, and a second recovery
- *	changes nothing.
+ *	changes nothing; then again with the recovery itself killed after
+ *	each operation it redoes or undoes ("--child-recover DIR"). Commits
+ *	and removes are renames: no second link is left in tmp/ or as
+ *	trash, a name being committed cannot be created again, and an older
+ *	version's tmp/ links and intent records (link commits, trash links)
+ *	are still recovered.
  *
  *	Undo: a transaction with a remove, a docket put over an older
  *	docket, a docket delete and a commit, with each call failing in
@@ -383,12 +388,16 @@ static void test_commit_basic(void)
 	struct spool_txn *t;
 	struct spool_file *f;
 	struct buf b = BUF_INIT(4096);
+	struct stat sb;
 	const char *kv[] = { "from", "out/a" };
 
 	EXPECT_INT(put_letter(sp, NULL, "hello\n", SPOOL_IN, nm, sizeof(nm)), 0);
 	EXPECT_TRUE(tl_file_is(spath3(dir, "in", nm), "hello\n"));
 	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
 	EXPECT_INT(journal_count(dir, "received", nm), 1);
+	/* committed by a rename: one name, no second link left anywhere */
+	EXPECT_TRUE(stat(spath3(dir, "in", nm), &sb) == 0 && sb.st_nlink == 1);
+	EXPECT_INT(count_files(spath(dir, "in")), 1);
 
 	/* move in -> queue -> hold, then remove */
 	t = spool_txn_new(sp);
@@ -402,6 +411,13 @@ static void test_commit_basic(void)
 	t = spool_txn_new(sp);
 	spool_txn_remove(t, SPOOL_HOLD, nm);
 	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
+	EXPECT_INT(count_files(spath(dir, "hold")), 0);		/* no trash either */
+	/* removing a missing file fails and names it */
+	t = spool_txn_new(sp);
+	spool_txn_remove(t, SPOOL_HOLD, nm);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
+	EXPECT_TRUE(strncmp(err, "spool: remove: rename 'hold/ucl.", 32) == 0);
+	EXPECT_HAS(err, "No such file or directory");
 	EXPECT_INT(count_files(spath(dir, "hold")), 0);
 	/* moving a missing file fails and names it */
 	t = spool_txn_new(sp);
@@ -410,7 +426,8 @@ static void test_commit_basic(void)
 	EXPECT_TRUE(strncmp(err, "spool: rename 'in/ucl.", 22) == 0);
 	EXPECT_TRUE(strstr(err, "No such file or directory") != NULL);
 
-	/* a commit never replaces: link fails with EEXIST, tmp removed */
+	/* a commit never replaces: EEXIST (the target checked free before
+	 * the rename, as for a move), tmp removed */
 	EXPECT_INT(put_letter(sp, "dup1", "one\n", SPOOL_IN, NULL, 0), 0);
 	f = spool_create(sp, "dup1", err, sizeof(err));
 	CU_ASSERT_FATAL(f != NULL);
@@ -418,7 +435,7 @@ static void test_commit_basic(void)
 	t = spool_txn_new(sp);
 	spool_txn_commit(t, f, SPOOL_IN);
 	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
-	EXPECT_STR(err, "spool: link 'tmp/dup1' to 'in/dup1': File exists");
+	EXPECT_STR(err, "spool: rename 'tmp/dup1' to 'in/dup1': File exists");
 	EXPECT_TRUE(tl_file_is(spath(dir, "in/dup1"), "one\n"));
 	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
 	/* O_EXCL in tmp/ */
@@ -455,6 +472,81 @@ static void test_commit_basic(void)
 	EXPECT_TRUE(!tl_exists(spath(dir, "out/a")));
 	EXPECT_INT(journal_count(dir, "received", nm2), 1);
 	buf_release(&b);
+	spool_close(sp);
+}
+
+/*
+ * A commit is one rename, also for a file with a receive checkpoint
+ * (part/NAME, a second link, removed in the same transaction); an undone
+ * commit gives the file back to part/, for a resumption
+ */
+
+static void test_commit_parted(void)
+{
+	const char *dir = newdir();
+	struct spool *sp = sopen(dir, NULL, 0);
+	struct spool_file *f;
+	struct spool_txn *t;
+	struct stat sb;
+	char    err[SPOOL_ERRLEN];
+
+	/* through: one name left, in its state */
+	f = spool_create(sp, "rx1", err, sizeof(err));
+	CU_ASSERT_FATAL(f != NULL);
+	EXPECT_INT(spool_write(f, "part one\n", 9, err, sizeof(err)), 0);
+	EXPECT_INT(spool_file_checkpoint(f, err, sizeof(err)), 0);
+	EXPECT_TRUE(stat(spath(dir, "part/rx1"), &sb) == 0 && sb.st_nlink == 2);
+	t = spool_txn_new(sp);
+	spool_txn_commit(t, f, SPOOL_IN);
+	spool_txn_remove(t, SPOOL_PART, "rx1");
+	spool_txn_journal(t, "received", "rx1", NULL, 0);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), 0);
+	EXPECT_TRUE(tl_file_is(spath(dir, "in/rx1"), "part one\n"));
+	EXPECT_TRUE(stat(spath(dir, "in/rx1"), &sb) == 0 && sb.st_nlink == 1);
+	EXPECT_INT(count_files(spath(dir, "tmp")) + count_files(spath(dir, "part")), 0);
+
+	/* the target is taken: nothing renamed, the file stays in part/ */
+	CU_ASSERT_FATAL(put_letter(sp, "rx2", "other\n", SPOOL_IN, NULL, 0) == 0);
+	f = spool_create(sp, "rx2", err, sizeof(err));
+	CU_ASSERT_FATAL(f != NULL);
+	EXPECT_INT(spool_write(f, "mine\n", 5, err, sizeof(err)), 0);
+	EXPECT_INT(spool_file_checkpoint(f, err, sizeof(err)), 0);
+	t = spool_txn_new(sp);
+	spool_txn_commit(t, f, SPOOL_IN);
+	spool_txn_remove(t, SPOOL_PART, "rx2");
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
+	EXPECT_STR(err, "spool: rename 'tmp/rx2' to 'in/rx2': File exists");
+	EXPECT_TRUE(tl_file_is(spath(dir, "in/rx2"), "other\n"));
+	EXPECT_TRUE(tl_file_is(spath(dir, "part/rx2"), "mine\n"));
+	EXPECT_TRUE(stat(spath(dir, "part/rx2"), &sb) == 0 && sb.st_nlink == 1);
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	f = spool_file_resume(sp, "rx2", err, sizeof(err));
+	CU_ASSERT_FATAL(f != NULL);
+	EXPECT_INT(spool_file_size(f), 5);
+	spool_file_abort(f);
+	EXPECT_TRUE(tl_file_is(spath(dir, "part/rx2"), "mine\n"));
+
+	/* undone after its renames (the fsync of in/ fails: the file's,
+	 * the record's, then in/'s): renamed back to tmp/ and removed
+	 * there, part/ back from its trash, no line */
+	f = spool_create(sp, "rx3", err, sizeof(err));
+	CU_ASSERT_FATAL(f != NULL);
+	EXPECT_INT(spool_write(f, "three\n", 6, err, sizeof(err)), 0);
+	EXPECT_INT(spool_file_checkpoint(f, err, sizeof(err)), 0);
+	t = spool_txn_new(sp);
+	spool_txn_commit(t, f, SPOOL_IN);
+	spool_txn_remove(t, SPOOL_PART, "rx3");
+	spool_txn_journal(t, "received", "rx3", NULL, 0);
+	sysio_fail(SYSIO_FSYNC, 3, EIO);
+	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
+	sysio_reset();
+	EXPECT_STR(err, "spool: fsync 'in': Input/output error");
+	EXPECT_TRUE(!tl_exists(spath(dir, "in/rx3")));
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	EXPECT_TRUE(tl_file_is(spath(dir, "part/rx3"), "three\n"));
+	EXPECT_TRUE(stat(spath(dir, "part/rx3"), &sb) == 0 && sb.st_nlink == 1);
+	EXPECT_INT(count_files(spath(dir, "part")), 2);		/* rx2, rx3: no trash */
+	EXPECT_INT(journal_count(dir, "received", "rx3"), 0);
 	spool_close(sp);
 }
 
@@ -588,7 +680,10 @@ static void test_faults(void)
 	/* every kind of call that the commit depends on was hit */
 	for (c = 0; c < NELEM(cases); c++) {
 		if (cases[c].op == SYSIO_UNLINK)
-			continue;	/* an unlink failure only leaves a tmp link */
+			continue;	/* an unlink failure only leaves a trash */
+		if (cases[c].op == SYSIO_LINK)
+			continue;	/* no link is made but a claim's marker, whose
+					 * failure fails the claim, before the run */
 		if (cases[c].failures == 0)
 			fprintf(stderr, "\nno failing run for %s\n", cases[c].opname);
 		EXPECT_TRUE(cases[c].failures > 0);
@@ -610,10 +705,11 @@ static void test_error_text(void)
 	CU_ASSERT_FATAL(f != NULL);
 	t = spool_txn_new(sp);
 	spool_txn_commit(t, f, SPOOL_IN);
-	sysio_fail(SYSIO_LINK, 1, ENOSPC);
+	sysio_fail(SYSIO_RENAME, 1, ENOSPC);
 	EXPECT_INT(spool_txn_run(t, err, sizeof(err)), -1);
 	sysio_reset();
-	EXPECT_STR(err, "spool: link 'tmp/x1' to 'in/x1': No space left on device");
+	EXPECT_STR(err, "spool: rename 'tmp/x1' to 'in/x1': No space left on device");
+	EXPECT_INT(count_files(spath(dir, "tmp")) + count_files(spath(dir, "in")), 0);
 	spool_close(sp);
 }
 
@@ -722,10 +818,12 @@ static void test_crash_points(void)
 			ok = 0;
 		if (rep.conflicts)
 			ok = 0;
-		/* past the link, the commit stands and its trace is complete */
+		/* past the rename, the commit stands and its trace is complete:
+		 * before the journal write by the intent record's recovery; a
+		 * commit leaves no tmp/ link for the tmp/ scan to complete */
 		if (i >= 1 && i <= 5 && !committed)
 			ok = 0;
-		if (i >= 1 && i <= 4 && rep.tmp_completed != 1)
+		if (rep.tmp_completed != 0 || rep.intent_redone != (i >= 1 && i <= 3))
 			ok = 0;
 		if (committed && journal_count(dir, "received", "newl")
 		    + journal_count(dir, "recovered", "newl") < 1)
@@ -736,8 +834,8 @@ static void test_crash_points(void)
 			ok = 0;
 		if (!ok)
 			fprintf(stderr, "\ncrash at %s: committed %d moved %d claimed %d "
-			    "undone %u completed %u\n", crash_points[i], committed, moved,
-			    claimed, rep.tmp_undone, rep.tmp_completed);
+			    "undone %u completed %u redone %u\n", crash_points[i], committed,
+			    moved, claimed, rep.tmp_undone, rep.tmp_completed, rep.intent_redone);
 		EXPECT_TRUE(ok);
 	}
 }
@@ -750,22 +848,28 @@ static void test_crash_points(void)
  * read afresh (util/crash.c parses it once per process).
  */
 
+/* spool-after-link is a commit's rename (the name is the older
+ * version's), spool-after-trash a remove's rename to its trash,
+ * spool-after-undo an applied operation renamed back (T2's commit, then
+ * its remove) */
 static const char *const truth_points[] = {
-	"spool-prepared", "spool-after-intent", "spool-after-link", "spool-after-trash",
-	"spool-after-trash:2", "spool-after-ops",
-	"spool-after-dirsync", "spool-after-journal-write", "spool-after-journal-sync",
-	"spool-claim-after-rename", "none",
+	"spool-prepared", "spool-after-intent", "spool-after-link", "spool-after-link:2",
+	"spool-after-trash", "spool-after-trash:2", "spool-after-undo", "spool-after-undo:2",
+	"spool-after-ops", "spool-after-dirsync", "spool-after-journal-write",
+	"spool-after-journal-sync", "spool-claim-after-rename", "none",
 };
 
 /* truth_fires - the child of scenario scen crashes at point: "fail" has
- * no claim and no line to write; a trash link each (the remove: dockets
- * keep none), so "both" two */
+ * no claim and no line to write; a commit and a remove each (dockets
+ * keep no trash), so "both" two of them; only T2 is undone */
 static int truth_fires(const char *scen, const char *point)
 {
 	if (strcmp(point, "none") == 0)
 		return 0;
-	if (strcmp(point, "spool-after-trash:2") == 0)
+	if (strcmp(point, "spool-after-trash:2") == 0 || strcmp(point, "spool-after-link:2") == 0)
 		return strcmp(scen, "both") == 0;
+	if (strncmp(point, "spool-after-undo", 16) == 0)
+		return strcmp(scen, "full") != 0;
 	return strcmp(scen, "fail") != 0 || (strcmp(point, "spool-claim-after-rename") != 0
 	    && strcmp(point, "spool-after-journal-write") != 0);
 }
@@ -782,7 +886,7 @@ static int truth_whole(const char *point)
  * from the intent record (its lines not yet written) */
 static int truth_redone(const char *point)
 {
-	return strcmp(point, "spool-after-intent") == 0 || strcmp(point, "spool-after-link") == 0
+	return strcmp(point, "spool-after-intent") == 0 || strncmp(point, "spool-after-link", 16) == 0
 	    || strncmp(point, "spool-after-trash", 17) == 0 || strcmp(point, "spool-after-ops") == 0
 	    || strcmp(point, "spool-after-dirsync") == 0;
 }
@@ -966,102 +1070,205 @@ static int truth_t2_absent(const char *dir, const char *point)
 	return ok && back;
 }
 
+/* truth_setup - the spool the children work on: letters, dockets, a drop */
+static void truth_setup(const char *dir)
+{
+	struct spool *sp = sopen(dir, NULL, 0);
+	char    err[SPOOL_ERRLEN];
+
+	CU_ASSERT_FATAL(put_letter(sp, "oldl", "old\n", SPOOL_IN, NULL, 0) == 0);
+	CU_ASSERT_FATAL(put_letter(sp, "gone", "gone\n", SPOOL_HOLD, NULL, 0) == 0);
+	CU_ASSERT_FATAL(put_letter(sp, "clash", "clash in\n", SPOOL_IN, NULL, 0) == 0);
+	CU_ASSERT_FATAL(put_letter(sp, "taken", "taken\n", SPOOL_QUEUE, NULL, 0) == 0);
+	CU_ASSERT_FATAL(put_letter(sp, "gone2", "gone2\n", SPOOL_HOLD, NULL, 0) == 0);
+	CU_ASSERT_FATAL(spool_docket_put(sp, "k1", "v0", 2, err, sizeof(err)) == 0);
+	CU_ASSERT_FATAL(spool_docket_put(sp, "k2", "w0", 2, err, sizeof(err)) == 0);
+	CU_ASSERT_FATAL(spool_docket_put(sp, "k3", "x", 1, err, sizeof(err)) == 0);
+	CU_ASSERT_FATAL(spool_docket_put(sp, "k4", "y", 1, err, sizeof(err)) == 0);
+	spool_close(sp);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "out/dropped"), "dropped\n") == 0);
+}
+
+/* truth_child - this binary again with NIFTPMAIL_CRASH=point and the
+ * arguments a1 a2 [a3]; its wait status */
+static int truth_child(const char *point, const char *a1, const char *a2, const char *a3)
+{
+	pid_t   pid;
+	int     st, devnull;
+
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if ((devnull = open("/dev/null", O_WRONLY)) >= 0)
+			dup2(devnull, 2);
+		setenv("NIFTPMAIL_CRASH", point, 1);
+		execl(self_exe, self_exe, a1, a2, a3, (char *) NULL);
+		_exit(127);
+	}
+	CU_ASSERT_FATAL(pid > 0 && waitpid(pid, &st, 0) == pid);
+	return st;
+}
+
+/* child_recover - the child: open and recover the spool (a crash point
+ * of the recovery may end it) */
+static int child_recover(const char *dir)
+{
+	struct spool_opts o;
+	struct spool *sp;
+	char    err[SPOOL_ERRLEN];
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.node = "ucl";
+	if ((sp = spool_open(&o, err, sizeof(err))) == NULL)
+		return 2;
+	if (spool_recover(sp, NULL, err, sizeof(err)) < 0)
+		return 3;
+	spool_close(sp);
+	return 0;
+}
+
+/* truth_check - recover dir after the children, then check that each
+ * transaction of scenario scen is whole or absent, that nothing is
+ * left in tmp/ and no trash, and that a second recovery changes
+ * nothing. *t1 gets T1's state (1 whole, 0 absent or not in scen),
+ * *rep the recovery's report. 1 ok, 0 not (printed). */
+static int truth_check(const char *dir, const char *scen, const char *pt, int *t1,
+	struct spool_recovery *rep)
+{
+	struct spool *sp;
+	struct spool_recovery rep2;
+	char    err[SPOOL_ERRLEN], *snap;
+	int     ok = 1, t1again;
+
+	sp = sopen(dir, NULL, 0);
+	EXPECT_INT(spool_recover(sp, rep, err, sizeof(err)), 0);
+	if (count_files(spath(dir, "tmp")) != 0 || rep->conflicts != 0)
+		ok = 0;
+	/* no trash is left: used for an undo, or removed */
+	snap = snapshot(dir, 0);
+	if (strstr(snap, ".trash.") != NULL) {
+		fprintf(stderr, "\ncrash at %s: trash left:\n%s", pt, snap);
+		ok = 0;
+	}
+	free(snap);
+	*t1 = strcmp(scen, "fail") != 0 ? truth_t1(dir, sp, pt) : 0;
+	if (*t1 < 0)
+		ok = 0;
+	if (strcmp(scen, "full") != 0 && !truth_t2_absent(dir, pt))
+		ok = 0;
+	spool_close(sp);
+	/* a second recovery changes nothing */
+	sp = sopen(dir, NULL, 0);
+	EXPECT_INT(spool_recover(sp, &rep2, err, sizeof(err)), 0);
+	t1again = strcmp(scen, "fail") != 0 ? truth_t1(dir, sp, pt) : 0;
+	spool_close(sp);
+	if (t1again != *t1 || rep2.intent_redone + rep2.intent_undone + rep2.tmp_undone != 0) {
+		fprintf(stderr, "\ncrash at %s: second recovery changed something\n", pt);
+		ok = 0;
+	}
+	if (!ok)
+		fprintf(stderr, "  (scenario %s, spool %s)\n", scen, dir);
+	return ok;
+}
+
 static void test_journal_truth(void)
 {
 	static const char *const scens[] = { "full", "fail", "both" };
-	char   *snap;
 	size_t  i, s;
-	pid_t   pid;
-	int     st, devnull, pass, t1, t1again;
-	struct spool *sp;
+	int     st, ok, t1;
 	struct spool_recovery rep;
-	char    err[SPOOL_ERRLEN];
 
 	for (s = 0; s < NELEM(scens); s++)
 		for (i = 0; i < NELEM(truth_points); i++) {
 			const char *dir = newdir(), *pt = truth_points[i];
-			int     ok = 1;
 
-			sp = sopen(dir, NULL, 0);
-			CU_ASSERT_FATAL(put_letter(sp, "oldl", "old\n", SPOOL_IN, NULL, 0) == 0);
-			CU_ASSERT_FATAL(put_letter(sp, "gone", "gone\n", SPOOL_HOLD, NULL, 0) == 0);
-			CU_ASSERT_FATAL(put_letter(sp, "clash", "clash in\n", SPOOL_IN, NULL, 0) == 0);
-			CU_ASSERT_FATAL(put_letter(sp, "taken", "taken\n", SPOOL_QUEUE, NULL, 0) == 0);
-			CU_ASSERT_FATAL(put_letter(sp, "gone2", "gone2\n", SPOOL_HOLD, NULL, 0) == 0);
-			CU_ASSERT_FATAL(spool_docket_put(sp, "k1", "v0", 2, err, sizeof(err)) == 0);
-			CU_ASSERT_FATAL(spool_docket_put(sp, "k2", "w0", 2, err, sizeof(err)) == 0);
-			CU_ASSERT_FATAL(spool_docket_put(sp, "k3", "x", 1, err, sizeof(err)) == 0);
-			CU_ASSERT_FATAL(spool_docket_put(sp, "k4", "y", 1, err, sizeof(err)) == 0);
-			spool_close(sp);
-			CU_ASSERT_FATAL(tl_write_file(spath(dir, "out/dropped"), "dropped\n") == 0);
-
-			fflush(NULL);
-			if ((pid = fork()) == 0) {
-				if ((devnull = open("/dev/null", O_WRONLY)) >= 0)
-					dup2(devnull, 2);
-				setenv("NIFTPMAIL_CRASH", pt, 1);
-				execl(self_exe, self_exe, "--child-truth", dir, scens[s],
-				    (char *) NULL);
-				_exit(127);
-			}
-			CU_ASSERT_FATAL(pid > 0 && waitpid(pid, &st, 0) == pid);
+			truth_setup(dir);
+			st = truth_child(pt, "--child-truth", dir, scens[s]);
 			if (!truth_fires(scens[s], pt))
 				EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 			else
 				EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 99);
-
-			sp = sopen(dir, NULL, 0);
-			EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
-			if (count_files(spath(dir, "tmp")) != 0 || rep.conflicts != 0)
-				ok = 0;
-			/* no trash is left: used for an undo, or removed */
-			snap = snapshot(dir, 0);
-			if (strstr(snap, ".trash.") != NULL) {
-				fprintf(stderr, "\ncrash at %s: trash left:\n%s", pt, snap);
+			ok = truth_check(dir, scens[s], pt, &t1, &rep);
+			/* alone on a loop-less spool, where it must stand is known */
+			if (strcmp(scens[s], "full") == 0 && t1 >= 0 && t1 != truth_whole(pt)) {
+				fprintf(stderr, "\ncrash at %s: T1 %s, want %s\n", pt,
+				    t1 ? "whole" : "absent", t1 ? "absent" : "whole");
 				ok = 0;
 			}
-			free(snap);
-			if (strcmp(scens[s], "fail") != 0) {
-				t1 = truth_t1(dir, sp, pt);
-				if (t1 < 0)
-					ok = 0;
-				/* alone on a loop-less spool, where it must stand is known */
-				if (strcmp(scens[s], "full") == 0 && t1 >= 0
-				    && t1 != truth_whole(pt)) {
-					fprintf(stderr, "\ncrash at %s: T1 %s, want %s\n", pt,
-					    t1 ? "whole" : "absent", t1 ? "absent" : "whole");
-					ok = 0;
-				}
-				/* and who did the work: the intent record between it
-				 * and the journal sync, the claim marker before it */
-				if (strcmp(scens[s], "full") == 0
-				    && (rep.intent_redone
-				    != (unsigned) (truth_fires(scens[s], pt) && truth_redone(pt))
-				    || rep.claims_undone != !truth_whole(pt))) {
-					fprintf(stderr, "\ncrash at %s: redone %u, claims undone %u\n",
-					    pt, rep.intent_redone, rep.claims_undone);
-					ok = 0;
-				}
-			} else {
-				t1 = 0;
-			}
-			if (strcmp(scens[s], "full") != 0 && !truth_t2_absent(dir, pt))
-				ok = 0;
-			spool_close(sp);
-			/* a second recovery changes nothing */
-			sp = sopen(dir, NULL, 0);
-			EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
-			t1again = strcmp(scens[s], "fail") != 0 ? truth_t1(dir, sp, pt) : 0;
-			spool_close(sp);
-			if (t1again != t1) {
-				fprintf(stderr, "\ncrash at %s: second recovery changed T1\n", pt);
+			/* and who did the work: the intent record between it and the
+			 * journal sync, the claim marker before it; a commit leaves
+			 * no tmp/ link behind to complete */
+			if (strcmp(scens[s], "full") == 0
+			    && (rep.intent_redone
+			    != (unsigned) (truth_fires(scens[s], pt) && truth_redone(pt))
+			    || rep.claims_undone != !truth_whole(pt) || rep.tmp_completed != 0)) {
+				fprintf(stderr, "\ncrash at %s: redone %u, claims undone %u, "
+				    "completed %u\n", pt, rep.intent_redone, rep.claims_undone,
+				    rep.tmp_completed);
 				ok = 0;
 			}
-			pass = ok;
-			if (!pass)
-				fprintf(stderr, "  (scenario %s, spool %s)\n", scens[s], dir);
-			EXPECT_TRUE(pass);
+			EXPECT_TRUE(ok);
 		}
+}
+
+/*
+ * Journal truth when recovery itself is killed: the child crashes at a
+ * point where its batch is cut short (the intent record's recovery has
+ * work: redo renames, and undo renames for the failing T2), a second
+ * child recovers and is killed after each operation it redoes or
+ * undoes, or before it appends the lines; the last recovery must still
+ * leave each transaction whole or absent, as a recovery that was never
+ * killed would (T1 alone: whole).
+ */
+
+static void test_journal_truth_recover(void)
+{
+	static const char *const scens[] = { "full", "fail", "both" };
+	static const char *const points[] = {
+		"spool-after-intent", "spool-after-link", "spool-after-trash", "spool-after-undo",
+		"spool-after-ops", "spool-after-dirsync",
+	};
+	static const char *const rpoints[] = {
+		"spool-recover-op", "spool-recover-op:2", "spool-recover-op:3",
+		"spool-recover-op:4", "spool-recover-lines",
+	};
+	size_t  s, i, k;
+	unsigned killed[NELEM(rpoints)];
+	int     st, ok, t1;
+	struct spool_recovery rep;
+
+	memset(killed, 0, sizeof(killed));
+	for (s = 0; s < NELEM(scens); s++)
+		for (i = 0; i < NELEM(points); i++)
+			for (k = 0; k < NELEM(rpoints); k++) {
+				const char *dir = newdir(), *pt = points[i];
+				char    what[128];
+
+				if (!truth_fires(scens[s], pt))
+					continue;
+				truth_setup(dir);
+				st = truth_child(pt, "--child-truth", dir, scens[s]);
+				EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 99);
+				st = truth_child(rpoints[k], "--child-recover", dir, NULL);
+				EXPECT_TRUE(WIFEXITED(st)
+				    && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 99));
+				if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
+					killed[k]++;
+				snprintf(what, sizeof(what), "%s, recovery killed at %s", pt,
+				    rpoints[k]);
+				ok = truth_check(dir, scens[s], what, &t1, &rep);
+				if (strcmp(scens[s], "full") == 0 && t1 != 1) {
+					fprintf(stderr, "\ncrash at %s: T1 absent, want whole\n", what);
+					ok = 0;
+				}
+				EXPECT_TRUE(ok);
+			}
+	/* each point of the recovery was reached */
+	for (k = 0; k < NELEM(rpoints); k++) {
+		if (killed[k] == 0)
+			fprintf(stderr, "\nrecovery never killed at %s\n", rpoints[k]);
+		EXPECT_TRUE(killed[k] > 0);
+	}
 }
 
 /*
@@ -1332,6 +1539,154 @@ static void test_recover_report(void)
 }
 
 /*
+ * A spool of an older version, which committed by a link (tmp/NAME
+ * removed after the batch) and removed by a trash link and an unlink:
+ * its leftovers and its intent records are still understood
+ */
+
+/* old_record - write an intent record of one transaction (ops, lines)
+ * as the older version did: for the journal as it is now, cut short
+ * before the lines */
+static void old_record(const char *dir, const struct intent_op *ops, size_t n,
+	const char *lines)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	struct stat sb;
+	size_t  i;
+
+	CU_ASSERT_FATAL(stat(spath(dir, "journal"), &sb) == 0);
+	CU_ASSERT_FATAL(intent_begin(&b, (uint64_t) sb.st_ino, (uint64_t) sb.st_size) == 0);
+	CU_ASSERT_FATAL(intent_put_txn(&b, n, strlen(lines)) == 0);
+	for (i = 0; i < n; i++)
+		CU_ASSERT_FATAL(intent_put_op(&b, &ops[i]) == 0);
+	CU_ASSERT_FATAL(buf_append(&b, lines, strlen(lines)) == 0);
+	intent_seal(&b, 1);
+	put_intent(dir, buf_data(&b), b.len);
+	buf_release(&b);
+}
+
+/* ino_of - the inode of DIR/rel */
+static uint64_t ino_of(const char *dir, const char *rel)
+{
+	struct stat sb;
+
+	CU_ASSERT_FATAL(stat(spath(dir, rel), &sb) == 0);
+	return (uint64_t) sb.st_ino;
+}
+
+static void test_recover_older(void)
+{
+	const char *dir = newdir();
+	struct spool *sp;
+	struct spool_recovery rep;
+	struct intent_op ops[3];
+	struct stat sb;
+	char    err[SPOOL_ERRLEN];
+	const char *tr1 = "queue/.trash.0000000000000abc", *tr2 = "queue/.trash.0000000000000abd";
+
+	/* a batch over: the tmp/ link of its commit was left (no sync) */
+	sp = sopen(dir, NULL, 0);
+	CU_ASSERT_FATAL(put_letter(sp, "h", "aitch\n", SPOOL_IN, NULL, 0) == 0);
+	CU_ASSERT_FATAL(put_letter(sp, "d", "dee\n", SPOOL_QUEUE, NULL, 0) == 0);
+	CU_ASSERT_FATAL(put_letter(sp, "f", "eff\n", SPOOL_QUEUE, NULL, 0) == 0);
+	CU_ASSERT_FATAL(put_letter(sp, "g", "gee\n", SPOOL_IN, NULL, 0) == 0);
+	CU_ASSERT_FATAL(put_letter(sp, "g", "taken\n", SPOOL_QUEUE, NULL, 0) == 0);
+	spool_close(sp);
+	CU_ASSERT_FATAL(link(spath(dir, "in/h"), spath(dir, "tmp/h")) == 0);
+	sp = sopen(dir, NULL, 0);
+	EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
+	spool_close(sp);
+	EXPECT_INT(rep.tmp_completed, 1);
+	EXPECT_INT(rep.tmp_undone, 0);
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	EXPECT_TRUE(stat(spath(dir, "in/h"), &sb) == 0 && sb.st_nlink == 1);
+	EXPECT_INT(journal_count(dir, "recovered", "h"), 0);
+	/* ... in a spool older than the intent record: journalled again */
+	CU_ASSERT_FATAL(link(spath(dir, "in/h"), spath(dir, "tmp/h")) == 0);
+	CU_ASSERT_FATAL(unlink(spath(dir, "intent")) == 0);
+	sp = sopen(dir, NULL, 0);
+	EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
+	spool_close(sp);
+	EXPECT_INT(rep.tmp_completed, 1);
+	EXPECT_INT(journal_count_kv(dir, "recovered", "state", "in"), 1);
+
+	/* its batch cut short after a commit's link (c), a remove's trash
+	 * link (d), before a commit's link (c2): completed */
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "tmp/c"), "cee\n") == 0);
+	CU_ASSERT_FATAL(link(spath(dir, "tmp/c"), spath(dir, "in/c")) == 0);
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "tmp/c2"), "cee2\n") == 0);
+	CU_ASSERT_FATAL(link(spath(dir, "queue/d"), spath(dir, tr1)) == 0);
+	memset(ops, 0, sizeof(ops));
+	ops[0].kind = 0;		/* commit tmp/c -> in/c */
+	ops[0].to = SPOOL_IN;
+	ops[0].ino = ino_of(dir, "in/c");
+	ops[0].name = "c";
+	ops[1].kind = 2;		/* remove queue/d, trash 0xabc */
+	ops[1].from = SPOOL_QUEUE;
+	ops[1].ino = ino_of(dir, "queue/d");
+	ops[1].trash = 0xabc;
+	ops[1].name = "d";
+	ops[2].kind = 0;		/* commit tmp/c2 -> in/c2 */
+	ops[2].to = SPOOL_IN;
+	ops[2].ino = ino_of(dir, "tmp/c2");
+	ops[2].name = "c2";
+	old_record(dir, ops, 3, "2026-11-23T19:30:00Z received c\n"
+	    "2026-11-23T19:30:00Z removed d\n2026-11-23T19:30:00Z received c2\n");
+	sp = sopen(dir, NULL, 0);
+	EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
+	spool_close(sp);
+	EXPECT_INT(rep.intent_redone, 1);
+	EXPECT_INT(rep.intent_undone, 0);
+	EXPECT_INT(rep.tmp_completed, 1);	/* c's tmp/ link */
+	EXPECT_INT(rep.trash, 1);		/* d's trash link */
+	EXPECT_TRUE(tl_file_is(spath(dir, "in/c"), "cee\n") && tl_file_is(spath(dir, "in/c2"),
+	    "cee2\n"));
+	EXPECT_TRUE(stat(spath(dir, "in/c"), &sb) == 0 && sb.st_nlink == 1);
+	EXPECT_TRUE(!tl_exists(spath(dir, "queue/d")) && !tl_exists(spath(dir, tr1)));
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	EXPECT_INT(journal_count(dir, "received", "c") + journal_count(dir, "removed", "d")
+	    + journal_count(dir, "received", "c2"), 3);
+
+	/* cut short likewise, but its move cannot be done (the target is
+	 * taken): undone, the commit's file gone, the removed one back */
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "tmp/e"), "ee\n") == 0);
+	CU_ASSERT_FATAL(link(spath(dir, "tmp/e"), spath(dir, "in/e")) == 0);
+	CU_ASSERT_FATAL(link(spath(dir, "queue/f"), spath(dir, tr2)) == 0);
+	memset(ops, 0, sizeof(ops));
+	ops[0].kind = 0;		/* commit tmp/e -> in/e */
+	ops[0].to = SPOOL_IN;
+	ops[0].ino = ino_of(dir, "in/e");
+	ops[0].name = "e";
+	ops[1].kind = 2;		/* remove queue/f, trash 0xabd */
+	ops[1].from = SPOOL_QUEUE;
+	ops[1].ino = ino_of(dir, "queue/f");
+	ops[1].trash = 0xabd;
+	ops[1].name = "f";
+	ops[2].kind = 1;		/* move in/g -> queue/g: taken */
+	ops[2].from = SPOOL_IN;
+	ops[2].to = SPOOL_QUEUE;
+	ops[2].ino = ino_of(dir, "in/g");
+	ops[2].name = ops[2].newname = "g";
+	old_record(dir, ops, 3, "2026-11-23T19:31:00Z received e\n"
+	    "2026-11-23T19:31:00Z removed f\n2026-11-23T19:31:00Z routed g\n");
+	sp = sopen(dir, NULL, 0);
+	EXPECT_INT(spool_recover(sp, &rep, err, sizeof(err)), 0);
+	spool_close(sp);
+	EXPECT_INT(rep.intent_redone, 0);
+	EXPECT_INT(rep.intent_undone, 1);
+	EXPECT_INT(rep.tmp_undone, 1);		/* e, never committed */
+	EXPECT_INT(rep.trash, 0);		/* f's went back */
+	EXPECT_TRUE(!tl_exists(spath(dir, "in/e")));
+	EXPECT_TRUE(tl_file_is(spath(dir, "queue/f"), "eff\n") && !tl_exists(spath(dir, tr2)));
+	EXPECT_TRUE(stat(spath(dir, "queue/f"), &sb) == 0 && sb.st_nlink == 1);
+	EXPECT_TRUE(tl_file_is(spath(dir, "in/g"), "gee\n")
+	    && tl_file_is(spath(dir, "queue/g"), "taken\n"));
+	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
+	EXPECT_INT(journal_count(dir, "received", "e") + journal_count(dir, "removed", "f")
+	    + journal_count(dir, "routed", "g"), 0);
+}
+
+/*
  * Group commit on a loop
  */
 
@@ -1427,6 +1782,101 @@ static void test_group_commit(void)
 	EXPECT_INT(count_files(spath(dir, "tmp")), 0);
 	EXPECT_INT(journal_count(dir, "received", "jfail"), 0);
 	spool_close(sp);
+	loop_free(loop);
+}
+
+/*
+ * A name being committed is not free in tmp/ (its file was renamed
+ * away): it cannot be created or resumed until the transaction is over.
+ * Probed from the callback of another transaction of the same batch,
+ * which runs after the rename and before that transaction is over.
+ */
+
+struct busy_probe {
+	struct spool *sp;
+	const char *dir;
+	int	a_done;		/* the committing transaction's callback ran */
+	int	seen;		/* probed: renamed, its transaction not over */
+	int	refused;	/* ... and create and resume said EEXIST */
+};
+
+static void busy_a_done(void *arg, int ok, const char *err)
+{
+	struct busy_probe *p = arg;
+
+	(void) err;
+	EXPECT_INT(ok, 1);
+	p->a_done = 1;
+}
+
+static void busy_probe_done(void *arg, int ok, const char *err)
+{
+	struct busy_probe *p = arg;
+	struct spool_file *f;
+	char    e[SPOOL_ERRLEN];
+	int     created, resumed;
+
+	(void) err;
+	if (!ok || p->a_done || tl_exists(spath(p->dir, "tmp/same"))
+	    || !tl_exists(spath(p->dir, "in/same")))
+		return;
+	p->seen = 1;
+	errno = 0;
+	f = spool_create(p->sp, "same", e, sizeof(e));
+	created = f == NULL && errno == EEXIST && strcmp(e, "spool: create 'tmp/same': "
+	    "File exists") == 0;
+	spool_file_abort(f);
+	/* part/same is the file being committed: never written again */
+	errno = 0;
+	f = spool_file_resume(p->sp, "same", e, sizeof(e));
+	resumed = f == NULL && errno == EEXIST;
+	spool_file_abort(f);
+	p->refused = created && resumed;
+}
+
+static void test_commit_busy(void)
+{
+	struct loop *loop = loop_new();
+	struct busy_probe p;
+	struct spool_file *f;
+	struct spool_txn *t;
+	char    err[SPOOL_ERRLEN];
+	int     try;
+
+	memset(&p, 0, sizeof(p));
+	for (try = 0; try < 5 && !p.seen; try++) {
+		memset(&p, 0, sizeof(p));
+		p.dir = newdir();
+		p.sp = sopen(p.dir, loop, 0);
+		f = spool_create(p.sp, "same", err, sizeof(err));
+		CU_ASSERT_FATAL(f != NULL);
+		EXPECT_INT(spool_write(f, "first\n", 6, err, sizeof(err)), 0);
+		EXPECT_INT(spool_file_checkpoint(f, err, sizeof(err)), 0);
+		t = spool_txn_new(p.sp);
+		spool_txn_docket_put(t, "k", "v", 1);
+		spool_txn_journal(t, "tick", NULL, NULL, 0);
+		spool_txn_submit(t, busy_probe_done, &p);
+		t = spool_txn_new(p.sp);
+		spool_txn_commit(t, f, SPOOL_IN);
+		spool_txn_journal(t, "received", "same", NULL, 0);
+		spool_txn_submit(t, busy_a_done, &p);
+		/* not before the callback (the batch may not have begun) */
+		EXPECT_TRUE(spool_create(p.sp, "same", err, sizeof(err)) == NULL);
+		/* both prepared before the loop runs: one batch */
+		usleep(100000);
+		spool_drain(p.sp);
+		EXPECT_INT(p.a_done, 1);
+		EXPECT_TRUE(tl_file_is(spath(p.dir, "in/same"), "first\n"));
+		/* over: the name is free again (a commit of it would fail) */
+		f = spool_create(p.sp, "same", err, sizeof(err));
+		EXPECT_TRUE(f != NULL);
+		spool_file_abort(f);
+		EXPECT_INT(spool_part_remove(p.sp, "same", err, sizeof(err)), 0);
+		EXPECT_INT(count_files(spath(p.dir, "tmp")) + count_files(spath(p.dir, "part")), 0);
+		spool_close(p.sp);
+	}
+	EXPECT_TRUE(p.seen);
+	EXPECT_TRUE(p.refused);
 	loop_free(loop);
 }
 
@@ -1574,8 +2024,8 @@ static void test_txn_undo_whole(void)
 	/* every step of the transaction must have failed once */
 	static const char *const steps[] = {
 		"fsync 'tmp/newc'", "write 'intent'", "fsync 'intent'",
-		"remove: link 'in/victim' to 'in/.trash.", "unlink 'in/victim'",
-		"link 'tmp/newc' to 'in/newc'", "fsync 'in'", "write 'journal'", "fsync 'journal'",
+		"remove: rename 'in/victim' to 'in/.trash.", "rename 'tmp/newc' to 'in/newc'",
+		"fsync 'in'", "write 'journal'", "fsync 'journal'",
 	};
 	unsigned seen[NELEM(steps)];
 	struct spool *sp;
@@ -1818,9 +2268,9 @@ static void test_dockets(void)
 		free(big);
 	}
 	/* retention: nothing is a day old yet; two days on, all are */
-	EXPECT_INT(spool_docket_prune(sp, 86400, time(NULL), &removed, err, sizeof(err)), 0);
+	EXPECT_INT(spool_docket_prune(sp, 86400, time(NULL), NULL, &removed, err, sizeof(err)), 0);
 	EXPECT_INT(removed, 0);
-	EXPECT_INT(spool_docket_prune(sp, 86400, time(NULL) + 2 * 86400, &removed, err,
+	EXPECT_INT(spool_docket_prune(sp, 86400, time(NULL) + 2 * 86400, NULL, &removed, err,
 	    sizeof(err)), 0);
 	EXPECT_INT(removed, NELEM(keys) - 2 + 2);	/* less keys[0], keys[1]; the long ones */
 	errno = 0;
@@ -2563,7 +3013,7 @@ static void test_docket_convert(void)
 	free(v);
 	EXPECT_INT(journal_count_kv(dir, "recover", "converted", "3"), 1);
 	/* the time of put came along: retention works on it */
-	EXPECT_INT(spool_docket_prune(sp, 86400, now, &removed, err, sizeof(err)), 0);
+	EXPECT_INT(spool_docket_prune(sp, 86400, now, NULL, &removed, err, sizeof(err)), 0);
 	EXPECT_INT(removed, 1);
 	EXPECT_INT(put_txn(sp, "pss/65534", "newer", 5), 0);
 	spool_close(sp);
@@ -2583,6 +3033,89 @@ static void test_docket_convert(void)
 	EXPECT_INT(rep.dockets_converted, 0);
 	EXPECT_INT(count_files(spath(dir, "dockets")), 1);
 	EXPECT_TRUE(dk_eq(sp, "pss/65534", "newer", 5));
+	spool_close(sp);
+}
+
+/*
+ * Live dockets by key prefix; retention that keeps some prefixes
+ */
+
+struct each_state {
+	struct spool *sp;
+	struct buf b;
+	unsigned n, stop_at;
+};
+
+/* each_fn - list the docket; at "env a" delete "env b" and put "env aa"
+ * (fn may call the spool: neither is seen) */
+static int each_fn(void *arg, const char *key, const void *val, size_t len)
+{
+	struct each_state *es = arg;
+	char    err[SPOOL_ERRLEN];
+
+	(void) buf_printf(&es->b, "%s=", key);
+	(void) buf_append(&es->b, val, len);
+	(void) buf_putc(&es->b, ';');
+	if (strcmp(key, "env a") == 0) {
+		EXPECT_INT(spool_docket_del(es->sp, "env b", err, sizeof(err)), 0);
+		EXPECT_INT(spool_docket_put(es->sp, "env aa", "new", 3, err, sizeof(err)), 0);
+	}
+	return ++es->n == es->stop_at ? 9 : 0;
+}
+
+static void test_docket_each_prune(void)
+{
+	static const char *const keys[] = {
+		"env c", "srv ucl 17", "env a", "envf a_f_b", "dead x", "env b", "pss/1",
+	};
+	static const char *const vals[] = { "c", "17", "a", "f", "x", "b", "1" };
+	static const char *const keep[] = { "env ", "envf ", "dead ", NULL };
+	const char *dir = newdir();
+	struct spool *sp = sopen(dir, NULL, 0);
+	struct each_state es;
+	char    err[SPOOL_ERRLEN];
+	unsigned removed;
+	size_t  i;
+
+	for (i = 0; i < NELEM(keys); i++)
+		CU_ASSERT_FATAL(spool_docket_put(sp, keys[i], vals[i], strlen(vals[i]), err,
+		    sizeof(err)) == 0);
+	memset(&es, 0, sizeof(es));
+	es.sp = sp;
+	buf_init(&es.b, 1 << 16);
+	/* a prefix, in key order; "envf" is not "env " */
+	EXPECT_INT(spool_docket_each(sp, "env ", each_fn, &es), 0);
+	EXPECT_STR(buf_cstr(&es.b), "env a=a;env c=c;");
+	EXPECT_INT(es.n, 2);
+	/* every docket; stopped by fn */
+	buf_reset(&es.b);
+	es.n = 0;
+	EXPECT_INT(spool_docket_each(sp, "", each_fn, &es), 0);
+	EXPECT_STR(buf_cstr(&es.b), "dead x=x;env a=a;env aa=new;env c=c;envf a_f_b=f;pss/1=1;"
+	    "srv ucl 17=17;");
+	buf_reset(&es.b);
+	es.n = 0;
+	es.stop_at = 2;
+	EXPECT_INT(spool_docket_each(sp, NULL, each_fn, &es), 9);
+	EXPECT_STR(buf_cstr(&es.b), "dead x=x;env a=a;");
+	EXPECT_INT(spool_docket_each(sp, "nothing ", each_fn, &es), 0);
+	buf_release(&es.b);
+
+	/* two days on, everything is old: the kept prefixes stay */
+	EXPECT_INT(spool_docket_prune(sp, 86400, time(NULL) + 2 * 86400, keep, &removed, err,
+	    sizeof(err)), 0);
+	EXPECT_INT(removed, 2);
+	EXPECT_TRUE(dk_eq(sp, "srv ucl 17", NULL, 0) && dk_eq(sp, "pss/1", NULL, 0));
+	EXPECT_TRUE(dk_eq(sp, "env a", "a", 1) && dk_eq(sp, "envf a_f_b", "f", 1)
+	    && dk_eq(sp, "dead x", "x", 1) && dk_eq(sp, "env aa", "new", 3));
+	/* nothing young is pruned, kept or not; without a list, all go */
+	EXPECT_INT(spool_docket_prune(sp, 86400, time(NULL), NULL, &removed, err, sizeof(err)),
+	    0);
+	EXPECT_INT(removed, 0);
+	EXPECT_INT(spool_docket_prune(sp, 86400, time(NULL) + 2 * 86400, NULL, &removed, err,
+	    sizeof(err)), 0);
+	EXPECT_INT(removed, 5);
+	EXPECT_INT(spool_docket_each(sp, "", each_fn, &es), 0);
 	spool_close(sp);
 }
 
@@ -3015,12 +3548,16 @@ int main(int argc, char **argv)
 		{ "names", "background block reservation", test_names_loop },
 		{ "commit", "commit, move, remove, claim, scan", test_commit_basic },
 		{ "commit", "error text", test_error_text },
+		{ "commit", "a receive checkpoint: renamed, undone back to part/", test_commit_parted },
+		{ "commit", "a name being committed is not free", test_commit_busy },
 		{ "commit", "a failure without a callback is logged", test_failed_logged },
 		{ "faults", "Nth write/fsync/link/rename/unlink/open fails", test_faults },
 		{ "crash", "crash at every point, then recover", test_crash_points },
 		{ "crash", "journal truth: whole or absent at every point", test_journal_truth },
+		{ "crash", "journal truth: recovery killed at every point", test_journal_truth_recover },
 		{ "recover", "report", test_recover_report },
 		{ "recover", "intent record: format, torn, foreign, stale", test_intent_record },
+		{ "recover", "an older version's tmp/ links and records", test_recover_older },
 		{ "group", "batching and failures on a loop", test_group_commit },
 		{ "group", "a transaction failed in a batch is not redone", test_intent_failed_in_batch },
 		{ "undo", "a failed transaction is absent, whole", test_txn_undo_whole },
@@ -3034,6 +3571,7 @@ int main(int argc, char **argv)
 		{ "dockets", "no rotation passes a failed snapshot", test_docket_snapshot_fails },
 		{ "dockets", "an older version's docket files converted", test_docket_convert },
 		{ "dockets", "peek, peek_all, busy run without docket files", test_docket_peek },
+		{ "dockets", "each by prefix; prune keeps prefixes", test_docket_each_prune },
 		{ "journal", "escaping round trip", test_journal_escape },
 		{ "journal", "parser table and caps", test_journal_parse },
 		{ "journal", "rotation and reader", test_rotation },
@@ -3045,6 +3583,8 @@ int main(int argc, char **argv)
 		return child_crash(argv[2]);
 	if (argc > 3 && strcmp(argv[1], "--child-truth") == 0)
 		return child_truth(argv[2], argv[3]);
+	if (argc > 2 && strcmp(argv[1], "--child-recover") == 0)
+		return child_recover(argv[2]);
 	if (argc > 2 && strcmp(argv[1], "--child-dk") == 0)
 		return child_dk(argv[2]);
 	log_init("test_spool", LOG_LVL_ERR);
