@@ -736,8 +736,12 @@ void queue_letter_end_ops(struct queue *q, struct spool_txn *t, const char *name
 		kv[0] = "reason";
 		kv[1] = reason ? reason : "undeliverable";
 		spool_txn_journal(t, "dead", name, kv, 1);
-	} else
-		spool_txn_remove(t, SPOOL_QUEUE, name);
+	} else {
+		/* once t is committed, without a directory sync: t deletes
+		 * the letter's last envelope record, so a letter file a
+		 * crash keeps has no envelope, and start-up finishes it */
+		spool_txn_remove_after(t, SPOOL_QUEUE, name);
+	}
 }
 
 void queue_letter_drop_records(struct queue *q, struct spool_txn *t, const char *name)

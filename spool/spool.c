@@ -243,6 +243,8 @@ struct spool_txn {
 	int	failed;
 	char	err[SPOOL_ERRLEN];
 	unsigned file_syncs;
+	char  **after;		/* STATE/NAME unlinked once committed (remove_after) */
+	size_t	nafter;
 	struct spool_txn *next;
 };
 
@@ -1380,6 +1382,15 @@ void spool_txn_remove(struct spool_txn *t, enum spool_state st, const char *name
 	op->trash = spool_trash_new(t->sp);
 }
 
+/* spool_txn_remove_after - unlink ST/NAME once t is committed */
+void spool_txn_remove_after(struct spool_txn *t, enum spool_state st, const char *name)
+{
+	if (!spool_name_ok(name) || (unsigned) st >= SPOOL_NSTATES || st == SPOOL_TMP)
+		log_panic("spool_txn_remove_after: bad arguments '%s' %d", name ? name : "", st);
+	t->after = xrealloc(t->after, sizeof(*t->after) * (t->nafter + 1));
+	t->after[t->nafter++] = xasprintf("%s/%s", spool_states[st], name);
+}
+
 /* spool_mark_name - the claim marker "NAME~FILE" into new memory */
 static char *spool_mark_name(const char *name, const char *file)
 {
@@ -1644,6 +1655,9 @@ static void spool_txn_free(struct spool_txn *t)
 		free(t->dk[i].val);
 	}
 	free(t->dk);
+	for (i = 0; i < t->nafter; i++)
+		free(t->after[i]);
+	free(t->after);
 	buf_release(&t->dkl);
 	buf_release(&t->lines);
 	free(t);
@@ -2231,6 +2245,11 @@ static void spool_batch_apply(struct spool_batch *b)
 				(void) sys_unlink(path);
 				op->trashed = 0;
 			}
+		}
+		for (i = 0; i < t->nafter; i++) {
+			snprintf(path, sizeof(path), "%s/%s", sp->dir, t->after[i]);
+			if (sys_unlink(path) < 0 && errno != ENOENT)
+				log_warn("spool: unlink '%s': %s", t->after[i], strerror(errno));
 		}
 	}
 	if (sp->jsize >= sp->journal_max && sp->jsize >= sp->snap_retry)

@@ -309,6 +309,16 @@ void spool_txn_move(struct spool_txn *t, const char *name, enum spool_state from
  * unlinked */
 void spool_txn_remove(struct spool_txn *t, enum spool_state st, const char *name);
 
+/* spool_txn_remove_after - unlink ST/NAME once t is committed (after its
+ * journal sync), without a directory sync and without an undo: for a
+ * file whose removal the transaction's own records already decide (a
+ * queued letter whose last envelope record t deletes), so that a crash
+ * that keeps the file leaves a leftover the caller recognises and
+ * removes again. Not a state change of the spool: no intent operation,
+ * no directory in the batch's fsyncs. A missing file is no error; any
+ * other failure is logged ("spool: unlink 'queue/NAME': ..."). */
+void spool_txn_remove_after(struct spool_txn *t, enum spool_state st, const char *name);
+
 /* spool_txn_claim - take out/FILE now: rename it at once to TO/NAME
  * with a new server-assigned name written into name (len >=
  * SPOOL_NAMELEN). The rename is the claim: a file is taken once, and

@@ -37,7 +37,11 @@
  *	    the removal of ENV, any change to an entry named LETTER (its
  *	    removal, or move to dead/, with the last envelope), and every
  *	    journal line "forwarded LETTER ... to=HOP" (for HOP "local":
- *	    "delivered LETTER") written before the mark.
+ *	    "delivered LETTER") written before the mark. A letter simply
+ *	    unlinked (removed once its transaction committed, without a
+ *	    directory sync) need not be durable, but its unlink must come
+ *	    after the first sync of the journal that followed each such
+ *	    line.
  *
  *	Other marks ("pickup NAME refused", unknown words) are counted and
  *	skipped. Docket files are not looked at (dockets are becoming
@@ -87,6 +91,8 @@ struct order_file {
 	long	sline;		/* last sync (0: none) */
 	long	skline;		/* last skipped sync */
 	int	nnames;		/* entries the model knows for it */
+	long   *syncs;		/* every sync, in order (for "synced before X") */
+	size_t	nsyncs, asyncs;
 };
 
 struct order_ent {
@@ -312,6 +318,39 @@ static int ent_get(struct order *o, const char *dir, const char *name, int file)
 	return (int) o->nents++;
 }
 
+/* file_synced - file f was synced at the current line */
+static void file_synced(struct order *o, int f)
+{
+	struct order_file *fl = &o->files[f];
+
+	if (fl->nsyncs == fl->asyncs) {
+		fl->asyncs = fl->asyncs ? 2 * fl->asyncs : 16;
+		fl->syncs = realloc(fl->syncs, fl->asyncs * sizeof(*fl->syncs));
+		if (fl->syncs == NULL) {
+			perror("sysio_order: realloc");
+			exit(2);
+		}
+	}
+	fl->syncs[fl->nsyncs++] = o->ln;
+}
+
+/* first_sync_after - the first sync of file f after trace line ln, 0: none */
+static long first_sync_after(const struct order *o, int f, long ln)
+{
+	const struct order_file *fl = &o->files[f];
+	size_t  lo = 0, hi = fl->nsyncs;
+
+	while (lo < hi) {
+		size_t  mid = (lo + hi) / 2;
+
+		if (fl->syncs[mid] <= ln)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < fl->nsyncs ? fl->syncs[lo] : 0;
+}
+
 /* ent_set - the entry now holds file (or nothing), by how at this line */
 static void ent_set(struct order *o, int k, int file, const char *how, int peer)
 {
@@ -325,6 +364,7 @@ static void ent_set(struct order *o, int k, int file, const char *how, int peer)
 		if (--f->nnames <= 0) {
 			f->nnames = 0;
 			f->wline = f->sline = f->skline = 0;
+			f->nsyncs = 0;
 		}
 	}
 	if (file != ORDER_NONE)
@@ -522,15 +562,39 @@ static void mark_left(struct order *o, const char *mark, const char *letter, con
 	for (k = map_get(&o->nmap, env); k >= 0; k = o->ents[k].next)
 		if (ent_is_state(&o->ents[k]))
 			(void) check_ent(o, mark, k);
-	for (k = map_get(&o->nmap, letter); k >= 0; k = o->ents[k].next)
-		if (ent_is_state(&o->ents[k]))
+	int     lazy = -1;
+
+	for (k = map_get(&o->nmap, letter); k >= 0; k = o->ents[k].next) {
+		struct order_ent *e = &o->ents[k];
+
+		if (!ent_is_state(e))
+			continue;
+		/* a letter unlinked after its transaction committed (no
+		 * directory sync: a leftover has no envelope and is removed
+		 * again at start-up) need not be durable, but must not go
+		 * before its line is */
+		if (e->cur == ORDER_NONE && e->dur != ORDER_NONE && strcmp(e->how, "unlinked") == 0)
+			lazy = k;
+		else
 			(void) check_ent(o, mark, k);
+	}
 	snprintf(to, sizeof(to), "to=%s", hop);
 	for (k = map_get(&o->lmap, letter); k >= 0; k = o->lines[k].next) {
 		struct order_line *l = &o->lines[k];
+		long    fs;
 
-		if (strcmp(l->event, ev) == 0 && (local || has_word(l->text, to)))
-			check_jline(o, mark, l);
+		if (strcmp(l->event, ev) != 0 || !(local || has_word(l->text, to)))
+			continue;
+		check_jline(o, mark, l);
+		if (lazy >= 0 && ((fs = first_sync_after(o, l->file, l->line)) == 0
+		    || fs > o->ents[lazy].line)) {
+			char    lab[512];
+
+			ent_label(&o->ents[lazy], lab, sizeof(lab));
+			problem(o, mark, "'%s' unlinked at trace line %ld before its journal line"
+			    " '%s %s' (trace line %ld) was synced", lab, o->ents[lazy].line,
+			    l->event, l->name, l->line);
+		}
 	}
 }
 
@@ -642,6 +706,7 @@ static int do_record(struct order *o, char **w, int nw)
 		} else {
 			f = file_get(o, w[4]);
 			o->files[f].sline = o->ln;
+			file_synced(o, f);
 			if (o->files[f].path == NULL)
 				file_path(o, f, w[5]);
 		}
@@ -655,6 +720,7 @@ static int do_record(struct order *o, char **w, int nw)
 		f = file_get(o, w[5]);
 		/* a new file: whatever an inode of that number had is gone */
 		o->files[f].wline = o->files[f].sline = o->files[f].skline = 0;
+		o->files[f].nsyncs = 0;
 		ent_set(o, ent_get(o, w[3], w[4], ORDER_NONE), f, "created", -1);
 	} else if ((strcmp(op, "link") == 0 || strcmp(op, "rename") == 0) && nw == 8) {
 		f = file_get(o, w[7]);
@@ -685,6 +751,7 @@ static void order_free(struct order *o)
 	for (i = 0; i < o->nfiles; i++) {
 		free(o->files[i].id);
 		free(o->files[i].path);
+		free(o->files[i].syncs);
 	}
 	for (i = 0; i < o->nents; i++) {
 		free(o->ents[i].dir);
