@@ -313,7 +313,9 @@ struct route_ctx *router_route_commit(struct relayd *rd, struct spool_txn *t,
 	kv[3] = buf_cstr(&hops);
 	spool_txn_journal(t, "routed", rc->name, kv, 2);
 	crash_point("relay-after-route-before-commit");
-	spool_txn_commit(t, f, SPOOL_QUEUE);
+	/* no intent record for it: without its envelope records (a batch
+	 * a crash cut short) the letter is removed at start-up (queue.h) */
+	spool_txn_commit_bare(t, f, SPOOL_QUEUE);
 out:
 	for (i = 0; i < n; i++)
 		route_result_free(res[i]);

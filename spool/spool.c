@@ -136,6 +136,7 @@
 #define SPOOL_TRASH_PREFIX	".trash."	/* DIR/.trash.HEX16: kept for an undo */
 #define SPOOL_TRASHLEN		32	/* buffer for a trash name */
 #define SPOOL_BUSY_BUCKETS	256	/* hash buckets of the names being committed */
+#define SPOOL_POOL_MAX		64	/* recycled files kept (tmp/.free.N) */
 
 static const char *const spool_states[SPOOL_NSTATES] = {
 	"out", "tmp", "in", "queue", "hold", "dead", "corrupt", "archive", "part",
@@ -181,6 +182,13 @@ struct spool {
 	uint64_t dk_cut;		/* ... their octets */
 	int	dk_dirty;		/* records written since the last snapshot */
 	uint64_t snap_retry;		/* a failed snapshot: next try at this size */
+	/* recycled letter files (doc/spool.md "Recycled inodes"), under
+	 * pool_lock: empty files tmp/.free.N, taken by spool_create */
+	pthread_mutex_t pool_lock;
+	uint64_t pool[SPOOL_POOL_MAX];
+	unsigned npool;
+	uint64_t pool_seq;
+	uint64_t pool_recycled, pool_reused;
 	/* pipeline (loop thread) */
 	struct spool_txn *ready_head, *ready_tail;
 	int	batch_inflight;
@@ -226,6 +234,7 @@ struct spool_op {
 	char   *mark;		/* CLAIM: marker tmp/NEWNAME~NAME */
 	int	applied;
 	int	trashed;	/* the file it removes or replaces is kept as trash */
+	int	bare;		/* COMMIT: needs no intent record (spool_txn_commit_bare) */
 };
 
 struct spool_txn {
@@ -900,6 +909,8 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 	sp->seq_block = opts->seq_block ? opts->seq_block : SPOOL_DEF_BLOCK;
 	pthread_mutex_init(&sp->seq_lock, NULL);
 	pthread_mutex_init(&sp->dk_lock, NULL);
+	pthread_mutex_init(&sp->pool_lock, NULL);
+	sp->pool_seq = (uint64_t) time(NULL) << 20;
 	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
 		sp->trash_seq = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 
@@ -977,6 +988,10 @@ int spool_pending(const struct spool *sp)
 void spool_stats(const struct spool *sp, struct spool_stats *st)
 {
 	*st = sp->st;
+	pthread_mutex_lock((pthread_mutex_t *) &sp->pool_lock);
+	st->recycled = sp->pool_recycled;
+	st->reused = sp->pool_reused;
+	pthread_mutex_unlock((pthread_mutex_t *) &sp->pool_lock);
 }
 
 /* spool_drain - run the loop until nothing is in flight */
@@ -1013,6 +1028,7 @@ void spool_close(struct spool *sp)
 	buf_release(&sp->irec);
 	pthread_mutex_destroy(&sp->seq_lock);
 	pthread_mutex_destroy(&sp->dk_lock);
+	pthread_mutex_destroy(&sp->pool_lock);
 	free(sp->dir);
 	free(sp);
 }
@@ -1076,6 +1092,79 @@ int spool_scan(const struct spool *sp, enum spool_state st, spool_scan_fn *fn,
  */
 
 /* spool_create - create tmp/NAME exclusively */
+/* spool_pool_name - "tmp/.free.HEX16" name of a recycled file */
+static void spool_pool_name(uint64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, ".free.%016llx", (unsigned long long) id);
+}
+
+/* spool_pool_put - recycle STATE/NAME (path relative to the spool; its
+ * records are gone): emptied and renamed to tmp/.free.N; 0, or -1 when
+ * the pool is full or a step failed (the caller unlinks it) */
+static int spool_pool_put(struct spool *sp, const char *rel)
+{
+	char    path[4096], fn[32];
+	uint64_t id;
+	int     fd;
+
+	pthread_mutex_lock(&sp->pool_lock);
+	if (sp->npool >= SPOOL_POOL_MAX) {
+		pthread_mutex_unlock(&sp->pool_lock);
+		return -1;
+	}
+	id = ++sp->pool_seq;
+	pthread_mutex_unlock(&sp->pool_lock);
+	snprintf(path, sizeof(path), "%s/%s", sp->dir, rel);
+	/* emptied first: a pool never holds a letter's octets (a crash
+	 * between the two leaves an empty letter without records, which
+	 * is removed like any letter without records) */
+	if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -1;
+	close(fd);
+	spool_pool_name(id, fn, sizeof(fn));
+	if (sys_renameat(AT_FDCWD, path, sp->dfd[SPOOL_TMP], fn) < 0)
+		return -1;
+	pthread_mutex_lock(&sp->pool_lock);
+	if (sp->npool < SPOOL_POOL_MAX) {
+		sp->pool[sp->npool++] = id;
+		id = 0;
+	}
+	sp->pool_recycled++;
+	pthread_mutex_unlock(&sp->pool_lock);
+	if (id != 0)
+		(void) unlinkat(sp->dfd[SPOOL_TMP], fn, 0);
+	return 0;
+}
+
+/* spool_pool_take - a recycled file renamed to tmp/NAME and opened, or -1 */
+static int spool_pool_take(struct spool *sp, const char *name)
+{
+	char    fn[32];
+	uint64_t id;
+	int     fd;
+
+	pthread_mutex_lock(&sp->pool_lock);
+	if (sp->npool == 0) {
+		pthread_mutex_unlock(&sp->pool_lock);
+		return -1;
+	}
+	id = sp->pool[--sp->npool];
+	sp->pool_reused++;
+	pthread_mutex_unlock(&sp->pool_lock);
+	spool_pool_name(id, fn, sizeof(fn));
+	if (sys_renameat(sp->dfd[SPOOL_TMP], fn, sp->dfd[SPOOL_TMP], name) < 0) {
+		(void) unlinkat(sp->dfd[SPOOL_TMP], fn, 0);
+		return -1;
+	}
+	/* O_TRUNC: nothing may stay from before, whatever happened */
+	if ((fd = sys_openat(sp->dfd[SPOOL_TMP], name, O_RDWR | O_TRUNC | O_CLOEXEC
+	    | O_NOFOLLOW, 0640)) < 0) {
+		(void) unlinkat(sp->dfd[SPOOL_TMP], name, 0);
+		return -1;
+	}
+	return fd;
+}
+
 struct spool_file *spool_create(struct spool *sp, const char *name, char *err, size_t errlen)
 {
 	struct spool_file *f = xcalloc(1, sizeof(*f));
@@ -1095,8 +1184,12 @@ struct spool_file *spool_create(struct spool *sp, const char *name, char *err, s
 	} else {
 		str_copy(f->name, name, sizeof(f->name));
 	}
-	f->fd = sys_openat(sp->dfd[SPOOL_TMP], f->name,
-	    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	/* a fresh name is unique for the spool's life: a recycled file may
+	 * take it (no new inode); a name given by the caller may exist */
+	f->fd = name == NULL ? spool_pool_take(sp, f->name) : -1;
+	if (f->fd < 0)
+		f->fd = sys_openat(sp->dfd[SPOOL_TMP], f->name,
+		    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (f->fd < 0) {
 		spool_errf(err, errlen, "create 'tmp/%s'", f->name);
 		goto fail;
@@ -1348,6 +1441,13 @@ void spool_txn_commit(struct spool_txn *t, struct spool_file *f, enum spool_stat
 	op->fd = f->fd;
 	spool_busy_add(t->sp, op->name);
 	free(f);
+}
+
+/* spool_txn_commit_bare - a commit whose caller's records decide */
+void spool_txn_commit_bare(struct spool_txn *t, struct spool_file *f, enum spool_state st)
+{
+	spool_txn_commit(t, f, st);
+	t->ops[t->nops - 1].bare = 1;
 }
 
 /* spool_txn_move - rename FROM/NAME to TO/NEWNAME */
@@ -2141,7 +2241,8 @@ static void spool_batch_apply(struct spool_batch *b)
 	(void) str_iso8601(b->t0, tm, sizeof(tm));
 	for (t = b->head; t; t = t->next)
 		if (!t->failed) {
-			ops |= t->nops > 0;
+			for (i = 0; i < t->nops; i++)
+				ops |= !t->ops[i].bare;
 			lines |= t->lines.len > 0 || t->dkl.len > 0;
 		}
 	if (ops && lines) {
@@ -2247,6 +2348,8 @@ static void spool_batch_apply(struct spool_batch *b)
 			}
 		}
 		for (i = 0; i < t->nafter; i++) {
+			if (spool_pool_put(sp, t->after[i]) == 0)
+				continue;
 			snprintf(path, sizeof(path), "%s/%s", sp->dir, t->after[i]);
 			if (sys_unlink(path) < 0 && errno != ENOENT)
 				log_warn("spool: unlink '%s': %s", t->after[i], strerror(errno));

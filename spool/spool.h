@@ -116,6 +116,8 @@ struct spool_stats {
 				 * file operations; doc/spool.md) */
 	uint64_t dockets;	/* docket records written (also counted in lines) */
 	uint64_t snapshots;	/* docket snapshots written by batches (rotations) */
+	uint64_t recycled;	/* removed files kept for reuse (remove_after) */
+	uint64_t reused;	/* new files that took a recycled inode */
 };
 
 /* spool_done_fn - completion of a transaction, on the loop thread:
@@ -297,6 +299,18 @@ struct spool_txn *spool_txn_new(struct spool *sp);
  * ST/NAME (failing with EEXIST rather than replacing a file). Until the
  * transaction is over, the name cannot be created or resumed again. */
 void spool_txn_commit(struct spool_txn *t, struct spool_file *f, enum spool_state st);
+
+/* spool_txn_commit_bare - spool_txn_commit, for a file that the records
+ * of its own transaction (lines, dockets) make a part of the caller's
+ * state: a batch whose file operations are all bare commits writes no
+ * intent record. After a crash that cut such a batch short the file may
+ * be in ST without those records (its journal lines never written): the
+ * caller must recognise it as garbage by their absence and remove it
+ * (the relay's queue removes a letter in queue/ without any envelope
+ * record at start-up), and must not have acknowledged it (nothing is
+ * reported before the batch's journal sync). Never for in/ or out/,
+ * where a file by itself means work to do. */
+void spool_txn_commit_bare(struct spool_txn *t, struct spool_file *f, enum spool_state st);
 
 /* spool_txn_move - rename FROM/NAME to TO/NEWNAME (newname NULL = name);
  * fails (at apply time) if the source is missing or the target exists.

@@ -24,6 +24,11 @@
 #                shows all N letters; the daemon's CPU time at (c)
 #   memory       VmRSS and VmHWM at (c), and again after the daemon's
 #                first statistics scan (SPOOL/metrics rewritten)
+#   idle         then BENCH_SETTLE (30) s of measurement with nothing
+#                arriving: the daemon's CPU (% of a core; the statistics
+#                scan every metrics_interval) and VmRSS/VmHWM at the end,
+#                with the main heap and the other large anonymous
+#                mappings (the worker threads' malloc arenas) from smaps
 #
 # "mailctl stats" reads the spool itself (it works without a daemon), so
 # the control socket is timed with "ping"; the daemon loads its queue
@@ -51,6 +56,7 @@ FILL_WAIT=${BENCH_FILL_WAIT:-900}
 START_WAIT=${BENCH_START_WAIT:-120}
 PROFILE=${BENCH_PROFILE:-}
 COLD=${BENCH_COLD:-0}
+SETTLE=${BENCH_SETTLE:-30}
 TARGET_S=5
 TARGET_MIB=64
 [ -x "$TOOLS/relayload" ] || { echo "bench_startup: $TOOLS/relayload not built"; exit 1; }
@@ -173,7 +179,8 @@ fi
 if [ -n "$PROFILE" ]; then
 	# the profiler runs the daemon; node_pid is the profiler's pid
 	case $PROFILE in
-	perf) printf '#!/bin/sh\nexec perf record -q -g -o "%s" -- "%s" "$@"\n' "$T/perf.data" "$RELAYD_BIN" ;;
+	perf) printf '#!/bin/sh\nexec perf record -q --call-graph dwarf,16384 -F 499 -o "%s" -- "%s" "$@"\n' \
+		"$T/perf.data" "$RELAYD_BIN" ;;
 	strace) printf '#!/bin/sh\nexec strace -c -f -o "%s" -- "%s" "$@"\n' "$T/strace.txt" "$RELAYD_BIN" ;;
 	heaptrack) printf '#!/bin/sh\nexec heaptrack -o "%s" "%s" "$@"\n' "$T/heaptrack" "$RELAYD_BIN" ;;
 	esac >"$T/wrap.sh"
@@ -222,6 +229,10 @@ done
 set -- $(mem "$dpid")
 rss2=$1 hwm2=$2
 cpu2=$(cpu_ms "$dpid")
+t_loaded=$(now_ms)
+el() { if [ -n "$1" ]; then secs $(($1 - t_exec)); else echo "-"; fi; }
+echo "  start-up: ping answered $(el "$t_ping") s, ready file $(el "$t_ready") s," \
+	"queue lists $n2 of $NQ at $(el "$t_all") s; CPU $cpu2 ms; VmRSS $(mib "$rss2") MiB"
 # after the first statistics scan of the new daemon (SPOOL/metrics rewritten)
 scanned=0
 while :; do
@@ -230,36 +241,71 @@ while :; do
 		scanned=1
 		break
 	fi
-	[ "$(now_ms)" -lt $((deadline + 30000)) ] || break
+	[ "$(now_ms)" -lt $((t_loaded + 60000)) ] || break
+	running a || break
 	sleep 0.1
 done
 set -- $(mem "$dpid")
 rss3=$1 hwm3=$2
-el() { if [ -n "$1" ]; then secs $(($1 - t_exec)); else echo "-"; fi; }
-echo "  start-up: ping answered $(el "$t_ping") s, ready file $(el "$t_ready") s," \
-	"queue lists $n2 of $NQ at $(el "$t_all") s; CPU $cpu2 ms"
+# idle with the queue: BENCH_SETTLE seconds of measurement (not a wait
+# for anything): CPU and resident set while nothing arrives or leaves
+cpu_s0=$(cpu_ms "$dpid")
+t_s0=$(now_ms)
+i=0
+while [ $i -lt "$SETTLE" ] && running a; do
+	sleep 1
+	i=$((i + 1))
+done
+t_s1=$(now_ms)
+cpu_s1=$(cpu_ms "$dpid")
+set -- $(mem "$dpid")
+rss4=$1 hwm4=$2
+idle_pct=$(awk -v c0="$cpu_s0" -v c1="$cpu_s1" -v t0="$t_s0" -v t1="$t_s1" \
+	'BEGIN { printf "%.1f", (t1 > t0 ? (c1 - c0) * 100 / (t1 - t0) : 0) }')
+nthr=$(ls "/proc/$dpid/task" 2>/dev/null | wc -l | tr -d ' ')
+# the heap: the main one and the 64 MiB-aligned thread arenas (resident kB)
+arenas=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { name = $6; anon = (NF < 6) }
+	/^Rss:/ { if (name == "[heap]") h += $2; else if (anon && $2 >= 4096) { a += $2; n++ } }
+	END { printf "%d %d %d", h, a, n }' "/proc/$dpid/smaps" 2>/dev/null || echo "0 0 0")
+set -- $arenas
+heap_kb=$1 arena_kb=$2 narena=$3
+if [ "$SETTLE" -gt 0 ]; then
+	echo "  idle ${SETTLE} s with $NQ queued: CPU $idle_pct% of a core; VmRSS $(mib "$rss4") MiB" \
+		"(main heap $(mib "$heap_kb") MiB; $narena other anonymous mappings of 4 MiB or more," \
+		"the threads' malloc arenas, $(mib "$arena_kb") MiB; $nthr threads)"
+fi
 if [ -n "$PROFILE" ]; then
 	kill -TERM "$dpid" 2>/dev/null
 	wait_exit a "$START_WAIT" || { kill -KILL "$dpid" "$pid2" 2>/dev/null; echo "  profiler did not stop"; }
 	echo
 	case $PROFILE in
 	perf)
-		echo "  perf report (self, top 25; children of the start-up below):"
-		perf report -i "$T/perf.data" --stdio --no-children --sort symbol 2>/dev/null |
-			grep -E '^ +[0-9.]+%' | head -25
-		echo "  perf report (children, top 25):"
-		perf report -i "$T/perf.data" --stdio --children --sort symbol 2>/dev/null |
-			grep -E '^ +[0-9.]+%' | head -25 ;;
+		echo "  perf report: the restart's whole life; self time, top 25:"
+		perf report -i "$T/perf.data" --stdio --no-children -g none --sort sym --percent-limit 0.5 \
+			2>/dev/null | grep -E '^ +[0-9.]+%' | head -25
+		echo "  perf report: with children, our functions, top 40:"
+		perf report -i "$T/perf.data" --stdio --children -g none --sort sym --percent-limit 1 \
+			2>/dev/null | grep -E '^ +[0-9.]+%' | grep -F '[.]' | head -40 ;;
 	strace)
-		echo "  strace -c -f (the restart's whole life):"
+		echo "  strace -c -f: the restart's whole life:"
 		sed -n '1,30p' "$T/strace.txt" ;;
 	heaptrack)
-		# the heap at its peak, by the allocating function
-		echo "  heaptrack: peak heap by allocation site (top 15):"
-		heaptrack_print -f "$T"/heaptrack.*[a-z]st -p 0 -a 0 -T 0 -l 0 -n 0 -s 15 2>/dev/null |
-			sed -n '/^MOST MEMORY CONSUMED/,/^MOST TEMPORARY/p' | grep -vE '^MOST TEMPORARY' |
-			grep -E '^[0-9.]+[KMG]?B? .*|^ *[0-9.]+[KMG]B .*' | head -40
-		heaptrack_print -f "$T"/heaptrack.*[a-z]st 2>/dev/null | tail -12 ;;
+		echo "  heaptrack: the heap at its peak by allocating function (outer > inner; top 20):"
+		heaptrack_print -f "$T"/heaptrack.*st -F "$T/ht.stacks" --flamegraph-cost-type peak \
+			>"$T/ht.txt" 2>&1
+		awk '{ cost = $NF; $NF = ""; s = $0; sub(/[; ]+$/, "", s)
+			n = split(s, f, ";")
+			for (i = n; i > 1; i--) {
+				g = f[i]; sub(/ \(.*/, "", g)
+				if (g !~ /^(x?malloc|x?calloc|x?realloc|xmemdup|x?strn?dup|__libc_.*|_int_.*)$/)
+					break
+			}
+			g = f[i]; sub(/ \(.*/, "", g); h = i > 1 ? f[i - 1] : ""; sub(/ \(.*/, "", h)
+			c[(s ~ /workq_main/ ? "[worker thread] " : "") h " > " g] += cost
+		}
+		END { for (k in c) printf "    %8.2f MiB  %s\n", c[k] / 1048576, k }' "$T/ht.stacks" |
+			sort -rn | head -20
+		grep -E '^(peak heap|peak RSS|calls to allocation)' "$T/ht.txt" | sed 's/^/    /' ;;
 	esac
 else
 	stop_node a || echo "  bench_startup: a did not stop on SIGTERM (killed)"
@@ -292,6 +338,11 @@ printf '  %-50s %s MiB RSS, %s MiB peak (HWM)   [%s %s MiB]\n' "memory after the
 	"$(mib "$rss2")" "$(mib "$hwm2")" "$(verdict "$(mib "$hwm2")" $TARGET_MIB)" $TARGET_MIB
 if [ "$scanned" = 1 ]; then
 	printf '  %-50s %s MiB RSS, %s MiB peak (HWM)\n' "    after its first statistics scan" "$(mib "$rss3")" "$(mib "$hwm3")"
+fi
+if [ "$SETTLE" -gt 0 ]; then
+	printf '  %-50s %s MiB RSS, %s MiB peak (HWM)   [%s %s MiB]\n' "    after $SETTLE s idle" \
+		"$(mib "$rss4")" "$(mib "$hwm4")" "$(verdict "$(mib "$hwm4")" $TARGET_MIB)" $TARGET_MIB
+	printf '  %-50s %s%% of a core (the statistics scans)\n' "    CPU while idle with the queue" "$idle_pct"
 fi
 [ -n "$PROFILE" ] && echo "  (the restart ran under $PROFILE: its times are not the daemon's own)"
 [ "$COLD" = 1 ] && echo "  (BENCH_COLD=1: the restart began with the page cache dropped)"

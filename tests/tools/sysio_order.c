@@ -38,10 +38,10 @@
  *	    removal, or move to dead/, with the last envelope), and every
  *	    journal line "forwarded LETTER ... to=HOP" (for HOP "local":
  *	    "delivered LETTER") written before the mark. A letter simply
- *	    unlinked (removed once its transaction committed, without a
- *	    directory sync) need not be durable, but its unlink must come
- *	    after the first sync of the journal that followed each such
- *	    line.
+ *	    unlinked, or renamed out of the states (into tmp/ for reuse),
+ *	    once its transaction committed, without a directory sync, need
+ *	    not be durable, but that must come after the first sync of the
+ *	    journal that followed each such line.
  *
  *	Other marks ("pickup NAME refused", unknown words) are counted and
  *	skipped. Docket files are not looked at (dockets are becoming
@@ -573,7 +573,9 @@ static void mark_left(struct order *o, const char *mark, const char *letter, con
 		 * directory sync: a leftover has no envelope and is removed
 		 * again at start-up) need not be durable, but must not go
 		 * before its line is */
-		if (e->cur == ORDER_NONE && e->dur != ORDER_NONE && strcmp(e->how, "unlinked") == 0)
+		if (e->cur == ORDER_NONE && e->dur != ORDER_NONE && (strcmp(e->how, "unlinked") == 0
+		    || (strcmp(e->how, "renamed to") == 0 && e->peer >= 0
+			&& !ent_is_state(&o->ents[e->peer]))))
 			lazy = k;
 		else
 			(void) check_ent(o, mark, k);
@@ -591,9 +593,9 @@ static void mark_left(struct order *o, const char *mark, const char *letter, con
 			char    lab[512];
 
 			ent_label(&o->ents[lazy], lab, sizeof(lab));
-			problem(o, mark, "'%s' unlinked at trace line %ld before its journal line"
-			    " '%s %s' (trace line %ld) was synced", lab, o->ents[lazy].line,
-			    l->event, l->name, l->line);
+			problem(o, mark, "'%s' removed (%s) at trace line %ld before its journal"
+			    " line '%s %s' (trace line %ld) was synced", lab, o->ents[lazy].how,
+			    o->ents[lazy].line, l->event, l->name, l->line);
 		}
 	}
 }

@@ -207,17 +207,27 @@ static const struct {
 	    "mark 'env-left N N_f_pss pss': entry 'queue/N_f_pss' not durable: unlinked at trace"
 	    " line 15, no fsync of directory '/s/queue' after it" },
 	{ "letter unlinked before its line was synced", T_GOOD T_LEFT T_FWD T_JSYNC T_LEFTMARK, 1,
-	    "'queue/N' unlinked at trace line 16 before its journal line 'forwarded N' (trace"
+	    "'queue/N' removed (unlinked) at trace line 16 before its journal line 'forwarded N' (trace"
 	    " line 18) was synced" },
 	{ "letter unlinked after its line was synced, no directory sync", T_GOOD
 	    P "rename /s/in N /s/queue N 1:10\n" P "fsync D 1:2 /s/in\n" P "fsync D 1:3 /s/queue\n"
 	    P "rename /s/queue N_f_pss /s/queue .trash.1 1:12\n" P "fsync D 1:3 /s/queue\n"
 	    T_FWD T_JSYNC P "unlink /s/queue N 1:10\n" T_LEFTMARK, 0,
 	    "env-left 1 (not checked 0); journal lines checked 2; syncs skipped 0; 0 problems: ok" },
+	{ "letter recycled after its line was synced, no directory sync", T_GOOD
+	    P "rename /s/in N /s/queue N 1:10\n" P "fsync D 1:2 /s/in\n" P "fsync D 1:3 /s/queue\n"
+	    P "rename /s/queue N_f_pss /s/queue .trash.1 1:12\n" P "fsync D 1:3 /s/queue\n"
+	    T_FWD T_JSYNC P "rename /s/queue N /s/tmp .free.1 1:10\n" T_LEFTMARK, 0,
+	    "env-left 1 (not checked 0); journal lines checked 2; syncs skipped 0; 0 problems: ok" },
+	{ "letter recycled before its line was synced", T_GOOD
+	    P "rename /s/in N /s/queue N 1:10\n" P "fsync D 1:2 /s/in\n" P "fsync D 1:3 /s/queue\n"
+	    T_FWD P "rename /s/queue N /s/tmp .free.1 1:10\n" T_JSYNC T_LEFTMARK, 1,
+	    "'queue/N' removed (renamed to) at trace line 16 before its journal line 'forwarded N' (trace"
+	    " line 15) was synced" },
 	{ "letter unlinked after its line was written, before its sync", T_GOOD
 	    P "rename /s/in N /s/queue N 1:10\n" P "fsync D 1:2 /s/in\n" P "fsync D 1:3 /s/queue\n"
 	    T_FWD P "unlink /s/queue N 1:10\n" T_JSYNC T_LEFTMARK, 1,
-	    "'queue/N' unlinked at trace line 16 before its journal line 'forwarded N' (trace"
+	    "'queue/N' removed (unlinked) at trace line 16 before its journal line 'forwarded N' (trace"
 	    " line 15) was synced" },
 	{ "forwarded line not synced", T_GOOD T_LEFT P "fsync D 1:3 /s/queue\n" T_FWD
 	    T_LEFTMARK, 1, "journal line 'forwarded N' (trace line 19, '/s/journal') not durable" },
