@@ -2543,7 +2543,18 @@ void spool_txn_submit(struct spool_txn *t, spool_done_fn *done, void *arg)
 		return;
 	}
 	if (sp->wq) {
-		workq_submit(sp->wq, spool_txn_prepare, spool_txn_prepared, t);
+		size_t  i;
+
+		/* nothing to fsync (no new or claimed file): straight to the
+		 * next batch, without a trip through a worker */
+		for (i = 0; i < t->nops; i++)
+			if (t->ops[i].kind == OP_COMMIT || t->ops[i].kind == OP_CLAIM)
+				break;
+		if (i == t->nops) {
+			crash_point("spool-prepared");
+			spool_txn_prepared(t);
+		} else
+			workq_submit(sp->wq, spool_txn_prepare, spool_txn_prepared, t);
 		return;
 	}
 	spool_txn_prepare(t);

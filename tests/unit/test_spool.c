@@ -1838,7 +1838,7 @@ static void test_commit_busy(void)
 {
 	struct loop *loop = loop_new();
 	struct busy_probe p;
-	struct spool_file *f;
+	struct spool_file *f, *f2;
 	struct spool_txn *t;
 	char    err[SPOOL_ERRLEN];
 	int     try;
@@ -1852,7 +1852,13 @@ static void test_commit_busy(void)
 		CU_ASSERT_FATAL(f != NULL);
 		EXPECT_INT(spool_write(f, "first\n", 6, err, sizeof(err)), 0);
 		EXPECT_INT(spool_file_checkpoint(f, err, sizeof(err)), 0);
+		/* the probe's transaction commits a file too: like the
+		 * other it is prepared by a worker (a transaction without a
+		 * file to sync skips the workers and could run alone) */
 		t = spool_txn_new(p.sp);
+		f2 = spool_create(p.sp, "probe", err, sizeof(err));
+		CU_ASSERT_FATAL(f2 != NULL);
+		spool_txn_commit(t, f2, SPOOL_IN);
 		spool_txn_docket_put(t, "k", "v", 1);
 		spool_txn_journal(t, "tick", NULL, NULL, 0);
 		spool_txn_submit(t, busy_probe_done, &p);
@@ -1873,6 +1879,7 @@ static void test_commit_busy(void)
 		spool_file_abort(f);
 		EXPECT_INT(spool_part_remove(p.sp, "same", err, sizeof(err)), 0);
 		EXPECT_INT(count_files(spath(p.dir, "tmp")) + count_files(spath(p.dir, "part")), 0);
+		EXPECT_TRUE(tl_exists(spath(p.dir, "in/probe")));
 		spool_close(p.sp);
 	}
 	EXPECT_TRUE(p.seen);
