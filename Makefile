@@ -202,6 +202,12 @@ bench-peers:
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/peers.sh
 
+# one node with BENCH_N (100000) letters queued: its memory and the time it
+# takes to start again (issue 9; doc/bench.md); not part of check
+bench-startup: deps
+	@$(MAKE) --no-print-directory all
+	@sh tests/bench/bench_startup.sh
+
 clean:
 	rm -rf build build-san build-fuzz bin
 

@@ -1191,6 +1191,13 @@ static void chn_env_loaded(void *self, struct qenv *e)
 		f->pfile = 1;	/* a long prefix, or a spool of an older version: its file */
 	if (f->copy)
 		tid_set(hop_get(cn, e->hop), f->tid);
+	else if (!f->have_dk && !f->working && f->remote == NULL && f->prefix == NULL
+	    && f->via[0] == '\0') {
+		/* nothing saved: no state until it is sent (fenv() makes it),
+		 * so that a long queue costs no channel memory */
+		free(f);
+		e->cs = NULL;
+	}
 }
 
 static void chn_env_leaving(void *self, struct qenv *e, struct spool_txn *t)

@@ -33,6 +33,9 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -538,6 +541,11 @@ int relayd_main(int argc, char **argv)
 		log_error("load queue: %s", err);
 		goto out;
 	}
+#ifdef __GLIBC__
+	/* loading a long queue freed its reading buffers (the docket
+	 * snapshot, the directory listings): give the pages back */
+	(void) malloc_trim(0);
+#endif
 	sched_start(rd.sched);
 	pickup_scan(rd.pickup, 1);
 	{

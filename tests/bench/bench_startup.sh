@@ -34,14 +34,19 @@
 # the control socket is timed with "ping"; the daemon loads its queue
 # before its loop answers, so (a) normally already implies (c).
 #
-# Environment: BENCH_N (100000), BENCH_CHUNK (5000), BENCH_FILL_WAIT
-# (seconds the fill may take, 900), BENCH_START_WAIT (seconds a start or
-# stop may take, 120), BENCH_DIR (parent of the temporary directory,
-# default build/: the repository's file system; /tmp may be tmpfs),
-# BENCH_PROFILE=perf|strace (the restart runs under "perf record -g" or
-# "strace -c -f" and the top of the profile is printed; the times are
-# then the profiler's, not the daemon's), BENCH_COLD=1 (sync and drop
-# the page cache before the restart: needs root, affects the machine).
+# Environment: BENCH_N (100000), BENCH_CHUNK (5000), BENCH_SETTLE (30),
+# BENCH_FILL_WAIT (seconds the fill may take, 900), BENCH_START_WAIT
+# (seconds a start or stop may take, 120), BENCH_DIR (parent of the
+# temporary directory, default build/: the repository's file system;
+# /tmp may be tmpfs), BENCH_PROFILE=perf|strace|heaptrack (the restart
+# runs under "perf record --call-graph dwarf", "strace -c -f" or
+# heaptrack, and the top of the profile is printed: the restart's whole
+# life, start-up, BENCH_SETTLE s idle and stop; its times are then the
+# profiler's, not the daemon's), BENCH_COLD=1 (sync and drop the page
+# cache before the restart: needs root, affects the whole machine).
+#
+# tests/bench/run.sh runs every bench_*.sh, so "make bench" runs this
+# one too (about 70 s with the defaults here).
 #
 # Bounded: every wait has a limit; the trap of tests/integration/
 # lib-relay.sh stops everything started here and removes the directory
@@ -68,8 +73,11 @@ perf | strace | heaptrack)
 esac
 parent=${BENCH_DIR:-$top/build}
 mkdir -p "$parent" || exit 1
+# shellcheck source=tests/integration/lib-relay.sh
 . "$top/tests/integration/lib-relay.sh"
+# shellcheck disable=SC2034 # read by lib-relay.sh (start_node, stop_node)
 RELAY_READY_WAIT=$START_WAIT
+# shellcheck disable=SC2034
 RELAY_STOP_WAIT=$START_WAIT
 RELAYD_BIN=$RELAYD
 relay_setup bench_startup "$parent"
@@ -147,6 +155,7 @@ else
 	echo "  fill: only $q of $N queued after $(secs $fill_ms) s ($fill_rate letters/s); going on with $q"
 fi
 NQ=$q
+# shellcheck disable=SC2046 # two numbers
 set -- $(mem "$pid1")
 rss1=$1 hwm1=$2
 cpu1=$(cpu_ms "$pid1")
@@ -156,6 +165,7 @@ echo "  with $NQ queued: VmRSS $(mib "$rss1") MiB, VmHWM $(mib "$hwm1") MiB, CPU
 t=$(now_ms)
 stop_node a || echo "  bench_startup: a did not stop on SIGTERM (killed)"
 stop_ms=$(($(now_ms) - t))
+# shellcheck disable=SC2154 # node_rc: set by stop_node (lib-relay.sh)
 echo "  stop: SIGTERM to exit $(secs $stop_ms) s (status $node_rc)"
 
 # --- the spool --------------------------------------------------------------------------------------
@@ -226,6 +236,7 @@ while [ -z "$t_all" ] && [ -n "$t_ping" ]; do
 	[ "$(now_ms)" -lt "$deadline" ] || break
 	sleep 0.02
 done
+# shellcheck disable=SC2046 # two numbers
 set -- $(mem "$dpid")
 rss2=$1 hwm2=$2
 cpu2=$(cpu_ms "$dpid")
@@ -245,6 +256,7 @@ while :; do
 	running a || break
 	sleep 0.1
 done
+# shellcheck disable=SC2046 # two numbers
 set -- $(mem "$dpid")
 rss3=$1 hwm3=$2
 # idle with the queue: BENCH_SETTLE seconds of measurement (not a wait
@@ -258,6 +270,7 @@ while [ $i -lt "$SETTLE" ] && running a; do
 done
 t_s1=$(now_ms)
 cpu_s1=$(cpu_ms "$dpid")
+# shellcheck disable=SC2046 # two numbers
 set -- $(mem "$dpid")
 rss4=$1 hwm4=$2
 idle_pct=$(awk -v c0="$cpu_s0" -v c1="$cpu_s1" -v t0="$t_s0" -v t1="$t_s1" \
@@ -267,6 +280,7 @@ nthr=$(ls "/proc/$dpid/task" 2>/dev/null | wc -l | tr -d ' ')
 arenas=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { name = $6; anon = (NF < 6) }
 	/^Rss:/ { if (name == "[heap]") h += $2; else if (anon && $2 >= 4096) { a += $2; n++ } }
 	END { printf "%d %d %d", h, a, n }' "/proc/$dpid/smaps" 2>/dev/null || echo "0 0 0")
+# shellcheck disable=SC2086 # three numbers
 set -- $arenas
 heap_kb=$1 arena_kb=$2 narena=$3
 if [ "$SETTLE" -gt 0 ]; then

@@ -1435,6 +1435,72 @@ static void test_failed_live(void)
 	node_close(&n);
 }
 
+/* A spool of an older version: its envelopes were files queue/NAME_f_HOP
+ * and its dead markers files queue/NAME_d. Start-up converts each into a
+ * record (one transaction: record put, file removed); the envelope keeps
+ * its state; a file that is no envelope stays a file, left alone. */
+static void test_convert(void)
+{
+	struct tnode n;
+	struct buf b = BUF_INIT(1024 * 1024);
+	struct spool_txn *t;
+	struct qletter *l;
+	struct qenv *e;
+	char    dir[T_PATH], name[SPOOL_NAMELEN], en[SPOOL_NAMELEN + 16], bad[SPOOL_NAMELEN + 16];
+	char    mk[SPOOL_NAMELEN + 8], path[2 * T_PATH], key[SPOOL_NAMELEN + 32], err[256];
+
+	newdir(dir, sizeof(dir));
+	CU_ASSERT_FATAL(node_open(&n, dir) == 0);
+	put_letter(&n, "u1@b", name, sizeof(name));
+	CU_ASSERT_FATAL(wait_active(&n, 1));
+	e = fake_take(&n, "b");
+	CU_ASSERT_FATAL(e != NULL);
+	answer(&n, e, "r", "no answer", NULL);
+	settle(&n);
+	snprintf(en, sizeof(en), "%s_f_b", name);
+	snprintf(mk, sizeof(mk), "%s_d", name);
+	snprintf(bad, sizeof(bad), "%s_f_x", name);
+	e = env_of(&n, en);
+	CU_ASSERT_FATAL(e != NULL);
+	EXPECT_INT(e->efile, 0);
+	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, en));	/* a record, no file */
+	/* what the first relay wrote: the envelope and a marker as files */
+	CU_ASSERT_FATAL(qenv_file_text(e, name, "rsre", &b) == 0);
+	snprintf(path, sizeof(path), "%s/queue/%s", n.spool, en);
+	CU_ASSERT_FATAL(tl_write_file(path, buf_cstr(&b)) == 0);
+	snprintf(path, sizeof(path), "%s/queue/%s", n.spool, mk);
+	CU_ASSERT_FATAL(tl_write_file(path, "no way back") == 0);
+	snprintf(path, sizeof(path), "%s/queue/%s", n.spool, bad);
+	CU_ASSERT_FATAL(tl_write_file(path, "niftpmail-envelope 1\nletter\n") == 0);
+	buf_release(&b);
+	t = spool_txn_new(n.rd.sp);
+	snprintf(key, sizeof(key), "envf %s", en);
+	spool_txn_docket_del(t, key);
+	CU_ASSERT_FATAL(spool_txn_run(t, err, sizeof(err)) == 0);
+	EXPECT_TRUE(!env_stored(&n, en) || in_state(&n, SPOOL_QUEUE, en));
+
+	node_restart(&n);
+	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, en));
+	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, mk));
+	EXPECT_TRUE(env_stored(&n, en));
+	EXPECT_TRUE(dead_marked(&n, name));
+	e = env_of(&n, en);
+	CU_ASSERT_FATAL(e != NULL);
+	EXPECT_INT(e->efile, 0);
+	EXPECT_INT(e->attempts, 1);			/* its state record still applies */
+	EXPECT_STR(e->error, "no answer");
+	l = queue_letter(n.rd.q, name);
+	CU_ASSERT_FATAL(l != NULL);
+	EXPECT_INT(l->dead, 1);
+	EXPECT_STR(l->dead_reason, "no way back");
+	/* no envelope: stays a file, no record, never loaded */
+	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, bad));
+	snprintf(key, sizeof(key), "envf %s", bad);
+	EXPECT_TRUE(spool_docket_get(n.rd.sp, key, NULL, NULL, NULL, 0) == NULL);
+	EXPECT_TRUE(env_of(&n, bad) == NULL);
+	node_close(&n);
+}
+
 /* The last result of one copy fails (its transaction's journal sync:
  * the envelope's removal is a record of it) while the letter's other
  * copy is still queued; that one then leaves. The letter must not go
@@ -1647,6 +1713,7 @@ int main(int argc, char **argv)
 		{ "sched", "give up", test_give_up },
 		{ "ops", "hold, release, busy", test_hold },
 		{ "queue", "requeue", test_requeue },
+		{ "queue", "an older version's envelope files converted", test_convert },
 		{ "queue", "hostile next hop", test_hostile },
 		{ "crash", "a failed result on a live node", test_failed_live },
 		{ "crash", "a failed leaving beside another copy", test_failed_leave },
