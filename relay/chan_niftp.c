@@ -105,13 +105,14 @@ struct fenv {
 	uint32_t crc;
 	uint64_t size;
 	uint64_t hoff;
-	int	have_dk;		/* dk is a resumable NIFTP docket */
-	struct niftp_docket dk;
+	int	have_dk;		/* *dk is a resumable NIFTP docket */
+	struct niftp_docket *dk;	/* made on first use (fdk): most envelopes
+					 * of a long queue never need one */
 	char   *remote;			/* name the next hop assigned, NULL */
 	char   *prefix;			/* the bytes the copy adds (in the docket), or NULL */
 	size_t	plen;
 	int	pfile;			/* the prefix is the file queue/LETTER_p_HOP */
-	char	via[FWD_ADDR_MAX];	/* address of the call that carried it */
+	char   *via;			/* address of the call that carried it, NULL */
 };
 
 /* A next hop. Its envelopes wait in unprep (copy identity not fixed
@@ -177,6 +178,14 @@ static struct fenv *fenv(struct qenv *e)
 	if (e->cs == NULL)
 		e->cs = xcalloc(1, sizeof(struct fenv));
 	return e->cs;
+}
+
+/* fdk - f's NIFTP docket (made zeroed on first use) */
+static struct niftp_docket *fdk(struct fenv *f)
+{
+	if (f->dk == NULL)
+		f->dk = xcalloc(1, sizeof(*f->dk));
+	return f->dk;
 }
 
 static void set_str(char **sp, const char *s)
@@ -520,7 +529,7 @@ static int docket_hook(void *arg, const struct niftp_docket *d)
 	f = fenv(e);
 	f->have_dk = d->tid != 0;
 	if (f->have_dk)
-		f->dk = *d;
+		*fdk(f) = *d;
 	/* Kept in memory only: after a crash a fixed copy without a saved
 	 * docket resumes with 0xFFFF ("only STOP left", chn_env_loaded),
 	 * which is exactly what this docket would say once ER(OK) came, so
@@ -553,13 +562,13 @@ static void fwd_event(void *arg, struct niftp_call *call, const struct niftp_eve
 		switch (ev->status) {
 		case NIFTP_OK:
 			crash_point("relay-after-stopack-before-journal");
-			str_copy(f->via, fc->addr, sizeof(f->via));
+			set_str(&f->via, fc->addr);
 			fc->hop->alt_fails = 0;
 			fwd_forwarded(cn, e);
 			break;
 		case NIFTP_ERR_RESUMABLE:
 			if ((d = niftp_docket(niftp_call_engine(call))) != NULL && d->tid != 0) {
-				f->dk = *d;
+				*fdk(f) = *d;
 				f->have_dk = 1;
 			}
 			fwd_deferred(cn, e, ev->reason ? ev->reason : "call broken");
@@ -852,7 +861,7 @@ static void transfer_start(struct fcall *fc, struct qenv *e)
 	    cn->rd->conf->name, e->l->name, (unsigned long long) f->size, (unsigned long) f->crc);
 	req.copy_id = copy_id;
 	if (f->have_dk)
-		niftp_resume_req(&req, &f->dk);
+		niftp_resume_req(&req, fdk(f));
 	set_str(&f->remote, NULL);
 	if (niftp_call_start(fc->call, &req) < 0) {
 		fc->cur = NULL;
@@ -1081,10 +1090,10 @@ static void chn_env_save(void *self, const struct qenv *e, struct buf *b)
 	if (f->copy)
 		rec_addf(b, "copy", "%u %llu %08lx %llu", f->tid, (unsigned long long) f->size,
 		    (unsigned long) f->crc, (unsigned long long) f->hoff);
-	if (f->have_dk)
-		rec_addf(b, "dk", "%u %lu %lu %llu %d", f->dk.mode,
-		    (unsigned long) f->dk.mark_interval, (unsigned long) f->dk.mark,
-		    (unsigned long long) f->dk.offset, f->dk.data_done);
+	if (f->have_dk && f->dk != NULL)
+		rec_addf(b, "dk", "%u %lu %lu %llu %d", f->dk->mode,
+		    (unsigned long) f->dk->mark_interval, (unsigned long) f->dk->mark,
+		    (unsigned long long) f->dk->offset, f->dk->data_done);
 	if (f->remote)
 		rec_add(b, "remote", f->remote);	/* a peer's text: escaped */
 	if (f->copy && !f->pfile)
@@ -1150,12 +1159,12 @@ static int chn_env_load(void *self, struct qenv *e, const char *key, const char 
 		for (i = 0; i < 5; i++)
 			if (rec_u64(w[i], 0, max[i], &v[i]) < 0)
 				goto bad;
-		memset(&f->dk, 0, sizeof(f->dk));
-		f->dk.mode = (uint16_t) v[0];
-		f->dk.mark_interval = (uint32_t) v[1];
-		f->dk.mark = (uint32_t) v[2];
-		f->dk.offset = v[3];
-		f->dk.data_done = (int) v[4];
+		memset(fdk(f), 0, sizeof(*f->dk));
+		fdk(f)->mode = (uint16_t) v[0];
+		fdk(f)->mark_interval = (uint32_t) v[1];
+		fdk(f)->mark = (uint32_t) v[2];
+		fdk(f)->offset = v[3];
+		fdk(f)->data_done = (int) v[4];
 		f->have_dk = 1;
 		return 0;
 	}
@@ -1172,7 +1181,7 @@ static void chn_env_loaded(void *self, struct qenv *e)
 	struct fenv *f = fenv(e);
 
 	if (f->have_dk)
-		f->dk.tid = f->tid;
+		fdk(f)->tid = f->tid;
 	if (f->copy && !f->have_dk) {
 		/* The copy was fixed before this start, so its SFT may have
 		 * gone out and the next hop may hold it committed (a crash
@@ -1180,11 +1189,11 @@ static void chn_env_loaded(void *self, struct qenv *e)
 		 * same id, resume "only STOP left". The next hop answers with
 		 * the same name, grants the mark it holds, or 0x1004 (then we
 		 * send afresh). */
-		memset(&f->dk, 0, sizeof(f->dk));
-		f->dk.tid = f->tid;
-		f->dk.mode = NIFTP_MODE_REPLACE_MAKE;
-		f->dk.mark_interval = niftp_mark_interval((int64_t) f->size);
-		f->dk.data_done = 1;
+		memset(fdk(f), 0, sizeof(*f->dk));
+		fdk(f)->tid = f->tid;
+		fdk(f)->mode = NIFTP_MODE_REPLACE_MAKE;
+		fdk(f)->mark_interval = niftp_mark_interval((int64_t) f->size);
+		fdk(f)->data_done = 1;
 		f->have_dk = 1;
 	}
 	if (f->copy && f->prefix == NULL)
@@ -1192,9 +1201,10 @@ static void chn_env_loaded(void *self, struct qenv *e)
 	if (f->copy)
 		tid_set(hop_get(cn, e->hop), f->tid);
 	else if (!f->have_dk && !f->working && f->remote == NULL && f->prefix == NULL
-	    && f->via[0] == '\0') {
+	    && f->via == NULL) {
 		/* nothing saved: no state until it is sent (fenv() makes it),
 		 * so that a long queue costs no channel memory */
+		free(f->dk);
 		free(f);
 		e->cs = NULL;
 	}
@@ -1227,6 +1237,8 @@ static void chn_env_gone(void *self, struct qenv *e, int released)
 	}
 	free(f->remote);
 	free(f->prefix);
+	free(f->via);
+	free(f->dk);
 	free(f);
 	e->cs = NULL;
 }
