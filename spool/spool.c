@@ -1091,7 +1091,6 @@ int spool_scan(const struct spool *sp, enum spool_state st, spool_scan_fn *fn,
  * Files being written
  */
 
-/* spool_create - create tmp/NAME exclusively */
 /* spool_pool_name - "tmp/.free.HEX16" name of a recycled file */
 static void spool_pool_name(uint64_t id, char *buf, size_t len)
 {
@@ -1104,6 +1103,7 @@ static void spool_pool_name(uint64_t id, char *buf, size_t len)
 static int spool_pool_put(struct spool *sp, const char *rel)
 {
 	char    path[4096], fn[32];
+	struct stat sb;
 	uint64_t id;
 	int     fd;
 
@@ -1115,6 +1115,12 @@ static int spool_pool_put(struct spool *sp, const char *rel)
 	id = ++sp->pool_seq;
 	pthread_mutex_unlock(&sp->pool_lock);
 	snprintf(path, sizeof(path), "%s/%s", sp->dir, rel);
+	/* only a regular file with no other name: emptying one that a
+	 * kept part/ link still names would empty that too, and the next
+	 * letter would share its inode */
+	if (fstatat(AT_FDCWD, path, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)
+	    || sb.st_nlink != 1)
+		return -1;
 	/* emptied first: a pool never holds a letter's octets (a crash
 	 * between the two leaves an empty letter without records, which
 	 * is removed like any letter without records) */
@@ -1149,7 +1155,6 @@ static int spool_pool_take(struct spool *sp, const char *name)
 		return -1;
 	}
 	id = sp->pool[--sp->npool];
-	sp->pool_reused++;
 	pthread_mutex_unlock(&sp->pool_lock);
 	spool_pool_name(id, fn, sizeof(fn));
 	if (sys_renameat(sp->dfd[SPOOL_TMP], fn, sp->dfd[SPOOL_TMP], name) < 0) {
@@ -1162,9 +1167,13 @@ static int spool_pool_take(struct spool *sp, const char *name)
 		(void) unlinkat(sp->dfd[SPOOL_TMP], name, 0);
 		return -1;
 	}
+	pthread_mutex_lock(&sp->pool_lock);
+	sp->pool_reused++;
+	pthread_mutex_unlock(&sp->pool_lock);
 	return fd;
 }
 
+/* spool_create - create tmp/NAME exclusively (or take a recycled file) */
 struct spool_file *spool_create(struct spool *sp, const char *name, char *err, size_t errlen)
 {
 	struct spool_file *f = xcalloc(1, sizeof(*f));
@@ -1446,6 +1455,7 @@ void spool_txn_commit(struct spool_txn *t, struct spool_file *f, enum spool_stat
 /* spool_txn_commit_bare - a commit whose caller's records decide */
 void spool_txn_commit_bare(struct spool_txn *t, struct spool_file *f, enum spool_state st)
 {
+	PANIC_IF(st == SPOOL_IN || st == SPOOL_OUT);
 	spool_txn_commit(t, f, st);
 	t->ops[t->nops - 1].bare = 1;
 }
