@@ -464,8 +464,9 @@ int relayd_main(int argc, char **argv)
 	so.node = rd.conf->name;
 	so.loop = rd.loop;
 	if ((rd.sp = spool_open(&so, err, sizeof(err))) == NULL) {
+		/* another daemon on this spool: temporary, it names the pid */
+		rc = errno == EWOULDBLOCK ? RX_TEMPFAIL : RX_CONFIG;
 		log_error("%s", err);
-		rc = RX_CONFIG;
 		goto out;
 	}
 	if (spool_recover(rd.sp, &rep, err, sizeof(err)) < 0) {

@@ -101,6 +101,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,6 +155,7 @@ struct spool {
 	int	jfd;
 	uint64_t jsize;
 	uint64_t jino;			/* inode of the current journal */
+	int	lockfd;			/* SPOOL/lock, flocked while open */
 	/* intent record (same rule as the journal) */
 	int	ifd;
 	int	intent_fresh;		/* SPOOL/intent created by this open */
@@ -881,6 +883,46 @@ static int spool_snapshot(struct spool *sp, char *err, size_t errlen)
  * Opening
  */
 
+/* spool_lock - one open spool per directory: an exclusive flock on
+ * SPOOL/lock, held until spool_close (the process's end releases it
+ * whatever happens); the holder writes its pid into the file, so that
+ * the refusal can name it. 0, or -1 with err and errno EWOULDBLOCK when
+ * another holds it. */
+static int spool_lock(struct spool *sp, char *err, size_t errlen)
+{
+	char    pid[32] = "";
+	ssize_t n;
+	int     len;
+
+	sp->lockfd = openat(sp->rootfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (sp->lockfd < 0) {
+		spool_errf(err, errlen, "open '%s/lock'", sp->dir);
+		return -1;
+	}
+	if (flock(sp->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		int     saved = errno;
+
+		if ((n = pread(sp->lockfd, pid, sizeof(pid) - 1, 0)) > 0)
+			pid[n] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (saved == EWOULDBLOCK)
+			snprintf(err, errlen, "spool: '%s' is in use by process %s (it holds '%s/lock'):"
+			    " one daemon per spool", sp->dir, pid[0] ? pid : "?", sp->dir);
+		else {
+			errno = saved;
+			spool_errf(err, errlen, "lock '%s/lock'", sp->dir);
+		}
+		close(sp->lockfd);
+		sp->lockfd = -1;
+		errno = saved;
+		return -1;
+	}
+	len = snprintf(pid, sizeof(pid), "%ld\n", (long) getpid());
+	if (ftruncate(sp->lockfd, 0) < 0 || pwrite(sp->lockfd, pid, (size_t) len, 0) != len)
+		log_warn("spool: write '%s/lock': %s", sp->dir, strerror(errno));
+	return 0;
+}
+
 /* spool_open - open the spool in opts->dir */
 struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen)
 {
@@ -898,7 +940,7 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 	sp = xcalloc(1, sizeof(*sp));
 	sp->dir = xstrdup(opts->dir);
 	str_copy(sp->node, opts->node, sizeof(sp->node));
-	sp->rootfd = sp->jfd = sp->ifd = -1;
+	sp->rootfd = sp->jfd = sp->ifd = sp->lockfd = -1;
 	buf_init(&sp->irec, SPOOL_INTENT_MAX);
 	for (i = 0; i < SPOOL_NDIRS; i++)
 		sp->dfd[i] = -1;
@@ -923,6 +965,8 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 		spool_errf(err, errlen, "open '%s'", sp->dir);
 		goto fail;
 	}
+	if (spool_lock(sp, err, errlen) < 0)
+		goto fail;
 	for (i = 0; i < SPOOL_NSTATES; i++) {
 		const char *d = spool_states[i];
 
@@ -930,7 +974,9 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 			spool_errf(err, errlen, "mkdir '%s'", d);
 			goto fail;
 		}
-		sp->dfd[i] = openat(sp->rootfd, d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* O_NOFOLLOW: a state that is a symbolic link is refused, never
+		 * followed (recovery removes files in tmp/) */
+		sp->dfd[i] = openat(sp->rootfd, d, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (sp->dfd[i] < 0) {
 			spool_errf(err, errlen, "open '%s'", d);
 			goto fail;
@@ -1025,6 +1071,8 @@ void spool_close(struct spool *sp)
 		close(sp->jfd);
 	if (sp->ifd >= 0)
 		close(sp->ifd);
+	if (sp->lockfd >= 0)
+		close(sp->lockfd);	/* last: the spool is ours until here */
 	buf_release(&sp->irec);
 	pthread_mutex_destroy(&sp->seq_lock);
 	pthread_mutex_destroy(&sp->dk_lock);
