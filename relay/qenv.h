@@ -57,7 +57,9 @@ struct qletter {
 	struct qletter *hnext;	/* hash chain */
 	char   *calling;	/* who sent it to us (return path), NULL: unknown */
 	char   *dead_reason;	/* NULL until a NAME_d marker exists */
-	int	nenv;		/* envelopes not yet removed */
+	int	nenv;		/* envelopes in the queue in memory */
+	int	leaving;	/* envelopes whose final transaction is in flight:
+				 * the letter ends only after the last of them */
 	int	dead;		/* a NAME_d marker exists */
 	unsigned mark;		/* scratch for passes over the queue */
 	char	name[];		/* the spool name */

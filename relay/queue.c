@@ -198,7 +198,7 @@ static void env_unlink(struct queue *q, struct qenv *e)
 	e->next = e->prev = NULL;
 	q->nenvs--;
 	e->l = NULL;
-	if (l != NULL && --l->nenv <= 0)
+	if (l != NULL && --l->nenv <= 0 && l->leaving == 0)
 		letter_del(q, l);
 }
 
@@ -938,38 +938,65 @@ int queue_load(struct queue *q, char *err, size_t errlen)
 /* --- results --------------------------------------------------------------------- */
 
 /* env_leave_ops - add to t the removal of e (its file, docket, the
- * channel's files and, with the last envelope, the letter); e leaves the
- * queue in memory */
-static void env_leave_ops(struct queue *q, struct qenv *e, struct spool_txn *t,
+ * channel's files and, when it is the letter's last envelope and no
+ * other is leaving, the letter: 1 returned then); e leaves the queue in
+ * memory, the letter counts it as leaving until its transaction ends */
+static int env_leave_ops(struct queue *q, struct qenv *e, struct spool_txn *t,
 	const char *dead_reason)
 {
 	struct qletter *l = e->l;
 	char    key[SPOOL_NAMELEN + 8];
+	int     ends = 0;
 
 	env_store_del(q, e, t);
 	env_key(e, key, sizeof(key));
 	spool_txn_docket_del(t, key);
 	if (e->ch != NULL && e->ch->env_leaving != NULL)
 		e->ch->env_leaving(e->chself, e, t);
-	if (l != NULL && l->nenv <= 1)
+	/* not while another envelope's final transaction is in flight: if
+	 * that one fails, its envelope comes back and needs the letter */
+	if (l != NULL && l->nenv <= 1 && l->leaving == 0) {
 		queue_letter_end_ops(q, t, l->name, l->dead || dead_reason != NULL,
 		    l->dead ? l->dead_reason : dead_reason);
+		ends = 1;
+	}
+	if (l != NULL)
+		l->leaving++;
 	env_unlink(q, e);
 	e->state = QENV_LEAVING;
+	return ends;
 }
 
 struct env_leaving {
 	struct queue *q;
 	struct qenv *e;
 	char	letter[SPOOL_NAMELEN];
+	int	ends;			/* the transaction ends the letter too */
 	struct notice_report nr;
 };
+
+/* letter_end - the last envelope of l left in a transaction that did not
+ * end the letter (another was leaving then): end it now, in a
+ * transaction of its own; l is forgotten. If that fails (logged by the
+ * spool), the letter stays in queue/ without envelopes: the next start
+ * finishes it. */
+static void letter_end(struct queue *q, struct qletter *l)
+{
+	struct spool_txn *t = spool_txn_new(q->rd->sp);
+
+	queue_letter_end_ops(q, t, l->name, l->dead, l->dead_reason);
+	spool_txn_submit(t, NULL, NULL);
+	letter_del(q, l);
+}
 
 static void env_left(void *arg, int ok, const char *err)
 {
 	struct env_leaving *lv = arg;
+	struct qletter *l = queue_letter(lv->q, lv->letter);
 
 	lv->q->txns--;
+	if (l != NULL)
+		l->leaving--;
 	/* e is gone from memory already; on failure what is on disk is
 	 * loaded again, so that the letter's other envelopes do not remove
 	 * it meanwhile (a copy resumes: the next hop answers with the same
@@ -988,6 +1015,13 @@ static void env_left(void *arg, int ok, const char *err)
 		notices_route(lv->q->rd, &lv->nr);
 		env_gone(lv->e, 1);
 	}
+	/* the last to leave, with nothing come back: the letter ends now */
+	if ((l = queue_letter(lv->q, lv->letter)) != NULL && l->nenv <= 0 && l->leaving == 0) {
+		if (ok && !lv->ends)
+			letter_end(lv->q, l);
+		else
+			letter_del(lv->q, l);
+	}
 	free(lv);
 }
 
@@ -1003,7 +1037,7 @@ static void env_leave(struct queue *q, struct qenv *e, struct spool_txn *t,
 	if (nr != NULL)
 		lv->nr = *nr;
 	str_copy(lv->letter, e->l->name, sizeof(lv->letter));
-	env_leave_ops(q, e, t, dead_now);
+	lv->ends = env_leave_ops(q, e, t, dead_now);
 	q->txns++;
 	spool_txn_submit(t, env_left, lv);
 }
@@ -1103,7 +1137,7 @@ static void result_apply(struct queue *q, struct qenv *e, const struct qresult *
 	 * operator: it goes to dead/ in this transaction when this is its
 	 * last envelope, else its marker says so (and the letter in memory,
 	 * once durable: nr.dead) */
-	if (nr.dead && !e->l->dead && pending == 0 && e->l->nenv <= 1) {
+	if (nr.dead && !e->l->dead && pending == 0 && e->l->nenv <= 1 && e->l->leaving == 0) {
 		dead_now = nr.dead_reason;
 		nr.dead = 0;
 	} else if (nr.dead && (e->l->dead
@@ -1221,6 +1255,10 @@ int queue_letter_busy(const struct queue *q, const struct qletter *l, char *err,
 {
 	const struct qenv *e;
 
+	if (l->leaving > 0) {
+		snprintf(err, errlen, "busy: a copy is being finished, try again");
+		return 1;
+	}
 	for (e = q->envs; e != NULL; e = e->next)
 		if (e->l == l && qenv_busy(e)) {
 			snprintf(err, errlen, "busy: transfer in progress, try again");

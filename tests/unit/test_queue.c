@@ -1501,6 +1501,71 @@ static void test_convert(void)
 	node_close(&n);
 }
 
+/* Two copies of a letter leave at once: the first's final transaction
+ * is in flight (its batch started) when the second's is submitted, and
+ * the first fails. The second must not take the letter with it: the
+ * letter ends only after the last of them, and here the failed copy comes
+ * back and needs it. Then it leaves for good and the letter ends. */
+static void test_leave_overlap(void)
+{
+	struct spool_stats st0, st1;
+	struct tnode n;
+	struct qletter *l;
+	char    dir[T_PATH], name[SPOOL_NAMELEN], en[SPOOL_NAMELEN + 16];
+	struct qenv *eb, *ex;
+
+	newdir(dir, sizeof(dir));
+	CU_ASSERT_FATAL(node_open(&n, dir) == 0);
+	put_letter(&n, "u1@b, v1@x", name, sizeof(name));
+	CU_ASSERT_FATAL(wait_active(&n, 2));
+	eb = fake_take(&n, "b");
+	ex = fake_take(&n, "x");
+	CU_ASSERT_FATAL(eb != NULL && ex != NULL);
+	str_copy(en, eb->name, sizeof(en));
+	spool_stats(n.rd.sp, &st0);
+	sysio_fail(SYSIO_FSYNC, 1, EIO);
+	answer(&n, eb, "d", NULL, "b.1");
+	/* one turn: the spool's kick starts the first batch (a worker); the
+	 * second transaction cannot join it any more */
+	(void) loop_run_once(n.rd.loop, T_TURN_MS);
+	l = queue_letter(n.rd.q, name);
+	CU_ASSERT_FATAL(l != NULL);
+	EXPECT_INT(l->leaving, 1);
+	answer(&n, ex, "d", NULL, "x.1");
+	EXPECT_INT(l->leaving, 2);
+	settle(&n);
+	sysio_reset();
+	spool_stats(n.rd.sp, &st1);
+	EXPECT_INT(st1.txns_failed - st0.txns_failed, 1);
+	EXPECT_INT(jcount(&n, "forwarded", name, "to", "x"), 1);
+	EXPECT_INT(jcount(&n, "forwarded", name, "to", "b"), 0);
+	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, name));
+	EXPECT_TRUE(env_stored(&n, en));
+	l = queue_letter(n.rd.q, name);
+	CU_ASSERT_FATAL(l != NULL);
+	EXPECT_INT(l->nenv, 1);
+	EXPECT_INT(l->leaving, 0);
+	eb = env_of(&n, en);
+	CU_ASSERT_FATAL(eb != NULL);
+	queue_env_due(n.rd.q, eb, 0);
+	CU_ASSERT_FATAL(wait_active(&n, 1));
+	eb = fake_take(&n, "b");
+	CU_ASSERT_FATAL(eb != NULL);
+	answer(&n, eb, "d", NULL, "b.2");
+	settle(&n);
+	EXPECT_INT(jcount(&n, "forwarded", name, "to", "b"), 1);
+	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, name));
+	EXPECT_TRUE(!env_stored(&n, en));
+	EXPECT_TRUE(queue_letter(n.rd.q, name) == NULL);
+	node_close(&n);
+	/* and nothing is left for a restart to find */
+	CU_ASSERT_FATAL(node_open(&n, dir) == 0);
+	settle(&n);
+	EXPECT_INT(queue_count(n.rd.q, NULL), 0);
+	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, name));
+	node_close(&n);
+}
+
 /* The last result of one copy fails (its transaction's journal sync:
  * the envelope's removal is a record of it) while the letter's other
  * copy is still queued; that one then leaves. The letter must not go
@@ -1717,6 +1782,7 @@ int main(int argc, char **argv)
 		{ "queue", "hostile next hop", test_hostile },
 		{ "crash", "a failed result on a live node", test_failed_live },
 		{ "crash", "a failed leaving beside another copy", test_failed_leave },
+		{ "crash", "two copies leave at once, the first fails", test_leave_overlap },
 		{ "crash", "faults in each step of a result", test_faults },
 		{ "crash", "crashes at each step", test_crashes },
 	};
