@@ -20,7 +20,9 @@
  * .IP queue
  *	one line per letter and next hop: NAME AGE HOP RCPTS STATE ERROR
  *	(from the daemon; when it cannot be reached, read from the spool
- *	directly, read-only: envelopes with the state their dockets record).
+ *	directly, read-only: envelopes with the state their dockets record,
+ *	after checking that what that reading needs can be read; when the
+ *	daemon's socket may not be connected to, a note says so).
  * .IP "route ADDRESS"
  *	route_explain(): rewrites and the chosen next hop, no side effects.
  * .IP check-config
@@ -32,6 +34,14 @@
  *	table's usage text); the answer's lines are printed (and, for
  *	CTL_RESULT requests, the text of its "ok" line). The daemon
  *	journals the operator's login name. --help lists the table.
+ * DIAGNOSTICS
+ *	Exit 77 (EX_NOPERM) when the spool (queue, stats, trace, view
+ *	without the daemon) or the control socket (the other requests)
+ *	may not be read or connected to (EACCES, EPERM): "mailctl: queue:
+ *	cannot read 'SPOOL/queue': Permission denied", never an empty
+ *	queue or "no record". submit keeps 69 when its letter was written
+ *	to out/ but the socket refused it (the daemon's scan of out/ takes
+ *	it), and exits 77 when out/ may not be written.
  *--*/
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +74,10 @@
 
 #define CTL_ANSWER_MAX	(64 * 1024 * 1024)
 
+
+#define IS_PERM(e)	((e) == EACCES || (e) == EPERM)
+
+
 static const char ctl_help_head[] =
 "Usage: mailctl -c NODE.ini COMMAND [ARGS]\n"
 "Commands:\n"
@@ -86,8 +100,9 @@ static const char ctl_help_tail[] =
 "  -c, --config FILE  the node's configuration (required)\n"
 "  --help             this text (also after a command)\n"
 "Exit status: 0 done, 64 usage, 65 malformed letter, 69 daemon unreachable\n"
-"(submit: the letter waits in out/ for the daemon's next start), 78 configuration\n"
-"error, 1 other error.\n";
+"(submit: the letter waits in out/ for the daemon's next start), 77 permission\n"
+"denied (the spool, or the daemon's control socket), 78 configuration error,\n"
+"1 other error.\n";
 
 /* ctl_help - the help text: mailctl's own commands, then the requests
  * of the protocol table */
@@ -102,8 +117,10 @@ static void ctl_help(FILE *fp)
 	fputs(ctl_help_tail, fp);
 }
 
-/* ctl_ask - ask the daemon; the answer (new memory) or NULL with err */
-static char *ctl_ask(const struct conf *c, const char *req, char *err, size_t errlen)
+/* ctl_ask - ask the daemon; the answer (new memory) or NULL with err
+ * (and in *eno the errno of a socket or connect that failed, else 0) */
+static char *ctl_ask(const struct conf *c, const char *req, char *err, size_t errlen,
+	int *eno)
 {
 	struct sockaddr_un sa;
 	struct buf b = BUF_INIT(CTL_ANSWER_MAX);
@@ -112,11 +129,13 @@ static char *ctl_ask(const struct conf *c, const char *req, char *err, size_t er
 	ssize_t n;
 	int     fd;
 
+	*eno = 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	str_copy(sa.sun_path, c->control, sizeof(sa.sun_path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
 	    || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+		*eno = errno;
 		snprintf(err, errlen, "connect to the daemon at '%s': %s", c->control,
 		    strerror(errno));
 		if (fd >= 0)
@@ -199,7 +218,7 @@ static int cmd_submit(const struct conf *c, const char *file)
 	unsigned char b[64 * 1024];
 	struct letter *lt;
 	enum letter_status st;
-	int     in = 0, out = -1, rc = RX_OTHER;
+	int     in = 0, out = -1, rc = RX_OTHER, eno;
 	ssize_t n;
 	char   *ans = NULL;
 	static unsigned seq;
@@ -212,6 +231,8 @@ static int cmd_submit(const struct conf *c, const char *file)
 	snprintf(base, sizeof(base), "submit.%ld.%ld.%u", (long) time(NULL), (long) getpid(),
 	    seq++);
 	if ((out = durable_tmp_open(outdir, "submit", tmp, sizeof(tmp), err, sizeof(err))) < 0) {
+		if (IS_PERM(errno))
+			rc = RX_NOPERM;
 		fprintf(stderr, "mailctl: submit: %s\n", err);
 		goto out;
 	}
@@ -248,7 +269,9 @@ static int cmd_submit(const struct conf *c, const char *file)
 	}
 	out = -1;
 	snprintf(req, sizeof(req), "pickup %s", base);
-	if ((ans = ctl_ask(c, req, err, sizeof(err))) == NULL) {
+	if ((ans = ctl_ask(c, req, err, sizeof(err), &eno)) == NULL) {
+		/* also when the socket refused this user (eno EACCES): the letter
+		 * is in out/, and the daemon's scan of out/ takes it */
 		fprintf(stderr, "mailctl: submit: %s; the letter waits in 'out/%s'\n", err, base);
 		rc = RX_UNAVAIL;
 		goto out;
@@ -363,20 +386,29 @@ static int ctl_daemon(const struct conf *c, const struct ctl_cmd *cmd, struct bu
 {
 	char    err[RELAYD_ERRLEN];
 	char   *ans;
-	int     rc;
+	int     rc, eno;
 
-	if ((ans = ctl_ask(c, buf_cstr(line), err, sizeof(err))) != NULL) {
+	if ((ans = ctl_ask(c, buf_cstr(line), err, sizeof(err), &eno)) != NULL) {
 		rc = answer_show(cmd->verb, cmd, ans);
 		free(ans);
 	} else if (cmd->id == CTL_QUEUE) {
-		/* read-only: the spool itself, without the daemon */
+		/* read-only: the spool itself, without the daemon, when this
+		 * user may read it (the reader takes what it cannot open for
+		 * empty: checked first) */
 		struct buf q = BUF_INIT(CTL_ANSWER_MAX);
 		char    qerr[RELAYD_ERRLEN];
 
-		if (queue_list_dir(c->spool, &q, qerr, sizeof(qerr)) < 0) {
+		if ((rc = ctl_spool_readable(c->spool, "queue", qerr, sizeof(qerr))) != 0) {
+			fprintf(stderr, "mailctl: queue: %s; %s\n", qerr, err);
+			if (rc != RX_NOPERM)
+				rc = RX_UNAVAIL;
+		} else if (queue_list_dir(c->spool, &q, qerr, sizeof(qerr)) < 0) {
 			fprintf(stderr, "mailctl: queue: %s; %s\n", err, qerr);
 			rc = RX_UNAVAIL;
 		} else {
+			if (IS_PERM(eno))
+				fprintf(stderr, "mailctl: queue: %s; read from the spool instead\n",
+				    err);
 			if (q.len > 0)
 				fwrite(buf_data(&q), 1, q.len, stdout);
 			rc = RX_OK;
@@ -384,9 +416,46 @@ static int ctl_daemon(const struct conf *c, const struct ctl_cmd *cmd, struct bu
 		buf_release(&q);
 	} else {
 		fprintf(stderr, "mailctl: %s: %s\n", cmd->verb, err);
-		rc = RX_UNAVAIL;
+		rc = IS_PERM(eno) ? RX_NOPERM : RX_UNAVAIL;
 	}
 	return rc;
+}
+
+/* stats_reads - will "stats ARGS" (argv[0] "stats") read the spool:
+ * no --help, no usage error (those are ctl_stats's to show, before
+ * the spool is looked at) */
+static int stats_reads(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "prometheus", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int     o, reads = 1, oe = opterr;
+
+	opterr = 0;
+	optind = 0;
+	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		if (o != 'p')
+			reads = 0;
+	if (optind != argc)
+		reads = 0;
+	opterr = oe;
+	return reads;
+}
+
+/* cmd_stats - mailctl stats: the spool checked, then ctl_stats() */
+static int cmd_stats(const struct conf *c, int argc, char **argv)
+{
+	char    err[RELAYD_ERRLEN];
+	int     rc;
+
+	if (stats_reads(argc, argv)
+	    && (rc = ctl_spool_readable(c->spool, "stats", err, sizeof(err))) != 0) {
+		fprintf(stderr, "mailctl: stats: %s\n", err);
+		return rc;
+	}
+	return ctl_stats(c, argc, argv);
 }
 
 /* Commands of mailctl that are not requests to the daemon (submit sends
@@ -496,7 +565,7 @@ int ctl_main(int argc, char **argv)
 	else if (strcmp(cmd, "view") == 0)
 		rc = ctl_view(c, argc - optind + 1, argv + optind - 1);
 	else if (strcmp(cmd, "stats") == 0)
-		rc = ctl_stats(c, argc - optind + 1, argv + optind - 1);
+		rc = cmd_stats(c, argc - optind + 1, argv + optind - 1);
 	else
 		fprintf(stderr, "mailctl: bad arguments for '%s'\nTry 'mailctl --help'.\n", cmd);
 	conf_free(c);

@@ -15,4 +15,10 @@ struct conf;
  * prints the letter, returns the exit status */
 int  ctl_view(const struct conf *c, int argc, char **argv);
 
+/* ctl_spool_readable - can the reader cmd ("trace", "queue", "stats")
+ * read the spool directory spool without the daemon? 0, or the exit
+ * status (RX_NOPERM for EACCES and EPERM, else 1) with err "cannot read
+ * 'PATH': REASON" */
+int  ctl_spool_readable(const char *spool, const char *cmd, char *err, size_t errlen);
+
 #endif

@@ -53,6 +53,7 @@ struct ts_listener;
 #define RX_DATAERR	65
 #define RX_UNAVAIL	69
 #define RX_TEMPFAIL	75
+#define RX_NOPERM	77	/* the spool or the control socket may not be read */
 #define RX_CONFIG	78
 
 struct relayd {

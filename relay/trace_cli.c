@@ -21,6 +21,11 @@
  *	10 s): a hop that does not answer is shown as unreachable, and the
  *	trace never hangs. The output is a tree, one hop per level, or with
  *	--json the document of doc/trace.md.
+ * DIAGNOSTICS
+ *	The local record needs the spool directory and its journals: one
+ *	that may not be read is named ("mailctl: trace: cannot read
+ *	'SPOOL/journal': Permission denied", exit 77; 1 for other errors),
+ *	checked before the journals are read, never shown as "no record".
  *--*/
 #include <errno.h>
 #include <getopt.h>
@@ -31,12 +36,14 @@
 
 #include "niftp/niftp_call.h"
 #include "relay/conf.h"
+#include "relay/ctl_ops.h"
 #include "relay/relayd.h"
 #include "relay/trace.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/loop.h"
 #include "util/strutil.h"
+
 
 #define TRACE_MAX_DEPTH	32
 #define TRACE_MAX_HOPS	256
@@ -667,7 +674,8 @@ static const char trace_help[] =
 "  -b, --back         go back hop by hop to where the letter came from\n"
 "  --json             a JSON document (doc/trace.md) instead of text\n"
 "  --timeout SECONDS  per remote hop (default 10): no answer = unreachable\n"
-"Exit status: 0 found, 1 no record of KEY here, 64 usage.\n";
+"Exit status: 0 found, 1 no record of KEY here (or the journal cannot be read),\n"
+"64 usage, 77 permission denied (the spool or its journal cannot be read).\n";
 
 /* trace_main - mailctl trace */
 int trace_main(const struct conf *c, int argc, char **argv)
@@ -721,6 +729,14 @@ int trace_main(const struct conf *c, int argc, char **argv)
 	if (optind != argc - 1) {
 		fputs(trace_help, stderr);
 		return RX_USAGE;
+	}
+	{
+		char    err[TRACE_ERRLEN];
+
+		if ((rc = ctl_spool_readable(c->spool, "trace", err, sizeof(err))) != 0) {
+			fprintf(stderr, "mailctl: trace: %s\n", err);
+			return rc;
+		}
 	}
 	if ((w.loop = loop_new()) == NULL) {
 		fprintf(stderr, "mailctl: trace: event loop: %s\n", strerror(errno));

@@ -119,6 +119,9 @@ int dkstore_snap_write(const char *dir, int rootfd, const void *p, size_t len, c
 		return -1;
 	}
 	base = strrchr(tmp, '/') + 1;
+	/* like the journal (0640): the spool's group may read the queue
+	 * offline (mailctl queue, stats) */
+	(void) fchmod(fd, 0640);
 	if (write_full(fd, p, len) < 0 || sys_fsync(fd) < 0) {
 		snprintf(err, errlen, "spool: write '%s': %s", base, strerror(errno));
 		close(fd);
