@@ -1439,6 +1439,7 @@ static char **dir_names(const char *dir, size_t *n)
 	char  **v = NULL;
 
 	*n = 0;
+	errno = 0;			/* NULL with errno 0: empty */
 	if ((d = opendir(dir)) == NULL)
 		return NULL;
 	while ((de = readdir(d)) != NULL) {
@@ -1557,9 +1558,27 @@ int queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen)
 	 * journal since it (a daemon may be writing: what is read is what
 	 * was committed) */
 	memset(&ps, 0, sizeof(ps));
-	if (spool_docket_peek_all(spool, peek_one, &ps, derr, sizeof(derr)) < 0)
-		log_warn("queue listing of '%s' without envelope states: %s", spool, derr);
-	names = dir_names(path, &n);
+	derr[0] = '\0';
+	names = NULL;
+	n = 0;
+	/* the envelopes are records: without them there is no listing (an
+	 * empty one would be a lie) */
+	if (spool_docket_peek_all(spool, peek_one, &ps, derr, sizeof(derr)) < 0
+	    || ((names = dir_names(path, &n)) == NULL && errno != 0 && errno != ENOENT)) {
+		int     saved = errno;
+
+		if (names == NULL && derr[0] == '\0')
+			snprintf(derr, sizeof(derr), "read '%.300s': %s", path, strerror(saved));
+		snprintf(err, errlen, "queue listing of '%s': %s", spool, derr);
+		for (i = 0; i < ps.n; i++) {
+			free(ps.v[i].key);
+			free(ps.v[i].error);
+		}
+		free(ps.v);
+		names_free(&ps.envf);
+		errno = saved;
+		return -1;
+	}
 	for (i = 0; i < ps.envf.n + n; i++) {
 		const char *nm = i < ps.envf.n ? ps.envf.v[i] : names[i - ps.envf.n];
 		int     k = kind_of(nm, &llen);
