@@ -76,7 +76,8 @@ static const char *const local_keys[] = { "names", "maildir", "users", "reversed
 static const char *const retry_keys[] = { "first", "max", "warn", "give_up", "docket_keep", NULL };
 static const char *const limits_keys[] = { "hops", "max_letter_size", "max_recipients",
 	"calls_per_hop", "max_calls", "connect_timeout", "setup_timeout", "idle_timeout",
-	"hop_fail_warn", NULL };
+	"hop_fail_warn", "max_calls_per_addr", "max_pending", "max_pending_per_addr",
+	"pending_timeout", "min_rate", "rate_window", "idle_call_timeout", NULL };
 static const char *const archive_keys[] = { "enabled", "dir", "keep", NULL };
 
 /* Known sections; keys NULL means any key is allowed. */
@@ -981,6 +982,48 @@ static void num(struct ld *ld, const char *sec, const char *key, uint64_t min, u
 #define SEC_MS	1000LL
 #define DAY_MS	(86400LL * SEC_MS)
 
+/*
+ * load_call_limits - the budgets of incoming calls (relay/relayd_recv.c):
+ * connections before their CONNECT, calls per source address, the
+ * set-up and between-transfers timeouts, the minimum transfer rate.
+ */
+static void load_call_limits(struct ld *ld)
+{
+	struct conf *c = ld->c;
+	uint64_t x;
+	int64_t ms;
+
+	x = 8;
+	num(ld, "limits", "max_calls_per_addr", 0, 10000, 0, &x);
+	c->max_calls_per_addr = (unsigned) x;
+	x = 32;
+	num(ld, "limits", "max_pending", 1, 10000, 0, &x);
+	c->max_pending = (unsigned) x;
+	x = 8;
+	num(ld, "limits", "max_pending_per_addr", 0, 10000, 0, &x);
+	c->max_pending_per_addr = (unsigned) x;
+	/* a default above a small max_calls is no mistake of the file's */
+	if (c->max_calls_per_addr > c->max_calls && get(ld, "limits", "max_calls_per_addr"))
+		cwarn(ld, "limits", "max_calls_per_addr", "%u is more than max_calls (%u): "
+		    "only max_calls applies", c->max_calls_per_addr, c->max_calls);
+	if (c->max_pending_per_addr > c->max_pending && get(ld, "limits", "max_pending_per_addr"))
+		cwarn(ld, "limits", "max_pending_per_addr", "%u is more than max_pending (%u): "
+		    "only max_pending applies", c->max_pending_per_addr, c->max_pending);
+	/* at most the transport's own set-up limit of an incoming call */
+	ms = 10 * SEC_MS;
+	(void) dur(ld, "limits", "pending_timeout", 100, 30 * SEC_MS, &ms);
+	c->pending_timeout_ms = (int) ms;
+	x = 1024;
+	num(ld, "limits", "min_rate", 0, 1ULL << 30, 1, &x);
+	c->min_rate = x;
+	ms = 30 * SEC_MS;
+	(void) dur(ld, "limits", "rate_window", SEC_MS, 3600 * SEC_MS, &ms);
+	c->rate_window_ms = (int) ms;
+	ms = 120 * SEC_MS;
+	(void) dur(ld, "limits", "idle_call_timeout", 0, DAY_MS, &ms);
+	c->idle_call_timeout_ms = (int) ms;
+}
+
 static void load_retry_limits(struct ld *ld)
 {
 	struct conf *c = ld->c;
@@ -1036,6 +1079,7 @@ static void load_retry_limits(struct ld *ld)
 	c->idle_timeout_ms = (int) ms;
 	c->hop_fail_warn_ms = 3600 * SEC_MS;
 	(void) dur(ld, "limits", "hop_fail_warn", 0, 3650 * DAY_MS, &c->hop_fail_warn_ms);
+	load_call_limits(ld);
 }
 
 /* load_monitor - [node] metrics_file, metrics_interval; [archive] */

@@ -28,7 +28,9 @@
  *	  [retry]   first, max, warn, give_up, docket_keep (durations)
  *	  [limits]  hops, max_letter_size, max_recipients, calls_per_hop,
  *	            max_calls, connect_timeout, setup_timeout, idle_timeout,
- *	            hop_fail_warn
+ *	            hop_fail_warn, max_calls_per_addr, max_pending,
+ *	            max_pending_per_addr, pending_timeout, min_rate,
+ *	            rate_window, idle_call_timeout
  *	  [archive] enabled, dir, keep
  *	  [CHANNEL] a channel's own section, read by the channel
  *	            (relay/channel.h): [niftp] calls_per_hop, idle_hangup, deflate
@@ -101,7 +103,19 @@ struct conf {
 	uint64_t max_letter_size;	/* bytes of one received letter; default 64 MiB */
 	unsigned max_recipients;	/* addresses in one letter; default ADDR_LIST_MAX */
 	unsigned calls_per_hop;		/* parallel outgoing calls per next hop; default 4 */
-	unsigned max_calls;		/* concurrent incoming calls; default 64 */
+	unsigned max_calls;		/* concurrent incoming calls past their CONNECT;
+					 * default 64 */
+	unsigned max_calls_per_addr;	/* ... from one source address (relayd_recv.c);
+					 * default 8; 0 no such limit */
+	unsigned max_pending;		/* connections that have not sent CONNECT;
+					 * default 32 (the oldest is dropped) */
+	unsigned max_pending_per_addr;	/* ... from one source address; default 8; 0 none */
+	int	pending_timeout_ms;	/* connection to CONNECT; default 10 s (<= 30 s) */
+	uint64_t min_rate;		/* octets/s of a call in a transfer; default
+					 * 1024; 0 none */
+	int	rate_window_ms;		/* min_rate averaged over; default 30 s */
+	int	idle_call_timeout_ms;	/* an incoming call with no transfer; default
+					 * 2 m; 0 none */
 	int	connect_timeout_ms;	/* default 10 s */
 	int	setup_timeout_ms;	/* default 30 s */
 	int	idle_timeout_ms;	/* default 11 m; 0 none */

@@ -52,14 +52,43 @@
  * .PP
  *	Server dockets are pruned after [retry] docket_keep.
  *
+ *	Budgets ([limits], doc/mailrelayd.conf.5). A connection is pending
+ *	from the accept until its Yellow Book CONNECT is answered, then a
+ *	call. Pending connections have their own budget (max_pending, and
+ *	max_pending_per_addr from one source) and pending_timeout; when
+ *	a budget is full the OLDEST pending connection (of that source, or
+ *	of all) is dropped to make room, never a call: an honest caller
+ *	sends CONNECT at once and is pending for a moment only, so silent
+ *	connections cannot lock it out (refusing the newest would, until
+ *	they time out). Calls have max_calls and max_calls_per_addr
+ *	(beyond: CONNECT refused, reason 17 busy). A call between transfers
+ *	ends after idle_call_timeout, whatever octets trickle in; a call in
+ *	a transfer that moved less than min_rate octets/s over rate_window
+ *	is cut (its transfer stays resumable, as with any broken call);
+ *	time spent waiting for our own disk (a late open, a resumption's
+ *	check, a commit) does not count. Trace calls (trace_fs.h) are not
+ *	held to min_rate: their document is built on a worker first.
+ *	Source address: IPv4, or the /64 of IPv6; connections over Unix
+ *	sockets have none (the transport does not give their peer's
+ *	credentials) and are held to the global budgets only.
+ *
+ *	Refusals by these limits (dropped, refused, timed out, cut) are
+ *	counted by source and reason: the first of a burst is journaled
+ *	within a second, then at most one line a minute while it goes on,
+ *	"refused - from=ADDR reason=\"max_calls_per_addr 8\" count=N"
+ *	(N: refusals since the previous line), and logged alike. More
+ *	than RECV_REFUSE_MAX sources at once are counted as from=*.
+ *
  *	Caller identities (the docket key) and calling addresses are kept
  *	whole, up to RECV_CALLER_MAX; longer ones are refused rather than
  *	cut, since two identities cut to one prefix would share dockets.
  * DIAGNOSTICS
  *	"receive: server docket 'KEY': line N: reason: no record of that
  *	transfer" for a malformed docket; refusals go to the caller in
- *	RNEG with their reason.
+ *	RNEG with their reason. "refused N connections from ADDR: REASON"
+ *	once per burst (above).
  *--*/
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +120,17 @@
 #define RECV_CALLER_MAX	NIFTP_CALLER_MAX
 #define RECV_KEY_MAX	(SPOOL_DOCKET_KEYMAX + 1)	/* "srv CALLER TID" + NUL */
 #define RECV_REASON_MAX	NIFTP_REASON_MAX	/* a filestore reason (struct niftp_fs_ops) */
+#define RECV_ADDR_MAX	64		/* a source address key ("1.2.3.4", "2001:db8::/64") */
+#define RECV_FROM_MAX	128		/* a refusal's from= (the key, or a unix: peer) */
+#define RECV_WHY_MAX	64		/* a refusal's reason ("max_calls_per_addr 8") */
+#define RECV_REFUSE_MAX	128		/* sources whose refusals are counted apart; more
+					 * are counted together as from=* */
+#define RECV_REFUSE_FIRST_MS	1000	/* a burst's first line: its first second */
+#define RECV_REFUSE_EVERY_MS	60000	/* then at most one line a minute */
+
+/* An incoming connection: pending until its CONNECT is answered, then a
+ * call; gone once refused, cut or disconnected (counted in no budget). */
+enum rc_state { RC_PENDING, RC_CALL, RC_GONE };
 
 struct rcall {
 	struct relayd *rd;
@@ -100,7 +140,12 @@ struct rcall {
 	struct niftp_file *fh;		/* the open file, if any */
 	int	down;
 	int	active;			/* a transfer in progress */
+	enum rc_state st;
 	uint64_t reap_timer;
+	uint64_t lim_timer;		/* pending: set-up; call: idle or rate check */
+	int64_t	win_start;		/* the rate window of a transfer: its start */
+	uint64_t win_octets;		/* ... and the octets moved by then */
+	char	addr[RECV_ADDR_MAX];	/* source address key, "" none (unix:) */
 	char	peer[RECV_CALLER_MAX];
 	char	calling[RECV_CALLER_MAX];
 	struct trace_fs *tfs;		/* called FTP: the trace service (trace_fs.h) */
@@ -138,6 +183,7 @@ struct niftp_file {
 	int	verify;			/* a resumption's CRC check in flight */
 	int	wrote;			/* data written since the open */
 	int	discard;		/* abandoned: remove part/NAME */
+	int	late;			/* a late open (old docket deleted) in flight */
 	struct niftp *commit_n;		/* commit() waiting for the checkpoint */
 };
 
@@ -415,6 +461,7 @@ static void open_late_done(void *arg, int ok, const char *err)
 {
 	struct niftp_file *fh = arg;
 
+	fh->late = 0;
 	if (!ok)
 		log_warn("delete old docket '%s': %s", fh->key, err);
 	if (fh->rc == NULL || fh->n == NULL) {
@@ -551,6 +598,7 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 			log_warn("%s", err);
 		fh->res = *res;
 		fh->n = niftp_call_engine(rc->call);
+		fh->late = 1;
 		spool_txn_docket_del(t, key);
 		spool_txn_submit(t, open_late_done, fh);
 		return 1;
@@ -795,6 +843,351 @@ static const struct niftp_fs_ops recv_ops = {
 	recv_finish,
 };
 
+/* --- limits: budgets, timeouts, refusals ------------------------------------- */
+
+/* One kind of refusal from one source, counted between its journal lines. */
+struct refusal {
+	char	from[RECV_FROM_MAX];
+	char	why[RECV_WHY_MAX];
+	unsigned count;			/* refusals not journaled yet */
+	int64_t	due;			/* its next line; with count 0, the burst is over */
+};
+
+/*
+ * The refusal counts of the node. A daemon serves one node (one struct
+ * relayd, one loop), so they are this file's own; they are started
+ * afresh for another node or loop (lim_bind).
+ */
+static struct {
+	struct relayd *rd;
+	struct loop *loop;
+	struct refusal *ref;		/* RECV_REFUSE_MAX + RECV_REFUSE_SPARE */
+	size_t	nref;
+	uint64_t tick;
+	int64_t	tick_at;
+} lim;
+
+#define RECV_REFUSE_SPARE	16	/* room for the from=* entries */
+
+static void lim_bind(struct relayd *rd)
+{
+	if (lim.rd == rd && lim.loop == rd->loop && lim.ref != NULL)
+		return;
+	free(lim.ref);			/* timers died with their loop */
+	memset(&lim, 0, sizeof(lim));
+	lim.rd = rd;
+	lim.loop = rd->loop;
+	lim.ref = xcalloc(RECV_REFUSE_MAX + RECV_REFUSE_SPARE, sizeof(*lim.ref));
+}
+
+static void lim_flush(int all);
+
+static void lim_tick(struct loop *loop, void *arg)
+{
+	(void) loop;
+	(void) arg;
+	lim.tick = 0;
+	lim_flush(0);
+}
+
+/* lim_arm - the timer for the earliest due entry */
+static void lim_arm(void)
+{
+	int64_t at = INT64_MAX, now = loop_now_ms();
+	size_t  i;
+
+	for (i = 0; i < lim.nref; i++)
+		if (lim.ref[i].due < at)
+			at = lim.ref[i].due;
+	if (lim.tick != 0 && (lim.nref == 0 || at < lim.tick_at)) {
+		loop_timer_del(lim.loop, lim.tick);
+		lim.tick = 0;
+	}
+	if (lim.tick == 0 && lim.nref > 0) {
+		lim.tick_at = at;
+		lim.tick = loop_timer_add(lim.loop, at > now ? at - now : 0, lim_tick, NULL);
+	}
+}
+
+/*
+ * lim_flush - one journal line (and one log line) "refused - from=FROM
+ * reason=WHY count=N" for each entry that is due and counted refusals
+ * since its last line (all: every entry with a count, due or not);
+ * an entry due with nothing counted ends its burst and goes. All lines
+ * of one flush share one transaction.
+ */
+static void lim_flush(int all)
+{
+	struct relayd *rd = lim.rd;
+	struct spool_txn *t = NULL;
+	int64_t now = loop_now_ms();
+	const char *kv[6];
+	char    n[24];
+	size_t  i;
+
+	for (i = 0; i < lim.nref;) {
+		struct refusal *e = &lim.ref[i];
+
+		if (!all && e->due > now) {
+			i++;
+			continue;
+		}
+		if (e->count == 0) {
+			if (!all)
+				lim.ref[i] = lim.ref[--lim.nref];
+			else
+				i++;
+			continue;
+		}
+		log_warn("refused %u connection%s from %s: %s", e->count, e->count == 1 ? "" : "s",
+		    e->from, e->why);
+		if (rd->sp != NULL) {
+			if (t == NULL)
+				t = spool_txn_new(rd->sp);
+			snprintf(n, sizeof(n), "%u", e->count);
+			kv[0] = "from";
+			kv[1] = e->from;
+			kv[2] = "reason";
+			kv[3] = e->why;
+			kv[4] = "count";
+			kv[5] = n;
+			spool_txn_journal(t, "refused", NULL, kv, 3);
+		}
+		e->count = 0;
+		e->due = now + RECV_REFUSE_EVERY_MS;
+		i++;
+	}
+	if (t != NULL)
+		spool_txn_submit(t, NULL, NULL);
+	lim_arm();
+}
+
+static void lim_refused(struct rcall *rc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * lim_refused - count one refusal of rc (a connection dropped, refused,
+ * timed out or cut by a limit) under its source and reason; the first of
+ * a burst is journaled within RECV_REFUSE_FIRST_MS, then at most once
+ * every RECV_REFUSE_EVERY_MS while the burst goes on.
+ */
+static void lim_refused(struct rcall *rc, const char *fmt, ...)
+{
+	char    why[RECV_WHY_MAX];
+	const char *from = rc->addr[0] ? rc->addr : rc->peer;
+	struct refusal *e = NULL;
+	va_list ap;
+	size_t  i;
+	int     pass;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	lim_bind(rc->rd);
+	log_debug("call from %s: refused: %s", rc->peer, why);
+	for (pass = 0; pass < 2 && e == NULL; pass++) {
+		for (i = 0; i < lim.nref && e == NULL; i++)
+			if (strcmp(lim.ref[i].why, why) == 0 && strncmp(lim.ref[i].from, from,
+			    RECV_FROM_MAX - 1) == 0)
+				e = &lim.ref[i];
+		if (e != NULL)
+			break;
+		if (lim.nref < (pass == 0 ? RECV_REFUSE_MAX : RECV_REFUSE_MAX + RECV_REFUSE_SPARE)) {
+			e = &lim.ref[lim.nref++];
+			memset(e, 0, sizeof(*e));
+			str_copy(e->from, from, sizeof(e->from));
+			str_copy(e->why, why, sizeof(e->why));
+			e->due = loop_now_ms() + RECV_REFUSE_FIRST_MS;
+			break;
+		}
+		from = "*";		/* too many sources: counted together */
+	}
+	if (e == NULL)
+		return;			/* no room even for "*" (reasons changed by reloads) */
+	e->count++;
+	if (rc->rd->stopping)
+		lim_flush(1);
+	else
+		lim_arm();
+}
+
+/* addr_key - the source address key of a tcp peer ("1.2.3.4:P", "[V6]:P"):
+ * IPv4 as is (also when mapped into IPv6), IPv6 by its /64 (one site
+ * holds a /64 at least); "" for anything else (unix:, stdio: no address) */
+static void addr_key(const char *peer, char *key, size_t len)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	char    host[INET6_ADDRSTRLEN + 8];
+	const char *end;
+
+	key[0] = '\0';
+	if (peer[0] == '[') {
+		if ((end = strchr(peer, ']')) == NULL || (size_t) (end - peer - 1) >= sizeof(host))
+			return;
+		memcpy(host, peer + 1, (size_t) (end - peer - 1));
+		host[end - peer - 1] = '\0';
+		if (strncasecmp(host, "::ffff:", 7) == 0 && inet_pton(AF_INET, host + 7, &a4) == 1) {
+			str_copy(key, host + 7, len);
+			return;
+		}
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return;
+		memset(a6.s6_addr + 8, 0, 8);
+		if (inet_ntop(AF_INET6, &a6, host, sizeof(host)) != NULL)
+			snprintf(key, len, "%s/64", host);
+		return;
+	}
+	if ((end = strrchr(peer, ':')) == NULL || (size_t) (end - peer) >= sizeof(host))
+		return;
+	memcpy(host, peer, (size_t) (end - peer));
+	host[end - peer] = '\0';
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		str_copy(key, host, len);
+}
+
+/* dur_text - a duration as the configuration writes it */
+static const char *dur_text(int ms, char *b, size_t len)
+{
+	if (ms > 0 && ms % 60000 == 0)
+		snprintf(b, len, "%dm", ms / 60000);
+	else if (ms % 1000 == 0)
+		snprintf(b, len, "%ds", ms / 1000);
+	else
+		snprintf(b, len, "%dms", ms);
+	return b;
+}
+
+/* count_rc - connections in state st (from addr, when not NULL) */
+static unsigned count_rc(const struct relayd *rd, enum rc_state st, const char *addr)
+{
+	const struct rcall *rc;
+	unsigned n = 0;
+
+	for (rc = rd->rcalls; rc != NULL; rc = rc->next)
+		if (rc->st == st && (addr == NULL || strcmp(rc->addr, addr) == 0))
+			n++;
+	return n;
+}
+
+/* oldest_pending - the pending connection that came first (from addr,
+ * when not NULL); the list holds the newest first */
+static struct rcall *oldest_pending(const struct relayd *rd, const char *addr)
+{
+	struct rcall *rc, *old = NULL;
+
+	for (rc = rd->rcalls; rc != NULL; rc = rc->next)
+		if (rc->st == RC_PENDING && (addr == NULL || strcmp(rc->addr, addr) == 0))
+			old = rc;
+	return old;
+}
+
+static void rcall_lim(struct loop *loop, void *arg);
+
+/* rcall_arm - (re)start rc's limit timer; ms <= 0: none */
+static void rcall_arm(struct rcall *rc, int64_t ms)
+{
+	if (rc->lim_timer)
+		loop_timer_del(rc->rd->loop, rc->lim_timer);
+	rc->lim_timer = ms > 0 ? loop_timer_add(rc->rd->loop, ms, rcall_lim, rc) : 0;
+}
+
+/* rcall_octets - payload octets the call moved either way so far */
+static uint64_t rcall_octets(const struct rcall *rc)
+{
+	struct ts_conn *ts = rc->call != NULL ? niftp_call_ts(rc->call) : NULL;
+	uint64_t sent = 0, rcvd = 0;
+
+	if (ts == NULL)
+		return rc->win_octets;
+	ts_bytes(ts, &sent, &rcvd);
+	return sent + rcvd;
+}
+
+/* rcall_window - start a rate window now */
+static void rcall_window(struct rcall *rc)
+{
+	rc->win_start = loop_now_ms();
+	rc->win_octets = rcall_octets(rc);
+	rcall_arm(rc, rc->rd->conf->rate_window_ms);
+}
+
+/* waiting_on_us - the transfer waits for our disk, not for the caller */
+static int waiting_on_us(const struct rcall *rc)
+{
+	const struct niftp_file *fh = rc->fh;
+
+	return fh != NULL && (fh->late || fh->verify || fh->committing || fh->commit_n != NULL);
+}
+
+/* rcall_idle - the call is between transfers: end it after idle_call_timeout */
+static void rcall_idle(struct rcall *rc)
+{
+	rcall_arm(rc, rc->rd->conf->idle_call_timeout_ms);
+}
+
+/*
+ * rcall_lim - a limit timer: a pending connection's set-up time is over;
+ * a call had no transfer for idle_call_timeout; a transfer's rate window
+ * ended: below min_rate the call is cut (the transfer stays resumable,
+ * as with any broken call).
+ */
+static void rcall_lim(struct loop *loop, void *arg)
+{
+	struct rcall *rc = arg;
+	const struct conf *cf = rc->rd->conf;
+	char    d[24], text[200];
+	uint64_t now_oct, rate;
+	int64_t el;
+
+	(void) loop;
+	rc->lim_timer = 0;
+	if (rc->down)
+		return;
+	if (rc->st == RC_PENDING) {
+		dur_text(cf->pending_timeout_ms, d, sizeof(d));
+		lim_refused(rc, "pending_timeout %s", d);
+		snprintf(text, sizeof(text), "no CONNECT within %s (pending_timeout)", d);
+		rc->st = RC_GONE;
+		ts_refuse(rc->ts, TS_R_TSFAIL, text);
+		return;
+	}
+	if (rc->st != RC_CALL || rc->call == NULL)
+		return;
+	if (!rc->active) {
+		if (cf->idle_call_timeout_ms <= 0)
+			return;
+		dur_text(cf->idle_call_timeout_ms, d, sizeof(d));
+		lim_refused(rc, "idle_call_timeout %s", d);
+		log_info("call from %s: no transfer for %s: ended (idle_call_timeout)", rc->peer, d);
+		snprintf(text, sizeof(text), "no transfer within %s (idle_call_timeout)", d);
+		rc->st = RC_GONE;
+		niftp_call_abort(rc->call, TS_R_TSFAIL, text);
+		return;
+	}
+	if (cf->min_rate == 0 || rc->tfs != NULL)
+		return;
+	now_oct = rcall_octets(rc);
+	el = loop_now_ms() - rc->win_start;
+	if (waiting_on_us(rc) || el <= 0) {
+		rcall_window(rc);
+		return;
+	}
+	rate = (now_oct - rc->win_octets) * 1000 / (uint64_t) el;
+	if (rate >= cf->min_rate) {
+		rcall_window(rc);
+		return;
+	}
+	lim_refused(rc, "min_rate %llu", (unsigned long long) cf->min_rate);
+	log_info("call from %s: transfer at %llu octets/s over %s, below min_rate %llu: cut "
+	    "(it can be resumed)", rc->peer, (unsigned long long) rate,
+	    dur_text((int) el, d, sizeof(d)), (unsigned long long) cf->min_rate);
+	snprintf(text, sizeof(text), "transfer slower than %llu octets/s (min_rate)",
+	    (unsigned long long) cf->min_rate);
+	rc->st = RC_GONE;
+	niftp_call_abort(rc->call, TS_R_TSFAIL, text);
+}
+
 /* --- calls ---------------------------------------------------------------- */
 
 static void rcall_free(struct rcall *rc)
@@ -804,6 +1197,8 @@ static void rcall_free(struct rcall *rc)
 
 	if (rc->reap_timer)
 		loop_timer_del(rd->loop, rc->reap_timer);
+	if (rc->lim_timer)
+		loop_timer_del(rd->loop, rc->lim_timer);
 	if (rc->fh != NULL) {
 		rc->fh->rc = NULL;
 		rc->fh->n = NULL;
@@ -838,6 +1233,8 @@ static void rcall_reap(struct loop *loop, void *arg)
 static void rcall_down(struct rcall *rc)
 {
 	rc->down = 1;
+	rc->st = RC_GONE;
+	rcall_arm(rc, 0);
 	if (rc->reap_timer == 0)
 		rc->reap_timer = loop_timer_add(rc->rd->loop, 0, rcall_reap, rc);
 }
@@ -850,6 +1247,12 @@ static void recv_event(void *arg, struct niftp_call *call, const struct niftp_ev
 	switch (ev->type) {
 	case NIFTP_EV_SFT:
 		rc->active = 1;
+		if (rc->st == RC_CALL) {
+			if (rc->rd->conf->min_rate > 0 && rc->tfs == NULL)
+				rcall_window(rc);
+			else
+				rcall_arm(rc, 0);
+		}
 		break;
 	case NIFTP_EV_DONE:
 		rc->active = 0;
@@ -858,6 +1261,8 @@ static void recv_event(void *arg, struct niftp_call *call, const struct niftp_ev
 			    niftp_status_str(ev->status), ev->reason ? ev->reason : "");
 		if (rc->rd->stopping)
 			niftp_call_hangup(rc->call);
+		else if (rc->st == RC_CALL)
+			rcall_idle(rc);
 		break;
 	case NIFTP_EV_FAILED:
 		log_warn("call from %s: %s", rc->peer, ev->reason ? ev->reason : "protocol error");
@@ -894,6 +1299,38 @@ static int called_ok(const char *called)
 	return called[3] == '\0' || called[3] == '.';
 }
 
+/* recv_refuse - refuse rc's CONNECT: it counts in no budget from now */
+static void recv_refuse(struct rcall *rc, struct ts_conn *c, int reason, const char *text)
+{
+	rc->st = RC_GONE;
+	rcall_arm(rc, 0);
+	ts_refuse(c, reason, text);
+}
+
+/* call_budget - rc's CONNECT came: room for one more call? 0, or -1 refused */
+static int call_budget(struct rcall *rc, struct ts_conn *c)
+{
+	struct relayd *rd = rc->rd;
+	const struct conf *cf = rd->conf;
+	char    text[200];
+
+	if (count_rc(rd, RC_CALL, NULL) >= cf->max_calls) {
+		lim_refused(rc, "max_calls %u", cf->max_calls);
+		recv_refuse(rc, c, TS_R_BUSY, "too many calls");
+		return -1;
+	}
+	if (rc->addr[0] && cf->max_calls_per_addr > 0
+	    && count_rc(rd, RC_CALL, rc->addr) >= cf->max_calls_per_addr) {
+		lim_refused(rc, "max_calls_per_addr %u", cf->max_calls_per_addr);
+		snprintf(text, sizeof(text), "too many calls from %s", rc->addr);
+		recv_refuse(rc, c, TS_R_BUSY, text);
+		return -1;
+	}
+	rc->st = RC_CALL;
+	rcall_idle(rc);
+	return 0;
+}
+
 static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *arg)
 {
 	struct rcall *rc = arg;
@@ -909,29 +1346,27 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 		    >= sizeof(rc->calling)) {
 			log_warn("call from %s refused: calling address longer than %d octets",
 			    rc->peer, RECV_CALLER_MAX - 1);
-			ts_refuse(c, TS_R_BADADDR, "calling address too long");
+			recv_refuse(rc, c, TS_R_BADADDR, "calling address too long");
 			return;
 		}
 		if (rd->stopping) {
-			ts_refuse(c, TS_R_OUTOFORDER, "mail relay shutting down");
+			recv_refuse(rc, c, TS_R_OUTOFORDER, "mail relay shutting down");
 			return;
 		}
 		if (!called_ok(called)) {
 			log_warn("call from %s refused: unknown called address '%s'", rc->peer,
 			    called);
-			ts_refuse(c, TS_R_BADADDR, "unknown called address");
+			recv_refuse(rc, c, TS_R_BADADDR, "unknown called address");
 			return;
 		}
-		if ((unsigned) rd->nrcalls > rd->conf->max_calls) {
-			ts_refuse(c, TS_R_BUSY, "too many calls");
+		if (call_budget(rc, c) < 0)
 			return;
-		}
 		if (trace_fs_called(called)) {
 			char    why[400];
 
 			if (!trace_fs_allowed(rd, c, why, sizeof(why))) {
 				log_warn("call from %s for traces refused: %s", rc->peer, why);
-				ts_refuse(c, TS_R_BARRED, "traces are served to route peers only");
+				recv_refuse(rc, c, TS_R_BARRED, "traces are served to route peers only");
 				return;
 			}
 			if (ts_accept(c) < 0)
@@ -970,19 +1405,48 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 	}
 }
 
-/* relayd_serve_new - a new transport call */
+/* pending_drop - drop a pending connection to make room (no reason
+ * reaches it: it has not even sent its CONNECT) */
+static void pending_drop(struct rcall *rc, const char *limit, unsigned n)
+{
+	lim_refused(rc, "%s %u", limit, n);
+	rcall_free(rc);
+}
+
+/*
+ * relayd_serve_new - a new transport connection: pending until its
+ * CONNECT. Room is made first: beyond max_pending_per_addr from its
+ * source, or max_pending in all, the OLDEST pending connection (of that
+ * source, or of all) is dropped, never a call past its CONNECT. A caller
+ * sends CONNECT at once, so an honest connection is pending for a moment
+ * only: dropping the oldest keeps it served under a flood of silent ones,
+ * where refusing the newest would lock it out until they time out.
+ */
 void relayd_serve_new(struct relayd *rd, struct ts_listener *l, struct ts_conn *c)
 {
-	struct rcall *rc = xcalloc(1, sizeof(*rc));
+	struct rcall *rc = xcalloc(1, sizeof(*rc)), *old;
+	const struct conf *cf = rd->conf;
+	enum ts_kind k = ts_conn_kind(c);
 
 	(void) l;
 	rc->rd = rd;
 	rc->ts = c;
+	rc->st = RC_PENDING;
 	str_copy(rc->peer, ts_peer(c), sizeof(rc->peer));
+	if (k == TS_TCP || k == TS_RAWTCP)
+		addr_key(rc->peer, rc->addr, sizeof(rc->addr));
+	if (rc->addr[0] && cf->max_pending_per_addr > 0)
+		while (count_rc(rd, RC_PENDING, rc->addr) >= cf->max_pending_per_addr
+		    && (old = oldest_pending(rd, rc->addr)) != NULL)
+			pending_drop(old, "max_pending_per_addr", cf->max_pending_per_addr);
+	while (count_rc(rd, RC_PENDING, NULL) >= cf->max_pending
+	    && (old = oldest_pending(rd, NULL)) != NULL)
+		pending_drop(old, "max_pending", cf->max_pending);
 	rc->next = rd->rcalls;
 	rd->rcalls = rc;
 	rd->nrcalls++;
 	ts_set_handler(c, recv_incoming, rc);
+	rcall_arm(rc, cf->pending_timeout_ms);
 }
 
 /* relayd_recv_busy - calls alive */
@@ -991,11 +1455,14 @@ int relayd_recv_busy(const struct relayd *rd)
 	return rd->rcalls != NULL;
 }
 
-/* relayd_recv_stop - end calls between transfers (all when now) */
+/* relayd_recv_stop - end calls between transfers (all when now); the
+ * refusals counted so far are journaled */
 void relayd_recv_stop(struct relayd *rd, int now)
 {
 	struct rcall *rc;
 
+	if (lim.rd == rd && lim.loop == rd->loop)
+		lim_flush(1);
 	for (rc = rd->rcalls; rc != NULL; rc = rc->next) {
 		if (rc->down || (!now && rc->active))
 			continue;
