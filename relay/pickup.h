@@ -15,16 +15,49 @@
  *	letter. The rename is the claim: a file is taken once. At most
  *	PICKUP_CLAIMS_MAX files are read at a time; more wait by name.
  *
- *	Files come from three places: inotify (IN_CLOSE_WRITE,
- *	IN_MOVED_TO), the control request "pickup FILE" (mailctl submit,
- *	which learns the assigned name), and a scan of out/ at most once a
- *	second that takes files unchanged for PICKUP_STABLE_S seconds (a
- *	drop written in place whose writer died, or one inotify missed).
+ *	The drop protocol (doc/mailrelayd.8, DROPPING LETTERS). Names
+ *	starting with "." are never looked at. A file renamed into out/
+ *	(inotify IN_MOVED_TO) is taken at once. A file written in place is
+ *	taken only when all of these hold:
+ *	- no writer: the pickup saw IN_CLOSE_WRITE for it after the last
+ *	  IN_MODIFY (a file seen being written waits for that event, or for
+ *	  a later probe to find no writer: truncate(2) by name), and no
+ *	  one has it open for writing now: the kernel is asked with a read
+ *	  lease probe (fcntl F_SETLEASE F_RDLCK on a read-only descriptor,
+ *	  released at once; refused with EAGAIN while any descriptor is open
+ *	  for writing). Where the probe is not allowed (another owner and no
+ *	  CAP_LEASE, a file system without leases) the inotify IN_OPEN and
+ *	  IN_CLOSE_* events stand in: an open not yet closed makes it wait;
+ *	- stable: its inode, size and mtime (nanoseconds) are the same at
+ *	  two looks PICKUP_STABLE_MS apart, the first taken at the close
+ *	  event (or when the file was found), the second with the probe;
+ *	  any change starts the interval again;
+ *	- and, checked by the worker after reading it, still no writer and
+ *	  the same inode, size and mtime (else it goes back to waiting).
+ *	So a writer that closes and then reopens the file within
+ *	PICKUP_STABLE_MS of its close makes it wait again; a file whose
+ *	writer never closes it is never taken (logged once after
+ *	PICKUP_WAIT_LOG_S).
+ *
+ *	Files found by a scan of out/ (at start-up, every PICKUP_RESCAN_MS
+ *	as a safety net, after an inotify queue overflow IN_Q_OVERFLOW, or
+ *	when more than PICKUP_WATCH_MAX wait) have no event history: they
+ *	are taken by the same rule without the close event (no writer by
+ *	the probe, stable). Without inotify at all only the scan works,
+ *	and without the lease probe too only stability guards a file.
+ *	"submit.*" files are mailctl's: taken by its pickup request, or by
+ *	a scan when unclaimed PICKUP_SUBMIT_S after their mtime (at once
+ *	by the forced scan at start-up).
+ *
+ *	The pickup keeps its own inotify watch on out/ (IN_OPEN,
+ *	IN_MODIFY, IN_CLOSE_WRITE, IN_CLOSE_NOWRITE, IN_MOVED_TO,
+ *	IN_MOVED_FROM, IN_DELETE), made by the first scan.
  * DIAGNOSTICS
  *	A drop that cannot be read is logged ("pick up 'out/FILE': ...")
  *	and left in out/; one that is not a letter goes to corrupt/ with the
  *	reader's reason in its journal line and a warning. The callback of a
- *	claim hears the same reason.
+ *	claim hears the same reason. A file still open for writing after
+ *	PICKUP_WAIT_LOG_S is logged once; a lost watch is logged once.
  *--*/
 #ifndef RELAY_PICKUP_H
 #define RELAY_PICKUP_H
@@ -35,7 +68,11 @@ struct relayd;
 struct pickup;
 
 #define PICKUP_CLAIMS_MAX	256	/* drops read at a time (memory stays bounded) */
-#define PICKUP_STABLE_S		2	/* a scanned drop unchanged this long is taken */
+#define PICKUP_STABLE_MS	500	/* the stability interval of a drop written in place */
+#define PICKUP_RESCAN_MS	1000	/* the safety-net scan of out/ */
+#define PICKUP_WATCH_MAX	4096	/* in-place drops followed at a time (more: later scans) */
+#define PICKUP_SUBMIT_S		2	/* a submit.* drop unclaimed this long is taken by a scan */
+#define PICKUP_WAIT_LOG_S	30	/* a drop still open for writing this long is logged once */
 
 /* pickup_done_fn - outcome of a claim: ok with the assigned name, or not
  * with err (borrowed for the call) */
@@ -45,14 +82,19 @@ typedef void pickup_done_fn(void *arg, int ok, const char *name, const char *err
 struct pickup *pickup_new(struct relayd *rd);
 void pickup_free(struct pickup *p);
 
-/* pickup_claim - take out/FILE (see DESCRIPTION); cb (may be NULL) hears
- * the outcome once durable. 0, or -1 with err (errno EINVAL: not a drop
+/* pickup_claim - with cb: take out/FILE now, whatever the drop rule says
+ * (the "pickup FILE" request: mailctl submit renamed it in); cb hears the
+ * outcome once durable. With cb NULL: a notice that out/FILE changed (an
+ * out/ watch of the caller's); the file is taken by the drop rule of the
+ * DESCRIPTION, not at once. 0, or -1 with err (errno EINVAL: not a drop
  * file name; ENOENT: taken meanwhile). */
 int  pickup_claim(struct pickup *p, const char *file, pickup_done_fn *cb, void *cb_arg,
 	char *err, size_t errlen);
-/* pickup_scan - scan out/ now (force: take files regardless of age) */
+/* pickup_scan - scan out/ now (the first scan also sets up the watch);
+ * force: take unclaimed submit.* files regardless of age. Files written in
+ * place always follow the drop rule. */
 void pickup_scan(struct pickup *p, int force);
-/* pickup_tick - scan out/ when the last scan is a second old */
+/* pickup_tick - scan out/ when the last scan is PICKUP_RESCAN_MS old */
 void pickup_tick(struct pickup *p);
 /* pickup_busy - claims in flight */
 int  pickup_busy(const struct pickup *p);
