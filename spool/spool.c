@@ -883,6 +883,41 @@ static int spool_snapshot(struct spool *sp, char *err, size_t errlen)
  * Opening
  */
 
+/* spool_dir_safe - the spool directory (rel NULL) or its state rel
+ * belongs to us and no one else may change it: owned by the effective
+ * user, not writable by group or others (unless shared: out/, the
+ * drop). 0, or -1 with err naming the
+ * path and the fix, errno EPERM. (A spool another user can change is
+ * one whose files that user can swap for links into anything the
+ * daemon may remove or read.) */
+static int spool_dir_safe(struct spool *sp, int fd, const char *rel, int shared, char *err,
+	size_t errlen)
+{
+	struct stat sb;
+	char    path[4096];
+
+	snprintf(path, sizeof(path), "%s%s%s", sp->dir, rel ? "/" : "", rel ? rel : "");
+	if (fstat(fd, &sb) < 0) {
+		spool_errf(err, errlen, "stat '%s'", path);
+		return -1;
+	}
+	if (sb.st_uid != geteuid()) {
+		snprintf(err, errlen, "spool: '%.3000s' belongs to uid %lu, not to this process's"
+		    " user (uid %lu): refused (chown -R it, or run as its owner)", path,
+		    (unsigned long) sb.st_uid, (unsigned long) geteuid());
+		errno = EPERM;
+		return -1;
+	}
+	if (!shared && (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(err, errlen, "spool: '%.3000s' is writable by %s (mode %04o): refused"
+		    " (chmod go-w '%.3000s')", path, sb.st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned) (sb.st_mode & 07777), path);
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 /* spool_lock - one open spool per directory: an exclusive flock on
  * SPOOL/lock, held until spool_close (the process's end releases it
  * whatever happens); the holder writes its pid into the file, so that
@@ -965,7 +1000,8 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 		spool_errf(err, errlen, "open '%s'", sp->dir);
 		goto fail;
 	}
-	if (spool_lock(sp, err, errlen) < 0)
+	if (spool_dir_safe(sp, sp->rootfd, NULL, 0, err, errlen) < 0
+	    || spool_lock(sp, err, errlen) < 0)
 		goto fail;
 	for (i = 0; i < SPOOL_NSTATES; i++) {
 		const char *d = spool_states[i];
@@ -981,6 +1017,11 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 			spool_errf(err, errlen, "open '%s'", d);
 			goto fail;
 		}
+		/* out/ may be a shared drop (group-writable, sticky): the
+		 * daemon only renames out of it, never follows or removes
+		 * what it does not claim */
+		if (spool_dir_safe(sp, sp->dfd[i], d, i == SPOOL_OUT, err, errlen) < 0)
+			goto fail;
 	}
 	/* dockets/ is an older version's (one file per docket): kept open
 	 * for its intent record and the conversion, never created */

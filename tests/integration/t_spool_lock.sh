@@ -6,7 +6,9 @@
 # the first is delivered once. Once the first stopped, a new one starts
 # on the same spool. A state directory that is a symbolic link is
 # refused (exit 78), and the files in the directory it points to are
-# left alone (start-up recovery removes files in tmp/).
+# left alone (start-up recovery removes files in tmp/); so are a state
+# others (or its group) may write, and a spool of another user; out/,
+# a drop that may be shared, may be group- or world-writable.
 set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 [ -f "$top/tests/integration/lib-relay.sh" ] || top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -64,4 +66,36 @@ else
 fi
 [ -f "$T/elsewhere/precious" ] && ok "the files it points to are left alone" ||
 	bad "the file behind the link was removed"
+rm -f "$sp/tmp"
+mkdir "$sp/tmp"
+chmod 0750 "$sp/tmp"
+
+# --- a state others may change, a spool of another user --------------------------------------
+# refused_with MODE-DESC WANT - start must exit 78 with a line matching WANT
+refused_with() {
+	timeout 20 "$RELAYD" -f -c "$T/ucl.ini" >"$T/unsafe.out" 2>&1
+	rc=$?
+	if [ $rc -eq 78 ] && grep -q -- "$2" "$T/unsafe.out"; then
+		ok "$1: refused: $(sed 's/^[^ ]* mailrelayd: //' "$T/unsafe.out" | head -1)"
+	else
+		bad "$1: exit $rc (want 78), said: $(head -2 "$T/unsafe.out")"
+	fi
+}
+chmod 0777 "$sp/tmp"
+refused_with "tmp/ writable by others" "'$sp/tmp' is writable by others (mode 0777)"
+chmod 0770 "$sp/queue"
+chmod 0750 "$sp/tmp"
+refused_with "queue/ writable by its group" "'$sp/queue' is writable by its group (mode 0770)"
+chmod 0750 "$sp/queue"
+if [ "$(id -u)" = 0 ]; then
+	chown 65534 "$sp"
+	refused_with "a spool of another user" "'$sp' belongs to uid 65534, not to this process"
+	chown 0 "$sp"
+else
+	note "skip: a spool of another user (needs root to chown)"
+fi
+# out/ may be a shared drop
+chmod 1777 "$sp/out"
+start_node ucl && ok "a shared out/ (mode 1777) is accepted" || bad "a shared out/ was refused"
+stop_node ucl || bad "ucl did not stop"
 relay_finish
