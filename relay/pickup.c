@@ -941,7 +941,9 @@ static int scan_out(void *arg, const char *name)
 		return sc->n >= 4 * PICKUP_CLAIMS_MAX;	/* a batch at a time */
 	}
 	if (p->nwait >= PICKUP_WATCH_MAX)
-		return 1;		/* the next scans find the rest */
+		return 0;		/* the next scans find the rest (go on: a
+					 * left submit.* file later in out/ must
+					 * still be found) */
 	/* no event history: the drop rule without the close event */
 	d = drop_add(p, name, DROP_WAIT);
 	drop_arm(p, d);

@@ -40,7 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -160,34 +159,6 @@ static void relayd_new_call(struct ts_listener *l, struct ts_conn *c, void *arg)
 	relayd_serve_new(arg, l, c);
 }
 
-/* --- out/ watch ------------------------------------------------------------ */
-
-static void inotify_readable(struct loop *loop, int fd, int mask, void *arg)
-{
-	struct relayd *rd = arg;
-	char    b[16 * 1024] __attribute__((aligned(8)));
-	char    err[RELAYD_ERRLEN];
-	ssize_t n;
-	size_t  off;
-
-	(void) loop;
-	(void) mask;
-	while ((n = read(fd, b, sizeof(b))) > 0)
-		for (off = 0; off + sizeof(struct inotify_event) <= (size_t) n;) {
-			struct inotify_event *ev = (struct inotify_event *) (void *) (b + off);
-
-			/* "submit.*" drops are taken by mailctl's pickup request, which
-			 * must learn the name: not here (the age rule takes them if
-			 * mailctl died before asking) */
-			if (ev->len > 0 && ev->name[0] != '.' && !rd->stopping
-			    && strncmp(ev->name, "submit.", 7) != 0
-			    && pickup_claim(rd->pickup, ev->name, NULL, NULL, err, sizeof(err)) < 0
-			    && errno != ENOENT)
-				log_error("pick up 'out/%s': %s", ev->name, err);
-			off += sizeof(*ev) + ev->len;
-		}
-}
-
 /* --- reload and stop -------------------------------------------------------- */
 
 static int relayd_reload(struct relayd *rd, struct buf *out)
@@ -285,6 +256,9 @@ static int relayd_signals(struct relayd *rd)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* pickup's write check takes a read lease for an instant: a writer
+	 * opening the file then breaks it, and the kernel sends SIGIO */
+	signal(SIGIO, SIG_IGN);
 	return loop_fd_set(rd->loop, rd->sig_pipe[0], LOOP_READ, sig_readable, rd);
 }
 
@@ -308,6 +282,9 @@ static int stdio_splice(const struct conf *c)
 		return RX_TEMPFAIL;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* pickup's write check takes a read lease for an instant: a writer
+	 * opening the file then breaks it, and the kernel sends SIGIO */
+	signal(SIGIO, SIG_IGN);
 	while (out_open) {
 		pf[0].fd = in_open ? 0 : -1;
 		pf[0].events = POLLIN;
@@ -385,7 +362,6 @@ int relayd_main(int argc, char **argv)
 	char   *text;
 
 	memset(&rd, 0, sizeof(rd));
-	rd.inotify_fd = -1;
 	rd.sig_pipe[0] = rd.sig_pipe[1] = -1;
 	log_init("mailrelayd", LOG_LVL_INFO);
 	while ((c = getopt_long(argc, argv, "c:fv", lo, NULL)) != -1) {
@@ -518,14 +494,6 @@ int relayd_main(int argc, char **argv)
 		rc = RX_TEMPFAIL;
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/out", rd.conf->spool);
-	if ((rd.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) >= 0) {
-		if (inotify_add_watch(rd.inotify_fd, path, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
-			close(rd.inotify_fd);
-			rd.inotify_fd = -1;
-		} else
-			loop_fd_set(rd.loop, rd.inotify_fd, LOOP_READ, inotify_readable, &rd);
-	}
 	{
 		/* partial received files: committed before a crash, or kept
 		 * longer than the server dockets that refer to them */
@@ -617,10 +585,6 @@ out:
 	for (c = 0; c < rd.nls; c++)
 		ts_listener_close(rd.ls[c]);
 	ctl_server_free(ctl);
-	if (rd.inotify_fd >= 0) {
-		loop_fd_del(rd.loop, rd.inotify_fd);
-		close(rd.inotify_fd);
-	}
 	/* transactions and jobs end while the queue and channels they call
 	 * back into still exist */
 	if (rd.sp != NULL)

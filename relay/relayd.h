@@ -75,7 +75,6 @@ struct relayd {
 	struct pickup *pickup;
 	const struct channel_ops *chops[CHANNEL_MAX];
 	void   *chself[CHANNEL_MAX];
-	int	inotify_fd;
 	/* stopping */
 	int	stopping;
 	int	stop_now;

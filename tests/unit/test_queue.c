@@ -303,7 +303,6 @@ static int node_open(struct tnode *n, const char *dir)
 	char    path[T_PATH + 16], err[RELAYD_ERRLEN];
 
 	memset(n, 0, sizeof(*n));
-	n->rd.inotify_fd = -1;
 	n->rd.sig_pipe[0] = n->rd.sig_pipe[1] = -1;
 	str_copy(n->dir, dir, sizeof(n->dir));
 	snprintf(n->spool, sizeof(n->spool), "%s/spool", dir);
