@@ -473,7 +473,7 @@ static void env_saved(void *arg, int ok, const char *err)
 		env_unlink(q, e);
 		env_gone(e, 0);
 		env_reload(q, nm);
-		if (--l->nenv <= 0)
+		if (--l->nenv <= 0 && l->leaving == 0)
 			letter_del(q, l);
 	} else if (e->saving == 0 && e->state == QENV_QUEUED)
 		sched_kick(q->rd->sched, e);	/* (an active one is its channel's) */

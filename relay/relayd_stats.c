@@ -608,7 +608,10 @@ static struct stats_snap *stats_scan_queue(struct relayd *rd, time_t now)
 			h->deferred++;
 			if (h->failing < age) {
 				h->failing = age;
-				str_copy(h->error, qenv_error(e), sizeof(h->error));
+				/* a next hop's text: escaped, as the offline
+				 * listing (queue_list_dir) writes it */
+				str_escape(h->error, sizeof(h->error), qenv_error(e),
+				    strlen(qenv_error(e)));
 			}
 		}
 	}

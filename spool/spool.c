@@ -1207,14 +1207,17 @@ static int spool_pool_put(struct spool *sp, const char *rel)
 	/* only a regular file with no other name: emptying one that a
 	 * kept part/ link still names would empty that too, and the next
 	 * letter would share its inode */
-	if (fstatat(AT_FDCWD, path, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode)
-	    || sb.st_nlink != 1)
-		return -1;
 	/* emptied first: a pool never holds a letter's octets (a crash
 	 * between the two leaves an empty letter without records, which
-	 * is removed like any letter without records) */
-	if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	 * is removed like any letter without records); the checks on the
+	 * descriptor that is emptied, not on a name looked up twice */
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0)
 		return -1;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1
+	    || ftruncate(fd, 0) < 0) {
+		close(fd);
+		return -1;
+	}
 	close(fd);
 	spool_pool_name(id, fn, sizeof(fn));
 	if (sys_renameat(AT_FDCWD, path, sp->dfd[SPOOL_TMP], fn) < 0)
@@ -1222,9 +1225,9 @@ static int spool_pool_put(struct spool *sp, const char *rel)
 	pthread_mutex_lock(&sp->pool_lock);
 	if (sp->npool < SPOOL_POOL_MAX) {
 		sp->pool[sp->npool++] = id;
+		sp->pool_recycled++;
 		id = 0;
 	}
-	sp->pool_recycled++;
 	pthread_mutex_unlock(&sp->pool_lock);
 	if (id != 0)
 		(void) unlinkat(sp->dfd[SPOOL_TMP], fn, 0);
