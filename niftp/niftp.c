@@ -111,6 +111,8 @@ enum niftp_status niftp_status_of_state(uint16_t st)
 
 enum niftp_status niftp_status_of_code(uint8_t code)
 {
+	if (code == NIFTP_QR_DENIED)
+		return NIFTP_ERR_AUTH;
 	return (code & 1) ? NIFTP_ERR_PERM : NIFTP_ERR_TEMP;
 }
 

@@ -346,6 +346,11 @@ void niftp_lost(struct niftp *n, const char *reason);
 /* niftp_commit_done - the filestore's answer to commit(): ok 1, or 0
  * with a reason and retry (temporary) flag */
 void niftp_commit_done(struct niftp *n, int ok, int retry, const char *reason);
+/* retry argument of niftp_commit_done: the file is refused as something the
+ * caller is not permitted to send (a relaying refusal): QR(NIFTP_QR_DENIED),
+ * no retry; the donor's status is NIFTP_ERR_AUTH (niftp put: exit 77) */
+#define NIFTP_COMMIT_DENIED	2
+#define NIFTP_QR_DENIED		0x23	/* QR/ER argument: not permitted, do not retry */
 /* niftp_open_done - the filestore's late answer to an open returning 1;
  * when the transfer was abandoned meanwhile (call failed or lost), a file
  * opened (ok) is handed back at once with fs->finish(fh, 0) */

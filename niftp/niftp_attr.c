@@ -154,7 +154,10 @@ size_t niftp_sft_attrs(struct niftp *n, struct niftp_attr *a, size_t max)
 			NIFTP_Q_MONITOR | NIFTP_Q_NOVALUE | NIFTP_OP_ANY);
 	else
 		niftp_attr_str(&a[na++], NIFTP_A_FILENAME, NIFTP_OP_EQ, r->filename);
-	if (r->mail || r->username == NULL)
+	/* mail: "no value" unless the program gives one (a mail relay sends
+	 * the link's credentials only to a peer that expects them: unix-niftp
+	 * refuses a username on a mail transfer) */
+	if (r->username == NULL)
 		niftp_attr_none(&a[na++], NIFTP_A_USERNAME,
 			NIFTP_Q_MONITOR | NIFTP_Q_NOVALUE | NIFTP_OP_ANY);
 	else

@@ -819,7 +819,8 @@ int niftp_data_commit_done(struct niftp *n, int ok, int retry, const char *reaso
 		return 0;
 	}
 	snprintf(why, sizeof(why), "%s", reason && reason[0] ? reason : "commit failed");
-	return recv_error(n, retry ? 0x20 : 0x21, why);
+	return recv_error(n, retry == NIFTP_COMMIT_DENIED ? NIFTP_QR_DENIED : retry ? 0x20 : 0x21,
+		why);
 }
 
 void niftp_data_reset(struct niftp *n)

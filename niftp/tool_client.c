@@ -333,7 +333,7 @@ int client_run(struct client_spec *cs)
 				    client_peer_text(cl.reason), cl.state);
 				goto out;
 			case NIFTP_ERR_AUTH:
-				rc = client_fail(&cl, TOOL_NOPERM, "login refused: %s (state 0x%04x)",
+				rc = client_fail(&cl, TOOL_NOPERM, "not permitted: %s (state 0x%04x)",
 				    client_peer_text(cl.reason), cl.state);
 				goto out;
 			case NIFTP_ERR_PROTO:

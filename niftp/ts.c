@@ -1677,6 +1677,47 @@ const char *ts_peer(const struct ts_conn *c)
 	return c->peer;
 }
 
+int ts_peer_uid(const struct ts_conn *c, unsigned long *uid)
+{
+	struct ucred uc;
+	socklen_t sl = sizeof(uc);
+
+	if (c->kind != TS_UNIX || !c->is_sock || c->fd_in < 0
+	    || getsockopt(c->fd_in, SOL_SOCKET, SO_PEERCRED, &uc, &sl) < 0 || sl != sizeof(uc))
+		return -1;
+	*uid = (unsigned long) uc.uid;
+	return 0;
+}
+
+int ts_peer_ip(const struct ts_conn *c, int *family, unsigned char ip[16])
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if ((c->kind != TS_TCP && c->kind != TS_RAWTCP) || !c->is_sock || c->fd_in < 0
+	    || getpeername(c->fd_in, (struct sockaddr *) &ss, &sl) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		*family = AF_INET;
+		memcpy(ip, &((struct sockaddr_in *) &ss)->sin_addr, 4);
+		return 0;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const unsigned char *a = ((struct sockaddr_in6 *) &ss)->sin6_addr.s6_addr;
+		static const unsigned char mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+
+		if (memcmp(a, mapped, 12) == 0) {
+			*family = AF_INET;
+			memcpy(ip, a + 12, 4);
+		} else {
+			*family = AF_INET6;
+			memcpy(ip, a, 16);
+		}
+		return 0;
+	}
+	return -1;
+}
+
 /* ts_bytes - payload octets sent and received */
 void ts_bytes(const struct ts_conn *c, uint64_t *sent, uint64_t *rcvd)
 {

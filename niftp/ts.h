@@ -189,6 +189,13 @@ const char *ts_calling(const struct ts_conn *c);
 /* ts_peer - the peer for messages and rawtcp caller identity:
  * "127.0.0.1:4521", "[::1]:4521", "unix:/path", "exec:cmd", "stdio" */
 const char *ts_peer(const struct ts_conn *c);
+/* ts_peer_uid - the user id of a unix: caller (SO_PEERCRED): 0 with *uid,
+ * -1 for other kinds or when the kernel does not say */
+int  ts_peer_uid(const struct ts_conn *c, unsigned long *uid);
+/* ts_peer_ip - the address of a tcp:/rawtcp: peer as struct sockaddr
+ * bytes: the family (AF_INET, AF_INET6; a v4-mapped v6 address is given
+ * as AF_INET) and 4 or 16 octets in ip; -1 for other kinds */
+int  ts_peer_ip(const struct ts_conn *c, int *family, unsigned char ip[16]);
 /* ts_bytes - octets of payload sent and received so far */
 void ts_bytes(const struct ts_conn *c, uint64_t *sent, uint64_t *rcvd);
 

@@ -56,6 +56,7 @@
 #include "relay/chan_niftp.h"
 #include "relay/channel.h"
 #include "relay/conf.h"
+#include "relay/peer.h"
 #include "relay/queue.h"
 #include "relay/rec.h"
 #include "relay/relayd.h"
@@ -860,6 +861,16 @@ static void transfer_start(struct fcall *fc, struct qenv *e)
 	snprintf(copy_id, sizeof(copy_id), "niftpmail-copy %s/%s size=%llu crc=%08lx",
 	    cn->rd->conf->name, e->l->name, (unsigned long long) f->size, (unsigned long) f->crc);
 	req.copy_id = copy_id;
+	{
+		/* the link's credentials, when the next hop is a [peer] with
+		 * them (never over rawtcp:, relay/peer.h); else "no value" */
+		const struct conf_peer *p = peer_for_hop(cn->rd->conf, fc->hop->name, fc->addr);
+
+		if (p != NULL) {
+			req.username = p->username;
+			req.password = p->password;
+		}
+	}
 	if (f->have_dk)
 		niftp_resume_req(&req, fdk(f));
 	set_str(&f->remote, NULL);

@@ -5,6 +5,7 @@
  *	mailrelayd node configuration: load, validate, read
  * SYNOPSIS
  *	#include "relay/conf.h"
+#include "relay/peer.h"
  * DESCRIPTION
  *	See conf.h for the contract and doc/mailrelayd.conf.5 for the
  *	file format.
@@ -42,6 +43,7 @@
 #include "niftp/ts.h"
 #include "relay/channel.h"
 #include "relay/conf.h"
+#include "relay/peer.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
@@ -70,14 +72,17 @@ struct ld {
 };
 
 static const char *const node_keys[] = { "name", "spool", "control", "calling", "log_file",
-	"pid_file", "metrics_file", "metrics_interval", NULL };
-static const char *const listen_keys[] = { "mail", NULL };
+	"pid_file", "metrics_file", "metrics_interval", "user", NULL };
+static const char *const listen_keys[] = { "mail", "accept", "trace", NULL };
+static const char *const peer_keys[] = { "username", "password_file", "from", "via", NULL };
 static const char *const local_keys[] = { "names", "maildir", "users", "reversed_names", NULL };
 static const char *const retry_keys[] = { "first", "max", "warn", "give_up", "docket_keep", NULL };
 static const char *const limits_keys[] = { "hops", "max_letter_size", "max_recipients",
 	"calls_per_hop", "max_calls", "connect_timeout", "setup_timeout", "idle_timeout",
 	"hop_fail_warn", "max_calls_per_addr", "max_pending", "max_pending_per_addr",
-	"pending_timeout", "min_rate", "rate_window", "idle_call_timeout", NULL };
+	"pending_timeout", "min_rate", "rate_window", "idle_call_timeout", "max_calls_per_peer",
+	"max_partial_per_peer", "max_dockets_per_peer", "max_dockets_per_source",
+	"auth_fail_delay", NULL };
 static const char *const archive_keys[] = { "enabled", "dir", "keep", NULL };
 
 /* Known sections; keys NULL means any key is allowed. */
@@ -218,6 +223,10 @@ static int known_section(const char *sec, const char *const **keys)
 			*keys = sections[i].keys;
 			return 1;
 		}
+	if (strncmp(sec, "peer ", 5) == 0) {
+		*keys = peer_keys;
+		return 1;
+	}
 	/* a channel's own section */
 	for (int i = 0; i < CHANNEL_MAX; i++)
 		if ((ch = channel_default((enum route_channel) i)) != NULL && ch->section != NULL
@@ -540,6 +549,13 @@ static void load_node(struct ld *ld)
 	} else if (c->name != NULL)
 		c->calling = xstrdup(c->name);
 
+	if ((v = get(ld, "node", "user")) != NULL) {
+		if (*v == '\0' || strlen(v) > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(v) || *v == '-')
+			cerr(ld, "node", "user", "bad user name '%.40s'", v);
+		else
+			c->user = xstrdup(v);
+	}
 	if ((v = get(ld, "node", "log_file")) != NULL)
 		c->log_file = make_abs(ld, "node", "log_file", v);
 	if ((v = get(ld, "node", "pid_file")) != NULL)
@@ -551,13 +567,37 @@ static void load_listen(struct ld *ld)
 	struct conf *c = ld->c;
 	const char *v = get(ld, "listen", "mail"), *p = v;
 	char *item;
+	int dflt = PEER_ACCEPT_LOCAL;
 
+	if ((v = get(ld, "listen", "accept")) != NULL
+	    && (dflt = peer_accept_parse(v)) < 0) {
+		cerr(ld, "listen", "accept", "'%.40s' is not peers, local or any", v);
+		dflt = PEER_ACCEPT_LOCAL;
+	}
+	c->trace_access = PEER_ACCEPT_PEERS;
+	if ((v = get(ld, "listen", "trace")) != NULL
+	    && (c->trace_access = peer_accept_parse(v)) < 0) {
+		cerr(ld, "listen", "trace", "'%.40s' is not peers, local or any", v);
+		c->trace_access = PEER_ACCEPT_PEERS;
+	}
 	while ((item = item_next(&p)) != NULL) {
-		char *a;
+		char *a, *opt;
+		int acc = dflt;
 
 		if (item[0] == '\0') {
 			free(item);
 			continue;
+		}
+		/* "ADDR accept=WHO" */
+		if ((opt = strpbrk(item, " \t")) != NULL) {
+			*opt++ = '\0';
+			opt = str_trim(opt);
+			if (strncmp(opt, "accept=", 7) != 0 || (acc = peer_accept_parse(opt + 7)) < 0) {
+				cerr(ld, "listen", "mail", "after '%.60s': '%.40s' is not "
+				    "accept=peers, accept=local or accept=any", item, opt);
+				free(item);
+				continue;
+			}
 		}
 		if (strncmp(item, "exec:", 5) == 0 || strcmp(item, "stdio") == 0) {
 			cerr(ld, "listen", "mail", "cannot listen on '%.60s' (use tcp:, rawtcp:"
@@ -573,9 +613,173 @@ static void load_listen(struct ld *ld)
 				break;
 			}
 			c->listen = xrealloc(c->listen, (c->nlisten + 1) * sizeof(*c->listen));
+			c->listen_accept = xrealloc(c->listen_accept,
+			    (c->nlisten + 1) * sizeof(*c->listen_accept));
+			c->listen_accept[c->nlisten] = acc;
 			c->listen[c->nlisten++] = a;
 		}
 		free(item);
+	}
+}
+
+/* place_list - a comma-separated list of places into *out (new memory);
+ * with_calling: "PLACE CALLING" items (via) */
+static void place_list(struct ld *ld, const char *sec, const char *key, const char *v,
+	struct conf_peer *pe, int with_calling)
+{
+	const char *p = v;
+	char *item, why[200];
+
+	while ((item = item_next(&p)) != NULL) {
+		struct peer_place pl;
+		char *calling = NULL;
+
+		if (item[0] == '\0') {
+			free(item);
+			continue;
+		}
+		if (with_calling) {
+			char *sp = strpbrk(item, " \t");
+
+			if (sp == NULL) {
+				cerr(ld, sec, key, "'%.60s': want GATEWAY-ADDRESS CALLING (e.g. "
+				    "\"127.0.0.1 ucl.gw\")", item);
+				free(item);
+				continue;
+			}
+			*sp++ = '\0';
+			calling = str_trim(sp);
+			if (!called_ok(calling)) {
+				cerr(ld, sec, key, "bad calling address '%.60s'", calling);
+				free(item);
+				continue;
+			}
+		}
+		if (peer_place_parse(item, &pl, why, sizeof(why)) < 0) {
+			cerr(ld, sec, key, "%s", why);
+			free(item);
+			continue;
+		}
+		if (with_calling) {
+			if (pe->nvia >= 64) {
+				cerr(ld, sec, key, "more than 64 gateways");
+				free(item);
+				break;
+			}
+			pe->via = xrealloc(pe->via, (pe->nvia + 1) * sizeof(*pe->via));
+			pe->via[pe->nvia].gw = pl;
+			pe->via[pe->nvia++].calling = addr_lower(xstrdup(calling));
+		} else {
+			if (pe->nfrom >= 64) {
+				cerr(ld, sec, key, "more than 64 addresses");
+				free(item);
+				break;
+			}
+			pe->from = xrealloc(pe->from, (pe->nfrom + 1) * sizeof(*pe->from));
+			pe->from[pe->nfrom++] = pl;
+		}
+		free(item);
+	}
+}
+
+static void peer_free(struct conf_peer *pe)
+{
+	free(pe->name);
+	free(pe->username);
+	if (pe->password != NULL)
+		memset(pe->password, 0, pe->password_len);
+	free(pe->password);
+	free(pe->password_file);
+	free(pe->from);
+	for (size_t i = 0; i < pe->nvia; i++)
+		free(pe->via[i].calling);
+	free(pe->via);
+}
+
+/* load_peers - every [peer NAME] section (relay/peer.h) */
+static void load_peers(struct ld *ld)
+{
+	struct conf *c = ld->c;
+	int n = ld->d ? iniparser_getnsec(ld->d) : 0;
+
+	for (int i = 0; i < n; i++) {
+		const char *sec = iniparser_getsecname(ld->d, i), *v, *name;
+		struct conf_peer pe;
+		char why[ADDR_ERRLEN + 200];
+		unsigned before = ld->nerrs;
+
+		if (sec == NULL || strncmp(sec, "peer ", 5) != 0)
+			continue;
+		name = sec + 5;
+		while (*name == ' ' || *name == '\t')
+			name++;
+		memset(&pe, 0, sizeof(pe));
+		if (*name == '\0' || strlen(name) >= PEER_NAME_MAX
+		    || addr_host_check(name, strlen(name), why, sizeof(why)) < 0) {
+			cerr(ld, sec, NULL, "bad peer name '%.60s' (want a host name of at most "
+			    "%d octets)", name, PEER_NAME_MAX - 1);
+			continue;
+		}
+		if (peer_find(c, name) != NULL) {
+			cerr(ld, sec, NULL, "peer '%s' defined twice", name);
+			continue;
+		}
+		pe.name = addr_lower(xstrdup(name));
+		if ((v = get(ld, sec, "username")) != NULL) {
+			if (*v == '\0' || strlen(v) > 255 || strpbrk(v, " \t\r\n") != NULL)
+				cerr(ld, sec, "username", "bad username (1 to 255 octets, no "
+				    "spaces)");
+			else
+				pe.username = xstrdup(v);
+		}
+		if ((v = get(ld, sec, "password_file")) != NULL) {
+			if ((pe.password_file = make_abs(ld, sec, "password_file", v)) != NULL
+			    && (pe.password = peer_read_password(pe.password_file,
+			    &pe.password_len, why, sizeof(why))) == NULL)
+				cerr(ld, sec, "password_file", "%s", why);
+		}
+		if ((pe.username == NULL) != (pe.password_file == NULL))
+			cerr(ld, sec, pe.username ? "password_file" : "username", "username and "
+			    "password_file go together (a peer without them is known by its "
+			    "address: from or via)");
+		if ((v = get(ld, sec, "from")) != NULL)
+			place_list(ld, sec, "from", v, &pe, 0);
+		if ((v = get(ld, sec, "via")) != NULL)
+			place_list(ld, sec, "via", v, &pe, 1);
+		if (pe.username == NULL && pe.nfrom == 0 && pe.nvia == 0 && ld->nerrs == before)
+			cerr(ld, sec, NULL, "a peer needs username and password_file, or from "
+			    "or via (an address-only peer)");
+		if (pe.username != NULL) {
+			for (size_t k = 0; k < c->npeers; k++)
+				if (c->peers[k].username && strcmp(c->peers[k].username, pe.username) == 0) {
+					cerr(ld, sec, "username", "username '%.40s' is also peer "
+					    "%s's", pe.username, c->peers[k].name);
+					break;
+				}
+		}
+		if (ld->nerrs != before) {
+			peer_free(&pe);
+			continue;
+		}
+		c->peers = xrealloc(c->peers, (c->npeers + 1) * sizeof(*c->peers));
+		c->peers[c->npeers++] = pe;
+	}
+}
+
+/* peer_hops - a peer with credentials whose name is no route's: they
+ * are never sent (it may only call us) */
+static void peer_hops(struct ld *ld, const struct route_table *t)
+{
+	for (size_t i = 0; i < ld->c->npeers; i++) {
+		const struct conf_peer *pe = &ld->c->peers[i];
+		char *sec;
+
+		if (pe->username == NULL || route_table_hop_by_name(t, pe->name) != NULL)
+			continue;
+		sec = xasprintf("peer %s", pe->name);
+		cwarn(ld, sec, NULL, "no route is named '%s': its credentials are only checked "
+		    "when it calls, never sent", pe->name);
+		free(sec);
 	}
 }
 
@@ -1013,6 +1217,21 @@ static void load_call_limits(struct ld *ld)
 	ms = 10 * SEC_MS;
 	(void) dur(ld, "limits", "pending_timeout", 100, 30 * SEC_MS, &ms);
 	c->pending_timeout_ms = (int) ms;
+	x = 16;
+	num(ld, "limits", "max_calls_per_peer", 0, 10000, 0, &x);
+	c->max_calls_per_peer = (unsigned) x;
+	x = 256ULL << 20;
+	num(ld, "limits", "max_partial_per_peer", 0, 1ULL << 44, 1, &x);
+	c->max_partial_per_peer = x;
+	x = 0;
+	num(ld, "limits", "max_dockets_per_peer", 0, 100000000, 0, &x);
+	c->max_dockets_per_peer = (unsigned) x;
+	x = 1000;
+	num(ld, "limits", "max_dockets_per_source", 0, 100000000, 0, &x);
+	c->max_dockets_per_source = (unsigned) x;
+	ms = 3 * SEC_MS;
+	(void) dur(ld, "limits", "auth_fail_delay", 0, 60 * SEC_MS, &ms);
+	c->auth_fail_delay_ms = (int) ms;
 	x = 1024;
 	num(ld, "limits", "min_rate", 0, 1ULL << 30, 1, &x);
 	c->min_rate = x;
@@ -1251,6 +1470,7 @@ struct conf *conf_load(const char *path, struct buf *errs, unsigned *nerrs, unsi
 	load_exec(&ld);
 	load_routes(&ld, t);
 	load_listen(&ld);
+	load_peers(&ld);
 	load_local(&ld, t);
 	load_aliases(&ld, t);
 	load_retry_limits(&ld);
@@ -1258,6 +1478,7 @@ struct conf *conf_load(const char *path, struct buf *errs, unsigned *nerrs, unsi
 	load_channels(&ld);
 	route_table_set_max_hops(t, c->max_hops);
 	own_name_routes(&ld, t);
+	peer_hops(&ld, t);
 	if (ld.nerrs == 0) {
 		alias_check(&ld, t, "aliases");
 		alias_check(&ld, t, "lists");
@@ -1302,6 +1523,11 @@ void conf_free(struct conf *c)
 	for (size_t i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	free(c->listen);
+	free(c->listen_accept);
+	for (size_t i = 0; i < c->npeers; i++)
+		peer_free(&c->peers[i]);
+	free(c->peers);
+	free(c->user);
 	free(c->maildir);
 	route_table_free(c->routes);
 	for (int i = 0; i < CHANNEL_MAX; i++) {

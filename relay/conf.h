@@ -17,8 +17,10 @@
  *	and keys (iniparser lower-cases their names):
  *
  *	  [node]    name, spool, control, calling, log_file, pid_file,
- *	            metrics_file, metrics_interval
- *	  [listen]  mail (comma-separated TS addresses)
+ *	            metrics_file, metrics_interval, user
+ *	  [listen]  mail (comma-separated TS addresses, each optionally
+ *	            followed by accept=peers|local|any), accept, trace
+ *	  [peer NAME] username, password_file, from, via (relay/peer.h)
  *	  [routes]  HOST = CHANNEL ADDR [CALLED] [, CHANNEL ADDR [CALLED] ...]
  *	            (channels niftp, local; "local" takes no ADDR)
  *	  [exec]    NAME = command line (for exec:NAME addresses)
@@ -30,7 +32,9 @@
  *	            max_calls, connect_timeout, setup_timeout, idle_timeout,
  *	            hop_fail_warn, max_calls_per_addr, max_pending,
  *	            max_pending_per_addr, pending_timeout, min_rate,
- *	            rate_window, idle_call_timeout
+ *	            rate_window, idle_call_timeout, max_calls_per_peer,
+ *	            max_partial_per_peer, max_dockets_per_peer,
+ *	            max_dockets_per_source, auth_fail_delay
  *	  [archive] enabled, dir, keep
  *	  [CHANNEL] a channel's own section, read by the channel
  *	            (relay/channel.h): [niftp] calls_per_hop, idle_hangup, deflate
@@ -81,10 +85,21 @@ struct conf {
 	char	*metrics_file;	/* Prometheus text file; default SPOOL/metrics,
 				 * NULL when set to "none" or empty (no file) */
 	int64_t	metrics_interval_ms;	/* rewrite period; default 5 s */
+	char	*user;		/* run as this user when started as root; NULL:
+				 * stay as started (default "niftpmail" when that
+				 * user exists and we are root: see relayd.c) */
+
+	/* [peer NAME] (relay/peer.h) */
+	struct conf_peer *peers;
+	size_t	npeers;
 
 	/* [listen] */
 	char	**listen;	/* TS addresses (unix: paths absolute); default none */
+	int	*listen_accept;	/* each one's enum peer_accept */
 	size_t	nlisten;
+	int	trace_access;	/* who may read traces: PEER_ACCEPT_PEERS (peers and
+				 * local callers, default), _LOCAL (local callers
+				 * only), _ANY */
 
 	/* [local] */
 	char	*maildir;	/* absolute template with %u (lower-cased local
@@ -116,6 +131,16 @@ struct conf {
 	int	rate_window_ms;		/* min_rate averaged over; default 30 s */
 	int	idle_call_timeout_ms;	/* an incoming call with no transfer; default
 					 * 2 m; 0 none */
+	unsigned max_calls_per_peer;	/* calls of one authenticated peer; default
+					 * 16; 0 none */
+	uint64_t max_partial_per_peer;	/* octets of kept partial files of one
+					 * identity (a peer, or one unauthenticated
+					 * source); default 256 MiB */
+	unsigned max_dockets_per_peer;	/* server dockets of one peer; default 0 none */
+	unsigned max_dockets_per_source;	/* ... of one unauthenticated source;
+					 * default 1000 */
+	int	auth_fail_delay_ms;	/* a refused username/password: the call
+					 * is held that long, then ended; default 3 s */
 	int	connect_timeout_ms;	/* default 10 s */
 	int	setup_timeout_ms;	/* default 30 s */
 	int	idle_timeout_ms;	/* default 11 m; 0 none */

@@ -96,10 +96,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "mailchannel/hdr.h"
 #include "mailchannel/letter.h"
 #include "niftp/niftp_call.h"
 #include "niftp/ts_yb.h"
 #include "relay/inbound.h"
+#include "relay/peer.h"
 #include "relay/relayd.h"
 #include "relay/relayd_recv.h"
 #include "relay/srv_docket.h"
@@ -148,6 +150,14 @@ struct rcall {
 	char	addr[RECV_ADDR_MAX];	/* source address key, "" none (unix:) */
 	char	peer[RECV_CALLER_MAX];
 	char	calling[RECV_CALLER_MAX];
+	/* who the caller is (relay/peer.h): set at CONNECT, and again at
+	 * every SFT (its username and password) */
+	struct peer_src src;		/* src.calling points to calling */
+	int	accept;			/* the listener's enum peer_accept */
+	enum peer_how how;
+	char	ident[PEER_IDENT_MAX];	/* "peer:NAME" or "anon:ADDR" */
+	char	peername[PEER_NAME_MAX];	/* "" unless authenticated */
+	int	held;			/* refused credentials: held, then ended */
 	struct trace_fs *tfs;		/* called FTP: the trace service (trace_fs.h) */
 };
 
@@ -158,6 +168,11 @@ struct niftp_file {
 	struct route_ctx *route;	/* routed in the commit (inbound_commit_routed) */
 	char	name[SPOOL_NAMELEN];
 	char	key[RECV_KEY_MAX];	/* docket key, "" when the transfer keeps none */
+	char	ident[PEER_IDENT_MAX];	/* the caller's identity (rc->ident) */
+	char	peername[PEER_NAME_MAX];	/* "" unauthenticated */
+	int	accept;			/* what an unauthenticated caller may send */
+	enum peer_how how;
+	int	part_full;		/* the identity's partial space was full */
 	char	caller[RECV_CALLER_MAX];
 	char	calling[RECV_CALLER_MAX];
 	char	copy_id[SRV_DOCKET_COPY_MAX];
@@ -203,6 +218,8 @@ static void rfile_free(struct niftp_file *fh)
 
 static int refuse(struct niftp_open *res, uint16_t state, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+static void lim_refused(struct rcall *rc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int refuse(struct niftp_open *res, uint16_t state, const char *fmt, ...)
 {
@@ -215,12 +232,102 @@ static int refuse(struct niftp_open *res, uint16_t state, const char *fmt, ...)
 	return -1;
 }
 
-/* srv_key - the docket key of (caller, tid); 0, or -1 when it does not fit */
-static int srv_key(const char *caller, unsigned tid, char *key, size_t len)
+/* srv_key - the docket key of (identity, tid, copy): "srv IDENT TID CRC"
+ * with the CRC-32 of the copy identity, so that another copy under a
+ * reused transfer id has a docket of its own; 0, or -1 when it does not fit */
+static int srv_key(const char *ident, unsigned tid, const char *copy, char *key, size_t len)
 {
-	int     n = snprintf(key, len, "srv %s %u", caller, tid);
+	unsigned long c = crc32(0L, (const Bytef *) copy, (uInt) strlen(copy));
+	int     n = snprintf(key, len, "srv %s %u %08lx", ident, tid, c);
 
 	return n < 0 || (size_t) n >= len || (size_t) n > SPOOL_DOCKET_KEYMAX ? -1 : 0;
+}
+
+/* --- what each identity holds: dockets and kept partial files --------------- */
+
+/*
+ * Counted from the dockets ("srv IDENT ...") at most every IDSTAT_MS,
+ * plus what this process added since: a cheap, slightly generous count
+ * (pruning and commits lower it only at the next count), never a scan
+ * per transfer.
+ */
+#define IDSTAT_MS	30000
+#define IDSTAT_BUCKETS	256
+
+struct idstat {
+	struct idstat *next;
+	unsigned dockets;
+	uint64_t part;			/* octets of kept partial files */
+	char	ident[PEER_IDENT_MAX];
+};
+
+static struct {
+	struct spool *sp;
+	int64_t	at;			/* last count; 0 never */
+	struct idstat *b[IDSTAT_BUCKETS];
+} ids;
+
+static struct idstat *idstat_get(const char *ident, int make)
+{
+	unsigned h = (unsigned) crc32(0L, (const Bytef *) ident, (uInt) strlen(ident))
+	    % IDSTAT_BUCKETS;
+	struct idstat *e;
+
+	for (e = ids.b[h]; e != NULL; e = e->next)
+		if (strcmp(e->ident, ident) == 0)
+			return e;
+	if (!make)
+		return NULL;
+	e = xcalloc(1, sizeof(*e));
+	str_copy(e->ident, ident, sizeof(e->ident));
+	e->next = ids.b[h];
+	ids.b[h] = e;
+	return e;
+}
+
+static int idstat_one(void *arg, const char *key, const void *value, size_t len)
+{
+	char    ident[PEER_IDENT_MAX], perr[64];
+	const char *p = key + 4, *sp = strchr(p, ' ');
+	struct srv_docket d;
+	struct idstat *e;
+
+	(void) arg;
+	if (sp == NULL || (size_t) (sp - p) >= sizeof(ident))
+		return 0;
+	memcpy(ident, p, (size_t) (sp - p));
+	ident[sp - p] = '\0';
+	e = idstat_get(ident, 1);
+	e->dockets++;
+	if (srv_docket_parse(value, len, &d, perr, sizeof(perr)) == 0 && !d.committed
+	    && d.part_mark > 0)
+		e->part += d.part_off;
+	return 0;
+}
+
+static void idstat_clear(void)
+{
+	for (size_t i = 0; i < IDSTAT_BUCKETS; i++)
+		while (ids.b[i] != NULL) {
+			struct idstat *e = ids.b[i];
+
+			ids.b[i] = e->next;
+			free(e);
+		}
+}
+
+/* idstat_of - ident's counts, counted afresh when they are old */
+static struct idstat *idstat_of(struct relayd *rd, const char *ident)
+{
+	int64_t now = loop_now_ms();
+
+	if (ids.sp != rd->sp || ids.at == 0 || now - ids.at >= IDSTAT_MS) {
+		idstat_clear();
+		ids.sp = rd->sp;
+		ids.at = now ? now : 1;
+		(void) spool_docket_each(rd->sp, "srv ", idstat_one, NULL);
+	}
+	return idstat_get(ident, 1);
 }
 
 /* srv_docket_get - the docket of key into *d: 1; 0 when there is none (or
@@ -308,6 +415,9 @@ static void ckpt_saved(void *arg, int ok, const char *err)
 	struct niftp_file *fh = j->fh;
 
 	if (ok) {
+		struct idstat *e = idstat_of(fh->rd, fh->ident);
+
+		e->part += j->off > fh->ck_off ? j->off - fh->ck_off : 0;
 		fh->ck_mark = j->mark;
 		fh->ck_off = j->off;
 		fh->ck_crc = j->crc;
@@ -363,6 +473,21 @@ static void ckpt_start(struct niftp_file *fh)
 	    || fh->sf == NULL || fh->key[0] == '\0' || fh->last_mark == 0
 	    || fh->last_off <= fh->ck_off)
 		return;
+	if (fh->rd->conf->max_partial_per_peer > 0) {
+		struct idstat *e = idstat_of(fh->rd, fh->ident);
+
+		if (e->part + (fh->last_off - fh->ck_off) > fh->rd->conf->max_partial_per_peer) {
+			if (!fh->part_full)
+				log_warn("receive '%s': %s keeps %llu octets of partial files "
+				    "(max_partial_per_peer %llu): no checkpoint, the transfer "
+				    "resumes from mark %lu at most", fh->name, fh->ident,
+				    (unsigned long long) e->part,
+				    (unsigned long long) fh->rd->conf->max_partial_per_peer,
+				    (unsigned long) fh->ck_mark);
+			fh->part_full = 1;
+			return;
+		}
+	}
 	j = xcalloc(1, sizeof(*j));
 	j->fh = fh;
 	j->mark = fh->last_mark;
@@ -491,6 +616,7 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	char    err[SPOOL_ERRLEN], key[RECV_KEY_MAX];
 	const char *caller = req->caller && *req->caller ? req->caller : rc->peer;
 	const char *copy = req->copy_id != NULL ? req->copy_id : "";
+	const struct conf *cf = rd->conf;
 	struct srv_docket d;
 	int     found = 0;		/* srv_docket_get(): 1, 0 none, -1 malformed */
 
@@ -511,16 +637,51 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	if (strlen(copy) >= SRV_DOCKET_COPY_MAX)
 		return refuse(res, NIFTP_ST_REJ_MSG, "copy identity of %zu octets is longer "
 		    "than %d", strlen(copy), SRV_DOCKET_COPY_MAX - 1);
+	if (rc->peername[0] && cf->max_calls_per_peer > 0) {
+		unsigned n = 0;
+
+		for (const struct rcall *o = rd->rcalls; o != NULL; o = o->next)
+			if (o->st == RC_CALL && o->active && strcmp(o->ident, rc->ident) == 0)
+				n++;
+		/* this call is active (its SFT came) and counted */
+		if (n > cf->max_calls_per_peer) {
+			lim_refused(rc, "max_calls_per_peer %u", cf->max_calls_per_peer);
+			return refuse(res, NIFTP_ST_REJ_LATER, "too many transfers from peer %s "
+			    "at once (max_calls_per_peer %u)", rc->peername,
+			    cf->max_calls_per_peer);
+		}
+	}
 	/* only a transfer that can be resumed (an id and a copy identity to
-	 * match) keeps a docket or replaces one */
+	 * match) keeps a docket or replaces one; dockets are keyed by the
+	 * caller's identity (relay/peer.h), never by what it typed */
 	key[0] = '\0';
 	memset(&d, 0, sizeof(d));
 	if (req->tid != 0 && *copy != '\0') {
-		if (srv_key(caller, req->tid, key, sizeof(key)) < 0)
-			return refuse(res, NIFTP_ST_REJ_MSG, "caller identity of %zu octets is too "
-			    "long for a docket key", strlen(caller));
+		if (srv_key(rc->ident, req->tid, copy, key, sizeof(key)) < 0)
+			return refuse(res, NIFTP_ST_REJ_MSG, "caller identity too long for a "
+			    "docket key");
 		if ((found = srv_docket_get(rd, key, &d)) <= 0)
 			memset(&d, 0, sizeof(d));
+		/* the key holds a hash of the copy identity: another copy here
+		 * is a collision, never replaced (it may be committed) */
+		if (found > 0 && d.copy[0] != '\0' && strcmp(copy, d.copy) != 0 && !req->resume)
+			return refuse(res, NIFTP_ST_REJ_LATER, "transfer id %u is taken by another "
+			    "copy: send it under another id", req->tid);
+		if (found == 0 && !req->resume) {
+			unsigned max = rc->peername[0] ? cf->max_dockets_per_peer
+			    : cf->max_dockets_per_source;
+			struct idstat *e = max > 0 ? idstat_of(rd, rc->ident) : NULL;
+
+			if (e != NULL && e->dockets >= max) {
+				lim_refused(rc, "%s %u", rc->peername[0] ? "max_dockets_per_peer"
+				    : "max_dockets_per_source", max);
+				return refuse(res, NIFTP_ST_REJ_LATER, "too many transfers on record "
+				    "for %s (%s %u): try later", rc->ident, rc->peername[0]
+				    ? "max_dockets_per_peer" : "max_dockets_per_source", max);
+			}
+			if (e != NULL)
+				e->dockets++;
+		}
 	}
 	if (req->resume) {
 		/* an empty copy identity on either side matches nothing */
@@ -545,6 +706,10 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	fh->want_mark = req->resume ? req->restart_mark : 0;
 	/* the lengths were checked above (and calling when the call came) */
 	str_copy(fh->key, key, sizeof(fh->key));
+	str_copy(fh->ident, rc->ident, sizeof(fh->ident));
+	str_copy(fh->peername, rc->peername, sizeof(fh->peername));
+	fh->accept = rc->accept;
+	fh->how = rc->how;
 	str_copy(fh->caller, caller, sizeof(fh->caller));
 	str_copy(fh->calling, rc->calling, sizeof(fh->calling));
 	str_copy(fh->copy_id, copy, sizeof(fh->copy_id));
@@ -737,7 +902,7 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 	struct inbound in;
 	enum letter_status st;
 	char    err[LETTER_ERRLEN], tid[16], donor[SRV_DOCKET_COPY_MAX], reason[512];
-	const char *kv[6];
+	const char *kv[6], *ikv[6];
 	const char *donorp = NULL;
 	int     parted;
 
@@ -766,6 +931,31 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 		niftp_commit_done(n, 0, st == LETTER_EIO, reason);
 		return;
 	}
+	/* relay rules (relay/peer.h): an unauthenticated caller's letter is
+	 * refused whole, in the call, when any recipient is one it may not
+	 * send to (never accepted and bounced later: no backscatter) */
+	if (fh->how == PEER_UNAUTH) {
+		int     deny = peer_relay_check(rd->conf, letter_rcpts(lt),
+		    (unsigned) hdr_via_count(letter_hdr(lt)), fh->accept, reason, sizeof(reason));
+
+		if (deny != 0) {
+			log_warn("call from %s (%s): letter refused: %s", fh->rc ? fh->rc->peer : "?",
+			    fh->ident, reason);
+			t = spool_txn_new(rd->sp);
+			kv[0] = "from";
+			kv[1] = fh->ident;
+			kv[2] = "calling";
+			kv[3] = fh->calling[0] ? fh->calling : "-";
+			kv[4] = "reason";
+			kv[5] = reason;
+			spool_txn_journal(t, "refused", fh->name, kv, 3);
+			spool_txn_submit(t, NULL, NULL);
+			letter_free(lt);
+			fh->discard = 1;
+			niftp_commit_done(n, 0, deny == PEER_DENIED ? NIFTP_COMMIT_DENIED : 0, reason);
+			return;
+		}
+	}
 	/* donor = NODE/NAME from "niftpmail-copy NODE/NAME size=N crc=C" */
 	if (strncmp(fh->copy_id, "niftpmail-copy ", 15) == 0) {
 		char   *sp;
@@ -785,6 +975,18 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 	in.donor = donorp;
 	in.size = fh->size;
 	in.crc = fh->crc;
+	{
+		static const char *const how[] = { "none", "password", "address", "none", "local" };
+
+		ikv[0] = "peer";
+		ikv[1] = fh->peername[0] ? fh->peername : "-";
+		ikv[2] = "auth";
+		ikv[3] = how[fh->how <= PEER_BY_LOCAL ? fh->how : 0];
+		ikv[4] = "source";
+		ikv[5] = fh->ident;
+		in.kv = ikv;
+		in.nkv = 3;
+	}
 	fh->route = inbound_commit_routed(rd, t, fh->sf, &in, lt);
 	if (fh->key[0]) {
 		struct buf dk;
@@ -1154,6 +1356,11 @@ static void rcall_lim(struct loop *loop, void *arg)
 	}
 	if (rc->st != RC_CALL || rc->call == NULL)
 		return;
+	if (rc->held) {
+		rc->st = RC_GONE;
+		niftp_call_abort(rc->call, TS_R_BARRED, "username or password refused");
+		return;
+	}
 	if (!rc->active) {
 		if (cf->idle_call_timeout_ms <= 0)
 			return;
@@ -1285,6 +1492,73 @@ static void recv_callev(void *arg, struct niftp_call *call, enum niftp_call_ev e
 	rcall_down(rc);
 }
 
+/* local_caller - a Unix-socket caller running as us or as root */
+static int local_caller(const struct rcall *rc)
+{
+	return rc->src.kind == PEER_PLACE_UID
+	    && (rc->src.uid == 0 || rc->src.uid == (unsigned long) geteuid());
+}
+
+/* rcall_who - rc's identity after peer_identify(): a local caller that is
+ * no peer is local submission */
+static void rcall_who(struct rcall *rc, enum peer_how how, const struct conf_peer *who)
+{
+	if (how == PEER_UNAUTH && local_caller(rc)) {
+		rc->how = PEER_BY_LOCAL;
+		snprintf(rc->ident, sizeof(rc->ident), "local:uid:%lu", rc->src.uid);
+		rc->peername[0] = '\0';
+		return;
+	}
+	rc->how = how;
+	peer_ident(who, &rc->src, rc->ident, sizeof(rc->ident));
+	str_copy(rc->peername, who != NULL ? who->name : "", sizeof(rc->peername));
+}
+
+/*
+ * recv_auth - the engine's auth hook, at every SFT: who is calling (the
+ * username and password of this SFT, or the source alone). Refused
+ * credentials cost the caller auth_fail_delay: the call is held (no
+ * more input read) and then ended. On a listener with accept = peers an
+ * unauthenticated caller is refused alike (without the delay).
+ */
+static int recv_auth(void *arg, const char *user, const char *password, const char *caller)
+{
+	struct rcall *rc = arg;
+	const struct conf *cf = rc->rd->conf;
+	const struct conf_peer *who = NULL;
+	char    why[400];
+	enum peer_how how;
+
+	(void) caller;
+	how = peer_identify(cf, &rc->src, user, password, &who, why, sizeof(why));
+	if (how == PEER_REFUSED) {
+		log_warn("call from %s: username or password refused: %s", rc->peer, why);
+		lim_refused(rc, "authentication failed");
+		rcall_who(rc, PEER_UNAUTH, NULL);
+		if (!rc->held && cf->auth_fail_delay_ms > 0 && rc->call != NULL) {
+			rc->held = 1;
+			ts_pause(niftp_call_ts(rc->call), 1);
+			rcall_arm(rc, cf->auth_fail_delay_ms);
+		}
+		return -1;
+	}
+	rcall_who(rc, how, who);
+	if (rc->tfs != NULL) {
+		int     ok = cf->trace_access == PEER_ACCEPT_ANY || rc->how == PEER_BY_LOCAL
+		    || (cf->trace_access == PEER_ACCEPT_PEERS && rc->peername[0]);
+
+		trace_fs_entitle(rc->tfs, ok);
+		return 0;
+	}
+	if (rc->how == PEER_UNAUTH && rc->accept == PEER_ACCEPT_PEERS) {
+		log_warn("call from %s (%s): refused: this listener takes letters from "
+		    "authenticated peers only (accept=peers)", rc->peer, rc->ident);
+		lim_refused(rc, "accept=peers");
+		return -1;
+	}
+	return 0;
+}
+
 /* called_ok - FTP or FTP.MAIL (or under it), any case; empty = FTP */
 static int called_ok(const char *called)
 {
@@ -1353,6 +1627,14 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 			recv_refuse(rc, c, TS_R_OUTOFORDER, "mail relay shutting down");
 			return;
 		}
+		peer_src_of(c, rc->calling, &rc->src);
+		{
+			const struct conf_peer *who = NULL;
+			char    why[8];
+
+			rcall_who(rc, peer_identify(rd->conf, &rc->src, NULL, NULL, &who, why,
+			    sizeof(why)), who);
+		}
 		if (!called_ok(called)) {
 			log_warn("call from %s refused: unknown called address '%s'", rc->peer,
 			    called);
@@ -1362,13 +1644,6 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 		if (call_budget(rc, c) < 0)
 			return;
 		if (trace_fs_called(called)) {
-			char    why[400];
-
-			if (!trace_fs_allowed(rd, c, why, sizeof(why))) {
-				log_warn("call from %s for traces refused: %s", rc->peer, why);
-				recv_refuse(rc, c, TS_R_BARRED, "traces are served to route peers only");
-				return;
-			}
 			if (ts_accept(c) < 0)
 				return;
 			memset(&cfg, 0, sizeof(cfg));
@@ -1376,6 +1651,7 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 			memset(&hooks, 0, sizeof(hooks));
 			hooks.event = recv_event;
 			hooks.call = recv_callev;
+			hooks.auth = recv_auth;
 			rc->ts = NULL;
 			rc->tfs = trace_fs_new(rd);
 			rc->call = niftp_call_serve(rd->loop, c, &cfg, &hooks, rc, &trace_fs_ops,
@@ -1394,6 +1670,7 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 		memset(&hooks, 0, sizeof(hooks));
 		hooks.event = recv_event;
 		hooks.call = recv_callev;
+		hooks.auth = recv_auth;
 		rc->ts = NULL;
 		rc->call = niftp_call_serve(rd->loop, c, &cfg, &hooks, rc, &recv_ops, rc);
 		return;
@@ -1428,10 +1705,13 @@ void relayd_serve_new(struct relayd *rd, struct ts_listener *l, struct ts_conn *
 	const struct conf *cf = rd->conf;
 	enum ts_kind k = ts_conn_kind(c);
 
-	(void) l;
 	rc->rd = rd;
 	rc->ts = c;
 	rc->st = RC_PENDING;
+	rc->accept = PEER_ACCEPT_LOCAL;
+	for (int i = 0; i < rd->nls && (size_t) i < cf->nlisten; i++)
+		if (rd->ls[i] == l)
+			rc->accept = cf->listen_accept[i];
 	str_copy(rc->peer, ts_peer(c), sizeof(rc->peer));
 	if (k == TS_TCP || k == TS_RAWTCP)
 		addr_key(rc->peer, rc->addr, sizeof(rc->addr));

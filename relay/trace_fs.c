@@ -13,7 +13,6 @@
  *	is held in memory (at most TRACE_DOC_MAX octets) and read from it.
  *--*/
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,7 @@ struct trace_fs {
 	struct relayd *rd;
 	struct niftp_call *call;
 	struct trace_job *job;		/* a document being built */
+	int	entitled;		/* the caller may read traces (trace_fs_entitle) */
 };
 
 struct niftp_file {
@@ -61,79 +61,9 @@ int trace_fs_called(const char *called)
 	return called != NULL && str_ieq(called, "FTP");
 }
 
-/* peer_host - the address part of "1.2.3.4:port" or "[::1]:port" */
-static void peer_host(const char *peer, char *dst, size_t len)
+void trace_fs_entitle(struct trace_fs *tf, int yes)
 {
-	const char *e;
-
-	if (*peer == '[') {
-		str_copy(dst, peer + 1, len);
-		if ((e = strchr(dst, ']')) != NULL)
-			dst[e - dst] = '\0';
-		return;
-	}
-	str_copy(dst, peer, len);
-	if ((e = strrchr(dst, ':')) != NULL)
-		dst[e - dst] = '\0';
-}
-
-/* host_is - does host (a name or literal) resolve to the address ip? */
-static int host_is(const char *host, const char *ip)
-{
-	struct addrinfo hints, *res, *ai;
-	char    h[NI_MAXHOST];
-	int     yes = 0;
-
-	if (strcmp(host, ip) == 0)
-		return 1;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0)
-		return 0;
-	for (ai = res; ai != NULL && !yes; ai = ai->ai_next)
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, h, sizeof(h), NULL, 0,
-		    NI_NUMERICHOST) == 0 && strcmp(h, ip) == 0)
-			yes = 1;
-	freeaddrinfo(res);
-	return yes;
-}
-
-/* trace_fs_allowed - unix, loopback, or a host of the route table */
-int trace_fs_allowed(const struct relayd *rd, struct ts_conn *c, char *why, size_t len)
-{
-	const struct route_table *rt = rd->conf->routes;
-	char    ip[300];
-	size_t  i, j;
-
-	switch (ts_conn_kind(c)) {
-	case TS_UNIX:
-	case TS_EXEC:
-	case TS_STDIO:
-		return 1;
-	default:
-		break;
-	}
-	peer_host(ts_peer(c), ip, sizeof(ip));
-	if (strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0
-	    || strncmp(ip, "::ffff:127.", 11) == 0)
-		return 1;
-	for (i = 0; i < route_table_nhops(rt); i++) {
-		const struct route_hop *h = route_table_hop(rt, i);
-
-		for (j = 0; j < h->nalts; j++) {
-			struct ts_addr a;
-			char    e[256];
-
-			if (h->alts[j].addr == NULL
-			    || ts_addr_parse(h->alts[j].addr, &a, e, sizeof(e)) < 0
-			    || (a.kind != TS_TCP && a.kind != TS_RAWTCP))
-				continue;
-			if (host_is(a.host, ip))
-				return 1;
-		}
-	}
-	snprintf(why, len, "%s is not a host of the route table", ip);
-	return 0;
+	tf->entitled = yes;
 }
 
 struct trace_fs *trace_fs_new(struct relayd *rd)
@@ -239,6 +169,9 @@ static int tfs_open_read(void *fs, const struct niftp_req *req, struct niftp_ope
 	    || strlen(name + 6) >= sizeof(j->key))
 		return refuse(res, "no such file: this service only serves trace:NAME, "
 		    "trace:msgid:ID and trace:out:FILE");
+	if (!tf->entitled)
+		return refuse(res, "not permitted: traces are served to authenticated peers and "
+		    "local callers");
 	if (tf->job != NULL)
 		return refuse(res, "a trace is being built on this call");
 	j = xcalloc(1, sizeof(*j));

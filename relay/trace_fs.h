@@ -11,10 +11,11 @@
  *	serves reads of "trace:KEY" (KEY as in trace.h: a name, msgid:ID,
  *	out:FILE): the node's trace document for KEY (relay/trace.h), built
  *	on a worker thread from the journal. Writes and any other name are
- *	refused (state 0x1001 with a reason). Callers must come over a
- *	Unix socket (or the --stdio door), from loopback, or from a host
- *	named in a tcp:/rawtcp: address of the route table (peers are not
- *	authenticated yet: doc/trace.md).
+ *	refused (state 0x1001 with a reason). Only entitled callers are
+ *	answered ([listen] trace, doc/trace.md): by default authenticated
+ *	peers (relay/peer.h) and local callers (a Unix socket, as root or
+ *	as the daemon's user); the receive side decides at each SFT and
+ *	says so with trace_fs_entitle() before the open.
  *--*/
 #ifndef RELAY_TRACE_FS_H
 #define RELAY_TRACE_FS_H
@@ -30,9 +31,8 @@ struct trace_fs;
 
 /* trace_fs_called - 1 when called ("" allowed) names the trace service */
 int  trace_fs_called(const char *called);
-/* trace_fs_allowed - 1 when the caller on c may read traces, else 0
- * with why */
-int  trace_fs_allowed(const struct relayd *rd, struct ts_conn *c, char *why, size_t len);
+/* trace_fs_entitle - the caller may (1) or may not (0, the default) read traces */
+void trace_fs_entitle(struct trace_fs *tf, int yes);
 /* trace_fs_new - the filestore of one call (the fs argument of
  * trace_fs_ops); trace_fs_set_call - its call, once served */
 struct trace_fs *trace_fs_new(struct relayd *rd);
