@@ -735,8 +735,15 @@ static void load_peers(struct ld *ld)
 		if ((v = get(ld, sec, "password_file")) != NULL) {
 			if ((pe.password_file = make_abs(ld, sec, "password_file", v)) != NULL
 			    && (pe.password = peer_read_password(pe.password_file,
-			    &pe.password_len, why, sizeof(why))) == NULL)
-				cerr(ld, sec, "password_file", "%s", why);
+			    &pe.password_len, why, sizeof(why))) == NULL) {
+				/* another user (mailctl submit, route) may not read it: only
+				 * the daemon needs it (peer_ready() before it serves) */
+				if (errno == EACCES && geteuid() != 0)
+					cwarn(ld, sec, "password_file", "%s (only the daemon "
+					    "needs to read it)", why);
+				else
+					cerr(ld, sec, "password_file", "%s", why);
+			}
 		}
 		if ((pe.username == NULL) != (pe.password_file == NULL))
 			cerr(ld, sec, pe.username ? "password_file" : "username", "username and "

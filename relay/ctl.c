@@ -63,6 +63,7 @@
 #include "relay/ctl_proto.h"
 #include "relay/ctl_ops.h"
 #include "relay/queue.h"
+#include "relay/peer.h"
 #include "relay/relayd.h"
 #include "relay/relayd_stats.h"
 #include "relay/trace.h"
@@ -82,7 +83,10 @@ static const char ctl_help_head[] =
 "Usage: mailctl -c NODE.ini COMMAND [ARGS]\n"
 "Commands:\n"
 "  submit [FILE]      submit a letter (FILE or standard input); prints its name\n"
-"  route ADDRESS      show how ADDRESS would be rewritten and routed\n"
+"  route [--from WHO] ADDRESS\n"
+"                     show how ADDRESS would be rewritten and routed; with\n"
+"                     --from PEER, local or anonymous: whether a letter to it\n"
+"                     from that caller is taken (exit 77: relaying denied)\n"
 "  trace [--follow] [--back] [--json] NAME\n"
 "                     a letter's life here (NAME, Message-ID or out/ file),\n"
 "                     at every next hop (--follow) or back to the origin\n"
@@ -289,9 +293,60 @@ out:
 	return rc;
 }
 
-/* cmd_route - route ADDRESS */
-static int cmd_route(const struct conf *c, const char *text)
+/* route_from - the relay rule's decision for a letter to a from the
+ * caller who (a [peer] name, "local", or "anonymous"), on each listener:
+ * RX_OK taken everywhere, RX_NOPERM refused somewhere (relaying denied),
+ * RX_DATAERR refused for an undeliverable recipient */
+static int route_from(const struct conf *c, const char *who, const char *text)
 {
+	struct addr_list *al;
+	char    why[600], err[ADDR_ERRLEN];
+	int     rc = RX_OK, seen[3] = { 0, 0, 0 };
+	size_t  i;
+
+	if (peer_find(c, who) != NULL) {
+		printf("from peer %s (when it authenticates): relayed along the route table\n",
+		    who);
+		return RX_OK;
+	}
+	if (str_ieq(who, "local")) {
+		printf("from local submission (out/, mailctl submit, a Unix-socket caller as root or "
+		    "the daemon's user): relayed along the route table\n");
+		return RX_OK;
+	}
+	if (!str_ieq(who, "anonymous") && !str_ieq(who, "unauthenticated")) {
+		fprintf(stderr, "mailctl: route: no [peer %s] in %s (want a peer's name, local or "
+		    "anonymous)\n", who, c->path);
+		return RX_USAGE;
+	}
+	al = addr_list_new();
+	if (addr_list_add_line(al, text, strlen(text), 1, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mailctl: route: %s\n", err);
+		addr_list_free(al);
+		return RX_DATAERR;
+	}
+	for (i = 0; i < c->nlisten || (i == 0 && c->nlisten == 0); i++) {
+		int     acc = c->nlisten ? c->listen_accept[i] : PEER_ACCEPT_LOCAL, d;
+
+		if (c->nlisten == 0 && seen[acc]++)
+			break;
+		d = peer_relay_check(c, al, 0, acc, why, sizeof(why));
+		printf("from an unauthenticated caller on %s (accept=%s): %s%s\n",
+		    c->nlisten ? c->listen[i] : "(no listener)", peer_accept_str(acc),
+		    d == 0 ? "taken" : "refused in the call: ", d == 0 ? "" : why);
+		if (d == PEER_DENIED)
+			rc = RX_NOPERM;
+		else if (d == PEER_BADRCPT && rc == RX_OK)
+			rc = RX_DATAERR;
+	}
+	addr_list_free(al);
+	return rc;
+}
+
+/* cmd_route - route [--from WHO] ADDRESS */
+static int cmd_route(const struct conf *c, const char *from, const char *text)
+{
+	int     rc;
 	struct route_result *r;
 	struct buf b = BUF_INIT(16 * 1024 * 1024);
 	char    err[ADDR_ERRLEN];
@@ -333,8 +388,9 @@ static int cmd_route(const struct conf *c, const char *text)
 	}
 	buf_release(&b);
 	route_result_free(r);
+	rc = from != NULL ? route_from(c, from, text) : RX_OK;
 	addr_free(a);
-	return RX_OK;
+	return rc;
 }
 
 /* ctl_line - the request line: verb and args joined by spaces, in b.
@@ -559,7 +615,10 @@ int ctl_main(int argc, char **argv)
 	else if (strcmp(cmd, "submit") == 0 && argc - optind <= 1)
 		rc = cmd_submit(c, optind < argc ? argv[optind] : NULL);
 	else if (strcmp(cmd, "route") == 0 && argc - optind == 1)
-		rc = cmd_route(c, argv[optind]);
+		rc = cmd_route(c, NULL, argv[optind]);
+	else if (strcmp(cmd, "route") == 0 && argc - optind == 3
+	    && strcmp(argv[optind], "--from") == 0)
+		rc = cmd_route(c, argv[optind + 1], argv[optind + 2]);
 	else if (strcmp(cmd, "trace") == 0)
 		rc = trace_main(c, argc - optind + 1, argv + optind - 1);
 	else if (strcmp(cmd, "view") == 0)

@@ -239,7 +239,7 @@ enum peer_how peer_identify(const struct conf *c, const struct peer_src *src,
 	}
 	for (i = 0; i < c->npeers; i++) {
 		p = &c->peers[i];
-		if (p->password == NULL && from_match(p, src)) {
+		if (p->username == NULL && from_match(p, src)) {
 			*who = p;
 			return PEER_BY_ADDRESS;
 		}
@@ -386,5 +386,18 @@ int peer_relay_check(const struct conf *c, const struct addr_list *al, unsigned 
 		}
 		route_result_free(r);
 	}
+	return 0;
+}
+
+int peer_ready(const struct conf *c, char *why, size_t len)
+{
+	for (size_t i = 0; i < c->npeers; i++)
+		if (c->peers[i].username != NULL && c->peers[i].password == NULL) {
+			snprintf(why, len, "[peer %s]: cannot read its password_file '%s' "
+			    "(it must be readable by this user: %s)", c->peers[i].name,
+			    c->peers[i].password_file ? c->peers[i].password_file : "?",
+			    strerror(EACCES));
+			return -1;
+		}
 	return 0;
 }

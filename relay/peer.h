@@ -147,6 +147,10 @@ int  peer_equal(const void *a, size_t alen, const void *b, size_t blen);
 struct addr_list;
 int  peer_relay_check(const struct conf *c, const struct addr_list *al, unsigned via,
 	int accept, char *why, size_t len);
+/* peer_ready - every peer with a username has its password (a daemon
+ * must read them all; mailctl run by another user may not): 0, or -1
+ * with why naming the peer and the file */
+int  peer_ready(const struct conf *c, char *why, size_t len);
 /* peer_read_password - the first line of path (it must be a regular file
  * readable by nobody but its owner): new memory, or NULL with why */
 char *peer_read_password(const char *path, size_t *len, char *why, size_t wlen);

@@ -51,6 +51,7 @@
 #include "relay/archive.h"
 #include "relay/conf.h"
 #include "relay/ctl_server.h"
+#include "relay/peer.h"
 #include "relay/pickup.h"
 #include "relay/queue.h"
 #include "relay/relayd.h"
@@ -181,6 +182,18 @@ static int relayd_reload(struct relayd *rd, struct buf *out)
 			buf_printf(out, "%s\n", line);
 	}
 	buf_release(&errs);
+	if (c != NULL) {
+		char    why[600];
+
+		if (peer_ready(c, why, sizeof(why)) < 0) {
+			log_error("reload: %s", why);
+			if (out != NULL)
+				buf_printf(out, "%s\n", why);
+			conf_free(c);
+			c = NULL;
+			ne = 1;
+		}
+	}
 	if (c == NULL) {
 		log_error("reload: configuration '%s' has %u errors: refused, old one kept",
 		    rd->conf_path, ne);
@@ -398,6 +411,11 @@ int relayd_main(int argc, char **argv)
 	buf_release(&errs);
 	if (rd.conf == NULL) {
 		log_error("configuration '%s': %u errors", rd.conf_path, ne);
+		return RX_CONFIG;
+	}
+	if (peer_ready(rd.conf, err, sizeof(err)) < 0) {
+		log_error("configuration '%s': %s", rd.conf_path, err);
+		conf_free(rd.conf);
 		return RX_CONFIG;
 	}
 	if (rd.stdio_mode) {

@@ -89,6 +89,11 @@ done
 [ "$P1 $P3 $P4" = "4521 4523 4530" ] ||
 	echo "(sample ports 4521, 4523, 4530 not all free: using $P1, $P3, $P4)"
 mkdir -p "$T/run"
+# the links' passwords ([peer] password_file): readable by the daemons' user only
+(umask 077 && mkdir -p "$T/secrets" &&
+	for link in ucl-pss cam-pss; do
+		head -c 24 /dev/urandom | base64 >"$T/secrets/$link" || exit 1
+	done) || { echo "run: cannot make the password files in $T/secrets" >&2; exit 1; }
 
 for n in $NODES; do
 	if ! timeout 10 "$MAILCTL" -c "$T/$n.ini" check-config >"$T/check.$n" 2>&1; then
@@ -211,15 +216,18 @@ trace() {
 		return v
 	}
 	function rel(p) { return index(p, T) == 1 ? substr(p, length(T) + 1) : p }
-	function walk(nm, pre,    i, l, f, ev, r, nd, lastdef) {
+	function walk(nm, pre,    i, l, f, ev, r, nd, lastdef, a) {
 		if (seen[nm]++) return
 		nd = 0
 		for (i = 1; i <= cnt[nm]; i++) {
 			l = line[nm, i]
 			split(l, f, " ")
 			ev = f[3]
-			if (ev == "received")
-				printf "%s%-9s %s  received from %s\n", pre, f[1] ":", nm, val(l, "from")
+			if (ev == "received") {
+				a = val(l, "auth")
+				printf "%s%-9s %s  received from %s%s\n", pre, f[1] ":", nm, val(l, "from"), \
+					a == "password" || a == "address" ? " (peer " val(l, "peer") ", by " a ")" : ""
+			}
 			else if (ev == "corrupt")
 				printf "%s%-9s %s  moved aside to corrupt/: %s\n", pre, f[1] ":", nm, val(l, "reason")
 			else if (ev == "forwarded") {
