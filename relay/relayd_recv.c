@@ -11,11 +11,15 @@
  * .IP open_write
  *	a fresh transfer gets a new spool name (tmp/NAME, returned in
  *	RPOS). A transfer with an id and a copy identity keeps a server
- *	docket "srv CALLER TID" (relay/srv_docket.h: a line record, the
- *	copy identity escaped, so no caller can plant lines in it). If one
- *	exists from an older transfer, it is deleted durably before RPOS
- *	(a fresh SFT replaces it), so a later resumption can never match
- *	an unrelated docket. A transfer without a copy identity keeps no
+ *	docket "srv IDENT TID COPYCRC" (relay/srv_docket.h: a line record,
+ *	the copy identity escaped, so no caller can plant lines in it):
+ *	IDENT is the caller's identity (relay/peer.h: "peer:NAME",
+ *	"local:uid:N", "anon:ADDR"), never the calling address it typed,
+ *	and COPYCRC the CRC-32 of the copy identity, so another copy under
+ *	a reused id has a docket of its own. If the docket exists from an
+ *	older transfer of the same copy, it is deleted durably before RPOS
+ *	(a fresh SFT replaces it); one of another copy (a CRC collision) is
+ *	never replaced: the SFT is refused "try later". A transfer without a copy identity keeps no
  *	docket and touches none: it can never be resumed (below), and a
  *	caller that sends none cannot remove another copy's docket.
  *	A resumption is matched only by a non-empty copy identity equal
@@ -120,7 +124,7 @@
  * Book CONNECT parameter is at most YB_MAX_PARAM octets, a peer address
  * far less. Longer text is refused, never cut (see DESCRIPTION). */
 #define RECV_CALLER_MAX	NIFTP_CALLER_MAX
-#define RECV_KEY_MAX	(SPOOL_DOCKET_KEYMAX + 1)	/* "srv CALLER TID" + NUL */
+#define RECV_KEY_MAX	(SPOOL_DOCKET_KEYMAX + 1)	/* "srv IDENT TID COPYCRC" + NUL */
 #define RECV_REASON_MAX	NIFTP_REASON_MAX	/* a filestore reason (struct niftp_fs_ops) */
 #define RECV_ADDR_MAX	64		/* a source address key ("1.2.3.4", "2001:db8::/64") */
 #define RECV_FROM_MAX	128		/* a refusal's from= (the key, or a unix: peer) */
