@@ -187,6 +187,15 @@ static int from_match(const struct conf_peer *p, const struct peer_src *src)
 	return 0;
 }
 
+int peer_is_gateway(const struct conf *c, const struct peer_src *src)
+{
+	for (size_t i = 0; i < c->npeers; i++)
+		for (size_t k = 0; k < c->peers[i].nvia; k++)
+			if (place_match(&c->peers[i].via[k].gw, src))
+				return 1;
+	return 0;
+}
+
 int peer_equal(const void *a, size_t alen, const void *b, size_t blen)
 {
 	const volatile unsigned char *x = a, *y = b;

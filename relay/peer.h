@@ -126,6 +126,9 @@ const char *peer_src_str(const struct peer_src *src, char *buf, size_t len);
 enum peer_how peer_identify(const struct conf *c, const struct peer_src *src,
 	const char *user, const char *password, const struct conf_peer **who,
 	char *why, size_t len);
+/* peer_is_gateway - src is a gateway some peer comes through (a via
+ * place): calls from it are counted per calling address it passes on */
+int  peer_is_gateway(const struct conf *c, const struct peer_src *src);
 /* peer_ident - the identity text of a caller (see DESCRIPTION) */
 void peer_ident(const struct conf_peer *who, const struct peer_src *src, char *buf,
 	size_t len);

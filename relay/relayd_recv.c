@@ -126,7 +126,8 @@
 #define RECV_CALLER_MAX	NIFTP_CALLER_MAX
 #define RECV_KEY_MAX	(SPOOL_DOCKET_KEYMAX + 1)	/* "srv IDENT TID COPYCRC" + NUL */
 #define RECV_REASON_MAX	NIFTP_REASON_MAX	/* a filestore reason (struct niftp_fs_ops) */
-#define RECV_ADDR_MAX	64		/* a source address key ("1.2.3.4", "2001:db8::/64") */
+#define RECV_ADDR_MAX	128		/* a source address key ("1.2.3.4", "2001:db8::/64",
+					 * through a gateway "1.2.3.4>ucl.gw", cut) */
 #define RECV_FROM_MAX	128		/* a refusal's from= (the key, or a unix: peer) */
 #define RECV_WHY_MAX	64		/* a refusal's reason ("max_calls_per_addr 8") */
 #define RECV_REFUSE_MAX	128		/* sources whose refusals are counted apart; more
@@ -1632,6 +1633,14 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 			return;
 		}
 		peer_src_of(c, rc->calling, &rc->src);
+		/* through a declared gateway, calls are counted per gateway and
+		 * the calling address it passes on, not for the gateway alone */
+		if (rc->addr[0] && peer_is_gateway(rd->conf, &rc->src)) {
+			char    k[2 * RECV_ADDR_MAX];
+
+			snprintf(k, sizeof(k), "%s>%.*s", rc->addr, RECV_ADDR_MAX / 2, rc->calling);
+			str_copy(rc->addr, k, sizeof(rc->addr));
+		}
 		{
 			const struct conf_peer *who = NULL;
 			char    why[8];
