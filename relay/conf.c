@@ -1227,7 +1227,7 @@ static void load_call_limits(struct ld *ld)
 	x = 16;
 	num(ld, "limits", "max_calls_per_peer", 0, 10000, 0, &x);
 	c->max_calls_per_peer = (unsigned) x;
-	x = 256ULL << 20;
+	x = UINT64_MAX;		/* 256M or 4 x max_letter_size (relayd_recv.c) */
 	num(ld, "limits", "max_partial_per_peer", 0, 1ULL << 44, 1, &x);
 	c->max_partial_per_peer = x;
 	x = 0;

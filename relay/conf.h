@@ -135,7 +135,8 @@ struct conf {
 					 * 16; 0 none */
 	uint64_t max_partial_per_peer;	/* octets of kept partial files of one
 					 * identity (a peer, or one unauthenticated
-					 * source); default 256 MiB */
+					 * source); UINT64_MAX (the default): 256 MiB
+					 * or 4 x max_letter_size, the larger; 0 none */
 	unsigned max_dockets_per_peer;	/* server dockets of one peer; default 0 none */
 	unsigned max_dockets_per_source;	/* ... of one unauthenticated source;
 					 * default 1000 */

@@ -207,13 +207,18 @@ struct niftp_file {
 	struct niftp *commit_n;		/* commit() waiting for the checkpoint */
 };
 
+static void idstat_part_gone(struct niftp_file *fh);
+
 static void rfile_free(struct niftp_file *fh)
 {
 	char    err[SPOOL_ERRLEN];
 
-	if (fh->sf != NULL && fh->discard && spool_file_parted(fh->sf)
-	    && spool_part_remove(fh->rd->sp, fh->name, err, sizeof(err)) < 0)
-		log_warn("%s", err);
+	if (fh->sf != NULL && fh->discard && spool_file_parted(fh->sf)) {
+		if (spool_part_remove(fh->rd->sp, fh->name, err, sizeof(err)) < 0)
+			log_warn("%s", err);
+		else
+			idstat_part_gone(fh);
+	}
 	if (fh->sf != NULL)
 		spool_file_abort(fh->sf);
 	if (fh->rc != NULL && fh->rc->fh == fh)
@@ -319,6 +324,28 @@ static void idstat_clear(void)
 			ids.b[i] = e->next;
 			free(e);
 		}
+}
+
+/* part_limit - max_partial_per_peer; by default (UINT64_MAX in the
+ * configuration) 256 MiB or 4 letters of max_letter_size, the larger */
+static uint64_t part_limit(const struct conf *cf)
+{
+	uint64_t four = cf->max_letter_size > UINT64_MAX / 4 ? UINT64_MAX : 4 * cf->max_letter_size;
+
+	if (cf->max_partial_per_peer != UINT64_MAX)
+		return cf->max_partial_per_peer;
+	return four > (256ULL << 20) ? four : 256ULL << 20;
+}
+
+/* idstat_part_gone - fh's kept partial octets are no longer kept */
+static void idstat_part_gone(struct niftp_file *fh)
+{
+	struct idstat *e;
+
+	if (fh->ck_off == 0 || ids.sp != fh->rd->sp || (e = idstat_get(fh->ident, 0)) == NULL)
+		return;
+	e->part = e->part > fh->ck_off ? e->part - fh->ck_off : 0;
+	fh->ck_off = 0;
 }
 
 /* idstat_of - ident's counts, counted afresh when they are old */
@@ -478,16 +505,16 @@ static void ckpt_start(struct niftp_file *fh)
 	    || fh->sf == NULL || fh->key[0] == '\0' || fh->last_mark == 0
 	    || fh->last_off <= fh->ck_off)
 		return;
-	if (fh->rd->conf->max_partial_per_peer > 0) {
+	if (part_limit(fh->rd->conf) > 0) {
 		struct idstat *e = idstat_of(fh->rd, fh->ident);
 
-		if (e->part + (fh->last_off - fh->ck_off) > fh->rd->conf->max_partial_per_peer) {
+		if (e->part + (fh->last_off - fh->ck_off) > part_limit(fh->rd->conf)) {
 			if (!fh->part_full)
 				log_warn("receive '%s': %s keeps %llu octets of partial files "
 				    "(max_partial_per_peer %llu): no checkpoint, the transfer "
 				    "resumes from mark %lu at most", fh->name, fh->ident,
 				    (unsigned long long) e->part,
-				    (unsigned long long) fh->rd->conf->max_partial_per_peer,
+				    (unsigned long long) part_limit(fh->rd->conf),
 				    (unsigned long) fh->ck_mark);
 			fh->part_full = 1;
 			return;
@@ -673,16 +700,18 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 			return refuse(res, NIFTP_ST_REJ_LATER, "transfer id %u is taken by another "
 			    "copy: send it under another id", req->tid);
 		if (found == 0 && !req->resume) {
-			unsigned max = rc->peername[0] ? cf->max_dockets_per_peer
+			/* peers and local callers: per_peer; anyone else per source */
+			unsigned max = rc->how != PEER_UNAUTH ? cf->max_dockets_per_peer
 			    : cf->max_dockets_per_source;
 			struct idstat *e = max > 0 ? idstat_of(rd, rc->ident) : NULL;
 
 			if (e != NULL && e->dockets >= max) {
-				lim_refused(rc, "%s %u", rc->peername[0] ? "max_dockets_per_peer"
-				    : "max_dockets_per_source", max);
+				const char *what = rc->how != PEER_UNAUTH ? "max_dockets_per_peer"
+				    : "max_dockets_per_source";
+
+				lim_refused(rc, "%s %u", what, max);
 				return refuse(res, NIFTP_ST_REJ_LATER, "too many transfers on record "
-				    "for %s (%s %u): try later", rc->ident, rc->peername[0]
-				    ? "max_dockets_per_peer" : "max_dockets_per_source", max);
+				    "for %s (%s %u): try later", rc->ident, what, max);
 			}
 			if (e != NULL)
 				e->dockets++;
@@ -884,6 +913,7 @@ static void commit_done(void *arg, int ok, const char *err)
 	str_copy(name, fh->name, sizeof(name));
 	if (ok) {
 		fh->committed = 1;
+		idstat_part_gone(fh);
 		crash_point("relay-after-commit-before-er");
 		sysio_mark("er-ok %s", name);
 	} else
@@ -1468,6 +1498,8 @@ static void recv_event(void *arg, struct niftp_call *call, const struct niftp_ev
 		break;
 	case NIFTP_EV_DONE:
 		rc->active = 0;
+		if (rc->held)
+			break;		/* refused credentials: the hold's timer ends it */
 		if (ev->status != NIFTP_OK)
 			log_info("call from %s: transfer ended: %s: %s", rc->peer,
 			    niftp_status_str(ev->status), ev->reason ? ev->reason : "");
