@@ -1689,6 +1689,80 @@ int ts_peer_uid(const struct ts_conn *c, unsigned long *uid)
 	return 0;
 }
 
+/* sock_hex - an address and port as /proc/net/tcp{,6} print them; 0 or -1 */
+static int sock_hex(const struct sockaddr_storage *ss, char *buf, size_t len, int *v6)
+{
+	uint32_t w[4];
+	unsigned port;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *) ss;
+
+		memcpy(w, &s4->sin_addr, 4);
+		port = ntohs(s4->sin_port);
+		*v6 = 0;
+		snprintf(buf, len, "%08X:%04X", w[0], port);
+		return 0;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *) ss;
+
+		memcpy(w, &s6->sin6_addr, 16);
+		port = ntohs(s6->sin6_port);
+		*v6 = 1;
+		snprintf(buf, len, "%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3], port);
+		return 0;
+	}
+	return -1;
+}
+
+/* loopback - the address is 127/8, ::1 or ::ffff:127/104 */
+static int loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *) ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		const unsigned char *a = ((const struct sockaddr_in6 *) ss)->sin6_addr.s6_addr;
+		static const unsigned char one[16] = { 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1 };
+		static const unsigned char mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+
+		return memcmp(a, one, 16) == 0 || (memcmp(a, mapped, 12) == 0 && a[12] == 127);
+	}
+	return 0;
+}
+
+int ts_peer_loopback_uid(const struct ts_conn *c, unsigned long *uid)
+{
+	struct sockaddr_storage me, them;
+	socklen_t ml = sizeof(me), tl = sizeof(them);
+	char    mine[64], theirs[64], line[512];
+	FILE   *fp;
+	int     v6, v6b, found = -1;
+
+	if ((c->kind != TS_TCP && c->kind != TS_RAWTCP) || !c->is_sock || c->fd_in < 0
+	    || getsockname(c->fd_in, (struct sockaddr *) &me, &ml) < 0
+	    || getpeername(c->fd_in, (struct sockaddr *) &them, &tl) < 0
+	    || !loopback(&them) || sock_hex(&me, mine, sizeof(mine), &v6) < 0
+	    || sock_hex(&them, theirs, sizeof(theirs), &v6b) < 0)
+		return -1;
+	if ((fp = fopen(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "re")) == NULL)
+		return -1;
+	/* the other end's socket: its local address is our peer, its remote
+	 * address is us */
+	while (found < 0 && fgets(line, sizeof(line), fp) != NULL) {
+		char    la[64], ra[64];
+		unsigned long u;
+
+		if (sscanf(line, " %*s %63s %63s %*s %*s %*s %*s %lu", la, ra, &u) == 3
+		    && strcmp(la, theirs) == 0 && strcmp(ra, mine) == 0) {
+			*uid = u;
+			found = 0;
+		}
+	}
+	fclose(fp);
+	return found;
+}
+
 int ts_peer_ip(const struct ts_conn *c, int *family, unsigned char ip[16])
 {
 	struct sockaddr_storage ss;

@@ -192,6 +192,11 @@ const char *ts_peer(const struct ts_conn *c);
 /* ts_peer_uid - the user id of a unix: caller (SO_PEERCRED): 0 with *uid,
  * -1 for other kinds or when the kernel does not say */
 int  ts_peer_uid(const struct ts_conn *c, unsigned long *uid);
+/* ts_peer_loopback_uid - the user id owning the other end of a tcp:/rawtcp:
+ * call over loopback (the kernel's socket table, /proc/net/tcp or tcp6,
+ * as identd would answer): 0 with *uid, -1 when the call is not over
+ * loopback or the other end is not found (another network namespace) */
+int  ts_peer_loopback_uid(const struct ts_conn *c, unsigned long *uid);
 /* ts_peer_ip - the address of a tcp:/rawtcp: peer as struct sockaddr
  * bytes: the family (AF_INET, AF_INET6; a v4-mapped v6 address is given
  * as AF_INET) and 4 or 16 octets in ip; -1 for other kinds */

@@ -129,9 +129,10 @@ void peer_src_of(struct ts_conn *c, const char *calling, struct peer_src *src)
 {
 	memset(src, 0, sizeof(*src));
 	src->calling = calling ? calling : "";
-	if (ts_peer_ip(c, &src->family, src->ip) == 0)
+	if (ts_peer_ip(c, &src->family, src->ip) == 0) {
 		src->kind = PEER_PLACE_IP;
-	else if (ts_peer_uid(c, &src->uid) == 0)
+		src->lo_uid_known = ts_peer_loopback_uid(c, &src->lo_uid) == 0;
+	} else if (ts_peer_uid(c, &src->uid) == 0)
 		src->kind = PEER_PLACE_UID;
 }
 

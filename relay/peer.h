@@ -93,6 +93,9 @@ struct peer_src {
 	int	family;
 	unsigned char ip[16];
 	unsigned long uid;
+	int	lo_uid_known;	/* an IP caller over loopback: its user (the kernel's
+				 * socket table), for the local-caller rule only */
+	unsigned long lo_uid;
 	const char *calling;	/* as passed, "" none */
 };
 

@@ -1529,11 +1529,17 @@ static void recv_callev(void *arg, struct niftp_call *call, enum niftp_call_ev e
 	rcall_down(rc);
 }
 
-/* local_caller - a Unix-socket caller running as us or as root */
+/* local_caller - a caller running as us or as root on this host: over a
+ * Unix socket (SO_PEERCRED), or over loopback TCP (the kernel's socket
+ * table says whose the other end is) */
 static int local_caller(const struct rcall *rc)
 {
-	return rc->src.kind == PEER_PLACE_UID
-	    && (rc->src.uid == 0 || rc->src.uid == (unsigned long) geteuid());
+	unsigned long me = (unsigned long) geteuid();
+
+	if (rc->src.kind == PEER_PLACE_UID)
+		return rc->src.uid == 0 || rc->src.uid == me;
+	return rc->src.kind == PEER_PLACE_IP && rc->src.lo_uid_known
+	    && (rc->src.lo_uid == 0 || rc->src.lo_uid == me);
 }
 
 /* rcall_who - rc's identity after peer_identify(): a local caller that is
@@ -1542,7 +1548,8 @@ static void rcall_who(struct rcall *rc, enum peer_how how, const struct conf_pee
 {
 	if (how == PEER_UNAUTH && local_caller(rc)) {
 		rc->how = PEER_BY_LOCAL;
-		snprintf(rc->ident, sizeof(rc->ident), "local:uid:%lu", rc->src.uid);
+		snprintf(rc->ident, sizeof(rc->ident), "local:uid:%lu",
+		    rc->src.kind == PEER_PLACE_UID ? rc->src.uid : rc->src.lo_uid);
 		rc->peername[0] = '\0';
 		return;
 	}
