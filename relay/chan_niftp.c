@@ -581,8 +581,23 @@ static void fwd_event(void *arg, struct niftp_call *call, const struct niftp_eve
 			    e->hop, ev->reason ? ev->reason : "");
 			queue_requeue(cn->rd->q, e);
 			break;
-		case NIFTP_ERR_PERM:
-		case NIFTP_ERR_AUTH: {
+		case NIFTP_ERR_AUTH:
+			if ((ev->state & 0xF000) == NIFTP_ST_REJECTED) {
+				/* our credentials (or their absence) refused at the
+				 * SFT: the link's configuration, which an operator
+				 * mends; the letters wait (as Postfix defers on a
+				 * failed login). Relaying denied (QR 0x23) is final. */
+				char    why[QUEUE_REASON_MAX];
+
+				snprintf(why, sizeof(why), "credentials refused by %s (see [peer %s]"
+				    " at both ends): %s", e->hop, e->hop,
+				    ev->reason ? ev->reason : niftp_status_str(ev->status));
+				log_warn("'%s' to %s: %s", e->l->name, e->hop, why);
+				fwd_deferred(cn, e, why);
+				break;
+			}
+			/* FALLTHROUGH */
+		case NIFTP_ERR_PERM: {
 			char    why[QUEUE_REASON_MAX];
 
 			snprintf(why, sizeof(why), "refused by %s: %s", e->hop,
