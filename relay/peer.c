@@ -307,9 +307,13 @@ char *peer_read_password(const char *path, size_t *len, char *why, size_t wlen)
 	int     fd;
 
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)) < 0) {
-		snprintf(why, wlen, "cannot open '%s': %s", path, strerror(errno));
+		int     e = errno;
+
+		snprintf(why, wlen, "cannot open '%s': %s", path, strerror(e));
+		errno = e;		/* EACCES: conf_load tells another user apart */
 		return NULL;
 	}
+	errno = EINVAL;		/* any failure below: not EACCES */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(why, wlen, "'%s' is not a regular file", path);
 		close(fd);
@@ -325,8 +329,10 @@ char *peer_read_password(const char *path, size_t *len, char *why, size_t wlen)
 	close(fd);
 	if (n < 0) {
 		snprintf(why, wlen, "cannot read '%s': %s", path, strerror(errno));
+		errno = EIO;
 		return NULL;
 	}
+	errno = EINVAL;
 	b[n] = '\0';
 	k = strcspn(b, "\r\n");
 	if (k > PEER_PASS_MAX || (b[k] == '\0' && (size_t) n > PEER_PASS_MAX)) {
@@ -359,6 +365,26 @@ static int rcpt_local(const struct route_table *t, const struct addr *a)
 	return host == NULL || *host == '\0' || route_table_is_local(t, host);
 }
 
+/* mailbox_known - a configured user, or one whose Maildir exists: what
+ * the local channel finds out when it delivers (mailchannel/ch_local.c),
+ * asked here so that an unknown user is refused in the call and never
+ * bounced to a sender an unauthenticated caller may have forged */
+static int mailbox_known(const struct conf *c, const char *mailbox)
+{
+	char    md[CONF_PATH_MAX];
+	struct stat st;
+	size_t  n;
+
+	if (route_table_user_known(c->routes, mailbox))
+		return 1;
+	n = conf_maildir(c, mailbox, md, sizeof(md));
+	if (n >= sizeof(md))
+		return 1;		/* the channel decides */
+	while (n > 1 && md[n - 1] == '/')
+		md[--n] = '\0';
+	return stat(md, &st) == 0 || errno != ENOENT;
+}
+
 int peer_relay_check(const struct conf *c, const struct addr_list *al, unsigned via,
 	int accept, char *why, size_t len)
 {
@@ -389,6 +415,15 @@ int peer_relay_check(const struct conf *c, const struct addr_list *al, unsigned 
 				text = addr_to_str(a);
 				snprintf(why, len, "recipient %.200s: %.200s", text,
 				    tg->reason ? tg->reason : "undeliverable");
+				free(text);
+				route_result_free(r);
+				return PEER_BADRCPT;
+			}
+			if (tg->kind == ROUTE_LOCAL && tg->owner == NULL && tg->mailbox != NULL
+			    && !mailbox_known(c, tg->mailbox)) {
+				text = addr_to_str(a);
+				snprintf(why, len, "recipient %.200s: unknown user (not a configured "
+				    "user and no mailbox)", text);
 				free(text);
 				route_result_free(r);
 				return PEER_BADRCPT;

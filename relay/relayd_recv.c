@@ -1391,6 +1391,18 @@ static void rcall_lim(struct loop *loop, void *arg)
 	}
 	if (rc->st != RC_CALL || rc->call == NULL)
 		return;
+	if (rc->held == 1 && niftp_call_ts(rc->call) != NULL) {
+		/* the delay is over: read the caller's STOP and answer it, then
+		 * hang up. Its STOPACK carries the refusal to the caller (niftp
+		 * put exits 77); a call cut while the caller waits for it reads
+		 * as a broken call, to be tried again. One more delay for a
+		 * caller that sends no STOP. */
+		rc->held = 2;
+		ts_pause(niftp_call_ts(rc->call), 0);
+		niftp_call_hangup(rc->call);
+		rcall_arm(rc, cf->auth_fail_delay_ms);
+		return;
+	}
 	if (rc->held) {
 		rc->st = RC_GONE;
 		niftp_call_abort(rc->call, TS_R_BARRED, "username or password refused");
