@@ -190,6 +190,11 @@ struct niftp_open {
 	/* refusal: state of transfer (NIFTP_ST_REJ_*) and a reason */
 	uint16_t state;
 	char	reason[NIFTP_REASON_MAX];
+	/* refusal (Q): the caller, not the request, is what is refused (it may
+	 * not have this file): the RNEG marks the username as unacceptable,
+	 * as for refused credentials, so P ends with NIFTP_ERR_AUTH (niftp
+	 * get: exit 77) */
+	int	denied;
 };
 
 /*

@@ -693,10 +693,16 @@ int niftp_q_answer(struct niftp *n)
 
 	if (!x->open_ok) {
 		uint16_t state = x->open.state ? x->open.state : NIFTP_ST_REJ_LATER;
+		struct niftp_attr f[1];
+		size_t	nf = 0;
 
 		if (x->req.resume && !x->open.state)
 			state = NIFTP_ST_REJ_NORESUME;
-		return send_rneg(n, NULL, 0, state,
+		if (x->open.denied && x->req.username)
+			niftp_attr_str(&f[nf++], NIFTP_A_USERNAME, NIFTP_OP_NE, x->req.username);
+		else if (x->open.denied)
+			niftp_attr_none(&f[nf++], NIFTP_A_USERNAME, NIFTP_Q_NOVALUE | NIFTP_OP_NE);
+		return send_rneg(n, f, nf, state,
 			x->open.reason[0] ? x->open.reason : "the file cannot be opened");
 	}
 	if (x->sender) {

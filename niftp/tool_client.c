@@ -333,8 +333,10 @@ int client_run(struct client_spec *cs)
 				    client_peer_text(cl.reason), cl.state);
 				goto out;
 			case NIFTP_ERR_AUTH:
-				rc = client_fail(&cl, TOOL_NOPERM, "not permitted: %s (state 0x%04x)",
-				    client_peer_text(cl.reason), cl.state);
+				/* the peer's words may say it already */
+				rc = client_fail(&cl, TOOL_NOPERM, "%s%s (state 0x%04x)",
+				    strncmp(client_peer_text(cl.reason), "not permitted", 13) == 0
+				    ? "" : "not permitted: ", client_peer_text(cl.reason), cl.state);
 				goto out;
 			case NIFTP_ERR_PROTO:
 				rc = client_fail(&cl, TOOL_OTHER, "protocol error: %s", cl.reason);

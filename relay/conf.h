@@ -85,9 +85,11 @@ struct conf {
 	char	*metrics_file;	/* Prometheus text file; default SPOOL/metrics,
 				 * NULL when set to "none" or empty (no file) */
 	int64_t	metrics_interval_ms;	/* rewrite period; default 5 s */
-	char	*user;		/* run as this user when started as root; NULL:
-				 * stay as started (default "niftpmail" when that
-				 * user exists and we are root: see relayd.c) */
+	char	*user;		/* the service user: started as root, the daemon
+				 * binds, gives it the spool and becomes it for
+				 * good (relay/privs.h); NULL (default): it stays
+				 * as started (as root: with a warning). Checked
+				 * for syntax only here; mailrelayd looks it up */
 
 	/* [peer NAME] (relay/peer.h) */
 	struct conf_peer *peers;

@@ -10,13 +10,18 @@
  *	state are carried out by the daemon over SPOOL/control (one request
  *	line, answer lines, a last line "."):
  * .IP "submit [FILE]"
- *	reads the letter (FILE or stdin), checks it with the letter reader
- *	(a malformed letter exits 65 with the reason), writes it
- *	atomically into out/ (dot temporary, fsync, rename, fsync out/),
- *	and asks the daemon to take it now ("pickup"); prints the name the
- *	daemon assigned. When the daemon cannot be reached the letter stays
- *	in out/ (taken at its next start): the drop name is printed on
- *	standard error and the exit status is 69 (daemon unreachable).
+ *	sends "submit" with the read end of a pipe of its own (SCM_RIGHTS),
+ *	copies the letter (FILE or stdin) into the pipe, sends "end OCTETS"
+ *	and prints the name the daemon answers once the letter is durable
+ *	(relay/submit.h). Any local user may: the daemon names the
+ *	submitter by the socket's credentials. A letter the daemon refuses
+ *	as malformed or too large exits 65 with the reason; any other
+ *	refusal 75 (not accepted: try again). When the daemon cannot be
+ *	reached, a user who may write out/ has the letter checked and
+ *	written atomically there (dot temporary, fsync, rename, fsync out/),
+ *	taken at the daemon's next start: the drop name is printed on
+ *	standard error and the exit status is 69; anyone else keeps the
+ *	letter: exit 75 (77 when the socket refused the connection).
  * .IP queue
  *	one line per letter and next hop: NAME AGE HOP RCPTS STATE ERROR
  *	(from the daemon; when it cannot be reached, read from the spool
@@ -34,19 +39,23 @@
  *	table's usage text); the answer's lines are printed (and, for
  *	CTL_RESULT requests, the text of its "ok" line). The daemon
  *	journals the operator's login name. --help lists the table.
+ *	Except ping, they are for root and the daemon's user only: anyone
+ *	else is answered "err permission denied: ..." (exit 77; queue then
+ *	reads the spool, as when the socket refuses the connection).
  * DIAGNOSTICS
  *	Exit 77 (EX_NOPERM) when the spool (queue, stats, trace, view
  *	without the daemon) or the control socket (the other requests)
  *	may not be read or connected to (EACCES, EPERM): "mailctl: queue:
  *	cannot read 'SPOOL/queue': Permission denied", never an empty
- *	queue or "no record". submit keeps 69 when its letter was written
- *	to out/ but the socket refused it (the daemon's scan of out/ takes
- *	it), and exits 77 when out/ may not be written.
+ *	queue or "no record"; also when the daemon refuses a request to
+ *	this user.
  *--*/
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,10 +112,11 @@ static const char ctl_help_tail[] =
 "Options:\n"
 "  -c, --config FILE  the node's configuration (required)\n"
 "  --help             this text (also after a command)\n"
-"Exit status: 0 done, 64 usage, 65 malformed letter, 69 daemon unreachable\n"
-"(submit: the letter waits in out/ for the daemon's next start), 77 permission\n"
-"denied (the spool, or the daemon's control socket), 78 configuration error,\n"
-"1 other error.\n";
+"Exit status: 0 done, 64 usage, 65 malformed or too large letter, 69 daemon\n"
+"unreachable (submit: the letter waits in out/ for the daemon's next start),\n"
+"75 submit: letter not accepted now (try again), 77 permission denied (the\n"
+"spool, the daemon's control socket, or a request only root and the daemon's\n"
+"user may make), 78 configuration error, 1 other error.\n";
 
 /* ctl_help - the help text: mailctl's own commands, then the requests
  * of the protocol table */
@@ -121,16 +131,11 @@ static void ctl_help(FILE *fp)
 	fputs(ctl_help_tail, fp);
 }
 
-/* ctl_ask - ask the daemon; the answer (new memory) or NULL with err
- * (and in *eno the errno of a socket or connect that failed, else 0) */
-static char *ctl_ask(const struct conf *c, const char *req, char *err, size_t errlen,
-	int *eno)
+/* ctl_connect - a connection to the daemon's control socket, or -1 with
+ * err (and in *eno the errno of the socket or connect that failed) */
+static int ctl_connect(const struct conf *c, char *err, size_t errlen, int *eno)
 {
 	struct sockaddr_un sa;
-	struct buf b = BUF_INIT(CTL_ANSWER_MAX);
-	unsigned char *p;
-	char   *s;
-	ssize_t n;
 	int     fd;
 
 	*eno = 0;
@@ -144,13 +149,20 @@ static char *ctl_ask(const struct conf *c, const char *req, char *err, size_t er
 		    strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return NULL;
+		return -1;
 	}
-	if (write_full(fd, req, strlen(req)) < 0 || write_full(fd, "\n", 1) < 0) {
-		snprintf(err, errlen, "write to '%s': %s", c->control, strerror(errno));
-		close(fd);
-		return NULL;
-	}
+	return fd;
+}
+
+/* ctl_answer_read - the daemon's answer on fd, read to its end (new
+ * memory; "" when it said nothing); fd is closed */
+static char *ctl_answer_read(int fd)
+{
+	struct buf b = BUF_INIT(CTL_ANSWER_MAX);
+	unsigned char *p;
+	char   *s;
+	ssize_t n;
+
 	for (;;) {
 		if ((p = buf_reserve(&b, 65536)) == NULL)
 			break;
@@ -167,6 +179,29 @@ static char *ctl_ask(const struct conf *c, const char *req, char *err, size_t er
 	s = xstrdup(buf_cstr(&b) ? buf_cstr(&b) : "");
 	buf_release(&b);
 	return s;
+}
+
+/* ctl_ask - ask the daemon; the answer (new memory) or NULL with err
+ * (and in *eno the errno of a socket or connect that failed, else 0) */
+static char *ctl_ask(const struct conf *c, const char *req, char *err, size_t errlen,
+	int *eno)
+{
+	int     fd;
+
+	if ((fd = ctl_connect(c, err, errlen, eno)) < 0)
+		return NULL;
+	if (write_full(fd, req, strlen(req)) < 0 || write_full(fd, "\n", 1) < 0) {
+		snprintf(err, errlen, "write to '%s': %s", c->control, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	return ctl_answer_read(fd);
+}
+
+/* answer_denied - ans is the daemon's "permission denied" */
+static int answer_denied(const char *ans)
+{
+	return strncmp(ans, "err " CTL_ERR_PERM, 4 + strlen(CTL_ERR_PERM)) == 0;
 }
 
 /* answer_show - print the daemon's answer to a request of cmd: on
@@ -206,6 +241,8 @@ static int answer_show(const char *label, const struct ctl_cmd *cmd, const char 
 	}
 	if (ok)
 		return RX_OK;
+	if (answer_denied(ans))
+		return RX_NOPERM;
 	return strncmp(ans, "err usage:", 10) == 0 ? RX_USAGE : RX_OTHER;
 }
 
@@ -214,31 +251,29 @@ static ssize_t fd_read(void *ctx, void *p, size_t len)
 	return read(*(int *) ctx, p, len);
 }
 
-/* cmd_submit - submit [FILE] */
-static int cmd_submit(const struct conf *c, const char *file)
+/* submit_drop - the letter from in written atomically into out/ (dot
+ * temporary, fsync, rename, fsync out/) after the letter reader checked
+ * it, for the daemon to take at its next start: what submit does when
+ * the daemon cannot be reached (why) and this user may write out/ */
+static int submit_drop(const struct conf *c, int in, const char *why)
 {
 	char    outdir[PATH_MAX - 128], tmp[PATH_MAX], fin[PATH_MAX], err[RELAYD_ERRLEN];
-	char    req[PATH_MAX + 16], base[64];
+	char    base[64];
 	unsigned char b[64 * 1024];
 	struct letter *lt;
 	enum letter_status st;
-	int     in = 0, out = -1, rc = RX_OTHER, eno;
+	int     out = -1, rc = RX_OTHER;
 	ssize_t n;
-	char   *ans = NULL;
 	static unsigned seq;
 
 	snprintf(outdir, sizeof(outdir), "%s/out", c->spool);
-	if (file != NULL && strcmp(file, "-") != 0 && (in = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "mailctl: submit: open '%s': %s\n", file, strerror(errno));
-		return RX_OTHER;
-	}
 	snprintf(base, sizeof(base), "submit.%ld.%ld.%u", (long) time(NULL), (long) getpid(),
 	    seq++);
 	if ((out = durable_tmp_open(outdir, "submit", tmp, sizeof(tmp), err, sizeof(err))) < 0) {
 		if (IS_PERM(errno))
 			rc = RX_NOPERM;
-		fprintf(stderr, "mailctl: submit: %s\n", err);
-		goto out;
+		fprintf(stderr, "mailctl: submit: %s; %s\n", why, err);
+		return rc;
 	}
 	while ((n = read(in, b, sizeof(b))) != 0) {
 		if (n < 0 && errno == EINTR)
@@ -256,7 +291,7 @@ static int cmd_submit(const struct conf *c, const char *file)
 		if (rfd < 0)
 			snprintf(err, sizeof(err), "reopen: %s", strerror(errno));
 		if (lt == NULL) {
-			fprintf(stderr, "mailctl: submit: malformed letter: %s\n", err);
+			fprintf(stderr, "mailctl: submit: " CTL_ERR_MALFORMED "%s\n", err);
 			rc = st == LETTER_EIO ? RX_OTHER : RX_DATAERR;
 			if (rfd >= 0)
 				close(rfd);
@@ -267,27 +302,163 @@ static int cmd_submit(const struct conf *c, const char *file)
 	}
 	snprintf(fin, sizeof(fin), "%s/%s", outdir, base);
 	if (durable_commit(out, tmp, fin, err, sizeof(err)) < 0) {
-		out = -1;
 		fprintf(stderr, "mailctl: submit: %s\n", err);
-		goto out;
+		return rc;
 	}
-	out = -1;
-	snprintf(req, sizeof(req), "pickup %s", base);
-	if ((ans = ctl_ask(c, req, err, sizeof(err), &eno)) == NULL) {
-		/* also when the socket refused this user (eno EACCES): the letter
-		 * is in out/, and the daemon's scan of out/ takes it */
-		fprintf(stderr, "mailctl: submit: %s; the letter waits in 'out/%s'\n", err, base);
-		rc = RX_UNAVAIL;
-		goto out;
-	}
-	rc = answer_show("submit", ctl_proto_get(CTL_PICKUP), ans);
-	goto out;
+	/* the daemon's scan of out/ takes it when it runs again */
+	fprintf(stderr, "mailctl: submit: %s; the letter waits in 'out/%s'\n", why, base);
+	return RX_UNAVAIL;
 fail:
 	close(out);
-	out = -1;
 	(void) unlink(tmp);
-out:
+	return rc;
+}
+
+/* send_fd - the line and, with it, the descriptor fd (SCM_RIGHTS) on
+ * the socket sock; 0 or -1 (errno) */
+static int send_fd(int sock, const char *line, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char	b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov;
+	struct msghdr m;
+	struct cmsghdr *ch;
+	size_t  len = strlen(line);
+	ssize_t n;
+
+	memset(&u, 0, sizeof(u));
+	memset(&m, 0, sizeof(m));
+	iov.iov_base = (void *) line;
+	iov.iov_len = len;
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.b;
+	m.msg_controllen = sizeof(u.b);
+	ch = CMSG_FIRSTHDR(&m);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &fd, sizeof(int));
+	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -1;
+	/* the descriptor went with the first octet; the rest of the line
+	 * (if the socket took only part) goes plain */
+	return (size_t) n < len ? write_full(sock, line + n, len - (size_t) n) : 0;
+}
+
+/* submit_status - the exit status of the daemon's answer ans to submit
+ * (shown by answer_show): 0, 65 for a bad letter, 77, 64, and 75 for
+ * any other refusal or no answer (the letter was not accepted: try
+ * again later) */
+static int submit_status(const char *ans)
+{
+	static const struct {
+		const char *reason;
+		int	rc;
+	} errs[] = {
+		{ CTL_ERR_MALFORMED, RX_DATAERR },
+		{ CTL_ERR_TOOBIG, RX_DATAERR },
+		{ CTL_ERR_PERM, RX_NOPERM },
+		{ "usage:", RX_USAGE },
+	};
+	size_t  i;
+
+	if (answer_show("submit", ctl_proto_get(CTL_SUBMIT), ans) == RX_OK)
+		return RX_OK;
+	if (strncmp(ans, "err ", 4) == 0)
+		for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+			if (strncmp(ans + 4, errs[i].reason, strlen(errs[i].reason)) == 0)
+				return errs[i].rc;
+	return RX_TEMPFAIL;
+}
+
+/* cmd_submit - submit [FILE], over the control socket (relay/submit.h):
+ * the request "submit" carrying the read end of a pipe of our own, the
+ * letter (FILE or standard input) copied into the pipe, "end OCTETS",
+ * then the answer. When the daemon cannot be reached, the letter is
+ * dropped into out/ by those who may write there (exit 69), and kept by
+ * the others (exit 75, or 77 when the socket refused this user). */
+static int cmd_submit(const struct conf *c, const char *file)
+{
+	char    outdir[PATH_MAX], err[RELAYD_ERRLEN], endl[48];
+	unsigned char b[64 * 1024];
+	const char *what = file != NULL && strcmp(file, "-") != 0 ? file : NULL;
+	int     in = 0, fd = -1, p[2] = { -1, -1 }, rc = RX_TEMPFAIL, eno, cut = 0;
+	uint64_t total = 0;
+	ssize_t n;
+	char   *ans;
+
+	if (what != NULL && (in = open(what, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "mailctl: submit: open '%s': %s\n", what, strerror(errno));
+		return RX_OTHER;
+	}
+	if ((fd = ctl_connect(c, err, sizeof(err), &eno)) < 0) {
+		snprintf(outdir, sizeof(outdir), "%s/out", c->spool);
+		if (access(outdir, W_OK | X_OK) == 0)
+			rc = submit_drop(c, in, err);
+		else {
+			fprintf(stderr, "mailctl: submit: %s: the letter was not accepted (try again"
+			    " once the daemon runs)\n", err);
+			rc = IS_PERM(eno) ? RX_NOPERM : RX_TEMPFAIL;
+		}
+		goto out;
+	}
+	/* a daemon that stops reading the pipe (it refused the letter):
+	 * EPIPE, and its answer says why */
+	signal(SIGPIPE, SIG_IGN);
+	/* the daemon reads a pipe only (never a file system for us): a FILE
+	 * is copied into it too */
+	if (pipe2(p, O_CLOEXEC) < 0 || send_fd(fd, "submit\n", p[0]) < 0) {
+		fprintf(stderr, "mailctl: submit: send the request to '%s': %s\n", c->control,
+		    strerror(errno));
+		goto out;
+	}
+	close(p[0]);
+	p[0] = -1;
+	for (;;) {
+		if ((n = read(in, b, sizeof(b))) < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* no "end": the daemon drops what it read */
+			fprintf(stderr, "mailctl: submit: read '%s': %s\n", what ? what :
+			    "standard input", strerror(errno));
+			rc = RX_OTHER;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (write_full(p[1], b, (size_t) n) < 0) {
+			if (errno != EPIPE) {
+				fprintf(stderr, "mailctl: submit: write to the daemon: %s\n",
+				    strerror(errno));
+				goto out;
+			}
+			cut = 1;
+			break;
+		}
+		total += (uint64_t) n;
+	}
+	close(p[1]);
+	p[1] = -1;
+	if (!cut) {
+		snprintf(endl, sizeof(endl), "end %llu\n", (unsigned long long) total);
+		(void) write_full(fd, endl, strlen(endl));	/* refused: the answer says why */
+	}
+	ans = ctl_answer_read(fd);
+	fd = -1;
+	rc = submit_status(ans);
 	free(ans);
+out:
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	if (fd >= 0)
+		close(fd);
 	if (in > 0)
 		close(in);
 	return rc;
@@ -444,7 +615,16 @@ static int ctl_daemon(const struct conf *c, const struct ctl_cmd *cmd, struct bu
 	char   *ans;
 	int     rc, eno;
 
-	if ((ans = ctl_ask(c, buf_cstr(line), err, sizeof(err), &eno)) != NULL) {
+	ans = ctl_ask(c, buf_cstr(line), err, sizeof(err), &eno);
+	if (ans != NULL && cmd->id == CTL_QUEUE && answer_denied(ans)) {
+		/* not an operator: the spool itself, if this user may read it
+		 * (the same as a socket that refuses the connection) */
+		snprintf(err, sizeof(err), "daemon: %.*s", (int) strcspn(ans + 4, "\n"), ans + 4);
+		eno = EACCES;
+		free(ans);
+		ans = NULL;
+	}
+	if (ans != NULL) {
 		rc = answer_show(cmd->verb, cmd, ans);
 		free(ans);
 	} else if (cmd->id == CTL_QUEUE) {

@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "relay/ctl_proto.h"
+#include "relay/trace_fetch.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/strutil.h"
 
 #define CTL_HELP_COL	18	/* width of the usage column in --help */
 
@@ -48,13 +50,22 @@ static int check_reroute(const struct ctl_req *rq)
 	return rq->argv[0][0] == '-' ? -1 : 0;
 }
 
+/* check_trace_fetch - ADDR CALLED SECONDS KEY (relay/trace_fetch.h):
+ * SECONDS a whole number of seconds the fetch may take */
+static int check_trace_fetch(const struct ctl_req *rq)
+{
+	uint64_t s;
+
+	return str_to_u64(rq->argv[2], 1, TRACE_FETCH_SECS_MAX, &s);
+}
+
 /*
  * The requests, in the order mailctl --help lists them. Help lines
  * are kept short enough for the usage column plus the text to fit in
  * 80 columns.
  */
 static const struct ctl_cmd ctl_cmds[CTL_NCMDS] = {
-	{ CTL_PING, "ping", 0, 0, CTL_RESULT, NULL,
+	{ CTL_PING, "ping", 0, 0, CTL_RESULT | CTL_ANYONE, NULL,
 	    "ping", "the node's name, when its daemon answers" },
 	{ CTL_PICKUP, "pickup", 1, 1, CTL_LATER | CTL_HIDDEN | CTL_RESULT, NULL,
 	    "pickup FILE", "take out/FILE now; the letter's name once durable" },
@@ -80,6 +91,13 @@ static const struct ctl_cmd ctl_cmds[CTL_NCMDS] = {
 	    "resubmit NAME", "queue the archived copy of NAME as a new letter; its name" },
 	{ CTL_RELOAD, "reload", 0, 0, 0, NULL,
 	    "reload", "make the daemon reload its configuration" },
+	{ CTL_TRACE_FETCH, "trace-fetch", 4, 4, CTL_LATER | CTL_HIDDEN, check_trace_fetch,
+	    "trace-fetch ADDR CALLED SECONDS KEY",
+	    "another node's trace:KEY, fetched by the daemon" },
+	/* a pipe passed with the line (SCM_RIGHTS), then "end OCTETS":
+	 * relay/submit.h */
+	{ CTL_SUBMIT, "submit", 0, 0, CTL_LATER | CTL_HIDDEN | CTL_RESULT | CTL_ANYONE, NULL,
+	    "submit", "a letter from the pipe passed; its name once durable" },
 };
 
 /* ctl_proto_get - the entry of request id */

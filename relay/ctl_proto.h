@@ -16,7 +16,9 @@
  *	the newline (a CR before the newline is allowed); then answer
  *	lines, the first "ok ..." or "err REASON" (one line), the last
  *	".". A request that changes queue state (CTL_LATER) is answered
- *	once its spool transaction is durable; the others at once.
+ *	once its spool transaction is durable, trace-fetch once its call
+ *	is over ("ok LEN", then the LEN octets of the document, which need
+ *	not be lines, then "."; relay/trace_fetch.h); the others at once.
  *
  *	Parsing moves a cursor over a copy of the line and never reads
  *	past its length: control characters (0x00-0x1f, 0x7f) anywhere
@@ -52,16 +54,33 @@ enum ctl_id {
 	CTL_REROUTE,
 	CTL_RESUBMIT,
 	CTL_RELOAD,
+	CTL_TRACE_FETCH,
+	CTL_SUBMIT,
 	CTL_NCMDS
 };
 
 /* Flags of a request. */
-#define CTL_LATER	0x01	/* changes queue state: answered after the
-				 * spool transaction, refused while stopping */
+#define CTL_LATER	0x01	/* answered later, by a callback (a spool
+				 * transaction, a worker, a call), and
+				 * refused while stopping */
 #define CTL_REST	0x02	/* the last argument is the rest of the line
 				 * (spaces kept), e.g. bounce's REASON */
-#define CTL_HIDDEN	0x04	/* not a mailctl command (submit sends it) */
+#define CTL_HIDDEN	0x04	/* not a mailctl command (submit sends
+				 * pickup, trace sends trace-fetch) */
 #define CTL_RESULT	0x08	/* "ok TEXT": mailctl prints TEXT */
+#define CTL_ANYONE	0x10	/* any local user may ask; without it only
+				 * root and the daemon's own user (the peer's
+				 * uid by SO_PEERCRED, relay/ctl_server.c) */
+
+/*
+ * How an "err" answer starts when mailctl's exit status depends on it
+ * (DESIGN section 2): "err usage: ..." 64; CTL_ERR_PERM 77 (a request
+ * this user may not make); CTL_ERR_MALFORMED and CTL_ERR_TOOBIG 65 (a
+ * submitted letter refused as bad data: not worth retrying).
+ */
+#define CTL_ERR_PERM		"permission denied: "
+#define CTL_ERR_MALFORMED	"malformed letter: "
+#define CTL_ERR_TOOBIG		"letter too large: "
 
 struct ctl_req;
 

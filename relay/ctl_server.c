@@ -22,9 +22,27 @@
  *	Answers are written blocking with a 5 s send timeout: a client
  *	that does not read cannot hold the loop for long. Every error text
  *	is passed through ctl_proto_esc(), so an "err" answer is one line.
+ *
+ *	Who may ask: the socket is mode 0666, so that any local user can
+ *	submit; every request is authorized by the peer's uid, which the
+ *	kernel gives (SO_PEERCRED, taken at accept). Requests marked
+ *	CTL_ANYONE in the table (ping, submit) are for anyone; every other
+ *	one (queue listings show others' recipients; the rest change the
+ *	queue or the configuration) only for root and the daemon's own
+ *	user: "err permission denied: VERB needs root or the user NAME",
+ *	which mailctl turns into exit 77.
+ *
+ *	submit (relay/submit.h) is the one request that reads on after its
+ *	line: the client passes the read end of a pipe with the line
+ *	(SCM_RIGHTS; a descriptor passed with any other request, or a
+ *	second one, is closed unused), writes the letter into the pipe, then
+ *	sends "end OCTETS". A client that leaves before that line abandons
+ *	its letter; the answer comes once the letter is durable.
  *--*/
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +60,9 @@
 #include "relay/pickup.h"
 #include "relay/queue.h"
 #include "relay/relayd.h"
+#include "relay/submit.h"
+#include "relay/trace.h"
+#include "relay/trace_fetch.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
@@ -54,6 +75,9 @@
 #define CTL_USER_MAX	64			/* the peer's login name */
 #define CTL_SEND_TIMEOUT 5			/* seconds, per answer write */
 #define CTL_LOG_MAX	160			/* octets of a request in a log line */
+#define CTL_SUBMIT_MAX	64			/* submissions being read at a time */
+#define CTL_FDS_MAX	8			/* descriptors taken from one read (more:
+						 * dropped by the kernel) */
 
 struct ctl_server {
 	struct relayd *rd;
@@ -62,6 +86,9 @@ struct ctl_server {
 	int	fd;
 	struct ctlconn *conns;
 	int	nwaiting;		/* connections waiting for a callback */
+	int	nsubmit;		/* submissions being read or committed */
+	uid_t	uid;			/* the daemon's own user: an operator */
+	char	uname[CTL_USER_MAX];	/* ... by name, for refusals */
 };
 
 struct ctlconn {
@@ -72,6 +99,15 @@ struct ctlconn {
 	struct buf in;
 	char	user[CTL_USER_MAX];	/* the operator, journalled as by= */
 	struct ctl_req rq;		/* argv[] stays valid until the answer */
+	struct trace_fetch *fetch;	/* trace-fetch's call, until its answer */
+	int	cred;			/* SO_PEERCRED answered: uid, gid, pid known */
+	uid_t	uid;
+	gid_t	gid;
+	pid_t	pid;
+	int	passed;			/* a descriptor passed with the request, or -1 */
+	struct submit *sub;		/* submit's letter, until its answer */
+	size_t	line_end;		/* octets of cc->in up to the request's newline */
+	int	sub_ended;		/* submit: "end OCTETS" came */
 };
 
 /*
@@ -90,6 +126,13 @@ static void ctl_close(struct ctlconn *cc)
 	loop_fd_del(cs->rd->loop, cc->fd);
 	close(cc->fd);
 	buf_release(&cc->in);
+	trace_fetch_cancel(cc->fetch);
+	if (cc->sub != NULL) {
+		submit_cancel(cc->sub);
+		cs->nsubmit--;
+	}
+	if (cc->passed >= 0)
+		close(cc->passed);
 	if (cc->waiting)
 		cs->nwaiting--;
 	for (pp = &cs->conns; *pp != NULL; pp = &(*pp)->next)
@@ -179,6 +222,50 @@ static void ctl_op_done(void *arg, int ok, const char *err)
 		return;
 	}
 	buf_printf(&out, "ok\n");
+	ctl_answer(cc, NULL, &out);
+	buf_release(&out);
+}
+
+/* ctl_fetch_done - trace-fetch's answer: "ok LEN", the document, "." */
+static void ctl_fetch_done(void *arg, int ok, const char *doc, size_t len, const char *err)
+{
+	struct ctlconn *cc = arg;
+	struct buf out = BUF_INIT(TRACE_DOC_MAX + 64);
+
+	cc->fetch = NULL;
+	if (!ok) {
+		ctl_fail(cc, err ? err : "failed", NULL);
+		return;
+	}
+	if (buf_printf(&out, "ok %zu\n", len) < 0 || buf_append(&out, doc, len) < 0) {
+		buf_release(&out);
+		ctl_fail(cc, "trace document too large", NULL);
+		return;
+	}
+	ctl_answer(cc, NULL, &out);
+	buf_release(&out);
+}
+
+/* ctl_submit_done - submit's answer: "ok NAME" once the letter is
+ * durable, or why not (relay/submit.h: the reason of a bad letter starts
+ * with CTL_ERR_MALFORMED or CTL_ERR_TOOBIG) */
+static void ctl_submit_done(void *arg, enum submit_status st, const char *name,
+	const char *err)
+{
+	struct ctlconn *cc = arg;
+	struct buf out = BUF_INIT(RELAYD_ERRLEN);
+
+	cc->sub = NULL;			/* it ended: not to be cancelled */
+	cc->cs->nsubmit--;
+	if (st != SUBMIT_OK) {
+		char    esc[RELAYD_ERRLEN];
+
+		/* logged by the submission, with the submitter's uid */
+		ctl_answer(cc, ctl_proto_esc(esc, sizeof(esc), err ? err : "failed",
+		    strlen(err ? err : "failed")), NULL);
+		return;
+	}
+	buf_printf(&out, "ok %s\n", name);
 	ctl_answer(cc, NULL, &out);
 	buf_release(&out);
 }
@@ -305,6 +392,63 @@ static int do_reload(struct ctlconn *cc, struct buf *out, char *err, size_t errl
 	return r == 0 ? 0 : -1;
 }
 
+/* do_trace_fetch - ADDR CALLED SECONDS KEY (relay/trace_fetch.h): root
+ * and the daemon's user only */
+static int do_trace_fetch(struct ctlconn *cc, struct buf *out, char *err, size_t errlen)
+{
+	const struct ctl_req *rq = &cc->rq;
+	char    addr[CTL_LINE_MAX], called[CTL_LINE_MAX], key[CTL_LINE_MAX];
+	uint64_t secs;
+
+	(void) out;
+	if (!trace_fetch_permitted(cc->fd, err, errlen))
+		return -1;
+	if (trace_fetch_dec(rq->argv[0], addr, sizeof(addr)) < 0
+	    || trace_fetch_dec(rq->argv[1], called, sizeof(called)) < 0
+	    || trace_fetch_dec(rq->argv[3], key, sizeof(key)) < 0
+	    || str_to_u64(rq->argv[2], 1, TRACE_FETCH_SECS_MAX, &secs) < 0) {
+		snprintf(err, errlen, "usage: %s (a malformed %%XX)", rq->cmd->usage);
+		return -1;
+	}
+	cc->fetch = trace_fetch_start(cc->cs->rd, addr, called, key, (int) secs * 1000,
+	    ctl_fetch_done, cc, err, errlen);
+	return cc->fetch != NULL ? 0 : -1;
+}
+
+/* do_submit - the letter in the pipe passed with the request, for the
+ * user the kernel names (relay/submit.h) */
+static int do_submit(struct ctlconn *cc, struct buf *out, char *err, size_t errlen)
+{
+	struct ctl_server *cs = cc->cs;
+	struct submit_who who;
+	int     fd = cc->passed;
+
+	(void) out;
+	if (fd < 0) {
+		snprintf(err, errlen, "submit: no letter: the request carries the read end of a"
+		    " pipe (SCM_RIGHTS), as mailctl submit sends it");
+		return -1;
+	}
+	if (!cc->cred) {
+		snprintf(err, errlen, "submit: the kernel does not say who you are (SO_PEERCRED)");
+		return -1;
+	}
+	if (cs->nsubmit >= CTL_SUBMIT_MAX) {
+		snprintf(err, errlen, "submit: %d letters are being submitted: try again later",
+		    CTL_SUBMIT_MAX);
+		return -1;
+	}
+	cc->passed = -1;		/* handed over, also when it fails */
+	who.uid = cc->uid;
+	who.gid = cc->gid;
+	who.pid = cc->pid;
+	who.user = cc->user;
+	if ((cc->sub = submit_start(cs->rd, fd, &who, ctl_submit_done, cc, err, errlen)) == NULL)
+		return -1;
+	cs->nsubmit++;
+	return 0;
+}
+
 /* The handler of each request of the protocol table. */
 static ctl_handler *const handlers[CTL_NCMDS] = {
 	[CTL_PING] = do_ping,
@@ -319,34 +463,61 @@ static ctl_handler *const handlers[CTL_NCMDS] = {
 	[CTL_REROUTE] = do_reroute,
 	[CTL_RESUBMIT] = do_resubmit,
 	[CTL_RELOAD] = do_reload,
+	[CTL_TRACE_FETCH] = do_trace_fetch,
+	[CTL_SUBMIT] = do_submit,
 };
 
-/* ctl_request - parse, dispatch and (unless an answer comes later) answer */
-static void ctl_request(struct ctlconn *cc, const char *line, size_t len)
+/* ctl_operator - may the peer of cc make requests that are not CTL_ANYONE:
+ * root, or the daemon's own user */
+static int ctl_operator(const struct ctlconn *cc)
+{
+	return cc->cred && (cc->uid == 0 || cc->uid == cc->cs->uid);
+}
+
+/* ctl_request - parse, authorize, dispatch and (unless an answer comes
+ * later) answer. 1 when the connection is to be read on (a submission
+ * started: its "end" line), 0 when it is answered, closed, or waits for
+ * a callback without reading. */
+static int ctl_request(struct ctlconn *cc, const char *line, size_t len)
 {
 	struct ctl_server *cs = cc->cs;
 	struct buf out = BUF_INIT(CTL_ANSWER_MAX);
 	const struct ctl_cmd *cmd;
 	char    err[RELAYD_ERRLEN], show[CTL_LOG_MAX];
-	int     r;
+	int     r, more = 0;
 
 	if (ctl_proto_parse(line, len, &cc->rq, err, sizeof(err)) != CTL_PARSE_OK) {
 		ctl_refuse(cc, line, len, err);
-		return;
+		return 0;
 	}
 	cmd = cc->rq.cmd;
 	log_debug("control: %s by=%s", ctl_proto_esc(show, sizeof(show), line, len), cc->user);
+	if (!(cmd->flags & CTL_ANYONE) && !ctl_operator(cc)) {
+		if (cs->uid == 0)
+			snprintf(err, sizeof(err), CTL_ERR_PERM "%s needs root", cmd->verb);
+		else
+			snprintf(err, sizeof(err), CTL_ERR_PERM "%s needs root or the user %s",
+			    cmd->verb, cs->uname);
+		log_warn("control: %s by=%s (uid %ld) refused: not root nor the daemon's user",
+		    cmd->verb, cc->user, cc->cred ? (long) cc->uid : -1L);
+		ctl_answer(cc, err, NULL);
+		return 0;
+	}
 	if ((cmd->flags & CTL_LATER) && cs->rd->stopping) {
 		ctl_answer(cc, "mail relay shutting down", NULL);
-		return;
+		return 0;
 	}
 	err[0] = '\0';
 	r = handlers[cmd->id](cc, &out, err, sizeof(err));
 	if (r == 0 && (cmd->flags & CTL_LATER)) {
-		/* the callback answers; no more reading */
+		/* the callback answers; no more reading, but for a
+		 * submission's "end" line */
 		cc->waiting = 1;
 		cs->nwaiting++;
-		loop_fd_del(cs->rd->loop, cc->fd);
+		if (cc->sub != NULL)
+			more = 1;
+		else
+			loop_fd_del(cs->rd->loop, cc->fd);
 	} else if (r == 0) {
 		ctl_answer(cc, NULL, &out);
 	} else {
@@ -355,6 +526,85 @@ static void ctl_request(struct ctlconn *cc, const char *line, size_t len)
 		ctl_fail(cc, err, &out);
 	}
 	buf_release(&out);
+	return more;
+}
+
+/* ctl_recv - read at most len octets from the client into p; the first
+ * descriptor passed (SCM_RIGHTS) before the request line ended is kept
+ * in cc->passed, every other one is closed unused */
+static ssize_t ctl_recv(struct ctlconn *cc, void *p, size_t len)
+{
+	union {
+		struct cmsghdr h;
+		char	b[CMSG_SPACE(CTL_FDS_MAX * sizeof(int))];
+	} u;
+	struct iovec iov;
+	struct msghdr m;
+	struct cmsghdr *ch;
+	size_t  i, nfd;
+	ssize_t n;
+	int     fd;
+
+	iov.iov_base = p;
+	iov.iov_len = len;
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.b;
+	m.msg_controllen = sizeof(u.b);
+	if ((n = recvmsg(cc->fd, &m, MSG_CMSG_CLOEXEC)) < 0)
+		return n;
+	for (ch = CMSG_FIRSTHDR(&m); ch != NULL; ch = CMSG_NXTHDR(&m, ch)) {
+		if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			memcpy(&fd, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
+			if (cc->passed < 0 && cc->line_end == 0)
+				cc->passed = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
+}
+
+/* ctl_submit_more - what a submitting client sends after its request:
+ * "end OCTETS" once its letter is in the pipe, then nothing (no more is
+ * read); the end of the connection before that abandons the letter */
+static void ctl_submit_more(struct ctlconn *cc, int eof)
+{
+	static const char want[] = "submit: 'end OCTETS' expected after the request";
+	const char *d = (const char *) buf_data(&cc->in) + cc->line_end;
+	size_t  len = cc->in.len - cc->line_end;
+	const char *nl;
+	char    num[24];
+	uint64_t size;
+
+	if ((nl = memchr(d, '\n', len)) == NULL) {
+		if (eof) {
+			log_info("control: submit by=%s: the client left before its 'end'", cc->user);
+			ctl_close(cc);		/* the letter goes with it */
+		} else if (len >= sizeof(num) + 4)
+			ctl_refuse(cc, d, len, want);
+		return;
+	}
+	len = (size_t) (nl - d);
+	if (len > 0 && d[len - 1] == '\r')
+		len--;
+	if (len <= 4 || len - 4 >= sizeof(num) || memcmp(d, "end ", 4) != 0) {
+		ctl_refuse(cc, d, len, want);
+		return;
+	}
+	memcpy(num, d + 4, len - 4);
+	num[len - 4] = '\0';
+	if (str_to_u64(num, 0, UINT64_MAX, &size) < 0) {
+		ctl_refuse(cc, d, len, want);
+		return;
+	}
+	cc->sub_ended = 1;
+	loop_fd_del(cc->cs->rd->loop, cc->fd);	/* the answer comes from the submission */
+	submit_end(cc->sub, size);
 }
 
 static void ctl_readable(struct loop *loop, int fd, int mask, void *arg)
@@ -366,17 +616,22 @@ static void ctl_readable(struct loop *loop, int fd, int mask, void *arg)
 	ssize_t n;
 
 	(void) loop;
+	(void) fd;
 	(void) mask;
 	if ((p = buf_reserve(&cc->in, room < 512 ? room : 512)) == NULL) {
 		ctl_close(cc);
 		return;
 	}
-	n = read(fd, p, room < 512 ? room : 512);
+	n = ctl_recv(cc, p, room < 512 ? room : 512);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		buf_commit(&cc->in, 0);
 		return;
 	}
 	buf_commit(&cc->in, n > 0 ? (size_t) n : 0);
+	if (cc->sub != NULL) {
+		ctl_submit_more(cc, n <= 0);
+		return;
+	}
 	if (n <= 0) {
 		/* the client left: answer what it sent, if anything (it may
 		 * still read after a shutdown of its writing side) */
@@ -388,8 +643,11 @@ static void ctl_readable(struct loop *loop, int fd, int mask, void *arg)
 		return;
 	}
 	if ((nl = memchr(buf_data(&cc->in), '\n', cc->in.len)) != NULL) {
-		ctl_request(cc, (const char *) buf_data(&cc->in),
-		    (size_t) (nl - buf_data(&cc->in)));
+		cc->line_end = (size_t) (nl - buf_data(&cc->in)) + 1;
+		/* a submission: its "end" may have come with the line */
+		if (ctl_request(cc, (const char *) buf_data(&cc->in),
+		    (size_t) (nl - buf_data(&cc->in))) > 0)
+			ctl_submit_more(cc, 0);
 		return;
 	}
 	if (buf_room(&cc->in) == 0) {
@@ -413,8 +671,21 @@ static void ctl_accept(struct loop *loop, int fd, int mask, void *arg)
 	cc = xcalloc(1, sizeof(*cc));
 	cc->cs = cs;
 	cc->fd = c;
-	/* who asks: operator actions are journalled with by=USER */
+	cc->passed = -1;
+	/* who asks: operator actions are journalled with by=USER; the uid
+	 * decides what it may ask (ctl_request) */
 	archive_peer_user(c, cc->user, sizeof(cc->user));
+	{
+		struct ucred uc;
+		socklen_t sl = sizeof(uc);
+
+		if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &uc, &sl) == 0 && sl == sizeof(uc)) {
+			cc->cred = 1;
+			cc->uid = uc.uid;
+			cc->gid = uc.gid;
+			cc->pid = uc.pid;
+		}
+	}
 	buf_init(&cc->in, CTL_IN_MAX);
 	cc->next = cs->conns;
 	cs->conns = cc;
@@ -422,6 +693,36 @@ static void ctl_accept(struct loop *loop, int fd, int mask, void *arg)
 		log_warn("control: watch connection: %s", strerror(errno));
 		ctl_close(cc);
 	}
+}
+
+/* ctl_dir_searchable - others reach the socket at path through its
+ * directory: they need to search it (not to read it). The daemon's own
+ * directory (the spool, by default) is made so; another's is only
+ * reported. */
+static void ctl_dir_searchable(const char *path)
+{
+	char    dir[PATH_MAX];
+	char   *slash;
+	struct stat sb;
+	int     fd;
+
+	if (str_copy(dir, path, sizeof(dir)) >= sizeof(dir) || (slash = strrchr(dir, '/')) == NULL
+	    || slash == dir)
+		return;
+	*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && !(sb.st_mode & S_IXOTH)) {
+		if (sb.st_uid == geteuid() && fchmod(fd, (sb.st_mode & 07777) | S_IXOTH) == 0)
+			log_info("control socket '%s': its directory '%s' made searchable by others"
+			    " (mode %04o, not readable): any local user may submit", path, dir,
+			    (unsigned) ((sb.st_mode & 07777) | S_IXOTH));
+		else
+			log_warn("control socket '%s': its directory '%s' (mode %04o) is not"
+			    " searchable by others: only root, its owner and its group can submit"
+			    " (chmod o+x '%s')", path, dir, (unsigned) (sb.st_mode & 07777), dir);
+	}
+	close(fd);
 }
 
 /* ctl_server_start - listen on the control socket */
@@ -451,12 +752,28 @@ struct ctl_server *ctl_server_start(struct relayd *rd, ctl_reload_fn *reload,
 			close(fd);
 		return NULL;
 	}
-	(void) chmod(path, 0600);
+	/* anyone may connect (to submit): what each may ask is decided by
+	 * its uid (ctl_request) */
+	if (chmod(path, 0666) < 0)
+		log_warn("control socket '%s': chmod 0666: %s (only its owner can use it)", path,
+		    strerror(errno));
+	else
+		ctl_dir_searchable(path);
 	cs = xcalloc(1, sizeof(*cs));
 	cs->rd = rd;
 	cs->reload = reload;
 	cs->path = xstrdup(path);
 	cs->fd = fd;
+	cs->uid = geteuid();
+	{
+		struct passwd pw, *pp = NULL;
+		char    pwb[4096];
+
+		if (getpwuid_r(cs->uid, &pw, pwb, sizeof(pwb), &pp) == 0 && pp != NULL)
+			str_copy(cs->uname, pp->pw_name, sizeof(cs->uname));
+		else
+			snprintf(cs->uname, sizeof(cs->uname), "uid:%lu", (unsigned long) cs->uid);
+	}
 	if (loop_fd_set(rd->loop, fd, LOOP_READ, ctl_accept, cs) < 0) {
 		snprintf(err, errlen, "control socket '%s': watch: %s", path, strerror(errno));
 		ctl_server_free(cs);

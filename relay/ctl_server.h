@@ -7,12 +7,16 @@
  *	#include "relay/ctl_server.h"
  * DESCRIPTION
  *	Listens on the configured control socket (SPOOL/control by
- *	default, mode 0600) on the daemon's loop. Each connection carries
- *	one request line (relay/ctl_proto.h); the request is parsed with
- *	the protocol table and handed to its handler, which calls the
- *	operator entry points (pickup_claim, ops_letter, ops_retry, ...,
- *	archive_resubmit: relay/pickup.h, relay/ops.h, relay/archive.h) with the login name of the
- *	socket's peer as the operator. A malformed request is answered
+ *	default, mode 0666: any local user may connect) on the daemon's
+ *	loop. Each connection carries one request line (relay/ctl_proto.h);
+ *	the request is parsed with the protocol table, authorized by the
+ *	peer's uid (SO_PEERCRED: CTL_ANYONE requests for anyone, the others
+ *	for root and the daemon's own user; a refusal is "err permission
+ *	denied: ..."), and handed to its handler, which calls the operator
+ *	entry points (pickup_claim, ops_letter, ops_retry, ...,
+ *	archive_resubmit: relay/pickup.h, relay/ops.h, relay/archive.h) with
+ *	the login name of the socket's peer as the operator, or takes a
+ *	submitted letter (relay/submit.h). A malformed request is answered
  *	"err REASON" (one line) and changes nothing.
  *--*/
 #ifndef RELAY_CTL_SERVER_H

@@ -7,8 +7,9 @@
  *	#include "relay/inbound.h"
  * DESCRIPTION
  *	A letter enters a node in one of a few ways: an NIFTP transfer
- *	(relay/relayd_recv.c), a drop taken from out/ or a "mailctl submit"
- *	(relay/pickup.h), an archived letter resubmitted (relay/archive.h),
+ *	(relay/relayd_recv.c), a drop taken from out/ (relay/pickup.h), a
+ *	letter submitted over the control socket (relay/submit.h), an
+ *	archived letter resubmitted (relay/archive.h),
  *	a notice the node writes itself (relay/notices.h). Each goes
  *	through this door: the letter file is committed into in/ (or a drop
  *	claimed into in/) with its "received" journal line in the caller's
@@ -46,8 +47,10 @@ struct spool_txn;
 
 /* Where a letter came from (strings borrowed for the call). */
 struct inbound {
-	const char *from;	/* NIFTP: the caller; "out/FILE", "submit", "notice:NAME",
-				 * "resubmit:NAME" */
+	const char *from;	/* NIFTP: the caller; "out/FILE", "submit" (mailctl
+				 * submit over the control socket, with kv user and
+				 * uid from SO_PEERCRED: relay/submit.h; or its
+				 * out/submit.* drop), "notice:NAME", "resubmit:NAME" */
 	const char *calling;	/* calling address, NULL: "-" */
 	const char *tid;	/* NIFTP transfer id, or NULL */
 	const char *donor;	/* the donor's own name for it (NODE/NAME), or NULL */

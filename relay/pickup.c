@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "relay/relayd.h"
 #include "spool/spool.h"
 #include "util/alloc.h"
+#include "util/durable.h"
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/strutil.h"
@@ -256,6 +258,13 @@ static void snap_set(struct snap *s, const struct stat *st)
 	s->mtim = st->st_mtim;
 }
 
+/* snap_same_stat - two looks at one file saw the same inode, size and mtime */
+static int snap_same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
+	    && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
 static int snap_same(const struct snap *s, const struct stat *st)
 {
 	return s->on && s->dev == st->st_dev && s->ino == st->st_ino && s->size == st->st_size
@@ -327,10 +336,84 @@ static int crc_file(int fd, uint32_t *crc, uint64_t *size)
 	return 0;
 }
 
+/* adopt - out/FILE (fd, opened from cj->path), another user's, becomes a
+ * file of ours with the same content: with fs.protected_hardlinks (the
+ * Linux default) a daemon that is not root may not link another user's
+ * file, and the claim is a link (spool_txn_claim). The content is
+ * copied into a dot-file of out/ (never looked at), synced, and swapped
+ * with out/FILE in one step (renameat2 RENAME_EXCHANGE); the original,
+ * now under the dot-name, is removed. When out/FILE changed while it was
+ * copied, or was replaced meanwhile (another inode came out of the
+ * swap: the swap is undone), cj->changed is set and the drop waits
+ * again. A crash leaves at worst a dot-file: out/FILE is the original
+ * or its synced copy, and the claim's fsync of out/ makes the swap
+ * durable. 0, or -1 with errno (the drop is as it was). */
+static int adopt(struct claim_job *cj, int fd)
+{
+	char    tmp[PATH_MAX], *slash;
+	unsigned char b[64 * 1024];
+	struct stat before, after, got;
+	uint64_t off = 0;
+	ssize_t n;
+	int     out, saved;
+
+	if (fstat(fd, &before) < 0 || str_copy(tmp, cj->path, sizeof(tmp)) >= sizeof(tmp)
+	    || (slash = strrchr(tmp, '/')) == NULL)
+		return -1;
+	snprintf(slash + 1, sizeof(tmp) - (size_t) (slash + 1 - tmp), ".adopt.%ld.%lx",
+	    (long) getpid(), (unsigned long) (uintptr_t) cj);
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640)) < 0)
+		return -1;
+	for (;;) {
+		n = pread(fd, b, sizeof(b), (off_t) off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || write_full(out, b, (size_t) n) < 0)
+			break;
+		off += (uint64_t) n;
+	}
+	if (n != 0 || fsync(out) < 0) {
+		saved = errno;
+		close(out);
+		(void) unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if (close(out) < 0) {
+		saved = errno;
+		(void) unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, &after) < 0 || !snap_same_stat(&before, &after)
+	    || off != (uint64_t) after.st_size) {
+		(void) unlink(tmp);
+		cj->changed = 1;
+		return 0;
+	}
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, cj->path, RENAME_EXCHANGE) < 0) {
+		saved = errno;
+		(void) unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	/* tmp names what was out/FILE: the file copied, unless it was
+	 * replaced since it was opened */
+	if (lstat(tmp, &got) < 0 || got.st_dev != before.st_dev || got.st_ino != before.st_ino) {
+		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, cj->path, RENAME_EXCHANGE) == 0)
+			(void) unlink(tmp);	/* our copy, out/FILE the new one again */
+		cj->changed = 1;
+		return 0;
+	}
+	(void) unlink(tmp);
+	return 0;
+}
+
 static void claim_work(void *arg)
 {
 	struct claim_job *cj = arg;
 	struct stat st;
+	uid_t   owner;
 	int     fd;
 
 	/* O_NONBLOCK: a FIFO put in place of the file does not hang a
@@ -357,6 +440,7 @@ static void claim_work(void *arg)
 		close(fd);
 		return;
 	}
+	owner = st.st_uid;
 	if ((cj->lt = letter_open_fd(fd, &cj->st, cj->lerr, sizeof(cj->lerr))) != NULL
 	    && crc_file(fd, &cj->crc, &cj->size) < 0) {
 		cj->err_no = errno;
@@ -373,6 +457,18 @@ static void claim_work(void *arg)
 	    || (cj->lt != NULL && cj->size != (uint64_t) st.st_size)
 	    || lease_probe(fd) == 1))
 		cj->changed = 1;
+	/* another user's drop (root's, say, to a daemon that runs as its
+	 * user): the claim's link would be refused; a copy of ours is taken */
+	if (!cj->changed && !(cj->lt == NULL && cj->st == LETTER_EIO) && geteuid() != 0
+	    && owner != geteuid() && adopt(cj, fd) < 0) {
+		cj->err_no = errno;
+		snprintf(cj->lerr, sizeof(cj->lerr), "take over 'out/%s' (another user's): %s",
+		    cj->file, strerror(errno));
+		if (cj->lt != NULL)
+			letter_free(cj->lt);
+		cj->lt = NULL;
+		cj->st = LETTER_EIO;
+	}
 	close(fd);
 }
 

@@ -45,9 +45,17 @@
  *	are taken by the same rule without the close event (no writer by
  *	the probe, stable). Without inotify at all only the scan works,
  *	and without the lease probe too only stability guards a file.
- *	"submit.*" files are mailctl's: taken by its pickup request, or by
- *	a scan when unclaimed PICKUP_SUBMIT_S after their mtime (at once
- *	by the forced scan at start-up).
+ *	"submit.*" files are mailctl's (written there when the daemon
+ *	cannot be reached): taken by a pickup request, or by a scan when
+ *	unclaimed PICKUP_SUBMIT_S after their mtime (at once by the forced
+ *	scan at start-up).
+ *
+ *	A drop of another user (root's, to a daemon that runs as its
+ *	[node] user) cannot be claimed by a link where the kernel protects
+ *	hard links (fs.protected_hardlinks): the worker that read it copies
+ *	it into a dot-file of out/, syncs it, swaps the two in one rename
+ *	(RENAME_EXCHANGE; undone when out/FILE was replaced meanwhile) and
+ *	removes the original; the copy, the daemon's own, is claimed.
  *
  *	The pickup keeps its own inotify watch on out/ (IN_OPEN,
  *	IN_MODIFY, IN_CLOSE_WRITE, IN_CLOSE_NOWRITE, IN_MOVED_TO,

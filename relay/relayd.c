@@ -7,13 +7,20 @@
  *	#include "relay/relayd.h"
  *	int relayd_main(int argc, char **argv);
  * DESCRIPTION
- *	Start-up: load the configuration (errors: exit 78), daemonize
- *	unless -f (the parent waits for the child's readiness), open and
- *	recover the spool, listen on every [listen] mail address and on
- *	SPOOL/stdio.sock (Yellow Book over a Unix socket: the door through
- *	which "mailrelayd --stdio" hands its call to this daemon, so the
- *	daemon stays the only writer of the spool), open the control socket
- *	SPOOL/control, load the queue, write SPOOL/pid and SPOOL/ready.
+ *	Start-up: load the configuration (errors: exit 78), find the
+ *	[node] user to run as (relay/privs.h: exit 78 when it does not
+ *	exist, 77 when a non-root process is asked to become another user;
+ *	root without one stays root, with a warning), daemonize unless -f
+ *	(the parent waits for the child's readiness), open the log file,
+ *	refuse a spool another daemon holds (exit 75), listen on every
+ *	[listen] mail address (as root: privileged ports, sockets in
+ *	root's directories), give the spool to the user and become it for
+ *	good, then open and recover the spool (its lock taken as the user),
+ *	listen on SPOOL/stdio.sock (Yellow Book over a Unix socket: the door
+ *	through which "mailrelayd --stdio" hands its call to this daemon, so
+ *	the daemon stays the only writer of the spool), open the control
+ *	socket SPOOL/control, load the queue, write SPOOL/pid and
+ *	SPOOL/ready. Everything from the spool on is created by the user.
  *
  *	Signals arrive through a self-pipe and are handled on the loop:
  *	SIGHUP reloads (conf_load; a configuration with errors is refused,
@@ -53,6 +60,7 @@
 #include "relay/ctl_server.h"
 #include "relay/peer.h"
 #include "relay/pickup.h"
+#include "relay/privs.h"
 #include "relay/queue.h"
 #include "relay/relayd.h"
 #include "relay/relayd_recv.h"
@@ -206,6 +214,9 @@ static int relayd_reload(struct relayd *rd, struct buf *out)
 		conf_free(c);
 		return -1;
 	}
+	if ((c->user == NULL) != (rd->conf->user == NULL)
+	    || (c->user != NULL && strcmp(c->user, rd->conf->user) != 0))
+		log_warn("reload: [node] user changes at the next start, not now");
 	/* copies already started keep their stored prefix and hop name */
 	conf_free(rd->conf);
 	rd->conf = c;
@@ -346,8 +357,11 @@ static const char relayd_help[] =
 "Signals: SIGHUP reloads the configuration (a broken one is refused),\n"
 "SIGTERM finishes or safely abandons calls in flight and exits 0.\n"
 "Readiness: SPOOL/ready lists the bound addresses once listening.\n"
-"Exit status: 0 stopped, 64 usage, 75 cannot listen or reach the daemon,\n"
-"78 configuration error, 1 other error.\n";
+"Started as root with [node] user set, it binds its addresses, gives the\n"
+"spool to that user and runs as it (doc/mailrelayd.8, PRIVILEGES).\n"
+"Exit status: 0 stopped, 64 usage, 75 cannot listen or reach the daemon\n"
+"(or another daemon holds the spool), 77 not root and [node] user is another\n"
+"user, 78 configuration error (also: no such [node] user), 1 other error.\n";
 
 int relayd_main(int argc, char **argv);
 
@@ -367,6 +381,9 @@ int relayd_main(int argc, char **argv)
 	struct ctl_server *ctl = NULL;
 	struct spool_opts so;
 	struct spool_recovery rep;
+	struct privs pv;
+	struct privs_report prep;
+	enum privs_how how;
 	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
 	char    err[RELAYD_ERRLEN], path[PATH_MAX], sockaddr[PATH_MAX + 8];
 	unsigned ne = 0, nw = 0;
@@ -423,6 +440,14 @@ int relayd_main(int argc, char **argv)
 		conf_free(rd.conf);
 		return rc;
 	}
+	/* whom to run as, before anything starts (a daemon's parent hears
+	 * the refusal too) */
+	how = privs_resolve(rd.conf->user, &pv, err, sizeof(err));
+	if (how == PRIVS_NOUSER || how == PRIVS_NOTROOT) {
+		log_error("%s", err);
+		conf_free(rd.conf);
+		return how == PRIVS_NOUSER ? RX_CONFIG : RX_NOPERM;
+	}
 	if (!rd.foreground) {
 		pid_t   pid;
 		unsigned char st = RX_OTHER;
@@ -447,10 +472,52 @@ int relayd_main(int argc, char **argv)
 		(void) setsid();
 	}
 	log_timestamps(1);
+	/* opened before the drop, as root, and kept open: the log may be
+	 * where only root can create it (doc/mailrelayd.8, PRIVILEGES) */
 	if (rd.conf->log_file && log_to_file(rd.conf->log_file) < 0)
 		log_warn("log file '%s': %s", rd.conf->log_file, strerror(errno));
-	if ((rd.loop = loop_new()) == NULL || (rd.wq = workq_new(rd.loop, RELAYD_THREADS)) == NULL) {
+	if (how == PRIVS_ROOT)
+		log_warn("running as root: set [node] user (doc/mailrelayd.8, PRIVILEGES)");
+	if ((rd.loop = loop_new()) == NULL) {
 		log_error("create event loop: %s", strerror(errno));
+		goto out;
+	}
+	/* a second daemon on this spool: said before its bind fails */
+	if (spool_lock_probe(rd.conf->spool, err, sizeof(err))) {
+		log_error("%s", err);
+		rc = RX_TEMPFAIL;
+		goto out;
+	}
+	/* the addresses first, while root may bind them; nothing is accepted
+	 * before the loop runs, and the queue exists before it first does */
+	for (i = 0; i < rd.conf->nlisten; i++) {
+		rd.ls[rd.nls] = ts_listen(rd.loop, rd.conf->listen[i], NULL, relayd_new_call, &rd,
+		    err, sizeof(err));
+		if (rd.ls[rd.nls] == NULL) {
+			log_error("listen on '%s': %s", rd.conf->listen[i], err);
+			rc = RX_TEMPFAIL;
+			goto out;
+		}
+		rd.nls++;
+	}
+	if (pv.drop) {
+		if (privs_spool_prepare(&pv, rd.conf->spool, &prep, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			rc = RX_CONFIG;
+			goto out;
+		}
+		if (privs_drop(&pv, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			goto out;
+		}
+		log_info("running as user %s (uid %lu, gid %lu); spool '%s': %u directories made,"
+		    " %u entries given to %s, %u of root's left (links, other kinds)", pv.name,
+		    (unsigned long) pv.uid, (unsigned long) pv.gid, rd.conf->spool, prep.created,
+		    prep.chowned, pv.name, prep.skipped);
+	}
+	/* the workers after the drop: every thread runs as the user */
+	if ((rd.wq = workq_new(rd.loop, RELAYD_THREADS)) == NULL) {
+		log_error("create worker threads: %s", strerror(errno));
 		goto out;
 	}
 	memset(&so, 0, sizeof(so));
@@ -467,15 +534,6 @@ int relayd_main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
-	{
-		unsigned removed = 0;
-		int64_t keep = rd.conf->docket_keep_ms / 1000;
-
-		if (spool_docket_prune(rd.sp, keep > 0 ? keep : 6 * 86400, time(NULL),
-		    (const char *const []) { "env ", "envf ", "dead ", NULL }, &removed,
-		    err, sizeof(err)) < 0)
-			log_warn("%s", err);
-	}
 	if (relayd_signals(&rd) < 0) {
 		log_error("signals: %s", strerror(errno));
 		goto out;
@@ -489,15 +547,16 @@ int relayd_main(int argc, char **argv)
 		rc = RX_CONFIG;
 		goto out;
 	}
-	for (i = 0; i < rd.conf->nlisten; i++) {
-		rd.ls[rd.nls] = ts_listen(rd.loop, rd.conf->listen[i], NULL, relayd_new_call, &rd,
-		    err, sizeof(err));
-		if (rd.ls[rd.nls] == NULL) {
-			log_error("listen on '%s': %s", rd.conf->listen[i], err);
-			rc = RX_TEMPFAIL;
-			goto out;
-		}
-		rd.nls++;
+	{
+		/* after the queue and its channels: its transactions run the
+		 * loop, which may accept a call on the addresses bound above */
+		unsigned removed = 0;
+		int64_t keep = rd.conf->docket_keep_ms / 1000;
+
+		if (spool_docket_prune(rd.sp, keep > 0 ? keep : 6 * 86400, time(NULL),
+		    (const char *const []) { "env ", "envf ", "dead ", NULL }, &removed,
+		    err, sizeof(err)) < 0)
+			log_warn("%s", err);
 	}
 	stdio_sock(rd.conf->spool, path, sizeof(path));
 	(void) unlink(path);

@@ -13,11 +13,19 @@
  *	or orig=X names a letter already in the set (the notices a letter
  *	caused and the resubmissions of it). Every line whose NAME is in
  *	the set is kept, re-formatted canonically.
+ *
+ *	A received line carries what the caller claimed (from=, donor=) and
+ *	who the caller was (peer=, auth=: relay/relayd_recv.c). A claim
+ *	links letters only when that identity backs it (trace_donor_ok):
+ *	so a stranger who sends "niftpmail-copy ucl/NAME", or who calls
+ *	itself "out/FILE", is not found by a trace of ucl's NAME or of
+ *	out:FILE, and is not shown as having come from ucl.
  *--*/
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "mailchannel/route.h"
@@ -61,6 +69,44 @@ static void set_add(struct nameset *s, const char *name)
 		str_copy(s->names[s->n++], name, sizeof(s->names[0]));
 }
 
+/* trace_donor_ok - may donor=NODE/NAME be believed of a line with
+ * peer= and auth= (NULL: absent)? */
+int trace_donor_ok(const char *donor, const char *peer, const char *auth)
+{
+	const char *slash = donor ? strchr(donor, '/') : NULL;
+	size_t  k;
+
+	if (slash == NULL)
+		return 0;
+	/* a letter made here (no peer=), or a journal older than peers */
+	if (peer == NULL)
+		return 1;
+	/* a local caller: root or the daemon's user, who could write the
+	 * spool itself */
+	if (auth != NULL && strcmp(auth, "local") == 0)
+		return 1;
+	k = (size_t) (slash - donor);
+	return strcmp(peer, "-") != 0 && strlen(peer) == k && strncasecmp(peer, donor, k) == 0;
+}
+
+/* from_out_ok - may from=out/FILE be believed of rec? Only drops and
+ * submissions say it (they carry no peer=); a caller's calling address
+ * might be anything. */
+static int from_out_ok(const struct journal_rec *rec)
+{
+	const char *auth = journal_get(rec, "auth", NULL);
+
+	return journal_get(rec, "peer", NULL) == NULL || (auth != NULL
+	    && strcmp(auth, "local") == 0);
+}
+
+/* rec_donor_ok - trace_donor_ok() of rec's donor */
+static int rec_donor_ok(const struct journal_rec *rec, const char *donor)
+{
+	return trace_donor_ok(donor, journal_get(rec, "peer", NULL),
+	    journal_get(rec, "auth", NULL));
+}
+
 /* key_matches - does received/corrupt line rec name the letter key? */
 static int key_matches(const struct journal_rec *rec, const char *key)
 {
@@ -81,12 +127,12 @@ static int key_matches(const struct journal_rec *rec, const char *key)
 	if (force_id)
 		return 0;
 	if ((v = journal_get(rec, "from", NULL)) != NULL && strncmp(v, "out/", 4) == 0
-	    && strcmp(v + 4, k) == 0)
+	    && strcmp(v + 4, k) == 0 && from_out_ok(rec))
 		return 1;
 	if (force_out)
 		return 0;
-	if ((v = journal_get(rec, "donor", NULL)) != NULL && (v = strchr(v, '/')) != NULL
-	    && strcmp(v + 1, k) == 0)
+	if ((v = journal_get(rec, "donor", NULL)) != NULL && strchr(v, '/') != NULL
+	    && strcmp(strchr(v, '/') + 1, k) == 0 && rec_donor_ok(rec, v))
 		return 1;
 	return 0;
 }
@@ -229,7 +275,8 @@ int trace_document(const char *node, const char *key, const struct route_table *
 						alt = &h->alts[i];
 			}
 		} else if (strcmp(rec->event, "received") == 0
-		    && (v = journal_get(rec, "donor", NULL)) != NULL && strchr(v, '/') != NULL) {
+		    && (v = journal_get(rec, "donor", NULL)) != NULL && strchr(v, '/') != NULL
+		    && rec_donor_ok(rec, v)) {
 			size_t  k = (size_t) (strchr(v, '/') - v);
 
 			if (k >= sizeof(node2))

@@ -26,10 +26,12 @@
  *
  *	KEY is a spool name, a Message-ID (with or without <>; "msgid:ID"
  *	forces it), the name of a file dropped into out/ ("out:FILE"
- *	forces it), or a previous hop's name for the letter (matched
- *	against donor=NODE/NAME). The notices a letter caused (ndn,
- *	warned, ack) are collected with it; a resubmitted letter links
- *	its original by orig=NAME.
+ *	forces it; only lines without peer=, i.e. drops and submissions,
+ *	or from a local caller), or a previous hop's name for the letter
+ *	(matched against donor=NODE/NAME when trace_donor_ok() believes
+ *	it). The notices a letter caused (ndn, warned, ack) are collected
+ *	with it; a resubmitted letter links its original by orig=NAME. A
+ *	Message-ID is the sender's word: every letter carrying it is found.
  *
  *	Structures below are read-only for callers: they are built by
  *	trace_doc_parse() and freed by trace_doc_free().
@@ -102,6 +104,16 @@ int  trace_document(const char *node, const char *key, const struct route_table 
 struct trace_doc *trace_doc_parse(const char *text, size_t len, char *err, size_t errlen);
 /* trace_doc_free - NULL allowed */
 void trace_doc_free(struct trace_doc *d);
+
+/* trace_donor_ok - may a received line's donor=NODE/NAME (donor) be
+ * believed, given the line's peer= and auth= values (NULL when the line
+ * has none)? 1 when the line has no peer= (a letter made here, or a
+ * journal older than peers), when auth is "local" (root or the daemon's
+ * user: it could write the spool itself), or when peer is NODE (ignoring
+ * case); else 0, as for a donor without '/'. A donor not believed links
+ * nothing: a trace by its NAME does not find the line, no noderoute line
+ * is written for NODE, and mailctl trace --back stops there. */
+int  trace_donor_ok(const char *donor, const char *peer, const char *auth);
 
 /* trace_ev_get - the value of key in ev, or NULL */
 const char *trace_ev_get(const struct trace_ev *ev, const char *key);

@@ -11,21 +11,32 @@
  *
  *	The local record comes from this node's journal (read-only, no
  *	daemon needed). --follow fetches trace:NAME from every next hop the
- *	letter was forwarded to, over NIFTP (mode read only, called
- *	address the route's mail called address without ".MAIL"), with the
- *	route the forwarding node recorded, until every branch ends
- *	(delivered, failed, still queued, or unreachable). --back walks
- *	from the letter to the node that sent it (the received line's
- *	donor=NODE/NAME, reached by the route that node has to it) until
- *	the origin. Each fetch is one call bounded by the timeout (default
- *	10 s): a hop that does not answer is shown as unreachable, and the
- *	trace never hangs. The output is a tree, one hop per level, or with
- *	--json the document of doc/trace.md.
+ *	letter was forwarded to (called address the route's mail called
+ *	address without ".MAIL"), with the route the forwarding node
+ *	recorded, until every branch ends (delivered, failed, still queued,
+ *	or unreachable). --back walks from the letter to the node that sent
+ *	it (the received line's donor=NODE/NAME, reached by the route that
+ *	node has to it) until the origin; a donor that the line's
+ *	authenticated peer does not back (trace_donor_ok()) is not followed.
+ *
+ *	Remote documents are fetched by the local daemon, never by mailctl
+ *	itself: a node serves traces only to authenticated peers and local
+ *	callers, and only the daemon holds the node's credentials (request
+ *	trace-fetch, relay/trace_fetch.h). Each fetch is one call bounded by
+ *	the timeout (default 10 s): a hop that does not answer is shown as
+ *	unreachable, and the trace never hangs. The output is a tree, one
+ *	hop per level, or with --json the document of doc/trace.md.
  * DIAGNOSTICS
  *	The local record needs the spool directory and its journals: one
  *	that may not be read is named ("mailctl: trace: cannot read
  *	'SPOOL/journal': Permission denied", exit 77; 1 for other errors),
  *	checked before the journals are read, never shown as "no record".
+ *
+ *	When remote hops were to be asked and the daemon could not be
+ *	reached, the trace is printed with each of them "not asked", then
+ *	"mailctl: trace: the other nodes were not asked: ..." and exit 75;
+ *	when the control socket or the daemon refused this user, exit 77.
+ *	The daemon is not tried again after the first such failure.
  *--*/
 #include <errno.h>
 #include <getopt.h>
@@ -34,216 +45,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "niftp/niftp_call.h"
 #include "relay/conf.h"
 #include "relay/ctl_ops.h"
 #include "relay/relayd.h"
 #include "relay/trace.h"
+#include "relay/trace_fetch.h"
 #include "util/alloc.h"
 #include "util/buf.h"
-#include "util/loop.h"
 #include "util/strutil.h"
 
 
 #define TRACE_MAX_DEPTH	32
 #define TRACE_MAX_HOPS	256
-
-/* --- fetching a remote document ---------------------------------------------- */
-
-struct niftp_file {
-	struct buf *doc;
-	int	toobig;
-};
-
-struct fetch {
-	struct niftp_file f;
-	int	down;
-	int	done;
-	int	failed;
-	enum niftp_status st;
-	char	reason[512];
-	char	down_text[512];
-	int	up;
-};
-
-static int f_open_write(void *fs, const struct niftp_req *req, struct niftp_open *res)
-{
-	struct fetch *ft = fs;
-
-	buf_reset(ft->f.doc);
-	res->fh = &ft->f;
-	res->committed = 0;
-	res->mark = 0;
-	res->offset = 0;
-	res->size = -1;
-	str_copy(res->name, req->filename ? req->filename : "", sizeof(res->name));
-	return 0;
-}
-
-static int f_open_read(void *fs, const struct niftp_req *req, struct niftp_open *res)
-{
-	(void) fs;
-	(void) req;
-	res->state = NIFTP_ST_REJ_ATTR;
-	str_copy(res->reason, "this side only receives", sizeof(res->reason));
-	return -1;
-}
-
-static ssize_t f_read(struct niftp_file *fh, void *p, size_t len, char *reason)
-{
-	(void) fh;
-	(void) p;
-	(void) len;
-	snprintf(reason, NIFTP_REASON_MAX, "this side only receives");
-	return -1;
-}
-
-static int f_write(struct niftp_file *fh, const void *p, size_t len, int *retry, char *reason)
-{
-	*retry = 0;
-	if (buf_append(fh->doc, p, len) < 0) {
-		fh->toobig = 1;
-		snprintf(reason, NIFTP_REASON_MAX, "trace document larger than %d octets", TRACE_DOC_MAX);
-		return -1;
-	}
-	return 0;
-}
-
-static int f_seek(struct niftp_file *fh, uint64_t offset, char *reason)
-{
-	(void) fh;
-	(void) offset;
-	snprintf(reason, NIFTP_REASON_MAX, "this side only receives");
-	return -1;
-}
-
-static int f_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
-{
-	(void) reason;
-	if (offset < fh->doc->len)
-		fh->doc->len = (size_t) offset;
-	return 0;
-}
-
-static void f_commit(struct niftp_file *fh, struct niftp *n)
-{
-	(void) fh;
-	niftp_commit_done(n, 1, 0, NULL);
-}
-
-static void f_suspend(struct niftp_file *fh)
-{
-	(void) fh;
-}
-
-static void f_finish(struct niftp_file *fh, int ok)
-{
-	(void) fh;
-	(void) ok;
-}
-
-static const struct niftp_fs_ops fetch_ops = {
-	f_open_write, f_open_read, f_read, f_write, f_seek, f_truncate, NULL, f_commit,
-	f_suspend, f_finish,
-};
-
-static void fetch_event(void *arg, struct niftp_call *call, const struct niftp_event *ev)
-{
-	struct fetch *ft = arg;
-
-	if (ev->type == NIFTP_EV_DONE) {
-		ft->done = 1;
-		ft->st = ev->status;
-		str_copy(ft->reason, ev->reason ? ev->reason : "", sizeof(ft->reason));
-		niftp_call_hangup(call);
-	} else if (ev->type == NIFTP_EV_FAILED) {
-		ft->failed = 1;
-		str_copy(ft->reason, ev->reason ? ev->reason : "protocol error", sizeof(ft->reason));
-	}
-}
-
-static void fetch_callev(void *arg, struct niftp_call *call, enum niftp_call_ev ev, int reason,
-	const char *text)
-{
-	struct fetch *ft = arg;
-
-	(void) call;
-	(void) reason;
-	if (ev == NIFTP_CALL_EV_UP) {
-		ft->up = 1;
-		return;
-	}
-	ft->down = 1;
-	str_copy(ft->down_text, text ? text : "", sizeof(ft->down_text));
-}
-
-/* fetch_doc - trace:KEY from addr/called into out; 0 or -1 with err */
-static int fetch_doc(struct loop *loop, const struct conf *c, const char *addr,
-	const char *called, const char *key, int timeout_ms, struct buf *out, char *err,
-	size_t errlen)
-{
-	struct fetch ft;
-	struct niftp_call_hooks hooks;
-	struct niftp_config cfg;
-	struct niftp_req req;
-	struct ts_opts tso;
-	struct niftp_call *call;
-	char    fname[300];
-	int64_t deadline = loop_now_ms() + timeout_ms, left;
-	int     aborted = 0;
-
-	memset(&ft, 0, sizeof(ft));
-	ft.f.doc = out;
-	memset(&hooks, 0, sizeof(hooks));
-	hooks.event = fetch_event;
-	hooks.call = fetch_callev;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.info = "mailctl (niftpmail) 1.0 trace";
-	cfg.deflate = 1;
-	memset(&tso, 0, sizeof(tso));
-	tso.connect_timeout_ms = timeout_ms < 5000 ? timeout_ms : 5000;
-	tso.setup_timeout_ms = timeout_ms;
-	tso.idle_timeout_ms = timeout_ms;
-	tso.local_name = c->name;
-	call = niftp_call_open(loop, addr, called, c->calling ? c->calling : c->name, &tso, &cfg,
-	    &hooks, &ft, &fetch_ops, &ft, err, errlen);
-	if (call == NULL)
-		return -1;
-	memset(&req, 0, sizeof(req));
-	snprintf(fname, sizeof(fname), "trace:%s", key);
-	req.mode = NIFTP_MODE_READ;
-	req.filename = fname;
-	req.size = -1;
-	req.compress = 1;
-	if (niftp_call_start(call, &req) < 0) {
-		niftp_call_free(call);
-		snprintf(err, errlen, "the transfer could not be started");
-		return -1;
-	}
-	while (!ft.down) {
-		left = deadline - loop_now_ms();
-		if (left <= 0) {
-			if (aborted)
-				break;
-			niftp_call_abort(call, TS_R_NORMAL, "trace timed out");
-			aborted = 1;
-			deadline = loop_now_ms() + 1000;
-			continue;
-		}
-		if (loop_run_once(loop, (int) left) < 0 && errno != EINTR)
-			break;
-	}
-	niftp_call_free(call);
-	if (ft.done && ft.st == NIFTP_OK && !ft.f.toobig)
-		return 0;
-	if (aborted)
-		snprintf(err, errlen, "no answer within %d s", timeout_ms / 1000);
-	else if (ft.done || ft.failed)
-		snprintf(err, errlen, "%s", ft.reason[0] ? ft.reason : "transfer failed");
-	else
-		snprintf(err, errlen, "%s", ft.down_text[0] ? ft.down_text : "call failed");
-	return -1;
-}
 
 /* --- the walk ---------------------------------------------------------------- */
 
@@ -262,8 +75,9 @@ struct hop {
 
 struct walk {
 	const struct conf *c;
-	struct loop *loop;
 	int	follow, back, json, timeout_ms;
+	enum trace_ask daemon;		/* NODAEMON or DENIED once the daemon failed */
+	char	daemon_err[TRACE_FETCH_ERRLEN];
 	size_t	nhops;
 	char	seen[TRACE_MAX_HOPS][400];
 	size_t	nseen;
@@ -340,7 +154,8 @@ out:
 static void reach(struct walk *w, struct hop *h, const struct trace_route *r)
 {
 	struct buf b = BUF_INIT(TRACE_DOC_MAX + 64 * 1024);
-	char    err[TRACE_ERRLEN], called[128];
+	char    err[TRACE_FETCH_ERRLEN], called[128];
+	enum trace_ask st;
 
 	w->nhops++;
 	if (r == NULL) {
@@ -355,8 +170,15 @@ static void reach(struct walk *w, struct hop *h, const struct trace_route *r)
 		if (w->nhops > TRACE_MAX_HOPS)
 			snprintf(h->error, sizeof(h->error), "not asked: more than %d hops",
 			    TRACE_MAX_HOPS);
-		else if (fetch_doc(w->loop, w->c, r->addr, called, h->name, w->timeout_ms, &b, err,
-		    sizeof(err)) < 0)
+		else if (w->daemon != TRACE_ASK_OK)
+			snprintf(h->error, sizeof(h->error), "not asked: %s", w->daemon_err);
+		else if ((st = trace_fetch_ask(w->c, r->addr, called, h->name, w->timeout_ms, &b,
+		    err, sizeof(err))) == TRACE_ASK_NODAEMON || st == TRACE_ASK_DENIED) {
+			/* the daemon is the only way out: do not try it for every hop */
+			w->daemon = st;
+			str_copy(w->daemon_err, err, sizeof(w->daemon_err));
+			snprintf(h->error, sizeof(h->error), "not asked: %s", err);
+		} else if (st != TRACE_ASK_OK)
 			snprintf(h->error, sizeof(h->error), "unreachable: %s", err);
 		else if ((h->doc = trace_doc_parse((const char *) buf_data(&b), b.len, err,
 		    sizeof(err))) == NULL)
@@ -447,6 +269,16 @@ static void backward(struct walk *w, struct hop *h, int depth)
 	memcpy(node, v, (size_t) (slash - v));
 	node[slash - v] = '\0';
 	p = hop_new(node, slash + 1, "sent-by");
+	if (!trace_donor_ok(v, trace_ev_get(h->l->recv, "peer"),
+	    trace_ev_get(h->l->recv, "auth"))) {
+		/* the caller claimed a copy of NODE's letter without being NODE */
+		snprintf(p->error, sizeof(p->error), "not followed: the caller (peer=%s auth=%s) "
+		    "is not %s, whose letter it claimed to send", trace_ev_get(h->l->recv, "peer"),
+		    trace_ev_get(h->l->recv, "auth") ? trace_ev_get(h->l->recv, "auth") : "?",
+		    node);
+		hop_add(h, p);
+		return;
+	}
 	{
 		const struct trace_route *r = trace_route_of(h->doc, 'n', node);
 		struct trace_route none = { 'n', NULL, NULL, NULL };
@@ -670,12 +502,13 @@ static const char trace_help[] =
 "The life of a letter at this node, from the journal. KEY is the letter's name\n"
 "at this node (or at the node before), its Message-ID (msgid:ID), or the name\n"
 "of the file dropped into out/ (out:FILE).\n"
-"  -f, --follow       go on at every next hop (trace:NAME over NIFTP)\n"
+"  -f, --follow       go on at every next hop (trace:NAME, fetched by the daemon)\n"
 "  -b, --back         go back hop by hop to where the letter came from\n"
 "  --json             a JSON document (doc/trace.md) instead of text\n"
 "  --timeout SECONDS  per remote hop (default 10): no answer = unreachable\n"
 "Exit status: 0 found, 1 no record of KEY here (or the journal cannot be read),\n"
-"64 usage, 77 permission denied (the spool or its journal cannot be read).\n";
+"64 usage, 75 the daemon (which asks the other nodes) not running, 77 permission\n"
+"denied (the spool or its journal cannot be read, or the daemon refused).\n";
 
 /* trace_main - mailctl trace */
 int trace_main(const struct conf *c, int argc, char **argv)
@@ -737,10 +570,6 @@ int trace_main(const struct conf *c, int argc, char **argv)
 			fprintf(stderr, "mailctl: trace: %s\n", err);
 			return rc;
 		}
-	}
-	if ((w.loop = loop_new()) == NULL) {
-		fprintf(stderr, "mailctl: trace: event loop: %s\n", strerror(errno));
-		return RX_OTHER;
 	}
 	root = hop_new(c->name, argv[optind], "");
 	reach(&w, root, NULL);
@@ -822,7 +651,11 @@ int trace_main(const struct conf *c, int argc, char **argv)
 		    s.failed, s.queued, s.unreachable, a != (time_t) -1 && z != (time_t) -1
 		    ? (long) (z - a) : 0L, s.first, s.last);
 out:
+	if (rc == RX_OK && w.daemon != TRACE_ASK_OK) {
+		fprintf(stderr, "mailctl: trace: the other nodes were not asked: %s (remote "
+		    "traces are fetched by the local daemon)\n", w.daemon_err);
+		rc = w.daemon == TRACE_ASK_DENIED ? RX_NOPERM : RX_TEMPFAIL;
+	}
 	hop_free(root);
-	loop_free(w.loop);
 	return rc;
 }

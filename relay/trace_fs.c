@@ -169,9 +169,12 @@ static int tfs_open_read(void *fs, const struct niftp_req *req, struct niftp_ope
 	    || strlen(name + 6) >= sizeof(j->key))
 		return refuse(res, "no such file: this service only serves trace:NAME, "
 		    "trace:msgid:ID and trace:out:FILE");
-	if (!tf->entitled)
+	if (!tf->entitled) {
+		/* the caller is refused, not the name: niftp get exits 77 */
+		res->denied = 1;
 		return refuse(res, "not permitted: traces are served to authenticated peers and "
 		    "local callers");
+	}
 	if (tf->job != NULL)
 		return refuse(res, "a trace is being built on this call");
 	j = xcalloc(1, sizeof(*j));

@@ -918,6 +918,20 @@ static int spool_dir_safe(struct spool *sp, int fd, const char *rel, int shared,
 	return 0;
 }
 
+/* lock_held - the refusal of a spool whose lock (fd) another process
+ * holds, naming the pid it wrote there */
+static void lock_held(const char *dir, int fd, char *err, size_t errlen)
+{
+	char    pid[32] = "";
+	ssize_t n;
+
+	if ((n = pread(fd, pid, sizeof(pid) - 1, 0)) > 0)
+		pid[n] = '\0';
+	pid[strcspn(pid, "\n")] = '\0';
+	snprintf(err, errlen, "spool: '%s' is in use by process %s (it holds '%s/lock'):"
+	    " one daemon per spool", dir, pid[0] ? pid : "?", dir);
+}
+
 /* spool_lock - one open spool per directory: an exclusive flock on
  * SPOOL/lock, held until spool_close (the process's end releases it
  * whatever happens); the holder writes its pid into the file, so that
@@ -926,7 +940,6 @@ static int spool_dir_safe(struct spool *sp, int fd, const char *rel, int shared,
 static int spool_lock(struct spool *sp, char *err, size_t errlen)
 {
 	char    pid[32] = "";
-	ssize_t n;
 	int     len;
 
 	sp->lockfd = openat(sp->rootfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -937,12 +950,8 @@ static int spool_lock(struct spool *sp, char *err, size_t errlen)
 	if (flock(sp->lockfd, LOCK_EX | LOCK_NB) < 0) {
 		int     saved = errno;
 
-		if ((n = pread(sp->lockfd, pid, sizeof(pid) - 1, 0)) > 0)
-			pid[n] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
 		if (saved == EWOULDBLOCK)
-			snprintf(err, errlen, "spool: '%s' is in use by process %s (it holds '%s/lock'):"
-			    " one daemon per spool", sp->dir, pid[0] ? pid : "?", sp->dir);
+			lock_held(sp->dir, sp->lockfd, err, errlen);
 		else {
 			errno = saved;
 			spool_errf(err, errlen, "lock '%s/lock'", sp->dir);
@@ -956,6 +965,24 @@ static int spool_lock(struct spool *sp, char *err, size_t errlen)
 	if (ftruncate(sp->lockfd, 0) < 0 || pwrite(sp->lockfd, pid, (size_t) len, 0) != len)
 		log_warn("spool: write '%s/lock': %s", sp->dir, strerror(errno));
 	return 0;
+}
+
+/* spool_lock_probe - is the spool in dir held by a running process */
+int spool_lock_probe(const char *dir, char *err, size_t errlen)
+{
+	char    path[4096];
+	int     fd, held;
+
+	if ((size_t) snprintf(path, sizeof(path), "%s/lock", dir) >= sizeof(path))
+		return 0;
+	/* read-only, never created: the probe changes nothing on disk */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0)
+		return 0;
+	held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	if (held)
+		lock_held(dir, fd, err, errlen);
+	close(fd);		/* releases the shared lock taken, if any */
+	return held;
 }
 
 /* spool_open - open the spool in opts->dir */

@@ -140,6 +140,15 @@ typedef int spool_scan_fn(void *arg, const char *name);
  * or malformed sequence file, bad node name). */
 struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen);
 
+/* spool_lock_probe - 1 when another process holds the lock of the
+ * spool in dir (err then says which pid, as spool_open() would), 0 when
+ * none does or there is no lock file. Read-only: nothing is created,
+ * and no other file is looked at. For a daemon that must know before it
+ * binds its addresses (a second daemon would fail there, with a worse
+ * message); spool_open() decides. The probe holds a shared lock for an
+ * instant: a spool_open() of that instant fails as if it were held. */
+int spool_lock_probe(const char *dir, char *err, size_t errlen);
+
 /* spool_recover - start-up recovery, before any other operation and
  * while no other process uses the spool: cut a torn last journal line
  * (and the docket records of a batch a crash cut short);

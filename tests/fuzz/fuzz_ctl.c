@@ -12,6 +12,8 @@
  *	entry's limits, every argument inside the request's own copy and
  *	free of control characters; a refusal has a one-line reason with no
  *	control character (it is sent back to the client as "err REASON").
+ *	trace-fetch's %XX arguments (relay/trace_fetch.h): one that decodes
+ *	encodes to a line argument that decodes to the same octets.
  *--*/
 #include <stddef.h>
 #include <stdint.h>
@@ -19,10 +21,31 @@
 #include <string.h>
 
 #include "relay/ctl_proto.h"
+#include "relay/trace_fetch.h"
+#include "util/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct ctl_req rq;
+
+/* fetch_arg - a decodable trace-fetch argument survives enc and dec */
+static void fetch_arg(const char *arg)
+{
+	static char a[CTL_LINE_MAX + 1], b[CTL_LINE_MAX + 1];
+	struct buf e = BUF_INIT(3 * CTL_LINE_MAX + 1);
+	const char *p;
+
+	if (trace_fetch_dec(arg, a, sizeof(a)) < 0)
+		return;
+	if (trace_fetch_enc(&e, a) < 0 || buf_cstr(&e) == NULL)
+		abort();
+	for (p = buf_cstr(&e); *p; p++)
+		if ((unsigned char) *p <= 0x20 || *p == 0x7f)
+			abort();
+	if (trace_fetch_dec(buf_cstr(&e), b, sizeof(b)) < 0 || strcmp(a, b) != 0)
+		abort();
+	buf_release(&e);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -49,5 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if ((unsigned char) *p < 0x20 || *p == 0x7f)
 				abort();
 	}
+	if (rq.cmd->id == CTL_TRACE_FETCH)
+		for (i = 0; i < rq.argc; i++)
+			fetch_arg(rq.argv[i]);
 	return 0;
 }

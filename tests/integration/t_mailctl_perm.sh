@@ -11,10 +11,11 @@
 #  2. daemon stopped, spool readable by all but queue/ 0700: queue, stats
 #     and view name SPOOL/queue (exit 77); trace, which needs the journal
 #     only, works.
-#  3. daemon running, its control socket 0600: as nobody, ping exits 77
-#     naming the socket; queue falls back to the spool (readable by all),
-#     shows the letter and says why on standard error; with the spool 0700
-#     again queue exits 77.
+#  3. daemon running, its control socket made 0600 (the daemon makes it
+#     0666 and authorizes each request by uid; t_privs tests that): as
+#     nobody, ping exits 77 naming the socket; queue falls back to the spool
+#     (readable by all), shows the letter and says why on standard error;
+#     with the spool 0700 again queue exits 77.
 # Needs root (to become nobody: setpriv or runuser); otherwise "skip".
 set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -144,6 +145,7 @@ fi
 # --- 3. the daemon running: its socket 0600 ---------------------------------------------
 start_node ucl || die "ucl did not restart"
 chmod -R o+rX "$S"
+chmod 600 "$S/control"
 if [ -S "$S/control" ]; then
 	if run_nobody "3 ping" 77 ping; then
 		grep -qF "connect to the daemon at '$S/control': Permission denied" "$T/n.err" &&

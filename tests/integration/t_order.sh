@@ -81,10 +81,12 @@ echo "$sum" | grep -qE 'er-ok [1-9][0-9]*, pickup [1-9][0-9]*, env-left ([3-9]|[
 	bad "the checker did not check every kind of mark: $sum"
 # the trace names directories as the kernel does ($T may be under a link)
 real=$(cd "$(spooldir ucl)" && pwd -P)
+# (mailctl submit hands its letter over the control socket: the daemon
+# writes it, into tmp/ under its name)
 grep -q " write .* $real/journal$" "$TR" && grep -qE " mark pickup $b ok$" "$TR" &&
-	grep -qE "^[0-9]+ [0-9]+ create $real/out \.tmp\.submit\." "$TR" &&
-	ok "the trace holds the daemon's and mailctl's records" ||
-	bad "the trace lacks journal writes, the pickup mark or mailctl's records"
+	grep -qE "^[0-9]+ [0-9]+ create $real/tmp $b " "$TR" &&
+	ok "the trace holds the journal writes, the pickup mark and the submitted letter's file" ||
+	bad "the trace lacks journal writes, the pickup mark or the submitted letter's file"
 
 # --- 2. one sync removed at a time -------------------------------------------------------------
 # case_of TAG - sets skip (NIFTPMAIL_SYSIO_SKIP) and want (what the

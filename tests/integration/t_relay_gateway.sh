@@ -21,7 +21,9 @@
 #     call (called PSS.FTP.MAIL passed on as FTP.MAIL, calling ucl.gw);
 #  4. "mailctl trace --follow" at ucl reaches pss through the gateway
 #     (called PSS.FTP, passed on as FTP: pss's trace service) and shows the
-#     delivery there.
+#     delivery there; ucl's daemon made that call for mailctl with the
+#     link's credentials (ucl and pss are each other's [peer], with one
+#     password: pss received the letter as peer ucl both ways).
 #
 # Every wait is a bounded poll of a file; the trap stops everything started.
 set -u
@@ -39,6 +41,9 @@ awk 'BEGIN { for (i = 1; i <= 4000; i++)
 	printf "line %05d of the body, the same through the gateway as over the direct route.\n", i }' \
 	>>"$T/letter.in"
 
+# the link's password, in a file only its owner may read
+(umask 077 && printf 'gw-link-%s\n' "$$" >"$T/ucl-pss.pw") || die "password file"
+
 # configs UCL_ROUTE_TO_PSS - the two nodes; ucl listens only on TCP (port 0),
 # pss only on its Unix socket
 configs() {
@@ -52,6 +57,10 @@ mail = tcp:127.0.0.1:0
 
 [routes]
 pss = niftp $1
+
+[peer pss]
+username = ucl-pss
+password_file = $T/ucl-pss.pw
 
 [local]
 maildir = $(mdir ucl)/%u/
@@ -68,6 +77,10 @@ spool = $(spooldir pss)
 
 [listen]
 mail = $(sock pss)
+
+[peer ucl]
+username = ucl-pss
+password_file = $T/ucl-pss.pw
 
 [local]
 maildir = $(mdir pss)/%u/
@@ -196,6 +209,8 @@ for c in direct gateway; do
 	[ -n "$un" ] && [ "$(jval "$r" donor)" = "ucl/$un" ] ||
 		bad "$c: pss received donor='$(jval "$r" donor)', want ucl/$un"
 	[ "$(jval "$r" rcpts)" = 'Kille@PSS' ] || bad "$c: pss received rcpts='$(jval "$r" rcpts)', want Kille@PSS"
+	[ "$(jval "$r" peer)" = ucl ] && [ "$(jval "$r" auth)" = password ] ||
+		bad "$c: pss received peer='$(jval "$r" peer)' auth='$(jval "$r" auth)', want ucl, password"
 	f=$(cat "$T/fwd.$c")
 	[ "$(jval "$f" to)" = pss ] || bad "$c: ucl forwarded to='$(jval "$f" to)', want pss: $f"
 done
@@ -242,6 +257,9 @@ done
 grep ' result=ok ' "$T/gw.err" | grep -qF -- "$want" &&
 	ok "gateway logged the trace call: PSS.FTP passed on as FTP" ||
 	bad "gateway: no trace call line (PSS.FTP -> FTP, calling ucl.gw): $(tail -3 "$T/gw.err")"
+grep -qE "trace-fetch 'trace:$pn' from $gwaddr as peer pss: [0-9]+ octets" "$T/ucl.err" &&
+	ok "ucl's daemon made the trace call for mailctl, with the link's credentials" ||
+	bad "ucl's daemon logged no credentialed trace-fetch of $pn: $(grep trace-fetch "$T/ucl.err" | tail -3)"
 
 for n in ucl pss; do
 	stop_node "$n" || bad "$n did not stop on SIGTERM"

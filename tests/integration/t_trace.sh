@@ -1,6 +1,10 @@
 #!/bin/sh
-# t_trace.sh - mailctl trace across real nodes (doc/trace.md), on Unix sockets:
-# ucl -> pss -> cambridge, the INDRA example.
+# t_trace.sh - mailctl trace across real nodes (doc/trace.md): ucl -> pss ->
+# cambridge, the INDRA example. ucl calls pss over TCP as the authenticated
+# peer "ucl" ([peer] sections with a password file at both ends); the other
+# links are Unix sockets (callers running as root: local callers). Remote
+# documents are fetched by the tracing node's daemon (request trace-fetch),
+# which sends the link's credentials to pss.
 #
 #  1. A chain, forward: trace --follow from ucl's name (also by Message-ID
 #     and by the out/ file name) shows ucl, pss and cambridge, each hop's
@@ -11,12 +15,17 @@
 #     to cambridge (two branches end in delivery).
 #  4. The trace of an NDN: the failed recipient, the notice, and the
 #     notice's own way back to bennett@ucl; backward from the notice.
-#  5. The trace service refuses writes and other names on called FTP.
+#  5. The trace service refuses writes and other names on called FTP; over
+#     TCP it refuses an unauthenticated caller (niftp get exits 77, "not
+#     permitted") and answers the same get with the peer's username and
+#     password; ucl's daemon logged that it fetched pss's document as peer
+#     pss.
 #  6. A hop down: cambridge stopped, the letter waits at pss (queued,
 #     with the deferral); pss stopped too, it is shown as unreachable;
 #     a previous hop that never answers, or has no route, is shown as
 #     such within the timeout (the trace never hangs). mailctl view shows
-#     the letter waiting at pss.
+#     the letter waiting at pss. With the daemon stopped, the local
+#     record is shown, the other nodes "not asked", exit 75.
 set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 [ -f "$top/tests/integration/lib-relay.sh" ] || top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,21 +36,24 @@ LETTER="$top/samples/letters/indra.letter"
 MSGID=indra-1025.1@ucl
 [ -f "$LETTER" ] || die "no $LETTER"
 
-node_ini ucl <<EOF
-[routes]
-pss = niftp $(sock pss)
-* = niftp $(sock pss)
-[local]
-maildir = $(mdir ucl)/%u/
-users = bennett
-[retry]
-first = 1s
-max = 2s
-EOF
-node_ini pss <<EOF
+# the link ucl <-> pss: one password, in a file only its owner may read
+mkdir -p "$T/secrets"
+(umask 077 && printf 'tr4ce-link-%s\n' "$$" >"$T/secrets/ucl-pss") || die "password file"
+PW=$(cat "$T/secrets/ucl-pss")
+
+node_ini_raw pss <<EOF
+[node]
+name = pss
+spool = $(spooldir pss)
+[listen]
+mail = $(sock pss), tcp:127.0.0.1:0
 [routes]
 cambridge = niftp $(sock cambridge)
 ucl = niftp $(sock ucl)
+[peer ucl]
+username = ucl-pss
+password_file = $T/secrets/ucl-pss
+from = 127.0.0.1
 [local]
 maildir = $(mdir pss)/%u/
 users = root
@@ -63,6 +75,22 @@ EOF
 
 start_node cambridge || die "cambridge did not start"
 start_node pss || die "pss did not start"
+PSSTCP=$(grep '^tcp:127\.0\.0\.1:[1-9]' "$(spooldir pss)/ready" | head -1)
+[ -n "$PSSTCP" ] || die "pss's ready file names no TCP port: $(cat "$(spooldir pss)/ready")"
+node_ini ucl <<EOF
+[routes]
+pss = niftp $PSSTCP
+* = niftp $PSSTCP
+[peer pss]
+username = ucl-pss
+password_file = $T/secrets/ucl-pss
+[local]
+maildir = $(mdir ucl)/%u/
+users = bennett
+[retry]
+first = 1s
+max = 2s
+EOF
 start_node ucl || die "ucl did not start"
 
 # tracecmd NODE ARGS... - mailctl trace at NODE into $T/tr.out; status in trc
@@ -98,6 +126,9 @@ n2=$(name_of pss " received .*donor=ucl/$n1")
 n3=$(name_of cambridge " received .*donor=pss/$n2")
 [ -n "$n1" ] && [ -n "$n2" ] && [ -n "$n3" ] || die "names at each hop: '$n1' '$n2' '$n3'"
 note "names: $n1 -> $n2 -> $n3"
+journal pss | grep -E " received $n2 .*peer=ucl auth=password" >/dev/null &&
+	ok "pss received the letter from ucl over TCP as the authenticated peer ucl" ||
+	bad "pss's received line is not peer=ucl auth=password: $(journal pss | grep " received $n2 ")"
 
 tracecmd ucl "$n1"
 [ $trc -eq 0 ] || bad "trace (local) exit $trc"
@@ -197,6 +228,40 @@ timeout 30 "$top/bin/niftp" get -q --retries 0 --called FTP "$(sock pss)" "journ
 rc=$?
 [ $rc -ne 0 ] && [ ! -s "$T/got2" ] && ok "another name on called FTP is refused (exit $rc)" ||
 	bad "get 'journal' on called FTP: exit $rc"
+# over TCP: only for the authenticated peer. The caller runs as nobody: a
+# loopback caller running as root (or as the daemon's user) is a local caller
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1 &&
+    setpriv --reuid="$(id -u nobody 2>/dev/null || echo 65534)" \
+	--regid="$(id -g nobody 2>/dev/null || echo 65534)" --clear-groups true 2>/dev/null; then
+	stranger() {
+		setpriv --reuid="$(id -u nobody 2>/dev/null || echo 65534)" \
+		    --regid="$(id -g nobody 2>/dev/null || echo 65534)" --clear-groups "$@"
+	}
+	mkdir -p "$T/stranger"
+	chmod 755 "$T"
+	chmod 777 "$T/stranger"
+	stranger timeout 30 "$top/bin/niftp" get -q --retries 0 --called FTP "$PSSTCP" "trace:$n2" \
+		"$T/stranger/got" >/dev/null 2>"$T/get.err"
+	rc=$?
+	if [ $rc -eq 77 ] && grep -q "not permitted" "$T/get.err" && [ ! -s "$T/stranger/got" ]; then
+		ok "an unauthenticated TCP caller is refused (exit 77): $(head -1 "$T/get.err" | cut -c1-120)"
+	else
+		bad "unauthenticated get trace:$n2 over TCP: exit $rc, want 77 'not permitted': $(cat "$T/get.err")"
+	fi
+	stranger timeout 30 "$top/bin/niftp" get -q --retries 0 --called FTP --user ucl-pss --password "$PW" \
+		"$PSSTCP" "trace:$n2" "$T/stranger/got" >/dev/null 2>"$T/get.err"
+	rc=$?
+	if [ $rc -eq 0 ] && head -1 "$T/stranger/got" | grep -q " trace $n2 node=pss"; then
+		ok "the same get with the peer's username and password is answered"
+	else
+		bad "get trace:$n2 over TCP as ucl-pss: exit $rc: $(cat "$T/get.err")"
+	fi
+else
+	note "not root (or no setpriv): no caller that is not local, the TCP refusal is not tried"
+fi
+grep -qE "trace-fetch 'trace:$n2' from $PSSTCP as peer pss: [0-9]+ octets" "$T/ucl.err" &&
+	ok "ucl's daemon fetched pss's document for mailctl, with the link's credentials" ||
+	bad "ucl's daemon logged no credentialed trace-fetch of $n2: $(grep trace-fetch "$T/ucl.err" | tail -3)"
 
 # --- 6. a hop down ------------------------------------------------------------------------
 stop_node cambridge || bad "cambridge did not stop"
@@ -219,17 +284,38 @@ want "pss down too: shown as unreachable, the trace ends (${el}s)" "^    -> pss 
 	"unreachable: " "1 unreachable"
 [ $el -le 15 ] || bad "trace with a hop down took ${el}s"
 
-# a previous hop that never answers (exec: a process that says nothing),
-# and one with no route: mailctl uses the routes of the configuration given
-sed -e "s|^\* = niftp .*|* = niftp exec:hang|" "$T/cambridge.ini" >"$T/cam-hang.ini"
-printf '[exec]\nhang = sleep 8\n' >>"$T/cam-hang.ini"
+# a previous hop that never answers (exec: a process that says nothing):
+# cambridge started again with that route; its daemon makes the call (an
+# exec: address it calls only because its own routes give it)
+cp "$T/cambridge.ini" "$T/cam-orig.ini"
+sed -e "s|^\* = niftp .*|* = niftp exec:hang|" "$T/cam-orig.ini" >"$T/cambridge.ini"
+printf '[exec]\nhang = sleep 8\n' >>"$T/cambridge.ini"
+start_node cambridge || die "cambridge (exec: route) did not start"
 start=$(date +%s)
-timeout 60 "$MAILCTL" -c "$T/cam-hang.ini" trace --back --timeout 2 "$n3" >"$T/tr.out" 2>"$T/tr.err"
+tracecmd cambridge --back --timeout 2 "$n3"
 el=$(($(date +%s) - start))
 want "a previous hop that never answers: unreachable after the timeout (${el}s)" \
 	"^pss pss\.[^ ]*  \[via exec:sleep 8 FTP\]" "unreachable: .*(timeout|no answer)" "1 unreachable"
 [ $el -le 10 ] || bad "trace with a silent hop took ${el}s"
-sed -e "/^\* = niftp /d" "$T/cambridge.ini" >"$T/cam-noroute.ini"
+stop_node cambridge || bad "cambridge (exec: route) did not stop"
+cp "$T/cam-orig.ini" "$T/cambridge.ini"
+
+# the daemon not running: the local record, the other nodes not asked, exit 75
+tracecmd cambridge --back "$n3"
+if [ $trc -eq 75 ] && grep -q -- "-> cambridge $n3" "$T/tr.out" &&
+	grep -q "not asked: connect to the daemon" "$T/tr.out" &&
+	grep -q "the other nodes were not asked" "$T/tr.err"; then
+	ok "no daemon: the local record, 'not asked', exit 75: $(head -1 "$T/tr.err" | cut -c1-100)"
+else
+	bad "trace --back without the daemon: exit $trc, want 75:"
+	sed 's/^/       /' "$T/tr.out" "$T/tr.err"
+fi
+tracecmd cambridge "$n3"
+[ $trc -eq 0 ] && ok "no daemon: a local trace (nothing to ask) still exits 0" ||
+	bad "local trace without the daemon: exit $trc: $(cat "$T/tr.err")"
+
+# a previous hop with no route: mailctl uses the routes of the configuration given
+sed -e "/^\* = niftp /d" "$T/cam-orig.ini" >"$T/cam-noroute.ini"
 timeout 60 "$MAILCTL" -c "$T/cam-noroute.ini" trace --back "$n3" >"$T/tr.out" 2>"$T/tr.err"
 want "a previous hop with no route from here: unreachable" "unreachable: no route to 'pss'"
 

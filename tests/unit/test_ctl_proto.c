@@ -66,7 +66,12 @@ static void test_table(void)
 		{ "reroute", CTL_REROUTE, 0 },
 		{ "resubmit", CTL_RESUBMIT, 1 },
 		{ "reload", CTL_RELOAD, 0 },
+		{ "trace-fetch", CTL_TRACE_FETCH, 1 },
+		{ "submit", CTL_SUBMIT, 1 },
 	};
+	/* the requests any local user may make (CTL_ANYONE); every other
+	 * one is for root and the daemon's user only */
+	static const char *const anyone[] = { "ping", "submit" };
 	const struct ctl_cmd *c;
 	size_t  i, j;
 
@@ -87,6 +92,13 @@ static void test_table(void)
 		EXPECT_TRUE(21 + strlen(c->help) <= 80);
 		for (j = 0; j < i; j++)
 			EXPECT_TRUE(strcmp(want[j].verb, c->verb) != 0);
+		for (j = 0; j < NELEM(anyone) && strcmp(anyone[j], c->verb) != 0; j++)
+			;
+		if (((c->flags & CTL_ANYONE) != 0) != (j < NELEM(anyone)))
+			fprintf(stderr, "\n%s: CTL_ANYONE %s, want %s\n", c->verb,
+			    c->flags & CTL_ANYONE ? "set" : "not set",
+			    j < NELEM(anyone) ? "set" : "not set");
+		EXPECT_INT((c->flags & CTL_ANYONE) != 0, j < NELEM(anyone));
 	}
 	/* exact names only */
 	EXPECT_TRUE(ctl_proto_find("hol", 3) == NULL);
@@ -142,6 +154,17 @@ static void test_parse(void)
 		{ "retry --all a", CTL_PARSE_USAGE, "usage: retry [NAME...|--hop HOST...|--all]" },
 		{ "retry -x", CTL_PARSE_USAGE, "usage: retry [NAME...|--hop HOST...|--all]" },
 		{ "reload now", CTL_PARSE_USAGE, "usage: reload" },
+		{ "trace-fetch unix:/x FTP 10 pss.1", CTL_PARSE_OK, "unix:/x|FTP|10|pss.1" },
+		{ "trace-fetch exec:sleep%208 FTP 600 out:a%20b", CTL_PARSE_OK,
+		    "exec:sleep%208|FTP|600|out:a%20b" },
+		{ "trace-fetch unix:/x FTP 0 pss.1", CTL_PARSE_USAGE,
+		    "usage: trace-fetch ADDR CALLED SECONDS KEY" },
+		{ "trace-fetch unix:/x FTP 601 pss.1", CTL_PARSE_USAGE,
+		    "usage: trace-fetch ADDR CALLED SECONDS KEY" },
+		{ "trace-fetch unix:/x FTP 10", CTL_PARSE_USAGE,
+		    "usage: trace-fetch ADDR CALLED SECONDS KEY" },
+		{ "trace-fetch unix:/x FTP 10 a b", CTL_PARSE_USAGE,
+		    "usage: trace-fetch ADDR CALLED SECONDS KEY" },
 		{ "", CTL_PARSE_EMPTY, "empty request" },
 		{ "    ", CTL_PARSE_EMPTY, "empty request" },
 		{ "\r", CTL_PARSE_EMPTY, "empty request" },
@@ -310,7 +333,14 @@ static void test_help(void)
 			    (int) (nl - p), p);
 		EXPECT_TRUE(nl - p <= 80);
 	}
-	EXPECT_TRUE(lines >= CTL_NCMDS - 1);
+	{
+		int     shown = 0;
+		size_t  k;
+
+		for (k = 0; k < CTL_NCMDS; k++)
+			shown += !(ctl_proto_get((enum ctl_id) k)->flags & CTL_HIDDEN);
+		EXPECT_TRUE(lines >= shown);
+	}
 	buf_release(&b);
 	/* a full buffer is reported */
 	{
