@@ -1689,6 +1689,26 @@ int ts_peer_uid(const struct ts_conn *c, unsigned long *uid)
 	return 0;
 }
 
+/* unmap - a v4-mapped IPv6 address as the IPv4 address it stands for */
+static void unmap(struct sockaddr_storage *ss)
+{
+	static const unsigned char mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+
+	if (ss->ss_family != AF_INET6)
+		return;
+	memcpy(&s6, ss, sizeof(s6));
+	if (memcmp(s6.sin6_addr.s6_addr, mapped, 12) != 0)
+		return;
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	s4.sin_port = s6.sin6_port;
+	memcpy(&s4.sin_addr, s6.sin6_addr.s6_addr + 12, 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &s4, sizeof(s4));
+}
+
 /* sock_hex - an address and port as /proc/net/tcp{,6} print them; 0 or -1 */
 static int sock_hex(const struct sockaddr_storage *ss, char *buf, size_t len, int *v6)
 {
@@ -1742,7 +1762,13 @@ int ts_peer_loopback_uid(const struct ts_conn *c, unsigned long *uid)
 	if ((c->kind != TS_TCP && c->kind != TS_RAWTCP) || !c->is_sock || c->fd_in < 0
 	    || getsockname(c->fd_in, (struct sockaddr *) &me, &ml) < 0
 	    || getpeername(c->fd_in, (struct sockaddr *) &them, &tl) < 0
-	    || !loopback(&them) || sock_hex(&me, mine, sizeof(mine), &v6) < 0
+	    || !loopback(&them))
+		return -1;
+	/* on a dual-stack listener an IPv4 caller is a mapped address here,
+	 * but its own socket is an IPv4 one, listed in /proc/net/tcp */
+	unmap(&me);
+	unmap(&them);
+	if (sock_hex(&me, mine, sizeof(mine), &v6) < 0
 	    || sock_hex(&them, theirs, sizeof(theirs), &v6b) < 0)
 		return -1;
 	if ((fp = fopen(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "re")) == NULL)
@@ -1751,9 +1777,13 @@ int ts_peer_loopback_uid(const struct ts_conn *c, unsigned long *uid)
 	 * address is us */
 	while (found < 0 && fgets(line, sizeof(line), fp) != NULL) {
 		char    la[64], ra[64];
-		unsigned long u;
+		unsigned long u, ino;
+		unsigned st;
 
-		if (sscanf(line, " %*s %63s %63s %*s %*s %*s %*s %lu", la, ra, &u) == 3
+		/* a socket already closed is still listed, as uid 0 with inode
+		 * 0: only an established socket that still exists counts */
+		if (sscanf(line, " %*s %63s %63s %x %*s %*s %*s %lu %*s %lu", la, ra, &st, &u,
+		    &ino) == 5 && st == 0x01 && ino != 0
 		    && strcmp(la, theirs) == 0 && strcmp(ra, mine) == 0) {
 			*uid = u;
 			found = 0;

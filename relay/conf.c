@@ -5,7 +5,6 @@
  *	mailrelayd node configuration: load, validate, read
  * SYNOPSIS
  *	#include "relay/conf.h"
-#include "relay/peer.h"
  * DESCRIPTION
  *	See conf.h for the contract and doc/mailrelayd.conf.5 for the
  *	file format.
@@ -581,20 +580,28 @@ static void load_listen(struct ld *ld)
 		c->trace_access = PEER_ACCEPT_PEERS;
 	}
 	while ((item = item_next(&p)) != NULL) {
-		char *a, *opt;
-		int acc = dflt;
+		char *a, *opt, *w;
+		int acc = dflt, loc = 1, bad = 0;
 
 		if (item[0] == '\0') {
 			free(item);
 			continue;
 		}
-		/* "ADDR accept=WHO" */
+		/* "ADDR [accept=WHO] [local=yes|no]" */
 		if ((opt = strpbrk(item, " \t")) != NULL) {
 			*opt++ = '\0';
-			opt = str_trim(opt);
-			if (strncmp(opt, "accept=", 7) != 0 || (acc = peer_accept_parse(opt + 7)) < 0) {
-				cerr(ld, "listen", "mail", "after '%.60s': '%.40s' is not "
-				    "accept=peers, accept=local or accept=any", item, opt);
+			while (!bad && (w = strsep(&opt, " \t")) != NULL) {
+				if (*w == '\0')
+					continue;
+				if (strncmp(w, "accept=", 7) == 0 && (acc = peer_accept_parse(w + 7)) >= 0)
+					continue;
+				if (strncmp(w, "local=", 6) == 0 && parse_bool(w + 6, &loc) == 0)
+					continue;
+				cerr(ld, "listen", "mail", "after '%.60s': '%.40s' is not accept=peers, "
+				    "accept=local, accept=any, local=yes or local=no", item, w);
+				bad = 1;
+			}
+			if (bad) {
 				free(item);
 				continue;
 			}
@@ -616,6 +623,9 @@ static void load_listen(struct ld *ld)
 			c->listen_accept = xrealloc(c->listen_accept,
 			    (c->nlisten + 1) * sizeof(*c->listen_accept));
 			c->listen_accept[c->nlisten] = acc;
+			c->listen_local = xrealloc(c->listen_local,
+			    (c->nlisten + 1) * sizeof(*c->listen_local));
+			c->listen_local[c->nlisten] = loc;
 			c->listen[c->nlisten++] = a;
 		}
 		free(item);
@@ -1531,6 +1541,7 @@ void conf_free(struct conf *c)
 		free(c->listen[i]);
 	free(c->listen);
 	free(c->listen_accept);
+	free(c->listen_local);
 	for (size_t i = 0; i < c->npeers; i++)
 		peer_free(&c->peers[i]);
 	free(c->peers);

@@ -98,6 +98,9 @@ struct conf {
 	/* [listen] */
 	char	**listen;	/* TS addresses (unix: paths absolute); default none */
 	int	*listen_accept;	/* each one's enum peer_accept */
+	int	*listen_local;	/* each one's local=: 1 its callers running as root
+				 * or the daemon's user are local submission (the
+				 * default), 0 never (a forwarder calls it) */
 	size_t	nlisten;
 	int	trace_access;	/* who may read traces: PEER_ACCEPT_PEERS (peers and
 				 * local callers, default), _LOCAL (local callers

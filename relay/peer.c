@@ -27,6 +27,8 @@
 #include "util/alloc.h"
 #include "util/strutil.h"
 
+#define PEER_PWBUF	16384		/* getpwnam_r's buffer (long group lists, NSS) */
+
 int peer_place_parse(const char *s, struct peer_place *pl, char *why, size_t len)
 {
 	char    host[INET6_ADDRSTRLEN + 1];
@@ -51,11 +53,14 @@ int peer_place_parse(const char *s, struct peer_place *pl, char *why, size_t len
 			return 0;
 		} else {
 			struct passwd pw, *pp = NULL;
-			char    pwb[4096];
+			char    pwb[PEER_PWBUF];
+			int     e;
 
-			if (*u == '\0' || getpwnam_r(u, &pw, pwb, sizeof(pwb), &pp) != 0
+			if (*u == '\0' || (e = getpwnam_r(u, &pw, pwb, sizeof(pwb), &pp)) != 0
 			    || pp == NULL) {
-				snprintf(why, len, "no such user '%.40s'", u);
+				snprintf(why, len, "%s '%.40s'%s%s", *u && e != 0 ? "cannot look up user"
+				    : "no such user", u, *u && e != 0 ? ": " : "",
+				    *u && e != 0 ? strerror(e) : "");
 				return -1;
 			}
 			pl->uid = (unsigned long) pp->pw_uid;
@@ -78,6 +83,9 @@ int peer_place_parse(const char *s, struct peer_place *pl, char *why, size_t len
 		pl->family = AF_INET6;
 		pl->bits = 128;
 	} else {
+		pl->family = 0;
+	}
+	if (pl->family == 0) {
 		snprintf(why, len, "bad address '%.60s' (want an IP prefix or uid:USER)", s);
 		return -1;
 	}
@@ -92,6 +100,18 @@ int peer_place_parse(const char *s, struct peer_place *pl, char *why, size_t len
 			return -1;
 		}
 		pl->bits = (unsigned) b;
+	}
+	if (pl->family == AF_INET6) {
+		/* callers' v4-mapped addresses are matched as IPv4 (ts_peer_ip),
+		 * so ::ffff:a.b.c.d/N is the IPv4 prefix a.b.c.d/(N-96) */
+		static const unsigned char mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+
+		if (memcmp(pl->ip, mapped, 12) == 0 && pl->bits >= 96) {
+			memmove(pl->ip, pl->ip + 12, 4);
+			memset(pl->ip + 4, 0, 12);
+			pl->family = AF_INET;
+			pl->bits -= 96;
+		}
 	}
 	return 0;
 }
@@ -122,17 +142,23 @@ int peer_accept_parse(const char *s)
 
 const char *peer_accept_str(int accept)
 {
-	return accept == PEER_ACCEPT_PEERS ? "peers" : accept == PEER_ACCEPT_ANY ? "any" : "local";
+	switch (accept) {
+	case PEER_ACCEPT_PEERS:
+		return "peers";
+	case PEER_ACCEPT_ANY:
+		return "any";
+	default:
+		return "local";
+	}
 }
 
 void peer_src_of(struct ts_conn *c, const char *calling, struct peer_src *src)
 {
 	memset(src, 0, sizeof(*src));
 	src->calling = calling ? calling : "";
-	if (ts_peer_ip(c, &src->family, src->ip) == 0) {
-		src->kind = PEER_PLACE_IP;
-		src->lo_uid_known = ts_peer_loopback_uid(c, &src->lo_uid) == 0;
-	} else if (ts_peer_uid(c, &src->uid) == 0)
+	if (ts_peer_ip(c, &src->family, src->ip) == 0)
+		src->kind = PEER_PLACE_IP;	/* lo_uid: looked up by the caller when needed */
+	else if (ts_peer_uid(c, &src->uid) == 0)
 		src->kind = PEER_PLACE_UID;
 }
 
@@ -193,6 +219,16 @@ int peer_is_gateway(const struct conf *c, const struct peer_src *src)
 	for (size_t i = 0; i < c->npeers; i++)
 		for (size_t k = 0; k < c->peers[i].nvia; k++)
 			if (place_match(&c->peers[i].via[k].gw, src))
+				return 1;
+	return 0;
+}
+
+int peer_via_known(const struct conf *c, const struct peer_src *src)
+{
+	for (size_t i = 0; i < c->npeers; i++)
+		for (size_t k = 0; k < c->peers[i].nvia; k++)
+			if (place_match(&c->peers[i].via[k].gw, src)
+			    && str_ieq(c->peers[i].via[k].calling, src->calling))
 				return 1;
 	return 0;
 }
@@ -334,7 +370,13 @@ char *peer_read_password(const char *path, size_t *len, char *why, size_t wlen)
 	}
 	errno = EINVAL;
 	b[n] = '\0';
-	k = strcspn(b, "\r\n");
+	for (k = 0; k < (size_t) n && b[k] != '\r' && b[k] != '\n'; k++)
+		;
+	if (memchr(b, '\0', k) != NULL) {
+		/* it would cut the password short without a word */
+		snprintf(why, wlen, "'%s': a NUL octet in the password", path);
+		return NULL;
+	}
 	if (k > PEER_PASS_MAX || (b[k] == '\0' && (size_t) n > PEER_PASS_MAX)) {
 		snprintf(why, wlen, "'%s': a password longer than %d octets", path, PEER_PASS_MAX);
 		return NULL;
@@ -359,10 +401,15 @@ char *peer_read_password(const char *path, size_t *len, char *why, size_t wlen)
 static int rcpt_local(const struct route_table *t, const struct addr *a)
 {
 	const char *host = addr_host(a), *local = addr_local(a);
+	const struct route_hop *hop;
 
 	if (strpbrk(local, "%!@") != NULL)
 		return 0;
-	return host == NULL || *host == '\0' || route_table_is_local(t, host);
+	if (host == NULL || *host == '\0' || route_table_is_local(t, host))
+		return 1;
+	/* a host the route table gives to the local channel is this node too */
+	hop = route_table_lookup(t, host, NULL);
+	return hop != NULL && hop->nalts > 0 && hop->alts[0].channel == ROUTE_CH_LOCAL;
 }
 
 /* mailbox_known - a configured user, or one whose Maildir exists: what

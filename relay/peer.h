@@ -33,9 +33,9 @@
  *
  *	An identity is the text that keys a caller's dockets, limits and
  *	trace rights: "peer:NAME" for a peer, "local:uid:N" for a local
- *	caller (PEER_BY_LOCAL), "anon:ADDR" for anyone else (ADDR: an IPv4 address, an IPv6 /64, "uid:N", or "-" when
- *	the transport names no source), never the calling address the
- *	caller typed.
+ *	caller (PEER_BY_LOCAL), "anon:ADDR" for anyone else (ADDR: an
+ *	IPv4 address, an IPv6 /64, "uid:N", or "-" when the transport
+ *	names no source), never the calling address the caller typed.
  *
  *	Relay rules (per listener, accept = peers | local | any): what an
  *	unauthenticated caller may send. peers: nothing; local: letters
@@ -94,7 +94,9 @@ struct peer_src {
 	unsigned char ip[16];
 	unsigned long uid;
 	int	lo_uid_known;	/* an IP caller over loopback: its user (the kernel's
-				 * socket table), for the local-caller rule only */
+				 * socket table, ts_peer_loopback_uid(), looked up by
+				 * the receive side only when it matters), for the
+				 * local-caller rule only */
 	unsigned long lo_uid;
 	const char *calling;	/* as passed, "" none */
 };
@@ -104,9 +106,12 @@ enum peer_how {
 	PEER_BY_PASSWORD,	/* username and password */
 	PEER_BY_ADDRESS,	/* an address-only peer's from/via */
 	PEER_REFUSED,		/* a username or password that does not hold */
-	PEER_BY_LOCAL,		/* no peer, but a Unix-socket caller running as root or
-				 * as the daemon's user (it could write the spool
-				 * itself): local submission (set by the receive side) */
+	PEER_BY_LOCAL,		/* no peer, but a caller on this host running as root
+				 * or as the daemon's user, over a Unix socket or
+				 * loopback TCP (it could write the spool itself):
+				 * local submission (set by the receive side, never
+				 * through a gateway, the stdio door or a listener
+				 * with local=no) */
 };
 
 /* peer_place_parse - "1.2.3.0/24", "::1", "uid:0", "uid:root"; 0, or -1
@@ -130,8 +135,12 @@ enum peer_how peer_identify(const struct conf *c, const struct peer_src *src,
 	const char *user, const char *password, const struct conf_peer **who,
 	char *why, size_t len);
 /* peer_is_gateway - src is a gateway some peer comes through (a via
- * place): calls from it are counted per calling address it passes on */
+ * place): its callers are never local callers */
 int  peer_is_gateway(const struct conf *c, const struct peer_src *src);
+/* peer_via_known - src is such a gateway and passes on a calling address
+ * some peer's via names: its calls are counted per that address (any
+ * other caller through it shares the gateway's budget) */
+int  peer_via_known(const struct conf *c, const struct peer_src *src);
 /* peer_ident - the identity text of a caller (see DESCRIPTION) */
 void peer_ident(const struct conf_peer *who, const struct peer_src *src, char *buf,
 	size_t len);

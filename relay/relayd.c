@@ -498,6 +498,8 @@ int relayd_main(int argc, char **argv)
 			rc = RX_TEMPFAIL;
 			goto out;
 		}
+		rd.ls_accept[rd.nls] = rd.conf->listen_accept[i];
+		rd.ls_local[rd.nls] = rd.conf->listen_local[i];
 		rd.nls++;
 	}
 	if (pv.drop) {
@@ -564,8 +566,13 @@ int relayd_main(int argc, char **argv)
 	if ((rd.ls[rd.nls] = ts_listen(rd.loop, sockaddr, NULL, relayd_new_call, &rd, err,
 	    sizeof(err))) == NULL)
 		log_warn("listen on '%s': %s (mailrelayd --stdio will not work)", sockaddr, err);
-	else
+	else {
+		/* the door of remote callers (ssh, inetd): whoever runs the
+		 * splice, its callers are never local submission */
+		rd.ls_accept[rd.nls] = PEER_ACCEPT_LOCAL;
+		rd.ls_local[rd.nls] = 0;
 		rd.nls++;
+	}
 	if ((ctl = ctl_server_start(&rd, relayd_reload, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		rc = RX_TEMPFAIL;

@@ -65,6 +65,8 @@ struct relayd {
 	int	stdio_mode;		/* --stdio: one call, no queue work */
 	int	foreground;
 	struct ts_listener *ls[CONF_MAX_LISTEN + 1];
+	int	ls_accept[CONF_MAX_LISTEN + 1];	/* each listener's accept= and local=, */
+	int	ls_local[CONF_MAX_LISTEN + 1];	/* as it was bound (a reload keeps them) */
 	int	nls;
 	/* incoming calls (relayd_recv.c) */
 	struct rcall *rcalls;

@@ -163,6 +163,9 @@ struct rcall {
 	char	ident[PEER_IDENT_MAX];	/* "peer:NAME" or "anon:ADDR" */
 	char	peername[PEER_NAME_MAX];	/* "" unless authenticated */
 	int	held;			/* refused credentials: held, then ended */
+	int	lo_looked;		/* src.lo_uid looked up (loopback TCP) */
+	int	no_local;		/* never a local caller: the stdio door, or a
+					 * listener with local=no (doc/peers.md) */
 	struct trace_fs *tfs;		/* called FTP: the trace service (trace_fs.h) */
 };
 
@@ -308,10 +311,13 @@ static int idstat_one(void *arg, const char *key, const void *value, size_t len)
 	memcpy(ident, p, (size_t) (sp - p));
 	ident[sp - p] = '\0';
 	e = idstat_get(ident, 1);
-	e->dockets++;
-	if (srv_docket_parse(value, len, &d, perr, sizeof(perr)) == 0 && !d.committed
-	    && d.part_mark > 0)
-		e->part += d.part_off;
+	/* committed dockets stand for letters taken (as many as the relay
+	 * rules and the disk let in): only unfinished transfers count */
+	if (srv_docket_parse(value, len, &d, perr, sizeof(perr)) == 0 && !d.committed) {
+		e->dockets++;
+		if (d.part_mark > 0)
+			e->part += d.part_off;
+	}
 	return 0;
 }
 
@@ -914,6 +920,12 @@ static void commit_done(void *arg, int ok, const char *err)
 	if (ok) {
 		fh->committed = 1;
 		idstat_part_gone(fh);
+		if (fh->key[0] && ids.sp == rd->sp) {
+			struct idstat *e = idstat_get(fh->ident, 0);
+
+			if (e != NULL && e->dockets > 0)
+				e->dockets--;	/* committed: no longer unfinished */
+		}
 		crash_point("relay-after-commit-before-er");
 		sysio_mark("er-ok %s", name);
 	} else
@@ -1011,7 +1023,11 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 	in.size = fh->size;
 	in.crc = fh->crc;
 	{
-		static const char *const how[] = { "none", "password", "address", "none", "local" };
+		static const char *const how[] = {
+			[PEER_UNAUTH] = "none", [PEER_BY_PASSWORD] = "password",
+			[PEER_BY_ADDRESS] = "address", [PEER_REFUSED] = "none",
+			[PEER_BY_LOCAL] = "local",
+		};
 
 		ikv[0] = "peer";
 		ikv[1] = fh->peername[0] ? fh->peername : "-";
@@ -1541,24 +1557,37 @@ static void recv_callev(void *arg, struct niftp_call *call, enum niftp_call_ev e
 	rcall_down(rc);
 }
 
-/* local_caller - a caller running as us or as root on this host: over a
+/*
+ * local_caller - a caller running as us or as root on this host: over a
  * Unix socket (SO_PEERCRED), or over loopback TCP (the kernel's socket
- * table says whose the other end is) */
-static int local_caller(const struct rcall *rc)
+ * table says whose the other end is: looked up once, only when asked).
+ * Never one that comes through a forwarder, which would pass strangers
+ * on as itself: a declared gateway ([peer] via), the stdio door, a
+ * listener with local=no.
+ */
+static int local_caller(struct rcall *rc, struct ts_conn *c)
 {
 	unsigned long me = (unsigned long) geteuid();
 
+	if (rc->no_local || peer_is_gateway(rc->rd->conf, &rc->src))
+		return 0;
 	if (rc->src.kind == PEER_PLACE_UID)
 		return rc->src.uid == 0 || rc->src.uid == me;
-	return rc->src.kind == PEER_PLACE_IP && rc->src.lo_uid_known
-	    && (rc->src.lo_uid == 0 || rc->src.lo_uid == me);
+	if (rc->src.kind != PEER_PLACE_IP)
+		return 0;
+	if (!rc->lo_looked && c != NULL) {
+		rc->lo_looked = 1;
+		rc->src.lo_uid_known = ts_peer_loopback_uid(c, &rc->src.lo_uid) == 0;
+	}
+	return rc->src.lo_uid_known && (rc->src.lo_uid == 0 || rc->src.lo_uid == me);
 }
 
 /* rcall_who - rc's identity after peer_identify(): a local caller that is
- * no peer is local submission */
-static void rcall_who(struct rcall *rc, enum peer_how how, const struct conf_peer *who)
+ * no peer is local submission (c: its connection, for the look-up) */
+static void rcall_who(struct rcall *rc, enum peer_how how, const struct conf_peer *who,
+	struct ts_conn *c)
 {
-	if (how == PEER_UNAUTH && local_caller(rc)) {
+	if (how == PEER_UNAUTH && local_caller(rc, c)) {
 		rc->how = PEER_BY_LOCAL;
 		snprintf(rc->ident, sizeof(rc->ident), "local:uid:%lu",
 		    rc->src.kind == PEER_PLACE_UID ? rc->src.uid : rc->src.lo_uid);
@@ -1590,7 +1619,7 @@ static int recv_auth(void *arg, const char *user, const char *password, const ch
 	if (how == PEER_REFUSED) {
 		log_warn("call from %s: username or password refused: %s", rc->peer, why);
 		lim_refused(rc, "authentication failed");
-		rcall_who(rc, PEER_UNAUTH, NULL);
+		rcall_who(rc, PEER_UNAUTH, NULL, NULL);
 		if (!rc->held && cf->auth_fail_delay_ms > 0 && rc->call != NULL) {
 			rc->held = 1;
 			ts_pause(niftp_call_ts(rc->call), 1);
@@ -1598,7 +1627,7 @@ static int recv_auth(void *arg, const char *user, const char *password, const ch
 		}
 		return -1;
 	}
-	rcall_who(rc, how, who);
+	rcall_who(rc, how, who, rc->call != NULL ? niftp_call_ts(rc->call) : NULL);
 	if (rc->tfs != NULL) {
 		int     ok = cf->trace_access == PEER_ACCEPT_ANY || rc->how == PEER_BY_LOCAL
 		    || (cf->trace_access == PEER_ACCEPT_PEERS && rc->peername[0]);
@@ -1684,20 +1713,15 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 			return;
 		}
 		peer_src_of(c, rc->calling, &rc->src);
-		/* through a declared gateway, calls are counted per gateway and
-		 * the calling address it passes on, not for the gateway alone */
-		if (rc->addr[0] && peer_is_gateway(rd->conf, &rc->src)) {
+		/* through a declared gateway, a peer's calls are counted per
+		 * gateway and the calling address it passes on for that peer;
+		 * any other caller through it shares the gateway's budget (it
+		 * would pick a fresh calling address for each call) */
+		if (rc->addr[0] && peer_via_known(rd->conf, &rc->src)) {
 			char    k[2 * RECV_ADDR_MAX];
 
 			snprintf(k, sizeof(k), "%s>%.*s", rc->addr, RECV_ADDR_MAX / 2, rc->calling);
 			str_copy(rc->addr, k, sizeof(rc->addr));
-		}
-		{
-			const struct conf_peer *who = NULL;
-			char    why[8];
-
-			rcall_who(rc, peer_identify(rd->conf, &rc->src, NULL, NULL, &who, why,
-			    sizeof(why)), who);
 		}
 		if (!called_ok(called)) {
 			log_warn("call from %s refused: unknown called address '%s'", rc->peer,
@@ -1707,6 +1731,14 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 		}
 		if (call_budget(rc, c) < 0)
 			return;
+		{
+			/* after the budget: a refused connection costs no look-up */
+			const struct conf_peer *who = NULL;
+			char    why[8];
+
+			rcall_who(rc, peer_identify(rd->conf, &rc->src, NULL, NULL, &who, why,
+			    sizeof(why)), who, c);
+		}
 		if (trace_fs_called(called)) {
 			if (ts_accept(c) < 0)
 				return;
@@ -1772,10 +1804,15 @@ void relayd_serve_new(struct relayd *rd, struct ts_listener *l, struct ts_conn *
 	rc->rd = rd;
 	rc->ts = c;
 	rc->st = RC_PENDING;
+	/* the listener's rules as it was bound (a reload does not rebind,
+	 * so the configuration's list may no longer match rd->ls) */
 	rc->accept = PEER_ACCEPT_LOCAL;
-	for (int i = 0; i < rd->nls && (size_t) i < cf->nlisten; i++)
-		if (rd->ls[i] == l)
-			rc->accept = cf->listen_accept[i];
+	rc->no_local = 1;
+	for (int i = 0; i < rd->nls; i++)
+		if (rd->ls[i] == l) {
+			rc->accept = rd->ls_accept[i];
+			rc->no_local = !rd->ls_local[i];
+		}
 	str_copy(rc->peer, ts_peer(c), sizeof(rc->peer));
 	if (k == TS_TCP || k == TS_RAWTCP)
 		addr_key(rc->peer, rc->addr, sizeof(rc->addr));

@@ -76,7 +76,8 @@ name = pss
 spool = $(spooldir pss)
 
 [listen]
-mail = $(sock pss)
+; the gateway calls here: its callers are strangers unless they authenticate
+mail = $(sock pss) local=no
 
 [peer ucl]
 username = ucl-pss
@@ -260,6 +261,28 @@ grep ' result=ok ' "$T/gw.err" | grep -qF -- "$want" &&
 grep -qE "trace-fetch 'trace:$pn' from $gwaddr as peer pss: [0-9]+ octets" "$T/ucl.err" &&
 	ok "ucl's daemon made the trace call for mailctl, with the link's credentials" ||
 	bad "ucl's daemon logged no credentialed trace-fetch of $pn: $(grep trace-fetch "$T/ucl.err" | tail -3)"
+
+# --- 5. a stranger through the gateway -----------------------------------------------------------
+# The gateway runs as the same user as pss and calls its Unix socket: were
+# its callers local submission, anyone reaching the gateway could relay
+# through pss. The listener says local=no: a caller without the link's
+# password is unauthenticated there (doc/peers.md).
+mkletter "$T/stranger.remote" "stranger-remote@t" someone@elsewhere victim@faraway
+timeout 30 "$NIFTP" put -q --retries 0 --called PSS.FTP.MAIL --calling mallory \
+	"$T/stranger.remote" "$gwaddr" >"$T/sr.out" 2>"$T/sr.err"
+src=$?
+[ $src -eq 77 ] && grep -q 'relaying denied' "$T/sr.err" &&
+	ok "a stranger through the gateway cannot relay through pss (exit 77, relaying denied)" ||
+	bad "a stranger through the gateway: niftp put exit $src, want 77: $(cat "$T/sr.err")"
+mkletter "$T/stranger.local" "stranger-local@t" someone@elsewhere kille@pss
+timeout 30 "$NIFTP" put -q --retries 0 --called PSS.FTP.MAIL --calling mallory \
+	"$T/stranger.local" "$gwaddr" >"$T/sl.out" 2>"$T/sl.err" ||
+	bad "a stranger's letter for kille@pss through the gateway refused: $(cat "$T/sl.err")"
+if wait_journal pss ' received .*calling=mallory.gw .*auth=none' 1 10; then
+	ok "a stranger's letter for a local user taken, journaled auth=none"
+else
+	bad "no received line auth=none for the stranger: $(journal pss | grep ' received ' | tail -1)"
+fi
 
 for n in ucl pss; do
 	stop_node "$n" || bad "$n did not stop on SIGTERM"

@@ -97,7 +97,8 @@ static void test_place_good(void)
 		{ "::1", PEER_PLACE_IP, AF_INET6, 128, 0, "::1/128" },
 		{ "2001:db8::/32", PEER_PLACE_IP, AF_INET6, 32, 0, "2001:db8::/32" },
 		{ "::/0", PEER_PLACE_IP, AF_INET6, 0, 0, "::/0" },
-		{ "::ffff:192.0.2.1", PEER_PLACE_IP, AF_INET6, 128, 0, "::ffff:192.0.2.1/128" },
+		/* a v4-mapped address is the IPv4 one (callers are unmapped too) */
+		{ "::ffff:192.0.2.1", PEER_PLACE_IP, AF_INET, 32, 0, "192.0.2.1/32" },
 		{ "uid:0", PEER_PLACE_UID, 0, 0, 0, "uid:0" },
 		{ "uid:1000", PEER_PLACE_UID, 0, 0, 1000, "uid:1000" },
 		{ "uid:4294967294", PEER_PLACE_UID, 0, 0, 4294967294ul, "uid:4294967294" },
