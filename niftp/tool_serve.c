@@ -672,8 +672,8 @@ int tool_serve(int argc, char **argv)
 	sv.tsopts.local_name = sv.local_name;
 	log_init("niftp", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	log_timestamps(1);
-	if (logfile != NULL && log_to_file(logfile) < 0) {
-		log_error("serve: open log file '%s': %s", logfile, strerror(errno));
+	if (logfile != NULL && log_to_file(logfile, err, sizeof(err)) < 0) {
+		log_error("serve: %s", err);
 		return TOOL_CONFIG;
 	}
 	if (users != NULL && serve_load_users(&sv, users) < 0)

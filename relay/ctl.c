@@ -10,18 +10,22 @@
  *	state are carried out by the daemon over SPOOL/control (one request
  *	line, answer lines, a last line "."):
  * .IP "submit [FILE]"
- *	sends "submit" with the read end of a pipe of its own (SCM_RIGHTS),
- *	copies the letter (FILE or stdin) into the pipe, sends "end OCTETS"
- *	and prints the name the daemon answers once the letter is durable
- *	(relay/submit.h). Any local user may: the daemon names the
- *	submitter by the socket's credentials. A letter the daemon refuses
- *	as malformed or too large exits 65 with the reason; any other
- *	refusal 75 (not accepted: try again). When the daemon cannot be
- *	reached, a user who may write out/ has the letter checked and
- *	written atomically there (dot temporary, fsync, rename, fsync out/),
- *	taken at the daemon's next start: the drop name is printed on
- *	standard error and the exit status is 69; anyone else keeps the
- *	letter: exit 75 (77 when the socket refused the connection).
+ *	sends "submit"; the daemon answers "pipe" with the write end of a
+ *	pipe it made (SCM_RIGHTS); mailctl copies the letter (FILE or stdin)
+ *	into it, closes it, sends "end OCTETS" and prints the name the
+ *	daemon answers once the letter is durable (relay/submit.h). Any
+ *	local user may: the daemon names the submitter by the socket's
+ *	credentials. A letter the daemon refuses as malformed or too large
+ *	exits 65 with the reason; any other refusal 75 (not accepted: try
+ *	again). A connection that ends after "end" was sent but before the
+ *	answer exits 70: the letter may have been accepted (a retry could
+ *	send it twice). When the daemon cannot be reached, a user who may
+ *	write out/ has the letter checked and written atomically there (dot
+ *	temporary, fsync, rename, fsync out/), made readable by the daemon's
+ *	user (root gives it to out/'s owner), taken at the daemon's next
+ *	start: the drop name is printed on standard error and the exit
+ *	status is 69; anyone else keeps the letter: exit 75 (77 when the
+ *	socket refused the connection).
  * .IP queue
  *	one line per letter and next hop: NAME AGE HOP RCPTS STATE ERROR
  *	(from the daemon; when it cannot be reached, read from the spool
@@ -114,6 +118,8 @@ static const char ctl_help_tail[] =
 "  --help             this text (also after a command)\n"
 "Exit status: 0 done, 64 usage, 65 malformed or too large letter, 69 daemon\n"
 "unreachable (submit: the letter waits in out/ for the daemon's next start),\n"
+"70 submit: no answer after the whole letter was sent (it may have been\n"
+"accepted: see mailctl trace or the journal before sending it again),\n"
 "75 submit: letter not accepted now (try again), 77 permission denied (the\n"
 "spool, the daemon's control socket, or a request only root and the daemon's\n"
 "user may make), 78 configuration error, 1 other error.\n";
@@ -181,18 +187,47 @@ static char *ctl_answer_read(int fd)
 	return s;
 }
 
+/* send_full - len octets of p on the socket fd, without SIGPIPE; 0 or
+ * -1 (errno: EPIPE when the daemon closed the connection) */
+static int send_full(int fd, const void *p, size_t len)
+{
+	const char *q = p;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = send(fd, q, len, MSG_NOSIGNAL)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		q += n;
+		len -= (size_t) n;
+	}
+	return 0;
+}
+
 /* ctl_ask - ask the daemon; the answer (new memory) or NULL with err
  * (and in *eno the errno of a socket or connect that failed, else 0) */
 static char *ctl_ask(const struct conf *c, const char *req, char *err, size_t errlen,
 	int *eno)
 {
-	int     fd;
+	char   *line, *ans;
+	int     fd, r, e;
 
 	if ((fd = ctl_connect(c, err, errlen, eno)) < 0)
 		return NULL;
-	if (write_full(fd, req, strlen(req)) < 0 || write_full(fd, "\n", 1) < 0) {
-		snprintf(err, errlen, "write to '%s': %s", c->control, strerror(errno));
-		close(fd);
+	line = xasprintf("%s\n", req);
+	r = send_full(fd, line, strlen(line));
+	e = errno;
+	free(line);
+	if (r < 0) {
+		/* a daemon that refused the connection at once (too many)
+		 * answered before it closed: that answer says why */
+		ans = ctl_answer_read(fd);
+		if (ans[0] != '\0')
+			return ans;
+		free(ans);
+		snprintf(err, errlen, "write to '%s': %s", c->control, strerror(e));
 		return NULL;
 	}
 	return ctl_answer_read(fd);
@@ -300,6 +335,25 @@ static int submit_drop(const struct conf *c, int in, const char *why)
 		letter_free(lt);
 		close(rfd);
 	}
+	/* the daemon, which may run as its own user, must be able to read
+	 * it: root gives it to out/'s owner (the daemon's user), anyone else
+	 * but that owner makes it readable (out/ is not listable by others) */
+	{
+		struct stat od;
+		int     given;
+
+		if (stat(outdir, &od) < 0) {
+			fprintf(stderr, "mailctl: submit: stat '%s': %s\n", outdir, strerror(errno));
+			goto fail;
+		}
+		given = od.st_uid == geteuid();
+		if (!given && geteuid() == 0)
+			given = fchown(out, od.st_uid, od.st_gid) == 0;
+		if (!given && fchmod(out, 0644) < 0) {
+			fprintf(stderr, "mailctl: submit: chmod '%s': %s\n", tmp, strerror(errno));
+			goto fail;
+		}
+	}
 	snprintf(fin, sizeof(fin), "%s/%s", outdir, base);
 	if (durable_commit(out, tmp, fin, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mailctl: submit: %s\n", err);
@@ -314,40 +368,66 @@ fail:
 	return rc;
 }
 
-/* send_fd - the line and, with it, the descriptor fd (SCM_RIGHTS) on
- * the socket sock; 0 or -1 (errno) */
-static int send_fd(int sock, const char *line, int fd)
+/* recv_first - the daemon's first line on sock into b (with whatever
+ * came after it in the same reads), and the first descriptor passed with
+ * it (SCM_RIGHTS) in *pfd (-1: none; any other is closed). 0 once a
+ * newline, the end of the connection or the cap of b came; -1 (errno) */
+static int recv_first(int sock, struct buf *b, int *pfd)
 {
 	union {
 		struct cmsghdr h;
-		char	b[CMSG_SPACE(sizeof(int))];
+		char	b[CMSG_SPACE(4 * sizeof(int))];
 	} u;
 	struct iovec iov;
 	struct msghdr m;
 	struct cmsghdr *ch;
-	size_t  len = strlen(line);
+	unsigned char *p;
+	size_t  i, nfd;
 	ssize_t n;
+	int     fd;
 
-	memset(&u, 0, sizeof(u));
-	memset(&m, 0, sizeof(m));
-	iov.iov_base = (void *) line;
-	iov.iov_len = len;
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.b;
-	m.msg_controllen = sizeof(u.b);
-	ch = CMSG_FIRSTHDR(&m);
-	ch->cmsg_level = SOL_SOCKET;
-	ch->cmsg_type = SCM_RIGHTS;
-	ch->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(ch), &fd, sizeof(int));
-	while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
-	if (n < 0)
-		return -1;
-	/* the descriptor went with the first octet; the rest of the line
-	 * (if the socket took only part) goes plain */
-	return (size_t) n < len ? write_full(sock, line + n, len - (size_t) n) : 0;
+	*pfd = -1;
+	while (b->len == 0 || memchr(buf_data(b), '\n', b->len) == NULL) {
+		if ((p = buf_reserve(b, 512)) == NULL)
+			return 0;
+		iov.iov_base = p;
+		iov.iov_len = 512;
+		memset(&m, 0, sizeof(m));
+		m.msg_iov = &iov;
+		m.msg_iovlen = 1;
+		m.msg_control = u.b;
+		m.msg_controllen = sizeof(u.b);
+		if ((n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0) {
+			buf_commit(b, 0);
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf_commit(b, (size_t) n);
+		for (ch = CMSG_FIRSTHDR(&m); ch != NULL; ch = CMSG_NXTHDR(&m, ch)) {
+			if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS)
+				continue;
+			nfd = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (i = 0; i < nfd; i++) {
+				memcpy(&fd, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
+				if (*pfd < 0)
+					*pfd = fd;
+				else
+					close(fd);
+			}
+		}
+		if (n == 0)
+			break;
+	}
+	return 0;
+}
+
+/* answer_came - ans is an answer of the daemon's ("ok..." or "err ..."),
+ * not the silence of a connection that ended first */
+static int answer_came(const char *ans)
+{
+	return (strncmp(ans, "ok", 2) == 0 && (ans[2] == '\n' || ans[2] == ' '))
+	    || strncmp(ans, "err ", 4) == 0;
 }
 
 /* submit_status - the exit status of the daemon's answer ans to submit
@@ -377,20 +457,24 @@ static int submit_status(const char *ans)
 }
 
 /* cmd_submit - submit [FILE], over the control socket (relay/submit.h):
- * the request "submit" carrying the read end of a pipe of our own, the
- * letter (FILE or standard input) copied into the pipe, "end OCTETS",
- * then the answer. When the daemon cannot be reached, the letter is
- * dropped into out/ by those who may write there (exit 69), and kept by
- * the others (exit 75, or 77 when the socket refused this user). */
+ * the request "submit", the daemon's "pipe" line with the write end of
+ * its pipe, the letter (FILE or standard input) copied into the pipe,
+ * "end OCTETS", then the answer. When the daemon cannot be reached, the
+ * letter is dropped into out/ by those who may write there (exit 69), and
+ * kept by the others (exit 75, or 77 when the socket refused this user).
+ * No answer once "end" was sent: exit 70, the letter may be accepted. */
 static int cmd_submit(const struct conf *c, const char *file)
 {
 	char    outdir[PATH_MAX], err[RELAYD_ERRLEN], endl[48];
 	unsigned char b[64 * 1024];
 	const char *what = file != NULL && strcmp(file, "-") != 0 ? file : NULL;
-	int     in = 0, fd = -1, p[2] = { -1, -1 }, rc = RX_TEMPFAIL, eno, cut = 0;
+	int     in = 0, fd = -1, wfd = -1, rc = RX_TEMPFAIL, eno, cut = 0, end_sent = 0;
+	struct buf first = BUF_INIT(CTL_LINE_MAX);
+	const char *d, *nl;
 	uint64_t total = 0;
+	struct stat ws;
 	ssize_t n;
-	char   *ans;
+	char   *ans, *rest;
 
 	if (what != NULL && (in = open(what, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "mailctl: submit: open '%s': %s\n", what, strerror(errno));
@@ -410,15 +494,32 @@ static int cmd_submit(const struct conf *c, const char *file)
 	/* a daemon that stops reading the pipe (it refused the letter):
 	 * EPIPE, and its answer says why */
 	signal(SIGPIPE, SIG_IGN);
-	/* the daemon reads a pipe only (never a file system for us): a FILE
-	 * is copied into it too */
-	if (pipe2(p, O_CLOEXEC) < 0 || send_fd(fd, "submit\n", p[0]) < 0) {
-		fprintf(stderr, "mailctl: submit: send the request to '%s': %s\n", c->control,
-		    strerror(errno));
+	/* refused at once (too many connections): the answer is there to
+	 * read even when the request could not be written */
+	if ((send_full(fd, "submit\n", 7) < 0 && errno != EPIPE && errno != ECONNRESET)
+	    || recv_first(fd, &first, &wfd) < 0) {
+		fprintf(stderr, "mailctl: submit: ask '%s': %s\n", c->control, strerror(errno));
 		goto out;
 	}
-	close(p[0]);
-	p[0] = -1;
+	d = first.len > 0 ? (const char *) buf_data(&first) : "";
+	nl = first.len > 0 ? memchr(d, '\n', first.len) : NULL;
+	if (nl == NULL || nl - d != 4 || memcmp(d, "pipe", 4) != 0 || wfd < 0) {
+		/* refused at once (no slot, stopping, ...): the whole answer */
+		rest = ctl_answer_read(fd);
+		fd = -1;
+		ans = xasprintf("%.*s%s", (int) first.len, d, rest);
+		free(rest);
+		rc = submit_status(ans);
+		free(ans);
+		goto out;
+	}
+	/* the daemon reads its own pipe only (never a file system for us):
+	 * a FILE is copied into it too */
+	if (fstat(wfd, &ws) < 0 || !S_ISFIFO(ws.st_mode)) {
+		fprintf(stderr, "mailctl: submit: the daemon did not pass a pipe\n");
+		rc = RX_OTHER;
+		goto out;
+	}
 	for (;;) {
 		if ((n = read(in, b, sizeof(b))) < 0 && errno == EINTR)
 			continue;
@@ -431,7 +532,7 @@ static int cmd_submit(const struct conf *c, const char *file)
 		}
 		if (n == 0)
 			break;
-		if (write_full(p[1], b, (size_t) n) < 0) {
+		if (write_full(wfd, b, (size_t) n) < 0) {
 			if (errno != EPIPE) {
 				fprintf(stderr, "mailctl: submit: write to the daemon: %s\n",
 				    strerror(errno));
@@ -442,21 +543,33 @@ static int cmd_submit(const struct conf *c, const char *file)
 		}
 		total += (uint64_t) n;
 	}
-	close(p[1]);
-	p[1] = -1;
+	close(wfd);
+	wfd = -1;
 	if (!cut) {
 		snprintf(endl, sizeof(endl), "end %llu\n", (unsigned long long) total);
-		(void) write_full(fd, endl, strlen(endl));	/* refused: the answer says why */
+		/* refused: the answer says why */
+		end_sent = write_full(fd, endl, strlen(endl)) == 0;
 	}
-	ans = ctl_answer_read(fd);
+	rest = ctl_answer_read(fd);
 	fd = -1;
-	rc = submit_status(ans);
+	/* what came after "pipe" in the first reads belongs to the answer */
+	ans = xasprintf("%.*s%s", (int) (first.len - (size_t) (nl + 1 - d)), nl + 1, rest);
+	free(rest);
+	if (end_sent && !answer_came(ans)) {
+		/* the daemon had all it needed to commit the letter, and does
+		 * so even when nobody waits for the answer */
+		fprintf(stderr, "mailctl: submit: the connection to the daemon ended after the"
+		    " whole letter (%llu octets) was sent, before its answer: the letter may have"
+		    " been accepted; look for it (mailctl trace, the journal's received lines)"
+		    " before submitting it again\n", (unsigned long long) total);
+		rc = RX_SOFTWARE;
+	} else
+		rc = submit_status(ans);
 	free(ans);
 out:
-	if (p[0] >= 0)
-		close(p[0]);
-	if (p[1] >= 0)
-		close(p[1]);
+	buf_release(&first);
+	if (wfd >= 0)
+		close(wfd);
 	if (fd >= 0)
 		close(fd);
 	if (in > 0)

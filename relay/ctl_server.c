@@ -23,6 +23,19 @@
  *	that does not read cannot hold the loop for long. Every error text
  *	is passed through ctl_proto_esc(), so an "err" answer is one line.
  *
+ *	Limits, since anyone may connect: at most CTL_CONN_MAX connections
+ *	at a time, of which the last CTL_CONN_RESERVE are kept for root
+ *	and the daemon's user, and at most CTL_CONN_PER_UID of any other
+ *	uid; a connection over a limit is answered "err too many control
+ *	connections ..." and closed at once. Every connection must send its
+ *	request line within CTL_LINE_MS, or is answered so and closed. At
+ *	most CTL_SUBMIT_MAX submissions are read at a time, CTL_SUBMIT_PER_UID
+ *	of them by a uid other than root and the daemon's user. When accept
+ *	fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS,
+ *	ENOMEM) the socket is not watched for CTL_PAUSE_MS, so that the
+ *	loop does not spin on a connection it cannot take. Such refusals are
+ *	logged at most once per CTL_QUIET_MS, with the number not logged.
+ *
  *	Who may ask: the socket is mode 0666, so that any local user can
  *	submit; every request is authorized by the peer's uid, which the
  *	kernel gives (SO_PEERCRED, taken at accept). Requests marked
@@ -33,16 +46,19 @@
  *	which mailctl turns into exit 77.
  *
  *	submit (relay/submit.h) is the one request that reads on after its
- *	line: the client passes the read end of a pipe with the line
- *	(SCM_RIGHTS; a descriptor passed with any other request, or a
- *	second one, is closed unused), writes the letter into the pipe, then
- *	sends "end OCTETS". A client that leaves before that line abandons
- *	its letter; the answer comes once the letter is durable.
+ *	line: the daemon answers it first with the line "pipe" carrying the
+ *	write end of a pipe it made (SCM_RIGHTS), the client writes the
+ *	letter into it, closes it, then sends "end OCTETS". A client that
+ *	leaves before that line abandons its letter; the answer ("ok NAME"
+ *	or "err ...", then ".") comes once the letter is durable. The daemon
+ *	never reads a descriptor a client passes: any is closed unused.
  *--*/
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +92,14 @@
 #define CTL_SEND_TIMEOUT 5			/* seconds, per answer write */
 #define CTL_LOG_MAX	160			/* octets of a request in a log line */
 #define CTL_SUBMIT_MAX	64			/* submissions being read at a time */
+#define CTL_SUBMIT_PER_UID 4			/* ... by one uid, but root's and ours */
+#define CTL_CONN_MAX	128			/* connections at a time */
+#define CTL_CONN_RESERVE 16			/* ... the last ones root's and ours */
+#define CTL_CONN_PER_UID 8			/* ... of one uid, but root's and ours */
+#define CTL_LINE_MS	10000			/* the request line within this */
+#define CTL_PAUSE_MS	1000			/* accept not tried after EMFILE */
+#define CTL_QUIET_MS	10000			/* refusals logged once in this */
+#define CTL_PWBUF_MAX	(64 * 1024)		/* getpwuid_r's buffer */
 #define CTL_FDS_MAX	8			/* descriptors taken from one read (more:
 						 * dropped by the kernel) */
 
@@ -85,8 +109,12 @@ struct ctl_server {
 	char   *path;			/* the socket file we bound */
 	int	fd;
 	struct ctlconn *conns;
+	int	nconns;			/* connections open */
 	int	nwaiting;		/* connections waiting for a callback */
 	int	nsubmit;		/* submissions being read or committed */
+	uint64_t pause;			/* accept resumes (EMFILE), or 0 */
+	int64_t	quiet_until;		/* refusals logged again from then (loop ms) */
+	unsigned nquiet;		/* ... and how many were not logged */
 	uid_t	uid;			/* the daemon's own user: an operator */
 	char	uname[CTL_USER_MAX];	/* ... by name, for refusals */
 };
@@ -104,7 +132,7 @@ struct ctlconn {
 	uid_t	uid;
 	gid_t	gid;
 	pid_t	pid;
-	int	passed;			/* a descriptor passed with the request, or -1 */
+	uint64_t timer;			/* the request line's deadline, until it came */
 	struct submit *sub;		/* submit's letter, until its answer */
 	size_t	line_end;		/* octets of cc->in up to the request's newline */
 	int	sub_ended;		/* submit: "end OCTETS" came */
@@ -124,6 +152,7 @@ static void ctl_close(struct ctlconn *cc)
 	struct ctlconn **pp;
 
 	loop_fd_del(cs->rd->loop, cc->fd);
+	loop_timer_del(cs->rd->loop, cc->timer);
 	close(cc->fd);
 	buf_release(&cc->in);
 	trace_fetch_cancel(cc->fetch);
@@ -131,8 +160,6 @@ static void ctl_close(struct ctlconn *cc)
 		submit_cancel(cc->sub);
 		cs->nsubmit--;
 	}
-	if (cc->passed >= 0)
-		close(cc->passed);
 	if (cc->waiting)
 		cs->nwaiting--;
 	for (pp = &cs->conns; *pp != NULL; pp = &(*pp)->next)
@@ -140,7 +167,36 @@ static void ctl_close(struct ctlconn *cc)
 			*pp = cc->next;
 			break;
 		}
+	cs->nconns--;
 	free(cc);
+}
+
+/* ctl_refused - log a refusal (printf format): the first of a burst at
+ * once, then none for CTL_QUIET_MS, after which the next one says how
+ * many were not logged meanwhile */
+static void ctl_refused(struct ctl_server *cs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void ctl_refused(struct ctl_server *cs, const char *fmt, ...)
+{
+	char    text[RELAYD_ERRLEN];
+	int64_t now = loop_now_ms();
+	va_list ap;
+
+	if (now < cs->quiet_until) {
+		cs->nquiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (cs->nquiet > 0)
+		log_warn("%s (and %u refusals not logged in the last %d s)", text, cs->nquiet,
+		    CTL_QUIET_MS / 1000);
+	else
+		log_warn("%s", text);
+	cs->nquiet = 0;
+	cs->quiet_until = now + CTL_QUIET_MS;
 }
 
 /* ctl_write - write text to the client (blocking, with a timeout) */
@@ -415,20 +471,60 @@ static int do_trace_fetch(struct ctlconn *cc, struct buf *out, char *err, size_t
 	return cc->fetch != NULL ? 0 : -1;
 }
 
-/* do_submit - the letter in the pipe passed with the request, for the
- * user the kernel names (relay/submit.h) */
+/* ctl_is_operator - may uid make requests that are not CTL_ANYONE, and
+ * is it free of the per-uid limits: root, or the daemon's own user */
+static int ctl_is_operator(const struct ctl_server *cs, int cred, uid_t uid)
+{
+	return cred && (uid == 0 || uid == cs->uid);
+}
+
+/* send_fd - the line and, with it, the descriptor fd (SCM_RIGHTS), on the
+ * connection cc, without blocking (the first thing written to it: the
+ * socket buffer has room); 0 or -1 (errno) */
+static int send_fd(struct ctlconn *cc, const char *line, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char	b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov;
+	struct msghdr m;
+	struct cmsghdr *ch;
+	size_t  len = strlen(line);
+	ssize_t n;
+
+	memset(&u, 0, sizeof(u));
+	memset(&m, 0, sizeof(m));
+	iov.iov_base = (void *) line;
+	iov.iov_len = len;
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = u.b;
+	m.msg_controllen = sizeof(u.b);
+	ch = CMSG_FIRSTHDR(&m);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &fd, sizeof(int));
+	while ((n = sendmsg(cc->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR)
+		;
+	if (n >= 0 && (size_t) n < len) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return n < 0 ? -1 : 0;
+}
+
+/* do_submit - a letter through a pipe the daemon makes, for the user the
+ * kernel names (relay/submit.h): its write end goes to the client */
 static int do_submit(struct ctlconn *cc, struct buf *out, char *err, size_t errlen)
 {
 	struct ctl_server *cs = cc->cs;
+	struct ctlconn *o;
 	struct submit_who who;
-	int     fd = cc->passed;
+	int     wfd, mine = 0;
 
 	(void) out;
-	if (fd < 0) {
-		snprintf(err, errlen, "submit: no letter: the request carries the read end of a"
-		    " pipe (SCM_RIGHTS), as mailctl submit sends it");
-		return -1;
-	}
 	if (!cc->cred) {
 		snprintf(err, errlen, "submit: the kernel does not say who you are (SO_PEERCRED)");
 		return -1;
@@ -438,14 +534,32 @@ static int do_submit(struct ctlconn *cc, struct buf *out, char *err, size_t errl
 		    CTL_SUBMIT_MAX);
 		return -1;
 	}
-	cc->passed = -1;		/* handed over, also when it fails */
+	if (!ctl_is_operator(cs, cc->cred, cc->uid)) {
+		for (o = cs->conns; o != NULL; o = o->next)
+			if (o->sub != NULL && o->uid == cc->uid)
+				mine++;
+		if (mine >= CTL_SUBMIT_PER_UID) {
+			snprintf(err, errlen, "submit: %d letters of uid %lu are being submitted:"
+			    " try again later", mine, (unsigned long) cc->uid);
+			return -1;
+		}
+	}
 	who.uid = cc->uid;
 	who.gid = cc->gid;
 	who.pid = cc->pid;
 	who.user = cc->user;
-	if ((cc->sub = submit_start(cs->rd, fd, &who, ctl_submit_done, cc, err, errlen)) == NULL)
+	if ((cc->sub = submit_start(cs->rd, &who, ctl_submit_done, cc, &wfd, err, errlen)) == NULL)
 		return -1;
 	cs->nsubmit++;
+	if (send_fd(cc, "pipe\n", wfd) < 0) {
+		snprintf(err, errlen, "submit: pass the pipe: %s", strerror(errno));
+		close(wfd);
+		submit_cancel(cc->sub);
+		cc->sub = NULL;
+		cs->nsubmit--;
+		return -1;
+	}
+	close(wfd);			/* the client's now: its end alone ends the pipe */
 	return 0;
 }
 
@@ -471,7 +585,7 @@ static ctl_handler *const handlers[CTL_NCMDS] = {
  * root, or the daemon's own user */
 static int ctl_operator(const struct ctlconn *cc)
 {
-	return cc->cred && (cc->uid == 0 || cc->uid == cc->cs->uid);
+	return ctl_is_operator(cc->cs, cc->cred, cc->uid);
 }
 
 /* ctl_request - parse, authorize, dispatch and (unless an answer comes
@@ -486,6 +600,8 @@ static int ctl_request(struct ctlconn *cc, const char *line, size_t len)
 	char    err[RELAYD_ERRLEN], show[CTL_LOG_MAX];
 	int     r, more = 0;
 
+	loop_timer_del(cs->rd->loop, cc->timer);	/* the line came in time */
+	cc->timer = 0;
 	if (ctl_proto_parse(line, len, &cc->rq, err, sizeof(err)) != CTL_PARSE_OK) {
 		ctl_refuse(cc, line, len, err);
 		return 0;
@@ -529,9 +645,9 @@ static int ctl_request(struct ctlconn *cc, const char *line, size_t len)
 	return more;
 }
 
-/* ctl_recv - read at most len octets from the client into p; the first
- * descriptor passed (SCM_RIGHTS) before the request line ended is kept
- * in cc->passed, every other one is closed unused */
+/* ctl_recv - read at most len octets from the client into p; a
+ * descriptor passed (SCM_RIGHTS) is closed unused: the daemon reads none
+ * of a client's (a shared file description could be made blocking) */
 static ssize_t ctl_recv(struct ctlconn *cc, void *p, size_t len)
 {
 	union {
@@ -560,11 +676,11 @@ static ssize_t ctl_recv(struct ctlconn *cc, void *p, size_t len)
 		nfd = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < nfd; i++) {
 			memcpy(&fd, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
-			if (cc->passed < 0 && cc->line_end == 0)
-				cc->passed = fd;
-			else
-				close(fd);
+			close(fd);
 		}
+		if (nfd > 0)
+			log_debug("control: by=%s: %zu descriptors passed, closed unused", cc->user,
+			    nfd);
 	}
 	return n;
 }
@@ -659,36 +775,106 @@ static void ctl_readable(struct loop *loop, int fd, int mask, void *arg)
 	}
 }
 
+/* ctl_line_late - no request line within CTL_LINE_MS */
+static void ctl_line_late(struct loop *loop, void *arg)
+{
+	struct ctlconn *cc = arg;
+	char    err[CTL_ERRLEN];
+
+	(void) loop;
+	cc->timer = 0;
+	ctl_refused(cc->cs, "control: connection by=%s (uid %ld): no request line within %d s:"
+	    " closed", cc->user, cc->cred ? (long) cc->uid : -1L, CTL_LINE_MS / 1000);
+	snprintf(err, sizeof(err), "no request line within %d s", CTL_LINE_MS / 1000);
+	ctl_answer(cc, err, NULL);
+}
+
+/* ctl_resume - watch the socket again after an accept that failed */
+static void ctl_resume(struct loop *loop, void *arg)
+{
+	struct ctl_server *cs = arg;
+
+	cs->pause = 0;
+	if (loop_fd_mask(loop, cs->fd, LOOP_READ) < 0)
+		log_error("control socket '%s': watch again: %s", cs->path, strerror(errno));
+}
+
+/* ctl_over - why a new connection of (cred, uid) is over a limit, in
+ * err; 0 when it is not */
+static int ctl_over(const struct ctl_server *cs, int cred, uid_t uid, char *err, size_t errlen)
+{
+	const struct ctlconn *o;
+	int     oper = ctl_is_operator(cs, cred, uid), n = 0;
+
+	if (cs->nconns >= CTL_CONN_MAX || (!oper && cs->nconns >= CTL_CONN_MAX - CTL_CONN_RESERVE)) {
+		snprintf(err, errlen, "too many control connections (%d): try again later",
+		    cs->nconns);
+		return 1;
+	}
+	if (oper)
+		return 0;
+	for (o = cs->conns; o != NULL; o = o->next)
+		if (o->cred == cred && o->uid == uid)
+			n++;
+	if (n >= CTL_CONN_PER_UID) {
+		snprintf(err, errlen, "too many control connections of uid %ld (%d): try again"
+		    " later", cred ? (long) uid : -1L, n);
+		return 1;
+	}
+	return 0;
+}
+
 static void ctl_accept(struct loop *loop, int fd, int mask, void *arg)
 {
 	struct ctl_server *cs = arg;
 	struct ctlconn *cc;
-	int     c;
+	struct ucred uc;
+	socklen_t sl = sizeof(uc);
+	char    err[CTL_ERRLEN], *line;
+	int     c, cred = 0, e;
 
 	(void) mask;
-	if ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+	if ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+		e = errno;
+		if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+			/* the connection stays queued: watching the socket
+			 * would wake the loop for it again at once */
+			if (cs->pause == 0 && loop_fd_mask(loop, fd, 0) == 0)
+				cs->pause = loop_timer_add(loop, CTL_PAUSE_MS, ctl_resume, cs);
+			ctl_refused(cs, "control socket '%s': accept: %s: no connection taken for"
+			    " %d ms", cs->path, strerror(e), CTL_PAUSE_MS);
+		}
 		return;
+	}
+	memset(&uc, 0, sizeof(uc));
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &uc, &sl) == 0 && sl == sizeof(uc))
+		cred = 1;
+	if (ctl_over(cs, cred, uc.uid, err, sizeof(err))) {
+		ctl_refused(cs, "control: connection of uid %ld refused: %s", cred ? (long) uc.uid
+		    : -1L, err);
+		line = xasprintf("err %s\n.\n", err);
+		(void) send(c, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+		free(line);
+		close(c);
+		return;
+	}
 	cc = xcalloc(1, sizeof(*cc));
 	cc->cs = cs;
 	cc->fd = c;
-	cc->passed = -1;
 	/* who asks: operator actions are journalled with by=USER; the uid
 	 * decides what it may ask (ctl_request) */
 	archive_peer_user(c, cc->user, sizeof(cc->user));
-	{
-		struct ucred uc;
-		socklen_t sl = sizeof(uc);
-
-		if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &uc, &sl) == 0 && sl == sizeof(uc)) {
-			cc->cred = 1;
-			cc->uid = uc.uid;
-			cc->gid = uc.gid;
-			cc->pid = uc.pid;
-		}
+	if (cred) {
+		cc->cred = 1;
+		cc->uid = uc.uid;
+		cc->gid = uc.gid;
+		cc->pid = uc.pid;
 	}
 	buf_init(&cc->in, CTL_IN_MAX);
 	cc->next = cs->conns;
 	cs->conns = cc;
+	cs->nconns++;
+	cc->timer = loop_timer_add(loop, CTL_LINE_MS, ctl_line_late, cc);
 	if (loop_fd_set(loop, c, LOOP_READ, ctl_readable, cc) < 0) {
 		log_warn("control: watch connection: %s", strerror(errno));
 		ctl_close(cc);
@@ -767,12 +953,13 @@ struct ctl_server *ctl_server_start(struct relayd *rd, ctl_reload_fn *reload,
 	cs->uid = geteuid();
 	{
 		struct passwd pw, *pp = NULL;
-		char    pwb[4096];
+		char   *pwb = xmalloc(CTL_PWBUF_MAX);
 
-		if (getpwuid_r(cs->uid, &pw, pwb, sizeof(pwb), &pp) == 0 && pp != NULL)
+		if (getpwuid_r(cs->uid, &pw, pwb, CTL_PWBUF_MAX, &pp) == 0 && pp != NULL)
 			str_copy(cs->uname, pp->pw_name, sizeof(cs->uname));
 		else
 			snprintf(cs->uname, sizeof(cs->uname), "uid:%lu", (unsigned long) cs->uid);
+		free(pwb);
 	}
 	if (loop_fd_set(rd->loop, fd, LOOP_READ, ctl_accept, cs) < 0) {
 		snprintf(err, errlen, "control socket '%s': watch: %s", path, strerror(errno));
@@ -795,6 +982,7 @@ void ctl_server_free(struct ctl_server *cs)
 		return;
 	while (cs->conns != NULL)
 		ctl_close(cs->conns);
+	loop_timer_del(cs->rd->loop, cs->pause);
 	loop_fd_del(cs->rd->loop, cs->fd);
 	close(cs->fd);
 	(void) unlink(cs->path);

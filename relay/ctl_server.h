@@ -17,7 +17,10 @@
  *	archive_resubmit: relay/pickup.h, relay/ops.h, relay/archive.h) with
  *	the login name of the socket's peer as the operator, or takes a
  *	submitted letter (relay/submit.h). A malformed request is answered
- *	"err REASON" (one line) and changes nothing.
+ *	"err REASON" (one line) and changes nothing. Connections are
+ *	limited in number, in all and per uid other than root's and the
+ *	daemon's, and must send their request line within a deadline
+ *	(relay/ctl_server.c).
  *--*/
 #ifndef RELAY_CTL_SERVER_H
 #define RELAY_CTL_SERVER_H

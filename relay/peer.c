@@ -54,7 +54,7 @@ int peer_place_parse(const char *s, struct peer_place *pl, char *why, size_t len
 		} else {
 			struct passwd pw, *pp = NULL;
 			char    pwb[PEER_PWBUF];
-			int     e;
+			int     e = 0;
 
 			if (*u == '\0' || (e = getpwnam_r(u, &pw, pwb, sizeof(pwb), &pp)) != 0
 			    || pp == NULL) {

@@ -8,6 +8,7 @@
  * DESCRIPTION
  *	See pickup.h.
  *--*/
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -33,6 +34,9 @@
 #include "util/strutil.h"
 #include "util/sysio.h"
 #include "util/workq.h"
+
+#define PICKUP_COPY_CHUNK	(64 * 1024)	/* octets read at a time from a drop */
+#define PICKUP_ADOPT_PREFIX	".adopt."	/* adopt()'s copies: .adopt.PID.JOB */
 
 /* A look at a drop: the first look of a stability interval, or what the
  * drop rule passed (the worker checks that it still is after reading). */
@@ -315,7 +319,7 @@ static void claim_done(void *arg, int ok, const char *err)
 /* crc_file - CRC-32 and size of fd from its start */
 static int crc_file(int fd, uint32_t *crc, uint64_t *size)
 {
-	unsigned char b[64 * 1024];
+	unsigned char b[PICKUP_COPY_CHUNK];
 	unsigned long c = crc32(0L, Z_NULL, 0);
 	uint64_t n0 = 0;
 	ssize_t n;
@@ -336,32 +340,40 @@ static int crc_file(int fd, uint32_t *crc, uint64_t *size)
 	return 0;
 }
 
-/* adopt - out/FILE (fd, opened from cj->path), another user's, becomes a
- * file of ours with the same content: with fs.protected_hardlinks (the
+/* adopt - out/FILE (fd, opened from cj->path; first, its fstat before it
+ * was parsed), another user's, becomes a file of ours with the same
+ * content: with fs.protected_hardlinks (the
  * Linux default) a daemon that is not root may not link another user's
  * file, and the claim is a link (spool_txn_claim). The content is
  * copied into a dot-file of out/ (never looked at), synced, and swapped
  * with out/FILE in one step (renameat2 RENAME_EXCHANGE); the original,
- * now under the dot-name, is removed. When out/FILE changed while it was
- * copied, or was replaced meanwhile (another inode came out of the
- * swap: the swap is undone), cj->changed is set and the drop waits
- * again. A crash leaves at worst a dot-file: out/FILE is the original
- * or its synced copy, and the claim's fsync of out/ makes the swap
- * durable. 0, or -1 with errno (the drop is as it was). */
-static int adopt(struct claim_job *cj, int fd)
+ * now under the dot-name, is removed. The copy must be what was parsed
+ * and will be journalled: the size and CRC-32 in cj, and a file that did
+ * not change since the first look (first). When out/FILE changed before
+ * or while it was copied, or was replaced meanwhile (another inode came
+ * out of the swap: the swap is undone), cj->changed is set and the drop
+ * waits again. A crash leaves at worst a dot-file (removed at the next
+ * start: pickup_scan): out/FILE is the original or its synced copy, and
+ * the claim's fsync of out/ makes the swap durable. 0, or -1 with errno
+ * (the drop is as it was). */
+static int adopt(struct claim_job *cj, int fd, const struct stat *first)
 {
 	char    tmp[PATH_MAX], *slash;
-	unsigned char b[64 * 1024];
-	struct stat before, after, got;
+	unsigned char b[PICKUP_COPY_CHUNK];
+	const struct stat *before = first;
+	struct stat after, got;
+	unsigned long crc = crc32(0L, Z_NULL, 0);
 	uint64_t off = 0;
 	ssize_t n;
 	int     out, saved;
 
-	if (fstat(fd, &before) < 0 || str_copy(tmp, cj->path, sizeof(tmp)) >= sizeof(tmp)
-	    || (slash = strrchr(tmp, '/')) == NULL)
+	if (str_copy(tmp, cj->path, sizeof(tmp)) >= sizeof(tmp)
+	    || (slash = strrchr(tmp, '/')) == NULL) {
+		errno = ENAMETOOLONG;
 		return -1;
-	snprintf(slash + 1, sizeof(tmp) - (size_t) (slash + 1 - tmp), ".adopt.%ld.%lx",
-	    (long) getpid(), (unsigned long) (uintptr_t) cj);
+	}
+	snprintf(slash + 1, sizeof(tmp) - (size_t) (slash + 1 - tmp),
+	    PICKUP_ADOPT_PREFIX "%ld.%lx", (long) getpid(), (unsigned long) (uintptr_t) cj);
 	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640)) < 0)
 		return -1;
 	for (;;) {
@@ -370,6 +382,7 @@ static int adopt(struct claim_job *cj, int fd)
 			continue;
 		if (n <= 0 || write_full(out, b, (size_t) n) < 0)
 			break;
+		crc = crc32(crc, b, (uInt) n);
 		off += (uint64_t) n;
 	}
 	if (n != 0 || fsync(out) < 0) {
@@ -385,8 +398,11 @@ static int adopt(struct claim_job *cj, int fd)
 		errno = saved;
 		return -1;
 	}
-	if (fstat(fd, &after) < 0 || !snap_same_stat(&before, &after)
-	    || off != (uint64_t) after.st_size) {
+	/* the copy is the letter parsed (size and CRC journalled), of a file
+	 * that did not change since it was first looked at */
+	if (fstat(fd, &after) < 0 || !snap_same_stat(before, &after)
+	    || off != (uint64_t) after.st_size || off != cj->size
+	    || (uint64_t) after.st_size != cj->size || (uint32_t) crc != cj->crc) {
 		(void) unlink(tmp);
 		cj->changed = 1;
 		return 0;
@@ -399,7 +415,7 @@ static int adopt(struct claim_job *cj, int fd)
 	}
 	/* tmp names what was out/FILE: the file copied, unless it was
 	 * replaced since it was opened */
-	if (lstat(tmp, &got) < 0 || got.st_dev != before.st_dev || got.st_ino != before.st_ino) {
+	if (lstat(tmp, &got) < 0 || got.st_dev != before->st_dev || got.st_ino != before->st_ino) {
 		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, cj->path, RENAME_EXCHANGE) == 0)
 			(void) unlink(tmp);	/* our copy, out/FILE the new one again */
 		cj->changed = 1;
@@ -412,7 +428,7 @@ static int adopt(struct claim_job *cj, int fd)
 static void claim_work(void *arg)
 {
 	struct claim_job *cj = arg;
-	struct stat st;
+	struct stat st, first;
 	uid_t   owner;
 	int     fd;
 
@@ -441,6 +457,7 @@ static void claim_work(void *arg)
 		return;
 	}
 	owner = st.st_uid;
+	first = st;			/* the file as it was when it was parsed */
 	if ((cj->lt = letter_open_fd(fd, &cj->st, cj->lerr, sizeof(cj->lerr))) != NULL
 	    && crc_file(fd, &cj->crc, &cj->size) < 0) {
 		cj->err_no = errno;
@@ -460,7 +477,7 @@ static void claim_work(void *arg)
 	/* another user's drop (root's, say, to a daemon that runs as its
 	 * user): the claim's link would be refused; a copy of ours is taken */
 	if (!cj->changed && !(cj->lt == NULL && cj->st == LETTER_EIO) && geteuid() != 0
-	    && owner != geteuid() && adopt(cj, fd) < 0) {
+	    && owner != geteuid() && adopt(cj, fd, &first) < 0) {
 		cj->err_no = errno;
 		snprintf(cj->lerr, sizeof(cj->lerr), "take over 'out/%s' (another user's): %s",
 		    cj->file, strerror(errno));
@@ -1006,6 +1023,43 @@ static void watch_start(struct pickup *p)
 
 /* --- the scan of out/ ------------------------------------------------------------ */
 
+/* adopt_leftovers - remove the copies adopt() left in out/ when a daemon
+ * died between the swap and the unlink, or while copying: whichever of
+ * the original and the copy is there, out/FILE is the drop. Only another
+ * process's (the pid in the name): the spool lock says no other daemon
+ * runs, and this one's copies may be in flight. */
+static void adopt_leftovers(struct pickup *p)
+{
+	char    path[PATH_MAX], mine[32];
+	struct dirent *de;
+	DIR    *d;
+	int     dfd;
+	unsigned n = 0;
+
+	if (spool_path(p->rd->sp, SPOOL_OUT, ".", path, sizeof(path)) == NULL
+	    || (dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return;
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	snprintf(mine, sizeof(mine), PICKUP_ADOPT_PREFIX "%ld.", (long) getpid());
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, PICKUP_ADOPT_PREFIX, strlen(PICKUP_ADOPT_PREFIX)) != 0
+		    || strncmp(de->d_name, mine, strlen(mine)) == 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			n++;
+		else if (errno != ENOENT)
+			log_warn("remove 'out/%s' (a copy left by a daemon that stopped): %s",
+			    de->d_name, strerror(errno));
+	}
+	closedir(d);
+	if (n > 0)
+		log_info("removed %u copies of drops that an earlier daemon left in out/ ("
+		    PICKUP_ADOPT_PREFIX "*)", n);
+}
+
 struct scan_ctx {
 	struct pickup *p;
 	int	force;
@@ -1058,8 +1112,10 @@ void pickup_scan(struct pickup *p, int force)
 		return;
 	now = loop_now_ms();
 	p->last_scan = now;
-	if (!p->watched)
+	if (!p->watched) {
 		watch_start(p);		/* before the scan: nothing falls between */
+		adopt_leftovers(p);	/* once, at start-up */
+	}
 	watch_drain(p);
 	/* waiting drops without a look due: looked at again (with the lease
 	 * probe a writer is found as such; without it only a close event

@@ -55,7 +55,11 @@
  *	hard links (fs.protected_hardlinks): the worker that read it copies
  *	it into a dot-file of out/, syncs it, swaps the two in one rename
  *	(RENAME_EXCHANGE; undone when out/FILE was replaced meanwhile) and
- *	removes the original; the copy, the daemon's own, is claimed.
+ *	removes the original; the copy, the daemon's own, is claimed. The
+ *	copy must have the size and CRC-32 of what was parsed (and goes into
+ *	the journal), from a file unchanged since it was first looked at;
+ *	otherwise the drop waits again. Copies a daemon left when it died
+ *	(out/.adopt.*) are removed by the first scan.
  *
  *	The pickup keeps its own inotify watch on out/ (IN_OPEN,
  *	IN_MODIFY, IN_CLOSE_WRITE, IN_CLOSE_NOWRITE, IN_MOVED_TO,

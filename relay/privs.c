@@ -67,14 +67,18 @@ enum privs_how privs_resolve(const char *user, struct privs *pv, char *err, size
 	if (user == NULL)
 		return euid == 0 ? PRIVS_ROOT : PRIVS_STAY;
 	str_copy(pv->name, user, sizeof(pv->name));
-	if ((r = lookup(user, &pw, &buf)) <= 0) {
-		if (r < 0)
-			snprintf(err, errlen, "[node] user '%s': look-up failed: %s", user,
-			    strerror(errno));
-		else
-			snprintf(err, errlen, "[node] user '%s' does not exist: create it (e.g."
-			    " useradd --system --no-create-home --shell /usr/sbin/nologin %s) or"
-			    " name an existing user", user, user);
+	if ((r = lookup(user, &pw, &buf)) < 0) {
+		/* the user database did not answer (NSS, LDAP): not a
+		 * configuration error, try again */
+		snprintf(err, errlen, "[node] user '%s': look-up failed: %s", user,
+		    strerror(errno));
+		free(buf);
+		return PRIVS_LOOKUP;
+	}
+	if (r == 0) {
+		snprintf(err, errlen, "[node] user '%s' does not exist: create it (e.g."
+		    " useradd --system --no-create-home --shell /usr/sbin/nologin %s) or"
+		    " name an existing user", user, user);
 		free(buf);
 		return PRIVS_NOUSER;
 	}
@@ -103,12 +107,14 @@ struct walk {
 	struct privs_report *rep;
 	char   *err;
 	size_t	errlen;
+	int	err_no;			/* errno of the failure */
 };
 
 /* walk_err - "privs: OP 'PATH': strerror(errno)"; -1 */
 static int walk_err(struct walk *w, const char *op, const char *path)
 {
-	snprintf(w->err, w->errlen, "privs: %s '%s': %s", op, path, strerror(errno));
+	w->err_no = errno;
+	snprintf(w->err, w->errlen, "privs: %s '%s': %s", op, path, strerror(w->err_no));
 	return -1;
 }
 
@@ -208,6 +214,7 @@ static int make_spool(struct walk *w, const char *dir)
 	if ((slash = strrchr(parent, '/')) != NULL && slash > parent) {
 		*slash = '\0';
 		if (mkdir_p(parent, 0755, derr, sizeof(derr)) < 0) {
+			w->err_no = errno;
 			snprintf(w->err, w->errlen, "privs: %s", derr);
 			return -1;
 		}
@@ -231,18 +238,23 @@ int privs_spool_prepare(const struct privs *pv, const char *dir, struct privs_re
 	w.rep = rep;
 	w.err = err;
 	w.errlen = errlen;
+	w.err_no = 0;
 	if ((rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0
 	    && errno == ENOENT) {
-		if (make_spool(&w, dir) < 0)
+		if (make_spool(&w, dir) < 0) {
+			errno = w.err_no;
 			return -1;
+		}
 		rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (rootfd < 0) {
+		w.err_no = errno;
 		if (errno == ELOOP || errno == ENOTDIR)
 			snprintf(err, errlen, "privs: spool '%s' is not a directory (a symbolic link"
 			    " is not followed): name the directory itself in [node] spool", dir);
 		else
 			walk_err(&w, "open", dir);
+		errno = w.err_no;
 		return -1;
 	}
 	if (fstat(rootfd, &sb) < 0) {
@@ -271,6 +283,36 @@ int privs_spool_prepare(const struct privs *pv, const char *dir, struct privs_re
 		rc = 0;			/* another user's: spool_open() refuses it */
 out:
 	close(rootfd);
+	if (rc < 0)
+		errno = w.err_no;
+	return rc;
+}
+
+/* privs_give_socket - the socket file path, bound as root, to the user */
+int privs_give_socket(const struct privs *pv, const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	int     fd, rc = -1;
+
+	if (!pv->drop)
+		return 0;
+	/* through a descriptor of the name not followed: what is checked
+	 * (a socket of root's, as bind made it) is what is changed */
+	if ((fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "privs: open '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) < 0)
+		snprintf(err, errlen, "privs: stat '%s': %s", path, strerror(errno));
+	else if (!S_ISSOCK(sb.st_mode) || sb.st_uid != 0)
+		snprintf(err, errlen, "privs: '%s' is no longer the socket bound (a %s of uid %lu):"
+		    " left as it is", path, S_ISSOCK(sb.st_mode) ? "socket" : "file",
+		    (unsigned long) sb.st_uid);
+	else if (fchownat(fd, "", pv->uid, pv->gid, AT_EMPTY_PATH) < 0)
+		snprintf(err, errlen, "privs: chown '%s': %s", path, strerror(errno));
+	else
+		rc = 0;
+	close(fd);
 	return rc;
 }
 

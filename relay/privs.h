@@ -8,11 +8,13 @@
  * DESCRIPTION
  *	[node] user names the service user the daemon runs as when it is
  *	started as root. The start-up order (relay/relayd.c) is: resolve
- *	the user (privs_resolve: exit 78 when it does not exist, 77 when a
- *	non-root process is asked to become another user), bind every
- *	[listen] address as root (ports below 1024, sockets in root's
- *	directories), give the spool to the user (privs_spool_prepare),
- *	give up root for good (privs_drop), and only then lock and open
+ *	the user (privs_resolve: exit 78 when it does not exist, 75 when the
+ *	user database cannot say, 77 when a non-root process is asked to
+ *	become another user), bind every [listen] address as root (ports
+ *	below 1024, sockets in root's directories: those made mode 0666 and
+ *	given to the user, privs_give_socket), give the spool to the user
+ *	(privs_spool_prepare), give up root for good (privs_drop: 77 when
+ *	it fails), and only then lock and open
  *	the spool and create SPOOL/stdio.sock and the control socket, so
  *	that every file the daemon creates from then on is the user's.
  *
@@ -56,13 +58,14 @@ enum privs_how {
 	PRIVS_DROP,		/* root, and a user to become */
 	PRIVS_ROOT,		/* root, and no user set: stays root (a warning) */
 	PRIVS_NOUSER,		/* the user does not exist (err: exit 78) */
+	PRIVS_LOOKUP,		/* the user database failed (NSS): err, exit 75 */
 	PRIVS_NOTROOT		/* not root, and the user is another one (err: exit 77) */
 };
 
 /* privs_resolve - look up user (NULL: none set) for a process with the
  * effective uid it has now; *pv filled for PRIVS_DROP and PRIVS_STAY.
- * err (NOUSER, NOTROOT, or a failed lookup, reported as NOUSER) names
- * the user and the fix. */
+ * err (NOUSER, LOOKUP: getpwnam_r failed otherwise than "not found",
+ * NOTROOT) names the user and the fix. */
 enum privs_how privs_resolve(const char *user, struct privs *pv, char *err, size_t errlen);
 
 /* What privs_spool_prepare() changed (for a log line). */
@@ -74,10 +77,19 @@ struct privs_report {
 
 /* privs_spool_prepare - as root, before privs_drop(): make the spool in
  * dir and its state directories exist and belong to pv's user (see the
- * DESCRIPTION). 0, or -1 with err (the spool or a state is a symbolic
- * link, a mkdir or chown failed). */
+ * DESCRIPTION). 0, or -1 with err and errno (ELOOP or ENOTDIR: the spool
+ * or a state is a symbolic link, or not a directory; otherwise the errno
+ * of the mkdir, open, read or chown that failed, e.g. EROFS, EIO). */
 int privs_spool_prepare(const struct privs *pv, const char *dir, struct privs_report *rep,
 	char *err, size_t errlen);
+
+/* privs_give_socket - as root, before privs_drop(): the socket file
+ * path, which bind(2) just made as root's (a [listen] unix: address),
+ * given to pv's user, so that it is the daemon's like every socket it
+ * makes later. Opened without following a link and changed through that
+ * descriptor; anything but a socket of root's there is left alone. Does
+ * nothing unless pv->drop. 0, or -1 with err. */
+int privs_give_socket(const struct privs *pv, const char *path, char *err, size_t errlen);
 
 /* privs_drop - become pv's user for good: supplementary groups
  * (initgroups), then real, effective and saved gid and uid; checked

@@ -9,13 +9,18 @@
  * DESCRIPTION
  *	Start-up: load the configuration (errors: exit 78), find the
  *	[node] user to run as (relay/privs.h: exit 78 when it does not
- *	exist, 77 when a non-root process is asked to become another user;
- *	root without one stays root, with a warning), daemonize unless -f
- *	(the parent waits for the child's readiness), open the log file,
- *	refuse a spool another daemon holds (exit 75), listen on every
- *	[listen] mail address (as root: privileged ports, sockets in
- *	root's directories), give the spool to the user and become it for
- *	good, then open and recover the spool (its lock taken as the user),
+ *	exist, 75 when the user database fails, 77 when a non-root process
+ *	is asked to become another user; root without one stays root, with
+ *	a warning), daemonize unless -f (the parent waits for the child's
+ *	readiness), open the log file (as root: never through a link, only
+ *	a regular file with one link, else exit 78), refuse a spool another
+ *	daemon holds (exit 75), listen on every [listen] mail address (as
+ *	root: privileged ports, sockets in root's directories, those made
+ *	mode 0666 and the user's), give the spool to the user (78, 74 or 75
+ *	by the failure) and become it for good (77 when that fails), check
+ *	that what a reload reads is readable by the user (the configuration,
+ *	each password_file: exit 78), then open and recover the spool (its
+ *	lock taken as the user),
  *	listen on SPOOL/stdio.sock (Yellow Book over a Unix socket: the door
  *	through which "mailrelayd --stdio" hands its call to this daemon, so
  *	the daemon stays the only writer of the spool), open the control
@@ -339,6 +344,68 @@ static int stdio_splice(const struct conf *c)
 	return RX_OK;
 }
 
+/* --- start-up checks ------------------------------------------------------ */
+
+/* prepare_status - the exit status of a privs_spool_prepare() failure
+ * with errno e: 78 for what the configuration must change (a spool that
+ * is a link or not a directory, a path too long, a spool root may not
+ * change), 74 for a file system that fails or is read-only, 75 for the
+ * rest (no space, no memory, no descriptors: try again) */
+static int prepare_status(int e)
+{
+	switch (e) {
+	case ELOOP:
+	case ENOTDIR:
+	case ENAMETOOLONG:
+	case EACCES:
+	case EPERM:
+		return RX_CONFIG;
+	case EIO:
+	case EROFS:
+		return RX_IOERR;
+	default:
+		return RX_TEMPFAIL;
+	}
+}
+
+/* reload_readable - after the drop, what a SIGHUP reload reads (the
+ * configuration, every peer's password_file) is readable by the user
+ * (user: its name, for the fix): 0, or -1 with err naming the file and
+ * the fix. Read as root at start-up, a root-only file would pass, and
+ * every later reload would be refused. */
+static int reload_readable(const struct relayd *rd, const char *user, char *err, size_t errlen)
+{
+	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
+	char    why[RELAYD_ERRLEN / 2];
+	struct conf *c;
+	size_t  i;
+	int     rc = 0;
+
+	if ((c = conf_load(rd->conf_path, &errs, NULL, NULL)) == NULL) {
+		snprintf(err, errlen, "configuration '%s' read as user %s: %.*s (a reload reads"
+		    " it as this user: make it readable by %s)", rd->conf_path, user,
+		    (int) strcspn(buf_cstr(&errs) ? buf_cstr(&errs) : "", "\n"),
+		    buf_cstr(&errs) ? buf_cstr(&errs) : "errors", user);
+		buf_release(&errs);
+		return -1;
+	}
+	buf_release(&errs);
+	if (peer_ready(c, why, sizeof(why)) < 0) {
+		const char *file = "?";
+
+		for (i = 0; i < c->npeers; i++)
+			if (c->peers[i].username != NULL && c->peers[i].password == NULL) {
+				file = c->peers[i].password_file ? c->peers[i].password_file : "?";
+				break;
+			}
+		snprintf(err, errlen, "read as user %s: %s; a reload reads it as this user: chown"
+		    " %s '%s' and chmod 600 it", user, why, user, file);
+		rc = -1;
+	}
+	conf_free(c);
+	return rc;
+}
+
 /* --- main --------------------------------------------------------------- */
 
 static const char relayd_help[] =
@@ -359,9 +426,11 @@ static const char relayd_help[] =
 "Readiness: SPOOL/ready lists the bound addresses once listening.\n"
 "Started as root with [node] user set, it binds its addresses, gives the\n"
 "spool to that user and runs as it (doc/mailrelayd.8, PRIVILEGES).\n"
-"Exit status: 0 stopped, 64 usage, 75 cannot listen or reach the daemon\n"
-"(or another daemon holds the spool), 77 not root and [node] user is another\n"
-"user, 78 configuration error (also: no such [node] user), 1 other error.\n";
+"Exit status: 0 stopped, 64 usage, 74 the spool's file system failed (EIO,\n"
+"EROFS), 75 cannot listen or reach the daemon (or another daemon holds the\n"
+"spool, or the user database failed), 77 cannot become [node] user (not root,\n"
+"or the change failed), 78 configuration error (also: no such [node] user, a\n"
+"log file or password_file refused), 1 other error.\n";
 
 int relayd_main(int argc, char **argv);
 
@@ -387,7 +456,7 @@ int relayd_main(int argc, char **argv)
 	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
 	char    err[RELAYD_ERRLEN], path[PATH_MAX], sockaddr[PATH_MAX + 8];
 	unsigned ne = 0, nw = 0;
-	int     c, verbose = 0, rc = RX_OTHER, readyp[2] = { -1, -1 };
+	int     c, verbose = 0, rc = RX_OTHER, readyp[2] = { -1, -1 }, logging = 0;
 	size_t  i;
 	char   *text;
 
@@ -443,10 +512,12 @@ int relayd_main(int argc, char **argv)
 	/* whom to run as, before anything starts (a daemon's parent hears
 	 * the refusal too) */
 	how = privs_resolve(rd.conf->user, &pv, err, sizeof(err));
-	if (how == PRIVS_NOUSER || how == PRIVS_NOTROOT) {
+	if (how == PRIVS_NOUSER || how == PRIVS_LOOKUP || how == PRIVS_NOTROOT) {
 		log_error("%s", err);
 		conf_free(rd.conf);
-		return how == PRIVS_NOUSER ? RX_CONFIG : RX_NOPERM;
+		if (how == PRIVS_NOUSER)
+			return RX_CONFIG;
+		return how == PRIVS_LOOKUP ? RX_TEMPFAIL : RX_NOPERM;
 	}
 	if (!rd.foreground) {
 		pid_t   pid;
@@ -473,9 +544,17 @@ int relayd_main(int argc, char **argv)
 	}
 	log_timestamps(1);
 	/* opened before the drop, as root, and kept open: the log may be
-	 * where only root can create it (doc/mailrelayd.8, PRIVILEGES) */
-	if (rd.conf->log_file && log_to_file(rd.conf->log_file) < 0)
-		log_warn("log file '%s': %s", rd.conf->log_file, strerror(errno));
+	 * where only root can create it (doc/mailrelayd.8, PRIVILEGES); as
+	 * root, never through a link or into what is not a log */
+	if (rd.conf->log_file && (c = log_to_file(rd.conf->log_file, err, sizeof(err))) < 0) {
+		if (c == -2) {
+			log_error("%s", err);
+			rc = RX_CONFIG;
+			goto out;
+		}
+		log_warn("%s", err);
+	} else if (rd.conf->log_file)
+		logging = 1;
 	if (how == PRIVS_ROOT)
 		log_warn("running as root: set [node] user (doc/mailrelayd.8, PRIVILEGES)");
 	if ((rd.loop = loop_new()) == NULL) {
@@ -491,31 +570,54 @@ int relayd_main(int argc, char **argv)
 	/* the addresses first, while root may bind them; nothing is accepted
 	 * before the loop runs, and the queue exists before it first does */
 	for (i = 0; i < rd.conf->nlisten; i++) {
+		int     as_root = geteuid() == 0 && strncmp(rd.conf->listen[i], "unix:", 5) == 0;
+		mode_t  um = 0;
+
+		/* a Unix socket bound as root: mode 0666, so that sibling nodes
+		 * running as other users can call (callers are identified by
+		 * the kernel and held to the relay rules: doc/peers.md); the
+		 * umask says so at the bind, with no window after it */
+		if (as_root)
+			um = umask(0111);
 		rd.ls[rd.nls] = ts_listen(rd.loop, rd.conf->listen[i], NULL, relayd_new_call, &rd,
 		    err, sizeof(err));
+		if (as_root)
+			(void) umask(um);
 		if (rd.ls[rd.nls] == NULL) {
 			log_error("listen on '%s': %s", rd.conf->listen[i], err);
 			rc = RX_TEMPFAIL;
 			goto out;
 		}
+		/* ... and the service user's, as the sockets it makes later */
+		if (as_root && strncmp(ts_listener_addr(rd.ls[rd.nls]), "unix:", 5) == 0
+		    && privs_give_socket(&pv, ts_listener_addr(rd.ls[rd.nls]) + 5, err,
+		    sizeof(err)) < 0)
+			log_warn("listen on '%s': %s", rd.conf->listen[i], err);
 		rd.ls_accept[rd.nls] = rd.conf->listen_accept[i];
 		rd.ls_local[rd.nls] = rd.conf->listen_local[i];
 		rd.nls++;
 	}
 	if (pv.drop) {
 		if (privs_spool_prepare(&pv, rd.conf->spool, &prep, err, sizeof(err)) < 0) {
+			rc = prepare_status(errno);
 			log_error("%s", err);
-			rc = RX_CONFIG;
 			goto out;
 		}
 		if (privs_drop(&pv, err, sizeof(err)) < 0) {
 			log_error("%s", err);
+			rc = RX_NOPERM;
 			goto out;
 		}
 		log_info("running as user %s (uid %lu, gid %lu); spool '%s': %u directories made,"
 		    " %u entries given to %s, %u of root's left (links, other kinds)", pv.name,
 		    (unsigned long) pv.uid, (unsigned long) pv.gid, rd.conf->spool, prep.created,
 		    prep.chowned, pv.name, prep.skipped);
+		/* what a SIGHUP reload will read, read now as the user */
+		if (reload_readable(&rd, pv.name, err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			rc = RX_CONFIG;
+			goto out;
+		}
 	}
 	/* the workers after the drop: every thread runs as the user */
 	if ((rd.wq = workq_new(rd.loop, RELAYD_THREADS)) == NULL) {
@@ -626,7 +728,7 @@ int relayd_main(int argc, char **argv)
 		if (devnull >= 0) {
 			dup2(devnull, 0);
 			dup2(devnull, 1);
-			if (rd.conf->log_file)
+			if (logging)
 				dup2(devnull, 2);
 			close(devnull);
 		}

@@ -52,8 +52,12 @@ struct ts_listener;
 #define RX_USAGE	64
 #define RX_DATAERR	65
 #define RX_UNAVAIL	69
+#define RX_SOFTWARE	70	/* mailctl submit: no answer after the whole letter went:
+				 * it may have been accepted */
+#define RX_IOERR	74	/* the spool's file system failed (EIO, EROFS) */
 #define RX_TEMPFAIL	75
-#define RX_NOPERM	77	/* the spool or the control socket may not be read */
+#define RX_NOPERM	77	/* the spool or the control socket may not be read; the
+				 * daemon cannot become its [node] user */
 #define RX_CONFIG	78
 
 struct relayd {

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -43,6 +42,7 @@ struct submit {
 	int	committing;		/* the transaction is in flight */
 	int	cancelled;		/* ... and nobody waits for its answer */
 	uint64_t timer;
+	int64_t	start;			/* loop ms of the start */
 	int64_t	last;			/* loop ms of the last data */
 	uid_t	uid;
 	gid_t	gid;
@@ -196,18 +196,43 @@ static void readable(struct loop *loop, int fd, int mask, void *arg)
 	s->last = loop_now_ms();
 }
 
-/* tick - a stop, or a submitter that went quiet */
+/* submit_overdue - too long, or too slow */
+int submit_overdue(uint64_t size, int64_t ran_ms, int reading, char *why, size_t len)
+{
+	if (ran_ms >= SUBMIT_DEADLINE_MS) {
+		snprintf(why, len, "not sent whole within %d s (%llu octets): dropped",
+		    SUBMIT_DEADLINE_MS / 1000, (unsigned long long) size);
+		return 1;
+	}
+	if (reading && ran_ms >= SUBMIT_RATE_GRACE_MS
+	    && size < (uint64_t) SUBMIT_RATE_MIN * (uint64_t) (ran_ms / 1000)) {
+		snprintf(why, len, "too slow: %llu octets in %lld s (less than %d a second on"
+		    " average): dropped", (unsigned long long) size, (long long) (ran_ms / 1000),
+		    SUBMIT_RATE_MIN);
+		return 1;
+	}
+	return 0;
+}
+
+/* tick - a stop, a submitter that went quiet, or one too slow to be let
+ * hold its slot and its spool file */
 static void tick(struct loop *loop, void *arg)
 {
 	struct submit *s = arg;
+	int64_t now = loop_now_ms();
+	char    why[RELAYD_ERRLEN];
 
 	s->timer = 0;
 	if (s->rd->stopping) {
 		fail(s, SUBMIT_TEMP, "mail relay shutting down");
 		return;
 	}
-	if (loop_now_ms() - s->last >= SUBMIT_IDLE_MS) {
+	if (now - s->last >= SUBMIT_IDLE_MS) {
 		fail(s, SUBMIT_TEMP, "nothing sent for %d s: dropped", SUBMIT_IDLE_MS / 1000);
+		return;
+	}
+	if (submit_overdue(s->size, now - s->start, s->fd >= 0, why, sizeof(why))) {
+		fail(s, SUBMIT_TEMP, "%s", why);
 		return;
 	}
 	s->timer = loop_timer_add(loop, SUBMIT_TICK_MS, tick, s);
@@ -223,29 +248,29 @@ static void tick_finish(struct loop *loop, void *arg)
 	finish(s);
 }
 
-/* submit_start - read a letter from fd for who */
-struct submit *submit_start(struct relayd *rd, int fd, const struct submit_who *who,
-	submit_done_fn *done, void *arg, char *err, size_t errlen)
+/* submit_start - a submission for who, through a pipe of our own */
+struct submit *submit_start(struct relayd *rd, const struct submit_who *who,
+	submit_done_fn *done, void *arg, int *wfd, char *err, size_t errlen)
 {
 	struct submit *s;
-	struct stat sb;
-	int     fl;
+	int     p[2];
 
-	if (fstat(fd, &sb) < 0 || !(S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode))) {
-		snprintf(err, errlen, "the descriptor passed is not a pipe or a socket");
-		close(fd);
+	*wfd = -1;
+	/* the two ends are two open file descriptions: O_NONBLOCK on ours
+	 * is ours alone, the client's end stays blocking */
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "submit: make a pipe: %s", strerror(errno));
 		return NULL;
 	}
-	/* its own open file description (mailctl made the pipe for this):
-	 * non-blocking changes no one else's */
-	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		snprintf(err, errlen, "the descriptor passed: %s", strerror(errno));
-		close(fd);
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "submit: make the pipe non-blocking: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
 		return NULL;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->rd = rd;
-	s->fd = fd;
+	s->fd = p[0];
 	s->uid = who->uid;
 	s->gid = who->gid;
 	s->pid = who->pid;
@@ -254,21 +279,24 @@ struct submit *submit_start(struct relayd *rd, int fd, const struct submit_who *
 	s->crc = (uint32_t) crc32(0L, Z_NULL, 0);
 	s->done = done;
 	s->arg = arg;
-	s->last = loop_now_ms();
+	s->start = s->last = loop_now_ms();
 	relayd_job(rd, 1);
 	if ((s->f = spool_create(rd->sp, NULL, err, errlen)) == NULL) {
+		close(p[1]);
 		release(s);
 		return NULL;
 	}
 	str_copy(s->name, spool_file_name(s->f), sizeof(s->name));
-	if (loop_fd_set(rd->loop, fd, LOOP_READ, readable, s) < 0) {
+	if (loop_fd_set(rd->loop, s->fd, LOOP_READ, readable, s) < 0) {
 		snprintf(err, errlen, "watch the letter's pipe: %s", strerror(errno));
+		close(p[1]);
 		release(s);
 		return NULL;
 	}
 	s->timer = loop_timer_add(rd->loop, SUBMIT_TICK_MS, tick, s);
 	log_debug("submit by %s (uid %lu, pid %ld): reading into 'tmp/%s'", s->user,
 	    (unsigned long) s->uid, (long) s->pid, s->name);
+	*wfd = p[1];
 	return s;
 }
 

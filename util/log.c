@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,14 +62,50 @@ const char *log_progname(void)
 	return log_name;
 }
 
-/* log_to_file - also append messages (with a timestamp) to path; 0 or -1 */
-int log_to_file(const char *path)
+/* log_to_file - also append messages (with a timestamp) to path */
+int log_to_file(const char *path, char *err, size_t errlen)
 {
-	int fd;
+	struct stat sb;
+	int     fd, e;
 
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0)
+	/* a daemon opens it as root: never through a symbolic link, never
+	 * a FIFO or a device (O_NONBLOCK: a FIFO without a reader does not
+	 * hang the open), never a file with another name elsewhere */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK
+	    | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		e = errno;
+		if (e == ELOOP) {
+			snprintf(err, errlen, "log file '%s' is a symbolic link (not followed):"
+			    " name the file itself", path);
+			return -2;
+		}
+		if (e == EISDIR || e == ENXIO) {
+			snprintf(err, errlen, "log file '%s' is not a regular file", path);
+			return -2;
+		}
+		snprintf(err, errlen, "log file '%s': %s", path, strerror(e));
+		errno = e;
 		return -1;
+	}
+	if (fstat(fd, &sb) < 0) {
+		e = errno;
+		snprintf(err, errlen, "log file '%s': fstat: %s", path, strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_nlink != 1) {
+		if (!S_ISREG(sb.st_mode))
+			snprintf(err, errlen, "log file '%s' is not a regular file", path);
+		else
+			snprintf(err, errlen, "log file '%s' has %lu links (another name of it may"
+			    " be a file that is not a log): refused", path,
+			    (unsigned long) sb.st_nlink);
+		close(fd);
+		return -2;
+	}
+	(void) fcntl(fd, F_SETFL, O_APPEND);	/* O_NONBLOCK was for the open only */
 	if (log_fd >= 0)
 		close(log_fd);
 	log_fd = fd;

@@ -24,6 +24,7 @@
 #define UTIL_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERR };
 
@@ -31,8 +32,12 @@ enum log_level { LOG_LVL_DEBUG, LOG_LVL_INFO, LOG_LVL_WARN, LOG_LVL_ERR };
 void log_init(const char *progname, enum log_level min);
 /* log_progname - the name given to log_init ("niftpmail" before) */
 const char *log_progname(void);
-/* log_to_file - also append messages (with a timestamp) to path; 0 or -1 */
-int  log_to_file(const char *path);
+/* log_to_file - also append messages (with a timestamp) to path,
+ * opened (created, mode 0640) without following a symbolic link and
+ * kept open. 0; -1 when it cannot be opened (errno); -2 when it is
+ * refused: a symbolic link, not a regular file, or a file with more than
+ * one link. err names the path and the reason either way. */
+int  log_to_file(const char *path, char *err, size_t errlen);
 /* log_timestamps - prefix stderr lines with an ISO 8601 UTC time */
 void log_timestamps(int on);
 

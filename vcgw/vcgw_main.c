@@ -143,8 +143,8 @@ static void reload(struct mainctx *m)
 		vcgw_conf_free(conf);
 		return;
 	}
-	if (conf->log_file != NULL && log_to_file(conf->log_file) < 0)
-		log_error("reload: log file '%s': %s", conf->log_file, strerror(errno));
+	if (conf->log_file != NULL && log_to_file(conf->log_file, err, sizeof(err)) < 0)
+		log_error("reload: %s", err);
 	log_info("reloaded '%s': %d listeners, %d map rules", m->config, conf->nlisten,
 		conf->nrules);
 }
@@ -402,8 +402,8 @@ int main(int argc, char **argv)
 	if (!o.foreground)
 		status_fd = daemonize();
 	log_timestamps(1);
-	if (conf->log_file != NULL && log_to_file(conf->log_file) < 0) {
-		log_error("log file '%s': %s", conf->log_file, strerror(errno));
+	if (conf->log_file != NULL && log_to_file(conf->log_file, err, sizeof(err)) < 0) {
+		log_error("%s", err);
 		tell_parent(&status_fd, EX_CONFIG_);
 		return EX_CONFIG_;
 	}

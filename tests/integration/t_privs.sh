@@ -26,6 +26,30 @@
 #     ordinary user with "user = nobody": exit 77 naming nobody.
 #  6. Started as root without a user: it runs, and warns once "running as
 #     root: set [node] user".
+#  7. The control socket against a hostile user (review items S1, S2, L1):
+#     a client that passes a pipe of its own with "submit" and clears
+#     O_NONBLOCK on its copy (build/tools/ctlpeer stall) gets the write end
+#     of the daemon's own pipe instead, and the daemon still answers ping
+#     at once; four such stalled submissions of one user, and its fifth is
+#     refused (exit 75), another user's still taken; nine idle connections
+#     of one user: the ninth refused at once, ping refused to that user
+#     while the daemon's user is answered, the eight closed after 10 s
+#     without a request line; 128 connections of root: the next refused;
+#     the daemon out of descriptors (restarted with 64): it pauses accepting rather
+#     than spin (its CPU time stays low), and serves again once they are
+#     free. The refusals are logged a few times, not once each.
+#  8. With the daemon stopped, root's "mailctl submit" drops the letter into
+#     out/ (exit 69) as a file of the daemon's user; a copy a crashed
+#     daemon left (out/.adopt.*) is removed at the start, and the letter
+#     is delivered. The [listen] socket bound as root is nobody's, mode
+#     0666.
+#  9. Start-up refusals: a log_file that is a symbolic link, or a file with
+#     two links (exit 78, naming it; the file pointed to untouched); a
+#     password_file only root may read (exit 78, naming it and the fix).
+# 10. The daemon dies after a submitted letter is durable, before its
+#     answer (NIFTPMAIL_CRASH=spool-after-journal-sync): mailctl exits 70,
+#     "may have been accepted", and the letter is delivered after a
+#     restart.
 # Needs root; otherwise "skipped".
 set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -81,6 +105,9 @@ else
 fi
 as_user "$other" test -x "$MAILCTL" || skip "$other cannot run $MAILCTL (mode of $top?)"
 as_user "$svc" test -x "$RELAYD" || skip "$svc cannot run $RELAYD (mode of $top?)"
+CP="$top/build/tools/ctlpeer"
+[ -x "$CP" ] || { echo "t_privs: no $CP (make all)"; exit 1; }
+as_user "$other" test -x "$CP" || skip "$other cannot run $CP (mode of $top?)"
 
 relay_setup t_privs
 chmod 755 "$T"
@@ -314,8 +341,261 @@ kill "$wpid" 2>/dev/null
 wait "$wpid" 2>/dev/null
 forget "$wpid"
 running ucl && ok "4 the daemon still runs" || bad "4 the daemon died"
+
+# --- 7. the control socket against a hostile user -----------------------------------------------
+# wait_has FILE ERE [SECONDS] - bounded poll until FILE has a line matching ERE
+wait_has() {
+	_wi=0
+	while ! grep -qE -- "$2" "$1" 2>/dev/null; do
+		_wi=$((_wi + 1))
+		[ $_wi -le $((${3:-15} * 10)) ] || return 1
+		sleep 0.1
+	done
+	return 0
+}
+# stall_start N - the ordinary user's "ctlpeer stall" number N (pid in
+# spidN), holding until its standard input, the FIFO $T/stallN.in, ends: the
+# caller opens the FIFO's writing end on a descriptor of its own and closes
+# it to release the stall
+stall_start() {
+	rm -f "$T/stall$1.in" "$T/stall$1.out"
+	mkfifo "$T/stall$1.in"
+	# without the writing ends of the other stalls' FIFOs (descriptors 4-7)
+	(as_user_exec "$other" "$CP" stall "$S/control" <"$T/stall$1.in" >"$T/stall$1.out" 2>&1) \
+		4>&- 5>&- 6>&- 7>&- &
+	eval "spid$1=$!"
+	pids="$pids $!"
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+pid=$(node_pid ucl)
+stall_start 1
+# the FIFO's writer: opened here and kept until the release
+exec 4>"$T/stall1.in"
+if wait_has "$T/stall1.out" '^stalling' 15; then
+	if grep -qx 'first pipe' "$T/stall1.out" && grep -qx 'passed fifo write-end' "$T/stall1.out"; then
+		ok "7 a client passing its own pipe gets the write end of the daemon's: $(tr '\n' ' ' <"$T/stall1.out")"
+	else
+		bad "7 the stalling client saw: $(cat "$T/stall1.out")"
+	fi
+	if as_user "$other" timeout 5 "$MAILCTL" -c "$INI" ping >"$T/r.out" 2>"$T/r.err" &&
+	    [ "$(cat "$T/r.out")" = ucl ]; then
+		ok "7 ping answered at once while that client stalls"
+	else
+		bad "7 ping while a client stalls: $(cat "$T/r.out" "$T/r.err")"
+	fi
+else
+	bad "7 the stalling client did not get going: $(cat "$T/stall1.out")"
+fi
+exec 4>&-
+wait "$spid1" 2>/dev/null
+forget "$spid1"
+wait_has "$T/ucl.err" "submit by=$other: the client left before its 'end'" 10 ||
+	bad "7 the stalled submission was not dropped"
+nothing_left "7 a stalled submission"
+
+# four stalled submissions of one user: its fifth is refused, not another's
+for _n in 1 2 3 4; do
+	stall_start "$_n"
+	eval "exec $((_n + 3))>\"\$T/stall$_n.in\""
+done
+_all=1
+for _n in 1 2 3 4; do
+	wait_has "$T/stall$_n.out" '^stalling' 15 || { _all=0; bad "7 stall $_n: $(cat "$T/stall$_n.out")"; }
+done
+if [ $_all = 1 ]; then
+	mkletter "$T/d.letter" privs.d@ucl "$other@ucl" bennett@ucl
+	if run_as "$other" 75 "7 a fifth submission of $other" submit "$T/d.letter"; then
+		grep -q "4 letters of uid $other_uid are being submitted" "$T/r.err" &&
+			ok "7 a fifth submission of $other: exit 75 ($(head -1 "$T/r.err" | cut -c1-100))" ||
+			bad "7 a fifth submission of $other: $(cat "$T/r.err")"
+	fi
+	run_as root 0 "7 root submits meanwhile" submit "$T/d.letter" &&
+		ok "7 root's letter is taken meanwhile ($(cat "$T/r.out"))"
+fi
+for _n in 1 2 3 4; do
+	eval "exec $((_n + 3))>&-"
+	eval "wait \$spid$_n 2>/dev/null; forget \$spid$_n"
+done
+wait_maildir privs.d@ucl || bad "7 root's letter was not delivered"
+_wi=0
+while [ "$(grep -c "submit by=$other: the client left before its 'end'" "$T/ucl.err")" -lt 5 ]; do
+	_wi=$((_wi + 1))
+	[ $_wi -le 100 ] || { bad "7 the four stalled submissions were not all dropped"; break; }
+	sleep 0.1
+done
+recv0=$(jcount ucl ' received ')
+files0=$(spool_files)
+
+# nine idle connections of one user
+(as_user_exec "$other" "$CP" hold "$S/control" 9 40 >"$T/hold.out" 2>&1) &
+hpid=$!
+pids="$pids $hpid"
+if wait_has "$T/hold.out" '^open 9$' 15; then
+	wait_has "$T/hold.out" '^close err too many control connections of uid' 5 &&
+		ok "7 the ninth connection of $other refused at once: $(grep -m1 '^close err' "$T/hold.out" | cut -c1-90)" ||
+		bad "7 the ninth connection of $other was not refused: $(cat "$T/hold.out")"
+	run_as "$other" 1 "7 ping by $other over its limit" ping &&
+		grep -q "too many control connections of uid $other_uid" "$T/r.err" &&
+		ok "7 ping by $other over its limit: $(head -1 "$T/r.err" | cut -c1-100)"
+	run_as "$svc" 0 "7 ping by $svc meanwhile" ping && ok "7 $svc, the daemon's user, is answered meanwhile"
+else
+	bad "7 hold: $(cat "$T/hold.out")"
+fi
+wait "$hpid" 2>/dev/null
+forget "$hpid"
+n=$(grep -c '^close err no request line within 10 s' "$T/hold.out")
+secs=$(sed -n 's/^secs //p' "$T/hold.out")
+if [ "$n" = 8 ] && grep -qx 'held 0' "$T/hold.out"; then
+	ok "7 the eight idle connections closed without a request line, after ${secs} s"
+else
+	bad "7 idle connections: $(tr '\n' ' ' <"$T/hold.out")"
+fi
+n=$(grep -cE 'control: connection .*(refused|no request line)' "$T/ucl.err")
+[ "$n" -ge 1 ] && [ "$n" -le 3 ] && ok "7 ten refusals logged in $n lines" ||
+	bad "7 refusals logged in $n lines: $(grep -E 'control: connection' "$T/ucl.err" | head -5)"
+run_as "$other" 0 "7 ping by $other afterwards" ping
+
+# 128 connections of root: the next is refused
+if [ "$(ulimit -Sn)" = unlimited ] || [ "$(ulimit -Sn)" -gt 300 ]; then
+	("$CP" hold "$S/control" 128 60 >"$T/hold.out" 2>&1) &
+	hpid=$!
+	pids="$pids $hpid"
+	if wait_has "$T/hold.out" '^open 128$' 20; then
+		run_as root 1 "7 ping by root over 128 connections" ping &&
+			grep -q "too many control connections (128)" "$T/r.err" &&
+			ok "7 a 129th connection, root's, is refused: $(head -1 "$T/r.err" | cut -c1-90)"
+	else
+		bad "7 hold 128: $(cat "$T/hold.out")"
+	fi
+	kill -TERM "$hpid" 2>/dev/null
+	wait "$hpid" 2>/dev/null
+	forget "$hpid"
+	_wi=0
+	until as_user root timeout 5 "$MAILCTL" -c "$INI" ping >/dev/null 2>&1; do
+		_wi=$((_wi + 1))
+		[ $_wi -le 50 ] || { bad "7 ping refused after the 128 connections closed"; break; }
+		sleep 0.1
+	done
+else
+	note "7 a limit of $(ulimit -Sn) descriptors: the cap of 128 connections not tried"
+fi
+
+# out of descriptors: the daemon pauses accepting rather than spin. It is
+# restarted with a low limit (a process of another user's cannot be given
+# one: prlimit needs CAP_SYS_RESOURCE for that).
+stop_node ucl || bad "ucl did not stop"
+_nofile=$(ulimit -Sn)
+if ulimit -Sn 64 2>/dev/null; then
+	start_node ucl
+	_st=$?
+	ulimit -Sn "$_nofile"
+	[ $_st = 0 ] || die "ucl did not start with 64 descriptors"
+	pid=$(node_pid ucl)
+	nfd=$(ls "/proc/$pid/fd" | wc -l)
+	n=$((64 - nfd + 10))
+	("$CP" hold "$S/control" "$n" 40 >"$T/hold.out" 2>&1) &
+	hpid=$!
+	pids="$pids $hpid"
+	if wait_has "$T/hold.out" "^open $n\$" 30 &&
+	    wait_has "$T/ucl.err" "accept: Too many open files: no connection taken for 1000 ms" 10; then
+		c0=$(cpu_ticks "$pid")
+		# the first connections taken reach their deadline 10 s later
+		if wait_has "$T/hold.out" '^close err no request line' 20; then
+			c1=$(cpu_ticks "$pid")
+			hz=$(getconf CLK_TCK)
+			if [ $((c1 - c0)) -lt "$hz" ]; then
+				ok "7 out of descriptors ($nfd of 64 in use, $n connections): $((c1 - c0)) ticks of CPU while it waited (CLK_TCK $hz): no spin"
+			else
+				bad "7 out of descriptors: $((c1 - c0)) ticks of CPU (CLK_TCK $hz): the loop spins"
+			fi
+		else
+			bad "7 out of descriptors: no connection closed: $(cat "$T/hold.out")"
+		fi
+		n=$(grep -c "accept: Too many open files" "$T/ucl.err")
+		[ "$n" -le 3 ] &&
+			ok "7 logged $n times: $(grep -o "control socket.*accept: Too many open files.*" "$T/ucl.err" | head -1 | sed 's/.*accept/accept/' | cut -c1-90)" ||
+			bad "7 'accept: Too many open files' logged $n times"
+	else
+		bad "7 out of descriptors: $(cat "$T/hold.out"); $(grep -i 'too many' "$T/ucl.err" | head -3)"
+	fi
+	kill -TERM "$hpid" 2>/dev/null
+	wait "$hpid" 2>/dev/null
+	forget "$hpid"
+	_wi=0
+	until as_user root timeout 5 "$MAILCTL" -c "$INI" ping >/dev/null 2>&1; do
+		_wi=$((_wi + 1))
+		[ $_wi -le 50 ] || { bad "7 ping refused after the descriptors were free again"; break; }
+		sleep 0.1
+	done
+	[ $_wi -le 50 ] && ok "7 the daemon serves again once descriptors are free"
+else
+	note "7 the limit of descriptors cannot be lowered: the pause on EMFILE not tried"
+	start_node ucl || die "ucl did not start again"
+fi
+running ucl && ok "7 the daemon still runs" || bad "7 the daemon died"
 stop_node ucl || bad "ucl did not stop"
 [ "$node_rc" = 0 ] || bad "ucl exit $node_rc on SIGTERM"
+
+# --- 8. root's letter dropped while the daemon is down; leftovers of adopt() --------------------------
+mkletter "$T/e.letter" privs.e@ucl root@ucl bennett@ucl
+run_as root 69 "8 submit by root, the daemon stopped" submit "$T/e.letter"
+f=$(sed -n "s/.*the letter waits in 'out\/\(submit[^']*\)'.*/\1/p" "$T/r.err")
+if [ -n "$f" ] && [ "$(stat -c %U "$S/out/$f")" = "$svc" ]; then
+	ok "8 root's letter waits in out/$f, $svc's ($(stat -c %a "$S/out/$f"))"
+else
+	bad "8 root's dropped letter: '$f': $(ls -l "$S/out/" 2>&1 | tail -3)"
+fi
+echo "half a copy" >"$S/out/.adopt.999999.1"
+chown "$svc" "$S/out/.adopt.999999.1"
+start_node ucl || die "ucl did not start again"
+wait_maildir privs.e@ucl && ok "8 root's letter dropped while the daemon was down is delivered" ||
+	bad "8 root's letter in out/ was not delivered"
+[ -e "$S/out/.adopt.999999.1" ] && bad "8 out/.adopt.999999.1 left" ||
+	ok "8 a copy a crashed daemon left is removed: $(grep -o 'removed [0-9]* copies.*' "$T/ucl.err" | head -1)"
+[ "$(stat -c '%U %a' "$T/ucl.sock")" = "$svc 666" ] &&
+	ok "8 the [listen] socket bound as root is $svc's, mode 0666" ||
+	bad "8 [listen] socket: $(ls -l "$T/ucl.sock")"
+stop_node ucl || bad "ucl did not stop"
+
+# --- 9. start-up refusals ---------------------------------------------------------------------
+# refused INI LABEL ERE - mailrelayd -f -c INI exits 78 with a line matching ERE
+refused() {
+	timeout 20 "$RELAYD" -f -c "$1" >"$T/refused.out" 2>&1
+	_rc=$?
+	if [ $_rc = 78 ] && grep -qE -- "$3" "$T/refused.out"; then
+		ok "$2: exit 78: $(grep -oE -- "$3.*" "$T/refused.out" | head -1 | cut -c1-110)"
+	else
+		bad "$2: exit $_rc (want 78): $(grep -v 'warning: running' "$T/refused.out" | head -3)"
+	fi
+}
+echo "root's own" >"$T/precious.log"
+ln -s "$T/precious.log" "$T/link.log"
+sed "s|^user = .*|&\nlog_file = $T/link.log|" "$INI" >"$T/linklog.ini"
+refused "$T/linklog.ini" "9 log_file a symbolic link" "log file '$T/link.log' is a symbolic link"
+ln "$T/precious.log" "$T/two.log"
+sed "s|^user = .*|&\nlog_file = $T/two.log|" "$INI" >"$T/twolog.ini"
+refused "$T/twolog.ini" "9 log_file with two links" "log file '$T/two.log' has 2 links"
+[ "$(cat "$T/precious.log")" = "root's own" ] && ok "9 the file they name is untouched" ||
+	bad "9 $T/precious.log was written: $(cat "$T/precious.log")"
+(umask 077 && echo "root-only secret" >"$T/root.pw")
+{ cat "$INI"; printf '\n[peer cam]\nusername = ucl-link\npassword_file = %s\n' "$T/root.pw"; } >"$T/pw.ini"
+refused "$T/pw.ini" "9 a password_file only root may read" "read as user $svc: .*chown $svc '$T/root.pw' and chmod 600 it"
+
+# --- 10. no answer after the letter was sent -------------------------------------------------------
+start_node ucl NIFTPMAIL_CRASH=spool-after-journal-sync || die "ucl did not start with the crash point"
+mkletter "$T/f.letter" privs.f@ucl "$other@ucl" bennett@ucl
+if run_as "$other" 70 "10 the daemon dies before its answer" submit "$T/f.letter"; then
+	grep -q "may have been accepted" "$T/r.err" &&
+		ok "10 no answer after the letter was sent: exit 70 ($(head -1 "$T/r.err" | cut -c1-110))" ||
+		bad "10 exit 70 without 'may have been accepted': $(cat "$T/r.err")"
+fi
+wait_exit ucl 20
+[ "$node_rc" = 99 ] || bad "10 the daemon did not stop at its crash point ($node_rc)"
+start_node ucl || die "ucl did not start after its crash"
+wait_maildir privs.f@ucl && ok "10 ... and it had been: delivered after the restart" ||
+	bad "10 the letter of the lost answer was not delivered"
+stop_node ucl || bad "ucl did not stop"
 
 # --- 5. no such user; not root ----------------------------------------------------------------
 sed "s/^user = .*/user = nosuchuserxyz/" "$INI" >"$T/nouser.ini"

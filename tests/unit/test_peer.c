@@ -774,10 +774,10 @@ static void test_bad_peers(void)
 		  "t.ini:4: [listen] accept: 'everyone' is not peers, local or any\n" },
 		{ "[node]\nname = cam\n[listen]\nmail = tcp:127.0.0.1:1 accept=all\n", 0,
 		  "t.ini:4: [listen] mail: after 'tcp:127.0.0.1:1': 'accept=all' is not "
-		  "accept=peers, accept=local or accept=any\n" },
+		  "accept=peers, accept=local, accept=any, local=yes or local=no\n" },
 		{ "[node]\nname = cam\n[listen]\nmail = tcp:127.0.0.1:1 peers\n", 0,
 		  "t.ini:4: [listen] mail: after 'tcp:127.0.0.1:1': 'peers' is not "
-		  "accept=peers, accept=local or accept=any\n" },
+		  "accept=peers, accept=local, accept=any, local=yes or local=no\n" },
 		{ "[node]\nname = cam\n[listen]\ntrace = nobody\n", 0,
 		  "t.ini:4: [listen] trace: 'nobody' is not peers, local or any\n" },
 		{ "[node]\nname = cam\n[limits]\nauth_fail_delay = 2m\n", 0,

@@ -230,8 +230,25 @@ static void test_log(void)
 	free(out);
 
 	/* The file gets "YYYY-MM-DDTHH:MM:SSZ prog: text". */
-	EXPECT_INT(log_to_file(tpath("log.txt")), 0);
-	EXPECT_INT(log_to_file(tpath("no/such/dir/log")), -1);
+	EXPECT_INT(log_to_file(tpath("log.txt"), err, sizeof(err)), 0);
+	EXPECT_INT(log_to_file(tpath("no/such/dir/log"), err, sizeof(err)), -1);
+	EXPECT_HAS(err, "no/such/dir/log': No such file or directory");
+	/* refused, naming the path (the log file in use stays): a symbolic
+	 * link, a FIFO (without a reader: the open must not hang), a
+	 * directory, a file with a second name */
+	CU_ASSERT_FATAL(symlink(tpath("log.txt"), tpath("log.link")) == 0);
+	EXPECT_INT(log_to_file(tpath("log.link"), err, sizeof(err)), -2);
+	EXPECT_HAS(err, "log.link' is a symbolic link (not followed)");
+	CU_ASSERT_FATAL(mkfifo(tpath("log.fifo"), 0600) == 0);
+	EXPECT_INT(log_to_file(tpath("log.fifo"), err, sizeof(err)), -2);
+	EXPECT_HAS(err, "log.fifo' is not a regular file");
+	CU_ASSERT_FATAL(mkdir(tpath("log.dir"), 0700) == 0);
+	EXPECT_INT(log_to_file(tpath("log.dir"), err, sizeof(err)), -2);
+	EXPECT_HAS(err, "log.dir' is not a regular file");
+	CU_ASSERT_FATAL(close(open(tpath("log.two"), O_WRONLY | O_CREAT, 0600)) == 0);
+	CU_ASSERT_FATAL(link(tpath("log.two"), tpath("log.other")) == 0);
+	EXPECT_INT(log_to_file(tpath("log.two"), err, sizeof(err)), -2);
+	EXPECT_HAS(err, "log.two' has 2 links");
 	out = capture(log_lines);
 	free(out);
 	file = durable_read_file(tpath("log.txt"), 65536, &len, err, sizeof(err));
