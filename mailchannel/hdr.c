@@ -467,6 +467,19 @@ int hdr_insert_via(struct hdr *h, const char *node, time_t t, char *err, size_t 
 struct addr *hdr_return_path(const struct hdr *h, const char *calling,
 	char *err, size_t errlen)
 {
+	struct addr *orig, *rp;
+
+	if ((orig = hdr_originator(h, err, errlen)) == NULL)
+		return NULL;
+	rp = hdr_return_path_for(h, orig, calling, err, errlen);
+	addr_free(orig);
+	return rp;
+}
+
+/* hdr_return_path_for - the % route back to o */
+struct addr *hdr_return_path_for(const struct hdr *h, const struct addr *o,
+	const char *calling, char *err, size_t errlen)
+{
 	char    why[ADDR_ERRLEN];
 	struct addr *orig, *rp = NULL;
 	char  **via = NULL;
@@ -474,8 +487,7 @@ struct addr *hdr_return_path(const struct hdr *h, const char *calling,
 	size_t  nvia = 0, nhop = 0, i, need;
 	char   *local, *p;
 
-	if ((orig = hdr_originator(h, err, errlen)) == NULL)
-		return NULL;
+	orig = addr_dup(o);
 	if (calling != NULL && calling[0] != 0
 	    && addr_host_check(calling, strlen(calling), why, sizeof(why)) < 0) {
 		mc_err(err, errlen, "return path: calling %s", why);

@@ -51,6 +51,7 @@
 #define HDR_MESSAGE_ID		"Message-ID"
 #define HDR_FAILED_LETTER	"Failed-Letter"
 #define HDR_VIA			"Via"
+#define HDR_RETURN_PATH		"Return-Path"	/* the envelope sender (mailchannel/notice.h) */
 
 struct hdr;
 
@@ -149,5 +150,10 @@ int hdr_insert_via(struct hdr *h, const char *node, time_t t, char *err, size_t 
  * bad calling host, result longer than ADDR_MAX_LEN). */
 struct addr *hdr_return_path(const struct hdr *h, const char *calling,
 	char *err, size_t errlen);
+/* hdr_return_path_for - the same route back to the address o (borrowed)
+ * in place of the originator: for a letter whose Return-Path: names
+ * where its notices go (mailchannel/notice.h) */
+struct addr *hdr_return_path_for(const struct hdr *h, const struct addr *o,
+	const char *calling, char *err, size_t errlen);
 
 #endif

@@ -187,3 +187,51 @@ int notice_is_notice(const struct hdr *h)
 {
 	return h != NULL && hdr_find(h, HDR_FAILED_LETTER, 0) >= 0;
 }
+
+/* notice_return_path - Return-Path: <ADDR>, <> or none */
+enum notice_rp notice_return_path(const struct hdr *h, struct addr **ap, char *err,
+	size_t errlen)
+{
+	char    why[ADDR_ERRLEN];
+	char   *v;
+	size_t  i, k = 0;
+	long    f;
+
+	*ap = NULL;
+	if (h == NULL || (f = hdr_find(h, HDR_RETURN_PATH, 0)) < 0)
+		return NOTICE_RP_NONE;
+	v = hdr_value(h, (size_t) f);
+	/* "<>", also written "< >": the null reverse path of RFC 5321 */
+	for (i = 0; v[i]; i++)
+		if (v[i] != ' ' && v[i] != '\t')
+			v[k++] = v[i];
+	v[k] = '\0';
+	if (strcmp(v, "<>") == 0) {
+		free(v);
+		return NOTICE_RP_NULL;
+	}
+	free(v);
+	v = hdr_value(h, (size_t) f);
+	if ((*ap = addr_parse(v, strlen(v), why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "line %lu: %s: %s", hdr_line(h, (size_t) f),
+		    HDR_RETURN_PATH, why);
+		free(v);
+		return NOTICE_RP_BAD;
+	}
+	free(v);
+	return NOTICE_RP_ADDR;
+}
+
+/* notice_no_return - a notice, or a null return path */
+int notice_no_return(const struct hdr *h)
+{
+	struct addr *a;
+	char    err[ADDR_ERRLEN];
+	enum notice_rp rp;
+
+	if (notice_is_notice(h))
+		return 1;
+	rp = notice_return_path(h, &a, err, sizeof(err));
+	addr_free(a);
+	return rp == NOTICE_RP_NULL;
+}

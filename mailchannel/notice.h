@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "mailchannel/addr.h"
 #include "mailchannel/hdr.h"
 #include "util/buf.h"
 
@@ -69,5 +70,25 @@ int notice_format(struct buf *out, const struct notice *n, char *err, size_t err
 /* notice_is_notice - 1 when the header carries Failed-Letter: (no NDN
  * may be sent about such a letter) */
 int notice_is_notice(const struct hdr *h);
+
+/* What a letter's Return-Path: field says (set by niftpmail-sendmail
+ * from the envelope sender an MTA gave it, doc/niftpmail-sendmail.8). */
+enum notice_rp {
+	NOTICE_RP_NONE,		/* no Return-Path: field: notices go to the originator */
+	NOTICE_RP_NULL,		/* "Return-Path: <>" (an Internet bounce): no notice */
+	NOTICE_RP_ADDR,		/* "Return-Path: <ADDR>": notices go to ADDR */
+	NOTICE_RP_BAD,		/* a field that does not parse (err): as NONE */
+};
+
+/* notice_return_path - the first Return-Path: field of h (NULL: none).
+ * For NOTICE_RP_ADDR, *ap gets a new address (free with addr_free);
+ * else *ap is NULL. It takes precedence over Sender: and From:, the
+ * way an SMTP envelope sender does over the header. */
+enum notice_rp notice_return_path(const struct hdr *h, struct addr **ap, char *err,
+	size_t errlen);
+
+/* notice_no_return - 1 when no notice may be sent about a letter with
+ * header h: a notice itself (notice_is_notice) or a null return path */
+int notice_no_return(const struct hdr *h);
 
 #endif

@@ -276,14 +276,19 @@ int route_table_add_route(struct route_table *t, const char *pattern,
 			    " alternates", sh);
 			return -1;
 		}
-		if (alts[i].channel == ROUTE_CH_NIFTP &&
-		    (alts[i].addr == NULL || alts[i].addr[0] == '\0')) {
-			mc_err(err, errlen, "route '%s': niftp alternate %zu has no address",
-			    sh, i + 1);
+		if (alts[i].channel != ROUTE_CH_NIFTP && alts[i].channel != ROUTE_CH_LOCAL
+		    && alts[i].channel != ROUTE_CH_SMTP) {
+			mc_err(err, errlen, "route '%s': unknown channel", sh);
 			return -1;
 		}
-		if (alts[i].channel != ROUTE_CH_NIFTP && alts[i].channel != ROUTE_CH_LOCAL) {
-			mc_err(err, errlen, "route '%s': unknown channel", sh);
+		if (alts[i].channel != ROUTE_CH_LOCAL &&
+		    (alts[i].addr == NULL || alts[i].addr[0] == '\0')) {
+			mc_err(err, errlen, "route '%s': %s alternate %zu has no address",
+			    sh, alts[i].channel == ROUTE_CH_SMTP ? "smtp" : "niftp", i + 1);
+			return -1;
+		}
+		if (alts[i].channel != alts[0].channel) {
+			mc_err(err, errlen, "route '%s': alternates of different channels", sh);
 			return -1;
 		}
 	}
@@ -908,8 +913,12 @@ int route_explain(const struct route_result *r, struct buf *out)
 		for (size_t j = 0; j < tg->hop->nalts && rc == 0; j++) {
 			const struct route_alt *al = &tg->hop->alts[j];
 
-			rc |= buf_printf(out, "     %s niftp %s %s\n", j == 0 ? "via" : " or",
-			    al->shown, al->called);
+			if (al->channel == ROUTE_CH_SMTP)
+				rc |= buf_printf(out, "     %s smtp %s\n", j == 0 ? "via" : " or",
+				    al->shown);
+			else
+				rc |= buf_printf(out, "     %s niftp %s %s\n", j == 0 ? "via" : " or",
+				    al->shown, al->called);
 		}
 	}
 	return rc ? -1 : 0;

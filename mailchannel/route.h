@@ -97,6 +97,7 @@ struct buf;
 enum route_channel {
 	ROUTE_CH_NIFTP,		/* NIFTP over a TS address */
 	ROUTE_CH_LOCAL,		/* deliver here: the host is treated as this node */
+	ROUTE_CH_SMTP,		/* SMTP to a relay host (libcurl): addr "tcp:HOST:PORT" */
 	ROUTE_CH_MAX		/* how many (not a channel) */
 };
 
@@ -104,7 +105,8 @@ enum route_channel {
 struct route_alt {
 	enum route_channel channel;
 	const char *addr;	/* NIFTP: the TS address to call, exec:NAME already
-				 * resolved to "exec:COMMAND ARGS"; NULL for local */
+				 * resolved to "exec:COMMAND ARGS"; SMTP: "tcp:HOST:PORT";
+				 * NULL for local */
 	const char *shown;	/* the address as written in the config (exec:NAME),
 				 * for messages; NULL for local */
 	const char *called;	/* NIFTP: called address (default FTP.MAIL); NULL for local */
@@ -170,8 +172,10 @@ int route_table_add_name(struct route_table *t, const char *name, char *err, siz
 /* route_table_add_route - pattern ("host", "*.suffix" or "*") to the
  * ordered alternates alts[0..n) (all strings copied; called NULL means
  * ROUTE_CALLED_DEFAULT). -1 with err: bad pattern, duplicate pattern
- * (ignoring case), n of 0 or above ROUTE_MAX_ALTS, a NIFTP alternate
- * without an address, a local alternate together with others. The TS
+ * (ignoring case), n of 0 or above ROUTE_MAX_ALTS, a NIFTP or SMTP
+ * alternate without an address, a local alternate together with others,
+ * alternates of different channels (a next hop is carried by the channel
+ * of its first alternate, which knows only its own addresses). The TS
  * address syntax is the caller's to check. */
 int route_table_add_route(struct route_table *t, const char *pattern,
 	const struct route_alt *alts, size_t n, char *err, size_t errlen);

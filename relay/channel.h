@@ -8,7 +8,8 @@
  * DESCRIPTION
  *	A channel carries envelopes out of the queue: "local" delivers
  *	into Maildirs (relay/chan_local.c), "niftp" sends copies to a next
- *	hop through the NIFTP engine (relay/chan_niftp.c). The queue core
+ *	hop through the NIFTP engine (relay/chan_niftp.c), "smtp" hands them
+ *	to an Internet relay host through libcurl (relay/chan_smtp.c). The queue core
  *	(relay/queue.h) knows letters, envelopes and results and nothing
  *	about any channel; the scheduler (relay/sched.h) hands each due
  *	envelope to the channel of its next hop, and the channel answers
@@ -118,6 +119,7 @@ struct channel_ops {
 
 extern const struct channel_ops chan_local_ops;
 extern const struct channel_ops chan_niftp_ops;
+extern const struct channel_ops chan_smtp_ops;
 
 /* channel_default - the operations of route channel ch in the channel
  * table, or NULL. The node copies the table into rd->chops at start-up

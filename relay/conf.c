@@ -40,6 +40,7 @@
 #include "mailchannel/addr.h"
 #include "mailchannel/route.h"
 #include "niftp/ts.h"
+#include "relay/chan_smtp.h"
 #include "relay/channel.h"
 #include "relay/conf.h"
 #include "relay/peer.h"
@@ -881,8 +882,26 @@ static int route_alt_parse(struct ld *ld, const char *key, const char *item, siz
 		rc = 0;
 		goto out;
 	}
+	if (str_ieq(words[0], "smtp")) {
+		char    why[ROUTE_ERRLEN];
+
+		if (nw != 2) {
+			cerr(ld, "routes", key, "alternate %zu: smtp needs one address (want"
+			    " smtp tcp:ADDR:PORT)", idx);
+			goto out;
+		}
+		alt->channel = ROUTE_CH_SMTP;
+		if ((alt->addr = chan_smtp_addr_norm(words[1], why, sizeof(why))) == NULL) {
+			cerr(ld, "routes", key, "alternate %zu: %s", idx, why);
+			goto out;
+		}
+		alt->shown = xstrdup(words[1]);
+		rc = 0;
+		goto out;
+	}
 	if (!str_ieq(words[0], "niftp")) {
-		cerr(ld, "routes", key, "unknown channel '%.40s' (want niftp or local)", words[0]);
+		cerr(ld, "routes", key, "unknown channel '%.40s' (want niftp, smtp or local)",
+		    words[0]);
 		goto out;
 	}
 	if (nw < 2) {

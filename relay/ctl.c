@@ -36,6 +36,9 @@
  *	route_explain(): rewrites and the chosen next hop, no side effects.
  * .IP check-config
  *	conf_check(): every error with file and line; exit 78 on errors.
+ * .IP "sendmail [OPTIONS] [--] RCPT..."
+ *	relay/sendmail.h: what niftpmail-sendmail does (-c before the
+ *	command is its configuration), with its own exit codes.
  * .IP "ping, queue, retry, hold, release, delete, bounce, forward, reroute, resubmit, reload"
  *	requests to the daemon, from the table of relay/ctl_proto.h: the
  *	command line is joined into the request line and checked with
@@ -79,6 +82,7 @@
 #include "relay/peer.h"
 #include "relay/relayd.h"
 #include "relay/relayd_stats.h"
+#include "relay/sendmail.h"
 #include "relay/trace.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -110,6 +114,10 @@ static const char ctl_help_head[] =
 "                     per next hop: queued, oldest, failing since, letters\n"
 "                     per minute, last error; totals (read-only)\n"
 "  check-config       check the configuration; every error with file and line\n"
+"  sendmail [-f SENDER] [-t] [-i] [--] RCPT...\n"
+"                     an RFC 822 message on standard input made a letter and\n"
+"                     submitted (niftpmail-sendmail; its own exit codes: see\n"
+"                     'mailctl sendmail --help')\n"
 "Requests to the daemon (SPOOL/control):\n";
 
 static const char ctl_help_tail[] =
@@ -431,10 +439,10 @@ static int answer_came(const char *ans)
 }
 
 /* submit_status - the exit status of the daemon's answer ans to submit
- * (shown by answer_show): 0, 65 for a bad letter, 77, 64, and 75 for
+ * (shown by answer_show, except an "ok" when quiet): 0, 65 for a bad letter, 77, 64, and 75 for
  * any other refusal or no answer (the letter was not accepted: try
  * again later) */
-static int submit_status(const char *ans)
+static int submit_status(const char *ans, int quiet)
 {
 	static const struct {
 		const char *reason;
@@ -447,6 +455,8 @@ static int submit_status(const char *ans)
 	};
 	size_t  i;
 
+	if (quiet && strncmp(ans, "ok", 2) == 0 && (ans[2] == '\n' || ans[2] == ' '))
+		return RX_OK;
 	if (answer_show("submit", ctl_proto_get(CTL_SUBMIT), ans) == RX_OK)
 		return RX_OK;
 	if (strncmp(ans, "err ", 4) == 0)
@@ -456,19 +466,19 @@ static int submit_status(const char *ans)
 	return RX_TEMPFAIL;
 }
 
-/* cmd_submit - submit [FILE], over the control socket (relay/submit.h):
- * the request "submit", the daemon's "pipe" line with the write end of
- * its pipe, the letter (FILE or standard input) copied into the pipe,
- * "end OCTETS", then the answer. When the daemon cannot be reached, the
- * letter is dropped into out/ by those who may write there (exit 69), and
- * kept by the others (exit 75, or 77 when the socket refused this user).
- * No answer once "end" was sent: exit 70, the letter may be accepted. */
-static int cmd_submit(const struct conf *c, const char *file)
+/* submit_over - the letter read from rd(ctx) (what names it in
+ * messages: a file or "standard input") over fd, a connection to the
+ * daemon (closed here): the request "submit", the daemon's "pipe" line
+ * with the write end of its pipe, the letter copied into the pipe,
+ * "end OCTETS", then the answer, shown (with the letter's name on
+ * standard output unless quiet). Messages start with "LABEL: ". No
+ * answer once "end" was sent: exit 70, the letter may be accepted. */
+static int submit_over(const struct conf *c, int fd, letter_read_fn *rd, void *ctx,
+	const char *what, const char *label, int quiet)
 {
-	char    outdir[PATH_MAX], err[RELAYD_ERRLEN], endl[48];
+	char    endl[48];
 	unsigned char b[64 * 1024];
-	const char *what = file != NULL && strcmp(file, "-") != 0 ? file : NULL;
-	int     in = 0, fd = -1, wfd = -1, rc = RX_TEMPFAIL, eno, cut = 0, end_sent = 0;
+	int     wfd = -1, rc = RX_TEMPFAIL, cut = 0, end_sent = 0;
 	struct buf first = BUF_INIT(CTL_LINE_MAX);
 	const char *d, *nl;
 	uint64_t total = 0;
@@ -476,21 +486,6 @@ static int cmd_submit(const struct conf *c, const char *file)
 	ssize_t n;
 	char   *ans, *rest;
 
-	if (what != NULL && (in = open(what, O_RDONLY | O_CLOEXEC)) < 0) {
-		fprintf(stderr, "mailctl: submit: open '%s': %s\n", what, strerror(errno));
-		return RX_OTHER;
-	}
-	if ((fd = ctl_connect(c, err, sizeof(err), &eno)) < 0) {
-		snprintf(outdir, sizeof(outdir), "%s/out", c->spool);
-		if (access(outdir, W_OK | X_OK) == 0)
-			rc = submit_drop(c, in, err);
-		else {
-			fprintf(stderr, "mailctl: submit: %s: the letter was not accepted (try again"
-			    " once the daemon runs)\n", err);
-			rc = IS_PERM(eno) ? RX_NOPERM : RX_TEMPFAIL;
-		}
-		goto out;
-	}
 	/* a daemon that stops reading the pipe (it refused the letter):
 	 * EPIPE, and its answer says why */
 	signal(SIGPIPE, SIG_IGN);
@@ -498,7 +493,7 @@ static int cmd_submit(const struct conf *c, const char *file)
 	 * read even when the request could not be written */
 	if ((send_full(fd, "submit\n", 7) < 0 && errno != EPIPE && errno != ECONNRESET)
 	    || recv_first(fd, &first, &wfd) < 0) {
-		fprintf(stderr, "mailctl: submit: ask '%s': %s\n", c->control, strerror(errno));
+		fprintf(stderr, "%s: ask '%s': %s\n", label, c->control, strerror(errno));
 		goto out;
 	}
 	d = first.len > 0 ? (const char *) buf_data(&first) : "";
@@ -509,24 +504,23 @@ static int cmd_submit(const struct conf *c, const char *file)
 		fd = -1;
 		ans = xasprintf("%.*s%s", (int) first.len, d, rest);
 		free(rest);
-		rc = submit_status(ans);
+		rc = submit_status(ans, quiet);
 		free(ans);
 		goto out;
 	}
 	/* the daemon reads its own pipe only (never a file system for us):
 	 * a FILE is copied into it too */
 	if (fstat(wfd, &ws) < 0 || !S_ISFIFO(ws.st_mode)) {
-		fprintf(stderr, "mailctl: submit: the daemon did not pass a pipe\n");
+		fprintf(stderr, "%s: the daemon did not pass a pipe\n", label);
 		rc = RX_OTHER;
 		goto out;
 	}
 	for (;;) {
-		if ((n = read(in, b, sizeof(b))) < 0 && errno == EINTR)
+		if ((n = rd(ctx, b, sizeof(b))) < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			/* no "end": the daemon drops what it read */
-			fprintf(stderr, "mailctl: submit: read '%s': %s\n", what ? what :
-			    "standard input", strerror(errno));
+			fprintf(stderr, "%s: read '%s': %s\n", label, what, strerror(errno));
 			rc = RX_OTHER;
 			goto out;
 		}
@@ -534,7 +528,7 @@ static int cmd_submit(const struct conf *c, const char *file)
 			break;
 		if (write_full(wfd, b, (size_t) n) < 0) {
 			if (errno != EPIPE) {
-				fprintf(stderr, "mailctl: submit: write to the daemon: %s\n",
+				fprintf(stderr, "%s: write to the daemon: %s\n", label,
 				    strerror(errno));
 				goto out;
 			}
@@ -558,13 +552,13 @@ static int cmd_submit(const struct conf *c, const char *file)
 	if (end_sent && !answer_came(ans)) {
 		/* the daemon had all it needed to commit the letter, and does
 		 * so even when nobody waits for the answer */
-		fprintf(stderr, "mailctl: submit: the connection to the daemon ended after the"
+		fprintf(stderr, "%s: the connection to the daemon ended after the"
 		    " whole letter (%llu octets) was sent, before its answer: the letter may have"
 		    " been accepted; look for it (mailctl trace, the journal's received lines)"
-		    " before submitting it again\n", (unsigned long long) total);
+		    " before submitting it again\n", label, (unsigned long long) total);
 		rc = RX_SOFTWARE;
 	} else
-		rc = submit_status(ans);
+		rc = submit_status(ans, quiet);
 	free(ans);
 out:
 	buf_release(&first);
@@ -572,9 +566,53 @@ out:
 		close(wfd);
 	if (fd >= 0)
 		close(fd);
+	return rc;
+}
+
+/* cmd_submit - submit [FILE], over the control socket (relay/submit.h,
+ * submit_over). When the daemon cannot be reached, the letter is
+ * dropped into out/ by those who may write there (exit 69), and kept by
+ * the others (exit 75, or 77 when the socket refused this user). */
+static int cmd_submit(const struct conf *c, const char *file)
+{
+	char    outdir[PATH_MAX], err[RELAYD_ERRLEN];
+	const char *what = file != NULL && strcmp(file, "-") != 0 ? file : NULL;
+	int     in = 0, fd, rc, eno;
+
+	if (what != NULL && (in = open(what, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "mailctl: submit: open '%s': %s\n", what, strerror(errno));
+		return RX_OTHER;
+	}
+	if ((fd = ctl_connect(c, err, sizeof(err), &eno)) < 0) {
+		snprintf(outdir, sizeof(outdir), "%s/out", c->spool);
+		if (access(outdir, W_OK | X_OK) == 0)
+			rc = submit_drop(c, in, err);
+		else {
+			fprintf(stderr, "mailctl: submit: %s: the letter was not accepted (try again"
+			    " once the daemon runs)\n", err);
+			rc = IS_PERM(eno) ? RX_NOPERM : RX_TEMPFAIL;
+		}
+	} else
+		rc = submit_over(c, fd, fd_read, &in, what ? what : "standard input",
+		    "mailctl: submit", 0);
 	if (in > 0)
 		close(in);
 	return rc;
+}
+
+/* ctl_submit_from - see ctl_ops.h */
+int ctl_submit_from(const struct conf *c, letter_read_fn *rd, void *ctx, const char *what,
+	const char *label, int quiet)
+{
+	char    err[RELAYD_ERRLEN];
+	int     fd, eno;
+
+	if ((fd = ctl_connect(c, err, sizeof(err), &eno)) < 0) {
+		fprintf(stderr, "%s: %s: the letter was not accepted (try again once the daemon"
+		    " runs)\n", label, err);
+		return IS_PERM(eno) ? RX_NOPERM : RX_TEMPFAIL;
+	}
+	return submit_over(c, fd, rd, ctx, what, label, quiet);
 }
 
 /* route_from - the relay rule's decision for a letter to a from the
@@ -864,6 +902,9 @@ int ctl_main(int argc, char **argv)
 		ctl_help(stdout);
 		return RX_OK;
 	}
+	/* its own options, exit codes and configuration search */
+	if (strcmp(cmd, "sendmail") == 0)
+		return sendmail_main(argc - optind + 1, argv + optind - 1, path);
 	pc = ctl_proto_find(cmd, strlen(cmd));
 	if (pc != NULL && (pc->flags & CTL_HIDDEN))
 		pc = NULL;

@@ -130,8 +130,23 @@ static char *notice_addressee(struct relayd *rd, const struct hdr *h, const char
 
 	if (owner != NULL)
 		return xstrdup(owner);
-	if (h == NULL || (a = hdr_originator(h, err, sizeof(err))) == NULL)
+	if (h == NULL)
 		return NULL;
+	/* the envelope sender an MTA gave (niftpmail-sendmail) before the
+	 * header's originator, as SMTP does; a null one gets no notice */
+	switch (notice_return_path(h, &a, err, sizeof(err))) {
+	case NOTICE_RP_NULL:
+		return NULL;
+	case NOTICE_RP_ADDR:
+		break;
+	case NOTICE_RP_BAD:
+		log_warn("notice: %s: the originator instead", err);
+		/* FALLTHROUGH */
+	default:
+		if ((a = hdr_originator(h, err, sizeof(err))) == NULL)
+			return NULL;
+		break;
+	}
 	r = route_resolve(rd->conf->routes, a, 0);
 	for (i = 0; i < route_result_count(r); i++)
 		if (route_result_get(r, i)->kind != ROUTE_FAIL)
@@ -139,7 +154,7 @@ static char *notice_addressee(struct relayd *rd, const struct hdr *h, const char
 	route_result_free(r);
 	if (ok)
 		s = addr_to_str(a);
-	else if ((rp = hdr_return_path(h, calling, err, sizeof(err))) != NULL) {
+	else if ((rp = hdr_return_path_for(h, a, calling, err, sizeof(err))) != NULL) {
 		s = addr_to_str(rp);
 		addr_free(rp);
 	}
@@ -233,9 +248,11 @@ void notices_report(struct relayd *rd, struct spool_txn *t, struct notice_report
 	if (fs->n == 0)
 		return;
 	about_open(rd, nr->state, nr->letter, &ab);
-	if (notice_is_notice(ab.h)) {
+	if (notice_no_return(ab.h)) {
+		/* no notice about a notice, nor to a null return path */
 		nr->dead = 1;
-		snprintf(nr->dead_reason, sizeof(nr->dead_reason), "failed notice: %s: %s",
+		snprintf(nr->dead_reason, sizeof(nr->dead_reason), "%s: %s: %s",
+		    notice_is_notice(ab.h) ? "failed notice" : "null return path",
 		    fs->items[0].rcpt, fs->items[0].reason ? fs->items[0].reason : "");
 		about_close(&ab);
 		return;
@@ -288,7 +305,7 @@ void notices_warn(struct relayd *rd, struct spool_txn *t, struct notice_report *
 
 	nr->nnames = 0;
 	about_open(rd, nr->state, nr->letter, &ab);
-	if (ab.h == NULL || notice_is_notice(ab.h)
+	if (ab.h == NULL || notice_no_return(ab.h)
 	    || (to = notice_addressee(rd, ab.h, nr->calling, NULL)) == NULL) {
 		about_close(&ab);
 		return;
@@ -316,7 +333,7 @@ void notices_ack(struct relayd *rd, struct spool_txn *t, struct notice_report *n
 	if (acks->n == 0)
 		return;
 	about_open(rd, nr->state, nr->letter, &ab);
-	if (ab.h == NULL || notice_is_notice(ab.h) || hdr_find(ab.h, HDR_ACK_TO, 0) < 0
+	if (ab.h == NULL || notice_no_return(ab.h) || hdr_find(ab.h, HDR_ACK_TO, 0) < 0
 	    || (a = hdr_mailbox(ab.h, HDR_ACK_TO, err, sizeof(err))) == NULL) {
 		about_close(&ab);
 		return;

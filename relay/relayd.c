@@ -61,6 +61,7 @@
 
 #include "niftp/ts.h"
 #include "relay/archive.h"
+#include "relay/chan_smtp.h"
 #include "relay/conf.h"
 #include "relay/ctl_server.h"
 #include "relay/peer.h"
@@ -557,6 +558,8 @@ int relayd_main(int argc, char **argv)
 		logging = 1;
 	if (how == PRIVS_ROOT)
 		log_warn("running as root: set [node] user (doc/mailrelayd.8, PRIVILEGES)");
+	/* libcurl's process-wide state (the smtp channel), before any thread */
+	chan_smtp_global_init();
 	if ((rd.loop = loop_new()) == NULL) {
 		log_error("create event loop: %s", strerror(errno));
 		goto out;

@@ -272,7 +272,7 @@ static const struct {
 	  "t.ini:5: [niftp] idle_hangup: bad duration 'soon' (want e.g. 30s, 10m, 4h, 5d)\n"
 	  "t.ini:6: [niftp] deflate: 'perhaps' is not yes or no\n" },
 	{ "[node]\nname = ucl\n[routes]\npss = nifpt tcp:1.2.3.4:5\n", 0,
-	  "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp or local)\n" },
+	  "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp, smtp or local)\n" },
 	{ "[node]\nname = ucl\nname = pss\n", 0,
 	  "t.ini:3: [node] name: duplicate key (first on line 2)\n" },
 	{ "[node]\nname = ucl\n[ROUTES]\nPss = niftp tcp:a:1\n[routes]\npss = niftp tcp:b:1\n", 0,
@@ -369,7 +369,7 @@ static const struct {
 	/* continuation lines: the key keeps its first line; later lines stay right */
 	{ "[node]\nname = ucl\n[routes]\ncambridge = niftp tcp:a:1, \\\n   niftp tcp:b:1\n"
 	  "pss = nifpt x\n", 0,
-	  "t.ini:6: [routes] pss: unknown channel 'nifpt' (want niftp or local)\n" },
+	  "t.ini:6: [routes] pss: unknown channel 'nifpt' (want niftp, smtp or local)\n" },
 	{ "[node]\nname = ucl\n[routes]\nUCL = niftp tcp:a:1\n", 1,
 	  "t.ini:4: warning: [routes] ucl: names this node: the route is never used\n" },
 	/* a value cut at ';' by iniparser (unquoted) */
@@ -494,7 +494,7 @@ static void test_check(void)
 	EXPECT_INT(conf_check("t.ini", fp), 1);
 	fclose(fp);
 	EXPECT_STR(out, "t.ini:5: warning: [x]: unknown section (ignored)\n"
-	    "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp or local)\n"
+	    "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp, smtp or local)\n"
 	    "t.ini: 1 error, 1 warning\n");
 	free(out);
 

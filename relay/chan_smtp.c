@@ -1,0 +1,1139 @@
+/*++
+ * NAME
+ *	chan_smtp 3
+ * SUMMARY
+ *	mailrelayd: the smtp channel (letters to an Internet relay host)
+ * SYNOPSIS
+ *	#include "relay/channel.h"
+ *	#include "relay/chan_smtp.h"
+ *
+ *	extern const struct channel_ops chan_smtp_ops;
+ * DESCRIPTION
+ *	Routes "HOST = smtp tcp:ADDR:PORT[, smtp ...]" name a relay host
+ *	(like Postfix's relayhost: no MX lookup). Each envelope (one copy of
+ *	a letter for one next hop) is one SMTP transaction: MAIL FROM, one
+ *	RCPT TO per recipient, DATA, the message. libcurl does the protocol;
+ *	its multi handle is driven by the node's event loop through the
+ *	socket interface (CURLMOPT_SOCKETFUNCTION maps curl's sockets to
+ *	loop fd watches, CURLMOPT_TIMERFUNCTION only arms a loop timer,
+ *	curl_multi_socket_action() runs from the loop's callbacks), so no
+ *	call blocks the loop. Connections stay in the multi handle's cache
+ *	and are reused per next hop; at most [smtp] max_per_hop (4)
+ *	transactions of a hop run at a time, and as many connections
+ *	(CURLMOPT_MAX_HOST_CONNECTIONS).
+ *
+ *	Before a transaction a worker reads the letter (relay/queue.h:
+ *	queue/NAME) and decides what it can: the envelope sender (the
+ *	header's Return-Path: when there is one, "<>" for a notice, else the
+ *	originator, Sender: or From:), the Received: line, and whether the
+ *	message can go at all. It cannot when a line is longer than 998
+ *	octets (RFC 5321 4.5.3.1.6) or holds an 8-bit octet or NUL: libcurl
+ *	7.88 never sends BODY=8BITMIME, and a 7-bit server may mangle such
+ *	text. Such a letter is refused (every recipient fails with the
+ *	reason, an NDN goes back) rather than converted: the letter format
+ *	(doc/mail-format.md) is 7-bit text, so only a letter from outside
+ *	can hold one, and a quoted-printable conversion would have to
+ *	rewrite MIME headers. Folding and conversion may come later.
+ *
+ *	The message is streamed from the letter file by the read callback
+ *	(no whole-letter buffer): the Received: line, then the stored header
+ *	and body with LF made CRLF; libcurl doubles leading dots. Every
+ *	address is checked with smtp_addr_ok() first (a CR or LF would
+ *	inject commands): a bad recipient fails alone, a bad sender fails the
+ *	copy.
+ *
+ *	Results. libcurl tells no result per RCPT (CURLOPT_MAIL_RCPT_ALLLOWFAILS
+ *	only lets the transaction go on): the channel rebuilds them from the
+ *	transcript that CURLOPT_DEBUGFUNCTION shows (relay/smtp_reply.h).
+ *	Per recipient: accepted and the message taken, forwarded; 5xx at
+ *	MAIL, RCPT, DATA or after the message, failed with the server's
+ *	text; anything else (4xx, no reply, a broken connection) deferred.
+ *	A hop whose current alternate cannot be reached (connection refused,
+ *	no greeting) moves on to its next alternate at once; when every
+ *	alternate failed the copy is deferred. The queue's journal gets the
+ *	outcome with the reply code and text; the text of the server's final
+ *	reply ("250 2.0.0 Ok: queued as 4XyZ") is the remote name, its
+ *	"queued as" id when it has one.
+ *
+ *	No saved state: an SMTP transaction cannot be resumed. A crash after
+ *	the server took the message and before the queue's result was
+ *	durable sends the letter again at the next start (SMTP cannot do
+ *	better; RFC 5321 6.1).
+ *
+ *	[smtp] keys: max_per_hop (4), tls = none|may|encrypt (STARTTLS;
+ *	none), ca_file, verify (yes), username and password_file (AUTH),
+ *	timeout (300 s, one server reply).
+ *--*/
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "mailchannel/addr.h"
+#include "mailchannel/hdr.h"
+#include "mailchannel/letter.h"
+#include "mailchannel/notice.h"
+#include "mailchannel/route.h"
+#include "relay/chan_smtp.h"
+#include "relay/channel.h"
+#include "relay/conf.h"
+#include "relay/queue.h"
+#include "relay/relayd.h"
+#include "relay/smtp_reply.h"
+#include "spool/spool.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/crash.h"
+#include "util/log.h"
+#include "util/loop.h"
+#include "util/strutil.h"
+#include "util/workq.h"
+
+#define SMTP_LINE_OCTETS	998	/* longest text line (RFC 5321 4.5.3.1.6) */
+#define SMTP_RECEIVED_MAX	600	/* the Received: line */
+#define SMTP_URL_MAX		400	/* smtp://HOST:PORT/NODE */
+#define SMTP_HOST_MAX		255
+#define SMTP_TIMEOUT_MS		(300 * 1000)
+#define SMTP_READ_CHUNK		(16 * 1024)	/* letter octets read at a time */
+#define SMTP_REMOTE_MAX		200	/* the remote name kept */
+
+struct shop;
+
+/* The channel. */
+struct chsmtp {
+	struct relayd *rd;
+	CURLM  *multi;
+	uint64_t timer;			/* the loop timer libcurl asked for, 0: none */
+	int	freeing;		/* curl_multi_cleanup runs: no new watches or timers */
+	struct shop *hops;
+	struct sxfer *xfers;		/* transactions in the multi handle */
+	unsigned nxfer;
+	unsigned nprep;			/* letters read on workers */
+	unsigned cur_per_hop;		/* CURLMOPT_MAX_HOST_CONNECTIONS as set */
+};
+
+/* A next hop: its envelopes waiting for a free transaction. */
+struct shop {
+	struct shop *next;
+	char   *name;
+	unsigned alt;			/* current alternate */
+	unsigned alt_fails;		/* consecutive unreachable alternates */
+	unsigned active;		/* preparations and transactions */
+	struct qenvq wait;
+};
+
+/* What the worker found in the letter. */
+struct sprep {
+	struct chsmtp *cs;
+	struct shop *h;
+	struct qenv *e;
+	char	path[PATH_MAX];
+	char	letter[SPOOL_NAMELEN];
+	char	node[SPOOL_NODEMAX + 1];
+	time_t	now;
+	/* results */
+	int	ok;			/* can be sent */
+	int	perm;			/* !ok: refused for good (else deferred) */
+	char	err[RELAYD_ERRLEN];
+	char   *sender;			/* NULL: the null sender */
+	uint64_t hoff;			/* the header's offset in the file */
+	char	received[SMTP_RECEIVED_MAX];
+};
+
+/* One SMTP transaction: one envelope to one alternate. */
+struct sxfer {
+	struct sxfer *next, *prev;	/* cs->xfers, while in the multi handle */
+	int	added;
+	struct chsmtp *cs;
+	struct shop *h;
+	struct qenv *e;
+	CURL   *easy;
+	struct curl_slist *rcpts;
+	struct smtp_tx *tx;
+	size_t *map;			/* map[i]: envelope recipient of the i-th RCPT */
+	size_t	nmap;
+	char  **bad;			/* per envelope recipient: why it cannot go, or NULL */
+	char   *sender;
+	char	addr[SMTP_URL_MAX];	/* the alternate ("tcp:HOST:PORT") */
+	char	url[SMTP_URL_MAX];
+	char	errbuf[CURL_ERROR_SIZE];
+	/* the message stream */
+	int	fd;
+	uint64_t off;			/* next file offset to read */
+	char	pre[SMTP_RECEIVED_MAX];
+	size_t	prelen, preoff;
+	unsigned char in[SMTP_READ_CHUNK];
+	size_t	ilen, ipos;
+	int	last_cr;		/* the last octet given was CR */
+	int	pend_lf;		/* a LF is owed (its CR went out last) */
+	char	ioerr[RELAYD_ERRLEN];	/* reading the letter failed */
+};
+
+static void hop_pump(struct chsmtp *cs, struct shop *h);
+
+/* --- settings ---------------------------------------------------------------- */
+
+static struct chan_smtp_settings settings(const struct chsmtp *cs)
+{
+	const struct chan_smtp_settings *st = cs->rd->conf->chconf[ROUTE_CH_SMTP];
+	struct chan_smtp_settings def;
+
+	if (st != NULL)
+		return *st;
+	memset(&def, 0, sizeof(def));
+	def.max_per_hop = CHAN_SMTP_PER_HOP;
+	def.verify = 1;
+	def.timeout_ms = SMTP_TIMEOUT_MS;
+	return def;
+}
+
+/* --- route addresses --------------------------------------------------------------- */
+
+/* split_addr - "tcp:HOST:PORT" (as made by chan_smtp_addr_norm) into host
+ * (without brackets) and port; 0 or -1 */
+static int split_addr(const char *in, char *host, size_t hlen, unsigned *port, char *err,
+	size_t errlen)
+{
+	const char *p = in, *h, *he, *colon;
+	uint64_t n = CHAN_SMTP_PORT;
+	size_t  len;
+
+	if (strncmp(p, "tcp:", 4) == 0)
+		p += 4;
+	if (*p == '[') {
+		h = p + 1;
+		if ((he = strchr(h, ']')) == NULL) {
+			snprintf(err, errlen, "smtp address '%.80s': no ']'", in);
+			return -1;
+		}
+		colon = he[1] == ':' ? he + 1 : NULL;
+		if (he[1] != '\0' && colon == NULL) {
+			snprintf(err, errlen, "smtp address '%.80s': junk after ']'", in);
+			return -1;
+		}
+	} else {
+		h = p;
+		colon = strrchr(p, ':');
+		he = colon ? colon : p + strlen(p);
+		if (colon != NULL && memchr(p, ':', (size_t) (colon - p)) != NULL) {
+			snprintf(err, errlen, "smtp address '%.80s': put an IPv6 address in []",
+			    in);
+			return -1;
+		}
+	}
+	len = (size_t) (he - h);
+	if (len == 0 || len >= hlen || len > SMTP_HOST_MAX) {
+		snprintf(err, errlen, "smtp address '%.80s': %s host", in,
+		    len == 0 ? "no" : "too long a");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char) h[i];
+
+		if (!(isalnum(c) || c == '.' || c == '-' || (c == ':' && *p == '['))) {
+			snprintf(err, errlen, "smtp address '%.80s': bad host", in);
+			return -1;
+		}
+	}
+	if (colon != NULL && str_to_u64(colon + 1, 1, 65535, &n) < 0) {
+		snprintf(err, errlen, "smtp address '%.80s': bad port", in);
+		return -1;
+	}
+	memcpy(host, h, len);
+	host[len] = '\0';
+	*port = (unsigned) n;
+	return 0;
+}
+
+char *chan_smtp_addr_norm(const char *in, char *err, size_t errlen)
+{
+	char    host[SMTP_HOST_MAX + 1];
+	unsigned port;
+
+	if (split_addr(in, host, sizeof(host), &port, err, errlen) < 0)
+		return NULL;
+	if (strchr(host, ':') != NULL)
+		return xasprintf("tcp:[%s]:%u", host, port);
+	return xasprintf("tcp:%s:%u", host, port);
+}
+
+void chan_smtp_global_init(void)
+{
+	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	if (rc != CURLE_OK)
+		log_fatal(1, "libcurl: curl_global_init: %s", curl_easy_strerror(rc));
+}
+
+/* --- results ---------------------------------------------------------------------- */
+
+static struct shop *hop_find(struct chsmtp *cs, const char *name)
+{
+	struct shop *h;
+
+	for (h = cs->hops; h != NULL; h = h->next)
+		if (strcmp(h->name, name) == 0)
+			return h;
+	h = xcalloc(1, sizeof(*h));
+	h->name = xstrdup(name);
+	h->next = cs->hops;
+	cs->hops = h;
+	return h;
+}
+
+/* all_result - every pending recipient of e has the same outcome */
+static void all_result(struct chsmtp *cs, struct qenv *e, enum qoutcome what,
+	const char *reason)
+{
+	struct qresult r;
+
+	memset(&r, 0, sizeof(r));
+	r.all = what;
+	r.reason = reason;
+	queue_result(cs->rd->q, e, &r);
+}
+
+/* remote_name - the far server's id from its final reply text: the word
+ * after "queued as", else the whole first line (bounded) */
+static void remote_name(const char *text, char *dst, size_t len)
+{
+	const char *p = text, *q;
+	size_t  n;
+
+	for (q = text; *q; q++)
+		if (strncasecmp(q, "queued as ", 10) == 0) {
+			p = q + 10;
+			while (*p == ' ')
+				p++;
+			for (n = 0; p[n] && p[n] != ' ' && p[n] != '\n' && p[n] != ';'; n++)
+				;
+			if (n > 0)
+				goto copy;
+			p = text;
+			break;
+		}
+	for (n = 0; p[n] && p[n] != '\n'; n++)
+		;
+copy:
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+}
+
+/* reply_reason - "CODE TEXT" of a reply, or what curl said when none came */
+static void reply_reason(struct sxfer *x, int code, const char *text, CURLcode res,
+	char *dst, size_t len)
+{
+	const char *ce = x->errbuf[0] ? x->errbuf : curl_easy_strerror(res);
+
+	if (code != 0)
+		snprintf(dst, len, "%s (%s) said: %d %s", x->h->name, x->addr, code,
+		    text ? text : "");
+	else if (res != CURLE_OK)
+		snprintf(dst, len, "%s (%s): %s", x->h->name, x->addr, ce);
+	else
+		snprintf(dst, len, "%s (%s): no reply", x->h->name, x->addr);
+	/* multi-line replies: one line in the journal and the NDN */
+	for (char *p = dst; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+}
+
+static void xfer_free(struct sxfer *x)
+{
+	if (x->added) {
+		/* out of the list (the caller took it out of the multi handle) */
+		if (x->prev != NULL)
+			x->prev->next = x->next;
+		else
+			x->cs->xfers = x->next;
+		if (x->next != NULL)
+			x->next->prev = x->prev;
+	}
+	if (x->easy != NULL)
+		curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->rcpts);
+	smtp_tx_free(x->tx);
+	if (x->bad != NULL)
+		for (size_t i = 0; i < x->e->nrcpts; i++)
+			free(x->bad[i]);
+	free(x->bad);
+	free(x->map);
+	free(x->sender);
+	if (x->fd >= 0)
+		close(x->fd);
+	free(x);
+}
+
+/* unreachable - the transaction never reached a server's greeting */
+static int unreachable(const struct sxfer *x, CURLcode res)
+{
+	if (smtp_tx_code(x->tx, SMTP_GREETING, NULL) != 0
+	    || smtp_tx_code(x->tx, SMTP_MAIL, NULL) != 0)
+		return 0;
+	return res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST
+	    || res == CURLE_OPERATION_TIMEDOUT || res == CURLE_RECV_ERROR
+	    || res == CURLE_GOT_NOTHING || res == CURLE_SEND_ERROR;
+}
+
+/* xfer_done - libcurl finished x with res: answer the queue */
+static void xfer_done(struct sxfer *x, CURLcode res)
+{
+	struct chsmtp *cs = x->cs;
+	struct shop *h = x->h;
+	struct qenv *e = x->e;
+	const struct route_hop *rh;
+	struct qrcpt_result *out;
+	struct qresult r;
+	char  **why;
+	char    remote[SMTP_REMOTE_MAX], final[SMTP_REPLY_TEXT_MAX + 16];
+	const char *kv[2], *ftext = NULL;
+	int     fcode, sent = 0;
+	size_t  i;
+
+	h->active--;
+	cs->nxfer--;
+	if (res != CURLE_OK && unreachable(x, res)
+	    && (rh = route_table_hop_by_name(cs->rd->conf->routes, h->name)) != NULL) {
+		h->alt_fails++;
+		h->alt = (h->alt + 1) % (unsigned) rh->nalts;
+		if (h->alt_fails < rh->nalts) {
+			log_info("'%s' to %s: %s unreachable (%s): next alternate", e->l->name,
+			    h->name, x->addr, x->errbuf[0] ? x->errbuf : curl_easy_strerror(res));
+			xfer_free(x);
+			qenvq_add(&h->wait, e);
+			return;
+		}
+		h->alt_fails = 0;
+	} else if (smtp_tx_code(x->tx, SMTP_GREETING, NULL) != 0
+	    || smtp_tx_code(x->tx, SMTP_MAIL, NULL) != 0)
+		h->alt_fails = 0;
+
+	out = xcalloc(e->nrcpts ? e->nrcpts : 1, sizeof(*out));
+	why = xcalloc(e->nrcpts ? e->nrcpts : 1, sizeof(*why));
+	for (i = 0; i < e->nrcpts; i++)
+		out[i].what = e->rcpts[i].done ? QOUT_SKIP : QOUT_DEFER;
+	for (i = 0; i < e->nrcpts; i++)
+		if (x->bad[i] != NULL) {
+			out[i].what = QOUT_FAIL;
+			out[i].reason = x->bad[i];
+		}
+	if (x->ioerr[0])
+		log_warn("'%s' to %s: %s", e->l->name, h->name, x->ioerr);
+	for (i = 0; i < x->nmap; i++) {
+		size_t  k = x->map[i];
+		int     code = 0;
+		const char *text = NULL;
+		enum smtp_outcome o = smtp_tx_outcome(x->tx, i, &code, &text);
+		char    rs[QUEUE_REASON_MAX];
+
+		if (o == SMTP_SENT && res == CURLE_OK) {
+			out[k].what = QOUT_DONE;
+			sent++;
+			continue;
+		}
+		if (x->ioerr[0])
+			snprintf(rs, sizeof(rs), "%s", x->ioerr);
+		else
+			reply_reason(x, code, text, res, rs, sizeof(rs));
+		why[k] = xstrdup(rs);
+		out[k].reason = why[k];
+		/* a 2xx after the message with a curl error (the read failed):
+		 * the server took what it got; defer, never fail, on our side */
+		out[k].what = o == SMTP_FAIL ? QOUT_FAIL : QOUT_DEFER;
+	}
+	fcode = smtp_tx_code(x->tx, SMTP_FINAL, &ftext);
+	remote[0] = '\0';
+	if (sent > 0 && ftext != NULL)
+		remote_name(ftext, remote, sizeof(remote));
+	snprintf(final, sizeof(final), "%d %s", fcode, ftext ? ftext : "");
+	for (char *p = final; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	log_info("'%s' to %s (%s): %d forwarded of %zu%s%s", e->l->name, h->name, x->addr,
+	    sent, x->nmap, fcode ? ", " : "", fcode ? final : "");
+	crash_point("relay-smtp-after-final-before-journal");
+	memset(&r, 0, sizeof(r));
+	r.rcpt = out;
+	r.nrcpt = e->nrcpts;
+	r.remote = remote[0] ? remote : NULL;
+	r.via = x->addr;
+	kv[0] = "reply";
+	kv[1] = final;
+	r.kv = kv;
+	r.nkv = fcode ? 1 : 0;
+	xfer_free(x);
+	queue_result(cs->rd->q, e, &r);
+	for (i = 0; i < e->nrcpts; i++)
+		free(why[i]);
+	free(why);
+	free(out);
+}
+
+/* --- libcurl's multi socket interface on the loop ------------------------------- */
+
+static void check_done(struct chsmtp *cs)
+{
+	struct shop *h;
+	CURLMsg *m;
+	int     left, any = 0;
+
+	while ((m = curl_multi_info_read(cs->multi, &left)) != NULL) {
+		struct sxfer *x = NULL;
+		CURL   *easy = m->easy_handle;
+		CURLcode res = m->data.result;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		(void) curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &x);
+		(void) curl_multi_remove_handle(cs->multi, easy);
+		if (x != NULL)
+			xfer_done(x, res);
+		any = 1;
+	}
+	if (any)
+		for (h = cs->hops; h != NULL; h = h->next)
+			hop_pump(cs, h);
+}
+
+static void on_fd(struct loop *loop, int fd, int mask, void *arg)
+{
+	struct chsmtp *cs = arg;
+	int     ev = 0, running;
+
+	(void) loop;
+	if (mask & LOOP_READ)
+		ev |= CURL_CSELECT_IN;
+	if (mask & LOOP_WRITE)
+		ev |= CURL_CSELECT_OUT;
+	(void) curl_multi_socket_action(cs->multi, fd, ev, &running);
+	check_done(cs);
+}
+
+static void on_timer(struct loop *loop, void *arg)
+{
+	struct chsmtp *cs = arg;
+	int     running;
+
+	(void) loop;
+	cs->timer = 0;
+	(void) curl_multi_socket_action(cs->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(cs);
+}
+
+/* sock_cb - libcurl tells which socket to watch for what */
+static int sock_cb(CURL *easy, curl_socket_t s, int what, void *clientp, void *socketp)
+{
+	struct chsmtp *cs = clientp;
+	int     mask = 0;
+
+	(void) easy;
+	(void) socketp;
+	if (what == CURL_POLL_REMOVE) {
+		loop_fd_del(cs->rd->loop, s);
+		return 0;
+	}
+	if (cs->freeing)
+		return 0;
+	if (what & CURL_POLL_IN)
+		mask |= LOOP_READ;
+	if (what & CURL_POLL_OUT)
+		mask |= LOOP_WRITE;
+	if (loop_fd_set(cs->rd->loop, s, mask, on_fd, cs) < 0) {
+		log_error("smtp: watch socket %d: %s", (int) s, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* timer_cb - libcurl wants to be called after timeout_ms (-1: never):
+ * only arm the loop's timer (libcurl must not be called from here) */
+static int timer_cb(CURLM *multi, long timeout_ms, void *clientp)
+{
+	struct chsmtp *cs = clientp;
+
+	(void) multi;
+	if (cs->freeing)
+		return 0;
+	loop_timer_del(cs->rd->loop, cs->timer);
+	cs->timer = 0;
+	if (timeout_ms >= 0)
+		cs->timer = loop_timer_add(cs->rd->loop, timeout_ms, on_timer, cs);
+	return 0;
+}
+
+/* debug_cb - the transcript, for the reply parser; nothing else is kept
+ * (AUTH lines carry credentials) */
+static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size, void *arg)
+{
+	struct sxfer *x = arg;
+
+	(void) easy;
+	if (type != CURLINFO_HEADER_OUT && type != CURLINFO_HEADER_IN)
+		return 0;
+	/* on a cached connection the transcript starts with our MAIL FROM:
+	 * the parser pairs its reply with it (no greeting) */
+	smtp_tx_feed(x->tx, type == CURLINFO_HEADER_OUT, data, size);
+	return 0;
+}
+
+/* read_cb - the message: the Received: line, then the letter from its
+ * header on, LF made CRLF (a CRLF in the file stays as it is) */
+static size_t read_cb(char *ptr, size_t size, size_t nitems, void *arg)
+{
+	struct sxfer *x = arg;
+	size_t  room = size * nitems, out = 0;
+
+	if (x->ioerr[0])
+		return CURL_READFUNC_ABORT;
+	if (x->pend_lf && room > 0) {
+		ptr[out++] = '\n';
+		x->pend_lf = 0;
+	}
+	while (x->preoff < x->prelen && out < room)
+		ptr[out++] = x->pre[x->preoff++];
+	while (out < room) {
+		unsigned char c;
+
+		if (x->ipos == x->ilen) {
+			ssize_t n;
+
+			crash_point("relay-smtp-mid-data");
+			do
+				n = pread(x->fd, x->in, sizeof(x->in), (off_t) x->off);
+			while (n < 0 && errno == EINTR);
+			if (n < 0) {
+				snprintf(x->ioerr, sizeof(x->ioerr), "read 'queue/%s': %s",
+				    x->e->l->name, strerror(errno));
+				return CURL_READFUNC_ABORT;
+			}
+			if (n == 0)
+				break;
+			x->off += (uint64_t) n;
+			x->ilen = (size_t) n;
+			x->ipos = 0;
+		}
+		c = x->in[x->ipos++];
+		if (c == '\n' && !x->last_cr) {
+			ptr[out++] = '\r';
+			if (out == room) {
+				x->pend_lf = 1;
+				x->last_cr = 0;
+				break;
+			}
+		}
+		ptr[out++] = (char) c;
+		x->last_cr = c == '\r';
+	}
+	return out;
+}
+
+/* --- preparing a transaction (on a worker) ---------------------------------------- */
+
+/* sender_of - the envelope sender of a letter with header h: NULL for
+ * the null sender, else new memory; -1 with err */
+static int sender_of(const struct hdr *h, char **out, char *err, size_t errlen)
+{
+	char   *rp = hdr_get(h, "Return-Path");
+	struct addr *a;
+
+	*out = NULL;
+	if (rp != NULL) {
+		char   *p = str_trim(rp);
+		size_t  n = strlen(p);
+
+		if (n >= 2 && p[0] == '<' && p[n - 1] == '>') {
+			p[n - 1] = '\0';
+			p++;
+		}
+		if (*p == '\0') {
+			free(rp);
+			return 0;	/* <>: an Internet bounce */
+		}
+		a = addr_parse(p, strlen(p), err, errlen);
+		free(rp);
+		if (a == NULL)
+			return -1;
+	} else if (notice_is_notice(h))
+		return 0;		/* no notice about a notice */
+	else if ((a = hdr_originator(h, err, errlen)) == NULL)
+		return -1;
+	*out = addr_to_str(a);
+	addr_free(a);
+	return 0;
+}
+
+/* scan - the message part of the letter (from off) holds nothing an SMTP
+ * server without 8BITMIME could mangle; 0 or -1 with err */
+static int scan(int fd, uint64_t off, const char *letter, char *err, size_t errlen)
+{
+	unsigned char b[64 * 1024];
+	unsigned long line = 1;
+	size_t  col = 0;
+	ssize_t n;
+
+	for (;; off += (uint64_t) n) {
+		n = pread(fd, b, sizeof(b), (off_t) off);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n < 0) {
+			snprintf(err, errlen, "read 'queue/%s': %s", letter, strerror(errno));
+			return -2;
+		}
+		if (n == 0)
+			return 0;
+		for (ssize_t i = 0; i < n; i++) {
+			unsigned char c = b[i];
+
+			if (c == '\n') {
+				line++;
+				col = 0;
+				continue;
+			}
+			if (c != '\r')
+				col++;
+			if (c >= 0x80 || c == '\0') {
+				snprintf(err, errlen, "message line %lu holds %s: the smtp channel"
+				    " sends 7-bit text only", line, c ? "an 8-bit octet" : "a NUL");
+				return -1;
+			}
+			if (col > SMTP_LINE_OCTETS) {
+				snprintf(err, errlen, "message line %lu is longer than %d octets"
+				    " (RFC 5321)", line, SMTP_LINE_OCTETS);
+				return -1;
+			}
+		}
+	}
+}
+
+static void prep_work(void *arg)
+{
+	struct sprep *p = arg;
+	struct letter *lt = NULL;
+	char  **via = NULL, date[HDR_DATE_LEN];
+	int     fd, rc;
+
+	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(p->err, sizeof(p->err), "open 'queue/%s': %s", p->letter,
+		    strerror(errno));
+		return;
+	}
+	if ((lt = letter_open_fd(fd, NULL, p->err, sizeof(p->err))) == NULL)
+		goto out;
+	p->hoff = letter_hdr_offset(lt);
+	if (sender_of(letter_hdr(lt), &p->sender, p->err, sizeof(p->err)) < 0) {
+		p->perm = 1;
+		goto out;
+	}
+	if (p->sender != NULL && smtp_addr_ok(p->sender, p->err, sizeof(p->err)) < 0) {
+		p->perm = 1;
+		goto out;
+	}
+	if ((rc = scan(fd, p->hoff, p->letter, p->err, sizeof(p->err))) < 0) {
+		p->perm = rc == -1;
+		goto out;
+	}
+	via = hdr_via_hosts(letter_hdr(lt), NULL);
+	if (hdr_date(p->now, date, sizeof(date)) == 0)
+		date[0] = '\0';
+	snprintf(p->received, sizeof(p->received),
+	    "Received: from %s by %s (niftpmail) id %s;\r\n\t%s\r\n",
+	    via && via[0] ? via[0] : p->node, p->node, p->letter, date);
+	p->ok = 1;
+out:
+	hdr_strv_free(via);
+	if (lt)
+		letter_free(lt);
+	close(fd);
+}
+
+static void xfer_start(struct chsmtp *cs, struct sprep *p);
+
+static void prep_done(void *arg)
+{
+	struct sprep *p = arg;
+	struct chsmtp *cs = p->cs;
+
+	cs->nprep--;
+	cs->rd->jobs--;
+	if (!p->ok) {
+		p->h->active--;
+		log_warn("'%s' to %s: %s", p->letter, p->h->name, p->err);
+		all_result(cs, p->e, p->perm ? QOUT_FAIL : QOUT_DEFER, p->err);
+		hop_pump(cs, p->h);
+	} else
+		xfer_start(cs, p);
+	free(p->sender);
+	free(p);
+}
+
+/* --- a transaction ------------------------------------------------------------------- */
+
+static void xfer_setopts(struct chsmtp *cs, struct sxfer *x)
+{
+	struct chan_smtp_settings st = settings(cs);
+	CURL   *c = x->easy;
+
+	(void) curl_easy_setopt(c, CURLOPT_URL, x->url);
+	(void) curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp");
+	(void) curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	(void) curl_easy_setopt(c, CURLOPT_PRIVATE, (char *) x);
+	(void) curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
+	if (x->sender != NULL)
+		(void) curl_easy_setopt(c, CURLOPT_MAIL_FROM, x->sender);
+	(void) curl_easy_setopt(c, CURLOPT_MAIL_RCPT, x->rcpts);
+	(void) curl_easy_setopt(c, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
+	(void) curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	(void) curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+	(void) curl_easy_setopt(c, CURLOPT_READDATA, x);
+	(void) curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+	(void) curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
+	(void) curl_easy_setopt(c, CURLOPT_DEBUGDATA, x);
+	(void) curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long) (cs->rd->conf->connect_timeout_ms > 0 ? cs->rd->conf->connect_timeout_ms
+	    : 10000));
+	(void) curl_easy_setopt(c, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+	    (long) ((st.timeout_ms + 999) / 1000));
+	if (st.tls != CHAN_SMTP_TLS_NONE) {
+		(void) curl_easy_setopt(c, CURLOPT_USE_SSL, st.tls == CHAN_SMTP_TLS_ENCRYPT
+		    ? (long) CURLUSESSL_ALL : (long) CURLUSESSL_TRY);
+		if (st.ca_file != NULL)
+			(void) curl_easy_setopt(c, CURLOPT_CAINFO, st.ca_file);
+		(void) curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, st.verify ? 1L : 0L);
+		(void) curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, st.verify ? 2L : 0L);
+	}
+	if (st.username != NULL) {
+		(void) curl_easy_setopt(c, CURLOPT_USERNAME, st.username);
+		(void) curl_easy_setopt(c, CURLOPT_PASSWORD, st.password ? st.password : "");
+	}
+}
+
+/* xfer_start - the letter can go: one transaction to h's current
+ * alternate. Recipients that cannot go fail alone; with none left the
+ * copy is answered at once. */
+static void xfer_start(struct chsmtp *cs, struct sprep *p)
+{
+	struct qenv *e = p->e;
+	struct shop *h = p->h;
+	const struct route_hop *rh;
+	struct sxfer *x;
+	char    host[SMTP_HOST_MAX + 1], why[RELAYD_ERRLEN];
+	unsigned port;
+	CURLMcode mc;
+	size_t  i;
+
+	rh = route_table_hop_by_name(cs->rd->conf->routes, h->name);
+	if (rh == NULL || rh->nalts == 0 || rh->alts[0].channel != ROUTE_CH_SMTP) {
+		h->active--;
+		all_result(cs, e, QOUT_DEFER, "no smtp route for this next hop in the"
+		    " configuration");
+		return;
+	}
+	if (h->alt >= rh->nalts)
+		h->alt = 0;
+	x = xcalloc(1, sizeof(*x));
+	x->cs = cs;
+	x->h = h;
+	x->e = e;
+	x->fd = -1;
+	str_copy(x->addr, rh->alts[h->alt].addr, sizeof(x->addr));
+	if (split_addr(x->addr, host, sizeof(host), &port, why, sizeof(why)) < 0)
+		goto defer;
+	snprintf(x->url, sizeof(x->url), strchr(host, ':') ? "smtp://[%s]:%u/%s"
+	    : "smtp://%s:%u/%s", host, port, cs->rd->conf->name);
+	x->bad = xcalloc(e->nrcpts ? e->nrcpts : 1, sizeof(char *));
+	x->map = xcalloc(e->nrcpts ? e->nrcpts : 1, sizeof(size_t));
+	for (i = 0; i < e->nrcpts; i++) {
+		char    rb[SMTP_ADDR_MAX + 8];
+
+		if (e->rcpts[i].done)
+			continue;
+		if (smtp_addr_ok(e->rcpts[i].addr, why, sizeof(why)) < 0) {
+			x->bad[i] = xasprintf("not sent by smtp: %s", why);
+			continue;
+		}
+		snprintf(rb, sizeof(rb), "<%s>", e->rcpts[i].addr);
+		x->rcpts = curl_slist_append(x->rcpts, rb);
+		if (x->rcpts == NULL)
+			log_panic("smtp: curl_slist_append: out of memory");
+		x->map[x->nmap++] = i;
+	}
+	if (p->sender != NULL)
+		x->sender = xasprintf("<%s>", p->sender);
+	str_copy(x->pre, p->received, sizeof(x->pre));
+	x->prelen = strlen(x->pre);
+	x->off = p->hoff;
+	x->tx = smtp_tx_new();
+	if (x->nmap == 0) {
+		/* nothing to send: the bad ones fail */
+		cs->nxfer++;
+		xfer_done(x, CURLE_OK);
+		return;
+	}
+	if ((x->fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(why, sizeof(why), "open 'queue/%s': %s", p->letter, strerror(errno));
+		goto defer;
+	}
+	if ((x->easy = curl_easy_init()) == NULL) {
+		snprintf(why, sizeof(why), "libcurl: curl_easy_init failed");
+		goto defer;
+	}
+	xfer_setopts(cs, x);
+	if ((mc = curl_multi_add_handle(cs->multi, x->easy)) != CURLM_OK) {
+		snprintf(why, sizeof(why), "libcurl: curl_multi_add_handle: %s",
+		    curl_multi_strerror(mc));
+		goto defer;
+	}
+	x->added = 1;
+	x->next = cs->xfers;
+	if (cs->xfers != NULL)
+		cs->xfers->prev = x;
+	cs->xfers = x;
+	cs->nxfer++;
+	return;
+defer:
+	h->active--;
+	log_warn("'%s' to %s: %s", e->l->name, h->name, why);
+	xfer_free(x);
+	all_result(cs, e, QOUT_DEFER, why);
+}
+
+/* hop_pump - start what the hop's limit allows */
+static void hop_pump(struct chsmtp *cs, struct shop *h)
+{
+	struct relayd *rd = cs->rd;
+	struct qenv *e;
+
+	if (rd->stopping)
+		return;
+	while ((e = h->wait.head) != NULL && h->active < settings(cs).max_per_hop) {
+		struct sprep *p = xcalloc(1, sizeof(*p));
+
+		qenvq_del(e);
+		h->active++;
+		p->cs = cs;
+		p->h = h;
+		p->e = e;
+		p->now = time(NULL);
+		str_copy(p->letter, e->l->name, sizeof(p->letter));
+		str_copy(p->node, rd->conf->name, sizeof(p->node));
+		spool_path(rd->sp, SPOOL_QUEUE, e->l->name, p->path, sizeof(p->path));
+		cs->nprep++;
+		rd->jobs++;
+		workq_submit(rd->wq, prep_work, prep_done, p);
+	}
+}
+
+/* --- the channel interface ----------------------------------------------------------- */
+
+static void set_limits(struct chsmtp *cs)
+{
+	unsigned n = settings(cs).max_per_hop;
+
+	if (n == cs->cur_per_hop)
+		return;
+	cs->cur_per_hop = n;
+	(void) curl_multi_setopt(cs->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) n);
+}
+
+static void *smtp_init(struct relayd *rd, char *err, size_t errlen)
+{
+	struct chsmtp *cs = xcalloc(1, sizeof(*cs));
+
+	cs->rd = rd;
+	if ((cs->multi = curl_multi_init()) == NULL) {
+		snprintf(err, errlen, "smtp: libcurl: curl_multi_init failed");
+		free(cs);
+		return NULL;
+	}
+	(void) curl_multi_setopt(cs->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	(void) curl_multi_setopt(cs->multi, CURLMOPT_SOCKETDATA, cs);
+	(void) curl_multi_setopt(cs->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	(void) curl_multi_setopt(cs->multi, CURLMOPT_TIMERDATA, cs);
+	set_limits(cs);
+	return cs;
+}
+
+static void smtp_reload(void *self)
+{
+	set_limits(self);
+}
+
+static void smtp_start(void *self, struct qenv *e)
+{
+	struct chsmtp *cs = self;
+	struct shop *h = hop_find(cs, e->hop);
+
+	qenvq_add(&h->wait, e);
+	hop_pump(cs, h);
+}
+
+static int smtp_busy(const void *self)
+{
+	const struct chsmtp *cs = self;
+
+	return cs->nxfer > 0 || cs->nprep > 0;
+}
+
+static void smtp_stop(void *self, int now)
+{
+	struct chsmtp *cs = self;
+	struct sxfer *x;
+
+	if (!now)
+		return;		/* transactions finish on their own */
+	/* cut them: each copy is deferred (a server discards a transaction
+	 * that lacks its final ".") */
+	while ((x = cs->xfers) != NULL) {
+		(void) curl_multi_remove_handle(cs->multi, x->easy);
+		xfer_done(x, CURLE_ABORTED_BY_CALLBACK);
+	}
+}
+
+static void smtp_free(void *self)
+{
+	struct chsmtp *cs = self;
+	struct shop *h;
+
+	if (cs == NULL)
+		return;
+	loop_timer_del(cs->rd->loop, cs->timer);
+	cs->timer = 0;
+	cs->freeing = 1;
+	/* closes the cached connections (QUIT) */
+	(void) curl_multi_cleanup(cs->multi);
+	while ((h = cs->hops) != NULL) {
+		while (h->wait.head != NULL)
+			qenvq_del(h->wait.head);
+		cs->hops = h->next;
+		free(h->name);
+		free(h);
+	}
+	free(cs);
+}
+
+/* --- configuration ---------------------------------------------------------------- */
+
+static const char *const smtp_keys[] = { "max_per_hop", "tls", "ca_file", "verify",
+	"username", "password_file", "timeout", NULL };
+
+/* read_secret - the first line of path (new memory), or NULL with err */
+static char *read_secret(const char *path, char *err, size_t errlen)
+{
+	char    b[CHAN_SMTP_SECRET_MAX + 2];
+	ssize_t n;
+	size_t  len = 0;
+	int     fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		snprintf(err, errlen, "open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	while (len < sizeof(b) - 1) {
+		n = read(fd, b + len, sizeof(b) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "read '%s': %s", path, strerror(errno));
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t) n;
+	}
+	close(fd);
+	b[len] = '\0';
+	b[strcspn(b, "\r\n")] = '\0';
+	if (strlen(b) > CHAN_SMTP_SECRET_MAX) {
+		snprintf(err, errlen, "'%s': password longer than %d octets", path,
+		    CHAN_SMTP_SECRET_MAX);
+		return NULL;
+	}
+	return xstrdup(b);
+}
+
+static void smtp_conf_free(void *cfg)
+{
+	struct chan_smtp_settings *st = cfg;
+
+	if (st == NULL)
+		return;
+	free(st->ca_file);
+	free(st->username);
+	if (st->password != NULL) {
+		memset(st->password, 0, strlen(st->password));
+		free(st->password);
+	}
+	free(st);
+}
+
+/* smtp_conf_load - the [smtp] section (absent: the defaults) */
+static void *smtp_conf_load(struct conf_sect *s)
+{
+	struct chan_smtp_settings *st = xcalloc(1, sizeof(*st));
+	const char *v;
+	char    err[RELAYD_ERRLEN];
+	uint64_t n;
+
+	st->max_per_hop = CHAN_SMTP_PER_HOP;
+	st->verify = 1;
+	st->timeout_ms = SMTP_TIMEOUT_MS;
+	if (conf_sect_num(s, "max_per_hop", 1, 64, &n) > 0)
+		st->max_per_hop = (unsigned) n;
+	(void) conf_sect_bool(s, "verify", &st->verify);
+	(void) conf_sect_dur(s, "timeout", 1000, 3600 * 1000, &st->timeout_ms);
+	if ((v = conf_sect_str(s, "tls")) != NULL) {
+		if (str_ieq(v, "none"))
+			st->tls = CHAN_SMTP_TLS_NONE;
+		else if (str_ieq(v, "may"))
+			st->tls = CHAN_SMTP_TLS_MAY;
+		else if (str_ieq(v, "encrypt"))
+			st->tls = CHAN_SMTP_TLS_ENCRYPT;
+		else
+			conf_sect_err(s, "tls", "'%.40s' is not none, may or encrypt", v);
+	}
+	if ((v = conf_sect_str(s, "ca_file")) != NULL) {
+		if (v[0] != '/')
+			conf_sect_err(s, "ca_file", "'%.80s' is not an absolute path", v);
+		else
+			st->ca_file = xstrdup(v);
+	}
+	if ((v = conf_sect_str(s, "username")) != NULL && *v)
+		st->username = xstrdup(v);
+	if ((v = conf_sect_str(s, "password_file")) != NULL) {
+		if (st->username == NULL)
+			conf_sect_err(s, "password_file", "given without username");
+		else if (v[0] != '/')
+			conf_sect_err(s, "password_file", "'%.80s' is not an absolute path", v);
+		else if ((st->password = read_secret(v, err, sizeof(err))) == NULL)
+			conf_sect_err(s, "password_file", "%s", err);
+	} else if (st->username != NULL)
+		conf_sect_err(s, "username", "given without password_file");
+	return st;
+}
+
+const struct channel_ops chan_smtp_ops = {
+	.name = "smtp",
+	.section = "smtp",
+	.keys = smtp_keys,
+	.conf_load = smtp_conf_load,
+	.conf_free = smtp_conf_free,
+	.init = smtp_init,
+	.reload = smtp_reload,
+	.start = smtp_start,
+	.busy = smtp_busy,
+	.stop = smtp_stop,
+	.free = smtp_free,
+};
