@@ -83,8 +83,10 @@ echo "$sum" | grep -qE 'er-ok [1-9][0-9]*, pickup [1-9][0-9]*, env-left ([3-9]|[
 real=$(cd "$(spooldir ucl)" && pwd -P)
 # (mailctl submit hands its letter over the control socket: the daemon
 # writes it, into tmp/ under its name)
+# (its file is made afresh, or an emptied inode of the spool's pool,
+# tmp/.free.N, is renamed to its name: doc/spool.md "Recycled inodes")
 grep -q " write .* $real/journal$" "$TR" && grep -qE " mark pickup $b ok$" "$TR" &&
-	grep -qE "^[0-9]+ [0-9]+ create $real/tmp $b " "$TR" &&
+	grep -qE "^[0-9]+ [0-9]+ (create $real/tmp $b |rename $real/tmp \.free\.[0-9a-f]+ $real/tmp $b )" "$TR" &&
 	ok "the trace holds the journal writes, the pickup mark and the submitted letter's file" ||
 	bad "the trace lacks journal writes, the pickup mark or the submitted letter's file"
 
