@@ -58,7 +58,11 @@
  *	No saved state: an SMTP transaction cannot be resumed. A crash after
  *	the server took the message and before the queue's result was
  *	durable sends the letter again at the next start (SMTP cannot do
- *	better; RFC 5321 6.1).
+ *	better; RFC 5321 6.1, RFC 1047). doc/smtp.md compares this with
+ *	NIFTP's resumption. Crash points (util/crash.h, tests/postfix/
+ *	t_postfix_crash.sh): relay-smtp-mid-data (part of the message sent,
+ *	no final "."), relay-smtp-after-final-before-journal (the server
+ *	took the message, the queue does not know it yet).
  *
  *	[smtp] keys: max_per_hop (4), tls = none|may|encrypt (STARTTLS;
  *	none), ca_file, verify (yes), username and password_file (AUTH),
@@ -167,6 +171,7 @@ struct sxfer {
 	char	errbuf[CURL_ERROR_SIZE];
 	/* the message stream */
 	int	fd;
+	uint64_t hoff;			/* the header's offset: the first octet to read */
 	uint64_t off;			/* next file offset to read */
 	char	pre[SMTP_RECEIVED_MAX];
 	size_t	prelen, preoff;
@@ -461,7 +466,10 @@ static void xfer_done(struct sxfer *x, CURLcode res)
 			*p = ' ';
 	log_info("'%s' to %s (%s): %d forwarded of %zu%s%s", e->l->name, h->name, x->addr,
 	    sent, x->nmap, fcode ? ", " : "", fcode ? final : "");
-	crash_point("relay-smtp-after-final-before-journal");
+	/* the server has the message, the queue does not know it yet: a
+	 * crash here sends it again after the restart (doc/smtp.md) */
+	if (sent > 0)
+		crash_point("relay-smtp-after-final-before-journal");
 	memset(&r, 0, sizeof(r));
 	r.rcpt = out;
 	r.nrcpt = e->nrcpts;
@@ -595,6 +603,10 @@ static size_t read_cb(char *ptr, size_t size, size_t nitems, void *arg)
 
 	if (x->ioerr[0])
 		return CURL_READFUNC_ABORT;
+	/* libcurl asks for more only once the octets it got last were
+	 * written to the socket: the server holds part of the message */
+	if (x->off > x->hoff)
+		crash_point("relay-smtp-mid-data");
 	if (x->pend_lf && room > 0) {
 		ptr[out++] = '\n';
 		x->pend_lf = 0;
@@ -607,7 +619,6 @@ static size_t read_cb(char *ptr, size_t size, size_t nitems, void *arg)
 		if (x->ipos == x->ilen) {
 			ssize_t n;
 
-			crash_point("relay-smtp-mid-data");
 			do
 				n = pread(x->fd, x->in, sizeof(x->in), (off_t) x->off);
 			while (n < 0 && errno == EINTR);
@@ -873,6 +884,7 @@ static void xfer_start(struct chsmtp *cs, struct sprep *p)
 		x->sender = xasprintf("<%s>", p->sender);
 	str_copy(x->pre, p->received, sizeof(x->pre));
 	x->prelen = strlen(x->pre);
+	x->hoff = p->hoff;
 	x->off = p->hoff;
 	x->tx = smtp_tx_new();
 	if (x->nmap == 0) {
