@@ -941,6 +941,26 @@ static void commit_done(void *arg, int ok, const char *err)
 	inbound_accepted_routed(rd, name, route, ok, err);
 }
 
+/* recv_refused - fh's letter refused in the call: logged, journaled
+ * "refused NAME from=WHO calling=... reason=...", its file discarded */
+static void recv_refused(struct niftp_file *fh, const char *who, const char *why)
+{
+	struct spool_txn *t = spool_txn_new(fh->rd->sp);
+	const char *kv[6];
+
+	log_warn("call from %s (%s): letter refused: %s", fh->rc ? fh->rc->peer : "?",
+	    fh->ident, why);
+	kv[0] = "from";
+	kv[1] = who;
+	kv[2] = "calling";
+	kv[3] = fh->calling[0] ? fh->calling : "-";
+	kv[4] = "reason";
+	kv[5] = why;
+	spool_txn_journal(t, "refused", fh->name, kv, 3);
+	spool_txn_submit(t, NULL, NULL);
+	fh->discard = 1;
+}
+
 static void recv_commit(struct niftp_file *fh, struct niftp *n)
 {
 	struct relayd *rd = fh->rd;
@@ -949,7 +969,7 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 	struct inbound in;
 	enum letter_status st;
 	char    err[LETTER_ERRLEN], tid[16], donor[SRV_DOCKET_COPY_MAX], reason[512];
-	const char *kv[6], *ikv[6];
+	const char *ikv[6];
 	const char *donorp = NULL;
 	int     parted;
 
@@ -964,17 +984,7 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 	}
 	if ((lt = letter_open_pread(spool_file_fd(fh->sf), &st, err, sizeof(err))) == NULL) {
 		snprintf(reason, sizeof(reason), "malformed letter: %s", err);
-		log_warn("call from %s: letter refused: %s", fh->rc ? fh->rc->peer : "?", err);
-		t = spool_txn_new(rd->sp);
-		kv[0] = "from";
-		kv[1] = fh->caller;
-		kv[2] = "calling";
-		kv[3] = fh->calling[0] ? fh->calling : "-";
-		kv[4] = "reason";
-		kv[5] = err;
-		spool_txn_journal(t, "refused", fh->name, kv, 3);
-		spool_txn_submit(t, NULL, NULL);
-		fh->discard = 1;
+		recv_refused(fh, fh->caller, err);
 		niftp_commit_done(n, 0, st == LETTER_EIO, reason);
 		return;
 	}
@@ -986,19 +996,8 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 		    (unsigned) hdr_via_count(letter_hdr(lt)), fh->accept, reason, sizeof(reason));
 
 		if (deny != 0) {
-			log_warn("call from %s (%s): letter refused: %s", fh->rc ? fh->rc->peer : "?",
-			    fh->ident, reason);
-			t = spool_txn_new(rd->sp);
-			kv[0] = "from";
-			kv[1] = fh->ident;
-			kv[2] = "calling";
-			kv[3] = fh->calling[0] ? fh->calling : "-";
-			kv[4] = "reason";
-			kv[5] = reason;
-			spool_txn_journal(t, "refused", fh->name, kv, 3);
-			spool_txn_submit(t, NULL, NULL);
+			recv_refused(fh, fh->ident, reason);
 			letter_free(lt);
-			fh->discard = 1;
 			niftp_commit_done(n, 0, deny == PEER_DENIED ? NIFTP_COMMIT_DENIED : 0, reason);
 			return;
 		}
