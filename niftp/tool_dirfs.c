@@ -228,17 +228,6 @@ static void hex_put(char *out, size_t len, const char *s)
 		out[k < len ? k : len - 1] = '\0';
 }
 
-static int hex_val(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* hex_get - decode hex text into out; 0 or -1 */
 static int hex_get(char *out, size_t len, const char *s)
 {
@@ -246,7 +235,7 @@ static int hex_get(char *out, size_t len, const char *s)
 	int     a, b;
 
 	while (*s) {
-		if ((a = hex_val(s[0])) < 0 || (b = hex_val(s[1])) < 0 || k + 1 >= len)
+		if ((a = str_hexval(s[0])) < 0 || (b = str_hexval(s[1])) < 0 || k + 1 >= len)
 			return -1;
 		if (a == 0 && b == 0)
 			return -1;

@@ -488,18 +488,6 @@ int trace_fetch_enc(struct buf *out, const char *s)
 	return 0;
 }
 
-/* hexval - one hex digit, or -1 */
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int trace_fetch_dec(const char *s, char *dst, size_t dstlen)
 {
 	size_t  o = 0;
@@ -508,7 +496,7 @@ int trace_fetch_dec(const char *s, char *dst, size_t dstlen)
 	for (; *s; s++) {
 		c = (unsigned char) *s;
 		if (c == '%') {
-			if ((hi = hexval(s[1])) < 0 || (lo = hexval(s[2])) < 0)
+			if ((hi = str_hexval(s[1])) < 0 || (lo = str_hexval(s[2])) < 0)
 				return -1;
 			c = hi * 16 + lo;
 			s += 2;

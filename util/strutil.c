@@ -133,6 +133,17 @@ static unsigned char str_lower(unsigned char c)
 }
 
 /* str_ieq - 1 when a and b are equal ignoring ASCII case, else 0 */
+int str_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int str_ieq(const char *a, const char *b)
 {
 	const unsigned char *p = (const unsigned char *) a;

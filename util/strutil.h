@@ -24,6 +24,8 @@ int str_to_size(const char *s, uint64_t *out);
 int str_to_duration_ms(const char *s, int64_t *out);
 /* str_copy - copy with truncation, always terminates; returns strlen(src) */
 size_t str_copy(char *dst, const char *src, size_t size);
+/* str_hexval - the value of one hex digit (either case), or -1 */
+int str_hexval(int c);
 /* str_ieq - 1 when a and b are equal ignoring ASCII case, else 0 */
 int str_ieq(const char *a, const char *b);
 /* str_trim - strip leading/trailing ASCII white space in place; returns s+k */

@@ -548,6 +548,14 @@ static void test_sysio(void)
 			}
 		}
 	}
+	/* str_hexval: both cases, nothing else */
+	EXPECT_INT(str_hexval('0'), 0);
+	EXPECT_INT(str_hexval('9'), 9);
+	EXPECT_INT(str_hexval('a'), 10);
+	EXPECT_INT(str_hexval('F'), 15);
+	EXPECT_INT(str_hexval('g'), -1);
+	EXPECT_INT(str_hexval('/'), -1);
+	EXPECT_INT(str_hexval(0), -1);
 	/* Other kinds are not affected; nth 0 clears. */
 	sysio_reset();
 	sysio_fail(SYSIO_RENAME, 1, EIO);
