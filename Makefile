@@ -25,7 +25,13 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wwrite-strings -Wvla
 CPPFLAGS = -D_GNU_SOURCE -I. -MMD -MP
 OPT     ?= -O2 -g
-LDLIBS   = -lcurl -lz -lpthread
+LDLIBS   = -lz -lpthread
+# libcurl only where the smtp channel's transfers (relay/chan_smtp.c) are
+# linked: mailrelayd, and the tests, tools and fuzz targets that reach the
+# channel table. Its shared libraries cost milliseconds at every start of
+# niftpmail-sendmail (once per message under pipe(8)) and mailctl, which
+# must not link it (relay/channel.h: the configuration table).
+CURL_LIBS = -lcurl
 
 ifeq ($(WERROR),1)
 WERR     = -Werror
@@ -117,7 +123,7 @@ $(BIN)/vcgw: $(call obj,vcgw/vcgw_main.c) $(LIBVCGW) $(LIBNIFTP) $(LIBUTIL)
 
 $(BIN)/mailrelayd: $(call obj,relay/mailrelayd_main.c) $(LIBRELAY) $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -liniparser $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -liniparser $(CURL_LIBS) $(LDLIBS)
 
 $(BIN)/mailctl: $(call obj,relay/mailctl_main.c) $(LIBRELAY) $(LIBMAILCH) $(LIBSPOOL) $(LIBNIFTP) $(LIBUTIL)
 	@mkdir -p $(dir $@)
@@ -129,11 +135,11 @@ $(BIN)/niftpmail-sendmail: $(call obj,relay/sendmail_main.c) $(LIBRELAY) $(LIBMA
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcunit -liniparser $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcunit -liniparser $(CURL_LIBS) $(LDLIBS)
 
 $(B)/tools/%: $(B)/tests/tools/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LDLIBS)
 
 deps:
 	@sh tests/deps.sh
@@ -168,7 +174,7 @@ build-fuzz/libfuzz.a: $(FUZZ_LIBOBJ)
 	$(AR) rcs $@ $^
 build-fuzz/%: tests/fuzz/%.c build-fuzz/libfuzz.a
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libfuzz.a \
-	    -liniparser -lcurl -lz -lpthread
+	    -liniparser $(CURL_LIBS) $(LDLIBS)
 
 FUZZ_SECONDS ?= 300
 # make check's short runs: FUZZ_SHORT_TOTAL seconds shared by the targets,
@@ -179,24 +185,28 @@ FUZZ_SHORT_SECS = $(shell n=$(words $(FUZZ_BINS)); s=15; \
                     [ $$s -lt 5 ] && s=5; echo $$s)
 fuzz-short:
 	@if command -v clang >/dev/null 2>&1; then \
-	  $(MAKE) --no-print-directory $(FUZZ_BINS) && \
+	  $(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_BINS) && \
 	  sh tests/run-fuzz.sh $(FUZZ_SHORT_SECS) $(FUZZ_BINS); \
 	else echo "fuzz: clang not found, fuzz runs skipped"; fi
 
 fuzz: $(FUZZ_BINS)
 	sh tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
+# check builds with JOBS parallel compilers (the machine's CPUs); the tests
+# themselves run one at a time (they measure nothing, but share loopback
+# ports and the CPU with the daemons they start)
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@$(MAKE) --no-print-directory -j$(JOBS) unit
 	@$(MAKE) --no-print-directory integration
 	@PF_SKIP_NONROOT=1 bash tests/postfix/run.sh
-	@$(MAKE) --no-print-directory unit-san
-	@$(MAKE) --no-print-directory fuzz-short
+	@$(MAKE) --no-print-directory -j$(JOBS) unit-san
+	@$(MAKE) --no-print-directory -j$(JOBS) fuzz-short
 	@echo "make check: all passed"
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@KEEP=$(KEEP) sh samples/run-relay.sh
 
 # the niftp file-transfer demonstration (put/get against niftp serve)

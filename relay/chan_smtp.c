@@ -64,11 +64,11 @@
  *	no final "."), relay-smtp-after-final-before-journal (the server
  *	took the message, the queue does not know it yet).
  *
- *	[smtp] keys: max_per_hop (4), tls = none|may|encrypt (STARTTLS;
- *	none), ca_file, verify (yes), username and password_file (AUTH),
- *	timeout (300 s, one server reply).
+ *	Its configuration, the [smtp] section (max_per_hop, tls, ca_file,
+ *	verify, username and password_file, timeout) and the route
+ *	addresses, is read by relay/smtp_conf.c, which needs no libcurl:
+ *	programs that only read a configuration do not link this file.
  *--*/
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -85,6 +85,7 @@
 #include "mailchannel/hdr.h"
 #include "mailchannel/letter.h"
 #include "mailchannel/notice.h"
+#include "mailchannel/rfc822.h"
 #include "mailchannel/route.h"
 #include "relay/chan_smtp.h"
 #include "relay/channel.h"
@@ -104,8 +105,7 @@
 #define SMTP_LINE_OCTETS	998	/* longest text line (RFC 5321 4.5.3.1.6) */
 #define SMTP_RECEIVED_MAX	600	/* the Received: line */
 #define SMTP_URL_MAX		400	/* smtp://HOST:PORT/NODE */
-#define SMTP_HOST_MAX		255
-#define SMTP_TIMEOUT_MS		(300 * 1000)
+#define SMTP_HOST_MAX		CHAN_SMTP_HOST_MAX
 #define SMTP_READ_CHUNK		(16 * 1024)	/* letter octets read at a time */
 #define SMTP_REMOTE_MAX		200	/* the remote name kept */
 
@@ -148,8 +148,11 @@ struct sprep {
 	int	perm;			/* !ok: refused for good (else deferred) */
 	char	err[RELAYD_ERRLEN];
 	char   *sender;			/* NULL: the null sender */
-	uint64_t hoff;			/* the header's offset in the file */
-	char	received[SMTP_RECEIVED_MAX];
+	char	tops[RFC822_TOPS_MAX];	/* big-endian top-level names ("": none) */
+	/* results */
+	uint64_t soff;			/* the first octet of the file to stream */
+	struct buf pre;			/* what goes before it: the Received: line,
+					 * and the header when it was rewritten */
 };
 
 /* One SMTP transaction: one envelope to one alternate. */
@@ -171,10 +174,10 @@ struct sxfer {
 	char	errbuf[CURL_ERROR_SIZE];
 	/* the message stream */
 	int	fd;
-	uint64_t hoff;			/* the header's offset: the first octet to read */
+	uint64_t soff;			/* the first octet of the file to send */
 	uint64_t off;			/* next file offset to read */
-	char	pre[SMTP_RECEIVED_MAX];
-	size_t	prelen, preoff;
+	struct buf pre;			/* sent first (struct sprep) */
+	size_t	preoff;
 	unsigned char in[SMTP_READ_CHUNK];
 	size_t	ilen, ipos;
 	int	last_cr;		/* the last octet given was CR */
@@ -183,6 +186,7 @@ struct sxfer {
 };
 
 static void hop_pump(struct chsmtp *cs, struct shop *h);
+static const char *smtp_tops(const struct chsmtp *cs);
 
 /* --- settings ---------------------------------------------------------------- */
 
@@ -193,81 +197,30 @@ static struct chan_smtp_settings settings(const struct chsmtp *cs)
 
 	if (st != NULL)
 		return *st;
-	memset(&def, 0, sizeof(def));
-	def.max_per_hop = CHAN_SMTP_PER_HOP;
-	def.verify = 1;
-	def.timeout_ms = SMTP_TIMEOUT_MS;
+	chan_smtp_settings_default(&def);
 	return def;
+}
+
+/* smtp_tops - the top-level names whose domains are written big-endian
+ * in letters ([smtp] big_endian), when [local] reversed_names is on; ""
+ * otherwise (mailchannel/rfc822.h) */
+static const char *smtp_tops(const struct chsmtp *cs)
+{
+	const struct chan_smtp_settings *st = cs->rd->conf->chconf[ROUTE_CH_SMTP];
+
+	if (!cs->rd->conf->reversed_names)
+		return "";
+	return st != NULL ? st->big_endian : CHAN_SMTP_BIG_ENDIAN;
 }
 
 /* --- route addresses --------------------------------------------------------------- */
 
-/* split_addr - "tcp:HOST:PORT" (as made by chan_smtp_addr_norm) into host
- * (without brackets) and port; 0 or -1 */
+/* split_addr - a route's address ("tcp:HOST:PORT") into host and port:
+ * chan_smtp_addr_split() (relay/smtp_conf.c) */
 static int split_addr(const char *in, char *host, size_t hlen, unsigned *port, char *err,
 	size_t errlen)
 {
-	const char *p = in, *h, *he, *colon;
-	uint64_t n = CHAN_SMTP_PORT;
-	size_t  len;
-
-	if (strncmp(p, "tcp:", 4) == 0)
-		p += 4;
-	if (*p == '[') {
-		h = p + 1;
-		if ((he = strchr(h, ']')) == NULL) {
-			snprintf(err, errlen, "smtp address '%.80s': no ']'", in);
-			return -1;
-		}
-		colon = he[1] == ':' ? he + 1 : NULL;
-		if (he[1] != '\0' && colon == NULL) {
-			snprintf(err, errlen, "smtp address '%.80s': junk after ']'", in);
-			return -1;
-		}
-	} else {
-		h = p;
-		colon = strrchr(p, ':');
-		he = colon ? colon : p + strlen(p);
-		if (colon != NULL && memchr(p, ':', (size_t) (colon - p)) != NULL) {
-			snprintf(err, errlen, "smtp address '%.80s': put an IPv6 address in []",
-			    in);
-			return -1;
-		}
-	}
-	len = (size_t) (he - h);
-	if (len == 0 || len >= hlen || len > SMTP_HOST_MAX) {
-		snprintf(err, errlen, "smtp address '%.80s': %s host", in,
-		    len == 0 ? "no" : "too long a");
-		return -1;
-	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char) h[i];
-
-		if (!(isalnum(c) || c == '.' || c == '-' || (c == ':' && *p == '['))) {
-			snprintf(err, errlen, "smtp address '%.80s': bad host", in);
-			return -1;
-		}
-	}
-	if (colon != NULL && str_to_u64(colon + 1, 1, 65535, &n) < 0) {
-		snprintf(err, errlen, "smtp address '%.80s': bad port", in);
-		return -1;
-	}
-	memcpy(host, h, len);
-	host[len] = '\0';
-	*port = (unsigned) n;
-	return 0;
-}
-
-char *chan_smtp_addr_norm(const char *in, char *err, size_t errlen)
-{
-	char    host[SMTP_HOST_MAX + 1];
-	unsigned port;
-
-	if (split_addr(in, host, sizeof(host), &port, err, errlen) < 0)
-		return NULL;
-	if (strchr(host, ':') != NULL)
-		return xasprintf("tcp:[%s]:%u", host, port);
-	return xasprintf("tcp:%s:%u", host, port);
+	return chan_smtp_addr_split(in, host, hlen, port, err, errlen);
 }
 
 void chan_smtp_global_init(void)
@@ -374,6 +327,7 @@ static void xfer_free(struct sxfer *x)
 	free(x->bad);
 	free(x->map);
 	free(x->sender);
+	buf_release(&x->pre);
 	if (x->fd >= 0)
 		close(x->fd);
 	free(x);
@@ -401,7 +355,7 @@ static void xfer_done(struct sxfer *x, CURLcode res)
 	struct qresult r;
 	char  **why;
 	char    remote[SMTP_REMOTE_MAX], final[SMTP_REPLY_TEXT_MAX + 16];
-	const char *kv[2], *ftext = NULL;
+	const char *kv[4], *ftext = NULL;
 	int     fcode, sent = 0;
 	size_t  i;
 
@@ -475,10 +429,14 @@ static void xfer_done(struct sxfer *x, CURLcode res)
 	r.nrcpt = e->nrcpts;
 	r.remote = remote[0] ? remote : NULL;
 	r.via = x->addr;
-	kv[0] = "reply";
-	kv[1] = final;
+	/* proto=smtp: where mailctl trace --follow stops (no trace service
+	 * on the far side; the "queued as" id is the last hop's name) */
+	kv[0] = "proto";
+	kv[1] = "smtp";
+	kv[2] = "reply";
+	kv[3] = final;
 	r.kv = kv;
-	r.nkv = fcode ? 1 : 0;
+	r.nkv = fcode ? 2 : 1;
 	xfer_free(x);
 	queue_result(cs->rd->q, e, &r);
 	for (i = 0; i < e->nrcpts; i++)
@@ -605,14 +563,14 @@ static size_t read_cb(char *ptr, size_t size, size_t nitems, void *arg)
 		return CURL_READFUNC_ABORT;
 	/* libcurl asks for more only once the octets it got last were
 	 * written to the socket: the server holds part of the message */
-	if (x->off > x->hoff)
+	if (x->off > x->soff)
 		crash_point("relay-smtp-mid-data");
 	if (x->pend_lf && room > 0) {
 		ptr[out++] = '\n';
 		x->pend_lf = 0;
 	}
-	while (x->preoff < x->prelen && out < room)
-		ptr[out++] = x->pre[x->preoff++];
+	while (x->preoff < x->pre.len && out < room)
+		ptr[out++] = (char) buf_data(&x->pre)[x->preoff++];
 	while (out < room) {
 		unsigned char c;
 
@@ -728,11 +686,73 @@ static int scan(int fd, uint64_t off, const char *letter, char *err, size_t errl
 	}
 }
 
+/* lines_ok - every line of b[0..n) fits RFC 5321's 998 octets */
+static int lines_ok(const unsigned char *b, size_t n)
+{
+	size_t  col = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (b[i] == '\n')
+			col = 0;
+		else if (b[i] != '\r' && ++col > SMTP_LINE_OCTETS)
+			return 0;
+	}
+	return 1;
+}
+
+/* header_822 - h with its address fields made RFC 822 (mailchannel/rfc822.h)
+ * appended to out with CRLF line ends; 1 when anything was rewritten,
+ * 0 when nothing was (or the result would not do: out unchanged) */
+static int header_822(struct buf *out, const struct hdr *h, const char *tops)
+{
+	struct buf nh = BUF_INIT(HDR_MAX + HDR_EDIT_SLACK);
+	size_t  blen, i, end = 0;
+	const char *block = hdr_block(h, &blen);
+	const unsigned char *d;
+	int     n = 0, rc;
+
+	for (i = 0; i < hdr_count(h); i++) {
+		size_t  rl, nl, vo;
+		const char *raw = hdr_raw(h, i, &rl), *name = hdr_name(h, i, &nl), *colon;
+
+		end = (size_t) (raw - block) + rl;
+		if (!rfc822_addr_field(name, nl) || (colon = memchr(raw, ':', rl)) == NULL) {
+			if (buf_append(&nh, raw, rl) < 0)
+				goto keep;
+			continue;
+		}
+		vo = (size_t) (colon - raw) + 1;
+		if (buf_append(&nh, raw, vo) < 0
+		    || (rc = rfc822_fix(&nh, raw + vo, rl - vo, tops)) < 0)
+			goto keep;
+		n += rc;
+	}
+	if (n == 0 || buf_append(&nh, block + end, blen - end) < 0)
+		goto keep;
+	/* joined folds must not make a line too long */
+	d = buf_data(&nh);
+	if (!lines_ok(d, nh.len))
+		goto keep;
+	for (i = 0; i < nh.len; i++) {
+		if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r') && buf_putc(out, '\r') < 0)
+			goto keep;
+		if (buf_putc(out, d[i]) < 0)
+			goto keep;
+	}
+	buf_release(&nh);
+	return 1;
+keep:
+	buf_release(&nh);
+	return 0;
+}
+
 static void prep_work(void *arg)
 {
 	struct sprep *p = arg;
 	struct letter *lt = NULL;
 	char  **via = NULL, date[HDR_DATE_LEN];
+	uint64_t hoff;
+	size_t  rlen;
 	int     fd, rc;
 
 	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -742,7 +762,7 @@ static void prep_work(void *arg)
 	}
 	if ((lt = letter_open_fd(fd, NULL, p->err, sizeof(p->err))) == NULL)
 		goto out;
-	p->hoff = letter_hdr_offset(lt);
+	hoff = letter_hdr_offset(lt);
 	if (sender_of(letter_hdr(lt), &p->sender, p->err, sizeof(p->err)) < 0) {
 		p->perm = 1;
 		goto out;
@@ -751,16 +771,33 @@ static void prep_work(void *arg)
 		p->perm = 1;
 		goto out;
 	}
-	if ((rc = scan(fd, p->hoff, p->letter, p->err, sizeof(p->err))) < 0) {
+	if (p->sender != NULL && p->tops[0]) {
+		char    fixed[SMTP_ADDR_MAX + 1];
+
+		if (rfc822_addr_fix(p->sender, p->tops, fixed, sizeof(fixed)) == 1) {
+			free(p->sender);
+			p->sender = xstrdup(fixed);
+		}
+	}
+	if ((rc = scan(fd, hoff, p->letter, p->err, sizeof(p->err))) < 0) {
 		p->perm = rc == -1;
 		goto out;
 	}
 	via = hdr_via_hosts(letter_hdr(lt), NULL);
 	if (hdr_date(p->now, date, sizeof(date)) == 0)
 		date[0] = '\0';
-	snprintf(p->received, sizeof(p->received),
-	    "Received: from %s by %s (niftpmail) id %s;\r\n\t%s\r\n",
-	    via && via[0] ? via[0] : p->node, p->node, p->letter, date);
+	buf_init(&p->pre, SMTP_RECEIVED_MAX + 2 * (HDR_MAX + HDR_EDIT_SLACK));
+	if (buf_printf(&p->pre, "Received: from %s by %s (niftpmail) id %s;\r\n\t%s\r\n",
+	    via && via[0] ? via[0] : p->node, p->node, p->letter, date) < 0)
+		log_panic("smtp: the Received: line does not fit");
+	rlen = p->pre.len;
+	if (rlen > SMTP_RECEIVED_MAX)
+		log_panic("smtp: Received: line of %zu octets", rlen);
+	/* RFC 733 forms made RFC 822: the header goes from memory, the
+	 * body from the file; else all from the file */
+	p->soff = hoff;
+	if (header_822(&p->pre, letter_hdr(lt), p->tops[0] ? p->tops : NULL) == 1)
+		p->soff = letter_body_offset(lt);
 	p->ok = 1;
 out:
 	hdr_strv_free(via);
@@ -786,6 +823,7 @@ static void prep_done(void *arg)
 	} else
 		xfer_start(cs, p);
 	free(p->sender);
+	buf_release(&p->pre);
 	free(p);
 }
 
@@ -866,15 +904,19 @@ static void xfer_start(struct chsmtp *cs, struct sprep *p)
 	x->bad = xcalloc(e->nrcpts ? e->nrcpts : 1, sizeof(char *));
 	x->map = xcalloc(e->nrcpts ? e->nrcpts : 1, sizeof(size_t));
 	for (i = 0; i < e->nrcpts; i++) {
-		char    rb[SMTP_ADDR_MAX + 8];
+		char    rb[SMTP_ADDR_MAX + 8], fixed[SMTP_ADDR_MAX + 1];
+		const char *ra = e->rcpts[i].addr;
 
 		if (e->rcpts[i].done)
 			continue;
-		if (smtp_addr_ok(e->rcpts[i].addr, why, sizeof(why)) < 0) {
+		if (smtp_addr_ok(ra, why, sizeof(why)) < 0) {
 			x->bad[i] = xasprintf("not sent by smtp: %s", why);
 			continue;
 		}
-		snprintf(rb, sizeof(rb), "<%s>", e->rcpts[i].addr);
+		/* the domain order of the Internet (mailchannel/rfc822.h) */
+		if (rfc822_addr_fix(ra, smtp_tops(cs), fixed, sizeof(fixed)) == 1)
+			ra = fixed;
+		snprintf(rb, sizeof(rb), "<%s>", ra);
 		x->rcpts = curl_slist_append(x->rcpts, rb);
 		if (x->rcpts == NULL)
 			log_panic("smtp: curl_slist_append: out of memory");
@@ -882,10 +924,10 @@ static void xfer_start(struct chsmtp *cs, struct sprep *p)
 	}
 	if (p->sender != NULL)
 		x->sender = xasprintf("<%s>", p->sender);
-	str_copy(x->pre, p->received, sizeof(x->pre));
-	x->prelen = strlen(x->pre);
-	x->hoff = p->hoff;
-	x->off = p->hoff;
+	x->pre = p->pre;		/* the buffer moves to x */
+	buf_init(&p->pre, 0);
+	x->soff = p->soff;
+	x->off = p->soff;
 	x->tx = smtp_tx_new();
 	if (x->nmap == 0) {
 		/* nothing to send: the bad ones fail */
@@ -940,6 +982,7 @@ static void hop_pump(struct chsmtp *cs, struct shop *h)
 		p->now = time(NULL);
 		str_copy(p->letter, e->l->name, sizeof(p->letter));
 		str_copy(p->node, rd->conf->name, sizeof(p->node));
+		str_copy(p->tops, smtp_tops(cs), sizeof(p->tops));
 		spool_path(rd->sp, SPOOL_QUEUE, e->l->name, p->path, sizeof(p->path));
 		cs->nprep++;
 		rd->jobs++;
@@ -1035,113 +1078,9 @@ static void smtp_free(void *self)
 	free(cs);
 }
 
-/* --- configuration ---------------------------------------------------------------- */
-
-static const char *const smtp_keys[] = { "max_per_hop", "tls", "ca_file", "verify",
-	"username", "password_file", "timeout", NULL };
-
-/* read_secret - the first line of path (new memory), or NULL with err */
-static char *read_secret(const char *path, char *err, size_t errlen)
-{
-	char    b[CHAN_SMTP_SECRET_MAX + 2];
-	ssize_t n;
-	size_t  len = 0;
-	int     fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-		snprintf(err, errlen, "open '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	while (len < sizeof(b) - 1) {
-		n = read(fd, b + len, sizeof(b) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "read '%s': %s", path, strerror(errno));
-			close(fd);
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t) n;
-	}
-	close(fd);
-	b[len] = '\0';
-	b[strcspn(b, "\r\n")] = '\0';
-	if (strlen(b) > CHAN_SMTP_SECRET_MAX) {
-		snprintf(err, errlen, "'%s': password longer than %d octets", path,
-		    CHAN_SMTP_SECRET_MAX);
-		return NULL;
-	}
-	return xstrdup(b);
-}
-
-static void smtp_conf_free(void *cfg)
-{
-	struct chan_smtp_settings *st = cfg;
-
-	if (st == NULL)
-		return;
-	free(st->ca_file);
-	free(st->username);
-	if (st->password != NULL) {
-		memset(st->password, 0, strlen(st->password));
-		free(st->password);
-	}
-	free(st);
-}
-
-/* smtp_conf_load - the [smtp] section (absent: the defaults) */
-static void *smtp_conf_load(struct conf_sect *s)
-{
-	struct chan_smtp_settings *st = xcalloc(1, sizeof(*st));
-	const char *v;
-	char    err[RELAYD_ERRLEN];
-	uint64_t n;
-
-	st->max_per_hop = CHAN_SMTP_PER_HOP;
-	st->verify = 1;
-	st->timeout_ms = SMTP_TIMEOUT_MS;
-	if (conf_sect_num(s, "max_per_hop", 1, 64, &n) > 0)
-		st->max_per_hop = (unsigned) n;
-	(void) conf_sect_bool(s, "verify", &st->verify);
-	(void) conf_sect_dur(s, "timeout", 1000, 3600 * 1000, &st->timeout_ms);
-	if ((v = conf_sect_str(s, "tls")) != NULL) {
-		if (str_ieq(v, "none"))
-			st->tls = CHAN_SMTP_TLS_NONE;
-		else if (str_ieq(v, "may"))
-			st->tls = CHAN_SMTP_TLS_MAY;
-		else if (str_ieq(v, "encrypt"))
-			st->tls = CHAN_SMTP_TLS_ENCRYPT;
-		else
-			conf_sect_err(s, "tls", "'%.40s' is not none, may or encrypt", v);
-	}
-	if ((v = conf_sect_str(s, "ca_file")) != NULL) {
-		if (v[0] != '/')
-			conf_sect_err(s, "ca_file", "'%.80s' is not an absolute path", v);
-		else
-			st->ca_file = xstrdup(v);
-	}
-	if ((v = conf_sect_str(s, "username")) != NULL && *v)
-		st->username = xstrdup(v);
-	if ((v = conf_sect_str(s, "password_file")) != NULL) {
-		if (st->username == NULL)
-			conf_sect_err(s, "password_file", "given without username");
-		else if (v[0] != '/')
-			conf_sect_err(s, "password_file", "'%.80s' is not an absolute path", v);
-		else if ((st->password = read_secret(v, err, sizeof(err))) == NULL)
-			conf_sect_err(s, "password_file", "%s", err);
-	} else if (st->username != NULL)
-		conf_sect_err(s, "username", "given without password_file");
-	return st;
-}
-
+/* Its configuration fields are chan_smtp_conf_ops's (relay/smtp_conf.c). */
 const struct channel_ops chan_smtp_ops = {
 	.name = "smtp",
-	.section = "smtp",
-	.keys = smtp_keys,
-	.conf_load = smtp_conf_load,
-	.conf_free = smtp_conf_free,
 	.init = smtp_init,
 	.reload = smtp_reload,
 	.start = smtp_start,

@@ -6,7 +6,10 @@
  * SYNOPSIS
  *	#include "relay/channel.h"
  * DESCRIPTION
- *	One entry per route channel; read-only.
+ *	One entry per route channel; read-only. Used by the daemon only:
+ *	the configuration loader has a table of its own (relay/conf.c), so
+ *	that the programs that only read a configuration do not link the
+ *	channels (relay/channel.h).
  *--*/
 #include <stddef.h>
 

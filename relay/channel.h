@@ -27,8 +27,20 @@
  *	Adding a channel: its file (struct channel_ops), one line in the
  *	table (relay/channel.c) and its word in the route parser
  *	(ROUTE_CH_* in mailchannel/route.h, the [routes] syntax in
- *	relay/conf.c). Nothing else: its configuration section is read by
- *	the channel itself (conf_load below).
+ *	relay/conf.c); when it has a section, one line in the configuration
+ *	table as well (relay/conf.c). Nothing else: its configuration
+ *	section is read by the channel itself (conf_load below).
+ *
+ *	Two tables, because a program links whole files of a static
+ *	library: the channel table names every channel's operations, so a
+ *	program that uses it links every channel, and libcurl with the smtp
+ *	one; only mailrelayd may. The configuration loader, which
+ *	niftpmail-sendmail (run once per message) and mailctl use too,
+ *	reaches a channel's section through the configuration table only.
+ *	Its entry is the channel's own channel_ops when the channel is
+ *	cheap to link (niftp), else a channel_ops holding only the
+ *	configuration fields, from a file of its own (chan_smtp_conf_ops,
+ *	relay/smtp_conf.c).
  *
  *	A channel's saved state (what it must find again after a crash,
  *	e.g. a copy's identity and its NIFTP docket) lives in the
@@ -73,7 +85,10 @@ struct channel_ops {
 	 * the file and line) and returns its settings, kept in the
 	 * configuration (conf->chconf[ROUTE_CH_...]) and freed with
 	 * conf_free(). Called for every configuration loaded, also when the
-	 * section is absent (defaults). All may be NULL: no section. */
+	 * section is absent (defaults). All may be NULL: no section. Read by
+	 * the configuration loader from its configuration table only (see
+	 * above), so an entry of the channel table may leave them NULL when
+	 * they are in the channel's configuration-only channel_ops. */
 	const char *section;
 	const char *const *keys;
 	void   *(*conf_load)(struct conf_sect *s);
@@ -120,10 +135,13 @@ struct channel_ops {
 extern const struct channel_ops chan_local_ops;
 extern const struct channel_ops chan_niftp_ops;
 extern const struct channel_ops chan_smtp_ops;
+/* the smtp channel's configuration fields alone (no libcurl) */
+extern const struct channel_ops chan_smtp_conf_ops;
 
 /* channel_default - the operations of route channel ch in the channel
  * table, or NULL. The node copies the table into rd->chops at start-up
- * (a unit test fills rd->chops with channels of its own). */
+ * (a unit test fills rd->chops with channels of its own). Not for the
+ * configuration loader (it would link every channel; see above). */
 const struct channel_ops *channel_default(enum route_channel ch);
 
 #endif

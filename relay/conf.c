@@ -96,6 +96,16 @@ static const struct {
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
+/* The configuration table: per route channel, the channel_ops whose
+ * section, keys, conf_load and conf_free read its own section. Not the
+ * channel table (channel_default()): that one would link every
+ * channel's runtime, libcurl with the smtp channel, into every program
+ * that reads a configuration (relay/channel.h). */
+static const struct channel_ops *const chconf_table[ROUTE_CH_MAX] = {
+	[ROUTE_CH_NIFTP] = &chan_niftp_ops,
+	[ROUTE_CH_SMTP] = &chan_smtp_conf_ops,
+};
+
 /*
  * Diagnostics.
  */
@@ -228,8 +238,8 @@ static int known_section(const char *sec, const char *const **keys)
 		return 1;
 	}
 	/* a channel's own section */
-	for (int i = 0; i < CHANNEL_MAX; i++)
-		if ((ch = channel_default((enum route_channel) i)) != NULL && ch->section != NULL
+	for (int i = 0; i < ROUTE_CH_MAX; i++)
+		if ((ch = chconf_table[i]) != NULL && ch->section != NULL
 		    && strcmp(ch->section, sec) == 0) {
 			*keys = ch->keys;
 			return 1;
@@ -1454,8 +1464,8 @@ static void load_channels(struct ld *ld)
 {
 	struct conf_sect s;
 
-	for (int i = 0; i < CHANNEL_MAX; i++) {
-		const struct channel_ops *ch = channel_default((enum route_channel) i);
+	for (int i = 0; i < ROUTE_CH_MAX; i++) {
+		const struct channel_ops *ch = chconf_table[i];
 
 		if (ch == NULL || ch->conf_load == NULL)
 			continue;
@@ -1567,8 +1577,8 @@ void conf_free(struct conf *c)
 	free(c->user);
 	free(c->maildir);
 	route_table_free(c->routes);
-	for (int i = 0; i < CHANNEL_MAX; i++) {
-		const struct channel_ops *ch = channel_default((enum route_channel) i);
+	for (int i = 0; i < ROUTE_CH_MAX; i++) {
+		const struct channel_ops *ch = chconf_table[i];
 
 		if (c->chconf[i] != NULL && ch != NULL && ch->conf_free != NULL)
 			ch->conf_free(c->chconf[i]);

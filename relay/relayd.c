@@ -96,11 +96,6 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
-void relayd_job(struct relayd *rd, int delta)
-{
-	rd->jobs += delta;
-}
-
 int relayd_channels_start(struct relayd *rd, char *err, size_t errlen)
 {
 	int     i;

@@ -21,6 +21,10 @@
 #     TLS connection.
 #  4. 1,000 recipients at pf.test: one transaction (Postfix logs one
 #     message with nrcpt=1000), every Maildir gets one copy.
+#  5. RFC 733 forms made RFC 822 (mailchannel/rfc822.c) on a node with
+#     reversed_names and big_endian = test: "at", multiple host
+#     indicators, the big-endian domain, in the header and the envelope;
+#     a phrase with "at" and the Subject untouched.
 # Needs root (Postfix's master).
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/postfix/lib-postfix.sh"
@@ -44,7 +48,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
 	>"$W/openssl.log" 2>&1 || die "openssl req: $(tail -2 "$W/openssl.log")"
 chmod 644 "$W/cert.pem" "$W/key.pem"
 
-PF_USERS="alice bob carol dave postmaster$N1000"
+PF_USERS="alice bob carol dave erin postmaster$N1000"
 PF_MAIN_EXTRA="smtpd_tls_cert_file = $W/cert.pem
 smtpd_tls_key_file = $W/key.pem
 smtpd_tls_security_level = may
@@ -171,6 +175,56 @@ done
 got=$(find "$PF_MAIL" -path '*/u*/new/*' -type f | wc -l)
 [ "$got" = 1000 ] && ok "4: 1000 Maildirs got one copy each" || bad "4: $got copies, want 1000"
 
+# --- 5. RFC 733 forms made RFC 822 --------------------------------------------------------------
+# A JANET-style node: reversed_names on, "test" listed as a big-endian top
+# (as "uk" is by default), so test.pf (big-endian) is pf.test.
+node_ini jnt <<EOF
+[routes]
+pf.test = smtp tcp:127.0.0.1:$PF_PORT
+
+[local]
+maildir = $(mdir jnt)/%u/
+users = bennett
+reversed_names = yes
+
+[smtp]
+big_endian = test
+
+[retry]
+first = 1s
+max = 2s
+EOF
+start_node jnt || die "jnt did not start"
+{
+	printf 'erin@test.pf\n\n'
+	printf 'From: Bennett at test.jnt\nTo: erin at test.pf\n'
+	printf 'Cc: lin@cambridge@pss,\n\tMeet at noon <erin@test.pf>, (no) "x y"@a@b\n'
+	printf 'Subject: Meet at noon\nMessage-ID: <pf5@ucl>\n\nat the usual place\n'
+} >"$W/l5"
+put jnt "$W/l5" || bad "5: niftp put: $(cat "$W/put.err")"
+if f=$(pf_wait_maildir erin 1 30 | head -1) && [ -n "$f" ]; then
+	sed -n '1,/^$/p' "$f" >"$W/h5"
+	grep -q '^Return-Path: <Bennett@jnt.test>' "$W/h5" &&
+		ok "5: envelope sender in Internet order: Bennett@jnt.test" ||
+		bad "5: Return-Path: $(grep '^Return-Path' "$W/h5")"
+	grep -q '^From: Bennett@jnt.test$' "$W/h5" &&
+		ok "5: From: Bennett at test.jnt made Bennett@jnt.test" ||
+		bad "5: From: $(grep '^From:' "$W/h5")"
+	grep -q '^To: erin@pf.test$' "$W/h5" && ok "5: To: erin at test.pf made erin@pf.test" ||
+		bad "5: To: $(grep '^To:' "$W/h5")"
+	grep -q '^Cc: lin%cambridge@pss,$' "$W/h5" &&
+		grep -q '^	Meet at noon <erin@pf.test>, (no) "x y%a"@b$' "$W/h5" &&
+		ok "5: Cc: % route, phrase kept, quoted local part, folding kept" ||
+		bad "5: Cc: $(sed -n '/^Cc:/,/^Subject/p' "$W/h5")"
+	grep -q '^Subject: Meet at noon$' "$W/h5" && grep -q '^at the usual place' "$f" &&
+		ok "5: Subject and body untouched" || bad "5: Subject or body changed"
+else
+	bad "5: no Maildir file for erin@pf.test within 30 s: $(journal jnt | tail -3)"
+fi
+pf_log | grep -q 'to=<erin@pf.test>' && ok "5: RCPT TO:<erin@pf.test>" ||
+	bad "5: Postfix did not log to=<erin@pf.test>"
+
+stop_node jnt
 stop_node ucl
 stop_node cam
 relay_finish
