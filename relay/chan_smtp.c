@@ -13,14 +13,21 @@
  *	(like Postfix's relayhost: no MX lookup). Each envelope (one copy of
  *	a letter for one next hop) is one SMTP transaction: MAIL FROM, one
  *	RCPT TO per recipient, DATA, the message. libcurl does the protocol;
- *	its multi handle is driven by the node's event loop through the
- *	socket interface (CURLMOPT_SOCKETFUNCTION maps curl's sockets to
- *	loop fd watches, CURLMOPT_TIMERFUNCTION only arms a loop timer,
- *	curl_multi_socket_action() runs from the loop's callbacks), so no
- *	call blocks the loop. Connections stay in the multi handle's cache
- *	and are reused per next hop; at most [smtp] max_per_hop (4)
+ *	its multi handle is driven by an event loop through the socket
+ *	interface (CURLMOPT_SOCKETFUNCTION maps curl's sockets to loop fd
+ *	watches, CURLMOPT_TIMERFUNCTION only arms a loop timer,
+ *	curl_multi_socket_action() runs from the loop's callbacks). Each
+ *	next hop has its own loop and multi handle on a thread of its own,
+ *	because libcurl 7.88 blocks while it waits for the reply to the
+ *	final "." (see "the hop's thread" below): a slow server holds up its
+ *	own hop, never the node's loop. Connections stay in the hop's multi
+ *	handle's cache and are reused; at most [smtp] max_per_hop (4)
  *	transactions of a hop run at a time, and as many connections
- *	(CURLMOPT_MAX_HOST_CONNECTIONS).
+ *	(CURLMOPT_MAX_HOST_CONNECTIONS). A watchdog enforces [smtp] timeout
+ *	where libcurl does not; a cut transaction's socket is shut down
+ *	first so that no "." ends a message cut short; after a failure the
+ *	hop's connections are not reused (a late reply would answer the
+ *	next letter).
  *
  *	Before a transaction a worker reads the letter (relay/queue.h:
  *	queue/NAME) and decides what it can: the envelope sender (the
@@ -72,10 +79,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,27 +121,41 @@
 
 struct shop;
 
-/* The channel. */
+/* The channel (the node's loop thread). */
 struct chsmtp {
 	struct relayd *rd;
-	CURLM  *multi;
-	uint64_t timer;			/* the loop timer libcurl asked for, 0: none */
-	int	freeing;		/* curl_multi_cleanup runs: no new watches or timers */
 	struct shop *hops;
-	struct sxfer *xfers;		/* transactions in the multi handle */
-	unsigned nxfer;
+	unsigned nxfer;			/* transactions begun and not yet answered */
 	unsigned nprep;			/* letters read on workers */
-	unsigned cur_per_hop;		/* CURLMOPT_MAX_HOST_CONNECTIONS as set */
 };
 
-/* A next hop: its envelopes waiting for a free transaction. */
+/* A next hop: its envelopes waiting for a free transaction (the node's
+ * thread), and the thread that runs its transactions: its own loop and
+ * libcurl multi handle, touched by that thread only once it runs. */
 struct shop {
 	struct shop *next;
+	struct chsmtp *cs;
 	char   *name;
 	unsigned alt;			/* current alternate */
 	unsigned alt_fails;		/* consecutive unreachable alternates */
 	unsigned active;		/* preparations and transactions */
 	struct qenvq wait;
+	/* the hop's thread */
+	pthread_t th;
+	int	th_running;
+	struct loop *loop;
+	CURLM  *multi;
+	uint64_t timer;			/* the loop timer libcurl asked for, 0: none */
+	uint64_t watchdog;		/* the idle check, 0: none */
+	struct sxfer *xfers;		/* transactions in the multi handle */
+	struct sxfer *held;		/* waiting for a fresh multi handle */
+	unsigned nin;			/* in the multi handle */
+	unsigned cur_per_hop;		/* CURLMOPT_MAX_HOST_CONNECTIONS as set */
+	int	poisoned;		/* a transaction failed: no reuse of its
+					 * connections (a late reply would answer
+					 * the next letter); fresh handle when idle */
+	int	cutting;		/* stop(now): no new transactions */
+	int	freeing;		/* curl_multi_cleanup runs: no new watches or timers */
 };
 
 /* What the worker found in the letter. */
@@ -155,10 +179,19 @@ struct sprep {
 					 * and the header when it was rewritten */
 };
 
-/* One SMTP transaction: one envelope to one alternate. */
+/* One SMTP transaction: one envelope to one alternate. Built on the
+ * node's thread, run on the hop's (from th_add() to th_finish()),
+ * answered and freed on the node's. */
 struct sxfer {
-	struct sxfer *next, *prev;	/* cs->xfers, while in the multi handle */
-	int	added;
+	struct sxfer *next, *prev;	/* h->xfers or h->held (the hop's thread) */
+	int	added;			/* in the multi handle */
+	CURLcode res;			/* how libcurl (or the watchdog) ended it */
+	int64_t	last_ms;		/* last sign of life (the hop's thread) */
+	curl_socket_t sock;		/* its connection's socket (sock_cb) */
+	int	cut;			/* th_remove() cut it: ignore what follows */
+	char	cutwhy[128];		/* why (the reason journaled), or "" */
+	int64_t	timeout_ms;		/* [smtp] timeout */
+	unsigned per_hop;		/* [smtp] max_per_hop */
 	struct chsmtp *cs;
 	struct shop *h;
 	struct qenv *e;
@@ -187,6 +220,8 @@ struct sxfer {
 
 static void hop_pump(struct chsmtp *cs, struct shop *h);
 static const char *smtp_tops(const struct chsmtp *cs);
+static void *th_main(void *arg);
+static void th_add(void *arg);
 
 /* --- settings ---------------------------------------------------------------- */
 
@@ -241,10 +276,37 @@ static struct shop *hop_find(struct chsmtp *cs, const char *name)
 		if (strcmp(h->name, name) == 0)
 			return h;
 	h = xcalloc(1, sizeof(*h));
+	h->cs = cs;
 	h->name = xstrdup(name);
 	h->next = cs->hops;
 	cs->hops = h;
 	return h;
+}
+
+/* hop_thread - start h's thread (its loop; the multi handle comes with
+ * the first transaction); 0 or -1 with err */
+static int hop_thread(struct shop *h, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int     rc;
+
+	if (h->loop == NULL && (h->loop = loop_new()) == NULL) {
+		snprintf(err, errlen, "smtp: a loop for next hop %s: %s", h->name,
+		    strerror(errno));
+		return -1;
+	}
+	/* signals stay with the node's thread */
+	sigfillset(&all);
+	(void) pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&h->th, NULL, th_main, h);
+	(void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, errlen, "smtp: a thread for next hop %s: %s", h->name,
+		    strerror(rc));
+		return -1;
+	}
+	h->th_running = 1;
+	return 0;
 }
 
 /* all_result - every pending recipient of e has the same outcome */
@@ -291,7 +353,8 @@ copy:
 static void reply_reason(struct sxfer *x, int code, const char *text, CURLcode res,
 	char *dst, size_t len)
 {
-	const char *ce = x->errbuf[0] ? x->errbuf : curl_easy_strerror(res);
+	const char *ce = x->cutwhy[0] ? x->cutwhy : x->errbuf[0] ? x->errbuf
+	    : curl_easy_strerror(res);
 
 	if (code != 0)
 		snprintf(dst, len, "%s (%s) said: %d %s", x->h->name, x->addr, code,
@@ -306,17 +369,9 @@ static void reply_reason(struct sxfer *x, int code, const char *text, CURLcode r
 			*p = ' ';
 }
 
+/* xfer_free - on the node's thread, out of every list and multi handle */
 static void xfer_free(struct sxfer *x)
 {
-	if (x->added) {
-		/* out of the list (the caller took it out of the multi handle) */
-		if (x->prev != NULL)
-			x->prev->next = x->next;
-		else
-			x->cs->xfers = x->next;
-		if (x->next != NULL)
-			x->next->prev = x->prev;
-	}
 	if (x->easy != NULL)
 		curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->rcpts);
@@ -355,6 +410,7 @@ static void xfer_done(struct sxfer *x, CURLcode res)
 	struct qresult r;
 	char  **why;
 	char    remote[SMTP_REMOTE_MAX], final[SMTP_REPLY_TEXT_MAX + 16];
+	char    via[SMTP_URL_MAX];
 	const char *kv[4], *ftext = NULL;
 	int     fcode, sent = 0;
 	size_t  i;
@@ -428,7 +484,8 @@ static void xfer_done(struct sxfer *x, CURLcode res)
 	r.rcpt = out;
 	r.nrcpt = e->nrcpts;
 	r.remote = remote[0] ? remote : NULL;
-	r.via = x->addr;
+	str_copy(via, x->addr, sizeof(via));	/* x is freed before the result */
+	r.via = via;
 	/* proto=smtp: where mailctl trace --follow stops (no trace service
 	 * on the far side; the "queued as" id is the last hop's name) */
 	kv[0] = "proto";
@@ -445,35 +502,81 @@ static void xfer_done(struct sxfer *x, CURLcode res)
 	free(out);
 }
 
-/* --- libcurl's multi socket interface on the loop ------------------------------- */
+/* --- the hop's thread: libcurl's multi socket interface on its loop ------------ */
 
-static void check_done(struct chsmtp *cs)
+/*
+ * libcurl 7.88 waits for the reply to the final "." inside
+ * curl_multi_socket_action() (smtp_done() runs its state machine in
+ * blocking mode until the reply or [smtp] timeout), so a slow server
+ * would stop whatever loop drives the multi handle. Each next hop
+ * therefore has a thread of its own with its own loop and multi handle:
+ * a slow server holds up its own hop only, never NIFTP, the control
+ * socket or another hop. The node's thread hands a transaction over with
+ * loop_post(h->loop, th_add) and gets it back, ended, with
+ * loop_post(rd->loop, xfer_back); in between only the hop's thread
+ * touches it (the callbacks, the transcript parser, the read of the
+ * letter).
+ */
+
+static void th_check_done(struct shop *h);
+static void th_watch(struct shop *h);
+
+static void xfer_back(void *arg);
+
+/* th_unlink - x out of the list it is on (h->xfers or h->held) */
+static void th_unlink(struct sxfer **head, struct sxfer *x)
 {
-	struct shop *h;
-	CURLMsg *m;
-	int     left, any = 0;
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		*head = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	x->next = x->prev = NULL;
+}
 
-	while ((m = curl_multi_info_read(cs->multi, &left)) != NULL) {
-		struct sxfer *x = NULL;
-		CURL   *easy = m->easy_handle;
-		CURLcode res = m->data.result;
+static void th_link(struct sxfer **head, struct sxfer *x)
+{
+	x->prev = NULL;
+	x->next = *head;
+	if (*head != NULL)
+		(*head)->prev = x;
+	*head = x;
+}
 
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		(void) curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &x);
-		(void) curl_multi_remove_handle(cs->multi, easy);
-		if (x != NULL)
-			xfer_done(x, res);
-		any = 1;
+/* th_finish - x is over: back to the node's thread with res */
+static void th_finish(struct shop *h, struct sxfer *x, CURLcode res)
+{
+	x->res = res;
+	loop_post(h->cs->rd->loop, xfer_back, x);
+}
+
+/* th_remove - take x out of the multi handle and finish it with res.
+ * cut: the transfer is still running (watchdog, stop). libcurl 7.88's
+ * smtp_done() ignores that a removal is premature and sends the
+ * end-of-data "." on the connection, which would make the server take a
+ * message cut short; so its socket is shut down first: the server sees
+ * the connection end without the "." and discards the transaction
+ * (RFC 5321 4.1.1.4), and libcurl's write fails. */
+static void th_remove(struct shop *h, struct sxfer *x, CURLcode res, int cut)
+{
+	if (cut) {
+		x->cut = 1;		/* the transcript ends here (debug_cb) */
+		if (x->sock != CURL_SOCKET_BAD)
+			(void) shutdown(x->sock, SHUT_RDWR);
 	}
-	if (any)
-		for (h = cs->hops; h != NULL; h = h->next)
-			hop_pump(cs, h);
+	(void) curl_multi_remove_handle(h->multi, x->easy);
+	x->added = 0;
+	th_unlink(&h->xfers, x);
+	h->nin--;
+	if (res != CURLE_OK)
+		h->poisoned = 1;
+	th_finish(h, x, res);
 }
 
 static void on_fd(struct loop *loop, int fd, int mask, void *arg)
 {
-	struct chsmtp *cs = arg;
+	struct shop *h = arg;
 	int     ev = 0, running;
 
 	(void) loop;
@@ -481,43 +584,44 @@ static void on_fd(struct loop *loop, int fd, int mask, void *arg)
 		ev |= CURL_CSELECT_IN;
 	if (mask & LOOP_WRITE)
 		ev |= CURL_CSELECT_OUT;
-	(void) curl_multi_socket_action(cs->multi, fd, ev, &running);
-	check_done(cs);
+	(void) curl_multi_socket_action(h->multi, fd, ev, &running);
+	th_check_done(h);
 }
 
 static void on_timer(struct loop *loop, void *arg)
 {
-	struct chsmtp *cs = arg;
+	struct shop *h = arg;
 	int     running;
 
 	(void) loop;
-	cs->timer = 0;
-	(void) curl_multi_socket_action(cs->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(cs);
+	h->timer = 0;
+	(void) curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	th_check_done(h);
 }
 
 /* sock_cb - libcurl tells which socket to watch for what */
 static int sock_cb(CURL *easy, curl_socket_t s, int what, void *clientp, void *socketp)
 {
-	struct chsmtp *cs = clientp;
+	struct shop *h = clientp;
+	struct sxfer *x = NULL;
 	int     mask = 0;
 
-	(void) easy;
 	(void) socketp;
+	if (easy != NULL && curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &x) == CURLE_OK
+	    && x != NULL)
+		x->sock = what == CURL_POLL_REMOVE ? CURL_SOCKET_BAD : s;
 	if (what == CURL_POLL_REMOVE) {
-		loop_fd_del(cs->rd->loop, s);
+		loop_fd_del(h->loop, s);
 		return 0;
 	}
-	if (cs->freeing)
+	if (h->freeing)
 		return 0;
 	if (what & CURL_POLL_IN)
 		mask |= LOOP_READ;
 	if (what & CURL_POLL_OUT)
 		mask |= LOOP_WRITE;
-	if (loop_fd_set(cs->rd->loop, s, mask, on_fd, cs) < 0) {
-		log_error("smtp: watch socket %d: %s", (int) s, strerror(errno));
-		return -1;
-	}
+	if (loop_fd_set(h->loop, s, mask, on_fd, h) < 0)
+		return -1;		/* libcurl fails the transfer: reported then */
 	return 0;
 }
 
@@ -525,16 +629,202 @@ static int sock_cb(CURL *easy, curl_socket_t s, int what, void *clientp, void *s
  * only arm the loop's timer (libcurl must not be called from here) */
 static int timer_cb(CURLM *multi, long timeout_ms, void *clientp)
 {
-	struct chsmtp *cs = clientp;
+	struct shop *h = clientp;
 
 	(void) multi;
-	if (cs->freeing)
+	if (h->freeing)
 		return 0;
-	loop_timer_del(cs->rd->loop, cs->timer);
-	cs->timer = 0;
+	loop_timer_del(h->loop, h->timer);
+	h->timer = 0;
 	if (timeout_ms >= 0)
-		cs->timer = loop_timer_add(cs->rd->loop, timeout_ms, on_timer, cs);
+		h->timer = loop_timer_add(h->loop, timeout_ms, on_timer, h);
 	return 0;
+}
+
+/* th_multi - a fresh multi handle for h (the old one, if any, is idle:
+ * its cached connections are closed) */
+static int th_multi(struct shop *h)
+{
+	if (h->multi != NULL) {
+		loop_timer_del(h->loop, h->timer);
+		h->timer = 0;
+		(void) curl_multi_cleanup(h->multi);
+	}
+	h->cur_per_hop = 0;
+	h->poisoned = 0;
+	if ((h->multi = curl_multi_init()) == NULL)
+		return -1;
+	(void) curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	(void) curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	(void) curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	(void) curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	return 0;
+}
+
+/* th_start - x into the multi handle */
+static void th_start(struct shop *h, struct sxfer *x)
+{
+	CURLMcode mc;
+
+	if (h->multi == NULL && th_multi(h) < 0) {
+		snprintf(x->errbuf, sizeof(x->errbuf), "libcurl: curl_multi_init failed");
+		th_finish(h, x, CURLE_OUT_OF_MEMORY);
+		return;
+	}
+	if (x->per_hop != h->cur_per_hop) {
+		h->cur_per_hop = x->per_hop;
+		(void) curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+		    (long) x->per_hop);
+	}
+	x->last_ms = loop_now_ms();
+	if ((mc = curl_multi_add_handle(h->multi, x->easy)) != CURLM_OK) {
+		snprintf(x->errbuf, sizeof(x->errbuf), "libcurl: curl_multi_add_handle: %s",
+		    curl_multi_strerror(mc));
+		th_finish(h, x, CURLE_FAILED_INIT);
+		return;
+	}
+	x->added = 1;
+	th_link(&h->xfers, x);
+	h->nin++;
+	th_watch(h);
+}
+
+/* th_drain - h's multi handle is idle and poisoned: a fresh one, then the
+ * transactions held for it */
+static void th_drain(struct shop *h)
+{
+	struct sxfer *x;
+
+	if (h->nin > 0 || !h->poisoned)
+		return;
+	if (th_multi(h) < 0)
+		h->multi = NULL;	/* th_start() fails them with a reason */
+	while ((x = h->held) != NULL) {
+		th_unlink(&h->held, x);
+		th_start(h, x);
+	}
+}
+
+/* th_add - the node's thread hands x over */
+static void th_add(void *arg)
+{
+	struct sxfer *x = arg;
+	struct shop *h = x->h;
+
+	if (h->cutting) {
+		th_finish(h, x, CURLE_ABORTED_BY_CALLBACK);
+		return;
+	}
+	if (h->poisoned && h->nin > 0) {
+		th_link(&h->held, x);	/* not on a connection that may be stale */
+		return;
+	}
+	if (h->poisoned)
+		th_drain(h);
+	th_start(h, x);
+}
+
+static void th_check_done(struct shop *h)
+{
+	CURLMsg *m;
+	int     left;
+
+	while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+		struct sxfer *x = NULL;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		(void) curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **) &x);
+		if (x == NULL) {
+			(void) curl_multi_remove_handle(h->multi, m->easy_handle);
+			continue;
+		}
+		th_remove(h, x, m->data.result, 0);
+	}
+	th_drain(h);
+}
+
+/* on_watchdog - libcurl 7.88 checks [smtp] timeout only when something
+ * else wakes the transfer: a transaction without a sign of life (a
+ * reply, octets sent, the letter read) for that long is cut here */
+static void on_watchdog(struct loop *loop, void *arg)
+{
+	struct shop *h = arg;
+	struct sxfer *x, *next;
+	int64_t now = loop_now_ms();
+
+	(void) loop;
+	h->watchdog = 0;
+	for (x = h->xfers; x != NULL; x = next) {
+		next = x->next;
+		if (now - x->last_ms <= x->timeout_ms)
+			continue;
+		snprintf(x->cutwhy, sizeof(x->cutwhy), "no reply and nothing sent for %lld s"
+		    " ([smtp] timeout)", (long long) ((now - x->last_ms) / 1000));
+		th_remove(h, x, CURLE_OPERATION_TIMEDOUT, 1);
+	}
+	th_drain(h);
+	th_watch(h);
+}
+
+/* th_watch - the watchdog runs once a second while transactions do */
+static void th_watch(struct shop *h)
+{
+	if (h->watchdog == 0 && h->nin > 0 && !h->freeing)
+		h->watchdog = loop_timer_add(h->loop, 1000, on_watchdog, h);
+}
+
+/* th_cut - stop(now): every transaction of h ends (deferred) */
+static void th_cut(void *arg)
+{
+	struct shop *h = arg;
+	struct sxfer *x;
+
+	h->cutting = 1;
+	for (x = h->xfers; x != NULL; x = x->next)
+		snprintf(x->cutwhy, sizeof(x->cutwhy), "cut short: the node is stopping");
+	while ((x = h->xfers) != NULL)
+		th_remove(h, x, CURLE_ABORTED_BY_CALLBACK, 1);
+	while ((x = h->held) != NULL) {
+		th_unlink(&h->held, x);
+		th_finish(h, x, CURLE_ABORTED_BY_CALLBACK);
+	}
+}
+
+/* th_quit - the channel is freed: close the cached connections (QUIT)
+ * and leave the thread's loop */
+static void th_quit(void *arg)
+{
+	struct shop *h = arg;
+
+	loop_timer_del(h->loop, h->watchdog);
+	h->watchdog = 0;
+	loop_timer_del(h->loop, h->timer);
+	h->timer = 0;
+	h->freeing = 1;
+	if (h->multi != NULL)
+		(void) curl_multi_cleanup(h->multi);
+	h->multi = NULL;
+	loop_stop(h->loop);
+}
+
+static void *th_main(void *arg)
+{
+	struct shop *h = arg;
+
+	(void) loop_run(h->loop);
+	return NULL;
+}
+
+/* xfer_back - on the node's thread: x came back from its hop */
+static void xfer_back(void *arg)
+{
+	struct sxfer *x = arg;
+	struct chsmtp *cs = x->cs;
+	struct shop *h = x->h;
+
+	xfer_done(x, x->res);
+	hop_pump(cs, h);
 }
 
 /* debug_cb - the transcript, for the reply parser; nothing else is kept
@@ -544,8 +834,13 @@ static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size, voi
 	struct sxfer *x = arg;
 
 	(void) easy;
+	if (x->cut)
+		return 0;
+	if (type == CURLINFO_DATA_OUT)
+		x->last_ms = loop_now_ms();
 	if (type != CURLINFO_HEADER_OUT && type != CURLINFO_HEADER_IN)
 		return 0;
+	x->last_ms = loop_now_ms();
 	/* on a cached connection the transcript starts with our MAIL FROM:
 	 * the parser pairs its reply with it (no greeting) */
 	smtp_tx_feed(x->tx, type == CURLINFO_HEADER_OUT, data, size);
@@ -561,6 +856,7 @@ static size_t read_cb(char *ptr, size_t size, size_t nitems, void *arg)
 
 	if (x->ioerr[0])
 		return CURL_READFUNC_ABORT;
+	x->last_ms = loop_now_ms();
 	/* libcurl asks for more only once the octets it got last were
 	 * written to the socket: the server holds part of the message */
 	if (x->off > x->soff)
@@ -879,7 +1175,6 @@ static void xfer_start(struct chsmtp *cs, struct sprep *p)
 	struct sxfer *x;
 	char    host[SMTP_HOST_MAX + 1], why[RELAYD_ERRLEN];
 	unsigned port;
-	CURLMcode mc;
 	size_t  i;
 
 	rh = route_table_hop_by_name(cs->rd->conf->routes, h->name);
@@ -896,6 +1191,7 @@ static void xfer_start(struct chsmtp *cs, struct sprep *p)
 	x->h = h;
 	x->e = e;
 	x->fd = -1;
+	x->sock = CURL_SOCKET_BAD;
 	str_copy(x->addr, rh->alts[h->alt].addr, sizeof(x->addr));
 	if (split_addr(x->addr, host, sizeof(host), &port, why, sizeof(why)) < 0)
 		goto defer;
@@ -944,17 +1240,13 @@ static void xfer_start(struct chsmtp *cs, struct sprep *p)
 		goto defer;
 	}
 	xfer_setopts(cs, x);
-	if ((mc = curl_multi_add_handle(cs->multi, x->easy)) != CURLM_OK) {
-		snprintf(why, sizeof(why), "libcurl: curl_multi_add_handle: %s",
-		    curl_multi_strerror(mc));
+	x->timeout_ms = settings(cs).timeout_ms;
+	x->per_hop = settings(cs).max_per_hop;
+	if (!h->th_running && hop_thread(h, why, sizeof(why)) < 0)
 		goto defer;
-	}
-	x->added = 1;
-	x->next = cs->xfers;
-	if (cs->xfers != NULL)
-		cs->xfers->prev = x;
-	cs->xfers = x;
+	/* to the hop's thread; back through xfer_back() */
 	cs->nxfer++;
+	loop_post(h->loop, th_add, x);
 	return;
 defer:
 	h->active--;
@@ -992,37 +1284,19 @@ static void hop_pump(struct chsmtp *cs, struct shop *h)
 
 /* --- the channel interface ----------------------------------------------------------- */
 
-static void set_limits(struct chsmtp *cs)
-{
-	unsigned n = settings(cs).max_per_hop;
-
-	if (n == cs->cur_per_hop)
-		return;
-	cs->cur_per_hop = n;
-	(void) curl_multi_setopt(cs->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) n);
-}
-
 static void *smtp_init(struct relayd *rd, char *err, size_t errlen)
 {
 	struct chsmtp *cs = xcalloc(1, sizeof(*cs));
 
+	(void) err;
+	(void) errlen;
 	cs->rd = rd;
-	if ((cs->multi = curl_multi_init()) == NULL) {
-		snprintf(err, errlen, "smtp: libcurl: curl_multi_init failed");
-		free(cs);
-		return NULL;
-	}
-	(void) curl_multi_setopt(cs->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	(void) curl_multi_setopt(cs->multi, CURLMOPT_SOCKETDATA, cs);
-	(void) curl_multi_setopt(cs->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	(void) curl_multi_setopt(cs->multi, CURLMOPT_TIMERDATA, cs);
-	set_limits(cs);
 	return cs;
 }
 
 static void smtp_reload(void *self)
 {
-	set_limits(self);
+	(void) self;		/* transactions take the settings as they start */
 }
 
 static void smtp_start(void *self, struct qenv *e)
@@ -1044,16 +1318,15 @@ static int smtp_busy(const void *self)
 static void smtp_stop(void *self, int now)
 {
 	struct chsmtp *cs = self;
-	struct sxfer *x;
+	struct shop *h;
 
 	if (!now)
 		return;		/* transactions finish on their own */
 	/* cut them: each copy is deferred (a server discards a transaction
-	 * that lacks its final ".") */
-	while ((x = cs->xfers) != NULL) {
-		(void) curl_multi_remove_handle(cs->multi, x->easy);
-		xfer_done(x, CURLE_ABORTED_BY_CALLBACK);
-	}
+	 * that lacks its final "."); they come back through xfer_back() */
+	for (h = cs->hops; h != NULL; h = h->next)
+		if (h->th_running)
+			loop_post(h->loop, th_cut, h);
 }
 
 static void smtp_free(void *self)
@@ -1063,12 +1336,14 @@ static void smtp_free(void *self)
 
 	if (cs == NULL)
 		return;
-	loop_timer_del(cs->rd->loop, cs->timer);
-	cs->timer = 0;
-	cs->freeing = 1;
-	/* closes the cached connections (QUIT) */
-	(void) curl_multi_cleanup(cs->multi);
 	while ((h = cs->hops) != NULL) {
+		if (h->th_running) {
+			/* closes the cached connections (QUIT) on the hop's thread */
+			loop_post(h->loop, th_quit, h);
+			(void) pthread_join(h->th, NULL);
+		}
+		if (h->loop != NULL)
+			loop_free(h->loop);
 		while (h->wait.head != NULL)
 			qenvq_del(h->wait.head);
 		cs->hops = h->next;

@@ -14,10 +14,11 @@
  *	letter was forwarded to (called address the route's mail called
  *	address without ".MAIL"), with the route the forwarding node
  *	recorded, until every branch ends (delivered, failed, still queued,
- *	or unreachable). --back walks from the letter to the node that sent
- *	it (the received line's donor=NODE/NAME, reached by the route that
- *	node has to it) until the origin; a donor that the line's
- *	authenticated peer does not back (trace_donor_ok()) is not followed.
+ *	unreachable, or handed to Internet mail). --back walks from the
+ *	letter to the node that sent it (the received line's
+ *	donor=NODE/NAME, reached by the route that node has to it) until the
+ *	origin; a donor that the line's authenticated peer does not back
+ *	(trace_donor_ok()) is not followed.
  *
  *	Remote documents are fetched by the local daemon, never by mailctl
  *	itself: a node serves traces only to authenticated peers and local
@@ -26,6 +27,17 @@
  *	the timeout (default 10 s): a hop that does not answer is shown as
  *	unreachable, and the trace never hangs. The output is a tree, one
  *	hop per level, or with --json the document of doc/trace.md.
+ *
+ *	A letter forwarded by the smtp channel (a forwarded line with
+ *	proto=smtp, or, in records older than proto=, with the reply= only
+ *	that channel writes) went to an Internet SMTP server, which has no
+ *	trace service: that branch ends in a hop named by the server's
+ *	"queued as" id (the line's remote=), shown with the server's reply
+ *	and never asked over NIFTP (no call, no timeout to wait for).
+ *
+ *	Text output escapes control octets (\xNN): journal values, peers'
+ *	documents and SMTP replies are text from outside, and a terminal
+ *	must not receive their escape sequences.
  * DIAGNOSTICS
  *	The local record needs the spool directory and its journals: one
  *	that may not be read is named ("mailctl: trace: cannot read
@@ -69,6 +81,8 @@ struct hop {
 	char	error[600];
 	char	addr[300], called[128];	/* how it was reached ("" locally) */
 	char	link[32];		/* "forwarded", "notice", "sent-by", "" */
+	const struct trace_ev *smtp;	/* handed to an SMTP server by this forwarded
+					 * line (the parent's; borrowed), or NULL */
 	struct hop **kids;
 	size_t	nkids;
 };
@@ -197,6 +211,31 @@ static void reach(struct walk *w, struct hop *h, const struct trace_route *r)
 		str_copy(h->name, h->l->name, sizeof(h->name));
 }
 
+/* smtp_ev - 1 when forwarded line ev handed the letter to an SMTP server:
+ * proto=smtp, or (lines older than proto=) a reply=, which only the smtp
+ * channel writes */
+static int smtp_ev(const struct trace_ev *ev)
+{
+	const char *p = trace_ev_get(ev, "proto");
+
+	if (p != NULL)
+		return strcmp(p, "smtp") == 0;
+	return trace_ev_get(ev, "reply") != NULL;
+}
+
+/* smtp_hop - the last hop of a branch that left by SMTP: the hop name,
+ * the server's id for the letter; nothing to ask */
+static struct hop *smtp_hop(const struct trace_ev *ev, const char *to)
+{
+	const char *v = trace_ev_get(ev, "remote");
+	struct hop *k = hop_new(to, v != NULL && v[0] != '\0' ? v : "-", "forwarded");
+
+	k->smtp = ev;
+	if ((v = trace_ev_get(ev, "addr")) != NULL && strcmp(v, "-") != 0)
+		str_copy(k->addr, v, sizeof(k->addr));
+	return k;
+}
+
 /* forward - the children of h: notices here, and (with follow) next hops */
 static void forward(struct walk *w, struct hop *h, int depth)
 {
@@ -209,7 +248,12 @@ static void forward(struct walk *w, struct hop *h, int depth)
 		const struct trace_ev *ev = &h->l->ev[i];
 		struct hop *k;
 
-		if (strcmp(ev->event, "forwarded") == 0 && w->follow
+		if (strcmp(ev->event, "forwarded") == 0 && w->follow && smtp_ev(ev)) {
+			/* the trail ends: an SMTP server has no trace service,
+			 * and asking it over NIFTP would only wait for the timeout */
+			if ((to = trace_ev_get(ev, "to")) != NULL)
+				hop_add(h, smtp_hop(ev, to));
+		} else if (strcmp(ev->event, "forwarded") == 0 && w->follow
 		    && (v = trace_ev_get(ev, "remote")) != NULL && strcmp(v, "-") != 0
 		    && (to = trace_ev_get(ev, "to")) != NULL) {
 			const struct trace_route *r = trace_route_of(h->doc, 'h', to);
@@ -305,7 +349,7 @@ static time_t iso_time(const char *s)
 }
 
 struct sum {
-	unsigned hops, delivered, failed, queued, unreachable, notices;
+	unsigned hops, delivered, failed, queued, unreachable, notices, smtp;
 	char	first[24], last[24];
 };
 
@@ -314,6 +358,10 @@ static void sum_hop(const struct hop *h, struct sum *s)
 	size_t  i;
 
 	s->hops++;
+	if (h->smtp != NULL) {
+		s->smtp++;
+		return;
+	}
 	if (h->l == NULL) {
 		s->unreachable++;
 		return;
@@ -368,10 +416,14 @@ static void ev_text(const struct trace_ev *ev, struct buf *b)
 			buf_printf(b, ", resubmitted from %s", G("orig"));
 	} else if (strcmp(e, "routed") == 0)
 		buf_printf(b, "routed %s to %s", G("rcpts"), G("hops"));
-	else if (strcmp(e, "forwarded") == 0)
+	else if (strcmp(e, "forwarded") == 0) {
 		buf_printf(b, "forwarded to %s (%s) as %s for %s%s", G("to"), G("addr"), G("remote"),
 		    G("rcpts"), H("recovered") ? " (recovered at start-up)" : "");
-	else if (strcmp(e, "delivered") == 0)
+		if (smtp_ev(ev) && H("reply"))
+			buf_printf(b, "; the SMTP server said \"%s\"", G("reply"));
+		else if (smtp_ev(ev))
+			buf_printf(b, "; by SMTP");
+	} else if (strcmp(e, "delivered") == 0)
 		buf_printf(b, "delivered %s to %s", G("rcpt"), G("mailbox"));
 	else if (strcmp(e, "deferred") == 0)
 		buf_printf(b, "deferred (to %s): %s; next try %s (attempt %s)", G("to"), G("reason"),
@@ -400,6 +452,24 @@ static void ev_text(const struct trace_ev *ev, struct buf *b)
 #undef H
 }
 
+/* put_line - one line of text output, indented: control octets as \xNN
+ * (values come from journals, peers' documents and SMTP servers, and
+ * must not drive the terminal or forge lines) */
+static void put_line(FILE *fp, int ind, const struct buf *b)
+{
+	const unsigned char *p = b->len > 0 ? buf_data(b) : NULL;
+	size_t  i;
+
+	fprintf(fp, "%*s", ind, "");
+	for (i = 0; i < b->len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			fprintf(fp, "\\x%02x", p[i]);
+		else
+			fputc(p[i], fp);
+	}
+	fputc('\n', fp);
+}
+
 static void text_hop(const struct hop *h, int depth, const char *t0, FILE *fp)
 {
 	struct buf b = BUF_INIT(64 * 1024);
@@ -408,27 +478,43 @@ static void text_hop(const struct hop *h, int depth, const char *t0, FILE *fp)
 	const char *arrow = depth == 0 ? "" : strcmp(h->link, "notice") == 0 ? "=> notice "
 	    : strcmp(h->link, "notice-of") == 0 ? "<= notice about " : "-> ";
 
-	fprintf(fp, "%*s%s%s %s", ind, "", arrow, h->node, h->name);
-	if (h->addr[0])
-		fprintf(fp, "  [via %s %s]", h->addr, h->called);
+	buf_printf(&b, "%s%s %s", arrow, h->node, h->name);
+	if (h->smtp != NULL)
+		buf_printf(&b, "  [smtp %s]", h->addr[0] ? h->addr : "-");
+	else if (h->addr[0])
+		buf_printf(&b, "  [via %s %s]", h->addr, h->called);
 	if (h->l != NULL && h->l->recv != NULL && t0 != NULL) {
 		time_t  a = iso_time(t0), z = iso_time(h->l->recv->time);
 
 		if (a != (time_t) -1 && z != (time_t) -1 && depth > 0)
-			fprintf(fp, "  (+%lds)", (long) (z - a));
+			buf_printf(&b, "  (+%lds)", (long) (z - a));
 	}
-	fputc('\n', fp);
-	if (h->l == NULL) {
-		fprintf(fp, "%*s  %s\n", ind, "", h->error[0] ? h->error : "not reached");
-		return;
-	}
-	for (i = 0; i < h->l->nev; i++) {
+	put_line(fp, ind, &b);
+	if (h->smtp != NULL) {
+		const char *reply = trace_ev_get(h->smtp, "reply");
+
 		buf_reset(&b);
-		ev_text(&h->l->ev[i], &b);
-		fprintf(fp, "%*s  %s  %s\n", ind, "", h->l->ev[i].time, buf_cstr(&b));
+		buf_printf(&b, "  handed to Internet mail: the SMTP server took it");
+		if (reply != NULL)
+			buf_printf(&b, " (\"%s\")", reply);
+		buf_printf(&b, "; the trail ends here (SMTP has no trace service)");
+		put_line(fp, ind, &b);
+	} else if (h->l == NULL) {
+		buf_reset(&b);
+		buf_printf(&b, "  %s", h->error[0] ? h->error : "not reached");
+		put_line(fp, ind, &b);
+	} else {
+		for (i = 0; i < h->l->nev; i++) {
+			buf_reset(&b);
+			buf_printf(&b, "  %s  ", h->l->ev[i].time);
+			ev_text(&h->l->ev[i], &b);
+			put_line(fp, ind, &b);
+		}
+		buf_reset(&b);
+		buf_printf(&b, "  status: %s%s%s", h->l->status, h->l->detail[0] ? ": " : "",
+		    h->l->detail);
+		put_line(fp, ind, &b);
 	}
-	fprintf(fp, "%*s  status: %s%s%s\n", ind, "", h->l->status, h->l->detail[0] ? ": " : "",
-	    h->l->detail);
 	buf_release(&b);
 }
 
@@ -456,16 +542,24 @@ static void json_hop(const struct hop *h, struct buf *b, int kids)
 		buf_printf(b, "{\"addr\":");
 		trace_json_str(b, h->addr);
 		buf_printf(b, ",\"called\":");
-		trace_json_str(b, h->called);
-		buf_printf(b, "}");
-	} else
+		trace_json_str(b, h->smtp != NULL ? NULL : h->called);
+		buf_printf(b, ",\"proto\":\"%s\"}", h->smtp != NULL ? "smtp" : "niftp");
+	} else if (h->smtp != NULL)
+		buf_printf(b, "{\"addr\":null,\"called\":null,\"proto\":\"smtp\"}");
+	else
 		buf_printf(b, "null");
 	buf_printf(b, ",\"reachable\":%s,\"error\":", h->l ? "true" : "false");
-	trace_json_str(b, h->l ? NULL : h->error[0] ? h->error : "not reached");
-	buf_printf(b, ",\"status\":");
-	trace_json_str(b, h->l ? h->l->status : "unreachable");
-	buf_printf(b, ",\"detail\":");
-	trace_json_str(b, h->l && h->l->detail[0] ? h->l->detail : NULL);
+	if (h->smtp != NULL) {
+		/* not an error: the end of the trail */
+		buf_printf(b, "null,\"status\":\"smtp\",\"detail\":");
+		trace_json_str(b, trace_ev_get(h->smtp, "reply"));
+	} else {
+		trace_json_str(b, h->l ? NULL : h->error[0] ? h->error : "not reached");
+		buf_printf(b, ",\"status\":");
+		trace_json_str(b, h->l ? h->l->status : "unreachable");
+		buf_printf(b, ",\"detail\":");
+		trace_json_str(b, h->l && h->l->detail[0] ? h->l->detail : NULL);
+	}
 	buf_printf(b, ",\"received\":");
 	trace_json_str(b, h->l && h->l->recv ? h->l->recv->time : NULL);
 	buf_printf(b, ",\"events\":[");
@@ -613,8 +707,8 @@ int trace_main(const struct conf *c, int argc, char **argv)
 		buf_printf(&b, ",\"elapsed_seconds\":%ld", a != (time_t) -1 && z != (time_t) -1
 		    ? (long) (z - a) : 0L);
 		buf_printf(&b, ",\"summary\":{\"hops\":%u,\"delivered\":%u,\"failed\":%u,"
-		    "\"queued\":%u,\"unreachable\":%u,\"notices\":%u}", s.hops, s.delivered,
-		    s.failed, s.queued, s.unreachable, s.notices);
+		    "\"queued\":%u,\"unreachable\":%u,\"notices\":%u,\"smtp\":%u}", s.hops,
+		    s.delivered, s.failed, s.queued, s.unreachable, s.notices, s.smtp);
 		if (w.back) {
 			buf_printf(&b, ",\"chain\":[");
 			for (i = nchain; i-- > 0;) {
@@ -645,11 +739,14 @@ int trace_main(const struct conf *c, int argc, char **argv)
 		    w.follow ? ", following every next hop" : "");
 		text_tree(root, 0, s.first[0] ? s.first : NULL, stdout);
 	}
-	if (!w.json)
-		printf("%u hop%s: %u delivered, %u failed, %u queued, %u unreachable; "
-		    "elapsed %lds (%s to %s)\n", s.hops, s.hops == 1 ? "" : "s", s.delivered,
-		    s.failed, s.queued, s.unreachable, a != (time_t) -1 && z != (time_t) -1
+	if (!w.json) {
+		printf("%u hop%s: %u delivered, %u failed, %u queued, %u unreachable", s.hops,
+		    s.hops == 1 ? "" : "s", s.delivered, s.failed, s.queued, s.unreachable);
+		if (s.smtp > 0)
+			printf(", %u handed to Internet mail", s.smtp);
+		printf("; elapsed %lds (%s to %s)\n", a != (time_t) -1 && z != (time_t) -1
 		    ? (long) (z - a) : 0L, s.first, s.last);
+	}
 out:
 	if (rc == RX_OK && w.daemon != TRACE_ASK_OK) {
 		fprintf(stderr, "mailctl: trace: the other nodes were not asked: %s (remote "

@@ -7,7 +7,8 @@
  *	smtpsink --dir DIR --ready-file F [--listen ADDR] [--pipelining]
  *		[--reject CODE:WHO]... [--defer-times N] [--die-in-data N]
  *		[--drop-after-dot N] [--timeout S] [--max-time S]
- *		[--max-size N] [--max-conns N]
+ *		[--max-size N] [--max-conns N] [--hostile KIND:AT:WHO]...
+ *		[--hostile silent] [--verbose]
  * DESCRIPTION
  *	Listens on ADDR (default tcp:127.0.0.1:0; port 0 picks a free one)
  *	and speaks enough SMTP (RFC 5321) for a client under test:
@@ -44,6 +45,41 @@
  *	largest message in octets (SIZE advertised; larger: 552), 64 MiB.
  * .IP "--max-conns N"
  *	connections served at once (16); more get 421 and are closed.
+ * .IP "--hostile KIND:AT:WHO"
+ *	a broken or hostile server for recipient WHO (matched as for
+ *	--reject; repeatable). AT is "rcpt" (the reply to RCPT TO for
+ *	WHO; the recipient is not accepted) or "data" (WHO is accepted,
+ *	and the reply after the message of a transaction holding WHO is
+ *	the hostile one). KIND:
+ * .RS
+ * .IP long
+ *	one reply line of exactly 5,000 octets with its CRLF: at rcpt
+ *	"450 4.2.0 <WHO>: xxx...", at data "250 2.0.0 Ok: queued as ID
+ *	xxx..." (the message is stored).
+ * .IP ctl
+ *	a reply whose text holds ESC sequences, a NUL, a bare CR, BEL and
+ *	DEL: at rcpt a 450, at data a 250 naming the queue id (stored).
+ * .IP multi
+ *	a multi-line reply whose code changes between lines: at rcpt
+ *	"250-..." then "550 ...", at data "250-... queued as ID" then
+ *	"451 ..." (nothing stored: the last line is the verdict).
+ * .IP nonnum
+ *	one line without a reply code ("Ok, ..."), then nothing more
+ *	for that command: the client waits for a reply that never comes
+ *	(at data nothing is stored).
+ * .IP late
+ *	a 554 sent 3 seconds late; until then the connection's input is
+ *	read but not looked at, as by a server still busy with the
+ *	command (at data nothing is stored). With a client timeout below
+ *	3 s, the reply arrives after the client gave up.
+ * .RE
+ * .IP "--hostile silent"
+ *	every connection gets the 220 greeting and then nothing: what the
+ *	client sends is read and dropped.
+ * .IP --verbose
+ *	log every command line and reply (the first 120 octets, control
+ *	octets as \xNN; with the minute, second and millisecond of the
+ *	clock), not only the connection events.
  * .PP
  *	Bounded: a command line is at most 2048 octets (longer: 500), a
  *	transaction at most 10000 recipients (then 452), each connection
@@ -70,6 +106,9 @@
 #define RCPT_MAX	10000		/* recipients per transaction */
 #define PATH_CAP	1024		/* octets of a path kept */
 #define RULES_MAX	64
+#define HOSTILE_LINE	5000		/* octets of the "long" reply, CRLF included */
+#define LATE_SECS	3		/* the "late" reply's delay */
+#define LATE_CAP	512		/* octets of a held reply */
 #define CONNS_MAX	256
 
 enum data_st { D_BOL, D_MID, D_DOT, D_DOTCR, D_END };
@@ -79,6 +118,17 @@ struct rule {
 	char	who[256];
 	unsigned long hits;
 };
+
+enum hkind { H_LONG, H_CTL, H_MULTI, H_NONNUM, H_LATE };
+enum hat { AT_RCPT, AT_DATA };
+
+struct hostile {
+	enum hkind kind;
+	enum hat at;
+	char	who[256];
+};
+
+static const char *const hkind_names[] = { "long", "ctl", "multi", "nonnum", "late", NULL };
 
 struct conn {
 	int	fd;			/* -1: free */
@@ -92,6 +142,9 @@ struct conn {
 	char	out[OUT_CAP];
 	size_t	outlen;
 	double	last;
+	double	late_at;		/* a held reply goes out then (0: none) */
+	char	late[LATE_CAP];
+	size_t	latelen;
 	/* the message being received */
 	enum data_st dst;
 	int	tmpfd, toobig;
@@ -103,6 +156,8 @@ struct sink {
 	const char *dir;
 	struct rule rules[RULES_MAX];
 	int	nrules;
+	struct hostile hostile[RULES_MAX];
+	int	nhostile, silent;
 	unsigned long defer_times, die_in_data, drop_after_dot;
 	double	timeout;
 	unsigned long long max_size;
@@ -112,6 +167,7 @@ struct sink {
 };
 
 static volatile sig_atomic_t stop_flag;
+static int verbose;			/* --verbose; set once at start-up */
 
 static void on_signal(int sig)
 {
@@ -124,17 +180,40 @@ static void usage(void)
 	fprintf(stderr, "usage: smtpsink --dir DIR --ready-file F [--listen ADDR] [--pipelining] "
 		"[--reject CODE:WHO]... [--defer-times N] [--die-in-data N] "
 		"[--drop-after-dot N] [--timeout S] [--max-time S] [--max-size N] "
-		"[--max-conns N]\n");
+		"[--max-conns N] [--hostile KIND:AT:WHO]... [--hostile silent] [--verbose]\n");
 	exit(64);
 }
 
-/* reply - queue a reply; the connection is closed when it cannot hold it */
-static void reply(struct conn *c, const char *text)
+/* trace_line - with --verbose, one line on stderr: dir, then at most 120
+ * octets of p, control octets as \xNN */
+static void trace_line(const struct conn *c, const char *dir, const char *p, size_t n)
 {
-	size_t  n = strlen(text);
+	struct timespec ts;
+	size_t  i;
 
+	if (!verbose)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(stderr, "smtpsink: conn %u: %s ", c->id, dir);
+	for (i = 0; i < n && i < 120; i++) {
+		unsigned char ch = (unsigned char) p[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			fprintf(stderr, "\\x%02x", ch);
+		else
+			fputc(ch, stderr);
+	}
+	fprintf(stderr, "%s (%zu octets, %02ld:%02ld.%03ld)\n", n > 120 ? "..." : "", n,
+	    (long) (ts.tv_sec / 60 % 60), (long) (ts.tv_sec % 60), ts.tv_nsec / 1000000);
+}
+
+/* reply_n - queue n octets of reply (NULs allowed); the connection is
+ * closed when it cannot hold them */
+static void reply_n(struct conn *c, const char *text, size_t n)
+{
 	if (c->fd < 0)
 		return;
+	trace_line(c, ">", text, n);
 	if (n > OUT_CAP - c->outlen) {
 		fprintf(stderr, "smtpsink: conn %u: output buffer full, closing\n", c->id);
 		c->quitting = 1;
@@ -142,6 +221,12 @@ static void reply(struct conn *c, const char *text)
 	}
 	memcpy(c->out + c->outlen, text, n);
 	c->outlen += n;
+}
+
+/* reply - queue a reply (a C string) */
+static void reply(struct conn *c, const char *text)
+{
+	reply_n(c, text, strlen(text));
 }
 
 /* tx_clear - forget the transaction (and any message being received) */
@@ -188,18 +273,97 @@ static int path_arg(const char *line, size_t skip, char *out, size_t outlen)
 	return tn_copy(out, outlen, p + 1, (size_t) (gt - p - 1));
 }
 
-/* rule_for - the rule that refuses addr now, or NULL */
-static struct rule *rule_for(struct sink *s, const char *addr)
+/* who_is - does rule address or local part who name addr (any case)? */
+static int who_is(const char *who, const char *addr)
 {
 	const char *at = strrchr(addr, '@');
 	size_t  llen = at ? (size_t) (at - addr) : strlen(addr);
+
+	return strcasecmp(who, addr) == 0
+	    || (strlen(who) == llen && strncasecmp(who, addr, llen) == 0);
+}
+
+/* hostile_for - the --hostile rule of point at for addr, or NULL */
+static const struct hostile *hostile_for(const struct sink *s, enum hat at, const char *addr)
+{
+	int     i;
+
+	for (i = 0; i < s->nhostile; i++)
+		if (s->hostile[i].at == at && who_is(s->hostile[i].who, addr))
+			return &s->hostile[i];
+	return NULL;
+}
+
+/* hostile_reply - queue (or, for "late", hold) the reply of rule h for
+ * recipient who (qid: the message's id at data, else NULL) */
+static void hostile_reply(struct conn *c, const struct hostile *h, const char *who,
+	const char *qid)
+{
+	/* ESC [ 2 J (clear screen), an OSC title ended by BEL, NUL, bare CR, DEL */
+	static const char ctl[] = "\033[2J\033]0;pwned\007 nul<\000> cr<\r> del<\177>";
+	char    b[HOSTILE_LINE + 600];
+	int     n;
+
+	switch (h->kind) {
+	case H_LONG:
+		n = h->at == AT_RCPT
+		    ? snprintf(b, sizeof(b), "450 4.2.0 <%.200s>: ", who)
+		    : snprintf(b, sizeof(b), "250 2.0.0 Ok: queued as %s ", qid);
+		memset(b + n, 'x', (size_t) (HOSTILE_LINE - 2 - n));
+		memcpy(b + HOSTILE_LINE - 2, "\r\n", 2);
+		n = HOSTILE_LINE;
+		break;
+	case H_CTL:
+		n = h->at == AT_RCPT
+		    ? snprintf(b, sizeof(b), "450 4.2.0 <%.200s>: ", who)
+		    : snprintf(b, sizeof(b), "250 2.0.0 Ok: queued as %s ", qid);
+		memcpy(b + n, ctl, sizeof(ctl) - 1);
+		n += (int) sizeof(ctl) - 1;
+		memcpy(b + n, "\r\n", 2);
+		n += 2;
+		break;
+	case H_MULTI:
+		n = h->at == AT_RCPT
+		    ? snprintf(b, sizeof(b), "250-2.1.5 <%.200s> Ok\r\n550 5.1.1 <%.200s>: on "
+			"second thought, no such user\r\n", who, who)
+		    : snprintf(b, sizeof(b), "250-2.0.0 Ok: queued as %s\r\n451 4.3.0 on second "
+			"thought, not queued\r\n", qid);
+		break;
+	case H_LATE:
+		n = h->at == AT_RCPT
+		    ? snprintf(b, sizeof(b), "554 5.7.1 <%.200s>: rejected, after some thought\r\n",
+			who)
+		    : snprintf(b, sizeof(b), "554 5.7.1 message %s rejected, after some "
+			"thought\r\n", qid);
+		if (n >= LATE_CAP)
+			n = LATE_CAP - 1;
+		memcpy(c->late, b, (size_t) n);
+		c->latelen = (size_t) n;
+		c->late_at = tn_now() + LATE_SECS;
+		fprintf(stderr, "smtpsink: conn %u: %s: hostile reply late (in %d s)\n", c->id,
+		    h->at == AT_RCPT ? "RCPT" : "end of data", LATE_SECS);
+		return;
+	case H_NONNUM:
+	default:
+		n = h->at == AT_RCPT
+		    ? snprintf(b, sizeof(b), "Ok, <%.200s> is welcome here\r\n", who)
+		    : snprintf(b, sizeof(b), "Queued as %s, thank you\r\n", qid);
+		break;
+	}
+	fprintf(stderr, "smtpsink: conn %u: %s: hostile reply %s (%d octets)\n", c->id,
+	    h->at == AT_RCPT ? "RCPT" : "end of data", hkind_names[h->kind], n);
+	reply_n(c, b, (size_t) n);
+}
+
+/* rule_for - the rule that refuses addr now, or NULL */
+static struct rule *rule_for(struct sink *s, const char *addr)
+{
 	int     i;
 
 	for (i = 0; i < s->nrules; i++) {
 		struct rule *r = &s->rules[i];
 
-		if (strcasecmp(r->who, addr) != 0
-		    && !(strlen(r->who) == llen && strncasecmp(r->who, addr, llen) == 0))
+		if (!who_is(r->who, addr))
 			continue;
 		if (r->code / 100 == 4 && s->defer_times > 0 && r->hits >= s->defer_times)
 			continue;
@@ -253,9 +417,19 @@ static int data_start(struct sink *s, struct conn *c)
 static void data_end(struct sink *s, struct conn *c)
 {
 	char    path[PATH_CAP + 64], text[128];
+	const struct hostile *h = NULL;
+	size_t  i;
 	int     rc = 0;
 
+	for (i = 0; i < c->nrcpt && h == NULL; i++)
+		h = hostile_for(s, AT_DATA, c->rcpt[i]);
 	snprintf(path, sizeof(path), "%s/%s", s->dir, c->qid);
+	if (h != NULL && (h->kind == H_MULTI || h->kind == H_NONNUM || h->kind == H_LATE)) {
+		/* a reply that is no "yes": nothing is kept */
+		hostile_reply(c, h, h->who, c->qid);
+		tx_clear(c);
+		return;
+	}
 	if (c->toobig) {
 		reply(c, "552 5.3.4 Error: message file too big\r\n");
 		fprintf(stderr, "smtpsink: conn %u: message of %llu octets refused\n", c->id,
@@ -281,6 +455,10 @@ static void data_end(struct sink *s, struct conn *c)
 	if (s->drop_after_dot > 0) {
 		s->drop_after_dot--;
 		conn_end(c, 1, "dropped after the final dot (--drop-after-dot)");
+		return;
+	}
+	if (h != NULL) {
+		hostile_reply(c, h, h->who, c->qid);
 		return;
 	}
 	snprintf(text, sizeof(text), "250 2.0.0 Ok: queued as %s\r\n", c->qid);
@@ -356,6 +534,7 @@ fail:
 static void command(struct sink *s, struct conn *c, char *line)
 {
 	char    path[PATH_CAP], text[PATH_CAP + 128];
+	const struct hostile *h;
 	struct rule *r;
 
 	if (strncasecmp(line, "EHLO", 4) == 0 && (line[4] == ' ' || line[4] == '\0')) {
@@ -387,6 +566,8 @@ static void command(struct sink *s, struct conn *c, char *line)
 			reply(c, "501 5.1.3 Bad recipient address syntax\r\n");
 		else if (c->nrcpt >= RCPT_MAX)
 			reply(c, "452 4.5.3 Error: too many recipients\r\n");
+		else if ((h = hostile_for(s, AT_RCPT, path)) != NULL)
+			hostile_reply(c, h, path, NULL);
 		else if ((r = rule_for(s, path)) != NULL) {
 			snprintf(text, sizeof(text), "%d %s <%s>: Recipient address rejected: %s\r\n",
 				r->code, r->code / 100 == 5 ? "5.1.1" : "4.2.0", path,
@@ -434,7 +615,8 @@ static void consume(struct sink *s, struct conn *c)
 {
 	size_t  off = 0;
 
-	while (c->fd >= 0 && !c->quitting && off < c->inlen && c->outlen < OUT_HIGH) {
+	while (c->fd >= 0 && !c->quitting && c->late_at == 0 && off < c->inlen
+	    && c->outlen < OUT_HIGH) {
 		if (c->in_data) {
 			long    n = data_bytes(s, c, c->in + off, c->inlen - off);
 
@@ -463,8 +645,10 @@ static void consume(struct sink *s, struct conn *c)
 			} else if (memchr(c->in + off, '\0', len) != NULL
 			    && strlen(c->in + off) + 1 < len) {
 				reply(c, "500 5.5.2 Error: bad syntax\r\n");
-			} else
+			} else {
+				trace_line(c, "<", c->in + off, strlen(c->in + off));
 				command(s, c, c->in + off);
+			}
 			off += len + 1;
 		}
 	}
@@ -487,8 +671,14 @@ static void conn_read(struct sink *s, struct conn *c)
 			: strerror(errno));
 		return;
 	}
-	c->inlen += (size_t) n;
 	c->last = tn_now();
+	if (s->silent) {
+		/* --hostile silent: the greeting was all */
+		fprintf(stderr, "smtpsink: conn %u: %zd octets dropped unanswered (silent)\n",
+		    c->id, n);
+		return;
+	}
+	c->inlen += (size_t) n;
 	consume(s, c);
 }
 
@@ -576,6 +766,10 @@ int main(int argc, char **argv)
 			s.pipelining = 1;
 			continue;
 		}
+		if (strcmp(o, "--verbose") == 0) {
+			verbose = 1;
+			continue;
+		}
 		if (a == NULL)
 			usage();
 		i++;
@@ -598,6 +792,34 @@ int main(int argc, char **argv)
 			    || a[2] > '9')
 				usage();
 			s.nrules++;
+		} else if (strcmp(o, "--hostile") == 0) {
+			struct hostile *h = &s.hostile[s.nhostile];
+			const char *c1 = strchr(a, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+			int     k;
+
+			if (strcmp(a, "silent") == 0) {
+				s.silent = 1;
+				continue;
+			}
+			if (s.nhostile >= RULES_MAX || c1 == NULL || c2 == NULL)
+				usage();
+			for (k = 0; hkind_names[k] != NULL; k++)
+				if (strlen(hkind_names[k]) == (size_t) (c1 - a)
+				    && strncmp(hkind_names[k], a, (size_t) (c1 - a)) == 0)
+					break;
+			if (hkind_names[k] == NULL)
+				usage();
+			h->kind = (enum hkind) k;
+			if (c2 - c1 - 1 == 4 && strncmp(c1 + 1, "rcpt", 4) == 0)
+				h->at = AT_RCPT;
+			else if (c2 - c1 - 1 == 4 && strncmp(c1 + 1, "data", 4) == 0)
+				h->at = AT_DATA;
+			else
+				usage();
+			if (tn_copy(h->who, sizeof(h->who), c2 + 1, strlen(c2 + 1)) < 0
+			    || h->who[0] == '\0')
+				usage();
+			s.nhostile++;
 		} else if (strcmp(o, "--defer-times") == 0) {
 			if (tn_parse_u64(a, 0, 1000000, &v) < 0)
 				usage();
@@ -693,6 +915,12 @@ int main(int argc, char **argv)
 				continue;
 			if (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR))
 				conn_read(&s, c);
+			if (c->fd >= 0 && c->late_at > 0 && now >= c->late_at) {
+				/* --hostile late: the held reply, then what waited */
+				c->late_at = 0;
+				reply_n(c, c->late, c->latelen);
+				consume(&s, c);
+			}
 			if (c->fd >= 0 && c->outlen > 0)
 				conn_write(&s, c);
 			if (c->fd >= 0 && c->quitting && c->outlen == 0)
