@@ -7,6 +7,10 @@
 #                   the sample letters (KEEP=1 leaves it running)
 #   make run-niftp  the niftp put/get/serve demonstration
 #   make bench      benchmarks (print figures; they do not pass or fail)
+#   make install    programs, man pages, systemd units, a sample configuration
+#                   (PREFIX, default /usr/local; DESTDIR for a staged install);
+#                   make uninstall removes them but never /etc/niftpmail or a
+#                   spool (see "install" below and service/install.sh)
 #   make fuzz       longer fuzz campaign (FUZZ_SECONDS per target, default 300)
 #   make SANITIZE=1 everything built with AddressSanitizer + UBSan into build-san/:
 #                   objects, libraries, tests (build-san/tests/), tools and the
@@ -78,7 +82,7 @@ PROGS    = $(BIN)/niftp $(BIN)/vcgw $(BIN)/mailrelayd $(BIN)/mailctl \
 UNITS    = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TTOOLS   = $(patsubst tests/tools/%.c,$(B)/tools/%,$(TTOOL_SRC))
 
-.PHONY: all deps check unit unit-san integration check-postfix fuzz-short fuzz run run-niftp bench bench-peers bench-smtp clean
+.PHONY: all deps check unit unit-san integration check-postfix fuzz-short fuzz run run-niftp bench bench-peers bench-smtp clean install uninstall
 .DEFAULT_GOAL := all
 # keep intermediate objects (test and tool objects) so reruns do not rebuild
 .SECONDARY:
@@ -237,6 +241,34 @@ bench-smtp:
 bench-startup: deps
 	@$(MAKE) --no-print-directory all
 	@sh tests/bench/bench_startup.sh
+
+# --- make install, make uninstall (service/install.sh does the work) -----
+# Daemons (mailrelayd, vcgw) into PREFIX/sbin as Postfix does, niftp,
+# mailctl and niftpmail-sendmail into PREFIX/bin; man pages into
+# PREFIX/share/man/manN; systemd units into PREFIX/lib/systemd/system
+# (systemd reads /usr/local/lib/systemd/system and /usr/lib/systemd/system).
+# The configuration lives in /etc/niftpmail whatever PREFIX is, because the
+# programs' default path is compiled in (relay/conf.h CONF_DEFAULT_PATH);
+# a file there is never overwritten. The service user is made only by
+# root installing with DESTDIR empty.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR   = $(PREFIX)/bin
+SBINDIR  = $(PREFIX)/sbin
+MANDIR   = $(PREFIX)/share/man
+UNITDIR  = $(PREFIX)/lib/systemd/system
+CONFDIR  = /etc/niftpmail
+SPOOLDIR = /var/spool/niftpmail
+SERVICE_USER = niftpmail
+INSTALL_ENV = DESTDIR='$(DESTDIR)' BINDIR='$(BINDIR)' SBINDIR='$(SBINDIR)' \
+              MANDIR='$(MANDIR)' UNITDIR='$(UNITDIR)' CONFDIR='$(CONFDIR)' \
+              SPOOLDIR='$(SPOOLDIR)' SERVICE_USER='$(SERVICE_USER)' BUILT='$(BIN)'
+
+install: $(PROGS)
+	@$(INSTALL_ENV) sh service/install.sh install
+
+uninstall:
+	@$(INSTALL_ENV) sh service/install.sh uninstall
 
 clean:
 	rm -rf build build-san build-fuzz bin

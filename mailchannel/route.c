@@ -581,6 +581,25 @@ size_t route_table_nusers(const struct route_table *t)
 	return t->nusers;
 }
 
+const char *route_table_user(const struct route_table *t, size_t i)
+{
+	PANIC_IF(i >= t->nusers);
+	return t->users[i];
+}
+
+size_t route_table_naliases(const struct route_table *t)
+{
+	return t->naliases;
+}
+
+const char *route_table_alias(const struct route_table *t, size_t i, int *is_list)
+{
+	PANIC_IF(i >= t->naliases);
+	if (is_list != NULL)
+		*is_list = t->aliases[i].is_list;
+	return t->aliases[i].name;
+}
+
 /*
  * Resolution.
  */

@@ -228,6 +228,14 @@ const struct route_hop *route_table_hop_by_name(const struct route_table *t, con
 int route_table_user_known(const struct route_table *t, const char *mailbox);
 /* route_table_nusers - number of configured users */
 size_t route_table_nusers(const struct route_table *t);
+/* route_table_user - configured user i (< route_table_nusers), lower
+ * case, borrowed from the table (mailctl check-config) */
+const char *route_table_user(const struct route_table *t, size_t i);
+/* route_table_naliases - number of aliases and lists; route_table_alias -
+ * the name of alias or list i (< naliases; lower case, borrowed), *is_list
+ * (if not NULL) set for a list */
+size_t route_table_naliases(const struct route_table *t);
+const char *route_table_alias(const struct route_table *t, size_t i, int *is_list);
 
 /*
  * Routing.

@@ -25,6 +25,7 @@
 
 #include "niftp/niftp.h"
 #include "niftp/ts.h"
+#include "util/version.h"
 
 struct niftp_call;
 
@@ -38,7 +39,7 @@ struct niftp_call;
 #define TOOL_NOPERM	77
 #define TOOL_CONFIG	78
 
-#define TOOL_VERSION	"niftp (niftpmail) 1.0"
+#define TOOL_VERSION	VERSION_LINE("niftp")	/* --version; our information message */
 
 /* Long options without a short form (values above any character). */
 enum {

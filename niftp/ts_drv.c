@@ -71,6 +71,7 @@ static int parse_hostport(const char *s, const char *whole, struct ts_addr *a,
 {
 	const char *colon, *hs, *he, *p;
 	size_t hl, pl;
+	uint64_t pn;
 
 	if (*s == '[') {
 		hs = s + 1;
@@ -108,6 +109,12 @@ static int parse_hostport(const char *s, const char *whole, struct ts_addr *a,
 			seterr(err, errlen, "bad address '%s': bad port", whole);
 			return -1;
 		}
+	}
+	/* a number past 65535 would be taken modulo 65536 by the resolver */
+	if (strspn(colon + 1, "0123456789") == pl && str_to_u64(colon + 1, 0, 65535, &pn) < 0) {
+		seterr(err, errlen, "bad address '%s': port %s out of range (0 to 65535)", whole,
+		    colon + 1);
+		return -1;
 	}
 	for (p = hs; p < he; p++) {
 		if ((unsigned char)*p <= ' ' || *p == '/' || *p == '[' || *p == ']') {

@@ -34,6 +34,7 @@
 #include "relay/archive.h"
 #include "relay/inbound.h"
 #include "relay/relayd.h"
+#include "spool/journal.h"
 #include "spool/spool.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -292,13 +293,14 @@ static void resub_work(void *arg)
 {
 	struct resub_job *j = arg;
 	unsigned char *b = xmalloc(ARCHIVE_CHUNK);
-	struct buf rc = BUF_INIT(16 * 1024 * 1024);
+	struct journal_list rc;
 	struct letter *lt;
 	char    lerr[LETTER_ERRLEN];
 	uLong   crc = crc32(0L, Z_NULL, 0);
 	gzFile  gz;
 	int     n, zerr;
 
+	journal_list_init(&rc);
 	if ((gz = gzdopen(j->gzfd, "rb")) == NULL) {
 		snprintf(j->err, sizeof(j->err), "gzdopen: %s", strerror(errno));
 		close(j->gzfd);
@@ -334,16 +336,16 @@ static void resub_work(void *arg)
 		for (size_t i = 0; i < addr_list_count(al); i++) {
 			char   *s = addr_to_str(addr_list_get(al, i));
 
-			buf_printf(&rc, "%s%s", i ? "," : "", s);
+			journal_list_add(&rc, s);
 			free(s);
 		}
 	}
-	j->rcpts = xstrdup(buf_cstr(&rc) ? buf_cstr(&rc) : "");
+	j->rcpts = xstrdup(journal_list_text(&rc));
 	j->msgid = hdr_get(letter_hdr(lt), HDR_MESSAGE_ID);
 	letter_free(lt);
 	j->ok = 1;
 out:
-	buf_release(&rc);
+	journal_list_release(&rc);
 	free(b);
 }
 

@@ -69,6 +69,7 @@
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/strutil.h"
+#include "util/version.h"
 #include "util/workq.h"
 
 #define FWD_IDLE_MS	2000	/* default [niftp] idle_hangup */
@@ -953,7 +954,7 @@ static int fcall_new(struct chniftp *cn, struct rhop *h, const struct route_hop 
 	hooks.call = fwd_callev;
 	hooks.docket_save = docket_hook;
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.info = "mailrelayd (niftpmail) 1.0";
+	cfg.info = VERSION_LINE("mailrelayd");
 	cfg.deflate = settings(cn).deflate;
 	memset(&tso, 0, sizeof(tso));
 	tso.connect_timeout_ms = rd->conf->connect_timeout_ms;

@@ -80,7 +80,7 @@ struct channel_ops {
 	const char *name;	/* "local", "niftp": in logs and queue listings */
 	int	passive;	/* envelopes wait for a peer (pull): never start()ed */
 	/* Its configuration section ([niftp]), parsed by the channel: its keys
-	 * (others are warned about), and conf_load(), which reads them with
+	 * (any other is an error of the file), and conf_load(), which reads them with
 	 * the conf_sect_*() functions of relay/conf.h (errors are reported with
 	 * the file and line) and returns its settings, kept in the
 	 * configuration (conf->chconf[ROUTE_CH_...]) and freed with

@@ -47,6 +47,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
+#include "util/log.h"
 #include "util/strutil.h"
 
 #define INI_LINE_MAX	1023	/* iniparser 4.1: ASCIILINESZ 1024 with the newline */
@@ -64,7 +65,7 @@ struct ld {
 	const char *path;	/* for messages */
 	char	*dir;		/* absolute directory of the file */
 	struct buf *errs;
-	unsigned nerrs, nwarns;
+	unsigned nerrs, nwarns, nnotes;
 	struct scan_ent *ents;
 	size_t	nents;
 	dictionary *d;
@@ -72,7 +73,8 @@ struct ld {
 };
 
 static const char *const node_keys[] = { "name", "spool", "control", "calling", "log_file",
-	"pid_file", "metrics_file", "metrics_interval", "user", NULL };
+	"pid_file", "metrics_file", "metrics_interval", "user", "syslog_facility",
+	"syslog_ident", NULL };
 static const char *const listen_keys[] = { "mail", "accept", "trace", NULL };
 static const char *const peer_keys[] = { "username", "password_file", "from", "via", NULL };
 static const char *const local_keys[] = { "names", "maildir", "users", "reversed_names", NULL };
@@ -127,13 +129,18 @@ static int line_of(const struct ld *ld, const char *sec, const char *key)
 	return 0;
 }
 
+/* vreport - one diagnostic; warn: 0 an error, 1 a warning, 2 a note
+ * (enum conf_sev) */
 static void vreport(struct ld *ld, int warn, int line, const char *sec, const char *key,
 	const char *fmt, va_list ap)
 {
+	static const char *const tag[] = { "", "warning: ", "note: " };
 	char msg[CONF_MSG_MAX];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (warn)
+	if (warn == CONF_NOTE)
+		ld->nnotes++;
+	else if (warn)
 		ld->nwarns++;
 	else
 		ld->nerrs++;
@@ -141,14 +148,13 @@ static void vreport(struct ld *ld, int warn, int line, const char *sec, const ch
 		return;
 	/* a full buffer drops the line; the counts stay right */
 	if (sec == NULL)
-		(void) buf_printf(ld->errs, "%s:%d: %s%s\n", ld->path, line,
-		    warn ? "warning: " : "", msg);
+		(void) buf_printf(ld->errs, "%s:%d: %s%s\n", ld->path, line, tag[warn], msg);
 	else if (key == NULL)
-		(void) buf_printf(ld->errs, "%s:%d: %s[%s]: %s\n", ld->path, line,
-		    warn ? "warning: " : "", sec, msg);
+		(void) buf_printf(ld->errs, "%s:%d: %s[%s]: %s\n", ld->path, line, tag[warn],
+		    sec, msg);
 	else
-		(void) buf_printf(ld->errs, "%s:%d: %s[%s] %s: %s\n", ld->path, line,
-		    warn ? "warning: " : "", sec, key, msg);
+		(void) buf_printf(ld->errs, "%s:%d: %s[%s] %s: %s\n", ld->path, line, tag[warn],
+		    sec, key, msg);
 }
 
 static void err_line(struct ld *ld, int line, const char *fmt, ...)
@@ -255,6 +261,118 @@ static int in_list(const char *s, const char *const *list)
 	return 0;
 }
 
+/*
+ * Unknown names. An unknown key or section is an error, never ignored:
+ * a typing mistake ("spol") that only warned left the default in force
+ * (a spool elsewhere, a limit not set) while the file looked right. The
+ * message says what was meant: the nearest known name by edit distance,
+ * the section where the key belongs, or else the names known there.
+ */
+
+/* near_max - how far a name may be from the one suggested for it */
+static unsigned near_max(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n <= 3 ? 1 : n <= 9 ? 2 : 3;
+}
+
+/* nearest - the name of list nearest to s (within near_max(s) and less
+ * than *best, which it lowers), else the first that s (4 octets or more)
+ * begins ("password" for "password_file"), or NULL */
+static const char *nearest(const char *s, const char *const *list, unsigned *best)
+{
+	const char *hit = NULL;
+	unsigned d, max = near_max(s);
+	size_t  n = strlen(s);
+
+	for (size_t i = 0; list[i] != NULL; i++)
+		if ((d = str_distance(s, list[i], max)) <= max && d < *best) {
+			*best = d;
+			hit = list[i];
+		}
+	for (size_t i = 0; hit == NULL && n >= 4 && list[i] != NULL; i++)
+		if (strncmp(list[i], s, n) == 0)
+			hit = list[i];
+	return hit;
+}
+
+/* names_list - "a, b, c" of list into b */
+static void names_list(struct buf *b, const char *const *list)
+{
+	for (size_t i = 0; list[i] != NULL; i++)
+		(void) buf_printf(b, "%s%s", i ? ", " : "", list[i]);
+}
+
+/* key_hint - what key, not a key of sec (whose keys are keys), may have
+ * meant, into b: "did you mean 'spool'?", "'users' is a key of [local]",
+ * or the keys of sec */
+static void key_hint(struct buf *b, const char *sec, const char *key, const char *const *keys)
+{
+	const struct channel_ops *ch;
+	unsigned best = UINT_MAX;
+	const char *near = nearest(key, keys, &best);
+	int n = 0;
+
+	if (near != NULL && buf_printf(b, "did you mean '%s'?", near) == 0)
+		n++;
+	/* the right key in the wrong section ("did you mean 'x'? 'y' is ...") */
+	for (size_t i = 0; i < NSECTIONS; i++)
+		if (sections[i].keys != NULL && strcmp(sections[i].name, sec) != 0
+		    && in_list(key, sections[i].keys) && buf_printf(b, "%s'%s' is a key of [%s]",
+		    n == 0 ? "" : near ? " " : "; ", key, sections[i].name) == 0)
+			n++;
+	for (int i = 0; i < ROUTE_CH_MAX; i++)
+		if ((ch = chconf_table[i]) != NULL && ch->section != NULL && ch->keys != NULL
+		    && strcmp(ch->section, sec) != 0 && in_list(key, ch->keys)
+		    && buf_printf(b, "%s'%s' is a key of [%s]", n == 0 ? "" : near ? " " : "; ",
+		    key, ch->section) == 0)
+			n++;
+	if (strncmp(sec, "peer ", 5) != 0 && in_list(key, peer_keys)
+	    && buf_printf(b, "%s'%s' is a key of [peer NAME]", n == 0 ? "" : near ? " " : "; ",
+	    key) == 0)
+		n++;
+	if (n > 0)
+		return;
+	(void) buf_printf(b, "the keys of [%s] are ", strncmp(sec, "peer ", 5) == 0
+	    ? "peer NAME" : sec);
+	names_list(b, keys);
+}
+
+/* section_hint - what sec, not a section, may have meant, into b */
+static void section_hint(struct buf *b, const char *sec)
+{
+	const char *names[NSECTIONS + ROUTE_CH_MAX + 2], *near;
+	const char *sp = strpbrk(sec, " \t");
+	char    first[64];
+	unsigned best = UINT_MAX;
+	size_t  n = 0;
+
+	for (size_t i = 0; i < NSECTIONS; i++)
+		names[n++] = sections[i].name;
+	for (int i = 0; i < ROUTE_CH_MAX; i++)
+		if (chconf_table[i] != NULL && chconf_table[i]->section != NULL)
+			names[n++] = chconf_table[i]->section;
+	names[n] = NULL;
+	/* [peer NAME], misspelt or without its NAME */
+	snprintf(first, sizeof(first), "%.*s", sp ? (int) (sp - sec) : (int) strlen(sec), sec);
+	if (strcmp(first, "peer") == 0 && sp == NULL) {
+		(void) buf_printf(b, "a peer's section is [peer NAME]");
+		return;
+	}
+	if (sp != NULL && str_distance(first, "peer", 1) <= 1) {
+		(void) buf_printf(b, "did you mean [peer%s]?", sp);
+		return;
+	}
+	if ((near = nearest(sec, names, &best)) != NULL) {
+		(void) buf_printf(b, "did you mean [%s]?", near);
+		return;
+	}
+	(void) buf_printf(b, "the sections are ");
+	names_list(b, names);
+	(void) buf_printf(b, " and [peer NAME]");
+}
+
 static void scan_add(struct ld *ld, const char *sec, const char *key, int line)
 {
 	ld->ents = xrealloc(ld->ents, (ld->nents + 1) * sizeof(*ld->ents));
@@ -310,8 +428,14 @@ static void scan_logical(struct ld *ld, char *line, int lineno, char **sec, int 
 			return;
 		}
 		scan_add(ld, *sec, NULL, lineno);
-		if (!*sec_known)
-			warn_line(ld, lineno, *sec, NULL, "unknown section (ignored)");
+		if (!*sec_known) {
+			struct buf hint = BUF_INIT(CONF_MSG_MAX);
+
+			section_hint(&hint, *sec);
+			err_line(ld, lineno, "[%s] is not a section (%s)", *sec,
+			    buf_cstr(&hint) ? buf_cstr(&hint) : "");
+			buf_release(&hint);
+		}
 		return;
 	}
 	if ((eq = strchr(line, '=')) == NULL) {
@@ -334,8 +458,14 @@ static void scan_logical(struct ld *ld, char *line, int lineno, char **sec, int 
 			    key, e->line);
 		else {
 			scan_add(ld, *sec, key, lineno);
-			if (*sec_known && *sec_keys != NULL && !in_list(key, *sec_keys))
-				warn_line(ld, lineno, *sec, key, "unknown key (ignored)");
+			if (*sec_known && *sec_keys != NULL && !in_list(key, *sec_keys)) {
+				struct buf hint = BUF_INIT(CONF_MSG_MAX);
+
+				key_hint(&hint, *sec, key, *sec_keys);
+				err_line(ld, lineno, "[%s] '%s' is not a key of [%s] (%s)", *sec,
+				    key, *sec, buf_cstr(&hint) ? buf_cstr(&hint) : "");
+				buf_release(&hint);
+			}
 		}
 		free(key);
 	}
@@ -570,6 +700,22 @@ static void load_node(struct ld *ld)
 		c->log_file = make_abs(ld, "node", "log_file", v);
 	if ((v = get(ld, "node", "pid_file")) != NULL)
 		c->pid_file = make_abs(ld, "node", "pid_file", v);
+	/* syslog: used when daemonized without log_file (doc/mailrelayd.8) */
+	if ((v = get(ld, "node", "syslog_facility")) == NULL)
+		c->syslog_facility = xstrdup("mail");
+	else if (!log_syslog_facility_ok(v))
+		cerr(ld, "node", "syslog_facility", "unknown facility '%.40s' (want mail, daemon,"
+		    " user or local0 to local7)", v);
+	else
+		c->syslog_facility = xstrdup(v);
+	if ((v = get(ld, "node", "syslog_ident")) != NULL) {
+		if (*v == '\0' || strlen(v) > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-") != strlen(v))
+			cerr(ld, "node", "syslog_ident", "bad ident '%.40s' (want 1 to 32 of"
+			    " A-Z a-z 0-9 . _ / -)", v);
+		else
+			c->syslog_ident = xstrdup(v);
+	}
 }
 
 static void load_listen(struct ld *ld)
@@ -1475,7 +1621,27 @@ static void load_channels(struct ld *ld)
 	}
 }
 
-struct conf *conf_load(const char *path, struct buf *errs, unsigned *nerrs, unsigned *nwarns)
+/* The diagnostics of a conf_check_with() in progress. */
+struct conf_rep {
+	struct ld *ld;
+};
+
+/* conf_rep - a probe's finding, at the line of sec/key */
+void conf_rep(struct conf_rep *r, enum conf_sev sev, const char *sec, const char *key,
+	const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(r->ld, (int) sev, sec ? line_of(r->ld, sec, key) : 0, sec, key, fmt, ap);
+	va_end(ap);
+}
+
+/* load - conf_load(), and then, when the file has no errors, probe(c,
+ * ..., arg) (when not NULL) with the line numbers still at hand; *nnotes
+ * (may be NULL) gets the count of notes */
+static struct conf *load(const char *path, struct buf *errs, unsigned *nerrs, unsigned *nwarns,
+	unsigned *nnotes, conf_probe_fn *probe, void *arg)
 {
 	struct ld ld;
 	struct conf *c = xcalloc(1, sizeof(*c));
@@ -1531,6 +1697,11 @@ struct conf *conf_load(const char *path, struct buf *errs, unsigned *nerrs, unsi
 	}
 	c->routes = t;
 	t = NULL;
+	if (probe != NULL && ld.nerrs == 0) {
+		struct conf_rep r = { &ld };
+
+		probe(c, &r, arg);
+	}
 out:
 	route_table_free(t);
 	if (ld.d != NULL)
@@ -1546,11 +1717,18 @@ out:
 		*nerrs = ld.nerrs;
 	if (nwarns != NULL)
 		*nwarns = ld.nwarns;
+	if (nnotes != NULL)
+		*nnotes = ld.nnotes;
 	if (ld.nerrs > 0 || c->routes == NULL) {
 		conf_free(c);
 		return NULL;
 	}
 	return c;
+}
+
+struct conf *conf_load(const char *path, struct buf *errs, unsigned *nerrs, unsigned *nwarns)
+{
+	return load(path, errs, nerrs, nwarns, NULL, NULL, NULL);
 }
 
 void conf_free(struct conf *c)
@@ -1563,6 +1741,8 @@ void conf_free(struct conf *c)
 	free(c->control);
 	free(c->calling);
 	free(c->log_file);
+	free(c->syslog_facility);
+	free(c->syslog_ident);
 	free(c->pid_file);
 	free(c->metrics_file);
 	free(c->archive_dir);
@@ -1586,22 +1766,32 @@ void conf_free(struct conf *c)
 	free(c);
 }
 
-int conf_check(const char *path, FILE *fp)
+/* conf_check_with - every diagnostic of the file and of probe, and a summary */
+int conf_check_with(const char *path, FILE *fp, conf_probe_fn *probe, void *arg)
 {
 	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
-	unsigned ne = 0, nw = 0;
-	struct conf *c = conf_load(path, &errs, &ne, &nw);
+	unsigned ne = 0, nw = 0, nn = 0;
+	struct conf *c = load(path, &errs, &ne, &nw, &nn, probe, arg);
 
 	if (errs.len > 0)
 		fwrite(buf_data(&errs), 1, errs.len, fp);
 	if (ne == 0 && nw == 0)
-		fprintf(fp, "%s: ok\n", path);
+		fprintf(fp, "%s: ok", path);
 	else
-		fprintf(fp, "%s: %u error%s, %u warning%s\n", path, ne, ne == 1 ? "" : "s",
+		fprintf(fp, "%s: %u error%s, %u warning%s", path, ne, ne == 1 ? "" : "s",
 		    nw, nw == 1 ? "" : "s");
+	if (nn > 0)
+		fprintf(fp, "%s%u note%s%s", ne == 0 && nw == 0 ? " (" : ", ", nn,
+		    nn == 1 ? "" : "s", ne == 0 && nw == 0 ? ")" : "");
+	fputc('\n', fp);
 	buf_release(&errs);
 	conf_free(c);
 	return c != NULL ? 0 : 1;
+}
+
+int conf_check(const char *path, FILE *fp)
+{
+	return conf_check_with(path, fp, NULL, NULL);
 }
 
 size_t conf_maildir(const struct conf *c, const char *mailbox, char *dst, size_t len)

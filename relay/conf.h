@@ -17,7 +17,8 @@
  *	and keys (iniparser lower-cases their names):
  *
  *	  [node]    name, spool, control, calling, log_file, pid_file,
- *	            metrics_file, metrics_interval, user
+ *	            metrics_file, metrics_interval, user, syslog_facility,
+ *	            syslog_ident
  *	  [listen]  mail (comma-separated TS addresses, each optionally
  *	            followed by accept=peers|local|any), accept, trace
  *	  [peer NAME] username, password_file, from, via (relay/peer.h)
@@ -47,12 +48,18 @@
  *	number and finds what iniparser lets through silently: a repeated
  *	key or section, an unknown section or key. It is validation only:
  *	every value comes from iniparser.
+ *
+ *	An unknown section or key is an error, with the name meant when one
+ *	is near enough (edit distance), the section where the key belongs,
+ *	or the names known: "ucl.ini:7: [node] 'spol' is not a key of
+ *	[node] (did you mean 'spool'?)". (A warning that the key was ignored
+ *	left the default in force while the file looked right.)
  * DIAGNOSTICS
  *	Each problem is appended to a caller's buffer as one line
  *	"FILE:LINE: [section] key: reason\n" (LINE 0 when the problem
  *	belongs to no line, e.g. a missing required key). Warnings read
- *	"FILE:LINE: warning: ..." and do not make the load fail: unknown
- *	sections and keys, retry settings that make no sense together.
+ *	"FILE:LINE: warning: ..." and do not make the load fail: retry
+ *	settings that make no sense together, a repeated section.
  *--*/
 #ifndef RELAY_CONF_H
 #define RELAY_CONF_H
@@ -72,6 +79,12 @@ struct buf;
 #define CONF_MAX_LISTEN	32		/* [listen] mail addresses */
 #define CONF_ERRS_MAX	(256 * 1024)	/* cap for an error buffer built by conf_check */
 
+/* The configuration mailrelayd, mailctl and niftpmail-sendmail read when
+ * not given -c: $NIFTPMAIL_CONF, else the default, for a one-node host
+ * (util/confpath.h chooses; doc/mailrelayd.8 SERVICE) */
+#define CONF_ENV		"NIFTPMAIL_CONF"
+#define CONF_DEFAULT_PATH	"/etc/niftpmail/mailrelayd.ini"
+
 struct conf {
 	char	*path;		/* the file as given to conf_load */
 
@@ -80,7 +93,10 @@ struct conf {
 	char	*spool;		/* absolute; default /var/spool/niftpmail/NAME */
 	char	*control;	/* control socket path; default SPOOL/control */
 	char	*calling;	/* calling address we send; default the node name */
-	char	*log_file;	/* or NULL (stderr only) */
+	char	*log_file;	/* or NULL (stderr; daemonized: syslog) */
+	char	*syslog_facility;	/* "mail" (default), "daemon", "user",
+				 * "local0".."local7" (util/log.h) */
+	char	*syslog_ident;	/* or NULL: the program name */
 	char	*pid_file;	/* or NULL */
 	char	*metrics_file;	/* Prometheus text file; default SPOOL/metrics,
 				 * NULL when set to "none" or empty (no file) */
@@ -206,6 +222,26 @@ void conf_free(struct conf *c);
  * the configuration loads (warnings allowed), 1 otherwise (mailctl
  * check-config then exits 78) */
 int conf_check(const char *path, FILE *fp);
+
+/* What a check of the world beyond the file found (mailctl check-config,
+ * relay/confcheck.h): an error fails the check as an error of the file
+ * does; a note is said and changes nothing (a port the running daemon
+ * holds). Notes read "FILE:LINE: note: ...". */
+enum conf_sev { CONF_ERROR, CONF_WARNING, CONF_NOTE };
+/* The diagnostics of a conf_check_with() in progress. */
+struct conf_rep;
+/* conf_rep - report about sec/key (key NULL: the section; sec NULL: the
+ * file, line 0) with the line of the key in the file */
+void conf_rep(struct conf_rep *r, enum conf_sev sev, const char *sec, const char *key,
+	const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* conf_probe_fn - checks of a configuration that loaded without errors,
+ * reported through r (valid for the call only) */
+typedef void conf_probe_fn(const struct conf *c, struct conf_rep *r, void *arg);
+/* conf_check_with - conf_check(), and probe(c, r, arg) when the file has
+ * no errors; the last line also counts the notes ("FILE: ok (2 notes)",
+ * "FILE: 1 error, 0 warnings, 1 note"); 1 when the file or a probe found
+ * an error */
+int conf_check_with(const char *path, FILE *fp, conf_probe_fn *probe, void *arg);
 
 /* conf_maildir - the mail directory of mailbox (a lower-cased safe
  * mailbox name from route_resolve): the maildir template with "%u"

@@ -6,7 +6,9 @@
  * SYNOPSIS
  *	int ctl_main(int argc, char **argv);
  * DESCRIPTION
- *	mailctl -c NODE.ini COMMAND [ARGS]. Commands that change queue
+ *	mailctl [-c NODE.ini] COMMAND [ARGS] (without -c: $NIFTPMAIL_CONF,
+ *	else /etc/niftpmail/mailrelayd.ini; relay/conf.h CONF_DEFAULT_PATH;
+ *	a missing one is exit 78 naming it). Commands that change queue
  *	state are carried out by the daemon over SPOOL/control (one request
  *	line, answer lines, a last line "."):
  * .IP "submit [FILE]"
@@ -26,16 +28,18 @@
  *	start: the drop name is printed on standard error and the exit
  *	status is 69; anyone else keeps the letter: exit 75 (77 when the
  *	socket refused the connection).
- * .IP queue
- *	one line per letter and next hop: NAME AGE HOP RCPTS STATE ERROR
- *	(from the daemon; when it cannot be reached, read from the spool
- *	directly, read-only: envelopes with the state their dockets record,
- *	after checking that what that reading needs can be read; when the
- *	daemon's socket may not be connected to, a note says so).
- * .IP "route ADDRESS"
- *	route_explain(): rewrites and the chosen next hop, no side effects.
+ * .IP "queue, hold, release, delete, bounce, retry"
+ *	the commands over a selection of letters: relay/ctl_sel.c (the
+ *	listing from the daemon, or from the spool when it cannot be asked;
+ *	names in requests of CTL_LINE_MAX, "-" for standard input, the
+ *	answers summed, exit 67 for a name not found).
+ * .IP "route [--json] [--from WHO] ADDRESS"
+ *	route_explain(): rewrites and the chosen next hop, no side effects;
+ *	--json: the same as one JSON document (doc/mailctl.1).
  * .IP check-config
- *	conf_check(): every error with file and line; exit 78 on errors.
+ *	conf_check_with() and relay/confcheck.h (ports, paths, owners,
+ *	routing against delivery): every error with file and line; exit 78
+ *	on errors (warnings and notes leave it 0).
  * .IP "sendmail [OPTIONS] [--] RCPT..."
  *	relay/sendmail.h: what niftpmail-sendmail does (-c before the
  *	command is its configuration), with its own exit codes.
@@ -76,6 +80,7 @@
 #include "mailchannel/letter.h"
 #include "mailchannel/route.h"
 #include "relay/conf.h"
+#include "relay/confcheck.h"
 #include "relay/ctl_proto.h"
 #include "relay/ctl_ops.h"
 #include "relay/queue.h"
@@ -87,8 +92,10 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
+#include "util/confpath.h"
 #include "util/log.h"
 #include "util/strutil.h"
+#include "util/version.h"
 
 #define CTL_ANSWER_MAX	(64 * 1024 * 1024)
 
@@ -97,23 +104,26 @@
 
 
 static const char ctl_help_head[] =
-"Usage: mailctl -c NODE.ini COMMAND [ARGS]\n"
+"Usage: mailctl [-c NODE.ini] COMMAND [ARGS]\n"
 "Commands:\n"
 "  submit [FILE]      submit a letter (FILE or standard input); prints its name\n"
-"  route [--from WHO] ADDRESS\n"
+"  route [--json] [--from WHO] ADDRESS\n"
 "                     show how ADDRESS would be rewritten and routed; with\n"
 "                     --from PEER, local or anonymous: whether a letter to it\n"
 "                     from that caller is taken (exit 77: relaying denied)\n"
-"  trace [--follow] [--back] [--json] NAME\n"
+"  trace [--follow] [--back] [--json] [--timeout SECONDS] NAME\n"
 "                     a letter's life here (NAME, Message-ID or out/ file),\n"
-"                     at every next hop (--follow) or back to the origin\n"
+"                     at every next hop (--follow) or back to the origin;\n"
+"                     a hop silent SECONDS (default 10) is unreachable\n"
 "  view [--all] [--lines N] [--archive] NAME\n"
 "                     a letter held here (or its archived copy): address\n"
 "                     list, header, first lines\n"
-"  stats [--prometheus]\n"
+"  stats [--prometheus|--json]\n"
 "                     per next hop: queued, oldest, failing since, letters\n"
 "                     per minute, last error; totals (read-only)\n"
-"  check-config       check the configuration; every error with file and line\n"
+"  check-config       check the configuration and what it names (ports, spool\n"
+"                     and log paths, owners, users): every error with file\n"
+"                     and line; exit 78 on errors\n"
 "  sendmail [-f SENDER] [-t] [-i] [--] RCPT...\n"
 "                     an RFC 822 message on standard input made a letter and\n"
 "                     submitted (niftpmail-sendmail; its own exit codes: see\n"
@@ -122,15 +132,18 @@ static const char ctl_help_head[] =
 
 static const char ctl_help_tail[] =
 "Options:\n"
-"  -c, --config FILE  the node's configuration (required)\n"
+"  -c, --config FILE  the node's configuration (else $" CONF_ENV ", else\n"
+"                     " CONF_DEFAULT_PATH ")\n"
 "  --help             this text (also after a command)\n"
+"  --version          the version of niftpmail\n"
 "Exit status: 0 done, 64 usage, 65 malformed or too large letter, 69 daemon\n"
 "unreachable (submit: the letter waits in out/ for the daemon's next start),\n"
 "70 submit: no answer after the whole letter was sent (it may have been\n"
 "accepted: see mailctl trace or the journal before sending it again),\n"
 "75 submit: letter not accepted now (try again), 77 permission denied (the\n"
 "spool, the daemon's control socket, or a request only root and the daemon's\n"
-"user may make), 78 configuration error, 1 other error.\n";
+"user may make), 67 a letter named is not there (hold, release, delete,\n"
+"bounce, retry), 78 configuration error, 1 other error.\n";
 
 /* ctl_help - the help text: mailctl's own commands, then the requests
  * of the protocol table */
@@ -142,12 +155,12 @@ static void ctl_help(FILE *fp)
 	if (ctl_proto_help(&b) == 0)
 		fwrite(buf_data(&b), 1, b.len, fp);
 	buf_release(&b);
+	fputs(ctl_sel_help, fp);
 	fputs(ctl_help_tail, fp);
 }
 
-/* ctl_connect - a connection to the daemon's control socket, or -1 with
- * err (and in *eno the errno of the socket or connect that failed) */
-static int ctl_connect(const struct conf *c, char *err, size_t errlen, int *eno)
+/* ctl_connect - see ctl_ops.h */
+int ctl_connect(const struct conf *c, char *err, size_t errlen, int *eno)
 {
 	struct sockaddr_un sa;
 	int     fd;
@@ -214,9 +227,8 @@ static int send_full(int fd, const void *p, size_t len)
 	return 0;
 }
 
-/* ctl_ask - ask the daemon; the answer (new memory) or NULL with err
- * (and in *eno the errno of a socket or connect that failed, else 0) */
-static char *ctl_ask(const struct conf *c, const char *req, char *err, size_t errlen,
+/* ctl_ask - see ctl_ops.h */
+char *ctl_ask(const struct conf *c, const char *req, char *err, size_t errlen,
 	int *eno)
 {
 	char   *line, *ans;
@@ -306,6 +318,7 @@ static int submit_drop(const struct conf *c, int in, const char *why)
 	struct letter *lt;
 	enum letter_status st;
 	int     out = -1, rc = RX_OTHER;
+	uint64_t total = 0;
 	ssize_t n;
 	static unsigned seq;
 
@@ -323,6 +336,15 @@ static int submit_drop(const struct conf *c, int in, const char *why)
 			continue;
 		if (n < 0 || write_full(out, b, (size_t) n) < 0) {
 			fprintf(stderr, "mailctl: submit: copy the letter: %s\n", strerror(errno));
+			goto fail;
+		}
+		/* the daemon's pickup would move it to corrupt/ */
+		total += (uint64_t) n;
+		if (c->max_letter_size > 0 && total > c->max_letter_size) {
+			fprintf(stderr, "mailctl: submit: " CTL_ERR_TOOBIG "more than %llu octets"
+			    " ([limits] max_letter_size of '%s')\n",
+			    (unsigned long long) c->max_letter_size, c->path);
+			rc = RX_DATAERR;
 			goto fail;
 		}
 	}
@@ -439,10 +461,11 @@ static int answer_came(const char *ans)
 }
 
 /* submit_status - the exit status of the daemon's answer ans to submit
- * (shown by answer_show, except an "ok" when quiet): 0, 65 for a bad letter, 77, 64, and 75 for
+ * of what (a file, or "standard input": named in a refusal) (shown by
+ * answer_show, except an "ok" when quiet): 0, 65 for a bad letter, 77, 64, and 75 for
  * any other refusal or no answer (the letter was not accepted: try
  * again later) */
-static int submit_status(const char *ans, int quiet)
+static int submit_status(const char *ans, const char *what, int quiet)
 {
 	static const struct {
 		const char *reason;
@@ -457,8 +480,16 @@ static int submit_status(const char *ans, int quiet)
 
 	if (quiet && strncmp(ans, "ok", 2) == 0 && (ans[2] == '\n' || ans[2] == ' '))
 		return RX_OK;
-	if (answer_show("submit", ctl_proto_get(CTL_SUBMIT), ans) == RX_OK)
-		return RX_OK;
+	{
+		char    label[PATH_MAX + 16];
+
+		if (strcmp(what, "standard input") == 0)
+			str_copy(label, "submit", sizeof(label));
+		else
+			snprintf(label, sizeof(label), "submit '%s'", what);
+		if (answer_show(label, ctl_proto_get(CTL_SUBMIT), ans) == RX_OK)
+			return RX_OK;
+	}
 	if (strncmp(ans, "err ", 4) == 0)
 		for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
 			if (strncmp(ans + 4, errs[i].reason, strlen(errs[i].reason)) == 0)
@@ -504,7 +535,7 @@ static int submit_over(const struct conf *c, int fd, letter_read_fn *rd, void *c
 		fd = -1;
 		ans = xasprintf("%.*s%s", (int) first.len, d, rest);
 		free(rest);
-		rc = submit_status(ans, quiet);
+		rc = submit_status(ans, what, quiet);
 		free(ans);
 		goto out;
 	}
@@ -558,7 +589,7 @@ static int submit_over(const struct conf *c, int fd, letter_read_fn *rd, void *c
 		    " before submitting it again\n", label, (unsigned long long) total);
 		rc = RX_SOFTWARE;
 	} else
-		rc = submit_status(ans, quiet);
+		rc = submit_status(ans, what, quiet);
 	free(ans);
 out:
 	buf_release(&first);
@@ -577,11 +608,22 @@ static int cmd_submit(const struct conf *c, const char *file)
 {
 	char    outdir[PATH_MAX], err[RELAYD_ERRLEN];
 	const char *what = file != NULL && strcmp(file, "-") != 0 ? file : NULL;
+	struct stat st;
 	int     in = 0, fd, rc, eno;
 
 	if (what != NULL && (in = open(what, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "mailctl: submit: open '%s': %s\n", what, strerror(errno));
 		return RX_OTHER;
+	}
+	/* early, as the daemon will refuse it (relay/submit.h) */
+	if (what != NULL && c->max_letter_size > 0 && fstat(in, &st) == 0 && S_ISREG(st.st_mode)
+	    && (uint64_t) st.st_size > c->max_letter_size) {
+		fprintf(stderr, "mailctl: submit '%s': " CTL_ERR_TOOBIG "more than %llu octets"
+		    " ([limits] max_letter_size of '%s'; the file has %llu)\n", what,
+		    (unsigned long long) c->max_letter_size, c->path,
+		    (unsigned long long) st.st_size);
+		close(in);
+		return RX_DATAERR;
 	}
 	if ((fd = ctl_connect(c, err, sizeof(err), &eno)) < 0) {
 		snprintf(outdir, sizeof(outdir), "%s/out", c->spool);
@@ -618,22 +660,27 @@ int ctl_submit_from(const struct conf *c, letter_read_fn *rd, void *ctx, const c
 /* route_from - the relay rule's decision for a letter to a from the
  * caller who (a [peer] name, "local", or "anonymous"), on each listener:
  * RX_OK taken everywhere, RX_NOPERM refused somewhere (relaying denied),
- * RX_DATAERR refused for an undeliverable recipient */
-static int route_from(const struct conf *c, const char *who, const char *text)
+ * RX_DATAERR refused for an undeliverable recipient. With jb, the
+ * decisions are the JSON array of doc/mailctl.1 appended to jb instead
+ * of lines on standard output. */
+static int route_from(const struct conf *c, const char *who, const char *text,
+	struct buf *jb)
 {
 	struct addr_list *al;
 	char    why[600], err[ADDR_ERRLEN];
 	int     rc = RX_OK, seen[3] = { 0, 0, 0 };
 	size_t  i;
 
-	if (peer_find(c, who) != NULL) {
-		printf("from peer %s (when it authenticates): relayed along the route table\n",
-		    who);
-		return RX_OK;
-	}
-	if (str_ieq(who, "local")) {
-		printf("from local submission (out/, mailctl submit, a Unix-socket caller as root or "
-		    "the daemon's user): relayed along the route table\n");
+	if (peer_find(c, who) != NULL || str_ieq(who, "local")) {
+		if (jb != NULL)
+			buf_printf(jb, "[{\"listener\":null,\"accept\":null,\"taken\":true,"
+			    "\"reason\":null}]");
+		else if (str_ieq(who, "local"))
+			printf("from local submission (out/, mailctl submit, a Unix-socket caller as "
+			    "root or the daemon's user): relayed along the route table\n");
+		else
+			printf("from peer %s (when it authenticates): relayed along the route table\n",
+			    who);
 		return RX_OK;
 	}
 	if (!str_ieq(who, "anonymous") && !str_ieq(who, "unauthenticated")) {
@@ -647,26 +694,137 @@ static int route_from(const struct conf *c, const char *who, const char *text)
 		addr_list_free(al);
 		return RX_DATAERR;
 	}
+	if (jb != NULL)
+		buf_putc(jb, '[');
 	for (i = 0; i < c->nlisten || (i == 0 && c->nlisten == 0); i++) {
 		int     acc = c->nlisten ? c->listen_accept[i] : PEER_ACCEPT_LOCAL, d;
 
 		if (c->nlisten == 0 && seen[acc]++)
 			break;
 		d = peer_relay_check(c, al, 0, acc, why, sizeof(why));
-		printf("from an unauthenticated caller on %s (accept=%s): %s%s\n",
-		    c->nlisten ? c->listen[i] : "(no listener)", peer_accept_str(acc),
-		    d == 0 ? "taken" : "refused in the call: ", d == 0 ? "" : why);
+		if (jb != NULL) {
+			buf_printf(jb, "%s{\"listener\":", i ? "," : "");
+			trace_json_str(jb, c->nlisten ? c->listen[i] : NULL);
+			buf_printf(jb, ",\"accept\":");
+			trace_json_str(jb, peer_accept_str(acc));
+			buf_printf(jb, ",\"taken\":%s,\"reason\":", d == 0 ? "true" : "false");
+			trace_json_str(jb, d == 0 ? NULL : why);
+			buf_putc(jb, '}');
+		} else
+			printf("from an unauthenticated caller on %s (accept=%s): %s%s\n",
+			    c->nlisten ? c->listen[i] : "(no listener)", peer_accept_str(acc),
+			    d == 0 ? "taken" : "refused in the call: ", d == 0 ? "" : why);
 		if (d == PEER_DENIED)
 			rc = RX_NOPERM;
 		else if (d == PEER_BADRCPT && rc == RX_OK)
 			rc = RX_DATAERR;
 	}
+	if (jb != NULL)
+		buf_putc(jb, ']');
 	addr_list_free(al);
 	return rc;
 }
 
-/* cmd_route - route [--from WHO] ADDRESS */
-static int cmd_route(const struct conf *c, const char *from, const char *text)
+/* route_override - the operator's route for next hop (mailctl reroute,
+ * SPOOL/reroute "HOST ROUTE" lines) into dst, or NULL */
+static const char *route_override(const struct conf *c, const char *hop, char *dst,
+	size_t dstlen)
+{
+	char    path[PATH_MAX], *rt, *line, *next, *sp;
+	const char *found = NULL;
+	size_t  len;
+
+	snprintf(path, sizeof(path), "%s/reroute", c->spool);
+	if ((rt = durable_read_file(path, 1024 * 1024, &len, NULL, 0)) == NULL)
+		return NULL;
+	for (line = rt; line != NULL && *line && found == NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (line[0] == '#' || (sp = strchr(line, ' ')) == NULL)
+			continue;
+		*sp = '\0';
+		if (strcmp(line, hop) == 0)
+			found = str_copy(dst, sp + 1, dstlen) < dstlen ? dst : NULL;
+	}
+	free(rt);
+	return found;
+}
+
+/* route_json - mailctl route --json: one document (doc/mailctl.1, JSON
+ * OUTPUT) on standard output; the exit status */
+static int route_json(const struct conf *c, const char *from, const char *text,
+	const struct route_result *r)
+{
+	static const char *const kinds[] = { "local", "forward", "fail" };
+	static const char *const chans[ROUTE_CH_MAX] = { "niftp", "local", "smtp" };
+	struct buf jb = BUF_INIT(64 * 1024 * 1024);
+	char    ov[4096];
+	size_t  i, k;
+	int     rc = RX_OK;
+
+	buf_printf(&jb, "{\"address\":");
+	trace_json_str(&jb, text);
+	buf_printf(&jb, ",\"rcpt\":");
+	trace_json_str(&jb, route_result_rcpt(r));
+	buf_printf(&jb, ",\"steps\":[");
+	for (i = 0; i < route_result_nsteps(r); i++) {
+		if (i)
+			buf_putc(&jb, ',');
+		trace_json_str(&jb, route_result_step(r, i));
+	}
+	buf_printf(&jb, "],\"targets\":[");
+	for (i = 0; i < route_result_count(r); i++) {
+		const struct route_target *tg = route_result_get(r, i);
+		int     fwd = tg->kind == ROUTE_FORWARD;
+
+		buf_printf(&jb, "%s\n{\"kind\":\"%s\",\"address\":", i ? "," : "", kinds[tg->kind]);
+		trace_json_str(&jb, tg->text);
+		buf_printf(&jb, ",\"mailbox\":");
+		trace_json_str(&jb, tg->mailbox);
+		buf_printf(&jb, ",\"hop\":");
+		trace_json_str(&jb, fwd ? tg->hop->name : NULL);
+		buf_printf(&jb, ",\"route\":");
+		if (!fwd)
+			buf_printf(&jb, "null");
+		for (k = 0; fwd && k < tg->hop->nalts; k++) {
+			const struct route_alt *alt = &tg->hop->alts[k];
+
+			buf_printf(&jb, "%s{\"channel\":\"%s\",\"address\":", k ? "," : "[",
+			    chans[alt->channel]);
+			trace_json_str(&jb, alt->shown ? alt->shown : alt->addr);
+			buf_printf(&jb, ",\"called\":");
+			trace_json_str(&jb, alt->called);
+			buf_putc(&jb, '}');
+		}
+		if (fwd)
+			buf_putc(&jb, ']');
+		buf_printf(&jb, ",\"override\":");
+		trace_json_str(&jb, fwd ? route_override(c, tg->hop->name, ov, sizeof(ov)) : NULL);
+		buf_printf(&jb, ",\"reason\":");
+		trace_json_str(&jb, tg->reason);
+		buf_printf(&jb, ",\"owner\":");
+		trace_json_str(&jb, tg->owner);
+		buf_printf(&jb, ",\"list\":");
+		trace_json_str(&jb, tg->list);
+		buf_putc(&jb, '}');
+	}
+	buf_printf(&jb, "],\n\"from\":");
+	trace_json_str(&jb, from);
+	buf_printf(&jb, ",\"relay\":");
+	if (from != NULL)
+		rc = route_from(c, from, text, &jb);
+	else
+		buf_printf(&jb, "null");
+	buf_printf(&jb, "}\n");
+	/* a refusal of --from's caller that is a usage error prints no JSON */
+	if (rc != RX_USAGE)
+		fwrite(buf_data(&jb), 1, jb.len, stdout);
+	buf_release(&jb);
+	return rc;
+}
+
+/* cmd_route - route [--json] [--from WHO] ADDRESS */
+static int cmd_route(const struct conf *c, const char *from, const char *text, int json)
 {
 	int     rc;
 	struct route_result *r;
@@ -679,6 +837,13 @@ static int cmd_route(const struct conf *c, const char *from, const char *text)
 		return RX_DATAERR;
 	}
 	r = route_resolve(c->routes, a, 0);
+	if (json) {
+		rc = route_json(c, from, text, r);
+		route_result_free(r);
+		addr_free(a);
+		buf_release(&b);
+		return rc;
+	}
 	(void) route_explain(r, &b);
 	fwrite(buf_data(&b), 1, b.len, stdout);
 	{
@@ -710,9 +875,34 @@ static int cmd_route(const struct conf *c, const char *from, const char *text)
 	}
 	buf_release(&b);
 	route_result_free(r);
-	rc = from != NULL ? route_from(c, from, text) : RX_OK;
+	rc = from != NULL ? route_from(c, from, text, NULL) : RX_OK;
 	addr_free(a);
 	return rc;
+}
+
+/* cmd_route_args - route [--json] [--from WHO] ADDRESS (argv after the
+ * command) */
+static int cmd_route_args(const struct conf *c, int argc, char **argv)
+{
+	const char *from = NULL, *text = NULL;
+	int     i, json = 0;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 && !json)
+			json = 1;
+		else if (strcmp(argv[i], "--from") == 0 && from == NULL && i + 1 < argc)
+			from = argv[++i];
+		else if (argv[i][0] != '-' && text == NULL)
+			text = argv[i];
+		else
+			text = from = NULL, i = argc + 1;
+	}
+	if (text == NULL || i > argc) {
+		fputs("mailctl: usage: route [--json] [--from WHO] ADDRESS\nTry 'mailctl --help'.\n",
+		    stderr);
+		return RX_USAGE;
+	}
+	return cmd_route(c, from, text, json);
 }
 
 /* ctl_line - the request line: verb and args joined by spaces, in b.
@@ -766,41 +956,12 @@ static int ctl_daemon(const struct conf *c, const struct ctl_cmd *cmd, struct bu
 	char   *ans;
 	int     rc, eno;
 
+	/* (queue, which reads the spool when the daemon cannot be asked, is
+	 * relay/ctl_sel.c's) */
 	ans = ctl_ask(c, buf_cstr(line), err, sizeof(err), &eno);
-	if (ans != NULL && cmd->id == CTL_QUEUE && answer_denied(ans)) {
-		/* not an operator: the spool itself, if this user may read it
-		 * (the same as a socket that refuses the connection) */
-		snprintf(err, sizeof(err), "daemon: %.*s", (int) strcspn(ans + 4, "\n"), ans + 4);
-		eno = EACCES;
-		free(ans);
-		ans = NULL;
-	}
 	if (ans != NULL) {
 		rc = answer_show(cmd->verb, cmd, ans);
 		free(ans);
-	} else if (cmd->id == CTL_QUEUE) {
-		/* read-only: the spool itself, without the daemon, when this
-		 * user may read it (the reader takes what it cannot open for
-		 * empty: checked first) */
-		struct buf q = BUF_INIT(CTL_ANSWER_MAX);
-		char    qerr[RELAYD_ERRLEN];
-
-		if ((rc = ctl_spool_readable(c->spool, "queue", qerr, sizeof(qerr))) != 0) {
-			fprintf(stderr, "mailctl: queue: %s; %s\n", qerr, err);
-			if (rc != RX_NOPERM)
-				rc = RX_UNAVAIL;
-		} else if (queue_list_dir(c->spool, &q, qerr, sizeof(qerr)) < 0) {
-			fprintf(stderr, "mailctl: queue: %s; %s\n", err, qerr);
-			rc = RX_UNAVAIL;
-		} else {
-			if (IS_PERM(eno))
-				fprintf(stderr, "mailctl: queue: %s; read from the spool instead\n",
-				    err);
-			if (q.len > 0)
-				fwrite(buf_data(&q), 1, q.len, stdout);
-			rc = RX_OK;
-		}
-		buf_release(&q);
 	} else {
 		fprintf(stderr, "mailctl: %s: %s\n", cmd->verb, err);
 		rc = IS_PERM(eno) ? RX_NOPERM : RX_UNAVAIL;
@@ -815,6 +976,7 @@ static int stats_reads(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "prometheus", no_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -823,7 +985,7 @@ static int stats_reads(int argc, char **argv)
 	opterr = 0;
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1)
-		if (o != 'p')
+		if (o != 'p' && o != 'j')
 			reads = 0;
 	if (optind != argc)
 		reads = 0;
@@ -869,6 +1031,7 @@ int ctl_main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *path = NULL, *cmd;
@@ -876,7 +1039,7 @@ int ctl_main(int argc, char **argv)
 	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
 	struct buf line = BUF_INIT(CTL_LINE_MAX + 1);
 	struct conf *c;
-	char   *text;
+	char   *text, err[CONFPATH_ERRLEN];
 	int     o, rc, i;
 
 	log_init("mailctl", LOG_LVL_INFO);
@@ -887,6 +1050,9 @@ int ctl_main(int argc, char **argv)
 			break;
 		case 'h':
 			ctl_help(stdout);
+			return RX_OK;
+		case 'V':
+			puts(VERSION_LINE("mailctl"));
 			return RX_OK;
 		default:
 			fputs("Try 'mailctl --help'.\n", stderr);
@@ -917,23 +1083,33 @@ int ctl_main(int argc, char **argv)
 	    && strcmp(cmd, "stats") != 0; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			if (pc != NULL)
-				printf("Usage: mailctl -c NODE.ini %s\n  %s\n(a request to the "
-				    "daemon)\n", pc->usage, pc->help);
+				printf("Usage: mailctl [-c NODE.ini] %s\n  %s\n(a request to the "
+				    "daemon)\n%s", pc->usage, pc->help,
+				    pc->flags & CTL_SELECT ? ctl_sel_help : "");
 			else
 				ctl_help(stdout);
 			return RX_OK;
 		}
-	if (pc != NULL && ctl_daemon_line(pc, argc - optind, argv + optind, &line) < 0) {
+	/* the selections (queue, hold, ...) are checked as the daemon will,
+	 * "-" standing for the names of standard input (relay/ctl_sel.c) */
+	if (pc != NULL && (pc->flags & CTL_SELECT)) {
+		if (ctl_sel_check(pc, argc - optind, argv + optind) != RX_OK) {
+			buf_release(&line);
+			return RX_USAGE;
+		}
+	} else if (pc != NULL && ctl_daemon_line(pc, argc - optind, argv + optind, &line) < 0) {
 		buf_release(&line);
 		return RX_USAGE;
 	}
-	if (path == NULL) {
+	/* no -c: $NIFTPMAIL_CONF, else the one-node host's default */
+	if (confpath_find(path, CONF_ENV, CONF_DEFAULT_PATH, &path, NULL, err, sizeof(err)) < 0) {
 		buf_release(&line);
-		fputs("mailctl: no configuration (-c FILE)\nTry 'mailctl --help'.\n", stderr);
-		return RX_USAGE;
+		fprintf(stderr, "mailctl: %s\n", err);
+		return RX_CONFIG;
 	}
 	if (strcmp(cmd, "check-config") == 0)
-		return conf_check(path, stdout) == 0 ? RX_OK : RX_CONFIG;
+		return conf_check_with(path, stdout, confcheck_probe, NULL) == 0 ? RX_OK
+		    : RX_CONFIG;
 	c = conf_load(path, &errs, NULL, NULL);
 	if (c == NULL) {
 		if ((text = buf_cstr(&errs)) != NULL)
@@ -944,15 +1120,14 @@ int ctl_main(int argc, char **argv)
 	}
 	buf_release(&errs);
 	rc = RX_USAGE;
-	if (pc != NULL)
+	if (pc != NULL && (pc->flags & CTL_SELECT))
+		rc = ctl_sel_run(c, pc, argc - optind, argv + optind);
+	else if (pc != NULL)
 		rc = ctl_daemon(c, pc, &line);
 	else if (strcmp(cmd, "submit") == 0 && argc - optind <= 1)
 		rc = cmd_submit(c, optind < argc ? argv[optind] : NULL);
-	else if (strcmp(cmd, "route") == 0 && argc - optind == 1)
-		rc = cmd_route(c, NULL, argv[optind]);
-	else if (strcmp(cmd, "route") == 0 && argc - optind == 3
-	    && strcmp(argv[optind], "--from") == 0)
-		rc = cmd_route(c, argv[optind + 1], argv[optind + 2]);
+	else if (strcmp(cmd, "route") == 0)
+		rc = cmd_route_args(c, argc - optind, argv + optind);
 	else if (strcmp(cmd, "trace") == 0)
 		rc = trace_main(c, argc - optind + 1, argv + optind - 1);
 	else if (strcmp(cmd, "view") == 0)

@@ -13,8 +13,8 @@
  *	whole letter with --all. Reading needs no daemon and changes
  *	nothing. With --archive, the copy ARCHIVE/NAME.gz ([archive] dir,
  *	relay/archive.h) is shown instead, decompressed while it is read.
- *	(hold, release, delete, retry, bounce, forward, reroute: requests to
- *	the daemon, relay/ctl.c.)
+ *	(hold, release, delete, retry, bounce: relay/ctl_sel.c; forward,
+ *	reroute: requests to the daemon, relay/ctl.c.)
  *
  *	ctl_spool_readable(): what the readers without the daemon (queue
  *	when the daemon does not answer, stats, trace) need of the spool,

@@ -14,6 +14,7 @@
 #include "mailchannel/letter.h"
 
 struct conf;
+struct ctl_cmd;
 
 /* ctl_view - "mailctl view [--all] [--lines N] NAME" (argv[0] is "view");
  * prints the letter, returns the exit status */
@@ -24,6 +25,33 @@ int  ctl_view(const struct conf *c, int argc, char **argv);
  * status (RX_NOPERM for EACCES and EPERM, else 1) with err "cannot read
  * 'PATH': REASON" */
 int  ctl_spool_readable(const char *spool, const char *cmd, char *err, size_t errlen);
+
+/* ctl_connect - a connection to the daemon's control socket (relay/ctl.c),
+ * or -1 with err (and in *eno the errno of the socket or connect that
+ * failed) */
+int  ctl_connect(const struct conf *c, char *err, size_t errlen, int *eno);
+
+/* ctl_ask - send the request line req (no newline) to the daemon and read
+ * its whole answer (relay/ctl.c; at most 64 MiB): new memory ("" when
+ * the daemon said nothing), or NULL with err (and in *eno the errno of
+ * a socket or connect that failed, else 0) */
+char *ctl_ask(const struct conf *c, const char *req, char *err, size_t errlen, int *eno);
+
+/* ctl_sel_check - a selection command of mailctl (queue, hold, release,
+ * delete, bounce, retry: CTL_SELECT in relay/ctl_proto.h) with its
+ * arguments argv[0..argc) checked as the daemon will, before the
+ * configuration is read: 0, or RX_USAGE after the message
+ * (relay/ctl_sel.c) */
+int  ctl_sel_check(const struct ctl_cmd *cmd, int argc, char **argv);
+
+/* ctl_sel_run - carry it out: queue lists (from the daemon, else from
+ * the spool), the actions send their names in requests of at most
+ * CTL_LINE_MAX octets (names on standard input with "-") and print what
+ * they changed. The exit status (doc/mailctl.1). */
+int  ctl_sel_run(const struct conf *c, const struct ctl_cmd *cmd, int argc, char **argv);
+
+/* ctl_sel_help - the selection paragraph of mailctl --help */
+extern const char ctl_sel_help[];
 
 /* ctl_submit_from - submit the letter read from rd(ctx) (borrowed; what
  * names it in messages) through the daemon, as "mailctl submit" does

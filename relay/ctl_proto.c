@@ -9,38 +9,33 @@
  *	ctl_cmds lists every request once; see ctl_proto.h for the wire
  *	protocol and relay/ctl_server.c for the handlers.
  *--*/
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "relay/ctl_proto.h"
 #include "relay/trace_fetch.h"
+#include "spool/spool.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/strutil.h"
 
 #define CTL_HELP_COL	18	/* width of the usage column in --help */
 
-/* check_retry - NAME..., hop:HOST..., --hop HOST..., or --all alone */
-static int check_retry(const struct ctl_req *rq)
+/* check_sel - a selection (ctl_proto_sel) */
+static int check_sel(const struct ctl_req *rq, char *err, size_t errlen)
 {
-	size_t  i;
+	struct ctl_sel sel;
 
-	for (i = 0; i < rq->argc; i++) {
-		if (strcmp(rq->argv[i], "--all") == 0) {
-			if (rq->argc != 1)
-				return -1;
-		} else if (strcmp(rq->argv[i], "--hop") == 0) {
-			if (++i == rq->argc || rq->argv[i][0] == '-')
-				return -1;
-		} else if (rq->argv[i][0] == '-')
-			return -1;
-	}
-	return 0;
+	return ctl_proto_sel(rq, &sel, err, errlen);
 }
 
 /* check_reroute - nothing, HOST ROUTE, or --clear HOST */
-static int check_reroute(const struct ctl_req *rq)
+static int check_reroute(const struct ctl_req *rq, char *err, size_t errlen)
 {
+	(void) err;
+	(void) errlen;
 	if (rq->argc == 0)
 		return 0;
 	if (rq->argc == 1)
@@ -52,10 +47,12 @@ static int check_reroute(const struct ctl_req *rq)
 
 /* check_trace_fetch - ADDR CALLED SECONDS KEY (relay/trace_fetch.h):
  * SECONDS a whole number of seconds the fetch may take */
-static int check_trace_fetch(const struct ctl_req *rq)
+static int check_trace_fetch(const struct ctl_req *rq, char *err, size_t errlen)
 {
 	uint64_t s;
 
+	(void) err;
+	(void) errlen;
 	return str_to_u64(rq->argv[2], 1, TRACE_FETCH_SECS_MAX, &s);
 }
 
@@ -69,19 +66,22 @@ static const struct ctl_cmd ctl_cmds[CTL_NCMDS] = {
 	    "ping", "the node's name, when its daemon answers" },
 	{ CTL_PICKUP, "pickup", 1, 1, CTL_LATER | CTL_HIDDEN | CTL_RESULT, NULL,
 	    "pickup FILE", "take out/FILE now; the letter's name once durable" },
-	{ CTL_QUEUE, "queue", 0, 0, 0, NULL,
-	    "queue", "letters by next hop: name, age, hop, rcpts, state, error" },
-	{ CTL_RETRY, "retry", 0, CTL_ARGS_MAX, 0, check_retry,
-	    "retry [NAME...|--hop HOST...|--all]",
-	    "try the letters named, those for a next hop, or all, now" },
-	{ CTL_HOLD, "hold", 1, 1, CTL_LATER, NULL,
-	    "hold NAME", "keep a queued letter from being sent (moved to hold/)" },
-	{ CTL_RELEASE, "release", 1, 1, CTL_LATER, NULL,
-	    "release NAME", "queue a held letter again, due now" },
-	{ CTL_DELETE, "delete", 1, 1, CTL_LATER, NULL,
-	    "delete NAME", "move a letter (queued or held) to dead/" },
-	{ CTL_BOUNCE, "bounce", 1, 2, CTL_LATER | CTL_REST, NULL,
-	    "bounce NAME [REASON]", "return a queued letter to its sender now (one NDN)" },
+	{ CTL_QUEUE, "queue", 0, CTL_ARGS_MAX, CTL_LATER | CTL_SELECT, check_sel,
+	    "queue [SELECTION] [--json]",
+	    "letters: name, age, next hops, state, size, sender, Subject" },
+	{ CTL_RETRY, "retry", 0, CTL_ARGS_MAX, CTL_LATER | CTL_SELECT, check_sel,
+	    "retry [SELECTION] [NAME...|ALL]",
+	    "try the letters named, or selected (none: all), now" },
+	{ CTL_HOLD, "hold", 1, CTL_ARGS_MAX, CTL_LATER | CTL_SELECT, check_sel,
+	    "hold [SELECTION] NAME...|ALL",
+	    "keep queued letters from being sent (moved to hold/)" },
+	{ CTL_RELEASE, "release", 1, CTL_ARGS_MAX, CTL_LATER | CTL_SELECT, check_sel,
+	    "release [SELECTION] NAME...|ALL", "queue held letters again, due now" },
+	{ CTL_DELETE, "delete", 1, CTL_ARGS_MAX, CTL_LATER | CTL_SELECT, check_sel,
+	    "delete [SELECTION] NAME...|ALL", "move letters (queued or held) to dead/" },
+	{ CTL_BOUNCE, "bounce", 1, CTL_ARGS_MAX, CTL_LATER | CTL_SELECT | CTL_REASON, check_sel,
+	    "bounce [SELECTION] NAME...|ALL [--reason TEXT]",
+	    "return queued letters to their senders now (one NDN each)" },
 	{ CTL_FORWARD, "forward", 2, 2, CTL_LATER | CTL_REST, NULL,
 	    "forward NAME ADDRESS", "send a queued letter to ADDRESS instead (routed as usual)" },
 	{ CTL_REROUTE, "reroute", 0, 2, CTL_REST, check_reroute,
@@ -166,6 +166,265 @@ char *ctl_proto_esc(char *dst, size_t dstlen, const char *s, size_t len)
 	return dst;
 }
 
+/* --- selections ------------------------------------------------------------------ */
+
+static const char *const ctl_states[CTL_NSTATES] = {
+	[CTL_ST_RECEIVED] = "received",
+	[CTL_ST_QUEUED] = "queued",
+	[CTL_ST_DEFERRED] = "deferred",
+	[CTL_ST_ACTIVE] = "active",
+	[CTL_ST_HELD] = "held",
+};
+
+/* ctl_state_name - the word of a state */
+const char *ctl_state_name(enum ctl_state st)
+{
+	PANIC_IF((unsigned) st >= CTL_NSTATES);
+	return ctl_states[st];
+}
+
+/* list_item - the next item of a comma list at *p (its length in *len;
+ * *p moved past it and its comma); 0 at the end */
+static int list_item(const char **p, const char **item, size_t *len)
+{
+	const char *c;
+
+	if (*p == NULL || **p == '\0')
+		return 0;
+	*item = *p;
+	c = strchr(*p, ',');
+	*len = c ? (size_t) (c - *p) : strlen(*p);
+	*p = c ? c + 1 : *p + *len;
+	return 1;
+}
+
+/* hop_list_ok - HOP[,HOP...]: items not empty, none starting with '-' */
+static int hop_list_ok(const char *v)
+{
+	const char *p = v, *it;
+	size_t  len;
+
+	if (*v == '\0' || v[strlen(v) - 1] == ',')
+		return 0;
+	while (list_item(&p, &it, &len))
+		if (len == 0 || it[0] == '-')
+			return 0;
+	return 1;
+}
+
+/* state_list - STATE[,STATE...] as bits; 0 when a word is unknown */
+static unsigned state_list(const char *v)
+{
+	const char *p = v, *it;
+	unsigned bits = 0, k;
+	size_t  len;
+
+	if (*v == '\0' || v[strlen(v) - 1] == ',')
+		return 0;
+	while (list_item(&p, &it, &len)) {
+		for (k = 0; k < CTL_NSTATES; k++)
+			if (strlen(ctl_states[k]) == len && memcmp(ctl_states[k], it, len) == 0)
+				break;
+		if (k == CTL_NSTATES)
+			return 0;
+		bits |= 1u << k;
+	}
+	return bits;
+}
+
+/* addr_pattern_ok - local@domain or @domain: one '@' that is not last,
+ * no '<' or '>' (the address alone, not a phrase) */
+static int addr_pattern_ok(const char *v)
+{
+	const char *at = strrchr(v, '@');
+
+	return at != NULL && at[1] != '\0' && strlen(v) <= CTL_SEL_ADDR_MAX
+	    && strpbrk(v, "<>,") == NULL && v[0] != '-';
+}
+
+/* letter_name_ok - a letter's (or, for retry, an envelope's) spool name */
+static int letter_name_ok(const char *v)
+{
+	return v[0] != '-' && spool_name_ok(v);
+}
+
+/* ctl_proto_sel - the selection of a CTL_SELECT request */
+int ctl_proto_sel(const struct ctl_req *rq, struct ctl_sel *sel, char *err, size_t errlen)
+{
+	enum ctl_id id = rq->cmd->id;
+	char    show[CTL_ECHO_MAX + 4];
+	const char *a, *v;
+	size_t  i;
+	int     opts = 0, dup = 0;
+
+	memset(sel, 0, sizeof(*sel));
+	sel->older = -1;
+	if (errlen > 0)
+		err[0] = '\0';
+	for (i = 0; i < rq->argc; i++) {
+		a = rq->argv[i];
+		ctl_proto_esc(show, sizeof(show), a, strlen(a));
+		if (strcmp(a, "ALL") == 0 || (id == CTL_RETRY && strcmp(a, "--all") == 0)) {
+			/* retry's --all: the older spelling */
+			if (id == CTL_QUEUE) {
+				snprintf(err, errlen, "queue lists every letter selected: no ALL");
+				return -1;
+			}
+			dup |= sel->all;
+			sel->all = 1;
+			continue;
+		}
+		if (strcmp(a, "--json") == 0) {
+			if (id != CTL_QUEUE) {
+				snprintf(err, errlen, "--json is for queue");
+				return -1;
+			}
+			dup |= sel->json;
+			sel->json = 1;
+			continue;
+		}
+		if (strcmp(a, "--reason") == 0) {
+			/* ctl_proto_parse() made the rest of the line the next
+			 * argument: it is the last */
+			if (!(rq->cmd->flags & CTL_REASON)) {
+				snprintf(err, errlen, "--reason is for bounce");
+				return -1;
+			}
+			if (i + 1 >= rq->argc) {
+				snprintf(err, errlen, "--reason without a text");
+				return -1;
+			}
+			sel->reason = rq->argv[++i];
+			continue;
+		}
+		if (a[0] == '-' && a[1] == '-') {
+			if (i + 1 >= rq->argc) {
+				snprintf(err, errlen, "%s without a value", show);
+				return -1;
+			}
+			v = rq->argv[++i];
+			opts = 1;
+			if (strcmp(a, "--to") == 0 || strcmp(a, "--from") == 0) {
+				if (!addr_pattern_ok(v)) {
+					snprintf(err, errlen, "%s wants local@domain or @domain", a);
+					return -1;
+				}
+				if (a[2] == 't') {
+					dup |= sel->to != NULL;
+					sel->to = v;
+				} else {
+					dup |= sel->from != NULL;
+					sel->from = v;
+				}
+			} else if (strcmp(a, "--hop") == 0) {
+				if (!hop_list_ok(v)) {
+					snprintf(err, errlen, "--hop wants HOP[,HOP...]");
+					return -1;
+				}
+				dup |= sel->hop != NULL;
+				sel->hop = v;
+			} else if (strcmp(a, "--older-than") == 0) {
+				int64_t ms;
+
+				if (str_to_duration_ms(v, &ms) < 0 || ms < 0) {
+					snprintf(err, errlen, "--older-than wants a duration (90s, 5m, 2h,"
+					    " 3d)");
+					return -1;
+				}
+				dup |= sel->older >= 0;
+				sel->older = (long long) (ms / 1000);
+			} else if (strcmp(a, "--state") == 0) {
+				unsigned bits = state_list(v);
+
+				if (bits == 0) {
+					snprintf(err, errlen, "--state wants %s, %s, %s, %s or %s",
+					    ctl_states[0], ctl_states[1], ctl_states[2], ctl_states[3],
+					    ctl_states[4]);
+					return -1;
+				}
+				dup |= sel->states != 0;
+				sel->states = bits;
+			} else {
+				snprintf(err, errlen, "unknown option '%s'", show);
+				return -1;
+			}
+			continue;
+		}
+		if (id == CTL_QUEUE) {
+			snprintf(err, errlen, "queue takes no names; mailctl view NAME shows one");
+			return -1;
+		}
+		if (!letter_name_ok(a)) {
+			snprintf(err, errlen, "'%s' is not a letter name", show);
+			return -1;
+		}
+		sel->names[sel->nnames++] = a;
+	}
+	if (dup) {
+		snprintf(err, errlen, "an option given twice");
+		return -1;
+	}
+	if (sel->nnames > 0 && (sel->all || opts)) {
+		snprintf(err, errlen, "names, or a selection with ALL, not both");
+		return -1;
+	}
+	/* retry alone: everything, as before */
+	if (id == CTL_QUEUE || (id == CTL_RETRY && sel->nnames == 0))
+		sel->all = 1;
+	if (!sel->all && sel->nnames == 0) {
+		snprintf(err, errlen, "no letter named: NAME..., or ALL for the letters selected");
+		return -1;
+	}
+	return 0;
+}
+
+/* ctl_sel_hop - hop is on sel's --hop list */
+int ctl_sel_hop(const struct ctl_sel *sel, const char *hop)
+{
+	const char *p = sel->hop, *it;
+	size_t  len;
+
+	if (sel->hop == NULL)
+		return 1;
+	while (list_item(&p, &it, &len))
+		if (strncasecmp(it, hop, len) == 0 && hop[len] == '\0')
+			return 1;
+	return 0;
+}
+
+/* ctl_sel_addr - addr matches a --to or --from pattern */
+int ctl_sel_addr(const char *pattern, const char *addr)
+{
+	const char *pat = strrchr(pattern, '@'), *lt, *gt, *at;
+	size_t  alen;
+
+	/* "Ada <a@b>": what is inside the angle brackets */
+	if ((lt = strchr(addr, '<')) != NULL && (gt = strchr(lt, '>')) != NULL) {
+		addr = lt + 1;
+		alen = (size_t) (gt - addr);
+	} else
+		alen = strlen(addr);
+	while (alen > 0 && addr[alen - 1] == ' ')
+		alen--;
+	while (alen > 0 && addr[0] == ' ') {
+		addr++;
+		alen--;
+	}
+	at = NULL;
+	for (size_t i = 0; i < alen; i++)
+		if (addr[i] == '@')
+			at = addr + i;
+	if (pat == NULL || at == NULL)
+		return 0;
+	if (strlen(pat + 1) != (size_t) (addr + alen - at - 1)
+	    || strncasecmp(pat + 1, at + 1, strlen(pat + 1)) != 0)
+		return 0;
+	if (pat == pattern)
+		return 1;		/* "@domain": anyone there */
+	return (size_t) (pat - pattern) == (size_t) (at - addr)
+	    && memcmp(pattern, addr, (size_t) (at - addr)) == 0;
+}
+
 /* usage - the usage error of rq's request */
 static enum ctl_parse usage(const struct ctl_req *rq, char *err, size_t errlen)
 {
@@ -178,9 +437,10 @@ enum ctl_parse ctl_proto_parse(const char *line, size_t len, struct ctl_req *rq,
 	char *err, size_t errlen)
 {
 	const struct ctl_cmd *cmd;
-	char    show[CTL_ECHO_MAX + 4];
+	char    show[CTL_ECHO_MAX + 4], why[CTL_ERRLEN];
 	char   *p, *e, *verb;
 	size_t  i;
+	int     rest;
 
 	rq->cmd = NULL;
 	rq->argc = 0;
@@ -222,7 +482,7 @@ enum ctl_parse ctl_proto_parse(const char *line, size_t len, struct ctl_req *rq,
 	rq->cmd = cmd;
 	if (p < e)
 		*p++ = '\0';
-	for (;;) {
+	for (rest = 0;;) {
 		while (p < e && *p == ' ')
 			p++;
 		if (p == e)
@@ -234,16 +494,27 @@ enum ctl_parse ctl_proto_parse(const char *line, size_t len, struct ctl_req *rq,
 			return CTL_PARSE_MANY;
 		}
 		rq->argv[rq->argc++] = p;
-		/* the last argument of a CTL_REST request: all that is left */
-		if ((cmd->flags & CTL_REST) && rq->argc == cmd->max_args)
+		/* the last argument of a CTL_REST request, or the one after a
+		 * CTL_REASON request's "--reason": all that is left */
+		if (rest || ((cmd->flags & CTL_REST) && rq->argc == cmd->max_args))
 			break;
 		while (p < e && *p != ' ')
 			p++;
 		if (p < e)
 			*p++ = '\0';
+		rest = (cmd->flags & CTL_REASON) && strcmp(rq->argv[rq->argc - 1], "--reason") == 0;
 	}
-	if (rq->argc < cmd->min_args || (cmd->check != NULL && cmd->check(rq) < 0))
+	if (rq->argc < cmd->min_args)
 		return usage(rq, err, errlen);
+	if (cmd->check != NULL) {
+		why[0] = '\0';
+		if (cmd->check(rq, why, sizeof(why)) < 0) {
+			if (why[0] == '\0')
+				return usage(rq, err, errlen);
+			snprintf(err, errlen, "usage: %s (%s)", cmd->usage, why);
+			return CTL_PARSE_USAGE;
+		}
+	}
 	return CTL_PARSE_OK;
 }
 

@@ -16,7 +16,8 @@
  *	the newline (a CR before the newline is allowed); then answer
  *	lines, the first "ok ..." or "err REASON" (one line), the last
  *	".". A request that changes queue state (CTL_LATER) is answered
- *	once its spool transaction is durable, trace-fetch once its call
+ *	once its spool transactions are durable, queue once a worker made
+ *	its listing (relay/qlist.h), trace-fetch once its call
  *	is over ("ok LEN", then the LEN octets of the document, which need
  *	not be lines, then "."; relay/trace_fetch.h); the others at once.
  *
@@ -71,6 +72,10 @@ enum ctl_id {
 #define CTL_ANYONE	0x10	/* any local user may ask; without it only
 				 * root and the daemon's own user (the peer's
 				 * uid by SO_PEERCRED, relay/ctl_server.c) */
+#define CTL_SELECT	0x20	/* the arguments are a selection of letters
+				 * (struct ctl_sel, ctl_proto_sel()) */
+#define CTL_REASON	0x40	/* an argument "--reason" takes the rest of
+				 * the line (spaces kept) as the next one */
 
 /*
  * How an "err" answer starts when mailctl's exit status depends on it
@@ -81,6 +86,9 @@ enum ctl_id {
 #define CTL_ERR_PERM		"permission denied: "
 #define CTL_ERR_MALFORMED	"malformed letter: "
 #define CTL_ERR_TOOBIG		"letter too large: "
+#define CTL_ERR_STOPPING	"mail relay shutting down"	/* a CTL_LATER request
+						 * while the daemon stops (queue: mailctl
+						 * reads the spool instead) */
 
 struct ctl_req;
 
@@ -92,8 +100,9 @@ struct ctl_cmd {
 	unsigned max_args;		/* at most; CTL_ARGS_MAX: any number */
 	unsigned flags;			/* CTL_LATER, CTL_REST, ... */
 	/* a syntax rule the counts cannot say (NULL: none): 0, or -1 for
-	 * a usage error */
-	int	(*check)(const struct ctl_req *rq);
+	 * a usage error, with err saying what is wrong (or left empty:
+	 * the usage alone is the reason) */
+	int	(*check)(const struct ctl_req *rq, char *err, size_t errlen);
 	const char *usage;		/* "hold NAME": the verb and its arguments */
 	const char *help;		/* one line: what it does */
 };
@@ -118,6 +127,66 @@ enum ctl_parse {
 	CTL_PARSE_MANY			/* more than CTL_ARGS_MAX arguments */
 };
 
+/*
+ * Selections (CTL_SELECT requests: queue, hold, release, delete, bounce,
+ * retry). After the verb, in any order:
+ *
+ *	--to ADDR		a pending recipient is ADDR
+ *	--from ADDR		the sender (the header's Sender:, else From:) is ADDR
+ *	--hop HOP[,HOP...]	an envelope waits for one of these next hops
+ *	--older-than DURATION	arrived at least DURATION ago (5m, 2h, 3d; s if bare)
+ *	--state STATE[,STATE...] in one of these states (ctl_state_name)
+ *	ALL			every letter that matches the options
+ *	NAME...			these letters (no option then; retry: none is ALL)
+ *	--json			queue only: the listing as one JSON document
+ *	--reason TEXT...	bounce only, last: the rest of the line
+ *
+ * ADDR is "local@domain" (the local part exact, the domain in any case)
+ * or "@domain" (anyone there). Each option at most once; a selection
+ * with several options takes the letters that match all of them.
+ */
+enum ctl_state {
+	CTL_ST_RECEIVED,	/* in/: not routed yet */
+	CTL_ST_QUEUED,		/* queue/: no envelope tried yet */
+	CTL_ST_DEFERRED,	/* queue/: an envelope failed and waits */
+	CTL_ST_ACTIVE,		/* queue/: an envelope is being sent or finished */
+	CTL_ST_HELD,		/* hold/ */
+	CTL_NSTATES
+};
+
+#define CTL_SEL_ADDR_MAX 1024	/* octets of a --to or --from address */
+
+/* A parsed selection; the strings point into the request (rq->text). */
+struct ctl_sel {
+	const char *to;			/* --to, or NULL */
+	const char *from;		/* --from, or NULL */
+	const char *hop;		/* --hop's list, or NULL */
+	long long older;		/* --older-than in seconds, or -1 */
+	unsigned states;		/* 1 << enum ctl_state per --state; 0: any */
+	int	all;			/* ALL (or retry without names) */
+	int	json;			/* --json */
+	const char *reason;		/* --reason's text, or NULL */
+	size_t	nnames;
+	const char *names[CTL_ARGS_MAX];
+};
+
+/* ctl_state_name - "received", "queued", "deferred", "active", "held" */
+const char *ctl_state_name(enum ctl_state st);
+
+/* ctl_proto_sel - the selection of a parsed CTL_SELECT request into
+ * *sel: 0, or -1 with err ("bad --state 'x' (received, queued, ...)",
+ * empty for a plain usage error). ctl_proto_parse() has checked it. */
+int	ctl_proto_sel(const struct ctl_req *rq, struct ctl_sel *sel, char *err, size_t errlen);
+
+/* ctl_sel_hop - hop is one of sel's --hop list (case ignored); 1 when
+ * there is no --hop */
+int	ctl_sel_hop(const struct ctl_sel *sel, const char *hop);
+
+/* ctl_sel_addr - the address text addr (canonical "local@domain", or
+ * as written: a phrase and <...> are looked through) matches pattern, a
+ * --to or --from value: 1 or 0 */
+int	ctl_sel_addr(const char *pattern, const char *addr);
+
 /* ctl_proto_get - the entry of request id (id < CTL_NCMDS, else panic) */
 const struct ctl_cmd *ctl_proto_get(enum ctl_id id);
 
@@ -128,8 +197,9 @@ const struct ctl_cmd *ctl_proto_find(const char *verb, size_t len);
 /* ctl_proto_parse - parse the request line (len octets, no newline; one
  * CR at the end is dropped) into *rq: the verb looked up, the arguments
  * split at runs of spaces (leading and trailing spaces ignored), with a
- * CTL_REST entry's last argument taking the rest of the line, counted
- * against the entry and checked by its check(). CTL_PARSE_OK, or the
+ * CTL_REST entry's last argument, and the argument after a CTL_REASON
+ * entry's "--reason", taking the rest of the line, counted against the
+ * entry and checked by its check(). CTL_PARSE_OK, or the
  * refusal with err holding a one-line reason without control characters
  * ("usage: hold NAME", "unknown request 'x'", ...); on a refusal,
  * rq->cmd is the entry when the verb was known (else NULL). */

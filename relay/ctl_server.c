@@ -73,7 +73,9 @@
 #include "relay/ctl_proto.h"
 #include "relay/ctl_server.h"
 #include "relay/ops.h"
+#include "relay/ops_bulk.h"
 #include "relay/pickup.h"
+#include "relay/qlist.h"
 #include "relay/queue.h"
 #include "relay/relayd.h"
 #include "relay/submit.h"
@@ -136,6 +138,8 @@ struct ctlconn {
 	struct submit *sub;		/* submit's letter, until its answer */
 	size_t	line_end;		/* octets of cc->in up to the request's newline */
 	int	sub_ended;		/* submit: "end OCTETS" came */
+	struct qlist_job *qjob;		/* queue's listing, until its answer */
+	struct ops_bulk *bulk;		/* hold, release, ...: until its answer */
 };
 
 /*
@@ -156,6 +160,8 @@ static void ctl_close(struct ctlconn *cc)
 	close(cc->fd);
 	buf_release(&cc->in);
 	trace_fetch_cancel(cc->fetch);
+	qlist_cancel(cc->qjob);
+	ops_bulk_cancel(cc->bulk);
 	if (cc->sub != NULL) {
 		submit_cancel(cc->sub);
 		cs->nsubmit--;
@@ -342,57 +348,74 @@ static int do_pickup(struct ctlconn *cc, struct buf *out, char *err, size_t errl
 	return pickup_claim(cc->cs->rd->pickup, cc->rq.argv[0], ctl_pickup_done, cc, err, errlen);
 }
 
+/* ctl_queue_done - queue's listing, rendered on a worker (relay/qlist.h) */
+static void ctl_queue_done(void *arg, struct qlist *ql, struct buf *out, const char *err)
+{
+	struct ctlconn *cc = arg;
+
+	cc->qjob = NULL;
+	if (ql == NULL) {
+		ctl_fail(cc, err, NULL);
+		return;
+	}
+	log_debug("control: queue by=%s: %zu letters listed", cc->user, qlist_count(ql));
+	qlist_free(ql);
+	ctl_write(cc, "ok\n", 3);
+	ctl_answer(cc, NULL, out);
+	buf_release(out);
+	free(out);
+}
+
+/* do_queue - [SELECTION] [--json]: the snapshot now, the letters read
+ * and the listing rendered on a worker */
 static int do_queue(struct ctlconn *cc, struct buf *out, char *err, size_t errlen)
 {
-	(void) err;
-	(void) errlen;
-	buf_printf(out, "ok\n");
-	queue_list(cc->cs->rd->q, out);
+	struct ctl_sel sel;
+
+	(void) out;
+	if (ctl_proto_sel(&cc->rq, &sel, err, errlen) < 0)
+		return -1;
+	cc->qjob = qlist_start(cc->cs->rd, &sel, sel.json ? QLIST_JSON : QLIST_TEXT,
+	    ctl_queue_done, cc);
 	return 0;
 }
 
-/* do_retry - NAME..., hop:HOST, --hop HOST, --all or nothing (all) */
-static int do_retry(struct ctlconn *cc, struct buf *out, char *err, size_t errlen)
+/* ctl_bulk_done - a bulk action's result: "ok CHANGED", then a line per
+ * letter not changed (relay/ops_bulk.h) */
+static void ctl_bulk_done(void *arg, size_t changed, const struct buf *lines)
 {
-	struct relayd *rd = cc->cs->rd;
-	const struct ctl_req *rq = &cc->rq;
-	char    hop[CTL_LINE_MAX + 8];
-	size_t  i;
-	int     n = 0;
+	struct ctlconn *cc = arg;
+	char    head[64];
 
-	(void) err;
-	(void) errlen;
-	if (rq->argc == 0 || strcmp(rq->argv[0], "--all") == 0)
-		n = ops_retry(rd, NULL, cc->user);
-	else
-		for (i = 0; i < rq->argc; i++) {
-			if (strcmp(rq->argv[i], "--hop") == 0) {
-				/* check_retry(): a host follows every --hop */
-				snprintf(hop, sizeof(hop), "hop:%s", rq->argv[++i]);
-				n += ops_retry(rd, hop, cc->user);
-			} else
-				n += ops_retry(rd, rq->argv[i], cc->user);
-		}
-	pickup_scan(rd->pickup, 1);
-	buf_printf(out, "ok %d\n", n);
+	cc->bulk = NULL;
+	log_info("control: %s by=%s: %zu letters changed%s", cc->rq.cmd->verb, cc->user,
+	    changed, lines != NULL ? ", others not (said to the client)" : "");
+	snprintf(head, sizeof(head), "ok %zu\n", changed);
+	ctl_write(cc, head, strlen(head));
+	if (lines != NULL)
+		ctl_write(cc, buf_data(lines), lines->len);
+	ctl_answer(cc, NULL, NULL);
+}
+
+/* do_bulk - hold, release, delete, bounce, retry: NAME... or ALL of a
+ * selection (relay/ops_bulk.h) */
+static int do_bulk(struct ctlconn *cc, struct buf *out, char *err, size_t errlen)
+{
+	static const enum ops_bulk_op ops[CTL_NCMDS] = {
+		[CTL_HOLD] = OPS_HOLD, [CTL_RELEASE] = OPS_RELEASE, [CTL_DELETE] = OPS_DELETE,
+		[CTL_BOUNCE] = OPS_BOUNCE, [CTL_RETRY] = OPS_RETRY,
+	};
+	struct ctl_sel sel;
+
+	(void) out;
+	if (ctl_proto_sel(&cc->rq, &sel, err, errlen) < 0)
+		return -1;
+	/* a retry also looks at out/ again, as it always did */
+	if (cc->rq.cmd->id == CTL_RETRY)
+		pickup_scan(cc->cs->rd->pickup, 1);
+	cc->bulk = ops_bulk_start(cc->cs->rd, ops[cc->rq.cmd->id], &sel, cc->user, ctl_bulk_done,
+	    cc);
 	return 0;
-}
-
-/* do_letter_op - hold, release, delete NAME */
-static int do_letter_op(struct ctlconn *cc, struct buf *out, char *err, size_t errlen)
-{
-	(void) out;
-	return ops_letter(cc->cs->rd, cc->rq.cmd->verb, cc->rq.argv[0], cc->user,
-	    ctl_op_done, cc, err, errlen);
-}
-
-static int do_bounce(struct ctlconn *cc, struct buf *out, char *err, size_t errlen)
-{
-	const char *reason = cc->rq.argc > 1 ? cc->rq.argv[1] : NULL;
-
-	(void) out;
-	return ops_bounce(cc->cs->rd, cc->rq.argv[0], reason, cc->user, ctl_op_done,
-	    cc, err, errlen);
 }
 
 static int do_forward(struct ctlconn *cc, struct buf *out, char *err, size_t errlen)
@@ -568,11 +591,11 @@ static ctl_handler *const handlers[CTL_NCMDS] = {
 	[CTL_PING] = do_ping,
 	[CTL_PICKUP] = do_pickup,
 	[CTL_QUEUE] = do_queue,
-	[CTL_RETRY] = do_retry,
-	[CTL_HOLD] = do_letter_op,
-	[CTL_RELEASE] = do_letter_op,
-	[CTL_DELETE] = do_letter_op,
-	[CTL_BOUNCE] = do_bounce,
+	[CTL_RETRY] = do_bulk,
+	[CTL_HOLD] = do_bulk,
+	[CTL_RELEASE] = do_bulk,
+	[CTL_DELETE] = do_bulk,
+	[CTL_BOUNCE] = do_bulk,
 	[CTL_FORWARD] = do_forward,
 	[CTL_REROUTE] = do_reroute,
 	[CTL_RESUBMIT] = do_resubmit,
@@ -620,7 +643,7 @@ static int ctl_request(struct ctlconn *cc, const char *line, size_t len)
 		return 0;
 	}
 	if ((cmd->flags & CTL_LATER) && cs->rd->stopping) {
-		ctl_answer(cc, "mail relay shutting down", NULL);
+		ctl_answer(cc, CTL_ERR_STOPPING, NULL);
 		return 0;
 	}
 	err[0] = '\0';

@@ -13,8 +13,9 @@
  *	peer's uid (SO_PEERCRED: CTL_ANYONE requests for anyone, the others
  *	for root and the daemon's own user; a refusal is "err permission
  *	denied: ..."), and handed to its handler, which calls the operator
- *	entry points (pickup_claim, ops_letter, ops_retry, ...,
- *	archive_resubmit: relay/pickup.h, relay/ops.h, relay/archive.h) with
+ *	entry points (pickup_claim, ops_bulk_start, qlist_start, ...,
+ *	archive_resubmit: relay/pickup.h, relay/ops_bulk.h, relay/qlist.h,
+ *	relay/archive.h) with
  *	the login name of the socket's peer as the operator, or takes a
  *	submitted letter (relay/submit.h). A malformed request is answered
  *	"err REASON" (one line) and changes nothing. Connections are

@@ -19,29 +19,31 @@
 #include "relay/inbound.h"
 #include "relay/relayd.h"
 #include "relay/router.h"
+#include "spool/journal.h"
 #include "spool/spool.h"
+#include "util/alloc.h"
 #include "util/buf.h"
 
 #define INBOUND_KV_MAX	32	/* pairs in a received line */
 
-/* rcpts_text - the address list of lt joined by ',' (new memory) */
+/* rcpts_text - the address list of lt joined by ',', cut at an address
+ * with " +N more" (spool/journal.h; new memory) */
 static char *rcpts_text(struct letter *lt)
 {
 	const struct addr_list *al = letter_rcpts(lt);
-	struct buf b = BUF_INIT(4 * 1024 * 1024);
+	struct journal_list jl;
 	size_t  i;
 	char   *s;
 
+	journal_list_init(&jl);
 	for (i = 0; i < addr_list_count(al); i++) {
 		char   *a = addr_to_str(addr_list_get(al, i));
 
-		(void) buf_printf(&b, "%s%s", i ? "," : "", a);
+		journal_list_add(&jl, a);
 		free(a);
 	}
-	s = strdup(buf_cstr(&b) ? buf_cstr(&b) : "");
-	buf_release(&b);
-	if (s == NULL)
-		s = strdup("");
+	s = xstrdup(journal_list_text(&jl));
+	journal_list_release(&jl);
 	return s;
 }
 

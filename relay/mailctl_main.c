@@ -4,7 +4,7 @@
  * SUMMARY
  *	control a niftpmail node
  * SYNOPSIS
- *	mailctl -c NODE.ini COMMAND [ARGS]
+ *	mailctl [-c NODE.ini] COMMAND [ARGS]
  * DESCRIPTION
  *	main() only: the commands are relay/ctl.c (requests to the daemon:
  *	the table of relay/ctl_proto.h); see doc/mailctl.1.

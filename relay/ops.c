@@ -12,6 +12,7 @@
  *	moves them after it), never a letter in queue/ without its
  *	envelopes (start-up would finish it).
  *--*/
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "relay/relayd.h"
 #include "relay/router.h"
 #include "relay/sched.h"
+#include "spool/journal.h"
 #include "spool/spool.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -45,6 +47,9 @@ struct op_ctx {
 	size_t	nenvs;
 	int	released;		/* their saved state goes (delete, bounce, forward) */
 	int	reload;			/* load queue/NAME_* again when ok */
+	char  **files;			/* ... those files (when have_files; else queue/ */
+	size_t	nfiles;			/* is read) */
+	int	have_files;
 	struct notice_report nr;	/* notices to route once durable */
 	ops_done_fn *cb;
 	void   *cb_arg;
@@ -73,10 +78,15 @@ static void op_done(void *arg, int ok, const char *err)
 		log_error("%s '%s': %s", oc->op, oc->name, err);
 	else
 		notices_route(rd, &oc->nr);
-	if (ok ? oc->reload : oc->nenvs > 0)
+	if ((ok ? oc->reload : oc->nenvs > 0) && oc->have_files)
+		queue_letter_reload_files(rd->q, oc->name, oc->files, oc->nfiles, 1);
+	else if (ok ? oc->reload : oc->nenvs > 0)
 		queue_letter_reload(rd->q, oc->name, 1);	/* what queue/ holds now */
 	if (oc->cb != NULL)
 		oc->cb(oc->cb_arg, ok, err);
+	for (size_t i = 0; i < oc->nfiles; i++)
+		free(oc->files[i]);
+	free(oc->files);
 	free(oc->envs);
 	free(oc);
 }
@@ -85,6 +95,7 @@ static int bad_name(const char *name, char *err, size_t errlen)
 {
 	if (!spool_name_ok(name) || strchr(name, '_') != NULL) {
 		snprintf(err, errlen, "bad letter name '%.100s'", name);
+		errno = EINVAL;
 		return 1;
 	}
 	return 0;
@@ -98,18 +109,27 @@ static struct qletter *queued(struct relayd *rd, const char *name, char *err, si
 	if (bad_name(name, err, errlen))
 		return NULL;
 	if (!spool_exists(rd->sp, SPOOL_QUEUE, name)) {
-		if (spool_exists(rd->sp, SPOOL_IN, name))
+		if (spool_exists(rd->sp, SPOOL_IN, name)) {
 			snprintf(err, errlen, "busy: '%s' is not routed yet, try again", name);
-		else
+			errno = EBUSY;
+		} else if (spool_exists(rd->sp, SPOOL_HOLD, name)) {
+			snprintf(err, errlen, "'%s' is held (mailctl release it first)", name);
+			errno = EPERM;
+		} else {
 			snprintf(err, errlen, "no letter '%s' in queue/", name);
+			errno = ENOENT;
+		}
 		return NULL;
 	}
 	if ((l = queue_letter(rd->q, name)) == NULL || l->nenv <= 0) {
 		snprintf(err, errlen, "busy: '%s' is leaving the queue, try again", name);
+		errno = EBUSY;
 		return NULL;
 	}
-	if (queue_letter_busy(rd->q, l, err, errlen))
+	if (queue_letter_busy(rd->q, l, err, errlen)) {
+		errno = EBUSY;
 		return NULL;
+	}
 	return l;
 }
 
@@ -118,6 +138,11 @@ struct prefix_scan {
 	char  **v;
 	size_t	n;
 };
+
+static int str_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
 
 static int prefix_collect(void *arg, const char *name)
 {
@@ -130,8 +155,74 @@ static int prefix_collect(void *arg, const char *name)
 	return 0;
 }
 
+/* side_add - a name with '_' (not a letter's own file) */
+static int side_add(void *arg, const char *name)
+{
+	return strchr(name, '_') != NULL ? prefix_collect(arg, name) : 0;
+}
+
+/* ops_side_scan - see ops.h */
+int ops_side_scan(struct relayd *rd, enum spool_state st, struct ops_side *side, char *err,
+	size_t errlen)
+{
+	struct prefix_scan ps;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.prefix = "";
+	side->v = NULL;
+	side->n = 0;
+	if (spool_scan(rd->sp, st, side_add, &ps, err, errlen) < 0) {
+		side->v = ps.v;
+		side->n = ps.n;
+		ops_side_free(side);
+		return -1;
+	}
+	side->v = ps.v;
+	side->n = ps.n;
+	side->read = 1;
+	if (side->n > 1)
+		qsort(side->v, side->n, sizeof(*side->v), str_ptr_cmp);
+	return 0;
+}
+
+/* ops_side_free - see ops.h */
+void ops_side_free(struct ops_side *side)
+{
+	for (size_t i = 0; i < side->n; i++)
+		free(side->v[i]);
+	free(side->v);
+	side->v = NULL;
+	side->n = 0;
+	side->read = 0;
+}
+
+/* side_collect - the names of side that start with ps->prefix, into ps */
+static void side_collect(const struct ops_side *side, struct prefix_scan *ps)
+{
+	size_t  lo = 0, hi = side->n, plen = strlen(ps->prefix);
+
+	/* the first name not below the prefix */
+	while (lo < hi) {
+		size_t  mid = lo + (hi - lo) / 2;
+
+		if (strcmp(side->v[mid], ps->prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < side->n && strncmp(side->v[lo], ps->prefix, plen) == 0; lo++)
+		(void) prefix_collect(ps, side->v[lo]);
+}
+
 int ops_letter(struct relayd *rd, const char *op, const char *name, const char *user,
 	ops_done_fn *cb, void *cb_arg, char *err, size_t errlen)
+{
+	return ops_letter_side(rd, op, name, NULL, user, cb, cb_arg, err, errlen);
+}
+
+int ops_letter_side(struct relayd *rd, const char *op, const char *name,
+	struct ops_side *sides, const char *user, ops_done_fn *cb, void *cb_arg, char *err,
+	size_t errlen)
 {
 	struct qletter *l = NULL;
 	struct prefix_scan ps;
@@ -155,19 +246,25 @@ int ops_letter(struct relayd *rd, const char *op, const char *name, const char *
 		to = SPOOL_DEAD;
 	} else {
 		snprintf(err, errlen, "unknown action '%.40s'", op);
+		errno = EINVAL;
 		return -1;
 	}
 	if (!spool_exists(rd->sp, from, name)) {
-		if (spool_exists(rd->sp, SPOOL_IN, name))
+		if (spool_exists(rd->sp, SPOOL_IN, name)) {
 			snprintf(err, errlen, "busy: '%s' is not routed yet, try again", name);
-		else if (to == SPOOL_HOLD && spool_exists(rd->sp, SPOOL_HOLD, name))
+			errno = EBUSY;
+		} else if (to == SPOOL_HOLD && spool_exists(rd->sp, SPOOL_HOLD, name)) {
 			snprintf(err, errlen, "'%s' is held already", name);
-		else
+			errno = EEXIST;
+		} else {
 			snprintf(err, errlen, "no letter '%s' in %s/", name, spool_state_name(from));
+			errno = ENOENT;
+		}
 		return -1;
 	}
 	if (to == SPOOL_DEAD && spool_exists(rd->sp, SPOOL_DEAD, name)) {
 		snprintf(err, errlen, "'dead/%s' exists already", name);
+		errno = EEXIST;
 		return -1;
 	}
 	if (from == SPOOL_QUEUE && (l = queued(rd, name, err, errlen)) == NULL)
@@ -175,7 +272,12 @@ int ops_letter(struct relayd *rd, const char *op, const char *name, const char *
 	memset(&ps, 0, sizeof(ps));
 	snprintf(pre, sizeof(pre), "%s_", name);
 	ps.prefix = pre;
-	if (spool_scan(rd->sp, from, prefix_collect, &ps, err, errlen) < 0) {
+	if (sides != NULL && sides[from].lazy && !sides[from].read
+	    && ops_side_scan(rd, from, &sides[from], err, errlen) < 0)
+		return -1;
+	if (sides != NULL && sides[from].read)
+		side_collect(&sides[from], &ps);
+	else if (spool_scan(rd->sp, from, prefix_collect, &ps, err, errlen) < 0) {
 		for (i = 0; i < ps.n; i++)
 			free(ps.v[i]);
 		free(ps.v);
@@ -188,12 +290,19 @@ int ops_letter(struct relayd *rd, const char *op, const char *name, const char *
 	if (to != SPOOL_QUEUE)
 		spool_txn_move(t, name, from, to, NULL);
 	/* envelopes that are files (too long for a record, or of an older
-	 * version) and a channel's files go with the letter */
-	for (i = 0; i < ps.n; i++) {
+	 * version) and a channel's files go with the letter; a release
+	 * reloads them from that list, and a failed hold from queue/ too */
+	for (i = 0; i < ps.n; i++)
 		spool_txn_move(t, ps.v[i], from, to, NULL);
-		free(ps.v[i]);
+	if (to == SPOOL_QUEUE || from == SPOOL_QUEUE) {
+		oc->files = ps.v;
+		oc->nfiles = ps.n;
+		oc->have_files = 1;
+	} else {
+		for (i = 0; i < ps.n; i++)
+			free(ps.v[i]);
+		free(ps.v);
 	}
-	free(ps.v);
 	/* records stay with a held letter; nothing will send a dead one */
 	if (to == SPOOL_DEAD)
 		queue_letter_drop_records(rd->q, t, name);
@@ -232,13 +341,12 @@ int ops_bounce(struct relayd *rd, const char *name, const char *reason, const ch
 	if ((l = queued(rd, name, err, errlen)) == NULL)
 		return -1;
 	memset(&fs, 0, sizeof(fs));
-	for (e = queue_first(rd->q); e != NULL; e = queue_next(e))
-		if (e->l == l) {
-			for (i = 0; i < e->nrcpts; i++)
-				if (!e->rcpts[i].done)
-					failset_add_rcpt(&fs, &e->rcpts[i], reason, 0);
-			to = to == NULL ? e->hop : "-";
-		}
+	for (e = l->envs; e != NULL; e = e->lnext) {
+		for (i = 0; i < e->nrcpts; i++)
+			if (!e->rcpts[i].done)
+				failset_add_rcpt(&fs, &e->rcpts[i], reason, 0);
+		to = to == NULL ? e->hop : "-";
+	}
 	oc = op_new(rd, "bounce", name, cb, cb_arg);
 	oc->released = 1;
 	t = spool_txn_new(rd->sp);
@@ -271,7 +379,7 @@ int ops_forward(struct relayd *rd, const char *name, const char *address, const 
 	struct op_ctx *oc;
 	struct letter *lt;
 	struct addr *a;
-	struct buf old = BUF_INIT(1024 * 1024), hops = BUF_INIT(64 * 1024);
+	struct journal_list old, hops;
 	char    aerr[ADDR_ERRLEN], lerr[LETTER_ERRLEN], path[PATH_MAX];
 	const char *kv[8];
 	unsigned via = 0;
@@ -284,6 +392,8 @@ int ops_forward(struct relayd *rd, const char *name, const char *address, const 
 		snprintf(err, errlen, "bad address '%.200s': %s", address, aerr);
 		return -1;
 	}
+	journal_list_init(&old);
+	journal_list_init(&hops);
 	if (spool_path(rd->sp, SPOOL_QUEUE, name, path, sizeof(path)) != NULL
 	    && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
 		if ((lt = letter_open_fd(fd, NULL, lerr, sizeof(lerr))) != NULL) {
@@ -318,7 +428,7 @@ int ops_forward(struct relayd *rd, const char *name, const char *address, const 
 		if (e->l == l)
 			for (j = 0; j < e->nrcpts; j++)
 				if (!e->rcpts[j].done)
-					buf_printf(&old, "%s%s", old.len ? "," : "", e->rcpts[j].orig);
+					journal_list_add(&old, e->rcpts[j].orig);
 	t = spool_txn_new(rd->sp);
 	/* new envelopes first, the old ones removed last: a crash in the
 	 * middle leaves more envelopes, never a letter without any */
@@ -328,14 +438,14 @@ int ops_forward(struct relayd *rd, const char *name, const char *address, const 
 			snprintf(err, errlen, "could not write the envelope '%s'", ne[i]->name);
 			goto out;
 		}
-		buf_printf(&hops, "%s%s", hops.len ? "," : "", ne[i]->hop);
+		journal_list_add(&hops, ne[i]->hop);
 	}
 	kv[0] = "to";
 	kv[1] = address;
 	kv[2] = "rcpts";
-	kv[3] = old.len ? buf_cstr(&old) : "-";
+	kv[3] = old.n + old.more > 0 ? journal_list_text(&old) : "-";
 	kv[4] = "hops";
-	kv[5] = buf_cstr(&hops);
+	kv[5] = journal_list_text(&hops);
 	kv[6] = "by";
 	kv[7] = user;
 	spool_txn_journal(t, "forwarded-by-operator", name, kv, 4);
@@ -351,29 +461,7 @@ out:
 	free(ne);
 	route_result_free(res);
 	addr_free(a);
-	buf_release(&old);
-	buf_release(&hops);
+	journal_list_release(&old);
+	journal_list_release(&hops);
 	return rc;
-}
-
-int ops_retry(struct relayd *rd, const char *what, const char *user)
-{
-	struct spool_txn *t = NULL;
-	struct qenv *e;
-	const char *kv[2] = { "by", user };
-	unsigned pass = queue_new_mark(rd->q);
-	int     n;
-
-	n = sched_retry(rd->sched, what);
-	for (e = queue_first(rd->q); e != NULL; e = queue_next(e)) {
-		if (!sched_retry_match(e, what) || e->l->mark == pass)
-			continue;
-		e->l->mark = pass;
-		if (t == NULL)
-			t = spool_txn_new(rd->sp);
-		spool_txn_journal(t, "retry", e->l->name, kv, 1);
-	}
-	if (t != NULL)
-		spool_txn_submit(t, NULL, NULL);
-	return n;
 }

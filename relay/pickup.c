@@ -65,10 +65,12 @@ struct claim_job {
 	pickup_done_fn *cb;
 	void   *cb_arg;
 	struct snap vf;
+	uint64_t max;			/* [limits] max_letter_size when it started (0: none) */
 	/* filled by the worker */
 	struct letter *lt;
 	enum letter_status st;
 	int	err_no;
+	int	toobig;			/* larger than max: refused unread (lerr says so) */
 	int	changed;		/* vf.on and the file changed or got a writer */
 	uint32_t crc;
 	uint64_t size;
@@ -80,6 +82,7 @@ struct claim_ctx {
 	struct pickup *p;
 	char	name[SPOOL_NAMELEN];
 	int	corrupt;
+	char	reason[LETTER_ERRLEN + SPOOL_NAMELEN + 32];	/* corrupt: the callback's */
 	pickup_done_fn *cb;
 	void   *cb_arg;
 };
@@ -311,7 +314,7 @@ static void claim_done(void *arg, int ok, const char *err)
 		inbound_accepted(p->rd, cc->name, 1);
 	if (cc->cb != NULL)
 		cc->cb(cc->cb_arg, ok && !cc->corrupt, cc->name,
-		    !ok ? err : cc->corrupt ? "malformed letter (moved to corrupt/)" : NULL);
+		    !ok ? err : cc->corrupt ? cc->reason : NULL);
 	free(cc);
 	slot_free(p);		/* the slot is held until the claim is durable */
 }
@@ -458,7 +461,15 @@ static void claim_work(void *arg)
 	}
 	owner = st.st_uid;
 	first = st;			/* the file as it was when it was parsed */
-	if ((cj->lt = letter_open_fd(fd, &cj->st, cj->lerr, sizeof(cj->lerr))) != NULL
+	if (cj->max > 0 && (uint64_t) st.st_size > cj->max) {
+		/* not read: refused whole and moved aside as a malformed drop
+		 * is (its writer may have meant it; nothing is deleted) */
+		cj->toobig = 1;
+		cj->st = LETTER_ECAP;
+		snprintf(cj->lerr, sizeof(cj->lerr), "letter too large: more than %llu octets"
+		    " ([limits] max_letter_size; the file has %llu)", (unsigned long long) cj->max,
+		    (unsigned long long) st.st_size);
+	} else if ((cj->lt = letter_open_fd(fd, &cj->st, cj->lerr, sizeof(cj->lerr))) != NULL
 	    && crc_file(fd, &cj->crc, &cj->size) < 0) {
 		cj->err_no = errno;
 		cj->st = LETTER_EIO;
@@ -477,7 +488,11 @@ static void claim_work(void *arg)
 	/* another user's drop (root's, say, to a daemon that runs as its
 	 * user): the claim's link would be refused; a copy of ours is taken */
 	if (!cj->changed && !(cj->lt == NULL && cj->st == LETTER_EIO) && geteuid() != 0
-	    && owner != geteuid() && adopt(cj, fd, &first) < 0) {
+	    && owner != geteuid()
+	    && ((cj->lt == NULL && crc_file(fd, &cj->crc, &cj->size) < 0)
+	    || adopt(cj, fd, &first) < 0)) {
+		/* a refused drop is summed only here: adopt() copies what was
+		 * summed (moved to corrupt/ by the same claim's link) */
 		cj->err_no = errno;
 		snprintf(cj->lerr, sizeof(cj->lerr), "take over 'out/%s' (another user's): %s",
 		    cj->file, strerror(errno));
@@ -563,8 +578,10 @@ static void claim_job_done(void *arg)
 		if (spool_txn_claim(t, cj->file, SPOOL_CORRUPT, cc->name, sizeof(cc->name), err,
 		    sizeof(err)) < 0)
 			goto fail;
-		log_warn("drop 'out/%s' is not a letter: %s (moved to 'corrupt/%s')", cj->file,
-		    cj->lerr, cc->name);
+		log_warn("drop 'out/%s' %s: %s (moved to 'corrupt/%s')", cj->file,
+		    cj->toobig ? "refused" : "is not a letter", cj->lerr, cc->name);
+		snprintf(cc->reason, sizeof(cc->reason), "%s (moved to corrupt/%s)",
+		    cj->toobig ? cj->lerr : "malformed letter", cc->name);
 		kv[0] = "from";
 		kv[1] = from;
 		kv[2] = "reason";
@@ -664,6 +681,7 @@ static int claim_start(struct pickup *p, const char *file, pickup_done_fn *cb, v
 	cj->cb_arg = cb_arg;
 	if (vf != NULL)
 		cj->vf = *vf;
+	cj->max = rd->conf->max_letter_size;
 	cj->next = p->jobs;
 	p->jobs = cj;
 	p->nclaims++;

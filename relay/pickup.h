@@ -12,7 +12,11 @@
  *	the inbound door (relay/inbound.h) into in/ with its received line
  *	(from=out/FILE, or from=submit for mailctl submit's "submit.*"
  *	drops), or into corrupt/ with a "corrupt" line when it is not a
- *	letter. The rename is the claim: a file is taken once. At most
+ *	letter or is larger than [limits] max_letter_size (then not read at
+ *	all: the size is the file's). Such a drop is refused, never deleted,
+ *	as the next hop would refuse it; like a malformed one it gets no
+ *	notice (its sender is not known from a file that was not read). The
+ *	rename is the claim: a file is taken once. At most
  *	PICKUP_CLAIMS_MAX files are read at a time; more wait by name.
  *
  *	The drop protocol (doc/mailrelayd.8, DROPPING LETTERS). Names
@@ -67,8 +71,11 @@
  * DIAGNOSTICS
  *	A drop that cannot be read is logged ("pick up 'out/FILE': ...")
  *	and left in out/; one that is not a letter goes to corrupt/ with the
- *	reader's reason in its journal line and a warning. The callback of a
- *	claim hears the same reason. A file still open for writing after
+ *	reader's reason in its journal line and a warning ("drop 'out/FILE'
+ *	is not a letter: ..."), one too large likewise ("drop 'out/FILE'
+ *	refused: letter too large: more than M octets ([limits]
+ *	max_letter_size; the file has N)"). The callback of a claim hears
+ *	the same reason. A file still open for writing after
  *	PICKUP_WAIT_LOG_S is logged once; a lost watch is logged once.
  *--*/
 #ifndef RELAY_PICKUP_H

@@ -62,6 +62,9 @@ struct qletter {
 				 * the letter ends only after the last of them */
 	int	dead;		/* a NAME_d marker exists */
 	unsigned mark;		/* scratch for passes over the queue */
+	struct qenv *envs;	/* its envelopes in the queue (qenv.lnext): an
+				 * action on one letter of 100,000 does not
+				 * walk them all */
 	char	name[];		/* the spool name */
 };
 
@@ -82,6 +85,7 @@ enum qenv_state {
 
 struct qenv {
 	struct qenv *next, *prev;	/* every envelope */
+	struct qenv *lnext, *lprev;	/* the envelopes of its letter (qletter.envs) */
 	struct qenv *qnext, *qprev;	/* in *q */
 	struct qenvq *q;		/* the list e waits in, or NULL */
 	struct qletter *l;

@@ -25,6 +25,7 @@
 #include "relay/relayd.h"
 #include "relay/router.h"
 #include "relay/sched.h"
+#include "spool/journal.h"
 #include "spool/spool.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -174,6 +175,11 @@ static void env_link(struct queue *q, struct qenv *e, struct qletter *l)
 {
 	e->l = l;
 	l->nenv++;
+	e->lprev = NULL;
+	e->lnext = l->envs;
+	if (l->envs)
+		l->envs->lprev = e;
+	l->envs = e;
 	e->prev = NULL;
 	e->next = q->envs;
 	if (q->envs)
@@ -196,6 +202,15 @@ static void env_unlink(struct queue *q, struct qenv *e)
 	if (e->next)
 		e->next->prev = e->prev;
 	e->next = e->prev = NULL;
+	if (l != NULL) {
+		if (e->lprev)
+			e->lprev->lnext = e->lnext;
+		else if (l->envs == e)
+			l->envs = e->lnext;
+		if (e->lnext)
+			e->lnext->lprev = e->lprev;
+	}
+	e->lnext = e->lprev = NULL;
 	q->nenvs--;
 	e->l = NULL;
 	if (l != NULL && --l->nenv <= 0 && l->leaving == 0)
@@ -1067,7 +1082,7 @@ static void result_apply(struct queue *q, struct qenv *e, const struct qresult *
 	struct spool_txn *t = spool_txn_new(q->rd->sp);
 	struct failset fs, acks;
 	struct notice_report nr;
-	struct buf fwd = BUF_INIT(4 * 1024 * 1024);
+	struct journal_list fwd;
 	const char *defer = NULL, *dead_now = NULL, *kv[2 * 16];
 	char    next[32], att[16];
 	size_t  i, k, pending = 0, delivered = 0;
@@ -1075,6 +1090,7 @@ static void result_apply(struct queue *q, struct qenv *e, const struct qresult *
 	memset(&fs, 0, sizeof(fs));
 	memset(&acks, 0, sizeof(acks));
 	memset(&nr, 0, sizeof(nr));
+	journal_list_init(&fwd);
 	nr.letter = e->l->name;
 	nr.state = SPOOL_QUEUE;
 	nr.to_hop = e->hop;
@@ -1097,7 +1113,7 @@ static void result_apply(struct queue *q, struct qenv *e, const struct qresult *
 				failset_add(&acks, rc->orig, NULL, NULL);
 				delivered++;
 			} else
-				(void) buf_printf(&fwd, "%s%s", fwd.len ? "," : "", rc->addr);
+				journal_list_add(&fwd, rc->addr);
 			rc->done = 1;
 			break;
 		case QOUT_FAIL:
@@ -1115,7 +1131,7 @@ static void result_apply(struct queue *q, struct qenv *e, const struct qresult *
 			break;
 		}
 	}
-	if (fwd.len > 0) {
+	if (fwd.n + fwd.more > 0) {
 		k = 0;
 		kv[k++] = "to";
 		kv[k++] = e->hop;
@@ -1128,7 +1144,7 @@ static void result_apply(struct queue *q, struct qenv *e, const struct qresult *
 			kv[k++] = r->kv[2 * i + 1];
 		}
 		kv[k++] = "rcpts";
-		kv[k++] = buf_cstr(&fwd);
+		kv[k++] = journal_list_text(&fwd);
 		spool_txn_journal(t, "forwarded", e->l->name, kv, k / 2);
 	}
 	if (fs.n > 0)
@@ -1153,7 +1169,7 @@ static void result_apply(struct queue *q, struct qenv *e, const struct qresult *
 		notices_ack(q->rd, t, &nr, &acks);
 	failset_free(&fs);
 	failset_free(&acks);
-	buf_release(&fwd);
+	journal_list_release(&fwd);
 	if (pending == 0) {
 		env_leave(q, e, t, dead_now, &nr);
 		return;
@@ -1255,12 +1271,13 @@ int queue_letter_busy(const struct queue *q, const struct qletter *l, char *err,
 {
 	const struct qenv *e;
 
+	(void) q;
 	if (l->leaving > 0) {
 		snprintf(err, errlen, "busy: a copy is being finished, try again");
 		return 1;
 	}
-	for (e = q->envs; e != NULL; e = e->next)
-		if (e->l == l && qenv_busy(e)) {
+	for (e = l->envs; e != NULL; e = e->lnext)
+		if (qenv_busy(e)) {
 			snprintf(err, errlen, "busy: transfer in progress, try again");
 			return 1;
 		}
@@ -1275,10 +1292,8 @@ void queue_letter_take(struct queue *q, struct qletter *l, struct spool_txn *t,
 
 	*envs = NULL;
 	*nenvs = 0;
-	for (e = q->envs; e != NULL; e = next) {
-		next = e->next;
-		if (e->l != l)
-			continue;
+	for (e = l->envs; e != NULL; e = next) {
+		next = e->lnext;
 		if (t != NULL) {
 			env_store_del(q, e, t);
 			env_key(e, key, sizeof(key));
@@ -1305,33 +1320,31 @@ void queue_gone(struct queue *q, struct qenv **envs, size_t n, int released)
 		env_gone(envs[i], released);
 }
 
-void queue_letter_reload(struct queue *q, const char *name, int due)
+/* letter_reload - queue_letter_reload() with the files of queue/ that
+ * may be the letter's envelope files given (files[0..n)) */
+static void letter_reload(struct queue *q, const char *name, char *const *files, size_t n,
+	int due)
 {
 	struct names nm;
-	char    err[SPOOL_ERRLEN], pre[SPOOL_NAMELEN + 8];
+	char    pre[SPOOL_NAMELEN + 8];
 	struct qletter *l;
 	struct qenv *e;
 	size_t  i, llen;
 	int     k;
 
-	memset(&nm, 0, sizeof(nm));
-	snprintf(pre, sizeof(pre), "%s_", name);
-	nm.prefix = pre;
-	if (spool_scan(q->rd->sp, SPOOL_QUEUE, collect, &nm, err, sizeof(err)) < 0)
-		log_error("reload '%s': %s", name, err);
-	for (i = 0; i < nm.n; i++) {
-		k = kind_of(nm.v[i], &llen);
-		if (llen != strlen(name))
+	for (i = 0; i < n; i++) {
+		k = kind_of(files[i], &llen);
+		if (llen != strlen(name) || strncmp(files[i], name, llen) != 0)
 			continue;
 		if (k == 'l' || k == 'f') {
 			char    key[SPOOL_NAMELEN + 80];
 
-			envf_key(nm.v[i], key, sizeof(key));
+			envf_key(files[i], key, sizeof(key));
 			if (!docket_has(q, key))
-				(void) queue_env_load(q, nm.v[i]);
+				(void) queue_env_load(q, files[i]);
 		}
 	}
-	names_free(&nm);
+	memset(&nm, 0, sizeof(nm));
 	snprintf(pre, sizeof(pre), "envf %s_", name);
 	nm.prefix = NULL;
 	(void) spool_docket_each(q->rd->sp, pre, collect_rec, &nm);
@@ -1342,13 +1355,32 @@ void queue_letter_reload(struct queue *q, const char *name, int due)
 	if (queue_letter(q, name) != NULL)
 		(void) load_marker(q, name);
 	if ((l = queue_letter(q, name)) != NULL)
-		for (e = q->envs; e != NULL; e = e->next)
-			if (e->l == l) {
-				if (due)
-					e->next_try = 0;
-				sched_kick(q->rd->sched, e);
-			}
+		for (e = l->envs; e != NULL; e = e->lnext) {
+			if (due)
+				e->next_try = 0;
+			sched_kick(q->rd->sched, e);
+		}
 	sched_poke(q->rd->sched);
+}
+
+void queue_letter_reload(struct queue *q, const char *name, int due)
+{
+	struct names nm;
+	char    err[SPOOL_ERRLEN], pre[SPOOL_NAMELEN + 8];
+
+	memset(&nm, 0, sizeof(nm));
+	snprintf(pre, sizeof(pre), "%s_", name);
+	nm.prefix = pre;
+	if (spool_scan(q->rd->sp, SPOOL_QUEUE, collect, &nm, err, sizeof(err)) < 0)
+		log_error("reload '%s': %s", name, err);
+	letter_reload(q, name, nm.v, nm.n, due);
+	names_free(&nm);
+}
+
+void queue_letter_reload_files(struct queue *q, const char *name, char *const *files,
+	size_t n, int due)
+{
+	letter_reload(q, name, files, n, due);
 }
 
 /* --- life cycle -------------------------------------------------------------------- */

@@ -180,6 +180,12 @@ void queue_gone(struct queue *q, struct qenv **envs, size_t n, int durable);
 /* queue_letter_reload - load the envelopes of letter name found in queue/
  * (after release, or a failed action); due now when due */
 void queue_letter_reload(struct queue *q, const char *name, int due);
+/* queue_letter_reload_files - the same when the caller knows every file
+ * of queue/ that may be one of the letter's envelope files (files[0..n),
+ * names in queue/; others are passed over): queue/ is not read, which a
+ * release of many letters cannot afford once per letter */
+void queue_letter_reload_files(struct queue *q, const char *name, char *const *files,
+	size_t n, int due);
 /* queue_letter_end_ops - add to t the end of queued letter name: its
  * dead marker removed (if any) and the letter moved to dead/ with its
  * journal line (dead) or removed */

@@ -13,7 +13,9 @@
  *	is asked to become another user; root without one stays root, with
  *	a warning), daemonize unless -f (the parent waits for the child's
  *	readiness), open the log file (as root: never through a link, only
- *	a regular file with one link, else exit 78), refuse a spool another
+ *	a regular file with one link; one that cannot be opened: exit 78;
+ *	one made now is given to the user) or, daemonized without one,
+ *	syslog ([node] syslog_facility, syslog_ident), refuse a spool another
  *	daemon holds (exit 75), listen on every [listen] mail address (as
  *	root: privileged ports, sockets in root's directories, those made
  *	mode 0666 and the user's), give the spool to the user (78, 74 or 75
@@ -25,12 +27,19 @@
  *	through which "mailrelayd --stdio" hands its call to this daemon, so
  *	the daemon stays the only writer of the spool), open the control
  *	socket SPOOL/control, load the queue, write SPOOL/pid and
- *	SPOOL/ready. Everything from the spool on is created by the user.
+ *	SPOOL/ready, and tell a service manager READY=1 (util/sdnotify.h:
+ *	only when NOTIFY_SOCKET is set). Everything from the spool on is
+ *	created by the user. Without -c the configuration is
+ *	$NIFTPMAIL_CONF, else CONF_DEFAULT_PATH (util/confpath.h; a missing
+ *	one: exit 78).
  *
  *	Signals arrive through a self-pipe and are handled on the loop:
- *	SIGHUP reloads (conf_load; a configuration with errors is refused,
+ *	SIGHUP reopens the log file when its name no longer names it (a
+ *	rotation; a failure keeps the old one) and reloads (conf_load; a
+ *	configuration with errors is refused,
  *	every error logged, the old one kept; listeners are not changed by
- *	a reload); SIGTERM/SIGINT stop: listeners close, calls between
+ *	a reload; a service manager hears RELOADING=1 before and READY=1
+ *	after); SIGTERM/SIGINT stop (STOPPING=1): listeners close, calls between
  *	transfers end, transfers in flight may finish for 30 s (then they
  *	are cut and stay resumable: dockets), disk work drains, exit 0.
  *
@@ -75,10 +84,13 @@
 #include "spool/spool.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/confpath.h"
 #include "util/durable.h"
 #include "util/log.h"
 #include "util/loop.h"
+#include "util/sdnotify.h"
 #include "util/strutil.h"
+#include "util/version.h"
 #include "util/workq.h"
 
 #define RELAYD_GRACE_MS		30000
@@ -164,6 +176,16 @@ void relayd_ready_write(struct relayd *rd)
 	buf_release(&b);
 }
 
+/* relayd_notify - tell the service manager (util/sdnotify.h; nothing
+ * without NOTIFY_SOCKET); a failure is logged, never fatal */
+static void relayd_notify(const char *state)
+{
+	char    err[DURABLE_ERRLEN];
+
+	if (sdnotify(state, err, sizeof(err)) < 0)
+		log_warn("%s", err);
+}
+
 static void relayd_new_call(struct ts_listener *l, struct ts_conn *c, void *arg)
 {
 	relayd_serve_new(arg, l, c);
@@ -171,14 +193,38 @@ static void relayd_new_call(struct ts_listener *l, struct ts_conn *c, void *arg)
 
 /* --- reload and stop -------------------------------------------------------- */
 
+/* str_same - both NULL, or equal strings */
+static int str_same(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* relayd_log_reopen - a log file renamed away (logrotate) is opened
+ * anew, before the reload logs anything: the new file gets every line
+ * after the signal. A failure keeps the old file and says why. */
+static void relayd_log_reopen(const struct relayd *rd)
+{
+	char    err[RELAYD_ERRLEN];
+	int     r = log_reopen(err, sizeof(err));
+
+	if (r < 0)
+		log_error("reload: %s: still logging to the old file (the log file's directory"
+		    " must let user %s create it, or logrotate create it: doc/mailrelayd.8,"
+		    " LOGGING)", err, rd->conf->user ? rd->conf->user : "of the daemon");
+	else if (r > 0)
+		log_info("reload: log file '%s' reopened", log_file_path());
+}
+
 static int relayd_reload(struct relayd *rd, struct buf *out)
 {
 	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
 	unsigned ne = 0, nw = 0;
-	struct conf *c = conf_load(rd->conf_path, &errs, &ne, &nw);
+	struct conf *c;
 	char   *line, *next, *text;
 	int     i;
 
+	relayd_log_reopen(rd);
+	c = conf_load(rd->conf_path, &errs, &ne, &nw);
 	text = buf_cstr(&errs);
 	for (line = text; line != NULL && *line; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
@@ -218,6 +264,11 @@ static int relayd_reload(struct relayd *rd, struct buf *out)
 	if ((c->user == NULL) != (rd->conf->user == NULL)
 	    || (c->user != NULL && strcmp(c->user, rd->conf->user) != 0))
 		log_warn("reload: [node] user changes at the next start, not now");
+	if (!str_same(c->log_file, rd->conf->log_file)
+	    || !str_same(c->syslog_facility, rd->conf->syslog_facility)
+	    || !str_same(c->syslog_ident, rd->conf->syslog_ident))
+		log_warn("reload: [node] log_file, syslog_facility and syslog_ident change at the"
+		    " next start, not now");
 	/* copies already started keep their stored prefix and hop name */
 	conf_free(rd->conf);
 	rd->conf = c;
@@ -243,6 +294,7 @@ static void relayd_begin_stop(struct relayd *rd)
 	}
 	rd->stopping = 1;
 	rd->stop_deadline = loop_now_ms() + RELAYD_GRACE_MS;
+	relayd_notify("STOPPING=1");
 	log_info("stopping: %d incoming calls", rd->nrcalls);
 	for (i = 0; i < rd->nls; i++)
 		ts_listener_close(rd->ls[i]);
@@ -259,9 +311,20 @@ static void sig_readable(struct loop *loop, int fd, int mask, void *arg)
 	(void) loop;
 	(void) mask;
 	while (read(fd, &c, 1) == 1) {
-		if (c == SIGHUP)
-			(void) relayd_reload(rd, NULL);
-		else
+		if (c == SIGHUP) {
+			char    err[DURABLE_ERRLEN];
+
+			/* Type=notify: RELOADING=1, then READY=1 whether the
+			 * new configuration was taken or refused (the old one
+			 * runs on: the service is ready either way) */
+			if (sdnotify_reloading(err, sizeof(err)) < 0)
+				log_warn("%s", err);
+			if (relayd_reload(rd, NULL) < 0)
+				relayd_notify("READY=1\nSTATUS=reload refused: the old configuration"
+				    " runs on (see the log)");
+			else
+				relayd_notify("READY=1\nSTATUS=configuration reloaded");
+		} else
 			relayd_begin_stop(rd);
 	}
 }
@@ -405,21 +468,25 @@ static int reload_readable(const struct relayd *rd, const char *user, char *err,
 /* --- main --------------------------------------------------------------- */
 
 static const char relayd_help[] =
-"Usage: mailrelayd -c NODE.ini [-f] [-v]\n"
-"       mailrelayd --stdio -c NODE.ini\n"
+"Usage: mailrelayd [-c NODE.ini] [-f] [-v]\n"
+"       mailrelayd --stdio [-c NODE.ini]\n"
 "Run one niftpmail node: receive letters over NIFTP (FTP.MAIL), pick up\n"
 "letters dropped into SPOOL/out, route, deliver locally, forward, retry,\n"
 "and send non-delivery notices.\n"
 "\n"
-"  -c, --config FILE   the node's configuration (required)\n"
+"  -c, --config FILE   the node's configuration (else $" CONF_ENV ", else\n"
+"                      " CONF_DEFAULT_PATH ")\n"
 "  -f, --foreground    do not daemonize; log to standard error\n"
 "  --stdio             serve one call on stdin/stdout through the running daemon\n"
 "  -v, --verbose       debugging messages\n"
 "  --help              this text\n"
+"  --version           the version of niftpmail\n"
 "\n"
 "Signals: SIGHUP reloads the configuration (a broken one is refused),\n"
 "SIGTERM finishes or safely abandons calls in flight and exits 0.\n"
-"Readiness: SPOOL/ready lists the bound addresses once listening.\n"
+"Readiness: SPOOL/ready lists the bound addresses once listening; with\n"
+"NOTIFY_SOCKET set (systemd Type=notify: run with -f), READY=1, RELOADING=1\n"
+"and STOPPING=1 are sent there too (doc/mailrelayd.8, SERVICE).\n"
 "Started as root with [node] user set, it binds its addresses, gives the\n"
 "spool to that user and runs as it (doc/mailrelayd.8, PRIVILEGES).\n"
 "Exit status: 0 stopped, 64 usage, 74 the spool's file system failed (EIO,\n"
@@ -438,6 +505,7 @@ int relayd_main(int argc, char **argv)
 		{ "stdio", no_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct relayd rd;
@@ -476,15 +544,24 @@ int relayd_main(int argc, char **argv)
 		case 'h':
 			fputs(relayd_help, stdout);
 			return RX_OK;
+		case 'V':
+			puts(VERSION_LINE("mailrelayd"));
+			return RX_OK;
 		default:
 			fprintf(stderr, "Try 'mailrelayd --help'.\n");
 			return RX_USAGE;
 		}
 	}
-	if (optind < argc || rd.conf_path == NULL) {
-		fprintf(stderr, "mailrelayd: %s\nTry 'mailrelayd --help'.\n",
-		    rd.conf_path == NULL ? "no configuration (-c FILE)" : "unexpected argument");
+	if (optind < argc) {
+		fprintf(stderr, "mailrelayd: unexpected argument '%s'\nTry 'mailrelayd --help'.\n",
+		    argv[optind]);
 		return RX_USAGE;
+	}
+	/* no -c: $NIFTPMAIL_CONF, else the one-node host's default */
+	if (confpath_find(rd.conf_path, CONF_ENV, CONF_DEFAULT_PATH, &rd.conf_path, NULL, err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "mailrelayd: %s\n", err);
+		return RX_CONFIG;
 	}
 	log_init("mailrelayd", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	rd.conf = conf_load(rd.conf_path, &errs, &ne, &nw);
@@ -541,16 +618,30 @@ int relayd_main(int argc, char **argv)
 	log_timestamps(1);
 	/* opened before the drop, as root, and kept open: the log may be
 	 * where only root can create it (doc/mailrelayd.8, PRIVILEGES); as
-	 * root, never through a link or into what is not a log */
-	if (rd.conf->log_file && (c = log_to_file(rd.conf->log_file, err, sizeof(err))) < 0) {
-		if (c == -2) {
+	 * root, never through a link or into what is not a log. A log that
+	 * cannot be opened stops the start: a daemon must not run unheard.
+	 * Daemonized without one: syslog (doc/mailrelayd.8, LOGGING). */
+	if (rd.conf->log_file) {
+		if (log_to_file(rd.conf->log_file, err, sizeof(err)) < 0) {
+			log_error("%s: fix [node] log_file in '%s' (or create its directory)", err,
+			    rd.conf_path);
+			rc = RX_CONFIG;
+			goto out;
+		}
+		/* a file made now is the user's, so that a reopen after a
+		 * rotation (as the user) finds it its own */
+		if (pv.drop && log_file_give(pv.uid, pv.gid, err, sizeof(err)) < 0)
+			log_warn("%s", err);
+		logging = 1;
+	} else if (!rd.foreground) {
+		if (log_to_syslog(rd.conf->syslog_ident, rd.conf->syslog_facility, err,
+		    sizeof(err)) < 0) {
 			log_error("%s", err);
 			rc = RX_CONFIG;
 			goto out;
 		}
-		log_warn("%s", err);
-	} else if (rd.conf->log_file)
 		logging = 1;
+	}
 	if (how == PRIVS_ROOT)
 		log_warn("running as root: set [node] user (doc/mailrelayd.8, PRIVILEGES)");
 	/* libcurl's process-wide state (the smtp channel), before any thread */
@@ -626,6 +717,7 @@ int relayd_main(int argc, char **argv)
 	so.dir = rd.conf->spool;
 	so.node = rd.conf->name;
 	so.loop = rd.loop;
+	so.log_lines = 1;	/* a line per letter event (doc/mailrelayd.8, LOGGING) */
 	if ((rd.sp = spool_open(&so, err, sizeof(err))) == NULL) {
 		/* another daemon on this spool: temporary, it names the pid */
 		rc = errno == EWOULDBLOCK ? RX_TEMPFAIL : RX_CONFIG;
@@ -716,6 +808,19 @@ int relayd_main(int argc, char **argv)
 	relayd_ready_write(&rd);
 	log_info("node %s ready (%zu listen addresses, spool '%s')", rd.conf->name,
 	    rd.conf->nlisten, rd.conf->spool);
+	{
+		/* Type=notify: once listening, as SPOOL/ready says; with the
+		 * pid when this is a forked daemon, not the process started */
+		char    state[SDNOTIFY_MAX];
+		int     n;
+
+		n = snprintf(state, sizeof(state), "READY=1\nSTATUS=node %.64s ready",
+		    rd.conf->name);
+		if (!rd.foreground && n > 0 && (size_t) n < sizeof(state))
+			snprintf(state + n, sizeof(state) - (size_t) n, "\nMAINPID=%ld",
+			    (long) getpid());
+		relayd_notify(state);
+	}
 	if (readyp[1] >= 0) {
 		unsigned char ok = RX_OK;
 		int     devnull = open("/dev/null", O_RDWR);

@@ -51,6 +51,7 @@ struct ts_listener;
 #define RX_OTHER	1
 #define RX_USAGE	64
 #define RX_DATAERR	65
+#define RX_NOUSER	67	/* mailctl: a letter named is not there (EX_NOUSER) */
 #define RX_UNAVAIL	69
 #define RX_SOFTWARE	70	/* mailctl submit: no answer after the whole letter went:
 				 * it may have been accepted */

@@ -117,6 +117,7 @@
 #include "util/loop.h"
 #include "util/strutil.h"
 #include "util/sysio.h"
+#include "util/version.h"
 #include "util/workq.h"
 
 #define RECV_CKPT_BYTES	(4u << 20)	/* octets between receive checkpoints */
@@ -1742,7 +1743,7 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 			if (ts_accept(c) < 0)
 				return;
 			memset(&cfg, 0, sizeof(cfg));
-			cfg.info = "mailrelayd (niftpmail) 1.0 trace";
+			cfg.info = VERSION_LINE("mailrelayd") " trace";
 			memset(&hooks, 0, sizeof(hooks));
 			hooks.event = recv_event;
 			hooks.call = recv_callev;
@@ -1757,7 +1758,7 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 		if (ts_accept(c) < 0)
 			return;
 		memset(&cfg, 0, sizeof(cfg));
-		cfg.info = "mailrelayd (niftpmail) 1.0";
+		cfg.info = VERSION_LINE("mailrelayd");
 		cfg.deflate = 1;
 		cfg.resumption = 1;
 		cfg.max_size = rd->conf->max_letter_size;

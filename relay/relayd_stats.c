@@ -47,6 +47,7 @@
 #include "relay/queue.h"
 #include "relay/relayd.h"
 #include "relay/relayd_stats.h"
+#include "relay/trace.h"
 #include "spool/journal.h"
 #include "spool/spool.h"
 #include "util/alloc.h"
@@ -69,26 +70,60 @@ struct stats_event {
 	char	hop[64];		/* forwarded: next hop (cut) */
 };
 
+/* The journal events counted (STATS_COUNTERS), by their journal word. */
+static const char *const stats_counted[STATS_COUNTERS] = {
+	"received", "forwarded", "delivered", "failed", "deferred",
+};
+
 struct stats_tail {
 	int	started;
+	int	fd;			/* the journal read, kept open between scans: a
+					 * rotation renames it, and its last lines are
+					 * read before the new journal's */
 	dev_t	dev;
 	ino_t	ino;
 	off_t	off;			/* next octet to read */
 	struct stats_event *ev;		/* ring, oldest at head */
 	size_t	head, n, cap;
+	int	counting;		/* stats_tail_count(): totals kept */
+	time_t	count_since;
+	dev_t	cnt_dev;		/* lines of that journal before cnt_off, */
+	ino_t	cnt_ino;		/* written before the count began, do not */
+	off_t	cnt_off;		/* count; those of any later journal do */
+	unsigned long long total[STATS_COUNTERS];
 };
 
 struct stats_tail *stats_tail_new(void)
 {
-	return xcalloc(1, sizeof(struct stats_tail));
+	struct stats_tail *t = xcalloc(1, sizeof(struct stats_tail));
+
+	t->fd = -1;
+	return t;
 }
 
 void stats_tail_free(struct stats_tail *t)
 {
 	if (t == NULL)
 		return;
+	if (t->fd >= 0)
+		close(t->fd);
 	free(t->ev);
 	free(t);
+}
+
+void stats_tail_count(struct stats_tail *t, const char *spool, time_t now)
+{
+	char    path[CONF_PATH_MAX + 16];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/journal", spool);
+	t->counting = 1;
+	t->count_since = now;
+	if (stat(path, &st) == 0) {
+		t->cnt_dev = st.st_dev;
+		t->cnt_ino = st.st_ino;
+		t->cnt_off = st.st_size;
+	}
 }
 
 void stats_snap_free(struct stats_snap *s)
@@ -146,7 +181,8 @@ static time_t iso_time(const char *s)
 	return timegm(&tm);
 }
 
-/* tail_line - one journal line: remember the events counted */
+/* tail_line - one journal line (it starts at t->off): remember the
+ * events of the window, count the events since the count began */
 static void tail_line(struct stats_tail *t, const char *line, size_t len, time_t since,
 	struct journal_rec *rec)
 {
@@ -155,6 +191,10 @@ static void tail_line(struct stats_tail *t, const char *line, size_t len, time_t
 
 	if (len < JOURNAL_TIMELEN + 2 || journal_parse(line, len, rec) < 0)
 		return;
+	if (t->counting && (t->dev != t->cnt_dev || t->ino != t->cnt_ino || t->off >= t->cnt_off))
+		for (size_t k = 0; k < STATS_COUNTERS; k++)
+			if (strcmp(rec->event, stats_counted[k]) == 0)
+				t->total[k]++;
 	if ((when = iso_time(rec->time)) == (time_t) -1 || when < since)
 		return;
 	if (strcmp(rec->event, "received") == 0)
@@ -165,37 +205,17 @@ static void tail_line(struct stats_tail *t, const char *line, size_t len, time_t
 		tail_push(t, when, EV_FORWARDED, to);
 }
 
-/* tail_read - read the journal from t->off to its last complete line */
-static void tail_read(struct stats_tail *t, const char *spool, time_t since)
+/* tail_fd - read the journal open on fd from t->off to its last
+ * complete line (skip: the first line is cut) */
+static void tail_fd(struct stats_tail *t, int fd, int skip, time_t since)
 {
-	char    path[CONF_PATH_MAX + 16];
 	struct journal_rec *rec = NULL;
-	struct stat st;
 	char   *b = NULL;
 	size_t  have = 0, cap = STATS_READ + JOURNAL_LINE_MAX;
-	int     fd, skip = 0;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/journal", spool);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	if (fstat(fd, &st) < 0)
-		goto out;
-	if (!t->started || st.st_dev != t->dev || st.st_ino != t->ino || st.st_size < t->off) {
-		/* first scan: the tail only; a new journal: from its start */
-		off_t   start = 0;
-
-		if (!t->started && st.st_size > STATS_TAIL_MAX) {
-			start = st.st_size - STATS_TAIL_MAX;
-			skip = 1;	/* the first line is probably cut */
-		}
-		t->started = 1;
-		t->dev = st.st_dev;
-		t->ino = st.st_ino;
-		t->off = start;
-	}
 	if (lseek(fd, t->off, SEEK_SET) < 0)
-		goto out;
+		return;
 	b = xmalloc(cap);
 	rec = xmalloc(sizeof(*rec));
 	for (;;) {
@@ -222,10 +242,46 @@ static void tail_read(struct stats_tail *t, const char *spool, time_t since)
 			skip = 1;
 		}
 	}
-out:
 	free(b);
 	free(rec);
-	close(fd);
+}
+
+/* tail_read - what the journal got since the last scan: the journal kept
+ * open is read to its end first (rotated meanwhile, it is journal.1 now,
+ * and its last lines count), then a new journal from its start */
+static void tail_read(struct stats_tail *t, const char *spool, time_t since)
+{
+	char    path[CONF_PATH_MAX + 16];
+	struct stat st, pst;
+	int     fd, skip = 0;
+
+	snprintf(path, sizeof(path), "%s/journal", spool);
+	if (t->fd >= 0) {
+		if (fstat(t->fd, &st) == 0 && st.st_size < t->off)
+			t->off = 0;		/* cut short in place: read again */
+		tail_fd(t, t->fd, 0, since);
+		if (stat(path, &pst) == 0 && pst.st_dev == t->dev && pst.st_ino == t->ino)
+			return;
+		close(t->fd);		/* rotated (or gone): on to the new one */
+		t->fd = -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return;
+	}
+	/* first scan: the tail only; a new journal: from its start */
+	t->off = 0;
+	if (!t->started && st.st_size > STATS_TAIL_MAX) {
+		t->off = st.st_size - STATS_TAIL_MAX;
+		skip = 1;	/* the first line is probably cut */
+	}
+	t->started = 1;
+	t->dev = st.st_dev;
+	t->ino = st.st_ino;
+	t->fd = fd;
+	tail_fd(t, fd, skip, since);
 }
 
 /* hop_get - the entry of hop in s (added, kept sorted by insertion) */
@@ -368,6 +424,9 @@ static void stats_finish(struct stats_snap *s, const char *spool, struct stats_t
 		tail->n--;
 	}
 	tail_read(tail, spool, since);
+	s->counting = tail->counting;
+	s->count_since = tail->count_since;
+	memcpy(s->total, tail->total, sizeof(s->total));
 	for (size_t i = 0; i < tail->n; i++) {
 		const struct stats_event *e = &tail->ev[(tail->head + i) % tail->cap];
 
@@ -429,6 +488,17 @@ static void prom_label(struct buf *out, const char *v)
 			buf_putc(out, *v);
 	}
 }
+
+/* The HELP text of each counter (stats_counted). */
+static const char *const counter_help[STATS_COUNTERS] = {
+	"Letters received (journal received lines) since the daemon started.",
+	"Copies forwarded to a next hop (forwarded lines: one per letter and hop) since the"
+	    " daemon started.",
+	"Recipients delivered into a local mailbox (delivered lines) since the daemon started.",
+	"Recipients failed for good, an NDN due (failed lines) since the daemon started.",
+	"Tries that failed and wait for another (deferred lines: one per envelope and try)"
+	    " since the daemon started.",
+};
 
 /* prom_head - # HELP and # TYPE of a gauge */
 static void prom_head(struct buf *out, const char *metric, const char *help)
@@ -494,21 +564,94 @@ void stats_prom(const struct stats_snap *s, const char *node, struct buf *out)
 	buf_printf(out, "niftpmail_stats_time_seconds{node=\"");
 	prom_label(out, node);
 	buf_printf(out, "\"} %lld\n", (long long) s->now);
+	if (!s->counting)
+		return;
+	for (i = 0; i < STATS_COUNTERS; i++)
+		buf_printf(out, "# HELP niftpmail_%s_total %s\n# TYPE niftpmail_%s_total counter\n"
+		    "niftpmail_%s_total %llu\n", stats_counted[i], counter_help[i],
+		    stats_counted[i], stats_counted[i], s->total[i]);
+	prom_head(out, "niftpmail_counters_start_time_seconds",
+	    "When the daemon began counting the niftpmail_*_total counters (Unix time).");
+	buf_printf(out, "niftpmail_counters_start_time_seconds %lld\n", (long long) s->count_since);
+}
+
+/* json_err - a last error as kept (journal-escaped, str_escape) in JSON */
+static void json_err(struct buf *out, const char *e)
+{
+	char    raw[STATS_ERRLEN];
+	size_t  dlen, used;
+
+	if (e[0] == '\0')
+		trace_json_str(out, NULL);
+	else if (e[0] == '"' && str_unescape(raw, sizeof(raw), e, strlen(e), &dlen, &used,
+	    NULL) == 0 && strlen(raw) == dlen)
+		trace_json_str(out, raw);
+	else
+		trace_json_str(out, e);
+}
+
+static void json_age(struct buf *out, const char *key, long long v)
+{
+	if (v < 0)
+		buf_printf(out, ",\"%s\":null", key);
+	else
+		buf_printf(out, ",\"%s\":%lld", key, v);
+}
+
+void stats_json(const struct stats_snap *s, const char *node, struct buf *out)
+{
+	unsigned fwd = 0, dlv = 0;
+	size_t  i;
+
+	buf_printf(out, "{\"node\":");
+	trace_json_str(out, node);
+	buf_printf(out, ",\"time\":%lld,\"hops\":[", (long long) s->now);
+	for (i = 0; i < s->nhops; i++) {
+		const struct stats_hop *h = &s->hops[i];
+
+		buf_printf(out, "%s\n{\"hop\":", i ? "," : "");
+		trace_json_str(out, h->hop);
+		buf_printf(out, ",\"queued\":%u,\"deferred\":%u", h->queued, h->deferred);
+		json_age(out, "oldest", h->oldest);
+		json_age(out, "failing", h->failing);
+		buf_printf(out, ",\"error\":");
+		json_err(out, h->error);
+		buf_printf(out, ",\"forwarded_per_minute\":%u,\"delivered_per_minute\":%u}",
+		    h->forwarded, h->delivered);
+		fwd += h->forwarded;
+		dlv += h->delivered;
+	}
+	buf_printf(out, "],\n\"total\":{\"queued\":%u", s->queued);
+	json_age(out, "oldest", s->oldest);
+	buf_printf(out, ",\"unrouted\":%u,\"held\":%u,\"received_per_minute\":%u,"
+	    "\"forwarded_per_minute\":%u,\"delivered_per_minute\":%u},\n\"counters\":",
+	    s->unrouted, s->held, s->received, fwd, dlv);
+	if (!s->counting) {
+		buf_printf(out, "null}\n");
+		return;
+	}
+	buf_printf(out, "{\"since\":%lld", (long long) s->count_since);
+	for (i = 0; i < STATS_COUNTERS; i++)
+		buf_printf(out, ",\"%s\":%llu", stats_counted[i], s->total[i]);
+	buf_printf(out, "}}\n");
 }
 
 static const char stats_help[] =
-"Usage: mailctl -c NODE.ini stats [--prometheus]\n"
+"Usage: mailctl -c NODE.ini stats [--prometheus|--json]\n"
 "Queue statistics from the spool (read-only; the daemon need not run): per\n"
 "next hop the envelopes queued, the age of the oldest, how long the hop has\n"
 "been failing (age of its oldest envelope that failed), letters forwarded and\n"
 "delivered in the last minute, the last error; then the totals.\n"
-"--prometheus prints the metrics file's text instead.\n"
+"--prometheus prints them in the metrics file's format (its gauges; the\n"
+"niftpmail_*_total counters are the daemon's, in the metrics file only).\n"
+"--json prints one JSON document (mailctl(1), JSON OUTPUT).\n"
 "Exit status: 0 shown, 1 spool unreadable, 64 usage.\n";
 
 int ctl_stats(const struct conf *c, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "prometheus", no_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -516,13 +659,16 @@ int ctl_stats(const struct conf *c, int argc, char **argv)
 	struct stats_tail *t;
 	struct stats_snap *s;
 	char    err[RELAYD_ERRLEN];
-	int     o, prom = 0;
+	int     o, prom = 0, json = 0;
 
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (o) {
 		case 'p':
 			prom = 1;
+			break;
+		case 'j':
+			json = 1;
 			break;
 		case 'h':
 			fputs(stats_help, stdout);
@@ -532,7 +678,7 @@ int ctl_stats(const struct conf *c, int argc, char **argv)
 			return RX_USAGE;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (prom && json)) {
 		fputs(stats_help, stderr);
 		return RX_USAGE;
 	}
@@ -545,6 +691,8 @@ int ctl_stats(const struct conf *c, int argc, char **argv)
 	}
 	if (prom)
 		stats_prom(s, c->name, &out);
+	else if (json)
+		stats_json(s, c->name, &out);
 	else
 		stats_text(s, &out);
 	fwrite(buf_data(&out), 1, out.len, stdout);
@@ -738,6 +886,8 @@ struct relayd_stats *relayd_stats_start(struct relayd *rd)
 
 	st->rd = rd;
 	st->tail = stats_tail_new();
+	/* the counters: what the journal gets from now on */
+	stats_tail_count(st->tail, rd->conf->spool, time(NULL));
 	/* the first figures soon after start-up */
 	st->timer = loop_timer_add(rd->loop, 200, stats_tick, st);
 	return st;

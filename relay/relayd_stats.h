@@ -21,6 +21,17 @@
  *	least once: every failed try since that envelope arrived kept it
  *	queued), the last error of that envelope, letters forwarded (or,
  *	for "local", delivered) per minute.
+ *
+ *	Counters: a tail told to count (stats_tail_count: the daemon's, at
+ *	start-up) also keeps totals of the journal's received, forwarded,
+ *	delivered, failed and deferred lines written since then: monotonic
+ *	while the daemon runs (a restart begins again at 0, as Prometheus
+ *	expects of a counter), carried over journal rotations (the journal
+ *	being read is kept open, so the lines a rotation moved into
+ *	journal.1 after the last scan are read and counted before the new
+ *	journal's). They are the Prometheus counters niftpmail_*_total of
+ *	the metrics file; mailctl stats, which reads the spool once, has no
+ *	start to count from and shows none.
  *--*/
 #ifndef RELAY_RELAYD_STATS_H
 #define RELAY_RELAYD_STATS_H
@@ -39,6 +50,7 @@ struct relayd_stats;
 #define STATS_EVENTS_MAX 200000		/* journal events remembered */
 #define STATS_HOPLEN	300
 #define STATS_ERRLEN	1200
+#define STATS_COUNTERS	5		/* received, forwarded, delivered, failed, deferred */
 
 struct stats_hop {
 	char	hop[STATS_HOPLEN];	/* next hop name, "local" */
@@ -60,12 +72,20 @@ struct stats_snap {
 	unsigned received;		/* "received" lines in the window */
 	unsigned queued;		/* envelopes, all hops */
 	long long oldest;		/* oldest envelope or unrouted letter, s; -1 */
+	int	counting;		/* total[] holds counts (the daemon's tail) */
+	time_t	count_since;		/* ... of the lines written since then */
+	unsigned long long total[STATS_COUNTERS];	/* received, forwarded,
+						 * delivered, failed, deferred */
 };
 
 /* stats_tail_new - journal tail state for repeated scans (new memory) */
 struct stats_tail *stats_tail_new(void);
 /* stats_tail_free - NULL allowed */
 void stats_tail_free(struct stats_tail *t);
+/* stats_tail_count - count, from now on, the journal lines of spool
+ * written after this call (the journal's present end: what is there now
+ * is not counted); the snapshots of t's scans carry the totals */
+void stats_tail_count(struct stats_tail *t, const char *spool, time_t now);
 
 /* stats_scan - statistics of the spool directory spool at time now.
  * tail (not NULL) carries the journal offset and the recent events
@@ -81,10 +101,14 @@ void stats_snap_free(struct stats_snap *s);
 /* stats_text - the mailctl stats table (header line, one line per
  * next hop, a "total" line) appended to out */
 void stats_text(const struct stats_snap *s, struct buf *out);
-/* stats_prom - the snapshot in the Prometheus text exposition format */
+/* stats_prom - the snapshot in the Prometheus text exposition format:
+ * gauges, and the counters when s has them */
 void stats_prom(const struct stats_snap *s, const char *node, struct buf *out);
+/* stats_json - the snapshot as one JSON document (doc/mailctl.1, JSON
+ * OUTPUT) */
+void stats_json(const struct stats_snap *s, const char *node, struct buf *out);
 
-/* ctl_stats - "mailctl stats [--prometheus]" (argv[0] is "stats"):
+/* ctl_stats - "mailctl stats [--prometheus|--json]" (argv[0] is "stats"):
  * scans the spool read-only; returns the exit status */
 int  ctl_stats(const struct conf *c, int argc, char **argv);
 

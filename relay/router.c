@@ -26,6 +26,7 @@
 #include "relay/queue.h"
 #include "relay/relayd.h"
 #include "relay/router.h"
+#include "spool/journal.h"
 #include "spool/spool.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -145,7 +146,7 @@ void router_route(struct relayd *rd, const char *name)
 	const struct hdr *h;
 	enum letter_status st;
 	char    err[LETTER_ERRLEN], calling[ROUTER_CALLING_MAX], path[PATH_MAX];
-	struct buf hops = BUF_INIT(64 * 1024), rcpts = BUF_INIT(4 * 1024 * 1024);
+	struct journal_list hops, rcpts;
 	size_t  n, i, j;
 	unsigned via;
 	int     fd;
@@ -153,6 +154,8 @@ void router_route(struct relayd *rd, const char *name)
 
 	if (rd->stdio_mode)
 		return;
+	journal_list_init(&hops);
+	journal_list_init(&rcpts);
 	if (spool_path(rd->sp, SPOOL_IN, name, path, sizeof(path)) == NULL
 	    || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		log_error("route '%s': open 'in/%s': %s", name, name, strerror(errno));
@@ -180,7 +183,7 @@ void router_route(struct relayd *rd, const char *name)
 		char   *s = addr_to_str(addr_list_get(al, i));
 
 		res[i] = route_resolve(rd->conf->routes, addr_list_get(al, i), via);
-		(void) buf_printf(&rcpts, "%s%s", i ? "," : "", s);
+		journal_list_add(&rcpts, s);
 		free(s);
 		for (j = 0; j < route_result_count(res[i]); j++) {
 			const struct route_target *tg = route_result_get(res[i], j);
@@ -195,7 +198,7 @@ void router_route(struct relayd *rd, const char *name)
 	for (i = 0; i < rc->nenvs; i++) {
 		if (queue_env_commit(rd->q, t, rc->envs[i], calling) < 0)
 			goto fail;
-		(void) buf_printf(&hops, "%s%s", hops.len ? "," : "", rc->envs[i]->hop);
+		journal_list_add(&hops, rc->envs[i]->hop);
 	}
 	rc->nr.letter = name;
 	rc->nr.state = SPOOL_IN;
@@ -205,9 +208,9 @@ void router_route(struct relayd *rd, const char *name)
 	rc->nr.letter = rc->name;	/* outlives this call */
 	rc->nr.calling = "";
 	kv[0] = "rcpts";
-	kv[1] = buf_cstr(&rcpts) ? buf_cstr(&rcpts) : "";
+	kv[1] = journal_list_text(&rcpts);
 	kv[2] = "hops";
-	kv[3] = hops.len ? buf_cstr(&hops) : "-";
+	kv[3] = hops.n + hops.more > 0 ? journal_list_text(&hops) : "-";
 	spool_txn_journal(t, "routed", name, kv, 2);
 	if (rc->nenvs > 0) {
 		if (rc->nr.dead && queue_dead_marker(rd->q, t, name, rc->nr.dead_reason) < 0)
@@ -236,8 +239,8 @@ out:
 		route_result_free(res[i]);
 	free(res);
 	failset_free(&fs);
-	buf_release(&hops);
-	buf_release(&rcpts);
+	journal_list_release(&hops);
+	journal_list_release(&rcpts);
 	letter_free(lt);
 	close(fd);
 }
@@ -250,7 +253,7 @@ struct route_ctx *router_route_commit(struct relayd *rd, struct spool_txn *t,
 	const struct addr_list *al;
 	const struct hdr *h;
 	char    calling[ROUTER_CALLING_MAX];
-	struct buf hops = BUF_INIT(64 * 1024), rcpts = BUF_INIT(4 * 1024 * 1024);
+	struct journal_list hops, rcpts;
 	size_t  n, i, j;
 	unsigned via;
 	int     fails = 0;
@@ -258,6 +261,8 @@ struct route_ctx *router_route_commit(struct relayd *rd, struct spool_txn *t,
 
 	if (rd->stdio_mode || lt == NULL || rd->conf->archive_enabled)
 		return NULL;
+	journal_list_init(&hops);
+	journal_list_init(&rcpts);
 	al = letter_rcpts(lt);
 	h = letter_hdr(lt);
 	via = (unsigned) hdr_via_count(h);
@@ -300,17 +305,17 @@ struct route_ctx *router_route_commit(struct relayd *rd, struct spool_txn *t,
 	for (i = 0; i < n; i++) {
 		char   *a = addr_to_str(addr_list_get(al, i));
 
-		(void) buf_printf(&rcpts, "%s%s", i ? "," : "", a);
+		journal_list_add(&rcpts, a);
 		free(a);
 	}
 	for (i = 0; i < rc->nenvs; i++) {
 		PANIC_IF(queue_env_commit(rd->q, t, rc->envs[i], calling) < 0);
-		(void) buf_printf(&hops, "%s%s", hops.len ? "," : "", rc->envs[i]->hop);
+		journal_list_add(&hops, rc->envs[i]->hop);
 	}
 	kv[0] = "rcpts";
-	kv[1] = buf_cstr(&rcpts) ? buf_cstr(&rcpts) : "";
+	kv[1] = journal_list_text(&rcpts);
 	kv[2] = "hops";
-	kv[3] = buf_cstr(&hops);
+	kv[3] = journal_list_text(&hops);
 	spool_txn_journal(t, "routed", rc->name, kv, 2);
 	crash_point("relay-after-route-before-commit");
 	/* no intent record for it: without its envelope records (a batch
@@ -320,8 +325,8 @@ out:
 	for (i = 0; i < n; i++)
 		route_result_free(res[i]);
 	free(res);
-	buf_release(&hops);
-	buf_release(&rcpts);
+	journal_list_release(&hops);
+	journal_list_release(&rcpts);
 	return rc;
 }
 

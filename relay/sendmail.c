@@ -36,7 +36,9 @@
 #include "relay/sendmail.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/confpath.h"
 #include "util/strutil.h"
+#include "util/version.h"
 
 #define SM_LABEL	"niftpmail-sendmail"
 #define SM_ERRLEN	512
@@ -49,8 +51,8 @@ static const char sm_help[] =
 "Read an RFC 822 message on standard input and submit it as a letter to the\n"
 "niftpmail daemon of the node (sendmail conventions, for an MTA's pipe).\n"
 "Options:\n"
-"  -c, --config FILE  the node's configuration (else $NIFTPMAIL_CONF, else\n"
-"                     " SM_CONF_DEFAULT ")\n"
+"  -c, --config FILE  the node's configuration (else $" CONF_ENV ", else\n"
+"                     " CONF_DEFAULT_PATH ")\n"
 "  -f SENDER, -r SENDER\n"
 "                     the envelope sender, kept as \"Return-Path: <SENDER>\"\n"
 "                     (notices go there); '', '<>' or MAILER-DAEMON: the null\n"
@@ -60,6 +62,7 @@ static const char sm_help[] =
 "  -v                 print the letter's name once accepted\n"
 "  --                 the end of the options: recipients follow\n"
 "  --help             this text\n"
+"  --version          the version of niftpmail\n"
 "Ignored (accepted for compatibility): -oX... (except -oi), -O OPT=VALUE, -bm,\n"
 "-B TYPE, -F NAME, -h HOPS, -L LABEL, -N DSN, -R RET, -V ENVID, -X FILE, -m, -n,\n"
 "-U, -e?. Refused (exit 75): other -b modes, -q, unknown options.\n"
@@ -99,7 +102,7 @@ struct sm_src {
 
 /* --- the command line ---------------------------------------------------- */
 
-/* sm_options - argv into o; 0, or -1 (usage error, said), 1 (--help
+/* sm_options - argv into o; 0, or -1 (usage error, said), 1 (--help or --version
  * shown) */
 static int sm_options(int argc, char **argv, struct sm_opts *o)
 {
@@ -119,6 +122,10 @@ static int sm_options(int argc, char **argv, struct sm_opts *o)
 			break;
 		if (strcmp(a, "--help") == 0) {
 			fputs(sm_help, stdout);
+			return 1;
+		}
+		if (strcmp(a, "--version") == 0) {
+			puts(VERSION_LINE(SM_LABEL));
 			return 1;
 		}
 		if (strcmp(a, "--config") == 0) {
@@ -635,8 +642,11 @@ int sendmail_main(int argc, char **argv, const char *conf)
 		    SM_LABEL " --help'.\n", stderr);
 		return SM_TEMPFAIL;
 	}
-	if (o.conf == NULL && (o.conf = getenv(SM_CONF_ENV)) == NULL)
-		o.conf = SM_CONF_DEFAULT;
+	if (confpath_find(o.conf, CONF_ENV, CONF_DEFAULT_PATH, &o.conf, NULL, err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, SM_LABEL ": %s\n", err);
+		goto out;
+	}
 	if ((c = conf_load(o.conf, &errs, NULL, NULL)) == NULL) {
 		if ((text = buf_cstr(&errs)) != NULL)
 			fputs(text, stderr);

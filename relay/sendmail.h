@@ -37,8 +37,6 @@
 #define SM_NOUSER	67	/* EX_NOUSER: bounce, unknown user */
 #define SM_TEMPFAIL	75	/* EX_TEMPFAIL: defer, try again */
 
-#define SM_CONF_ENV	"NIFTPMAIL_CONF"		/* the configuration when no -c */
-#define SM_CONF_DEFAULT	"/etc/niftpmail/node.ini"	/* ... and no NIFTPMAIL_CONF */
 #define SM_IOBUF	(64 * 1024)			/* the standard input buffer */
 
 /* sendmail_main - the whole command: argv[0] is the program's name (or

@@ -95,8 +95,8 @@ static void committed(void *arg, int ok, const char *err)
 		/* the acknowledgement point of a local submission: the same
 		 * promise as a pickup's (tests/tools/sysio_order.c) */
 		sysio_mark("pickup %s ok", s->name);
-		log_info("submitted '%s' by %s (uid %lu), %llu octets", s->name, s->user,
-		    (unsigned long) s->uid, (unsigned long long) s->size);
+		/* logged by the spool with the received line (from=submit
+		 * user= uid= size=): once, as every letter event */
 		inbound_accepted(rd, s->name, 1);
 	} else
 		log_error("submit by %s (uid %lu): commit '%s': %s", s->user,

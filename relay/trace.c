@@ -348,13 +348,62 @@ const char *trace_ev_get(const struct trace_ev *ev, const char *key)
 	return NULL;
 }
 
+/* hop_to - the next hop an event is about ("local" for delivered), or NULL */
+static const char *hop_to(const struct trace_ev *ev)
+{
+	if (strcmp(ev->event, "delivered") == 0)
+		return "local";
+	return trace_ev_get(ev, "to");
+}
+
+/* hop_pending - 1 when the last of forwarded/delivered/failed/deferred
+ * about hop is none or deferred (l->detail then says why) */
+static int hop_pending(struct trace_letter *l, const char *hop)
+{
+	const struct trace_ev *last = NULL;
+	const char *to, *v;
+	size_t  i;
+
+	for (i = 0; i < l->nev; i++) {
+		const struct trace_ev *ev = &l->ev[i];
+
+		if ((to = hop_to(ev)) == NULL || strcmp(to, hop) != 0)
+			continue;
+		if (strcmp(ev->event, "forwarded") == 0 || strcmp(ev->event, "delivered") == 0
+		    || strcmp(ev->event, "failed") == 0 || strcmp(ev->event, "deferred") == 0)
+			last = ev;
+	}
+	if (last != NULL && strcmp(last->event, "deferred") != 0)
+		return 0;
+	if (last != NULL)
+		snprintf(l->detail, sizeof(l->detail), "to %s: %s; next try %s", hop,
+		    (v = trace_ev_get(last, "reason")) ? v : "?",
+		    trace_ev_get(last, "next") ? trace_ev_get(last, "next") : "?");
+	return 1;
+}
+
+/* hop_listed - hop is one of the n octets of list "a,b,c" */
+static int hop_listed(const char *list, size_t n, const char *hop)
+{
+	const char *p = list, *end = list + n, *q;
+	size_t  len = strlen(hop);
+
+	for (; p < end; p = q + 1) {
+		if ((q = memchr(p, ',', (size_t) (end - p))) == NULL)
+			q = end;
+		if ((size_t) (q - p) == len && memcmp(p, hop, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* letter_status - what became of the letter at this node */
 static void letter_status(struct trace_letter *l)
 {
 	const char *hops = NULL, *v;
 	char    hop[300];
-	const char *p, *q;
-	size_t  i;
+	const char *p, *q, *end;
+	size_t  i, j, keep;
 	int     held = 0, pending = 0, dead = 0, failed = 0, fwd = 0, deliv = 0;
 
 	l->detail[0] = '\0';
@@ -394,36 +443,32 @@ static void letter_status(struct trace_letter *l)
 			str_copy(l->status, "held", sizeof(l->status));
 		return;
 	}
-	/* each hop: the last of forwarded/delivered/failed/deferred decides */
-	for (p = hops; *p; p = *q ? q + 1 : q) {
-		const struct trace_ev *last = NULL;
+	/* each hop: the last of forwarded/delivered/failed/deferred decides.
+	 * A long list ends in " +N more" (spool/journal.h): the hops it
+	 * leaves out are known only by the events about them. */
+	end = hops + strlen(hops);
+	if (journal_list_more(hops, (size_t) (end - hops), &keep) > 0) {
+		end = hops + keep;
+		for (i = 0; i < l->nev; i++) {
+			const char *to = hop_to(&l->ev[i]);
 
-		q = strchr(p, ',');
-		if (q == NULL)
-			q = p + strlen(p);
+			if (to == NULL || hop_listed(hops, keep, to))
+				continue;
+			for (j = 0; j < i; j++)		/* once each */
+				if (hop_to(&l->ev[j]) && strcmp(hop_to(&l->ev[j]), to) == 0)
+					break;
+			if (j == i)
+				pending += hop_pending(l, to);
+		}
+	}
+	for (p = hops; p < end; p = q + 1) {
+		if ((q = memchr(p, ',', (size_t) (end - p))) == NULL)
+			q = end;
 		if ((size_t) (q - p) >= sizeof(hop))
 			continue;
 		memcpy(hop, p, (size_t) (q - p));
 		hop[q - p] = '\0';
-		for (i = 0; i < l->nev; i++) {
-			const struct trace_ev *ev = &l->ev[i];
-			const char *to = trace_ev_get(ev, "to");
-
-			if (strcmp(ev->event, "delivered") == 0)
-				to = "local";
-			if (to == NULL || strcmp(to, hop) != 0)
-				continue;
-			if (strcmp(ev->event, "forwarded") == 0 || strcmp(ev->event, "delivered") == 0
-			    || strcmp(ev->event, "failed") == 0 || strcmp(ev->event, "deferred") == 0)
-				last = ev;
-		}
-		if (last == NULL || strcmp(last->event, "deferred") == 0) {
-			pending++;
-			if (last != NULL)
-				snprintf(l->detail, sizeof(l->detail), "to %s: %s; next try %s", hop,
-				    (v = trace_ev_get(last, "reason")) ? v : "?",
-				    trace_ev_get(last, "next") ? trace_ev_get(last, "next") : "?");
-		}
+		pending += hop_pending(l, hop);
 	}
 	if (held)
 		str_copy(l->status, "held", sizeof(l->status));

@@ -7,7 +7,7 @@
  *	#include "relay/trace.h"
  *	int trace_main(const struct conf *c, int argc, char **argv);
  * DESCRIPTION
- *	mailctl trace [--follow] [--back] [--json] [--timeout SECONDS] KEY
+ *	mailctl trace [--follow] [--back] [--json|--dot] [--timeout SECONDS] KEY
  *
  *	The local record comes from this node's journal (read-only, no
  *	daemon needed). --follow fetches trace:NAME from every next hop the
@@ -26,7 +26,11 @@
  *	trace-fetch, relay/trace_fetch.h). Each fetch is one call bounded by
  *	the timeout (default 10 s): a hop that does not answer is shown as
  *	unreachable, and the trace never hangs. The output is a tree, one
- *	hop per level, or with --json the document of doc/trace.md.
+ *	hop per level, or with --json the document of doc/trace.md, or with
+ *	--dot a Graphviz digraph of the same hops (nodes: node, letter name
+ *	and status; edges: forwarded, notice, sent by; labels quoted with
+ *	'"' and '\' escaped and every other octet outside printable ASCII
+ *	as the text \xNN, so that dot reads any journal's text as it is).
  *
  *	A letter forwarded by the smtp channel (a forwarded line with
  *	proto=smtp, or, in records older than proto=, with the reply= only
@@ -89,7 +93,7 @@ struct hop {
 
 struct walk {
 	const struct conf *c;
-	int	follow, back, json, timeout_ms;
+	int	follow, back, json, dot, timeout_ms;
 	enum trace_ask daemon;		/* NODAEMON or DENIED once the daemon failed */
 	char	daemon_err[TRACE_FETCH_ERRLEN];
 	size_t	nhops;
@@ -591,14 +595,107 @@ static void json_hop(const struct hop *h, struct buf *b, int kids)
 	buf_printf(b, "}");
 }
 
+/* --- Graphviz -------------------------------------------------------------------- */
+
+#define DOT_LABEL_MAX	120	/* octets of a label's line taken from outside */
+
+/* dot_text - s (at most max octets of it) inside a DOT quoted string: '"'
+ * and '\\' escaped, octets outside printable ASCII as the text \xNN (a
+ * journal's text is not UTF-8 for sure, and a DOT escape such as \N
+ * must not be formed) */
+static void dot_text(struct buf *b, const char *s, size_t max)
+{
+	size_t  i;
+
+	for (i = 0; s[i] != '\0' && i < max; i++) {
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '"' || c == '\\')
+			buf_printf(b, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			buf_printf(b, "\\\\x%02x", c);
+		else
+			buf_putc(b, c);
+	}
+	if (s[i] != '\0')
+		buf_printf(b, "...");
+}
+
+/* dot_hop - the node statement of h (id n), then its kids' */
+static int dot_hop(const struct hop *h, int n, struct buf *b)
+{
+	const char *st = h->smtp != NULL ? "handed to Internet mail (SMTP)" : h->l != NULL
+	    ? h->l->status : "unreachable";
+	const char *color = h->smtp != NULL ? "blue" : h->l == NULL ? "gray"
+	    : strstr(h->l->status, "failed") != NULL ? "red"
+	    : strcmp(h->l->status, "delivered") == 0 ? "darkgreen"
+	    : strstr(h->l->status, "forwarded") != NULL ? "black" : "orange";
+	const char *why = h->smtp != NULL ? trace_ev_get(h->smtp, "reply") : h->l == NULL
+	    ? (h->error[0] ? h->error : "not reached") : h->l->detail;
+	int     id = n++;
+	size_t  i;
+
+	buf_printf(b, "  n%d [label=\"", id);
+	dot_text(b, h->node, DOT_LABEL_MAX);
+	buf_printf(b, "\\n");
+	dot_text(b, h->name, DOT_LABEL_MAX);
+	buf_printf(b, "\\n");
+	dot_text(b, st, DOT_LABEL_MAX);
+	if (why != NULL && why[0] != '\0') {
+		buf_printf(b, "\\n");
+		dot_text(b, why, DOT_LABEL_MAX);
+	}
+	buf_printf(b, "\", color=%s%s];\n", color, h->l == NULL && h->smtp == NULL
+	    ? ", style=dashed" : h->smtp != NULL ? ", shape=ellipse" : "");
+	for (i = 0; i < h->nkids; i++) {
+		const struct hop *k = h->kids[i];
+
+		buf_printf(b, "  n%d -> n%d [label=\"", id, n);
+		dot_text(b, k->smtp != NULL ? "forwarded (SMTP)" : k->link[0] ? k->link
+		    : "forwarded", DOT_LABEL_MAX);
+		buf_printf(b, "\"%s];\n", strcmp(k->link, "notice") == 0 ? ", style=dashed" : "");
+		n = dot_hop(k, n, b);
+	}
+	return n;
+}
+
+/* dot_graph - the digraph: the tree from root, or (back) the chain
+ * chain[0..n) from the origin (chain[n - 1]) to here */
+static void dot_graph(const char *key, const char *node, const struct hop *root,
+	struct hop **chain, size_t n, struct buf *b)
+{
+	size_t  i;
+
+	buf_printf(b, "digraph \"trace\" {\n  label=\"trace of ");
+	dot_text(b, key, DOT_LABEL_MAX);
+	buf_printf(b, " at ");
+	dot_text(b, node, DOT_LABEL_MAX);
+	buf_printf(b, "\";\n  labelloc=t;\n  rankdir=LR;\n  node [shape=box];\n");
+	if (chain == NULL)
+		(void) dot_hop(root, 0, b);
+	else
+		for (i = n; i-- > 0;) {
+			struct hop one = *chain[i];
+
+			/* each hop alone, linked to the next one forward */
+			one.nkids = 0;
+			(void) dot_hop(&one, (int) (n - 1 - i), b);
+			if (i > 0)
+				buf_printf(b, "  n%d -> n%d [label=\"forwarded\"];\n",
+				    (int) (n - 1 - i), (int) (n - i));
+		}
+	buf_printf(b, "}\n");
+}
+
 static const char trace_help[] =
-"Usage: mailctl -c NODE.ini trace [--follow] [--back] [--json] [--timeout SECONDS] KEY\n"
+"Usage: mailctl -c NODE.ini trace [--follow] [--back] [--json|--dot] [--timeout SECONDS] KEY\n"
 "The life of a letter at this node, from the journal. KEY is the letter's name\n"
 "at this node (or at the node before), its Message-ID (msgid:ID), or the name\n"
 "of the file dropped into out/ (out:FILE).\n"
 "  -f, --follow       go on at every next hop (trace:NAME, fetched by the daemon)\n"
 "  -b, --back         go back hop by hop to where the letter came from\n"
 "  --json             a JSON document (doc/trace.md) instead of text\n"
+"  --dot              a Graphviz digraph of the hops instead (dot -Tsvg)\n"
 "  --timeout SECONDS  per remote hop (default 10): no answer = unreachable\n"
 "Exit status: 0 found, 1 no record of KEY here (or the journal cannot be read),\n"
 "64 usage, 75 the daemon (which asks the other nodes) not running, 77 permission\n"
@@ -611,6 +708,7 @@ int trace_main(const struct conf *c, int argc, char **argv)
 		{ "follow", no_argument, NULL, 'f' },
 		{ "back", no_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "dot", no_argument, NULL, 'd' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -638,6 +736,9 @@ int trace_main(const struct conf *c, int argc, char **argv)
 		case 'j':
 			w.json = 1;
 			break;
+		case 'd':
+			w.dot = 1;
+			break;
 		case 't':
 			if (str_to_u64(optarg, 1, 600, &secs) < 0) {
 				fprintf(stderr, "mailctl: trace: bad --timeout '%s'\n", optarg);
@@ -653,7 +754,7 @@ int trace_main(const struct conf *c, int argc, char **argv)
 			return RX_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind != argc - 1 || (w.json && w.dot)) {
 		fputs(trace_help, stderr);
 		return RX_USAGE;
 	}
@@ -692,7 +793,13 @@ int trace_main(const struct conf *c, int argc, char **argv)
 		sum_tree(root, &s);
 	a = iso_time(s.first);
 	z = iso_time(s.last);
-	if (w.json) {
+	if (w.dot) {
+		struct buf b = BUF_INIT(64 * 1024 * 1024);
+
+		dot_graph(argv[optind], c->name, root, w.back ? chain : NULL, nchain, &b);
+		fwrite(buf_data(&b), 1, b.len, stdout);
+		buf_release(&b);
+	} else if (w.json) {
 		struct buf b = BUF_INIT(64 * 1024 * 1024);
 
 		buf_printf(&b, "{\"trace_version\":1,\"query\":");
@@ -739,7 +846,7 @@ int trace_main(const struct conf *c, int argc, char **argv)
 		    w.follow ? ", following every next hop" : "");
 		text_tree(root, 0, s.first[0] ? s.first : NULL, stdout);
 	}
-	if (!w.json) {
+	if (!w.json && !w.dot) {
 		printf("%u hop%s: %u delivered, %u failed, %u queued, %u unreachable", s.hops,
 		    s.hops == 1 ? "" : "s", s.delivered, s.failed, s.queued, s.unreachable);
 		if (s.smtp > 0)

@@ -42,6 +42,7 @@
 #include "util/log.h"
 #include "util/loop.h"
 #include "util/strutil.h"
+#include "util/version.h"
 
 #define FETCH_TICK_MS	1000	/* how often a fetch looks at the clock and at stopping */
 #define FETCH_GRACE_MS	1000	/* after an abort, how long the call may take to go down */
@@ -413,7 +414,7 @@ struct trace_fetch *trace_fetch_start(struct relayd *rd, const char *addr,
 	hooks.event = fetch_event;
 	hooks.call = fetch_callev;
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.info = "mailrelayd (niftpmail) 1.0 trace";
+	cfg.info = VERSION_LINE("mailrelayd") " trace";
 	cfg.deflate = 1;
 	memset(&tso, 0, sizeof(tso));
 	tso.connect_timeout_ms = timeout_ms;

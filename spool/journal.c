@@ -57,6 +57,78 @@ int journal_word_ok(const char *s)
 	return 1;
 }
 
+/* journal_list_init - an empty list */
+void journal_list_init(struct journal_list *l)
+{
+	/* the items, a ',' each and the marker fit under this cap */
+	buf_init(&l->b, JOURNAL_VALUE_MAX + JOURNAL_LIST_MARK + 1);
+	l->n = 0;
+	l->more = 0;
+	l->sealed = 0;
+}
+
+/* journal_list_add - add item, or count it as left out */
+void journal_list_add(struct journal_list *l, const char *item)
+{
+	size_t  len = strlen(item), need = len + (l->n > 0);
+
+	PANIC_IF(l->sealed);
+	/* once cut, always cut: the kept items are the first ones, in order */
+	if (l->more > 0 || l->b.len + need > JOURNAL_VALUE_MAX - JOURNAL_LIST_MARK
+	    || (l->n > 0 && buf_putc(&l->b, ',') < 0) || buf_append(&l->b, item, len) < 0) {
+		l->more++;
+		return;
+	}
+	l->n++;
+}
+
+/* journal_list_text - the value, with the marker when cut */
+const char *journal_list_text(struct journal_list *l)
+{
+	char    mark[JOURNAL_LIST_MARK];
+	const char *s;
+
+	if (!l->sealed && l->more > 0) {
+		snprintf(mark, sizeof(mark), "%s+%zu more", l->n > 0 ? " " : "", l->more);
+		/* room is kept for it: this cannot fail */
+		PANIC_IF(buf_append(&l->b, mark, strlen(mark)) < 0);
+	}
+	l->sealed = 1;
+	s = buf_cstr(&l->b);
+	return s != NULL ? s : "";
+}
+
+/* journal_list_release - free the memory */
+void journal_list_release(struct journal_list *l)
+{
+	buf_release(&l->b);
+	l->n = l->more = 0;
+	l->sealed = 0;
+}
+
+/* journal_list_more - N of a value ending in " +N more", or 0 */
+size_t journal_list_more(const char *v, size_t vlen, size_t *keep)
+{
+	size_t  i, n = 0, digits;
+
+	if (keep != NULL)
+		*keep = vlen;
+	if (vlen < 7 || memcmp(v + vlen - 5, " more", 5) != 0)
+		return 0;
+	i = vlen - 5;
+	for (digits = 0; i > 0 && v[i - 1] >= '0' && v[i - 1] <= '9' && digits < 19; digits++)
+		i--;
+	if (digits == 0 || i == 0 || v[i - 1] != '+' || v[i] == '0')
+		return 0;
+	if (i - 1 > 0 && v[i - 2] != ' ')
+		return 0;
+	for (size_t k = i; k < vlen - 5; k++)
+		n = n * 10 + (size_t) (v[k] - '0');
+	if (keep != NULL)
+		*keep = i - 1 > 0 ? i - 2 : 0;
+	return n;
+}
+
 /* journal_put_escaped - append " " (if sep) and the escaped value */
 static int journal_put_escaped(struct buf *b, const char *v, size_t vlen)
 {

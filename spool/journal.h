@@ -22,7 +22,9 @@
  *	Values are cut to JOURNAL_VALUE_MAX octets before escaping; a line
  *	is at most JOURNAL_LINE_MAX octets including the newline (a line
  *	that would be longer has its last values dropped and gets the key
- *	"cut=1").
+ *	"cut=1"). A list value (struct journal_list: recipients, next hops)
+ *	is never cut inside an item: it keeps the first items that fit and
+ *	ends in " +N more", N the items left out ("a@x,b@y +398 more").
  *
  *	The writer lives in spool/spool.c (lines are appended and synced in
  *	the spool's group commit); this module formats, parses and reads.
@@ -34,12 +36,26 @@
 
 #include <stddef.h>
 
-struct buf;
+#include "util/buf.h"
 
 #define JOURNAL_LINE_MAX	8192	/* octets in a line, newline included */
 #define JOURNAL_VALUE_MAX	2048	/* raw octets of one value kept */
 #define JOURNAL_MAX_KV		32	/* key=value pairs in one line */
 #define JOURNAL_TIMELEN		20	/* "YYYY-MM-DDTHH:MM:SSZ" */
+#define JOURNAL_LIST_MARK	32	/* room kept in a list for " +N more" */
+
+/*
+ * A list value "a,b,c" that fits in JOURNAL_VALUE_MAX: items are kept
+ * whole or not at all; once one does not fit, it and every later one
+ * are counted instead, and the text ends in " +N more" ("+N more"
+ * alone when not even the first fits). Fields are read-only.
+ */
+struct journal_list {
+	struct buf b;
+	size_t	n;		/* items kept */
+	size_t	more;		/* items left out */
+	int	sealed;		/* journal_list_text() was called: no more adds */
+};
 
 struct journal_kv {
 	const char *key;	/* NUL-terminated word */
@@ -63,6 +79,23 @@ struct journal_rec {
 
 /* journal_word_ok - 1 when s is a valid EVENT or key word */
 int journal_word_ok(const char *s);
+
+/* journal_list_init - an empty list */
+void journal_list_init(struct journal_list *l);
+/* journal_list_add - add item (copied) after a ',', or count it as
+ * left out (see struct journal_list) */
+void journal_list_add(struct journal_list *l, const char *item);
+/* journal_list_text - the value: the items joined by ',' and the marker
+ * when some were left out; "" when empty. Valid until the list is
+ * released; adding after it is a programming error (panic). */
+const char *journal_list_text(struct journal_list *l);
+/* journal_list_release - free the memory */
+void journal_list_release(struct journal_list *l);
+/* journal_list_more - the N of a value v (vlen octets) that ends in the
+ * marker " +N more" (or is "+N more"), *keep (if not NULL) getting the
+ * length of the items before it; 0 (and *keep = vlen) for a whole list.
+ * Readers use it to tell a cut list from a whole one. */
+size_t journal_list_more(const char *v, size_t vlen, size_t *keep);
 
 /* journal_format - append one line (with its newline) to b: TIME (if not
  * NULL) EVENT NAME (NULL = "-") and nkv pairs kv[2i]=kv[2i+1]. Values

@@ -45,7 +45,10 @@
  *
  *	Callbacks run on the loop thread when the batch is back. A batch
  *	is started when the loop has run every completion posted so far
- *	(a posted "kick"), so everything prepared by then joins it.
+ *	(a posted "kick"), so everything prepared by then joins it. With
+ *	spool_opts.log_lines, each transaction's journal lines are logged
+ *	just before its callback: a line is in the log only once it is
+ *	durable, and never for a transaction that failed.
  *
  *	Failures: a transaction whose own step fails is undone (applied
  *	file operations renamed back, removed files back from the trash) and
@@ -169,6 +172,7 @@ struct spool {
 	uint64_t seq_next;
 	uint64_t seq_limit;
 	unsigned seq_block;
+	int	log_lines;		/* spool_opts.log_lines */
 	int	seq_reserving;
 	char	minute[16];		/* highest YYMMDDhhmm used */
 	pthread_mutex_t seq_lock;
@@ -1011,6 +1015,7 @@ struct spool *spool_open(const struct spool_opts *opts, char *err, size_t errlen
 	 * back (doc/spool.md "Dockets") */
 	sp->journal_keep = opts->journal_keep == 1 ? 2 : opts->journal_keep;
 	sp->seq_block = opts->seq_block ? opts->seq_block : SPOOL_DEF_BLOCK;
+	sp->log_lines = opts->log_lines;
 	pthread_mutex_init(&sp->seq_lock, NULL);
 	pthread_mutex_init(&sp->dk_lock, NULL);
 	pthread_mutex_init(&sp->pool_lock, NULL);
@@ -2149,6 +2154,42 @@ static void spool_rotate_snap(struct spool_batch *b)
 	}
 }
 
+/* spool_log_lines - log the journal lines data[0..len) (each ending in
+ * a newline; timed: each begins with its time) as spool_opts.log_lines
+ * says. Docket records are the spool's own and are not logged. */
+static void spool_log_lines(const struct spool *sp, const unsigned char *data, size_t len,
+	int timed)
+{
+	const char *p = (const char *) data, *end = p + len, *nl, *ev, *name, *rest;
+	size_t  evlen, namelen;
+
+	if (!sp->log_lines)
+		return;
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t) (end - p))) == NULL)
+			break;
+		ev = p;
+		if (timed && (ev = memchr(p, ' ', (size_t) (nl - p))) != NULL)
+			ev++;
+		if (ev == NULL || (name = memchr(ev, ' ', (size_t) (nl - ev))) == NULL)
+			continue;
+		evlen = (size_t) (name - ev);
+		name++;
+		if ((rest = memchr(name, ' ', (size_t) (nl - name))) == NULL)
+			rest = nl;
+		namelen = (size_t) (rest - name);
+		if (evlen == strlen(DKMAP_EVENT) && memcmp(ev, DKMAP_EVENT, evlen) == 0)
+			continue;
+		/* the line is the journal's, escaped by its writer: no
+		 * value in it holds a raw space or control octet */
+		if (namelen == 1 && name[0] == '-')
+			log_info("%.*s%.*s", (int) evlen, ev, (int) (nl - rest), rest);
+		else
+			log_info("%.*s: %.*s%.*s", (int) namelen, name, (int) evlen, ev,
+			    (int) (nl - rest), rest);
+	}
+}
+
 /* spool_journal_time - the current time for journal lines */
 static void spool_journal_time(char *buf, size_t len)
 {
@@ -2535,6 +2576,8 @@ static void spool_txn_finish(struct spool_txn *t)
 	sp->st.file_syncs += t->file_syncs;
 	if (t->failed)
 		sp->st.txns_failed++;
+	else
+		spool_log_lines(sp, buf_data(&t->lines), t->lines.len, 0);
 	sp->pending--;
 	/* Nobody waits for the outcome: the failure must not go unseen. */
 	if (t->failed && t->done == NULL)
@@ -3012,6 +3055,7 @@ static int spool_journal_direct(struct spool *sp, struct buf *lines, char *err, 
 	}
 	sp->jsize += lines->len;
 	sp->st.journal_syncs++;
+	spool_log_lines(sp, buf_data(lines), lines->len, 1);
 	return 0;
 }
 

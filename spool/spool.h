@@ -74,6 +74,12 @@ struct spool_opts {
 	unsigned journal_keep;	/* rotated journals kept (0 = all; 1 counts as 2:
 				 * the older docket snapshot may need journal.2) */
 	unsigned seq_block;	/* sequence numbers reserved at a time (0 = 4096) */
+	int	log_lines;	/* log each journal line once it is durable (not the
+				 * docket records), with log_info() as
+				 * "NAME: EVENT k=v ..." ("EVENT k=v ..." when
+				 * NAME is "-"), values escaped as in the journal:
+				 * a transaction's when it completed (on the loop
+				 * thread), recovery's when written */
 };
 
 /* What spool_recover() found and did. */

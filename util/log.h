@@ -9,7 +9,10 @@
  *	Messages go to standard error as "PROG: LEVEL: text" (no level
  *	word for errors and info), one line each, written with a single
  *	write(2) so that lines of concurrent processes do not interleave.
- *	Daemons may additionally send them to a log file (log_to_file).
+ *	Daemons may additionally send them to a log file (log_to_file),
+ *	reopened after a rotation (log_reopen), or to syslog
+ *	(log_to_syslog): "LEVEL: text" with the priority of the level
+ *	(debug, info, warning, err; crit for fatal and panic).
  *
  *	log_fatal() is for unrecoverable start-up conditions: it exits
  *	with the given status. log_panic() is for broken internal
@@ -38,6 +41,30 @@ const char *log_progname(void);
  * refused: a symbolic link, not a regular file, or a file with more than
  * one link. err names the path and the reason either way. */
 int  log_to_file(const char *path, char *err, size_t errlen);
+/* log_reopen - after a rotation (rename, then SIGHUP): when the path
+ * given to log_to_file no longer names the open file, open it anew with
+ * the same checks (as the process is now: after a privilege drop the
+ * new file is created by that user, so the directory must let it) and
+ * put it in place of the old one (same descriptor number: threads that
+ * log meanwhile never write to a closed one). 1 reopened, 0 nothing to
+ * do (no log file, or the path still names it), -1 (or -2 as
+ * log_to_file) with err: the old file stays in use. */
+int  log_reopen(char *err, size_t errlen);
+/* log_file_path - the path log_to_file last opened, or NULL (borrowed,
+ * valid until the next log_to_file) */
+const char *log_file_path(void);
+/* log_file_give - give the log file to uid:gid (fchown) when
+ * log_to_file created it, so that the user a daemon becomes owns its
+ * log; an existing file keeps its owner. 0, or -1 with err. */
+int  log_file_give(unsigned long uid, unsigned long gid, char *err, size_t errlen);
+/* log_to_syslog - also send messages to syslog(3) under ident (copied;
+ * NULL or "" = the program name) with facility (a name: "mail",
+ * "daemon", "user", "local0".."local7"; NULL = "mail"). The connection
+ * to /dev/log is made now (and again by libc when it was lost). 0, or -1
+ * with err naming an unknown facility. */
+int  log_to_syslog(const char *ident, const char *facility, char *err, size_t errlen);
+/* log_syslog_facility_ok - 1 when name is a facility log_to_syslog takes */
+int  log_syslog_facility_ok(const char *name);
 /* log_timestamps - prefix stderr lines with an ISO 8601 UTC time */
 void log_timestamps(int on);
 

@@ -155,6 +155,43 @@ int str_ieq(const char *a, const char *b)
 	return *p == *q;
 }
 
+/* str_distance - edit distance with swaps, one row per octet of a */
+unsigned str_distance(const char *a, const char *b, unsigned max)
+{
+	unsigned row[3][STR_DISTANCE_MAX + 1], *pp, *prev, *cur, d;
+	size_t  la = strlen(a), lb = strlen(b), i, j;
+
+	if (la > STR_DISTANCE_MAX || lb > STR_DISTANCE_MAX)
+		return max + 1;
+	/* row[(i + 2) % 3], row[(i + 1) % 3], row[i % 3]: rows i - 2, i - 1, i */
+	for (j = 0; j <= lb; j++)
+		row[0][j] = (unsigned) j;
+	for (i = 1; i <= la; i++) {
+		pp = row[(i + 1) % 3];
+		prev = row[(i + 2) % 3];
+		cur = row[i % 3];
+		cur[0] = (unsigned) i;
+		for (j = 1; j <= lb; j++) {
+			unsigned sub = str_lower((unsigned char) a[i - 1])
+			    != str_lower((unsigned char) b[j - 1]);
+
+			d = prev[j - 1] + sub;
+			if (prev[j] + 1 < d)
+				d = prev[j] + 1;
+			if (cur[j - 1] + 1 < d)
+				d = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && sub
+			    && str_lower((unsigned char) a[i - 1]) == str_lower((unsigned char) b[j - 2])
+			    && str_lower((unsigned char) a[i - 2]) == str_lower((unsigned char) b[j - 1])
+			    && pp[j - 2] + 1 < d)
+				d = pp[j - 2] + 1;
+			cur[j] = d;
+		}
+	}
+	d = row[la % 3][lb];
+	return d > max ? max + 1 : d;
+}
+
 /* str_space - ASCII white space */
 static int str_space(char c)
 {

@@ -28,6 +28,13 @@ size_t str_copy(char *dst, const char *src, size_t size);
 int str_hexval(int c);
 /* str_ieq - 1 when a and b are equal ignoring ASCII case, else 0 */
 int str_ieq(const char *a, const char *b);
+/* str_distance - the edit distance of a and b, case-blind (insertions,
+ * deletions, substitutions and swaps of two neighbours count one each:
+ * Damerau's optimal string alignment), or max + 1 when it is more than
+ * max or either string is longer than STR_DISTANCE_MAX octets. For
+ * suggesting the name meant ("spol": did you mean "spool"?). */
+#define STR_DISTANCE_MAX	64
+unsigned str_distance(const char *a, const char *b, unsigned max);
 /* str_trim - strip leading/trailing ASCII white space in place; returns s+k */
 char *str_trim(char *s);
 /* str_iso8601 - format t as "YYYY-MM-DDTHH:MM:SSZ" in buf (>= 21 bytes) */

@@ -14,7 +14,8 @@
  *	the value checks then look the line up by section and key.
  *
  *	Sections: [gateway] (name, max_calls, call_memory, connect_timeout,
- *	setup_timeout, idle_timeout, shutdown_grace, pid_file, log_file),
+ *	setup_timeout, idle_timeout, shutdown_grace, pid_file, log_file,
+ *	syslog_facility, syslog_ident),
  *	[listen] (NAME = ADDR[, ADDR...]), [map] (PREFIX = ADDR [CALLED])
  *	and [exec] (NAME = COMMAND, for exec:NAME addresses in [map]).
  * DIAGNOSTICS
@@ -35,6 +36,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
+#include "util/log.h"
 #include "util/strutil.h"
 #include "vcgw/vcgw_conf.h"
 
@@ -60,7 +62,8 @@ struct scan {
 
 static const char *const gw_keys[] = {
 	"name", "max_calls", "call_memory", "connect_timeout", "setup_timeout",
-	"idle_timeout", "shutdown_grace", "pid_file", "log_file", NULL
+	"idle_timeout", "shutdown_grace", "pid_file", "log_file", "syslog_facility",
+	"syslog_ident", NULL
 };
 static const char *const sections[] = { "gateway", "listen", "map", "exec", NULL };
 
@@ -326,6 +329,22 @@ static void conf_gateway(struct scan *s, dictionary *d, struct vcgw_conf *c)
 		c->pid_file = xstrdup(v);
 	if ((v = get(d, "gateway", "log_file")) != NULL && *v)
 		c->log_file = xstrdup(v);
+	/* syslog: used when daemonized without log_file (doc/vcgw.8) */
+	if ((v = get(d, "gateway", "syslog_facility")) == NULL)
+		c->syslog_facility = xstrdup("mail");
+	else if (!log_syslog_facility_ok(v))
+		conf_err(s, line_of(s, "gateway", "syslog_facility"), "syslog_facility '%.40s': "
+			"want mail, daemon, user or local0 to local7", v);
+	else
+		c->syslog_facility = xstrdup(v);
+	if ((v = get(d, "gateway", "syslog_ident")) != NULL) {
+		if (*v == '\0' || strlen(v) > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-") != strlen(v))
+			conf_err(s, line_of(s, "gateway", "syslog_ident"), "syslog_ident '%.40s': "
+				"want 1 to 32 of A-Z a-z 0-9 . _ / -", v);
+		else
+			c->syslog_ident = xstrdup(v);
+	}
 }
 
 /* conf_listen - the [listen] section */
@@ -542,6 +561,8 @@ void vcgw_conf_free(struct vcgw_conf *c)
 	free(c->name);
 	free(c->pid_file);
 	free(c->log_file);
+	free(c->syslog_facility);
+	free(c->syslog_ident);
 	free(c);
 }
 

@@ -40,6 +40,12 @@ struct buf;
 #define VCGW_CONFMAX	(1024 * 1024)	/* largest configuration file */
 #define VCGW_MIN_CALLMEM (576 * 1024)	/* smallest call_memory */
 
+/* The configuration vcgw reads without -c: $NIFTPMAIL_VCGW_CONF, else the
+ * default (util/confpath.h). Not NIFTPMAIL_CONF: that names a node's
+ * configuration, which a gateway cannot read. */
+#define VCGW_CONF_ENV		"NIFTPMAIL_VCGW_CONF"
+#define VCGW_CONF_DEFAULT	"/etc/niftpmail/vcgw.ini"
+
 /* One [listen] entry: a transport address to accept calls on. */
 struct vcgw_listen {
 	char	*name;		/* the key */
@@ -66,7 +72,10 @@ struct vcgw_conf {
 	int	idle_timeout_ms;	/* 0: none */
 	int	grace_ms;		/* SIGTERM: calls may finish within this */
 	char	*pid_file;		/* or NULL */
-	char	*log_file;		/* or NULL */
+	char	*log_file;		/* or NULL (stderr; daemonized: syslog) */
+	char	*syslog_facility;	/* "mail" (default), "daemon", "user",
+					 * "local0".."local7" (util/log.h) */
+	char	*syslog_ident;		/* or NULL: "vcgw" */
 	struct vcgw_listen *listen;
 	int	nlisten;
 	struct vcgw_rule *rules;

@@ -4,8 +4,9 @@
  * SUMMARY
  *	virtual call gateway daemon
  * SYNOPSIS
- *	vcgw -c GW.ini [-f] [-v] [-p PIDFILE] [--ready-file FILE]
- *	vcgw --check -c GW.ini
+ *	vcgw [-c GW.ini] [-f] [-v] [-p PIDFILE] [--ready-file FILE]
+ *	vcgw --check [-c GW.ini]
+ *	vcgw --version
  * DESCRIPTION
  *	Options, daemon mode, signals, pid and ready files; the gateway
  *	itself is vcgw.c and its configuration vcgw_conf.c. See vcgw(8)
@@ -17,8 +18,22 @@
  *	daemon's start-up status, so "vcgw -c GW.ini && next" is safe.
  *
  *	Signals reach the loop through a self-pipe (not signalfd: exec:
- *	children must not inherit a blocked signal mask). SIGHUP reloads,
- *	SIGTERM and SIGINT shut down (a second one cuts the calls).
+ *	children must not inherit a blocked signal mask). SIGHUP reopens
+ *	the log file when it was renamed (logrotate) and reloads, SIGTERM
+ *	and SIGINT shut down (a second one cuts the calls).
+ *
+ *	Logging: standard error; with [gateway] log_file also that file
+ *	(one that cannot be opened: exit 78); daemonized without one,
+ *	syslog ([gateway] syslog_facility, default mail; syslog_ident,
+ *	default vcgw). A daemon's standard error goes to /dev/null once
+ *	it is ready.
+ *
+ *	Without -c the configuration is $NIFTPMAIL_VCGW_CONF, else
+ *	/etc/niftpmail/vcgw.ini (util/confpath.h; a missing one: exit 78).
+ *	With NOTIFY_SOCKET set (systemd Type=notify, with -f) the manager
+ *	hears READY=1 once the listeners are open (MAINPID= too when we
+ *	forked), RELOADING=1 and READY=1 around a SIGHUP reload, and
+ *	STOPPING=1 at the first SIGTERM (util/sdnotify.h).
  * DIAGNOSTICS
  *	Exit 0 after a shutdown, 64 usage error, 78 configuration error
  *	(with FILE:LINE for each problem), 1 anything else (a listener
@@ -37,10 +52,13 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/confpath.h"
 #include "util/durable.h"
 #include "util/log.h"
 #include "util/loop.h"
+#include "util/sdnotify.h"
 #include "util/strutil.h"
+#include "util/version.h"
 #include "vcgw/vcgw.h"
 #include "vcgw/vcgw_conf.h"
 
@@ -50,24 +68,28 @@
 #define EX_OTHER_	1
 
 static const char usage_text[] =
-"usage: vcgw -c GW.ini [-f] [-v] [-p PIDFILE] [--ready-file FILE]\n"
-"       vcgw --check -c GW.ini\n"
+"usage: vcgw [-c GW.ini] [-f] [-v] [-p PIDFILE] [--ready-file FILE]\n"
+"       vcgw --check [-c GW.ini]\n"
 "\n"
 "The virtual call gateway (INDRA Note 1025 section 4.3): accepts\n"
 "transport-service calls on the [listen] addresses and makes one call\n"
 "onward per call as the [map] rules say.\n"
 "\n"
-"  -c, --config FILE     the configuration (required)\n"
+"  -c, --config FILE     the configuration (else $" VCGW_CONF_ENV ",\n"
+"                        else " VCGW_CONF_DEFAULT ")\n"
 "  -f, --foreground      do not become a daemon; log to standard error\n"
 "      --check           validate the configuration and exit (0 or 78)\n"
 "  -p, --pid-file FILE   write our pid there (overrides [gateway] pid_file)\n"
 "      --ready-file FILE once listening, write the bound addresses there\n"
 "  -v, --verbose         log each call's set-up too\n"
 "  -h, --help            this text\n"
+"      --version         the version of niftpmail\n"
 "\n"
 "Signals: SIGHUP reloads the configuration (a broken one is refused and\n"
 "the old one kept); SIGTERM/SIGINT stop listening and let calls finish\n"
 "within [gateway] shutdown_grace (a second signal cuts them).\n"
+"With NOTIFY_SOCKET set (systemd Type=notify: run with -f), READY=1,\n"
+"RELOADING=1 and STOPPING=1 are sent there (doc/vcgw.8).\n"
 "Exit status: 0 stopped, 64 usage, 78 configuration error, 1 other.\n";
 
 struct opts {
@@ -121,13 +143,31 @@ static void report_errs(struct buf *errs, int as_error)
 	}
 }
 
+/* notify - tell the service manager (util/sdnotify.h; nothing without
+ * NOTIFY_SOCKET); a failure is logged, never fatal */
+static void notify(const char *state)
+{
+	char err[DURABLE_ERRLEN];
+
+	if (sdnotify(state, err, sizeof(err)) < 0)
+		log_warn("%s", err);
+}
+
 /* reload - SIGHUP */
 static void reload(struct mainctx *m)
 {
 	struct buf errs = BUF_INIT(64 * 1024);
 	struct vcgw_conf *conf;
 	char err[1024];
+	int r;
 
+	/* a log file renamed away (logrotate) first, whatever becomes of
+	 * the configuration: the new file gets every line after the signal;
+	 * a failure keeps the old file */
+	if ((r = log_reopen(err, sizeof(err))) < 0)
+		log_error("reload: %s: still logging to the old file", err);
+	else if (r > 0)
+		log_info("reload: log file '%s' reopened", log_file_path());
 	conf = vcgw_conf_load(m->config, &errs);
 	if (conf == NULL) {
 		report_errs(&errs, 1);
@@ -143,8 +183,12 @@ static void reload(struct mainctx *m)
 		vcgw_conf_free(conf);
 		return;
 	}
-	if (conf->log_file != NULL && log_to_file(conf->log_file, err, sizeof(err)) < 0)
-		log_error("reload: %s", err);
+	/* another log file named: taken now (one that cannot be opened
+	 * leaves the old one in use); no log file named: the old one stays */
+	if (conf->log_file != NULL && (log_file_path() == NULL
+	    || strcmp(conf->log_file, log_file_path()) != 0)
+	    && log_to_file(conf->log_file, err, sizeof(err)) < 0)
+		log_error("reload: %s: still logging to the old file", err);
 	log_info("reloaded '%s': %d listeners, %d map rules", m->config, conf->nlisten,
 		conf->nrules);
 }
@@ -161,9 +205,18 @@ static void sig_cb(struct loop *loop, int fd, int mask, void *arg)
 	while ((n = read(fd, c, sizeof(c))) > 0) {
 		for (i = 0; i < n; i++) {
 			if (c[i] == SIGHUP) {
+				char err[DURABLE_ERRLEN];
+
+				/* READY=1 again whether it was taken or refused:
+				 * the gateway runs on either way */
+				if (sdnotify_reloading(err, sizeof(err)) < 0)
+					log_warn("%s", err);
 				reload(m);
+				notify("READY=1");
 			} else if (c[i] == SIGTERM || c[i] == SIGINT) {
 				m->nterm++;
+				if (m->nterm == 1)
+					notify("STOPPING=1");
 				if (m->nterm == 1)
 					log_info("shutting down: listeners closed; calls may "
 						"finish within %d ms",
@@ -201,7 +254,7 @@ static int sig_setup(void)
 /* parse_args - options into o; 0, or the exit status */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_CHECK = 256, OPT_READY };
+	enum { OPT_CHECK = 256, OPT_READY, OPT_VERSION };
 	static const struct option lopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
@@ -210,8 +263,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "ready-file", required_argument, NULL, OPT_READY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
 	};
+	char err[CONFPATH_ERRLEN];
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -239,6 +294,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'h':
 			fputs(usage_text, stdout);
 			return -1;
+		case OPT_VERSION:
+			puts(VERSION_LINE("vcgw"));
+			return -1;
 		case ':':
 			log_error("usage: option '%s' needs an argument", argv[optind - 1]);
 			return EX_USAGE_;
@@ -252,9 +310,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		log_error("usage: unexpected argument '%s' (see vcgw --help)", argv[optind]);
 		return EX_USAGE_;
 	}
-	if (o->config == NULL) {
-		log_error("usage: -c GW.ini is required (see vcgw --help)");
-		return EX_USAGE_;
+	/* no -c: $NIFTPMAIL_VCGW_CONF, else the default */
+	if (confpath_find(o->config, VCGW_CONF_ENV, VCGW_CONF_DEFAULT, &o->config, NULL, err,
+	    sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EX_CONFIG_;
 	}
 	return 0;
 }
@@ -402,7 +462,16 @@ int main(int argc, char **argv)
 	if (!o.foreground)
 		status_fd = daemonize();
 	log_timestamps(1);
+	/* a log that cannot be opened stops the start (never silence);
+	 * daemonized without one: syslog (doc/vcgw.8, LOGGING) */
 	if (conf->log_file != NULL && log_to_file(conf->log_file, err, sizeof(err)) < 0) {
+		log_error("%s: fix [gateway] log_file in '%s' (or create its directory)", err,
+			o.config);
+		tell_parent(&status_fd, EX_CONFIG_);
+		return EX_CONFIG_;
+	}
+	if (conf->log_file == NULL && !o.foreground
+	    && log_to_syslog(conf->syslog_ident, conf->syslog_facility, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		tell_parent(&status_fd, EX_CONFIG_);
 		return EX_CONFIG_;
@@ -432,16 +501,26 @@ int main(int argc, char **argv)
 	for (i = 0; i < vcgw_naddr(m.gw); i++)
 		log_info("gateway '%s' listening on %s", vcgw_conf(m.gw)->name,
 			vcgw_addr(m.gw, i));
-	if (status_fd >= 0 && vcgw_conf(m.gw)->log_file != NULL) {
+	if (status_fd >= 0) {
 		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
 		if (nul >= 0) {
-			(void)dup2(nul, 2);	/* the log file has it all */
+			(void)dup2(nul, 2);	/* the log file or syslog has it all */
 			if (nul != 2)
 				close(nul);
 		}
 	}
 	tell_parent(&status_fd, EX_OK_);
+	{
+		/* with the pid when this is the forked daemon */
+		char state[64];
+
+		if (o.foreground)
+			snprintf(state, sizeof(state), "READY=1");
+		else
+			snprintf(state, sizeof(state), "READY=1\nMAINPID=%ld", (long)getpid());
+		notify(state);
+	}
 	rc = loop_run(m.loop) < 0 ? EX_OTHER_ : EX_OK_;
 	vcgw_stats(m.gw, &st);
 	log_info("stopped: %" PRIu64 " calls, %" PRIu64 " refused, at most %" PRIu64

@@ -91,8 +91,9 @@ secs() { awk -v ms="$1" 'BEGIN { printf "%.2f", ms / 1000 }'; }
 ctl() { timeout 30 "$MAILCTL" -c "$INI" "$@" 2>>"$T/mailctl.err"; }
 # queued - the total of "mailctl stats" (from the spool, daemon or not)
 queued() { ctl stats | awk '$1 == "total" { print $2 + 0; found = 1 } END { if (!found) print 0 }'; }
-# listed - letters in the daemon's own list ("mailctl queue")
-listed() { ctl queue | wc -l | tr -d ' '; }
+# listed - letters in the daemon's own list ("mailctl queue": a letter's
+# line starts with its name, its other lines with spaces)
+listed() { ctl queue | grep -c '^[^ ]'; }
 # mem PID - "RSS HWM" in kB
 mem() { awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { print (r == "" ? 0 : r) " " (h == "" ? 0 : h) }' \
 	"/proc/$1/status" 2>/dev/null || echo "0 0"; }

@@ -13,7 +13,12 @@
  *	free of control characters; a refusal has a one-line reason with no
  *	control character (it is sent back to the client as "err REASON").
  *	trace-fetch's %XX arguments (relay/trace_fetch.h): one that decodes
- *	encodes to a line argument that decodes to the same octets.
+ *	encodes to a line argument that decodes to the same octets. A
+ *	selection (queue, hold, ...: CTL_SELECT) that the parser took is
+ *	taken again by ctl_proto_sel(), its strings inside the request, its
+ *	names and states valid; --to, --from and --hop are matched against
+ *	every argument (ctl_sel_addr and ctl_sel_hop read no further than
+ *	their strings).
  *--*/
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +52,39 @@ static void fetch_arg(const char *arg)
 	buf_release(&e);
 }
 
+/* inside - p is a string of the request's own copy */
+static int inside(const char *p)
+{
+	return p == NULL || (p >= rq.text && p < rq.text + sizeof(rq.text));
+}
+
+/* selection - a selection the parser took is a valid one */
+static void selection(void)
+{
+	static struct ctl_sel sel;
+	char    err[CTL_ERRLEN];
+	size_t  i;
+
+	if (ctl_proto_sel(&rq, &sel, err, sizeof(err)) < 0)
+		abort();
+	if (!inside(sel.to) || !inside(sel.from) || !inside(sel.hop) || !inside(sel.reason)
+	    || sel.states >= 1u << CTL_NSTATES || sel.older < -1
+	    || (sel.nnames > 0 && sel.all) || (!sel.all && sel.nnames == 0)
+	    || (sel.json && rq.cmd->id != CTL_QUEUE) || sel.nnames > rq.argc)
+		abort();
+	for (i = 0; i < sel.nnames; i++)
+		if (!inside(sel.names[i]) || sel.names[i][0] == '-' || sel.names[i][0] == '\0'
+		    || strchr(sel.names[i], ' ') != NULL)
+			abort();
+	for (i = 0; i < rq.argc; i++) {
+		if (sel.to != NULL)
+			(void) ctl_sel_addr(sel.to, rq.argv[i]);
+		if (sel.from != NULL)
+			(void) ctl_sel_addr(sel.from, rq.argv[i]);
+		(void) ctl_sel_hop(&sel, rq.argv[i]);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char    err[CTL_ERRLEN];
@@ -75,5 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rq.cmd->id == CTL_TRACE_FETCH)
 		for (i = 0; i < rq.argc; i++)
 			fetch_arg(rq.argv[i]);
+	if (rq.cmd->flags & CTL_SELECT)
+		selection();
 	return 0;
 }

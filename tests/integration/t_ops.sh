@@ -171,7 +171,7 @@ drop ucl "$T/b.letter" b.letter || die "drop b"
 wait_journal ucl ' received .*from=out/b.letter' 1 15 || die "b: no received line"
 bn=$(journal ucl | grep ' received ' | grep -F 'from=out/b.letter' | awk '{ print $3 }')
 wait_journal ucl " deferred $bn .*to=cambridge" 1 15 || die "b: no deferred line"
-if op bounce "$bn" "wrong address, ask the sender"; then
+if op bounce --reason "wrong address, ask the sender" "$bn"; then
 	ok "bounce: mailctl bounce $bn"
 else
 	bad "bounce: failed: $(cat "$T/op.out")"
@@ -289,13 +289,15 @@ for s in in queue hold dead corrupt; do
 done
 [ "$(count_msgid cambridge linington ops.5@ucl)" -eq 0 ] || bad "forward: also reached linington"
 
-# hold/delete of something that is not there: a clear error
-ctl hold nosuch.1 >"$T/op.out" 2>&1 && bad "hold of a missing letter succeeded"
-grep -q 'no letter' "$T/op.out" && ok "missing: $(cat "$T/op.out")" || bad "missing: $(cat "$T/op.out")"
+# hold/delete of something that is not there: a clear error, exit 67
+ctl hold nosuch.1 >"$T/op.out" 2>&1
+rc=$?
+[ $rc -eq 67 ] && grep -q 'no letter' "$T/op.out" && ok "missing: exit 67, $(head -1 "$T/op.out")" ||
+	bad "missing: exit $rc: $(cat "$T/op.out")"
 
 # --- 8. bad requests ---------------------------------------------------------------
 # mailctl checks the command line with the protocol table before connecting
-for args in "hold" "hold a b" "forward $en" "reroute cambridge" "queue x" "retry --all x"; do
+for args in "hold" "hold a ALL" "forward $en" "reroute cambridge" "queue x" "retry --all x"; do
 	# shellcheck disable=SC2086
 	ctl $args >"$T/op.out" 2>&1
 	rc=$?
@@ -309,10 +311,10 @@ ctl frobnicate >"$T/op.out" 2>&1
 [ $? -eq 64 ] && grep -q "unknown command 'frobnicate'" "$T/op.out" &&
 	ok "mailctl frobnicate: $(head -1 "$T/op.out")" || bad "mailctl frobnicate: $(cat "$T/op.out")"
 ctl hold --help >"$T/op.out" 2>&1
-grep -q '^Usage: mailctl -c NODE.ini hold NAME$' "$T/op.out" &&
+grep -q '^Usage: mailctl .*NODE.ini.* hold \[SELECTION\] NAME\.\.\.|ALL$' "$T/op.out" &&
 	ok "mailctl hold --help: the table's usage" || bad "mailctl hold --help: $(cat "$T/op.out")"
-ctl --help | grep -q '^  bounce NAME \[REASON\]$' && ok "mailctl --help lists the table" ||
-	bad "mailctl --help does not list bounce: $(ctl --help)"
+ctl --help | grep -q '^  bounce \[SELECTION\] NAME\.\.\.|ALL \[--reason TEXT\]$' &&
+	ok "mailctl --help lists the table" || bad "mailctl --help does not list bounce: $(ctl --help)"
 
 if command -v python3 >/dev/null 2>&1; then
 	ctlsock=$(sed -n 's/^control unix://p' "$sp/ready")
@@ -361,7 +363,7 @@ time.sleep(60)' "$ctlsock" &
 	idle=$!
 	pids="$pids $idle"
 	printf 'hold\n' >"$T/req"
-	bad_req "missing argument" "$T/req" 'usage: hold NAME'
+	bad_req "missing argument" "$T/req" 'usage: hold \[SELECTION\] NAME\.\.\.\|ALL'
 	printf 'forward %s\n' "$en" >"$T/req"
 	bad_req "forward without ADDRESS" "$T/req" 'usage: forward NAME ADDRESS'
 	printf 'frobnicate now\n' >"$T/req"

@@ -175,6 +175,18 @@ else
 	want "--json (no python3: grep only)" '"trace_version":1' "\"name\":\"$n3\""
 fi
 
+# --dot: the same hops as a Graphviz digraph (mailctl(1); nodes "NODE\nNAME\nSTATUS")
+tracecmd ucl --follow --dot "$n1"
+[ $trc -eq 0 ] || bad "trace --dot exit $trc"
+want "trace --follow --dot: a digraph ucl -> pss -> cambridge" '^digraph "trace" [{]$' \
+	"^  n0 \\[label=\"ucl\\\\n$n1\\\\n" "^  n1 \\[label=\"pss\\\\n$n2\\\\n" \
+	"^  n2 \\[label=\"cambridge\\\\n$n3\\\\ndelivered\"" \
+	'^  n0 -> n1 \[label="forwarded"\];$' '^  n1 -> n2 \[label="forwarded"\];$' '^}$'
+if command -v dot >/dev/null 2>&1; then
+	dot -Tsvg "$T/tr.out" >/dev/null 2>"$T/dot.err" && ok "trace --dot: dot -Tsvg takes it" ||
+		bad "trace --dot: dot -Tsvg: $(cat "$T/dot.err")"
+fi
+
 # --- 2. backward --------------------------------------------------------------------
 tracecmd cambridge --back "$n3"
 [ $trc -eq 0 ] || bad "trace --back exit $trc"
@@ -186,6 +198,10 @@ case "$first" in
 "ucl $n1"*) ok "backward trace starts at the origin" ;;
 *) bad "backward trace: second line '$first', want the origin ucl" ;;
 esac
+tracecmd cambridge --back --dot "$n3"
+want "trace --back --dot: origin first, ucl -> pss -> cambridge" \
+	"^  n0 \\[label=\"ucl\\\\n$n1\\\\n" "^  n2 \\[label=\"cambridge\\\\n$n3\\\\n" \
+	'^  n0 -> n1 \[label="forwarded"\];$' '^  n1 -> n2 \[label="forwarded"\];$'
 
 # --- 3. fan-out -------------------------------------------------------------------------
 mkletter "$T/fan" fan-1@ucl bennett@ucl bennett@ucl root@pss 'linington%cambridge@pss'

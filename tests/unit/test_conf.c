@@ -11,7 +11,11 @@
  *	and every field checked, then a minimal one for the defaults,
  *	then a table of bad files, each with the exact diagnostics
  *	expected (errors and warnings, with their line numbers), then
- *	conf_check() output, conf_maildir() and conf_backoff_ms().
+ *	conf_check() output, unknown keys and sections (errors, each with
+ *	the name meant by edit distance, the section the key belongs to, or
+ *	the names known), conf_check_with() with a probe (its findings at
+ *	their keys' lines, notes in the summary), conf_maildir() and
+ *	conf_backoff_ms().
  *--*/
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,7 +271,8 @@ static const struct {
 	/* a channel's own section: read by the channel (relay/chan_niftp.c) */
 	{ "[node]\nname = ucl\n[niftp]\ncalls_per_hop = 0\nidle_hangup = soon\n"
 	  "deflate = perhaps\ncolour = blue\n", 0,
-	  "t.ini:7: warning: [niftp] colour: unknown key (ignored)\n"
+	  "t.ini:7: [niftp] 'colour' is not a key of [niftp] (the keys of [niftp] are"
+	  " calls_per_hop, idle_hangup, deflate)\n"
 	  "t.ini:4: [niftp] calls_per_hop: 0 out of range 1..64\n"
 	  "t.ini:5: [niftp] idle_hangup: bad duration 'soon' (want e.g. 30s, 10m, 4h, 5d)\n"
 	  "t.ini:6: [niftp] deflate: 'perhaps' is not yes or no\n" },
@@ -295,9 +300,11 @@ static const struct {
 	  " notice will be sent\n"
 	  "t.ini:5: warning: [retry] docket_keep: shorter than give_up: a donor's late"
 	  " resumption may find no docket and send the letter twice\n" },
-	{ "[node]\nname = ucl\nfoo = 1\n[colour]\nred = 1\n", 1,
-	  "t.ini:3: warning: [node] foo: unknown key (ignored)\n"
-	  "t.ini:4: warning: [colour]: unknown section (ignored)\n" },
+	{ "[node]\nname = ucl\n[archive]\nfoo = 1\n[colour]\nred = 1\n", 0,
+	  "t.ini:4: [archive] 'foo' is not a key of [archive] (the keys of [archive] are"
+	  " enabled, dir, keep)\n"
+	  "t.ini:5: [colour] is not a section (the sections are node, listen, routes, exec,"
+	  " local, aliases, lists, retry, limits, archive, niftp, smtp and [peer NAME])\n" },
 	{ "[node]\nname = ucl\ngarbage\n[unclosed\n = x\n", 0,
 	  "t.ini:3: syntax error: want '[section]' or 'key = value'\n"
 	  "t.ini:4: syntax error: a section header must end with ']'\n"
@@ -475,8 +482,8 @@ static void test_file_problems(void)
 		struct buf tiny = BUF_INIT(10);
 
 		CU_ASSERT_PTR_NULL(conf_load("t.ini", &tiny, &ne, &nw));
-		EXPECT_INT(ne, 1);
-		EXPECT_INT(nw, 1);
+		EXPECT_INT(ne, 2);
+		EXPECT_INT(nw, 0);
 		EXPECT_INT(tiny.len, 0);
 		buf_release(&tiny);
 	}
@@ -493,9 +500,10 @@ static void test_check(void)
 	fp = open_memstream(&out, &len);
 	EXPECT_INT(conf_check("t.ini", fp), 1);
 	fclose(fp);
-	EXPECT_STR(out, "t.ini:5: warning: [x]: unknown section (ignored)\n"
+	EXPECT_STR(out, "t.ini:5: [x] is not a section (the sections are node, listen, routes,"
+	    " exec, local, aliases, lists, retry, limits, archive, niftp, smtp and [peer NAME])\n"
 	    "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp, smtp or local)\n"
-	    "t.ini: 1 error, 1 warning\n");
+	    "t.ini: 2 errors, 0 warnings\n");
 	free(out);
 
 	write_ini("[node]\nname = ucl\n");
@@ -503,6 +511,123 @@ static void test_check(void)
 	EXPECT_INT(conf_check("t.ini", fp), 0);
 	fclose(fp);
 	EXPECT_STR(out, "t.ini: ok\n");
+	free(out);
+}
+
+/* Unknown names: errors, each with the name meant, the section the key
+ * belongs to, or the names known there. */
+static const struct {
+	const char *ini;
+	const char *want;
+} unknown[] = {
+	{ "[node]\nname = ucl\nspol = /x\n",
+	  "t.ini:3: [node] 'spol' is not a key of [node] (did you mean 'spool'?)\n" },
+	{ "[node]\nnmae = ucl\nname = ucl\n",		/* two letters swapped: one step */
+	  "t.ini:2: [node] 'nmae' is not a key of [node] (did you mean 'name'?)\n" },
+	{ "[node]\nname = ucl\nSPOOOL = /x\n",		/* case-blind, one letter too many */
+	  "t.ini:3: [node] 'spoool' is not a key of [node] (did you mean 'spool'?)\n" },
+	{ "[node]\nname = ucl\nmax_letter_size = 1M\n",
+	  "t.ini:3: [node] 'max_letter_size' is not a key of [node] ('max_letter_size' is a"
+	  " key of [limits])\n" },
+	{ "[node]\nname = ucl\nusers = bennett\n",	/* near one here, exact one there */
+	  "t.ini:3: [node] 'users' is not a key of [node] (did you mean 'user'? 'users' is a"
+	  " key of [local])\n" },
+	{ "[node]\nname = ucl\n[limits]\nmax_leter_sise = 1M\nmax_letter = 1M\n",
+	  "t.ini:4: [limits] 'max_leter_sise' is not a key of [limits] (did you mean"
+	  " 'max_letter_size'?)\n"
+	  "t.ini:5: [limits] 'max_letter' is not a key of [limits] (did you mean"
+	  " 'max_letter_size'?)\n" },
+	{ "[node]\nname = ucl\n[retry]\nfirst = 1m\nevery = 1h\n",
+	  "t.ini:5: [retry] 'every' is not a key of [retry] (the keys of [retry] are first,"
+	  " max, warn, give_up, docket_keep)\n" },
+	{ "[node]\nname = ucl\n[niftp]\ndeflat = no\nidle_timeout = 1s\n",
+	  "t.ini:4: [niftp] 'deflat' is not a key of [niftp] (did you mean 'deflate'?)\n"
+	  "t.ini:5: [niftp] 'idle_timeout' is not a key of [niftp] ('idle_timeout' is a key"
+	  " of [limits])\n" },
+	{ "[node]\nname = ucl\n[limit]\nhops = 3\n[Routes]\n[alias]\n",
+	  "t.ini:3: [limit] is not a section (did you mean [limits]?)\n"
+	  "t.ini:6: [alias] is not a section (did you mean [aliases]?)\n" },
+	{ "[node]\nname = ucl\n[peers pss]\nfrom = 127.0.0.1\n[peer]\nvia = x\n",
+	  "t.ini:3: [peers pss] is not a section (did you mean [peer pss]?)\n"
+	  "t.ini:5: [peer] is not a section (a peer's section is [peer NAME])\n" },
+	{ "[node]\nname = ucl\n[peer pss]\nusername = u\npassword = x\n",
+	  "t.ini:5: [peer pss] 'password' is not a key of [peer pss] (did you mean"
+	  " 'password_file'?)\n"
+	  "t.ini:3: [peer pss] password_file: username and password_file go together (a peer"
+	  " without them is known by its address: from or via)\n" },
+	/* sections whose keys are names: any key */
+	{ "[node]\nname = ucl\n[aliases]\nspol = root\n[routes]\nspol = local\n", "" },
+};
+
+static void test_unknown(void)
+{
+	for (size_t i = 0; i < NELEM(unknown); i++) {
+		char *diag;
+		unsigned ne = 0, nw = 0;
+		struct conf *c = load(unknown[i].ini, &diag, &ne, &nw);
+
+		if (strcmp(diag, unknown[i].want) != 0)
+			fprintf(stderr, "\nunknown[%zu]: got:\n%s---- want:\n%s----\n", i, diag,
+			    unknown[i].want);
+		CU_ASSERT_STRING_EQUAL(diag, unknown[i].want);
+		/* an error: the daemon neither starts nor reloads with it */
+		CU_ASSERT((c == NULL) == (unknown[i].want[0] != '\0'));
+		EXPECT_INT(nw, 0);
+		conf_free(c);
+		free(diag);
+	}
+}
+
+/* probe - a check of the world reporting one of each kind */
+static void probe(const struct conf *c, struct conf_rep *r, void *arg)
+{
+	int *kinds = arg;
+
+	CU_ASSERT_PTR_NOT_NULL(c->routes);
+	if (*kinds & 1)
+		conf_rep(r, CONF_NOTE, "listen", "mail", "'%s' is in use", "tcp:x:1");
+	if (*kinds & 2)
+		conf_rep(r, CONF_WARNING, "local", "users", "w");
+	if (*kinds & 4)
+		conf_rep(r, CONF_ERROR, "node", "spool", "'%s' cannot be created", "/x");
+}
+
+/* test_check_with - a probe's findings with the lines of their keys, the
+ * summary with notes, errors failing the check */
+static void test_check_with(void)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *fp;
+	int kinds;
+
+	write_ini("[node]\nname = ucl\n[listen]\nmail = tcp:127.0.0.1:1\n[local]\n"
+	    "users = a\n");
+	kinds = 1;
+	fp = open_memstream(&out, &len);
+	EXPECT_INT(conf_check_with("t.ini", fp, probe, &kinds), 0);
+	fclose(fp);
+	EXPECT_STR(out, "t.ini:4: note: [listen] mail: 'tcp:x:1' is in use\n"
+	    "t.ini: ok (1 note)\n");
+	free(out);
+
+	kinds = 7;
+	fp = open_memstream(&out, &len);
+	EXPECT_INT(conf_check_with("t.ini", fp, probe, &kinds), 1);
+	fclose(fp);
+	EXPECT_STR(out, "t.ini:4: note: [listen] mail: 'tcp:x:1' is in use\n"
+	    "t.ini:6: warning: [local] users: w\n"
+	    "t.ini:1: [node] spool: '/x' cannot be created\n"	/* a default: its section */
+	    "t.ini: 1 error, 1 warning, 1 note\n");
+	free(out);
+
+	/* a file with errors is not probed */
+	write_ini("[node]\nname = ucl\nspol = x\n");
+	fp = open_memstream(&out, &len);
+	EXPECT_INT(conf_check_with("t.ini", fp, probe, &kinds), 1);
+	fclose(fp);
+	EXPECT_STR(out, "t.ini:3: [node] 'spol' is not a key of [node] (did you mean 'spool'?)\n"
+	    "t.ini: 1 error, 0 warnings\n");
 	free(out);
 }
 
@@ -576,6 +701,8 @@ int main(void)
 		{ "conf", "a channel's own section", test_channel_section },
 		{ "conf", "unreadable, long lines, NUL bytes", test_file_problems },
 		{ "conf", "conf_check", test_check },
+		{ "conf", "unknown keys and sections: errors with a suggestion", test_unknown },
+		{ "conf", "conf_check_with: probes, notes", test_check_with },
 		{ "conf", "back-off", test_backoff },
 		{ "conf", "samples", test_samples },
 	};

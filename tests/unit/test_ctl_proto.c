@@ -11,7 +11,10 @@
  *	the outcome, the exact error text and the arguments joined by '|'
  *	that it must give. Also: lines at and past CTL_LINE_MAX (and a
  *	1 MB line), the argument limit, every single octet as a request,
- *	ctl_proto_esc() cutting and escaping, and the --help list.
+ *	ctl_proto_esc() cutting and escaping, and the --help list. The
+ *	selections of queue and the bulk actions (ctl_proto_sel): each line
+ *	with every field it gives or its exact error; what --to, --from and
+ *	--hop match (ctl_sel_addr, ctl_sel_hop).
  *--*/
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +59,8 @@ static void test_table(void)
 	} want[] = {
 		{ "ping", CTL_PING, 0 },
 		{ "pickup", CTL_PICKUP, 1 },
-		{ "queue", CTL_QUEUE, 0 },
-		{ "retry", CTL_RETRY, 0 },
+		{ "queue", CTL_QUEUE, 1 },
+		{ "retry", CTL_RETRY, 1 },
 		{ "hold", CTL_HOLD, 1 },
 		{ "release", CTL_RELEASE, 1 },
 		{ "delete", CTL_DELETE, 1 },
@@ -121,19 +124,29 @@ static void test_parse(void)
 		{ "ping\r\r", CTL_PARSE_CTRL, "control character 0x0d in the request (octet 5)" },
 		{ "ping x", CTL_PARSE_USAGE, "usage: ping" },
 		{ "queue", CTL_PARSE_OK, "" },
-		{ "hold", CTL_PARSE_USAGE, "usage: hold NAME" },
-		{ "hold ", CTL_PARSE_USAGE, "usage: hold NAME" },
+		{ "hold", CTL_PARSE_USAGE, "usage: hold [SELECTION] NAME...|ALL" },
+		{ "hold ", CTL_PARSE_USAGE, "usage: hold [SELECTION] NAME...|ALL" },
 		{ "hold ucl.1", CTL_PARSE_OK, "ucl.1" },
 		{ "hold   ucl.1  ", CTL_PARSE_OK, "ucl.1" },
-		{ "hold a b", CTL_PARSE_USAGE, "usage: hold NAME" },
+		{ "hold a b", CTL_PARSE_OK, "a|b" },
 		{ "release a", CTL_PARSE_OK, "a" },
-		{ "delete", CTL_PARSE_USAGE, "usage: delete NAME" },
+		{ "delete", CTL_PARSE_USAGE, "usage: delete [SELECTION] NAME...|ALL" },
 		{ "pickup submit.1", CTL_PARSE_OK, "submit.1" },
 		{ "pickup", CTL_PARSE_USAGE, "usage: pickup FILE" },
 		{ "resubmit", CTL_PARSE_USAGE, "usage: resubmit NAME" },
-		{ "bounce", CTL_PARSE_USAGE, "usage: bounce NAME [REASON]" },
+		{ "bounce", CTL_PARSE_USAGE, "usage: bounce [SELECTION] NAME...|ALL [--reason TEXT]" },
 		{ "bounce n", CTL_PARSE_OK, "n" },
-		{ "bounce n wrong address,  ask  them", CTL_PARSE_OK, "n|wrong address,  ask  them" },
+		/* --reason takes the rest of the line, spaces kept */
+		{ "bounce n --reason wrong address,  ask  them", CTL_PARSE_OK,
+		    "n|--reason|wrong address,  ask  them" },
+		{ "bounce n m --reason --reason ALL  ", CTL_PARSE_OK, "n|m|--reason|--reason ALL" },
+		{ "bounce n wrong address, ask them", CTL_PARSE_USAGE,
+		    "usage: bounce [SELECTION] NAME...|ALL [--reason TEXT] ('address,' is not a letter"
+		    " name)" },
+		{ "bounce n --reason", CTL_PARSE_USAGE,
+		    "usage: bounce [SELECTION] NAME...|ALL [--reason TEXT] (--reason without a text)" },
+		{ "hold n --reason x", CTL_PARSE_USAGE,
+		    "usage: hold [SELECTION] NAME...|ALL (--reason is for bounce)" },
 		{ "forward n", CTL_PARSE_USAGE, "usage: forward NAME ADDRESS" },
 		{ "forward n a@b", CTL_PARSE_OK, "n|a@b" },
 		{ "forward n Ada Byron <a@b>", CTL_PARSE_OK, "n|Ada Byron <a@b>" },
@@ -146,13 +159,22 @@ static void test_parse(void)
 		{ "reroute --bogus cam", CTL_PARSE_USAGE, "usage: reroute [HOST ROUTE|--clear HOST]" },
 		{ "retry", CTL_PARSE_OK, "" },
 		{ "retry a b  c", CTL_PARSE_OK, "a|b|c" },
-		{ "retry hop:cam", CTL_PARSE_OK, "hop:cam" },
-		{ "retry --hop cam --hop pss a", CTL_PARSE_OK, "--hop|cam|--hop|pss|a" },
-		{ "retry --hop", CTL_PARSE_USAGE, "usage: retry [NAME...|--hop HOST...|--all]" },
-		{ "retry --hop --all", CTL_PARSE_USAGE, "usage: retry [NAME...|--hop HOST...|--all]" },
+		{ "retry hop:cam", CTL_PARSE_USAGE,
+		    "usage: retry [SELECTION] [NAME...|ALL] ('hop:cam' is not a letter name)" },
+		{ "retry --hop cam,pss", CTL_PARSE_OK, "--hop|cam,pss" },
+		{ "retry --hop cam --hop pss", CTL_PARSE_USAGE,
+		    "usage: retry [SELECTION] [NAME...|ALL] (an option given twice)" },
+		{ "retry --hop cam a", CTL_PARSE_USAGE,
+		    "usage: retry [SELECTION] [NAME...|ALL] (names, or a selection with ALL, not both)" },
+		{ "retry --hop", CTL_PARSE_USAGE,
+		    "usage: retry [SELECTION] [NAME...|ALL] (--hop without a value)" },
+		{ "retry --hop --all", CTL_PARSE_USAGE,
+		    "usage: retry [SELECTION] [NAME...|ALL] (--hop wants HOP[,HOP...])" },
 		{ "retry --all", CTL_PARSE_OK, "--all" },
-		{ "retry --all a", CTL_PARSE_USAGE, "usage: retry [NAME...|--hop HOST...|--all]" },
-		{ "retry -x", CTL_PARSE_USAGE, "usage: retry [NAME...|--hop HOST...|--all]" },
+		{ "retry --all a", CTL_PARSE_USAGE,
+		    "usage: retry [SELECTION] [NAME...|ALL] (names, or a selection with ALL, not both)" },
+		{ "retry -x", CTL_PARSE_USAGE,
+		    "usage: retry [SELECTION] [NAME...|ALL] ('-x' is not a letter name)" },
 		{ "reload now", CTL_PARSE_USAGE, "usage: reload" },
 		{ "trace-fetch unix:/x FTP 10 pss.1", CTL_PARSE_OK, "unix:/x|FTP|10|pss.1" },
 		{ "trace-fetch exec:sleep%208 FTP 600 out:a%20b", CTL_PARSE_OK,
@@ -213,6 +235,180 @@ static void test_parse(void)
 	EXPECT_STR(err, "usage: ");
 }
 
+/* sel_text - a parsed selection, every field, for comparing */
+static const char *sel_text(const struct ctl_sel *sel)
+{
+	static char b[2 * CTL_LINE_MAX];
+	size_t  o, i;
+
+	o = (size_t) snprintf(b, sizeof(b), "to=%s from=%s hop=%s older=%lld states=%x all=%d"
+	    " json=%d reason=%s names=", sel->to ? sel->to : "-", sel->from ? sel->from : "-",
+	    sel->hop ? sel->hop : "-", sel->older, sel->states, sel->all, sel->json,
+	    sel->reason ? sel->reason : "-");
+	for (i = 0; i < sel->nnames; i++)
+		o += (size_t) snprintf(b + o, sizeof(b) - o, "%s%s", i ? "|" : "", sel->names[i]);
+	return b;
+}
+
+/* selections: each request line, the selection it gives or the error */
+static void test_sel(void)
+{
+	static const struct {
+		const char *line;
+		int	ok;
+		const char *want;	/* sel_text(), or the parse error */
+	} cases[] = {
+		{ "queue", 1, "to=- from=- hop=- older=-1 states=0 all=1 json=0 reason=- names=" },
+		{ "queue --json", 1, "to=- from=- hop=- older=-1 states=0 all=1 json=1 reason=- names=" },
+		{ "queue --to a@b --from @X.org --hop pss,cam --older-than 2h --state held,queued", 1,
+		    "to=a@b from=@X.org hop=pss,cam older=7200 states=12 all=1 json=0 reason=- names=" },
+		{ "queue --older-than 90", 1,
+		    "to=- from=- hop=- older=90 states=0 all=1 json=0 reason=- names=" },
+		{ "queue --state received,deferred,active", 1,
+		    "to=- from=- hop=- older=-1 states=d all=1 json=0 reason=- names=" },
+		{ "hold --hop pss ALL", 1,
+		    "to=- from=- hop=pss older=-1 states=0 all=1 json=0 reason=- names=" },
+		{ "hold ucl.1 ucl.2_f_pss", 1,
+		    "to=- from=- hop=- older=-1 states=0 all=0 json=0 reason=- names=ucl.1|ucl.2_f_pss" },
+		{ "release ALL", 1, "to=- from=- hop=- older=-1 states=0 all=1 json=0 reason=- names=" },
+		{ "retry", 1, "to=- from=- hop=- older=-1 states=0 all=1 json=0 reason=- names=" },
+		{ "retry --hop pss", 1,
+		    "to=- from=- hop=pss older=-1 states=0 all=1 json=0 reason=- names=" },
+		{ "bounce ALL --state deferred --reason no  such  user ", 1,
+		    "to=- from=- hop=- older=-1 states=4 all=1 json=0 reason=no  such  user names=" },
+		{ "bounce a b --reason x", 1,
+		    "to=- from=- hop=- older=-1 states=0 all=0 json=0 reason=x names=a|b" },
+		{ "queue ALL", 0, "usage: queue [SELECTION] [--json] (queue lists every letter"
+		    " selected: no ALL)" },
+		{ "queue ucl.1", 0,
+		    "usage: queue [SELECTION] [--json] (queue takes no names; mailctl view NAME"
+		    " shows one)" },
+		{ "hold --json ALL", 0, "usage: hold [SELECTION] NAME...|ALL (--json is for queue)" },
+		{ "hold ALL ALL", 0, "usage: hold [SELECTION] NAME...|ALL (an option given twice)" },
+		{ "queue --json --json", 0,
+		    "usage: queue [SELECTION] [--json] (an option given twice)" },
+		{ "queue --state", 0, "usage: queue [SELECTION] [--json] (--state without a value)" },
+		{ "queue --state sent", 0, "usage: queue [SELECTION] [--json] (--state wants received,"
+		    " queued, deferred, active or held)" },
+		{ "queue --state held,", 0, "usage: queue [SELECTION] [--json] (--state wants received,"
+		    " queued, deferred, active or held)" },
+		{ "queue --hop ,pss", 0, "usage: queue [SELECTION] [--json] (--hop wants HOP[,HOP...])" },
+		{ "queue --hop pss,,cam", 0,
+		    "usage: queue [SELECTION] [--json] (--hop wants HOP[,HOP...])" },
+		{ "queue --to bennett", 0,
+		    "usage: queue [SELECTION] [--json] (--to wants local@domain or @domain)" },
+		{ "queue --to a@", 0,
+		    "usage: queue [SELECTION] [--json] (--to wants local@domain or @domain)" },
+		{ "queue --from <a@b>", 0,
+		    "usage: queue [SELECTION] [--json] (--from wants local@domain or @domain)" },
+		{ "queue --older-than soon", 0, "usage: queue [SELECTION] [--json] (--older-than wants"
+		    " a duration (90s, 5m, 2h, 3d))" },
+		{ "queue --older-than -5m", 0, "usage: queue [SELECTION] [--json] (--older-than wants"
+		    " a duration (90s, 5m, 2h, 3d))" },
+		{ "queue --frob x", 0, "usage: queue [SELECTION] [--json] (unknown option '--frob')" },
+		{ "hold --hop pss", 0, "usage: hold [SELECTION] NAME...|ALL (no letter named: NAME...,"
+		    " or ALL for the letters selected)" },
+		{ "hold --hop pss ucl.1", 0, "usage: hold [SELECTION] NAME...|ALL (names, or a"
+		    " selection with ALL, not both)" },
+		{ "hold -", 0, "usage: hold [SELECTION] NAME...|ALL ('-' is not a letter name)" },
+		{ "hold .x", 0, "usage: hold [SELECTION] NAME...|ALL ('.x' is not a letter name)" },
+		{ "delete a/b", 0, "usage: delete [SELECTION] NAME...|ALL ('a/b' is not a letter"
+		    " name)" },
+	};
+	char    err[CTL_ERRLEN], serr[CTL_ERRLEN];
+	struct ctl_sel sel;
+	enum ctl_parse st;
+	size_t  i;
+
+	for (i = 0; i < NELEM(cases); i++) {
+		err[0] = '\0';
+		st = ctl_proto_parse(cases[i].line, strlen(cases[i].line), rq, err, sizeof(err));
+		if ((st == CTL_PARSE_OK) != cases[i].ok)
+			fprintf(stderr, "\ncase %zu '%s': err '%s'\n", i, cases[i].line, err);
+		EXPECT_INT(st == CTL_PARSE_OK, cases[i].ok);
+		if (st != CTL_PARSE_OK) {
+			EXPECT_STR(err, cases[i].want);
+			EXPECT_TRUE(one_line(err));
+			continue;
+		}
+		EXPECT_TRUE((rq->cmd->flags & CTL_SELECT) != 0);
+		EXPECT_INT(ctl_proto_sel(rq, &sel, serr, sizeof(serr)), 0);
+		EXPECT_STR(sel_text(&sel), cases[i].want);
+	}
+	/* a quoted name is shown escaped and cut */
+	{
+		char    line[200];
+
+		memset(line, 0, sizeof(line));
+		memcpy(line, "hold -", 6);
+		memset(line + 6, 'y', 150);
+		EXPECT_INT(ctl_proto_parse(line, strlen(line), rq, err, sizeof(err)), CTL_PARSE_USAGE);
+		EXPECT_HAS(err, "yyy...' is not a letter name)");
+		EXPECT_TRUE(strlen(err) < 160);
+	}
+}
+
+/* what --to, --from and --hop match */
+static void test_sel_match(void)
+{
+	static const struct {
+		const char *pattern;
+		const char *addr;
+		int	want;
+	} addrs[] = {
+		{ "bennett@ucl", "bennett@ucl", 1 },
+		{ "bennett@ucl", "bennett@UCL", 1 },		/* the domain in any case */
+		{ "bennett@UCL", "bennett@ucl", 1 },
+		{ "bennett@ucl", "Bennett@ucl", 0 },		/* the local part exact */
+		{ "bennett@ucl", "bennett@ucl.ac.uk", 0 },	/* the domain whole */
+		{ "bennett@ucl", "xbennett@ucl", 0 },
+		{ "bennett@ucl", "bennett", 0 },
+		{ "@ucl", "anyone@ucl", 1 },
+		{ "@ucl", "anyone@Ucl", 1 },
+		{ "@ucl", "anyone@ucl2", 0 },
+		{ "@ucl", "anyone@x.ucl", 0 },
+		{ "lin%cam@pss", "lin%cam@pss", 1 },
+		{ "lin@cam", "lin%x@cam", 0 },
+		{ "a@b", "Ada Byron <a@b>", 1 },		/* as written: <...> looked into */
+		{ "a@b", " a@b ", 1 },
+		{ "a@b", "Ada <a@c>", 0 },
+		{ "@b", "x@y@b", 1 },				/* the last '@' */
+	};
+	static const struct {
+		const char *list;
+		const char *hop;
+		int	want;
+	} hops[] = {
+		{ "pss", "pss", 1 },
+		{ "pss", "PSS", 1 },
+		{ "pss", "ps", 0 },
+		{ "pss", "pss2", 0 },
+		{ "cam,pss", "pss", 1 },
+		{ "cam,pss", "cam", 1 },
+		{ "cam,pss", "ca", 0 },
+		{ "*.ac.uk,local", "local", 1 },
+		{ "*.ac.uk,local", "*.ac.uk", 1 },
+	};
+	struct ctl_sel sel;
+	size_t  i;
+
+	for (i = 0; i < NELEM(addrs); i++) {
+		if (ctl_sel_addr(addrs[i].pattern, addrs[i].addr) != addrs[i].want)
+			fprintf(stderr, "\n'%s' against '%s'\n", addrs[i].pattern, addrs[i].addr);
+		EXPECT_INT(ctl_sel_addr(addrs[i].pattern, addrs[i].addr), addrs[i].want);
+	}
+	memset(&sel, 0, sizeof(sel));
+	EXPECT_INT(ctl_sel_hop(&sel, "anything"), 1);	/* no --hop: every hop */
+	for (i = 0; i < NELEM(hops); i++) {
+		sel.hop = hops[i].list;
+		if (ctl_sel_hop(&sel, hops[i].hop) != hops[i].want)
+			fprintf(stderr, "\n'%s' in '%s'\n", hops[i].hop, hops[i].list);
+		EXPECT_INT(ctl_sel_hop(&sel, hops[i].hop), hops[i].want);
+	}
+	for (i = 0; i < CTL_NSTATES; i++)
+		EXPECT_TRUE(ctl_state_name((enum ctl_state) i)[0] != '\0');
+}
+
 static void test_long(void)
 {
 	size_t  big = 1024 * 1024, n;
@@ -221,10 +417,10 @@ static void test_long(void)
 
 	/* exactly CTL_LINE_MAX octets: a request; one more: too long */
 	memset(line, 'x', big);
-	memcpy(line, "bounce n ", 9);
+	memcpy(line, "forward n ", 10);
 	EXPECT_INT(ctl_proto_parse(line, CTL_LINE_MAX, rq, err, sizeof(err)), CTL_PARSE_OK);
 	EXPECT_INT(rq->argc, 2);
-	EXPECT_INT(strlen(rq->argv[1]), CTL_LINE_MAX - 9);
+	EXPECT_INT(strlen(rq->argv[1]), CTL_LINE_MAX - 10);
 	line[CTL_LINE_MAX] = '\r';
 	EXPECT_INT(ctl_proto_parse(line, CTL_LINE_MAX + 1, rq, err, sizeof(err)), CTL_PARSE_OK);
 	line[CTL_LINE_MAX] = 'x';
@@ -323,8 +519,9 @@ static void test_help(void)
 	EXPECT_INT(ctl_proto_help(&b), 0);
 	text = buf_cstr(&b);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
-	EXPECT_HAS(text, "\n  hold NAME          keep a queued letter from being sent");
-	EXPECT_HAS(text, "  retry [NAME...|--hop HOST...|--all]\n                     try ");
+	EXPECT_HAS(text, "\n  hold [SELECTION] NAME...|ALL\n                     keep queued letters"
+	    " from being sent");
+	EXPECT_HAS(text, "  retry [SELECTION] [NAME...|ALL]\n                     try ");
 	EXPECT_TRUE(strstr(text, "pickup") == NULL);
 	for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
 		lines++;
@@ -369,6 +566,8 @@ int main(void)
 	static const struct tl_test tests[] = {
 		{ "ctl_proto", "the request table", test_table },
 		{ "ctl_proto", "request lines", test_parse },
+		{ "ctl_proto", "selections", test_sel },
+		{ "ctl_proto", "--to, --from, --hop matching", test_sel_match },
 		{ "ctl_proto", "long lines, many arguments", test_long },
 		{ "ctl_proto", "every octet alone", test_octets },
 		{ "ctl_proto", "escaping for one line", test_esc },

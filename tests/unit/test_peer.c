@@ -766,8 +766,11 @@ static void test_bad_peers(void)
 		{ "[node]\nname = cam\n[peer u c l]\nfrom = 127.0.0.1\n", 0,
 		  "t.ini:3: [peer u c l]: bad peer name 'u c l' (want a host name of at most 63 "
 		  "octets)\n" },
-		{ "[node]\nname = cam\n[peer ucl]\nfrom = 127.0.0.1\ncolour = red\n", 1,
-		  "t.ini:5: warning: [peer ucl] colour: unknown key (ignored)\n" },
+		{ "[node]\nname = cam\n[peer ucl]\nfrom = 127.0.0.1\ncolour = red\npassword = x\n", 0,
+		  "t.ini:5: [peer ucl] 'colour' is not a key of [peer ucl] (the keys of [peer NAME]"
+		  " are username, password_file, from, via)\n"
+		  "t.ini:6: [peer ucl] 'password' is not a key of [peer ucl] (did you mean"
+		  " 'password_file'?)\n" },
 		/* iniparser cuts a value at ';': a password in the file would be cut too */
 		{ "[node]\nname = cam\n[peer ucl]\nfrom = 127.0.0.1 ; the lab\n", 1, "" },
 		{ "[node]\nname = cam\n[listen]\naccept = everyone\n", 0,

@@ -392,8 +392,23 @@ static void test_builder_errors(void)
 	EXPECT_INT(route_table_add_user(t, "Root", err, sizeof(err)), 0);
 	EXPECT_INT(route_table_add_user(t, "root", err, sizeof(err)), 0);
 	EXPECT_INT(route_table_nusers(t), 1);
+	EXPECT_STR(route_table_user(t, 0), "root");
 	EXPECT_INT(route_table_user_known(t, "ROOT"), 1);
 	EXPECT_INT(route_table_user_known(t, "anyone"), 0);
+	{
+		int	is_list = -1;
+
+		size_t	n = route_table_naliases(t);	/* "a" above */
+
+		EXPECT_INT(route_table_add_alias(t, "Staff", "root", err, sizeof(err)), 0);
+		EXPECT_INT(route_table_add_list(t, "all", "root, x@pss", NULL, err, sizeof(err)), 0);
+		EXPECT_INT(route_table_naliases(t), n + 2);
+		EXPECT_STR(route_table_alias(t, n, &is_list), "staff");
+		EXPECT_INT(is_list, 0);
+		EXPECT_STR(route_table_alias(t, n + 1, &is_list), "all");
+		EXPECT_INT(is_list, 1);
+		EXPECT_STR(route_table_alias(t, n + 1, NULL), "all");
+	}
 	EXPECT_INT(route_table_max_hops(t), ROUTE_DEFAULT_HOPS);
 	route_table_free(t);
 }

@@ -4330,6 +4330,151 @@ static void test_recycle_loop(void)
 	loop_free(loop);
 }
 
+/*
+ * List values: cut only between items, with " +N more"
+ */
+
+static void test_journal_list(void)
+{
+	static const struct {
+		const char *v;
+		size_t	more, keep;
+	} marks[] = {
+		{ "a@x,b@y +398 more", 398, 7 }, { "+3 more", 3, 0 }, { "a@x,b@y", 0, 7 },
+		{ "", 0, 0 }, { " more", 0, 5 }, { "a +0 more", 0, 9 }, { "a+3 more", 0, 8 },
+		{ "a +x more", 0, 9 }, { "a + more", 0, 8 }, { "a +12 mores", 0, 11 },
+		{ "a,b  +1 more", 1, 4 },
+	};
+	struct journal_list l;
+	struct journal_rec *rec = xmalloc(sizeof(*rec));
+	struct buf b = BUF_INIT(JOURNAL_LINE_MAX * 2);
+	char    item[64], *big = xmalloc(JOURNAL_VALUE_MAX + 2);
+	const char *text, *kv[2], *v;
+	size_t  i, keep, n, vlen;
+
+	for (i = 0; i < NELEM(marks); i++) {
+		n = journal_list_more(marks[i].v, strlen(marks[i].v), &keep);
+		if (n != marks[i].more || keep != marks[i].keep)
+			fprintf(stderr, "\nmarker %zu \"%s\": got %zu, keep %zu; want %zu, %zu\n",
+			    i, marks[i].v, n, keep, marks[i].more, marks[i].keep);
+		EXPECT_INT(n, marks[i].more);
+		EXPECT_INT(keep, marks[i].keep);
+	}
+
+	/* a short list is whole */
+	journal_list_init(&l);
+	EXPECT_STR(journal_list_text(&l), "");
+	journal_list_release(&l);
+	journal_list_init(&l);
+	journal_list_add(&l, "a@x");
+	journal_list_add(&l, "b@y");
+	EXPECT_STR(journal_list_text(&l), "a@x,b@y");
+	EXPECT_STR(journal_list_text(&l), "a@x,b@y");
+	journal_list_release(&l);
+
+	/* 400 addresses of 40 octets: cut after a whole one, N counted,
+	 * and the value goes through the journal unchanged */
+	journal_list_init(&l);
+	for (i = 0; i < 400; i++) {
+		snprintf(item, sizeof(item), "recipient-number-%04zu@a-long-host.example", i);
+		journal_list_add(&l, item);
+	}
+	text = journal_list_text(&l);
+	EXPECT_TRUE(strlen(text) <= JOURNAL_VALUE_MAX);
+	EXPECT_INT(l.n + l.more, 400);
+	snprintf(item, sizeof(item), " +%zu more", l.more);
+	EXPECT_TRUE(strlen(text) > strlen(item)
+	    && strcmp(text + strlen(text) - strlen(item), item) == 0);
+	n = journal_list_more(text, strlen(text), &keep);
+	EXPECT_INT(n, l.more);
+	EXPECT_INT(keep, l.n * 42 - 1);		/* whole items and their commas */
+	EXPECT_TRUE(keep > 0 && text[keep - 1] == 'e');
+	kv[0] = "rcpts";
+	kv[1] = text;
+	CU_ASSERT_FATAL(journal_format(&b, "2026-11-23T19:30:00Z", "received", "ucl.1", kv, 1)
+	    == 0);
+	CU_ASSERT_FATAL(journal_parse((char *) buf_data(&b), b.len - 1, rec) == 0);
+	v = journal_get(rec, "rcpts", &vlen);
+	EXPECT_TRUE(v != NULL && vlen == strlen(text) && memcmp(v, text, vlen) == 0);
+	journal_list_release(&l);
+
+	/* an item too long for the value on its own: "+1 more" alone, and
+	 * every later item is left out too (the kept ones are the first) */
+	memset(big, 'x', JOURNAL_VALUE_MAX + 1);
+	big[JOURNAL_VALUE_MAX + 1] = '\0';
+	journal_list_init(&l);
+	journal_list_add(&l, big);
+	journal_list_add(&l, "a@x");
+	EXPECT_STR(journal_list_text(&l), "+2 more");
+	journal_list_release(&l);
+	journal_list_init(&l);
+	journal_list_add(&l, "a@x");
+	journal_list_add(&l, big);
+	journal_list_add(&l, "b@y");
+	EXPECT_STR(journal_list_text(&l), "a@x +2 more");
+	journal_list_release(&l);
+	buf_release(&b);
+	free(big);
+	free(rec);
+}
+
+/*
+ * log_lines: a line per journal line, once durable
+ */
+
+static void test_log_lines(void)
+{
+	const char *dir = newdir();
+	struct spool *sp;
+	struct spool_opts o;
+	struct spool_txn *t;
+	char    logf[1024], err[SPOOL_ERRLEN] = "";
+	const char *kv[] = { "from", "tcp:1.2.3.4:5", "rcpts", "a@x,b@y +3 more",
+		"reason", "evil\nforged line" };
+	char   *text;
+	int     saved, fd;
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.node = "ucl";
+	o.log_lines = 1;
+	snprintf(logf, sizeof(logf), "%s/stderr.txt", tdir);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CU_ASSERT_FATAL(saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	close(fd);
+	log_init("test_spool", LOG_LVL_INFO);
+	sp = spool_open(&o, err, sizeof(err));
+	CU_ASSERT_FATAL(sp != NULL);
+	CU_ASSERT_FATAL(spool_recover(sp, NULL, err, sizeof(err)) == 0);
+	t = spool_txn_new(sp);
+	spool_txn_journal(t, "received", "ucl.1", kv, 2);
+	spool_txn_journal(t, "refused", NULL, kv + 4, 1);
+	spool_txn_docket_put(t, "env ucl.1", "x", 1);
+	CU_ASSERT_FATAL(spool_txn_run(t, err, sizeof(err)) == 0);
+	/* a failed transaction logs its failure, not its lines */
+	t = spool_txn_new(sp);
+	spool_txn_move(t, "nosuch", SPOOL_IN, SPOOL_QUEUE, NULL);
+	spool_txn_journal(t, "routed", "nosuch", NULL, 0);
+	spool_txn_submit(t, NULL, NULL);
+	spool_close(sp);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	log_init("test_spool", LOG_LVL_ERR);
+	text = tl_read_file(logf, NULL);
+	EXPECT_HAS(text, "test_spool: ucl.1: received from=tcp:1.2.3.4:5 rcpts=\"a@x,b@y +3"
+	    " more\"\n");
+	EXPECT_HAS(text, "test_spool: refused reason=\"evil\\nforged line\"\n");
+	EXPECT_HAS(text, "test_spool: recover ");
+	EXPECT_TRUE(text != NULL && strstr(text, "env ucl.1") == NULL);	/* a docket record */
+	EXPECT_TRUE(text != NULL && strstr(text, "nosuch: routed") == NULL);
+	EXPECT_HAS(text, "spool: rename 'in/nosuch'");
+	free(text);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tl_test tests[] = {
@@ -4372,6 +4517,8 @@ int main(int argc, char **argv)
 		{ "journal", "escaping round trip", test_journal_escape },
 		{ "journal", "parser table and caps", test_journal_parse },
 		{ "journal", "rotation and reader", test_rotation },
+		{ "journal", "list values: cut at an item, +N more", test_journal_list },
+		{ "journal", "log_lines: each line logged once durable", test_log_lines },
 	};
 	int     rc;
 

@@ -65,6 +65,17 @@ static const char jcurrent[] =
 "2026-11-25T20:00:07Z received ucl.4 from=submit size=5 rcpts=q@pss msgid=<four@ucl>\n"
 "2026-11-25T20:00:07Z routed ucl.4 rcpts=q@pss hops=pss\n"
 "2026-11-25T20:00:08Z held ucl.4 by=root\n"
+/* long lists, cut at an item with " +N more" (spool/journal.h): the
+ * hops left out are known by the events about them */
+"2026-11-25T20:00:09Z received ucl.5 from=out/many.letter size=9 rcpts=\"a@pss,b@cam +400 more\" msgid=<many@ucl>\n"
+"2026-11-25T20:00:09Z routed ucl.5 rcpts=\"a@pss,b@cam +400 more\" hops=\"pss,cam +1 more\"\n"
+"2026-11-25T20:00:10Z forwarded ucl.5 to=pss addr=unix:/x/pss.sock remote=pss.9 rcpts=a@pss\n"
+"2026-11-25T20:00:10Z forwarded ucl.5 to=cam addr=unix:/x/cam.sock remote=cam.9 rcpts=b@cam\n"
+"2026-11-25T20:00:11Z deferred ucl.5 to=far reason=\"connect: refused\" next=2026-11-25T20:01:11Z attempts=1\n"
+"2026-11-25T20:00:12Z received ucl.6 from=out/more.letter size=9 rcpts=\"a@pss +1 more\" msgid=<more@ucl>\n"
+"2026-11-25T20:00:12Z routed ucl.6 rcpts=\"a@pss +1 more\" hops=\"pss +1 more\"\n"
+"2026-11-25T20:00:13Z forwarded ucl.6 to=far addr=unix:/x/far.sock remote=far.2 rcpts=z@far\n"
+"2026-11-25T20:00:13Z forwarded ucl.6 to=pss addr=unix:/x/pss.sock remote=pss.10 rcpts=a@pss\n"
 "this line is not a journal line\n";
 
 static int init(void)
@@ -182,6 +193,20 @@ static void test_status(void)
 	l = trace_find(d, "ucl.4");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
 	EXPECT_STR(l->status, "held");
+	trace_doc_free(d);
+
+	/* hops="pss,cam +1 more": the third hop is the one deferred */
+	d = doc("many@ucl", &n);
+	l = trace_find(d, "ucl.5");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	EXPECT_STR(l->status, "queued");
+	EXPECT_HAS(l->detail, "to far: connect: refused");
+	EXPECT_STR(trace_ev_get(l->recv, "rcpts"), "a@pss,b@cam +400 more");
+	trace_doc_free(d);
+	d = doc("ucl.6", &n);
+	l = trace_find(d, "ucl.6");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	EXPECT_STR(l->status, "forwarded");
 	trace_doc_free(d);
 }
 

@@ -483,6 +483,11 @@ static void test_addr_parse(void)
 		{ "exec:", 0, NULL },
 		{ "tcp:[::1:4521", 0, NULL },
 		{ "tcp:a b:1", 0, NULL },
+		{ "tcp:127.0.0.1:65535", 1, "tcp:127.0.0.1:65535" },
+		{ "tcp:127.0.0.1:0", 1, "tcp:127.0.0.1:0" },
+		{ "tcp:127.0.0.1:65536", 0, NULL },	/* not taken modulo 65536 */
+		{ "rawtcp:127.0.0.1:99999", 0, NULL },
+		{ "tcp:h:0000000000000004521", 0, NULL },
 	};
 	struct ts_addr a;
 	char err[256], buf[1200];

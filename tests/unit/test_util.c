@@ -203,11 +203,70 @@ static void log_lines(void)
 
 static void log_long(void)
 {
-	char    big[5000];
+	char    big[12000];
 
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	log_info("%s", big);
+}
+
+/* log_info_marker - one line for test_log_reopen */
+static void log_info_marker(void)
+{
+	log_info("after the rotation");
+}
+
+/* test_log_reopen - rename, reopen: the new file gets what follows; the
+ * path unchanged is no reopen; a failed reopen keeps the old file */
+static void test_log_reopen(void)
+{
+	char    err[DURABLE_ERRLEN], *out, *file;
+	struct stat sb;
+
+	EXPECT_INT(log_to_file(tpath("rot.log"), err, sizeof(err)), 0);
+	EXPECT_INT(log_reopen(err, sizeof(err)), 0);		/* not moved */
+	out = capture(log_lines);
+	free(out);
+	CU_ASSERT_FATAL(rename(tpath("rot.log"), tpath("rot.log.1")) == 0);
+	EXPECT_INT(log_reopen(err, sizeof(err)), 1);
+	out = capture(log_info_marker);
+	free(out);
+	file = durable_read_file(tpath("rot.log"), 65536, NULL, err, sizeof(err));
+	EXPECT_TRUE(file != NULL && strstr(file, "after the rotation") != NULL
+	    && strstr(file, "plain 1") == NULL);
+	free(file);
+	file = durable_read_file(tpath("rot.log.1"), 65536, NULL, err, sizeof(err));
+	EXPECT_TRUE(file != NULL && strstr(file, "plain 1") != NULL
+	    && strstr(file, "after the rotation") == NULL);
+	free(file);
+	/* the new name is a link now: refused, the file in use stays */
+	CU_ASSERT_FATAL(rename(tpath("rot.log"), tpath("rot.log.2")) == 0);
+	CU_ASSERT_FATAL(symlink(tpath("rot.log.2"), tpath("rot.log")) == 0);
+	EXPECT_INT(log_reopen(err, sizeof(err)), -2);
+	EXPECT_HAS(err, "rot.log' is a symbolic link");
+	out = capture(log_info_marker);
+	free(out);
+	file = durable_read_file(tpath("rot.log.2"), 65536, NULL, err, sizeof(err));
+	{
+		const char *p = file ? strstr(file, "after the rotation") : NULL;
+
+		/* twice: before the refused reopen and after it */
+		EXPECT_TRUE(p != NULL && strstr(p + 1, "after the rotation") != NULL);
+	}
+	free(file);
+	/* a file this open made is given away; one that existed is not */
+	CU_ASSERT_FATAL(unlink(tpath("rot.log")) == 0);
+	EXPECT_INT(log_reopen(err, sizeof(err)), 1);
+	EXPECT_INT(log_file_give((unsigned long) getuid(), (unsigned long) getgid(), err,
+	    sizeof(err)), 0);
+	EXPECT_INT(stat(tpath("rot.log"), &sb), 0);
+	EXPECT_INT(sb.st_mode & 07777, 0640);
+	EXPECT_INT(log_syslog_facility_ok("mail"), 1);
+	EXPECT_INT(log_syslog_facility_ok("local7"), 1);
+	EXPECT_INT(log_syslog_facility_ok("local8"), 0);
+	EXPECT_INT(log_syslog_facility_ok("MAIL"), 0);
+	EXPECT_INT(log_to_syslog(NULL, "kern", err, sizeof(err)), -1);
+	EXPECT_HAS(err, "syslog facility 'kern' is unknown");
 }
 
 static void test_log(void)
@@ -223,9 +282,10 @@ static void test_log(void)
 	    "testprog: err 'x'\n");
 	free(out);
 
+	/* a whole journal line (8 KiB) fits; more is cut and marked */
 	out = capture(log_long);
 	len = strlen(out);
-	EXPECT_TRUE(len < 4100);
+	EXPECT_TRUE(len > 8192 && len < 9300);
 	EXPECT_TRUE(len > 4 && strcmp(out + len - 4, "...\n") == 0);
 	free(out);
 
@@ -259,6 +319,7 @@ static void test_log(void)
 		EXPECT_TRUE(strncmp(file + 21, "testprog: plain 1\n", 18) == 0);
 		free(file);
 	}
+	test_log_reopen();
 }
 
 /*
@@ -471,6 +532,18 @@ static void test_str_misc(void)
 		{ "abc", "abcd", 0 }, { "abcd", "abc", 0 }, { "a", "b", 0 },
 		{ "@", "`", 0 },		/* not letters: no case folding */
 	};
+	static const struct {
+		const char *a, *b;
+		unsigned max, want;
+	} dist[] = {
+		{ "spool", "spool", 3, 0 }, { "spol", "spool", 3, 1 }, { "SPOOL", "spool", 3, 0 },
+		{ "nmae", "name", 3, 1 },		/* a swap is one step */
+		{ "abc", "ca", 5, 3 },			/* not a swap of neighbours */
+		{ "", "abc", 5, 3 }, { "abc", "", 5, 3 }, { "kitten", "sitting", 5, 3 },
+		{ "max_leter_sise", "max_letter_size", 3, 2 },
+		{ "foo", "user", 2, 3 },		/* past max: max + 1 */
+		{ "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "x", 2, 3 },
+	};
 	char    out[64], small[6], t[32];
 	size_t  i, n;
 
@@ -487,6 +560,10 @@ static void test_str_misc(void)
 
 	for (i = 0; i < NELEM(ieq); i++)
 		EXPECT_INT(str_ieq(ieq[i].a, ieq[i].b), ieq[i].want);
+	for (i = 0; i < NELEM(dist); i++) {
+		EXPECT_INT(str_distance(dist[i].a, dist[i].b, dist[i].max), dist[i].want);
+		EXPECT_INT(str_distance(dist[i].b, dist[i].a, dist[i].max), dist[i].want);
+	}
 
 	EXPECT_INT(str_copy(small, "hello world", sizeof(small)), 11);
 	EXPECT_STR(small, "hello");
