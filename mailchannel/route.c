@@ -901,6 +901,13 @@ const char *route_result_step(const struct route_result *r, size_t i)
 
 int route_explain(const struct route_result *r, struct buf *out)
 {
+	return route_explain_with(r, out, NULL, NULL);
+}
+
+int route_explain_with(const struct route_result *r, struct buf *out,
+	route_unknown_fn *unknown, void *ctx)
+{
+	const char *why;
 	int rc = 0;
 
 	rc |= buf_printf(out, "%s\n", r->rcpt);
@@ -913,8 +920,13 @@ int route_explain(const struct route_result *r, struct buf *out)
 
 		switch (tg->kind) {
 		case ROUTE_LOCAL:
-			rc |= buf_printf(out, "=> deliver %s to mailbox '%s'", tg->text,
-			    tg->mailbox);
+			why = unknown != NULL && tg->mailbox != NULL ? unknown(tg->mailbox, ctx)
+			    : NULL;
+			if (why != NULL)
+				rc |= buf_printf(out, "=> fail %s: %s", tg->text, why);
+			else
+				rc |= buf_printf(out, "=> deliver %s to mailbox '%s'", tg->text,
+				    tg->mailbox);
 			break;
 		case ROUTE_FORWARD:
 			rc |= buf_printf(out, "=> forward to %s: %s", tg->hop->name, tg->text);

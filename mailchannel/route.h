@@ -50,7 +50,8 @@
  *	Local delivery is never refused for the hop count.
  *
  *	Unknown users are not decided here: the local channel finds out
- *	when it delivers (route_table_user_known() helps it and mailctl).
+ *	when it delivers (route_table_user_known() helps it and mailctl;
+ *	route_explain_with() shows the caller's verdict).
  *
  *	Every decision is also written down as text steps (at most
  *	ROUTE_MAX_STEPS lines, each at most ROUTE_STEP_MAX bytes), which
@@ -270,6 +271,19 @@ const char *route_result_step(const struct route_result *r, size_t i);
  *
  * 0, or -1 when out's cap was reached (out then holds what fitted). */
 int route_explain(const struct route_result *r, struct buf *out);
+
+/* route_unknown_fn - why a LOCAL target's mailbox cannot be delivered
+ * to (an unknown user: what only the caller can tell, from its
+ * configuration and file system), or NULL when it can. The text is
+ * borrowed until the next call. */
+typedef const char *route_unknown_fn(const char *mailbox, void *ctx);
+
+/* route_explain_with - route_explain(), with unknown(mailbox, ctx) asked
+ * of each LOCAL target: one it gives a reason for is shown as "=> fail
+ * ADDRESS: REASON", what delivery would do, never "=> deliver". unknown
+ * NULL: route_explain(). */
+int route_explain_with(const struct route_result *r, struct buf *out,
+	route_unknown_fn *unknown, void *ctx);
 
 /*
  * Economy: one copy per next hop (INDRA 1025 section 5.3).

@@ -15,7 +15,9 @@
  *	outcome per recipient: done with the delivered file, failed for
  *	good (unknown user: an NDN goes back), or deferred (disk trouble).
  *	A mailbox is known when [local] users lists it or its Maildir
- *	exists. The channel keeps no saved state of its own.
+ *	exists. The channel keeps no saved state of its own, and no wait
+ *	list (start() hands the envelope to a worker at once), so it has
+ *	no take_back(): a letter being delivered is busy.
  *--*/
 #include <errno.h>
 #include <fcntl.h>

@@ -122,7 +122,9 @@ struct fenv {
  * takes a transfer id, only when it is about to be sent: at most
  * HOP_HELD_MAX copies of a hop hold an id at a time (ids held by copies
  * that failed and wait for their retry count too), so any number of
- * queued copies works with 65,534 ids. */
+ * queued copies works with 65,534 ids. When the hop is down, all but
+ * HOP_HELD_MAX of its envelopes wait in unprep: an operator action takes
+ * them back from there (chn_take_back). */
 struct rhop {
 	struct rhop *next;
 	char	name[300];
@@ -1055,6 +1057,33 @@ static void chn_start(void *self, struct qenv *e)
 	hop_pump(cn, h);
 }
 
+/* chn_take_back - e waits in its hop's unprep list with nothing begun
+ * (no copy identity fixed: no transfer id taken, nothing saved, no job
+ * reading it): it can go back to the queue. Anything further along
+ * stays: a copy being fixed (a job, then its transaction), one fixed and
+ * waiting for a call (its transfer id is in its docket), one being sent,
+ * and one whose docket holds what an earlier try began (a resumable
+ * NIFTP docket, the name the next hop assigned). */
+static int chn_take_back(void *self, struct qenv *e)
+{
+	struct chniftp *cn = self;
+	struct rhop *h = hop_find(cn, e->hop);
+	struct fenv *f = e->cs;
+
+	if (h == NULL || e->q != &h->unprep)
+		return 0;
+	if (f != NULL && (f->working || f->copy || f->have_dk || f->remote != NULL))
+		return 0;
+	qenvq_del(e);
+	if (f != NULL && f->prefix == NULL && f->via == NULL) {
+		/* the empty state start() made: none (as chn_env_loaded) */
+		free(f->dk);
+		free(f);
+		e->cs = NULL;
+	}
+	return 1;
+}
+
 static int chn_busy(const void *self)
 {
 	const struct chniftp *cn = self;
@@ -1387,6 +1416,7 @@ const struct channel_ops chan_niftp_ops = {
 	.conf_free = chn_conf_free,
 	.init = chn_init,
 	.start = chn_start,
+	.take_back = chn_take_back,
 	.busy = chn_busy,
 	.stop = chn_stop,
 	.free = chn_free,

@@ -1308,6 +1308,22 @@ static void smtp_start(void *self, struct qenv *e)
 	hop_pump(cs, h);
 }
 
+/* smtp_take_back - e waits in its hop's wait list (no worker reads its
+ * letter, no transaction): it can go back to the queue. One being
+ * prepared or in a transaction stays. */
+static int smtp_take_back(void *self, struct qenv *e)
+{
+	struct chsmtp *cs = self;
+	struct shop *h;
+
+	for (h = cs->hops; h != NULL; h = h->next)
+		if (e->q == &h->wait) {
+			qenvq_del(e);
+			return 1;
+		}
+	return 0;
+}
+
 static int smtp_busy(const void *self)
 {
 	const struct chsmtp *cs = self;
@@ -1359,6 +1375,7 @@ const struct channel_ops chan_smtp_ops = {
 	.init = smtp_init,
 	.reload = smtp_reload,
 	.start = smtp_start,
+	.take_back = smtp_take_back,
 	.busy = smtp_busy,
 	.stop = smtp_stop,
 	.free = smtp_free,

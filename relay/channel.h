@@ -102,6 +102,16 @@ struct channel_ops {
 	/* start - e is due and not busy: carry it; the channel owns e until it
 	 * calls queue_result() or queue_requeue() (once) */
 	void	(*start)(void *self, struct qenv *e);
+	/* take_back - an operator action wants e, which start() gave this
+	 * channel and which it holds without carrying it yet: waiting for a
+	 * call slot or a free transaction, with nothing begun for it (no call,
+	 * no transfer, no worker job, no saved state such as a transfer id
+	 * fixed for it). Then e leaves the channel's lists and the channel
+	 * forgets it as if never started: 1 (e is the queue's again). 0 when
+	 * anything was begun: e stays the channel's, busy, until its answer
+	 * (exactly once: a copy whose identity is fixed is never handed to
+	 * two owners). May be NULL: never given back. */
+	int	(*take_back)(void *self, struct qenv *e);
 	/* busy - calls, jobs or sockets of this channel still alive */
 	int	(*busy)(const void *self);
 	/* stop - end idle calls; now: cut everything (copies stay resumable) */

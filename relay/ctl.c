@@ -8,14 +8,23 @@
  * DESCRIPTION
  *	mailctl [-c NODE.ini] COMMAND [ARGS] (without -c: $NIFTPMAIL_CONF,
  *	else /etc/niftpmail/mailrelayd.ini; relay/conf.h CONF_DEFAULT_PATH;
- *	a missing one is exit 78 naming it). Commands that change queue
+ *	a missing one is exit 78 naming it). --help, and the usage errors
+ *	of every command, are answered before the configuration is looked
+ *	for (the table's requests by relay/ctl_proto.h, mailctl's own
+ *	commands by a first call without one: relay/ctl_ops.h CTL_ARGS_OK),
+ *	so that a newcomer's "mailctl trace --help" needs no node. The
+ *	daemon's refusals are shown as "mailctl: COMMAND: REASON", never
+ *	with the protocol's framing. Commands that change queue
  *	state are carried out by the daemon over SPOOL/control (one request
  *	line, answer lines, a last line "."):
  * .IP "submit [FILE]"
  *	sends "submit"; the daemon answers "pipe" with the write end of a
  *	pipe it made (SCM_RIGHTS); mailctl copies the letter (FILE or stdin)
  *	into it, closes it, sends "end OCTETS" and prints the name the
- *	daemon answers once the letter is durable (relay/submit.h). Any
+ *	daemon answers once the letter is durable (relay/submit.h); a
+ *	refusal reads "LABEL: node NODE refused the letter: REASON" (the
+ *	label is the program the user ran: niftpmail-sendmail's is quoted
+ *	in an MTA's bounces). Any
  *	local user may: the daemon names the submitter by the socket's
  *	credentials. A letter the daemon refuses as malformed or too large
  *	exits 65 with the reason; any other refusal 75 (not accepted: try
@@ -34,8 +43,11 @@
  *	names in requests of CTL_LINE_MAX, "-" for standard input, the
  *	answers summed, exit 67 for a name not found).
  * .IP "route [--json] [--from WHO] ADDRESS"
- *	route_explain(): rewrites and the chosen next hop, no side effects;
- *	--json: the same as one JSON document (doc/mailctl.1).
+ *	route_explain_with(): rewrites and the chosen next hop, no side
+ *	effects; a local mailbox the relay rules call an unknown user
+ *	(peer_mailbox_known) is shown failing, as delivery would, and the
+ *	exit status is 67 for a target that fails to the sender; --json:
+ *	the same as one JSON document (doc/mailctl.1).
  * .IP check-config
  *	conf_check_with() and relay/confcheck.h (ports, paths, owners,
  *	routing against delivery): every error with file and line; exit 78
@@ -108,9 +120,10 @@ static const char ctl_help_head[] =
 "Commands:\n"
 "  submit [FILE]      submit a letter (FILE or standard input); prints its name\n"
 "  route [--json] [--from WHO] ADDRESS\n"
-"                     show how ADDRESS would be rewritten and routed; with\n"
-"                     --from PEER, local or anonymous: whether a letter to it\n"
-"                     from that caller is taken (exit 77: relaying denied)\n"
+"                     show how ADDRESS would be rewritten and routed (exit\n"
+"                     67: undeliverable, e.g. an unknown user); with --from\n"
+"                     PEER, local or anonymous: whether a letter to it from\n"
+"                     that caller is taken (exit 77: relaying denied)\n"
 "  trace [--follow] [--back] [--json] [--timeout SECONDS] NAME\n"
 "                     a letter's life here (NAME, Message-ID or out/ file),\n"
 "                     at every next hop (--follow) or back to the origin;\n"
@@ -134,7 +147,8 @@ static const char ctl_help_tail[] =
 "Options:\n"
 "  -c, --config FILE  the node's configuration (else $" CONF_ENV ", else\n"
 "                     " CONF_DEFAULT_PATH ")\n"
-"  --help             this text (also after a command)\n"
+"  --help             this text; after a command (or 'mailctl help COMMAND'),\n"
+"                     that command's; no configuration needed\n"
 "  --version          the version of niftpmail\n"
 "Exit status: 0 done, 64 usage, 65 malformed or too large letter, 69 daemon\n"
 "unreachable (submit: the letter waits in out/ for the daemon's next start),\n"
@@ -143,7 +157,8 @@ static const char ctl_help_tail[] =
 "75 submit: letter not accepted now (try again), 77 permission denied (the\n"
 "spool, the daemon's control socket, or a request only root and the daemon's\n"
 "user may make), 67 a letter named is not there (hold, release, delete,\n"
-"bounce, retry), 78 configuration error, 1 other error.\n";
+"bounce, retry) or an address is undeliverable (route), 78 configuration error,\n"
+"1 other error.\n";
 
 /* ctl_help - the help text: mailctl's own commands, then the requests
  * of the protocol table */
@@ -172,8 +187,10 @@ int ctl_connect(const struct conf *c, char *err, size_t errlen, int *eno)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
 	    || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
 		*eno = errno;
-		snprintf(err, errlen, "connect to the daemon at '%s': %s", c->control,
-		    strerror(errno));
+		/* no socket, or no one behind it: say what that means */
+		snprintf(err, errlen, "connect to the daemon at '%s': %s%s", c->control,
+		    strerror(errno), errno == ENOENT || errno == ECONNREFUSED
+		    ? " (is mailrelayd running for this node?)" : "");
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -262,9 +279,11 @@ static int answer_denied(const char *ans)
 /* answer_show - print the daemon's answer to a request of cmd: on
  * "ok", the text of the ok line (CTL_RESULT requests only) and the lines
  * after it on standard output; on "err", the reason and its lines on
- * standard error after "mailctl: LABEL: daemon: ". Returns the exit
- * status (64 when the daemon found a usage error). */
-static int answer_show(const char *label, const struct ctl_cmd *cmd, const char *ans)
+ * standard error after "PREFIX: " (e.g. "mailctl: forward", or
+ * "niftpmail-sendmail: node ucl refused the letter"), never the
+ * framing ("ok", "err", "."). Returns the exit status (64 when the
+ * daemon found a usage error). */
+static int answer_show(const char *prefix, const struct ctl_cmd *cmd, const char *ans)
 {
 	const char *p, *e;
 	size_t  len;
@@ -273,7 +292,7 @@ static int answer_show(const char *label, const struct ctl_cmd *cmd, const char 
 
 	ok = strncmp(ans, "ok", 2) == 0 && (ans[2] == '\n' || ans[2] == ' ');
 	if (!ok && strncmp(ans, "err ", 4) != 0) {
-		fprintf(stderr, "mailctl: %s: no answer from the daemon\n", label);
+		fprintf(stderr, "%s: no answer from the daemon\n", prefix);
 		return RX_OTHER;
 	}
 	fp = ok ? stdout : stderr;
@@ -285,8 +304,7 @@ static int answer_show(const char *label, const struct ctl_cmd *cmd, const char 
 		if (first) {
 			first = 0;
 			if (!ok)
-				fprintf(stderr, "mailctl: %s: daemon: %.*s\n", label, (int) len - 4,
-				    p + 4);
+				fprintf(stderr, "%s: %.*s\n", prefix, (int) len - 4, p + 4);
 			else if ((cmd->flags & CTL_RESULT) && len > 3)
 				printf("%.*s\n", (int) len - 3, p + 3);
 			continue;
@@ -461,11 +479,13 @@ static int answer_came(const char *ans)
 }
 
 /* submit_status - the exit status of the daemon's answer ans to submit
- * of what (a file, or "standard input": named in a refusal) (shown by
- * answer_show, except an "ok" when quiet): 0, 65 for a bad letter, 77, 64, and 75 for
- * any other refusal or no answer (the letter was not accepted: try
- * again later) */
-static int submit_status(const char *ans, const char *what, int quiet)
+ * of what (a file, or "standard input": named in a refusal), shown on
+ * standard error after "LABEL: node NODE refused ..." (an "ok" on
+ * standard output, unless quiet): 0, 65 for a bad letter, 77, 64, and
+ * 75 for any other refusal or no answer (the letter was not accepted:
+ * try again later) */
+static int submit_status(const struct conf *c, const char *ans, const char *what,
+	const char *label, int quiet)
 {
 	static const struct {
 		const char *reason;
@@ -476,24 +496,27 @@ static int submit_status(const char *ans, const char *what, int quiet)
 		{ CTL_ERR_PERM, RX_NOPERM },
 		{ "usage:", RX_USAGE },
 	};
+	char    prefix[PATH_MAX + 256];
 	size_t  i;
 
-	if (quiet && strncmp(ans, "ok", 2) == 0 && (ans[2] == '\n' || ans[2] == ' '))
-		return RX_OK;
-	{
-		char    label[PATH_MAX + 16];
-
-		if (strcmp(what, "standard input") == 0)
-			str_copy(label, "submit", sizeof(label));
-		else
-			snprintf(label, sizeof(label), "submit '%s'", what);
-		if (answer_show(label, ctl_proto_get(CTL_SUBMIT), ans) == RX_OK)
-			return RX_OK;
+	if (!answer_came(ans)) {
+		fprintf(stderr, "%s: no answer from the daemon of node %s: the letter was not"
+		    " accepted (try again)\n", label, c->name);
+		return RX_TEMPFAIL;
 	}
-	if (strncmp(ans, "err ", 4) == 0)
-		for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
-			if (strncmp(ans + 4, errs[i].reason, strlen(errs[i].reason)) == 0)
-				return errs[i].rc;
+	if (quiet && strncmp(ans, "ok", 2) == 0)
+		return RX_OK;
+	/* the daemon's reason as the refusal of the letter, so that it
+	 * reads well where an MTA quotes it (a bounce) */
+	if (strcmp(what, "standard input") == 0)
+		snprintf(prefix, sizeof(prefix), "%s: node %s refused the letter", label, c->name);
+	else
+		snprintf(prefix, sizeof(prefix), "%s: node %s refused '%s'", label, c->name, what);
+	if (answer_show(prefix, ctl_proto_get(CTL_SUBMIT), ans) == RX_OK)
+		return RX_OK;
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		if (strncmp(ans + 4, errs[i].reason, strlen(errs[i].reason)) == 0)
+			return errs[i].rc;
 	return RX_TEMPFAIL;
 }
 
@@ -535,7 +558,7 @@ static int submit_over(const struct conf *c, int fd, letter_read_fn *rd, void *c
 		fd = -1;
 		ans = xasprintf("%.*s%s", (int) first.len, d, rest);
 		free(rest);
-		rc = submit_status(ans, what, quiet);
+		rc = submit_status(c, ans, what, label, quiet);
 		free(ans);
 		goto out;
 	}
@@ -589,7 +612,7 @@ static int submit_over(const struct conf *c, int fd, letter_read_fn *rd, void *c
 		    " before submitting it again\n", label, (unsigned long long) total);
 		rc = RX_SOFTWARE;
 	} else
-		rc = submit_status(ans, what, quiet);
+		rc = submit_status(c, ans, what, label, quiet);
 	free(ans);
 out:
 	buf_release(&first);
@@ -660,7 +683,8 @@ int ctl_submit_from(const struct conf *c, letter_read_fn *rd, void *ctx, const c
 /* route_from - the relay rule's decision for a letter to a from the
  * caller who (a [peer] name, "local", or "anonymous"), on each listener:
  * RX_OK taken everywhere, RX_NOPERM refused somewhere (relaying denied),
- * RX_DATAERR refused for an undeliverable recipient. With jb, the
+ * RX_NOUSER refused for an undeliverable recipient, RX_DATAERR a
+ * malformed address, RX_USAGE no such caller. With jb, the
  * decisions are the JSON array of doc/mailctl.1 appended to jb instead
  * of lines on standard output. */
 static int route_from(const struct conf *c, const char *who, const char *text,
@@ -717,12 +741,54 @@ static int route_from(const struct conf *c, const char *who, const char *text,
 		if (d == PEER_DENIED)
 			rc = RX_NOPERM;
 		else if (d == PEER_BADRCPT && rc == RX_OK)
-			rc = RX_DATAERR;
+			rc = RX_NOUSER;
 	}
 	if (jb != NULL)
 		buf_putc(jb, ']');
 	addr_list_free(al);
 	return rc;
+}
+
+/* What mailctl route asks of a local target (route_explain_with). */
+struct route_unknown {
+	const struct conf *c;
+	char	why[CONF_PATH_MAX + 256];
+};
+
+/* route_unknown - route_unknown_fn: the reason delivery would refuse
+ * mailbox, as the relay rules do (peer_mailbox_known), or NULL */
+static const char *route_unknown(const char *mailbox, void *ctx)
+{
+	struct route_unknown *u = ctx;
+	char    md[CONF_PATH_MAX];
+
+	if (peer_mailbox_known(u->c, mailbox))
+		return NULL;
+	if (conf_maildir(u->c, mailbox, md, sizeof(md)) >= sizeof(md))
+		md[0] = '\0';
+	snprintf(u->why, sizeof(u->why), "undeliverable: unknown user '%s' (not in [local] "
+	    "users, and no Maildir '%s')", mailbox, md);
+	return u->why;
+}
+
+/* route_refused - the exit status of r by itself: RX_NOUSER when a
+ * target fails whose errors go to the sender (no route, an unknown
+ * user...: what the relay rules refuse in the call, and delivery
+ * bounces), else RX_OK (a list member's failure goes to its owner) */
+static int route_refused(const struct route_result *r, struct route_unknown *u)
+{
+	size_t  i;
+
+	for (i = 0; i < route_result_count(r); i++) {
+		const struct route_target *tg = route_result_get(r, i);
+
+		if (tg->owner != NULL)
+			continue;
+		if (tg->kind == ROUTE_FAIL || (tg->kind == ROUTE_LOCAL && tg->mailbox != NULL
+		    && route_unknown(tg->mailbox, u) != NULL))
+			return RX_NOUSER;
+	}
+	return RX_OK;
 }
 
 /* route_override - the operator's route for next hop (mailctl reroute,
@@ -758,10 +824,12 @@ static int route_json(const struct conf *c, const char *from, const char *text,
 	static const char *const kinds[] = { "local", "forward", "fail" };
 	static const char *const chans[ROUTE_CH_MAX] = { "niftp", "local", "smtp" };
 	struct buf jb = BUF_INIT(64 * 1024 * 1024);
+	struct route_unknown u;
 	char    ov[4096];
 	size_t  i, k;
 	int     rc = RX_OK;
 
+	u.c = c;
 	buf_printf(&jb, "{\"address\":");
 	trace_json_str(&jb, text);
 	buf_printf(&jb, ",\"rcpt\":");
@@ -776,8 +844,13 @@ static int route_json(const struct conf *c, const char *from, const char *text,
 	for (i = 0; i < route_result_count(r); i++) {
 		const struct route_target *tg = route_result_get(r, i);
 		int     fwd = tg->kind == ROUTE_FORWARD;
+		const char *why = tg->reason;
 
-		buf_printf(&jb, "%s\n{\"kind\":\"%s\",\"address\":", i ? "," : "", kinds[tg->kind]);
+		/* an unknown user: "fail", as delivery would, its mailbox kept */
+		if (tg->kind == ROUTE_LOCAL && tg->mailbox != NULL)
+			why = route_unknown(tg->mailbox, &u);
+		buf_printf(&jb, "%s\n{\"kind\":\"%s\",\"address\":", i ? "," : "",
+		    why != NULL ? "fail" : kinds[tg->kind]);
 		trace_json_str(&jb, tg->text);
 		buf_printf(&jb, ",\"mailbox\":");
 		trace_json_str(&jb, tg->mailbox);
@@ -801,7 +874,7 @@ static int route_json(const struct conf *c, const char *from, const char *text,
 		buf_printf(&jb, ",\"override\":");
 		trace_json_str(&jb, fwd ? route_override(c, tg->hop->name, ov, sizeof(ov)) : NULL);
 		buf_printf(&jb, ",\"reason\":");
-		trace_json_str(&jb, tg->reason);
+		trace_json_str(&jb, why);
 		buf_printf(&jb, ",\"owner\":");
 		trace_json_str(&jb, tg->owner);
 		buf_printf(&jb, ",\"list\":");
@@ -816,6 +889,8 @@ static int route_json(const struct conf *c, const char *from, const char *text,
 	else
 		buf_printf(&jb, "null");
 	buf_printf(&jb, "}\n");
+	if (rc == RX_OK)
+		rc = route_refused(r, &u);
 	/* a refusal of --from's caller that is a usage error prints no JSON */
 	if (rc != RX_USAGE)
 		fwrite(buf_data(&jb), 1, jb.len, stdout);
@@ -828,6 +903,7 @@ static int cmd_route(const struct conf *c, const char *from, const char *text, i
 {
 	int     rc;
 	struct route_result *r;
+	struct route_unknown u;
 	struct buf b = BUF_INIT(16 * 1024 * 1024);
 	char    err[ADDR_ERRLEN];
 	struct addr *a = addr_parse(text, strlen(text), err, sizeof(err));
@@ -844,7 +920,8 @@ static int cmd_route(const struct conf *c, const char *from, const char *text, i
 		buf_release(&b);
 		return rc;
 	}
-	(void) route_explain(r, &b);
+	u.c = c;
+	(void) route_explain_with(r, &b, route_unknown, &u);
 	fwrite(buf_data(&b), 1, b.len, stdout);
 	{
 		/* operator overrides (mailctl reroute) of the hops named */
@@ -874,34 +951,60 @@ static int cmd_route(const struct conf *c, const char *from, const char *text, i
 		}
 	}
 	buf_release(&b);
-	route_result_free(r);
 	rc = from != NULL ? route_from(c, from, text, NULL) : RX_OK;
+	if (rc == RX_OK)
+		rc = route_refused(r, &u);
+	route_result_free(r);
 	addr_free(a);
 	return rc;
 }
 
-/* cmd_route_args - route [--json] [--from WHO] ADDRESS (argv after the
- * command) */
+static const char route_help[] =
+"Usage: mailctl [-c NODE.ini] route [--json] [--from WHO] ADDRESS\n"
+"Show how this node would rewrite and route ADDRESS (no side effects): the\n"
+"steps, then per target the mailbox it is delivered to, the next hop it is\n"
+"forwarded to, or why it fails (no route, an unknown local user: as delivery\n"
+"would refuse it).\n"
+"  --json             one JSON document instead (mailctl(1), JSON OUTPUT)\n"
+"  --from WHO         also the relay rules' decision for a letter to ADDRESS\n"
+"                     from WHO: a [peer] name, local, or anonymous\n"
+"Exit status: 0 deliverable (and taken), 64 usage or no such peer, 65 a\n"
+"malformed address, 67 undeliverable (no route, unknown user), 77 relaying\n"
+"denied to WHO.\n";
+
+/* cmd_route_args - route [--json] [--from WHO] ADDRESS (argv[0]
+ * "route"); c NULL: the arguments checked (CTL_ARGS_OK) */
 static int cmd_route_args(const struct conf *c, int argc, char **argv)
 {
 	const char *from = NULL, *text = NULL;
 	int     i, json = 0;
 
-	for (i = 0; i < argc; i++) {
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(route_help, stdout);
+			return RX_OK;
+		}
 		if (strcmp(argv[i], "--json") == 0 && !json)
 			json = 1;
 		else if (strcmp(argv[i], "--from") == 0 && from == NULL && i + 1 < argc)
 			from = argv[++i];
-		else if (argv[i][0] != '-' && text == NULL)
+		else if (strcmp(argv[i], "--from") == 0 && from == NULL)
+			return ctl_usage("route", route_help, "--from wants a peer's name, local "
+			    "or anonymous");
+		else if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--from") == 0)
+			return ctl_usage("route", route_help, "%s given twice", argv[i]);
+		else if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return ctl_usage("route", route_help, "unknown option '%s'", argv[i]);
+		else if (text == NULL)
 			text = argv[i];
 		else
-			text = from = NULL, i = argc + 1;
+			return ctl_usage("route", route_help, "one ADDRESS at a time ('%s' is one "
+			    "too many)", argv[i]);
 	}
-	if (text == NULL || i > argc) {
-		fputs("mailctl: usage: route [--json] [--from WHO] ADDRESS\nTry 'mailctl --help'.\n",
-		    stderr);
-		return RX_USAGE;
-	}
+	if (text == NULL)
+		return ctl_usage("route", route_help, "no ADDRESS (e.g. bennett@ucl)");
+	if (c == NULL)
+		return CTL_ARGS_OK;
 	return cmd_route(c, from, text, json);
 }
 
@@ -942,8 +1045,19 @@ static int ctl_daemon_line(const struct ctl_cmd *cmd, int argc, char **argv, str
 	else if (ctl_proto_parse((const char *) buf_data(line), line->len, rq, err,
 	    sizeof(err)) == CTL_PARSE_OK)
 		rc = 0;
+	/* the table's usage alone: what is wrong with it, from the counts */
+	if (rc < 0 && strncmp(err, "usage: ", 7) == 0 && strcmp(err + 7, cmd->usage) == 0) {
+		size_t  n = strlen(err);
+
+		if ((unsigned) argc < cmd->min_args)
+			snprintf(err + n, sizeof(err) - n, " (an argument is missing)");
+		else if (cmd->max_args == 0)
+			snprintf(err + n, sizeof(err) - n, " (%s takes no argument)", cmd->verb);
+		else if ((unsigned) argc > cmd->max_args && !(cmd->flags & CTL_REST))
+			snprintf(err + n, sizeof(err) - n, " (too many arguments)");
+	}
 	if (rc < 0)
-		fprintf(stderr, "mailctl: %s\nTry 'mailctl --help'.\n", err);
+		fprintf(stderr, "mailctl: %s\nTry 'mailctl %s --help'.\n", err, cmd->verb);
 	free(rq);
 	return rc;
 }
@@ -954,13 +1068,23 @@ static int ctl_daemon(const struct conf *c, const struct ctl_cmd *cmd, struct bu
 {
 	char    err[RELAYD_ERRLEN];
 	char   *ans;
+	const char *nl;
 	int     rc, eno;
 
 	/* (queue, which reads the spool when the daemon cannot be asked, is
 	 * relay/ctl_sel.c's) */
 	ans = ctl_ask(c, buf_cstr(line), err, sizeof(err), &eno);
 	if (ans != NULL) {
-		rc = answer_show(cmd->verb, cmd, ans);
+		char    prefix[64];
+
+		snprintf(prefix, sizeof(prefix), "mailctl: %s", cmd->verb);
+		rc = answer_show(prefix, cmd, ans);
+		/* the list of overrides, empty: say so rather than nothing */
+		nl = strchr(ans, '\n');
+		if (rc == RX_OK && cmd->id == CTL_REROUTE && line->len == strlen(cmd->verb)
+		    && (nl == NULL || nl[1] == '\0' || strncmp(nl + 1, ".\n", 2) == 0))
+			printf("mailctl: no route overrides in force ('mailctl reroute HOST ROUTE'"
+			    " sets one)\n");
 		free(ans);
 	} else {
 		fprintf(stderr, "mailctl: %s: %s\n", cmd->verb, err);
@@ -969,59 +1093,105 @@ static int ctl_daemon(const struct conf *c, const struct ctl_cmd *cmd, struct bu
 	return rc;
 }
 
-/* stats_reads - will "stats ARGS" (argv[0] "stats") read the spool:
- * no --help, no usage error (those are ctl_stats's to show, before
- * the spool is looked at) */
-static int stats_reads(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "prometheus", no_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int     o, reads = 1, oe = opterr;
-
-	opterr = 0;
-	optind = 0;
-	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1)
-		if (o != 'p' && o != 'j')
-			reads = 0;
-	if (optind != argc)
-		reads = 0;
-	opterr = oe;
-	return reads;
-}
-
-/* cmd_stats - mailctl stats: the spool checked, then ctl_stats() */
+/* cmd_stats - mailctl stats: the spool checked, then ctl_stats(); c
+ * NULL: ctl_stats's check of the arguments */
 static int cmd_stats(const struct conf *c, int argc, char **argv)
 {
 	char    err[RELAYD_ERRLEN];
 	int     rc;
 
-	if (stats_reads(argc, argv)
-	    && (rc = ctl_spool_readable(c->spool, "stats", err, sizeof(err))) != 0) {
+	if (c != NULL && (rc = ctl_spool_readable(c->spool, "stats", err, sizeof(err))) != 0) {
 		fprintf(stderr, "mailctl: stats: %s\n", err);
 		return rc;
 	}
 	return ctl_stats(c, argc, argv);
 }
 
+static const char submit_help[] =
+"Usage: mailctl [-c NODE.ini] submit [FILE]\n"
+"Submit a letter (an address list, a blank line, an RFC 822 message: see\n"
+"niftpmail(5)) from FILE, or from standard input when there is none or it is\n"
+"'-', to the node's daemon; prints the name it gave the letter once it is\n"
+"durable. For a message without the address list, use 'mailctl sendmail'.\n"
+"Exit status: 0 accepted, 65 malformed or too large (nothing kept), 69 the\n"
+"daemon is not running (the letter waits in out/ for its next start), 70 no\n"
+"answer after the whole letter was sent (it may have been accepted: look with\n"
+"mailctl trace before sending it again), 75 not accepted now (try again), 77\n"
+"permission denied, 1 FILE cannot be read.\n";
+
+/* cmd_submit_args - submit [FILE] (argv[0] "submit"); c NULL: the
+ * arguments checked (CTL_ARGS_OK) */
+static int cmd_submit_args(const struct conf *c, int argc, char **argv)
+{
+	int     i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(submit_help, stdout);
+			return RX_OK;
+		}
+		if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return ctl_usage("submit", submit_help, "unknown option '%s'", argv[i]);
+	}
+	if (argc > 2)
+		return ctl_usage("submit", submit_help, "one FILE at a time ('%s' is one too "
+		    "many)", argv[2]);
+	if (c == NULL)
+		return CTL_ARGS_OK;
+	if (argc < 2 && isatty(0))
+		fputs("mailctl: submit: reading the letter from standard input (end it with "
+		    "Ctrl-D)\n", stderr);
+	return cmd_submit(c, argc > 1 ? argv[1] : NULL);
+}
+
+static const char check_help[] =
+"Usage: mailctl [-c NODE.ini] check-config\n"
+"Check the configuration file and what it names on this machine (users,\n"
+"listen addresses, spool, archive and log paths, routing against delivery):\n"
+"every finding as FILE:LINE: [section] key: reason, then a summary line.\n"
+"Nothing is changed.\n"
+"Exit status: 0 no error (warnings and notes allowed), 78 an error.\n";
+
+/* cmd_check_args - check-config's arguments (argv[0] "check-config"):
+ * none; CTL_ARGS_OK. (The check itself needs the path, not a loaded
+ * configuration: ctl_main does it.) */
+static int cmd_check_args(const struct conf *c, int argc, char **argv)
+{
+	(void) c;
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		fputs(check_help, stdout);
+		return RX_OK;
+	}
+	if (argc > 1)
+		return ctl_usage("check-config", check_help, "no argument ('%s'): the file "
+		    "checked is the configuration (-c FILE before the command)", argv[1]);
+	return CTL_ARGS_OK;
+}
+
 /* Commands of mailctl that are not requests to the daemon (submit sends
- * one, pickup): they parse their own arguments. */
-static const char *const local_cmds[] = {
-	"submit", "route", "trace", "view", "stats", "check-config",
+ * one, trace may): each checks its arguments before the configuration
+ * is looked for, then works with it (relay/ctl_ops.h, CTL_ARGS_OK). */
+static const struct local_cmd {
+	const char *name;
+	int	(*fn)(const struct conf *c, int argc, char **argv);
+} local_cmds[] = {
+	{ "submit", cmd_submit_args },
+	{ "route", cmd_route_args },
+	{ "trace", trace_main },
+	{ "view", ctl_view },
+	{ "stats", cmd_stats },
+	{ "check-config", cmd_check_args },
 };
 
-/* is_local - cmd is one of local_cmds */
-static int is_local(const char *cmd)
+/* local_find - the entry of cmd in local_cmds, or NULL */
+static const struct local_cmd *local_find(const char *cmd)
 {
 	size_t  i;
 
 	for (i = 0; i < sizeof(local_cmds) / sizeof(local_cmds[0]); i++)
-		if (strcmp(cmd, local_cmds[i]) == 0)
-			return 1;
-	return 0;
+		if (strcmp(cmd, local_cmds[i].name) == 0)
+			return &local_cmds[i];
+	return NULL;
 }
 
 int ctl_main(int argc, char **argv);
@@ -1034,16 +1204,22 @@ int ctl_main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static char prog[] = "mailctl", helpopt[] = "--help";
 	const char *path = NULL, *cmd;
 	const struct ctl_cmd *pc;
+	const struct local_cmd *lc;
 	struct buf errs = BUF_INIT(CONF_ERRS_MAX);
 	struct buf line = BUF_INIT(CTL_LINE_MAX + 1);
 	struct conf *c;
-	char   *text, err[CONFPATH_ERRLEN];
-	int     o, rc, i;
+	char   *text, err[CONFPATH_ERRLEN], label[64];
+	char  **av, *hv[3];
+	int     o, rc, i, na;
 
 	log_init("mailctl", LOG_LVL_INFO);
-	while ((o = getopt_long(argc, argv, "+c:", lo, NULL)) != -1) {
+	/* getopt's messages name the program as typed: "mailctl", not its path */
+	if (argc > 0)
+		argv[0] = prog;
+	while ((o = getopt_long(argc, argv, "+c:h", lo, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			path = optarg;
@@ -1063,41 +1239,57 @@ int ctl_main(int argc, char **argv)
 		fputs("mailctl: no command\nTry 'mailctl --help'.\n", stderr);
 		return RX_USAGE;
 	}
-	cmd = argv[optind++];
-	if (strcmp(cmd, "help") == 0) {
+	/* the command and its arguments (optind is theirs to reset) */
+	av = argv + optind;
+	na = argc - optind;
+	cmd = av[0];
+	if (strcmp(cmd, "help") == 0 && na == 1) {
 		ctl_help(stdout);
 		return RX_OK;
 	}
+	/* "help COMMAND" is "COMMAND --help" */
+	if (strcmp(cmd, "help") == 0) {
+		hv[0] = av[1];
+		hv[1] = helpopt;
+		hv[2] = NULL;
+		av = hv;
+		na = 2;
+		cmd = av[0];
+	}
 	/* its own options, exit codes and configuration search */
 	if (strcmp(cmd, "sendmail") == 0)
-		return sendmail_main(argc - optind + 1, argv + optind - 1, path);
+		return sendmail_main(na, av, path, "mailctl sendmail");
 	pc = ctl_proto_find(cmd, strlen(cmd));
 	if (pc != NULL && (pc->flags & CTL_HIDDEN))
 		pc = NULL;
-	if (pc == NULL && !is_local(cmd)) {
+	lc = pc == NULL ? local_find(cmd) : NULL;
+	if (pc == NULL && lc == NULL) {
 		fprintf(stderr, "mailctl: unknown command '%s'\nTry 'mailctl --help'.\n", cmd);
 		return RX_USAGE;
 	}
-	/* trace, view and stats have a --help of their own */
-	for (i = optind; i < argc && strcmp(cmd, "trace") != 0 && strcmp(cmd, "view") != 0
-	    && strcmp(cmd, "stats") != 0; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			if (pc != NULL)
-				printf("Usage: mailctl [-c NODE.ini] %s\n  %s\n(a request to the "
-				    "daemon)\n%s", pc->usage, pc->help,
-				    pc->flags & CTL_SELECT ? ctl_sel_help : "");
-			else
-				ctl_help(stdout);
+	/* --help and usage errors need no configuration (nor daemon, nor
+	 * spool). getopt's messages of the command say "mailctl: CMD: ". */
+	if (lc != NULL) {
+		snprintf(label, sizeof(label), "mailctl: %s", cmd);
+		av[0] = label;
+		if ((rc = lc->fn(NULL, na, av)) != CTL_ARGS_OK)
+			return rc;
+	}
+	for (i = 1; i < na && pc != NULL; i++)
+		if (strcmp(av[i], "--help") == 0 || strcmp(av[i], "-h") == 0) {
+			printf("Usage: mailctl [-c NODE.ini] %s\n  %s\n(a request to the "
+			    "daemon)\n%s", pc->usage, pc->help,
+			    pc->flags & CTL_SELECT ? ctl_sel_help : "");
 			return RX_OK;
 		}
 	/* the selections (queue, hold, ...) are checked as the daemon will,
 	 * "-" standing for the names of standard input (relay/ctl_sel.c) */
 	if (pc != NULL && (pc->flags & CTL_SELECT)) {
-		if (ctl_sel_check(pc, argc - optind, argv + optind) != RX_OK) {
+		if (ctl_sel_check(pc, na - 1, av + 1) != RX_OK) {
 			buf_release(&line);
 			return RX_USAGE;
 		}
-	} else if (pc != NULL && ctl_daemon_line(pc, argc - optind, argv + optind, &line) < 0) {
+	} else if (pc != NULL && ctl_daemon_line(pc, na - 1, av + 1, &line) < 0) {
 		buf_release(&line);
 		return RX_USAGE;
 	}
@@ -1119,23 +1311,12 @@ int ctl_main(int argc, char **argv)
 		return RX_CONFIG;
 	}
 	buf_release(&errs);
-	rc = RX_USAGE;
 	if (pc != NULL && (pc->flags & CTL_SELECT))
-		rc = ctl_sel_run(c, pc, argc - optind, argv + optind);
+		rc = ctl_sel_run(c, pc, na - 1, av + 1);
 	else if (pc != NULL)
 		rc = ctl_daemon(c, pc, &line);
-	else if (strcmp(cmd, "submit") == 0 && argc - optind <= 1)
-		rc = cmd_submit(c, optind < argc ? argv[optind] : NULL);
-	else if (strcmp(cmd, "route") == 0)
-		rc = cmd_route_args(c, argc - optind, argv + optind);
-	else if (strcmp(cmd, "trace") == 0)
-		rc = trace_main(c, argc - optind + 1, argv + optind - 1);
-	else if (strcmp(cmd, "view") == 0)
-		rc = ctl_view(c, argc - optind + 1, argv + optind - 1);
-	else if (strcmp(cmd, "stats") == 0)
-		rc = cmd_stats(c, argc - optind + 1, argv + optind - 1);
 	else
-		fprintf(stderr, "mailctl: bad arguments for '%s'\nTry 'mailctl --help'.\n", cmd);
+		rc = lc->fn(c, na, av);
 	conf_free(c);
 	buf_release(&line);
 	return rc;

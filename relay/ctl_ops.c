@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +46,29 @@
 
 
 static const char view_help[] =
-"Usage: mailctl -c NODE.ini view [--all] [--lines N] [--archive] NAME\n"
+"Usage: mailctl [-c NODE.ini] view [--all] [--lines N] [--archive] NAME\n"
 "Show a letter held by this node (in/, queue/, hold/, dead/, corrupt/):\n"
 "its state, address list, header and the first N lines of the body\n"
 "(default 20), or all of it with --all. --archive shows the archived copy\n"
 "([archive] dir, NAME.gz) instead. Read-only.\n"
 "Exit status: 0 shown, 1 no such letter (or it cannot be read), 64 usage,\n"
 "77 permission denied (the spool, or the letter, cannot be read).\n";
+
+/* ctl_usage - see ctl_ops.h */
+int ctl_usage(const char *cmd, const char *help, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		fprintf(stderr, "mailctl: %s: ", cmd);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "%.*s\nTry 'mailctl %s --help'.\n", (int) strcspn(help, "\n"), help, cmd);
+	return RX_USAGE;
+}
 
 /* perm_rc - the exit status of a read that failed with errno e */
 static int perm_rc(int e)
@@ -217,7 +234,7 @@ int ctl_view(const struct conf *c, int argc, char **argv)
 	FILE   *fp = NULL;
 
 	optind = 0;
-	while ((o = getopt_long(argc, argv, "an:", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "an:h", lo, NULL)) != -1) {
 		switch (o) {
 		case 'a':
 			all = 1;
@@ -226,23 +243,29 @@ int ctl_view(const struct conf *c, int argc, char **argv)
 			arch = 1;
 			break;
 		case 'n':
-			if (str_to_u64(optarg, 0, 1000000, &n) < 0) {
-				fprintf(stderr, "mailctl: view: bad --lines '%s'\n", optarg);
-				return RX_USAGE;
-			}
+			if (str_to_u64(optarg, 0, 1000000, &n) < 0)
+				return ctl_usage("view", view_help, "--lines wants a number "
+				    "of lines (0 to 1000000), not '%s'", optarg);
 			break;
 		case 'h':
 			fputs(view_help, stdout);
 			return RX_OK;
 		default:
-			fputs(view_help, stderr);
-			return RX_USAGE;
+			/* getopt said what */
+			return ctl_usage("view", view_help, NULL);
 		}
 	}
-	if (optind != argc - 1 || !name_ok(argv[optind])) {
-		fputs(view_help, stderr);
-		return RX_USAGE;
-	}
+	if (optind == argc)
+		return ctl_usage("view", view_help, "no NAME: the letter's name, as 'mailctl "
+		    "queue' shows it");
+	if (optind < argc - 1)
+		return ctl_usage("view", view_help, "one NAME at a time ('%s' is one too many)",
+		    argv[optind + 1]);
+	if (!name_ok(argv[optind]))
+		return ctl_usage("view", view_help, "'%s' is not a letter's name (letters, digits,"
+		    " '.', '-' and '_', as 'mailctl queue' shows it)", argv[optind]);
+	if (c == NULL)
+		return CTL_ARGS_OK;
 	name = argv[optind];
 	if (arch) {
 		struct stat ast;

@@ -16,8 +16,26 @@
 struct conf;
 struct ctl_cmd;
 
+/*
+ * mailctl's own commands (submit, route, trace, view, stats,
+ * check-config) are each one function f(c, argc, argv), argv[0] the
+ * command, called twice by relay/ctl.c: first with c NULL, before the
+ * configuration is looked for, to check the arguments (--help printed:
+ * RX_OK; a usage error said: RX_USAGE; good: CTL_ARGS_OK, nothing
+ * printed), so that neither needs a configuration; then with it, to do
+ * the work (the exit status).
+ */
+#define CTL_ARGS_OK	(-1)
+
+/* ctl_usage - a usage error of mailctl's command cmd on standard error:
+ * "mailctl: CMD: WHAT" when fmt is not NULL, the first line of help (its
+ * "Usage: ..." line) and "Try 'mailctl CMD --help'."; returns RX_USAGE */
+int  ctl_usage(const char *cmd, const char *help, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* ctl_view - "mailctl view [--all] [--lines N] NAME" (argv[0] is "view");
- * prints the letter, returns the exit status */
+ * prints the letter, returns the exit status; c NULL: the arguments
+ * checked (CTL_ARGS_OK above) */
 int  ctl_view(const struct conf *c, int argc, char **argv);
 
 /* ctl_spool_readable - can the reader cmd ("trace", "queue", "stats")

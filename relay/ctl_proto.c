@@ -34,15 +34,27 @@ static int check_sel(const struct ctl_req *rq, char *err, size_t errlen)
 /* check_reroute - nothing, HOST ROUTE, or --clear HOST */
 static int check_reroute(const struct ctl_req *rq, char *err, size_t errlen)
 {
-	(void) err;
-	(void) errlen;
+	int     clear = rq->argc > 0 && strcmp(rq->argv[0], "--clear") == 0;
+
 	if (rq->argc == 0)
 		return 0;
-	if (rq->argc == 1)
+	if (rq->argc == 1 && clear) {
+		snprintf(err, errlen, "--clear wants the HOST whose override ends");
 		return -1;
-	if (strcmp(rq->argv[0], "--clear") == 0)
-		return strchr(rq->argv[1], ' ') != NULL ? -1 : 0;
-	return rq->argv[0][0] == '-' ? -1 : 0;
+	}
+	if (rq->argc == 1) {
+		snprintf(err, errlen, "no ROUTE for HOST, e.g. 'niftp tcp:10.0.0.9:4521'");
+		return -1;
+	}
+	if (clear && strchr(rq->argv[1], ' ') != NULL) {
+		snprintf(err, errlen, "--clear takes one HOST");
+		return -1;
+	}
+	if (!clear && rq->argv[0][0] == '-') {
+		snprintf(err, errlen, "unknown option '%.*s'", CTL_ECHO_MAX, rq->argv[0]);
+		return -1;
+	}
+	return 0;
 }
 
 /* check_trace_fetch - ADDR CALLED SECONDS KEY (relay/trace_fetch.h):

@@ -13,7 +13,9 @@
  *
  *	queue: the listing is copied to standard output as it comes (its
  *	last line "." dropped); an answer that ends before that line is an
- *	error, never a short listing. Without the daemon (it does not run,
+ *	error, never a short listing. A text listing without a letter says
+ *	"mailctl: the queue is empty" (or "no letter matches the
+ *	selection") rather than nothing. Without the daemon (it does not run,
  *	its socket or the request is refused to this user) the spool is read
  *	instead (relay/qlist.h, qlist_from_dir), with the same selection.
  *
@@ -27,9 +29,10 @@
  *	framing ("ok", "err", ".") is never shown.
  *
  *	Names on standard input: the first word of each line that does not
- *	start with white space (empty lines are skipped), so that the text
- *	listing of "mailctl queue" can be piped in as it is; at most
- *	CTL_SEL_NAMES_MAX names.
+ *	start with white space (empty lines are skipped, and so is a line
+ *	whose first word ends in ':', queue's "mailctl: the queue is empty":
+ *	no name has one), so that the text listing of "mailctl queue" can be
+ *	piped in as it is; at most CTL_SEL_NAMES_MAX names.
  * DIAGNOSTICS
  *	Exit status: 0 every letter changed (or none selected); 67
  *	(EX_NOUSER) a name given was not found, even when others were
@@ -78,6 +81,8 @@ struct selargs {
 	struct buf base;		/* "VERB" and every argument but the names */
 	const char *reason;		/* bounce --reason TEXT, or NULL */
 	int	from_stdin;		/* "-" */
+	int	json;			/* --json */
+	int	filtered;		/* a selection option (--to, --state, ...) */
 	char  **names;
 	size_t	n;
 	int	owned;			/* names read from standard input */
@@ -136,7 +141,11 @@ static int sel_args(const struct ctl_cmd *cmd, int argc, char **argv, struct sel
 			continue;
 		}
 		if (value || s[0] == '-' || strcmp(s, "ALL") == 0) {
+			if (!value && strcmp(s, "--json") == 0)
+				a->json = 1;
 			value = !value && takes_value(s);
+			if (value)
+				a->filtered = 1;
 			if (buf_printf(&a->base, " %s", s) < 0) {
 				snprintf(err, errlen, "request too long (more than %d octets)",
 				    CTL_LINE_MAX);
@@ -210,6 +219,12 @@ int ctl_sel_check(const struct ctl_cmd *cmd, int argc, char **argv)
 
 	if (sel_args(cmd, argc, argv, &a, err, sizeof(err)) < 0)
 		rc = RX_USAGE;
+	else if (argc == 0 && cmd->min_args > 0) {
+		/* the table's count alone would say nothing of what to give */
+		snprintf(err, sizeof(err), "usage: %s (no letter named: NAME..., ALL with a "
+		    "selection, or - for names on standard input)", cmd->usage);
+		rc = RX_USAGE;
+	}
 	if (rc == RX_OK && a.from_stdin) {
 		/* standard input is read later: a name stands for its names */
 		a.names[0] = one;
@@ -219,7 +234,7 @@ int ctl_sel_check(const struct ctl_cmd *cmd, int argc, char **argv)
 	    || line_check(&line, err, sizeof(err)) < 0))
 		rc = RX_USAGE;
 	if (rc != RX_OK)
-		fprintf(stderr, "mailctl: %s\nTry 'mailctl --help'.\n", err);
+		fprintf(stderr, "mailctl: %s\nTry 'mailctl %s --help'.\n", err, cmd->verb);
 	a.n = a.from_stdin ? 0 : a.n;
 	selargs_release(&a);
 	buf_release(&line);
@@ -244,6 +259,9 @@ static int read_names(struct selargs *a, char *err, size_t errlen)
 			continue;
 		w = strcspn(line, " \t\r\n");
 		line[w] = '\0';
+		/* queue's "mailctl: the queue is empty": no name has a ':' */
+		if (w > 0 && line[w - 1] == ':')
+			continue;
 		if (a->n == CTL_SEL_NAMES_MAX) {
 			snprintf(err, errlen, "more than %d names on standard input", CTL_SEL_NAMES_MAX);
 			free(line);
@@ -432,9 +450,24 @@ out:
 	return rc;
 }
 
-/* queue_offline - the listing from the spool (the daemon cannot be asked:
- * why); the exit status */
-static int queue_offline(const struct conf *c, struct buf *line, const char *why, int perm)
+/* queue_empty - the text listing of a showed no letter (n): say so on
+ * standard output, as Postfix's mailq does, rather than print nothing.
+ * (Those lines start with "mailctl:", which read_names passes over: an
+ * empty listing piped into "hold -" holds nothing.) */
+static void queue_empty(const struct selargs *a, size_t n)
+{
+	if (n > 0 || a->json)
+		return;
+	if (a->filtered)
+		printf("mailctl: no letter matches the selection\n");
+	else
+		printf("mailctl: the queue is empty\n");
+}
+
+/* queue_offline - the listing of a from the spool (the daemon cannot be
+ * asked: why); the exit status */
+static int queue_offline(const struct conf *c, const struct selargs *a, struct buf *line,
+	const char *why, int perm)
 {
 	struct ctl_req *rq = xmalloc(sizeof(*rq));
 	struct buf out = BUF_INIT(QLIST_OUT_MAX);
@@ -470,6 +503,7 @@ static int queue_offline(const struct conf *c, struct buf *line, const char *why
 	if (perm)
 		fprintf(stderr, "mailctl: queue: %s; read from the spool instead\n", why);
 	fwrite(buf_data(&out), 1, out.len, stdout);
+	queue_empty(a, out.len > 0);
 	rc = RX_OK;
 out:
 	qlist_free(ql);
@@ -479,9 +513,11 @@ out:
 }
 
 /* stream_answer - copy the daemon's answer on fd to standard output, its
- * framing removed: 0 after its last line ".", 1 after an "err" answer
- * (in *ans, new memory), -1 when it ended early (err) */
-static int stream_answer(int fd, char **ans, char *err, size_t errlen)
+ * framing removed, counting in *nletters its lines that do not start
+ * with a space (a letter's first line): 0 after its last line ".", 1
+ * after an "err" answer (in *ans, new memory), -1 when it ended early
+ * (err) */
+static int stream_answer(int fd, char **ans, size_t *nletters, char *err, size_t errlen)
 {
 	char   *b = xmalloc(CTL_SEL_READ + CTL_LINE_MAX), *p, *nl;
 	size_t  have = 0;
@@ -518,6 +554,8 @@ static int stream_answer(int fd, char **ans, char *err, size_t errlen)
 				rc = 0;
 				goto out;
 			}
+			if (p[0] != ' ')
+				(*nletters)++;
 			fwrite(p, 1, (size_t) (nl - p) + 1, stdout);
 		}
 		have -= (size_t) (p - b);
@@ -539,6 +577,7 @@ static int run_queue(const struct conf *c, struct selargs *a)
 	struct buf line = BUF_INIT(CTL_LINE_MAX + 64);
 	char    err[RELAYD_ERRLEN], why[RELAYD_ERRLEN + 32];
 	char   *ans = NULL;
+	size_t  nletters = 0;
 	int     fd, eno, rc, r;
 
 	if (line_make(a, 0, &line, err, sizeof(err)) < 0) {
@@ -547,7 +586,7 @@ static int run_queue(const struct conf *c, struct selargs *a)
 		return RX_USAGE;
 	}
 	if ((fd = ctl_connect(c, err, sizeof(err), &eno)) < 0) {
-		rc = queue_offline(c, &line, err, IS_PERM(eno));
+		rc = queue_offline(c, a, &line, err, IS_PERM(eno));
 		goto out;
 	}
 	(void) buf_putc(&line, '\n');
@@ -564,22 +603,23 @@ static int run_queue(const struct conf *c, struct selargs *a)
 			off += (size_t) n;
 	}
 	line.len--;
-	r = stream_answer(fd, &ans, err, sizeof(err));
+	r = stream_answer(fd, &ans, &nletters, err, sizeof(err));
 	close(fd);
-	if (r == 0)
+	if (r == 0) {
+		queue_empty(a, nletters);
 		rc = RX_OK;
-	else if (r < 0) {
+	} else if (r < 0) {
 		fprintf(stderr, "mailctl: queue: %s: the listing above is incomplete\n", err);
 		rc = RX_OTHER;
 	} else if (answer_rc(ans) == RX_NOPERM) {
 		/* not an operator: the spool itself, if this user may read it
 		 * (the same as a socket that refuses the connection) */
-		snprintf(why, sizeof(why), "daemon: %s", ans + 4);
-		rc = queue_offline(c, &line, why, 1);
+		snprintf(why, sizeof(why), "%s", ans + 4);
+		rc = queue_offline(c, a, &line, why, 1);
 	} else if (strcmp(ans + 4, CTL_ERR_STOPPING) == 0) {
 		/* the daemon stops: what it leaves in the spool */
-		snprintf(why, sizeof(why), "daemon: %s", ans + 4);
-		rc = queue_offline(c, &line, why, 1);
+		snprintf(why, sizeof(why), "%s", ans + 4);
+		rc = queue_offline(c, a, &line, why, 1);
 	} else {
 		answer_err("queue", ans);
 		rc = answer_rc(ans);

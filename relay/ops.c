@@ -101,7 +101,8 @@ static int bad_name(const char *name, char *err, size_t errlen)
 	return 0;
 }
 
-/* queued - the queued letter name, not busy; NULL with err */
+/* queued - the queued letter name, not busy (what its channels held
+ * without carrying is taken back); NULL with err */
 static struct qletter *queued(struct relayd *rd, const char *name, char *err, size_t errlen)
 {
 	struct qletter *l;
@@ -126,7 +127,8 @@ static struct qletter *queued(struct relayd *rd, const char *name, char *err, si
 		errno = EBUSY;
 		return NULL;
 	}
-	if (queue_letter_busy(rd->q, l, err, errlen)) {
+	/* envelopes that only wait in their channel are taken back */
+	if (queue_letter_take_back(rd->q, l, err, errlen)) {
 		errno = EBUSY;
 		return NULL;
 	}
@@ -155,10 +157,11 @@ static int prefix_collect(void *arg, const char *name)
 	return 0;
 }
 
-/* side_add - a name with '_' (not a letter's own file) */
-static int side_add(void *arg, const char *name)
+/* side_name - a name with '_' (not a letter's own file) */
+static int side_name(void *arg, const char *name)
 {
-	return strchr(name, '_') != NULL ? prefix_collect(arg, name) : 0;
+	(void) arg;
+	return strchr(name, '_') != NULL;
 }
 
 /* ops_side_scan - see ops.h */
@@ -171,7 +174,9 @@ int ops_side_scan(struct relayd *rd, enum spool_state st, struct ops_side *side,
 	ps.prefix = "";
 	side->v = NULL;
 	side->n = 0;
-	if (spool_scan(rd->sp, st, side_add, &ps, err, errlen) < 0) {
+	/* the letters (most of a directory of 100,000) are passed over as
+	 * it is read: read once per chunk, it is not sorted each time */
+	if (spool_scan_some(rd->sp, st, side_name, prefix_collect, &ps, err, errlen) < 0) {
 		side->v = ps.v;
 		side->n = ps.n;
 		ops_side_free(side);

@@ -9,9 +9,11 @@
  *	What mailctl asks the daemon to do to a letter (the daemon is the
  *	only writer of queue state, so an action never races a transfer:
  *	a letter with a busy envelope is refused with "busy: ..., try
- *	again"). Each action is one spool transaction journalled with
- *	by=USER (the operator's login name); cb(arg, ok, err) runs once it
- *	is durable (or failed and undone).
+ *	again"; an envelope that its channel only holds, waiting for a
+ *	call slot of a hop that is down, is taken back first and is not
+ *	busy: queue_letter_take_back()). Each action is one spool
+ *	transaction journalled with by=USER (the operator's login name);
+ *	cb(arg, ok, err) runs once it is durable (or failed and undone).
  * .IP "hold NAME"
  *	queue/ to hold/ with its envelopes (their channels keep what they
  *	hold: a held copy resumes with the same identity)

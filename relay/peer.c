@@ -412,11 +412,10 @@ static int rcpt_local(const struct route_table *t, const struct addr *a)
 	return hop != NULL && hop->nalts > 0 && hop->alts[0].channel == ROUTE_CH_LOCAL;
 }
 
-/* mailbox_known - a configured user, or one whose Maildir exists: what
- * the local channel finds out when it delivers (mailchannel/ch_local.c),
- * asked here so that an unknown user is refused in the call and never
- * bounced to a sender an unauthenticated caller may have forged */
-static int mailbox_known(const struct conf *c, const char *mailbox)
+/* peer_mailbox_known - see peer.h. Asked in the call so that an
+ * unknown user is refused there and never bounced to a sender an
+ * unauthenticated caller may have forged. */
+int peer_mailbox_known(const struct conf *c, const char *mailbox)
 {
 	char    md[CONF_PATH_MAX];
 	struct stat st;
@@ -467,7 +466,7 @@ int peer_relay_check(const struct conf *c, const struct addr_list *al, unsigned 
 				return PEER_BADRCPT;
 			}
 			if (tg->kind == ROUTE_LOCAL && tg->owner == NULL && tg->mailbox != NULL
-			    && !mailbox_known(c, tg->mailbox)) {
+			    && !peer_mailbox_known(c, tg->mailbox)) {
 				text = addr_to_str(a);
 				snprintf(why, len, "recipient %.200s: unknown user (not a configured "
 				    "user and no mailbox)", text);

@@ -162,6 +162,12 @@ int  peer_equal(const void *a, size_t alen, const void *b, size_t blen);
 struct addr_list;
 int  peer_relay_check(const struct conf *c, const struct addr_list *al, unsigned via,
 	int accept, char *why, size_t len);
+/* peer_mailbox_known - the local mailbox is a configured user ([local]
+ * users) or its Maildir exists (or cannot be looked at, or its path is
+ * too long: the local channel decides): 1; else 0, an unknown user, which
+ * the local channel (mailchannel/ch_local.c) would refuse at delivery.
+ * The relay rules, mailctl route and niftpmail-sendmail ask it. */
+int  peer_mailbox_known(const struct conf *c, const char *mailbox);
 /* peer_ready - every peer with a username has its password (a daemon
  * must read them all; mailctl run by another user may not): 0, or -1
  * with why naming the peer and the file */

@@ -1284,6 +1284,45 @@ int queue_letter_busy(const struct queue *q, const struct qletter *l, char *err,
 	return 0;
 }
 
+/* can_take_back - e is busy only because its channel holds it, and the
+ * channel may give it back (no save in flight, not leaving) */
+static int can_take_back(const struct qenv *e)
+{
+	return e->state == QENV_ACTIVE && e->saving == 0 && e->ch != NULL
+	    && e->ch->take_back != NULL;
+}
+
+int queue_letter_take_back(struct queue *q, struct qletter *l, char *err, size_t errlen)
+{
+	struct qenv *e;
+	int     busy = 0;
+
+	if (!queue_letter_busy(q, l, err, errlen))
+		return 0;
+	if (l->leaving > 0)
+		return 1;
+	/* one that no channel can give back: ask nothing (err says why) */
+	for (e = l->envs; e != NULL; e = e->lnext)
+		if (qenv_busy(e) && !can_take_back(e))
+			return 1;
+	for (e = l->envs; e != NULL; e = e->lnext) {
+		if (!qenv_busy(e))
+			continue;
+		if (e->ch->take_back(e->chself, e))
+			e->state = QENV_QUEUED;		/* as before start(): due */
+		else
+			busy = 1;
+	}
+	if (!busy)
+		return 0;
+	/* a transfer of another envelope is in progress: the action is
+	 * refused, and what was given back starts again */
+	for (e = l->envs; e != NULL; e = e->lnext)
+		if (!qenv_busy(e))
+			sched_kick(q->rd->sched, e);
+	return queue_letter_busy(q, l, err, errlen);
+}
+
 void queue_letter_take(struct queue *q, struct qletter *l, struct spool_txn *t,
 	struct qenv ***envs, size_t *nenvs)
 {

@@ -35,7 +35,9 @@
  * .IP QENV_QUEUED
  *	waiting: not due yet, or due and not yet taken by its channel
  * .IP QENV_ACTIVE
- *	its channel (or an operator action) works on it
+ *	its channel (or an operator action) works on it, or holds it until
+ *	its turn comes (a channel may give such an envelope back to an
+ *	operator action: queue_letter_take_back())
  * .IP QENV_LEAVING
  *	its final transaction is in flight; it is gone from memory once it
  *	completes
@@ -168,6 +170,14 @@ void queue_letter_mark_dead(struct queue *q, const char *letter, const char *rea
 /* queue_letter_busy - 1 (with err) when an envelope of l is busy */
 int  queue_letter_busy(const struct queue *q, const struct qletter *l, char *err,
 	size_t errlen);
+/* queue_letter_take_back - queue_letter_busy(), but the envelopes of l
+ * that their channel holds without carrying them yet are asked back
+ * first (channel take_back(): a letter waiting for a call slot of a hop
+ * that is down is not busy). 0 when no envelope of l is busy any more
+ * (those given back are QUEUED again, for the caller's action to take
+ * now); 1 with err when one still is: then those given back are due
+ * again (kicked), nothing else changed. */
+int  queue_letter_take_back(struct queue *q, struct qletter *l, char *err, size_t errlen);
 /* queue_letter_take - the envelopes of l leave the queue in memory into
  * *envs (new array, *nenvs; the caller hands them to queue_gone() once
  * its transaction completed), l is forgotten; with t, the removal of

@@ -44,6 +44,7 @@
 #include <dirent.h>
 
 #include "relay/conf.h"
+#include "relay/ctl_ops.h"
 #include "relay/queue.h"
 #include "relay/relayd.h"
 #include "relay/relayd_stats.h"
@@ -637,7 +638,7 @@ void stats_json(const struct stats_snap *s, const char *node, struct buf *out)
 }
 
 static const char stats_help[] =
-"Usage: mailctl -c NODE.ini stats [--prometheus|--json]\n"
+"Usage: mailctl [-c NODE.ini] stats [--prometheus|--json]\n"
 "Queue statistics from the spool (read-only; the daemon need not run): per\n"
 "next hop the envelopes queued, the age of the oldest, how long the hop has\n"
 "been failing (age of its oldest envelope that failed), letters forwarded and\n"
@@ -645,7 +646,8 @@ static const char stats_help[] =
 "--prometheus prints them in the metrics file's format (its gauges; the\n"
 "niftpmail_*_total counters are the daemon's, in the metrics file only).\n"
 "--json prints one JSON document (mailctl(1), JSON OUTPUT).\n"
-"Exit status: 0 shown, 1 spool unreadable, 64 usage.\n";
+"Exit status: 0 shown, 1 spool unreadable, 64 usage, 77 permission denied (the\n"
+"spool or its journal cannot be read by this user).\n";
 
 int ctl_stats(const struct conf *c, int argc, char **argv)
 {
@@ -662,7 +664,7 @@ int ctl_stats(const struct conf *c, int argc, char **argv)
 	int     o, prom = 0, json = 0;
 
 	optind = 0;
-	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (o) {
 		case 'p':
 			prom = 1;
@@ -674,14 +676,17 @@ int ctl_stats(const struct conf *c, int argc, char **argv)
 			fputs(stats_help, stdout);
 			return RX_OK;
 		default:
-			fputs(stats_help, stderr);
-			return RX_USAGE;
+			/* getopt said what */
+			return ctl_usage("stats", stats_help, NULL);
 		}
 	}
-	if (optind != argc || (prom && json)) {
-		fputs(stats_help, stderr);
-		return RX_USAGE;
-	}
+	if (optind != argc)
+		return ctl_usage("stats", stats_help, "'%s': stats takes no argument but its "
+		    "options", argv[optind]);
+	if (prom && json)
+		return ctl_usage("stats", stats_help, "--prometheus or --json, not both");
+	if (c == NULL)
+		return CTL_ARGS_OK;
 	t = stats_tail_new();
 	s = stats_scan(c->spool, t, time(NULL), err, sizeof(err));
 	stats_tail_free(t);

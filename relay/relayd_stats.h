@@ -109,7 +109,8 @@ void stats_prom(const struct stats_snap *s, const char *node, struct buf *out);
 void stats_json(const struct stats_snap *s, const char *node, struct buf *out);
 
 /* ctl_stats - "mailctl stats [--prometheus|--json]" (argv[0] is "stats"):
- * scans the spool read-only; returns the exit status */
+ * scans the spool read-only; returns the exit status; c NULL: the
+ * arguments checked (relay/ctl_ops.h CTL_ARGS_OK) */
 int  ctl_stats(const struct conf *c, int argc, char **argv);
 
 /* relayd_stats_start - the daemon's periodic scan: every

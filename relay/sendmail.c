@@ -17,12 +17,10 @@
  *	(the body, line ends converted on the fly) to ctl_submit_from().
  *--*/
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mailchannel/addr.h"
@@ -32,6 +30,7 @@
 #include "mailchannel/route.h"
 #include "relay/conf.h"
 #include "relay/ctl_ops.h"
+#include "relay/peer.h"
 #include "relay/relayd.h"
 #include "relay/sendmail.h"
 #include "util/alloc.h"
@@ -42,6 +41,7 @@
 
 #define SM_LABEL	"niftpmail-sendmail"
 #define SM_ERRLEN	512
+#define SM_LABEL_MAX	64	/* "mailctl: sendmail" */
 /* the letter's first part: addresses, Return-Path:, From:, header */
 #define SM_FIRST_MAX	(LETTER_PREFIX_MAX + HDR_MAX + HDR_EDIT_SLACK)
 
@@ -73,6 +73,8 @@ static const char sm_help[] =
 
 /* What the command line says. */
 struct sm_opts {
+	const char *label;		/* messages start "LABEL: " (sendmail_main) */
+	const char *prog;		/* the command as typed: "Try 'PROG --help'" */
 	const char *conf;
 	const char *sender;		/* -f as given, or NULL */
 	int	extract;		/* -t */
@@ -135,7 +137,8 @@ static int sm_options(int argc, char **argv, struct sm_opts *o)
 			continue;
 		}
 		if (a[1] == '-') {
-			fprintf(stderr, SM_LABEL ": unknown option '%s'\n", a);
+			fprintf(stderr, "%s: unknown option '%s'\nTry '%s --help'.\n", o->label, a,
+			    o->prog);
 			return -1;
 		}
 		if (a[1] == 'o') {
@@ -148,8 +151,8 @@ static int sm_options(int argc, char **argv, struct sm_opts *o)
 		}
 		if (a[1] == 'b') {
 			if (strcmp(a, "-bm") != 0) {
-				fprintf(stderr, SM_LABEL ": '%s': only -bm (deliver mail) is "
-				    "supported\n", a);
+				fprintf(stderr, "%s: '%s': only -bm (deliver mail) is supported\n",
+				    o->label, a);
 				return -1;
 			}
 			continue;
@@ -189,8 +192,8 @@ static int sm_options(int argc, char **argv, struct sm_opts *o)
 					k++;
 				break;
 			default:
-				fprintf(stderr, SM_LABEL ": unknown option '-%c'\nTry '"
-				    SM_LABEL " --help'.\n", ch);
+				fprintf(stderr, "%s: unknown option '-%c'\nTry '%s --help'.\n",
+				    o->label, ch, o->prog);
 				return -1;
 			}
 		}
@@ -199,8 +202,8 @@ static int sm_options(int argc, char **argv, struct sm_opts *o)
 	o->nrcpts = argc - i;
 	return 0;
 missing:
-	fprintf(stderr, SM_LABEL ": option '%s' needs a value\nTry '" SM_LABEL " --help'.\n",
-	    a);
+	fprintf(stderr, "%s: option '%s' needs a value\nTry '%s --help'.\n", o->label, a,
+	    o->prog);
 	return -1;
 }
 
@@ -580,10 +583,8 @@ out:
 static int sm_rcpt_check(const struct conf *c, const struct addr_list *al, char *err,
 	size_t errlen)
 {
-	char    md[PATH_MAX];
 	const struct route_target *tg;
 	struct route_result *r;
-	struct stat sb;
 	size_t  i, j;
 	int     rc = SM_OK;
 
@@ -595,9 +596,7 @@ static int sm_rcpt_check(const struct conf *c, const struct addr_list *al, char 
 				snprintf(err, errlen, "recipient '%s': %s", tg->text, tg->reason);
 				rc = SM_NOUSER;
 			} else if (tg->kind == ROUTE_LOCAL && tg->mailbox != NULL
-			    && !route_table_user_known(c->routes, tg->mailbox)
-			    && conf_maildir(c, tg->mailbox, md, sizeof(md)) < sizeof(md)
-			    && stat(md, &sb) < 0 && errno == ENOENT) {
+			    && !peer_mailbox_known(c, tg->mailbox)) {
 				snprintf(err, errlen, "recipient '%s': unknown user (not a "
 				    "configured user and no mailbox)", tg->text);
 				rc = SM_NOUSER;
@@ -617,7 +616,7 @@ static int sm_status(int rc)
 }
 
 /* sendmail_main - see sendmail.h */
-int sendmail_main(int argc, char **argv, const char *conf)
+int sendmail_main(int argc, char **argv, const char *conf, const char *prog)
 {
 	struct sm_opts o;
 	struct sm_in *in = NULL;
@@ -628,29 +627,36 @@ int sendmail_main(int argc, char **argv, const char *conf)
 	struct addr_list *al = NULL;
 	struct addr *sender = NULL;
 	struct conf *c = NULL;
-	char    err[SM_ERRLEN];
+	char    err[SM_ERRLEN], label[SM_LABEL_MAX];
+	const char *sp;
 	char   *text;
 	int     i, rc = SM_TEMPFAIL, ended;
 
 	memset(&o, 0, sizeof(o));
+	/* "mailctl sendmail" says "mailctl: sendmail: ..." */
+	sp = strchr(prog, ' ');
+	snprintf(label, sizeof(label), "%.*s%s%s", sp ? (int) (sp - prog) : (int) strlen(prog),
+	    prog, sp ? ":" : "", sp ? sp : "");
+	o.label = label;
+	o.prog = prog;
 	o.conf = conf;
 	o.dot_ends = 1;
 	if ((i = sm_options(argc, argv, &o)) != 0)
 		return i > 0 ? SM_OK : SM_TEMPFAIL;
 	if (o.nrcpts == 0 && !o.extract) {
-		fputs(SM_LABEL ": no recipients (give them after the options, or -t)\nTry '"
-		    SM_LABEL " --help'.\n", stderr);
+		fprintf(stderr, "%s: no recipients (give them after the options, or -t)\nTry '%s"
+		    " --help'.\n", o.label, o.prog);
 		return SM_TEMPFAIL;
 	}
 	if (confpath_find(o.conf, CONF_ENV, CONF_DEFAULT_PATH, &o.conf, NULL, err,
 	    sizeof(err)) < 0) {
-		fprintf(stderr, SM_LABEL ": %s\n", err);
+		fprintf(stderr, "%s: %s\n", o.label, err);
 		goto out;
 	}
 	if ((c = conf_load(o.conf, &errs, NULL, NULL)) == NULL) {
 		if ((text = buf_cstr(&errs)) != NULL)
 			fputs(text, stderr);
-		fprintf(stderr, SM_LABEL ": configuration '%s' not usable\n", o.conf);
+		fprintf(stderr, "%s: configuration '%s' not usable\n", o.label, o.conf);
 		goto out;
 	}
 	if (o.sender != NULL && sm_sender(o.sender, &sender, err, sizeof(err)) < 0) {
@@ -680,11 +686,11 @@ int sendmail_main(int argc, char **argv, const char *conf)
 	src.dot_ends = o.dot_ends;
 	src.bol = 1;
 	src.done = ended;
-	rc = sm_status(ctl_submit_from(c, sm_read, &src, "standard input", SM_LABEL,
+	rc = sm_status(ctl_submit_from(c, sm_read, &src, "standard input", o.label,
 	    !o.verbose));
 	goto out;
 fail:
-	fprintf(stderr, SM_LABEL ": %s%s\n", err, rc == SM_DATAERR || rc == SM_NOUSER
+	fprintf(stderr, "%s: %s%s\n", o.label, err, rc == SM_DATAERR || rc == SM_NOUSER
 	    ? " (not accepted)" : "");
 out:
 	addr_free(sender);

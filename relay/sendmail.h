@@ -42,7 +42,11 @@
 /* sendmail_main - the whole command: argv[0] is the program's name (or
  * "sendmail" under mailctl), then sendmail's options and recipients.
  * conf is the configuration path mailctl was given with -c before the
- * command, or NULL. Reads standard input; returns the exit status. */
-int sendmail_main(int argc, char **argv, const char *conf);
+ * command, or NULL. prog is the command as the user ran it (borrowed),
+ * "niftpmail-sendmail" or "mailctl sendmail": messages on standard
+ * error start with it, its first space made ": " ("mailctl: sendmail:
+ * ..."), because an MTA quotes them in its bounces. Reads standard
+ * input; returns the exit status. */
+int sendmail_main(int argc, char **argv, const char *conf, const char *prog);
 
 #endif

@@ -15,5 +15,5 @@
 int main(int argc, char **argv)
 {
 	log_init("niftpmail-sendmail", LOG_LVL_INFO);
-	return sendmail_main(argc, argv, NULL);
+	return sendmail_main(argc, argv, NULL, "niftpmail-sendmail");
 }

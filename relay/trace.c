@@ -348,17 +348,26 @@ const char *trace_ev_get(const struct trace_ev *ev, const char *key)
 	return NULL;
 }
 
-/* hop_to - the next hop an event is about ("local" for delivered), or NULL */
+/* hop_to - the next hop a forwarded, delivered ("local"), failed or
+ * deferred line is about ("-": failed while routing, or bounced), or
+ * NULL (any other line: an ndn's to= is the notice's addressee) */
 static const char *hop_to(const struct trace_ev *ev)
 {
 	if (strcmp(ev->event, "delivered") == 0)
 		return "local";
+	if (strcmp(ev->event, "forwarded") != 0 && strcmp(ev->event, "failed") != 0
+	    && strcmp(ev->event, "deferred") != 0)
+		return NULL;
 	return trace_ev_get(ev, "to");
 }
 
 /* hop_pending - 1 when the last of forwarded/delivered/failed/deferred
- * about hop is none or deferred (l->detail then says why) */
-static int hop_pending(struct trace_letter *l, const char *hop)
+ * about hop is none or deferred (l->detail then says why). A "failed"
+ * line with to=- after the routed line at index routed ends every hop
+ * still pending then: the operator's bounce of a letter that waited
+ * for several next hops writes its failures so (relay/ops.c; the
+ * router's own to=- failures come before its routed line). */
+static int hop_pending(struct trace_letter *l, const char *hop, size_t routed)
 {
 	const struct trace_ev *last = NULL;
 	const char *to, *v;
@@ -367,10 +376,14 @@ static int hop_pending(struct trace_letter *l, const char *hop)
 	for (i = 0; i < l->nev; i++) {
 		const struct trace_ev *ev = &l->ev[i];
 
-		if ((to = hop_to(ev)) == NULL || strcmp(to, hop) != 0)
+		if ((to = hop_to(ev)) == NULL)
 			continue;
-		if (strcmp(ev->event, "forwarded") == 0 || strcmp(ev->event, "delivered") == 0
-		    || strcmp(ev->event, "failed") == 0 || strcmp(ev->event, "deferred") == 0)
+		if (strcmp(to, "-") == 0 && i > routed && strcmp(ev->event, "failed") == 0
+		    && (last == NULL || strcmp(last->event, "deferred") == 0)) {
+			last = ev;
+			continue;
+		}
+		if (strcmp(to, hop) == 0)
 			last = ev;
 	}
 	if (last != NULL && strcmp(last->event, "deferred") != 0)
@@ -401,26 +414,33 @@ static int hop_listed(const char *list, size_t n, const char *hop)
 static void letter_status(struct trace_letter *l)
 {
 	const char *hops = NULL, *v;
+	const struct trace_ev *bounce = NULL;
 	char    hop[300];
 	const char *p, *q, *end;
-	size_t  i, j, keep;
-	int     held = 0, pending = 0, dead = 0, failed = 0, fwd = 0, deliv = 0;
+	size_t  i, j, keep, routed = 0;
+	int     held = 0, pending = 0, dead = 0, failed = 0, fwd = 0, deliv = 0, ndn = 0;
 
 	l->detail[0] = '\0';
 	for (i = 0; i < l->nev; i++) {
 		const struct trace_ev *ev = &l->ev[i];
 
-		if (strcmp(ev->event, "routed") == 0)
+		if (strcmp(ev->event, "routed") == 0) {
 			hops = trace_ev_get(ev, "hops");
-		else if (strcmp(ev->event, "held") == 0)
+			routed = i;
+		} else if (strcmp(ev->event, "held") == 0)
 			held = 1;
 		else if (strcmp(ev->event, "released") == 0)
 			held = 0;
 		else if (strcmp(ev->event, "dead") == 0 || strcmp(ev->event, "deleted") == 0) {
 			dead = 1;
 			str_copy(l->detail, (v = trace_ev_get(ev, "reason")) ? v : "", sizeof(l->detail));
-		} else if (strcmp(ev->event, "failed") == 0)
+		} else if (strcmp(ev->event, "failed") == 0) {
 			failed++;
+			/* the operator's (mailctl bounce) */
+			if (trace_ev_get(ev, "by") != NULL)
+				bounce = ev;
+		} else if (strcmp(ev->event, "ndn") == 0)
+			ndn++;
 		else if (strcmp(ev->event, "forwarded") == 0)
 			fwd++;
 		else if (strcmp(ev->event, "delivered") == 0)
@@ -452,13 +472,13 @@ static void letter_status(struct trace_letter *l)
 		for (i = 0; i < l->nev; i++) {
 			const char *to = hop_to(&l->ev[i]);
 
-			if (to == NULL || hop_listed(hops, keep, to))
+			if (to == NULL || strcmp(to, "-") == 0 || hop_listed(hops, keep, to))
 				continue;
 			for (j = 0; j < i; j++)		/* once each */
 				if (hop_to(&l->ev[j]) && strcmp(hop_to(&l->ev[j]), to) == 0)
 					break;
 			if (j == i)
-				pending += hop_pending(l, to);
+				pending += hop_pending(l, to, routed);
 		}
 	}
 	for (p = hops; p < end; p = q + 1) {
@@ -468,7 +488,7 @@ static void letter_status(struct trace_letter *l)
 			continue;
 		memcpy(hop, p, (size_t) (q - p));
 		hop[q - p] = '\0';
-		pending += hop_pending(l, hop);
+		pending += hop_pending(l, hop, routed);
 	}
 	if (held)
 		str_copy(l->status, "held", sizeof(l->status));
@@ -480,6 +500,10 @@ static void letter_status(struct trace_letter *l)
 		    fwd && failed ? "+" : "", failed ? "failed" : "");
 	if (l->status[0] == '\0')
 		str_copy(l->status, "done", sizeof(l->status));
+	if (!held && !pending && bounce != NULL)
+		snprintf(l->detail, sizeof(l->detail), "%s by %s: %s",
+		    ndn ? "returned to the sender" : "bounced", trace_ev_get(bounce, "by"),
+		    (v = trace_ev_get(bounce, "reason")) ? v : "?");
 }
 
 /* trace_doc_parse - parse a document */

@@ -136,7 +136,8 @@ void trace_service(const char *mail_called, char *dst, size_t len);
 void trace_json_str(struct buf *b, const char *s);
 
 /* trace_main - "mailctl trace" (relay/trace_cli.c): argv[0] is "trace";
- * prints the trace and returns the exit status */
+ * prints the trace and returns the exit status; c NULL: the arguments
+ * checked (relay/ctl_ops.h CTL_ARGS_OK) */
 int  trace_main(const struct conf *c, int argc, char **argv);
 
 #endif

@@ -432,8 +432,15 @@ static void ev_text(const struct trace_ev *ev, struct buf *b)
 	else if (strcmp(e, "deferred") == 0)
 		buf_printf(b, "deferred (to %s): %s; next try %s (attempt %s)", G("to"), G("reason"),
 		    G("next"), G("attempts"));
-	else if (strcmp(e, "failed") == 0)
-		buf_printf(b, "FAILED %s (to %s): %s", G("rcpt"), G("to"), G("reason"));
+	else if (strcmp(e, "failed") == 0) {
+		/* to=-: while routing, or a bounce of several next hops */
+		buf_printf(b, "FAILED %s", G("rcpt"));
+		if (H("to") && strcmp(G("to"), "-") != 0)
+			buf_printf(b, " (to %s)", G("to"));
+		buf_printf(b, ": %s", G("reason"));
+		if (H("by"))
+			buf_printf(b, " (bounced by %s)", G("by"));
+	}
 	else if (strcmp(e, "ndn") == 0)
 		buf_printf(b, "non-delivery notice %s sent to %s", G("notice"), G("to"));
 	else if (strcmp(e, "warned") == 0)
@@ -688,7 +695,7 @@ static void dot_graph(const char *key, const char *node, const struct hop *root,
 }
 
 static const char trace_help[] =
-"Usage: mailctl -c NODE.ini trace [--follow] [--back] [--json|--dot] [--timeout SECONDS] KEY\n"
+"Usage: mailctl [-c NODE.ini] trace [--follow] [--back] [--json|--dot] [--timeout SECONDS] KEY\n"
 "The life of a letter at this node, from the journal. KEY is the letter's name\n"
 "at this node (or at the node before), its Message-ID (msgid:ID), or the name\n"
 "of the file dropped into out/ (out:FILE).\n"
@@ -725,7 +732,7 @@ int trace_main(const struct conf *c, int argc, char **argv)
 	w.c = c;
 	w.timeout_ms = 10000;
 	optind = 0;
-	while ((o = getopt_long(argc, argv, "fb", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "fbh", lo, NULL)) != -1) {
 		switch (o) {
 		case 'f':
 			w.follow = 1;
@@ -740,24 +747,29 @@ int trace_main(const struct conf *c, int argc, char **argv)
 			w.dot = 1;
 			break;
 		case 't':
-			if (str_to_u64(optarg, 1, 600, &secs) < 0) {
-				fprintf(stderr, "mailctl: trace: bad --timeout '%s'\n", optarg);
-				return RX_USAGE;
-			}
+			if (str_to_u64(optarg, 1, 600, &secs) < 0)
+				return ctl_usage("trace", trace_help, "--timeout wants "
+				    "seconds (1 to 600), not '%s'", optarg);
 			w.timeout_ms = (int) secs * 1000;
 			break;
 		case 'h':
 			fputs(trace_help, stdout);
 			return RX_OK;
 		default:
-			fputs(trace_help, stderr);
-			return RX_USAGE;
+			/* getopt said what */
+			return ctl_usage("trace", trace_help, NULL);
 		}
 	}
-	if (optind != argc - 1 || (w.json && w.dot)) {
-		fputs(trace_help, stderr);
-		return RX_USAGE;
-	}
+	if (optind == argc)
+		return ctl_usage("trace", trace_help, "no KEY: the letter's name, msgid:ID or "
+		    "out:FILE");
+	if (optind < argc - 1)
+		return ctl_usage("trace", trace_help, "one KEY at a time ('%s' is one too many)",
+		    argv[optind + 1]);
+	if (w.json && w.dot)
+		return ctl_usage("trace", trace_help, "--json or --dot, not both");
+	if (c == NULL)
+		return CTL_ARGS_OK;
 	{
 		char    err[TRACE_ERRLEN];
 

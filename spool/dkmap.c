@@ -7,7 +7,14 @@
  *	#include "spool/dkmap.h"
  * DESCRIPTION
  *	The map is a chained hash table (FNV-1a of the key), doubled when
- *	it holds as many dockets as buckets.
+ *	it holds as many dockets as buckets, for dkmap_get(); the same
+ *	entries are also an AVL tree ordered by key (strcmp), for
+ *	dkmap_prefixed(): the keys that start with a prefix are one range of
+ *	that order, found in O(log n) and walked in O(k). The callers look
+ *	up one letter's dockets by prefix ("env NAME_") once per letter of
+ *	a bulk action, so a scan of every docket per look-up made a release
+ *	of 20,000 letters take 20 s (quadratic); the tree costs two pointers
+ *	and a height per docket and O(log n) per put and delete.
  *
  *	Records are formatted with journal_format_kv(), so a value may hold
  *	any octet. A put whose record would not fit in a line is split: the
@@ -45,14 +52,17 @@
 			+ sizeof(" put=") - 1 + 1)	/* a record less key and value */
 
 struct dkent {
-	struct dkent *next;
+	struct dkent *next;		/* hash chain */
 	uint64_t hash;
+	struct dkent *left, *right;	/* the tree: keys below, keys above */
+	int	height;			/* of its subtree: 1 for a leaf */
 	struct dkmap_ent e;
 };
 
 struct dkmap {
 	struct dkent **b;
 	size_t	nb, n;
+	struct dkent *root;		/* the tree of every entry, by key */
 };
 
 /*
@@ -138,6 +148,176 @@ static void dkmap_grow(struct dkmap *m)
 	m->nb = n;
 }
 
+/*
+ * The tree (AVL: the heights of a node's two subtrees differ by at most
+ * one, so its height is below 1.45 log2(n + 2): recursion is shallow)
+ */
+
+static int dk_height(const struct dkent *d)
+{
+	return d ? d->height : 0;
+}
+
+/* dk_fix - d's height from its children's */
+static void dk_fix(struct dkent *d)
+{
+	int     l = dk_height(d->left), r = dk_height(d->right);
+
+	d->height = (l > r ? l : r) + 1;
+}
+
+/* dk_rotate_right - d's left child becomes the subtree's root */
+static struct dkent *dk_rotate_right(struct dkent *d)
+{
+	struct dkent *l = d->left;
+
+	d->left = l->right;
+	l->right = d;
+	dk_fix(d);
+	dk_fix(l);
+	return l;
+}
+
+/* dk_rotate_left - d's right child becomes the subtree's root */
+static struct dkent *dk_rotate_left(struct dkent *d)
+{
+	struct dkent *r = d->right;
+
+	d->right = r->left;
+	r->left = d;
+	dk_fix(d);
+	dk_fix(r);
+	return r;
+}
+
+/* dk_balance - the subtree d (whose children are balanced and differ in
+ * height by at most two) balanced; its new root */
+static struct dkent *dk_balance(struct dkent *d)
+{
+	int     bf = dk_height(d->left) - dk_height(d->right);
+
+	if (bf > 1) {
+		if (dk_height(d->left->left) < dk_height(d->left->right))
+			d->left = dk_rotate_left(d->left);
+		return dk_rotate_right(d);
+	}
+	if (bf < -1) {
+		if (dk_height(d->right->right) < dk_height(d->right->left))
+			d->right = dk_rotate_right(d->right);
+		return dk_rotate_left(d);
+	}
+	dk_fix(d);
+	return d;
+}
+
+/* dk_insert - d (a key not in the tree) into the subtree t; its new root */
+static struct dkent *dk_insert(struct dkent *t, struct dkent *d)
+{
+	if (t == NULL) {
+		d->left = d->right = NULL;
+		d->height = 1;
+		return d;
+	}
+	if (strcmp(d->e.key, t->e.key) < 0)
+		t->left = dk_insert(t->left, d);
+	else
+		t->right = dk_insert(t->right, d);
+	return dk_balance(t);
+}
+
+/* dk_remove_min - the entry of t with the smallest key out of t into
+ * *min; t's new root */
+static struct dkent *dk_remove_min(struct dkent *t, struct dkent **min)
+{
+	if (t->left == NULL) {
+		*min = t;
+		return t->right;
+	}
+	t->left = dk_remove_min(t->left, min);
+	return dk_balance(t);
+}
+
+/* dk_remove - d (in the tree) out of the subtree t; its new root */
+static struct dkent *dk_remove(struct dkent *t, struct dkent *d)
+{
+	struct dkent *min;
+	int     c;
+
+	PANIC_IF(t == NULL);		/* d is in the tree: never passed */
+	if (t != d) {
+		c = strcmp(d->e.key, t->e.key);
+		if (c < 0)
+			t->left = dk_remove(t->left, d);
+		else
+			t->right = dk_remove(t->right, d);
+		return dk_balance(t);
+	}
+	if (t->left == NULL)
+		return t->right;
+	if (t->right == NULL)
+		return t->left;
+	/* its successor takes its place */
+	min = NULL;
+	t->right = dk_remove_min(t->right, &min);
+	min->left = t->left;
+	min->right = t->right;
+	return dk_balance(min);
+}
+
+/* A walk of the keys with a prefix, in order, into a growing array. */
+struct dk_walk {
+	const char *prefix;
+	size_t	plen;
+	const struct dkmap_ent **v;
+	size_t	n, alloc;
+};
+
+/* dk_collect - the entries of t whose key starts with w->prefix, in order */
+static void dk_collect(const struct dkent *t, struct dk_walk *w)
+{
+	int     c;
+
+	while (t != NULL) {
+		c = w->plen ? strncmp(t->e.key, w->prefix, w->plen) : 0;
+		if (c < 0) {
+			t = t->right;		/* t and its left are below the range */
+			continue;
+		}
+		if (c > 0) {
+			t = t->left;		/* t and its right are above it */
+			continue;
+		}
+		dk_collect(t->left, w);
+		if (w->n == w->alloc) {
+			w->alloc = w->alloc ? 2 * w->alloc : 16;
+			w->v = xrealloc(w->v, w->alloc * sizeof(*w->v));
+		}
+		w->v[w->n++] = &t->e;
+		t = t->right;
+	}
+}
+
+/* dk_check - the subtree t is ordered strictly between lo and hi (NULL:
+ * no bound), its heights right and balanced; its entries counted in *n.
+ * 0, or -1 */
+static int dk_check(const struct dkent *t, const char *lo, const char *hi, size_t *n)
+{
+	int     l, r;
+
+	if (t == NULL)
+		return 0;
+	if ((lo != NULL && strcmp(t->e.key, lo) <= 0) || (hi != NULL && strcmp(t->e.key, hi) >= 0))
+		return -1;
+	if (dk_check(t->left, lo, t->e.key, n) < 0 || dk_check(t->right, t->e.key, hi, n) < 0)
+		return -1;
+	l = dk_height(t->left);
+	r = dk_height(t->right);
+	if (t->height != (l > r ? l : r) + 1 || l - r > 1 || r - l > 1)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
 /* dkmap_put - key holds val since mtime */
 void dkmap_put(struct dkmap *m, const char *key, const void *val, size_t vlen, int64_t mtime)
 {
@@ -153,6 +333,7 @@ void dkmap_put(struct dkmap *m, const char *key, const void *val, size_t vlen, i
 		d->hash = h;
 		d->e.key = xstrdup(key);
 		*pp = d;
+		m->root = dk_insert(m->root, d);
 		if (++m->n > m->nb)
 			dkmap_grow(m);
 	} else {
@@ -171,6 +352,7 @@ int dkmap_del(struct dkmap *m, const char *key)
 	if (d == NULL)
 		return 0;
 	*pp = d->next;
+	m->root = dk_remove(m->root, d);
 	dkent_free(d);
 	m->n--;
 	return 1;
@@ -184,12 +366,6 @@ const struct dkmap_ent *dkmap_get(const struct dkmap *m, const char *key)
 	return d ? &d->e : NULL;
 }
 
-static int dkmap_entcmp(const void *a, const void *b)
-{
-	return strcmp((*(const struct dkmap_ent *const *) a)->key,
-	    (*(const struct dkmap_ent *const *) b)->key);
-}
-
 /* dkmap_sorted - every docket, ordered by key */
 const struct dkmap_ent **dkmap_sorted(const struct dkmap *m, size_t *n)
 {
@@ -197,22 +373,40 @@ const struct dkmap_ent **dkmap_sorted(const struct dkmap *m, size_t *n)
 }
 
 /* dkmap_prefixed - the dockets whose key starts with prefix, ordered by
- * key; only those are sorted */
+ * key: the range of the tree that holds them */
 const struct dkmap_ent **dkmap_prefixed(const struct dkmap *m, const char *prefix, size_t *n)
 {
-	const struct dkmap_ent **v = xcalloc(m->n ? m->n : 1, sizeof(*v));
-	struct dkent *d;
-	size_t  i, k = 0, plen = prefix ? strlen(prefix) : 0;
+	struct dk_walk w;
 
+	memset(&w, 0, sizeof(w));
+	w.prefix = prefix ? prefix : "";
+	w.plen = strlen(w.prefix);
+	if (w.plen == 0) {
+		/* every docket: the size is known */
+		w.alloc = m->n ? m->n : 1;
+		w.v = xcalloc(w.alloc, sizeof(*w.v));
+	}
+	dk_collect(m->root, &w);
+	PANIC_IF(w.plen == 0 && w.n != m->n);
+	if (w.v == NULL)
+		w.v = xcalloc(1, sizeof(*w.v));
+	*n = w.n;
+	return w.v;
+}
+
+/* dkmap_check - the tree holds exactly the map's dockets, ordered and
+ * balanced */
+int dkmap_check(const struct dkmap *m)
+{
+	const struct dkent *d;
+	size_t  n = 0, i, inhash = 0;
+
+	if (dk_check(m->root, NULL, NULL, &n) < 0 || n != m->n)
+		return -1;
 	for (i = 0; i < m->nb; i++)
 		for (d = m->b[i]; d; d = d->next)
-			if (plen == 0 || strncmp(d->e.key, prefix, plen) == 0)
-				v[k++] = &d->e;
-	PANIC_IF(plen == 0 && k != m->n);
-	if (k > 1)
-		qsort(v, k, sizeof(*v), dkmap_entcmp);
-	*n = k;
-	return v;
+			inhash++;
+	return inhash == m->n ? 0 : -1;
 }
 
 /*

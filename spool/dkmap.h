@@ -104,8 +104,13 @@ const struct dkmap_ent *dkmap_get(const struct dkmap *m, const char *key);
  * (the caller frees the array, not the entries); *n gets the count */
 const struct dkmap_ent **dkmap_sorted(const struct dkmap *m, size_t *n);
 /* dkmap_prefixed - as dkmap_sorted, only the dockets whose key starts
- * with prefix (NULL or "": every docket) */
+ * with prefix (NULL or "": every docket). O(log n + k) for k dockets
+ * found: the map keeps its keys in order (a look-up per letter of a
+ * queue of 100,000 must not read every docket) */
 const struct dkmap_ent **dkmap_prefixed(const struct dkmap *m, const char *prefix, size_t *n);
+/* dkmap_check - 0 when the map's ordered index holds exactly its
+ * dockets, in order and balanced; -1 (for tests and fuzz targets) */
+int	dkmap_check(const struct dkmap *m);
 
 /*
  * Records

@@ -1167,6 +1167,13 @@ static int spool_cmp_ptr(const void *a, const void *b)
 int spool_scan(const struct spool *sp, enum spool_state st, spool_scan_fn *fn,
 	void *arg, char *err, size_t errlen)
 {
+	return spool_scan_some(sp, st, NULL, fn, arg, err, errlen);
+}
+
+/* spool_scan_some - the files of state st that keep takes (NULL: all) */
+int spool_scan_some(const struct spool *sp, enum spool_state st, spool_scan_fn *keep,
+	spool_scan_fn *fn, void *arg, char *err, size_t errlen)
+{
 	DIR    *d;
 	struct dirent *e;
 	struct stat sb;
@@ -1182,7 +1189,7 @@ int spool_scan(const struct spool *sp, enum spool_state st, spool_scan_fn *fn,
 		return -1;
 	}
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' || (keep != NULL && !keep(arg, e->d_name)))
 			continue;
 		if (e->d_type != DT_REG) {
 			if (e->d_type != DT_UNKNOWN

@@ -226,6 +226,12 @@ int spool_exists(const struct spool *sp, enum spool_state st, const char *name);
  * 0, fn's non-zero value, or -1 with err. */
 int spool_scan(const struct spool *sp, enum spool_state st, spool_scan_fn *fn,
 	void *arg, char *err, size_t errlen);
+/* spool_scan_some - spool_scan() of the names that keep(arg, name)
+ * takes (non-zero), asked as the directory is read: only those are
+ * kept and sorted, so that a look for a few names in a directory of
+ * 100,000 costs its reading, not a sort of every name */
+int spool_scan_some(const struct spool *sp, enum spool_state st, spool_scan_fn *keep,
+	spool_scan_fn *fn, void *arg, char *err, size_t errlen);
 
 /*
  * Writing a new file: tmp/NAME, then commit in a transaction

@@ -23,6 +23,10 @@
  *	exactly what applying the changes in order gives, every line must
  *	be a journal line of at most JOURNAL_LINE_MAX octets, and nothing
  *	may apply before the group's last line.
+ *
+ *	In every mode, the map's ordered index must hold exactly its
+ *	dockets, ordered and balanced (dkmap_check()), and a look-up by a
+ *	prefix of a key must give what filtering every docket gives.
  *--*/
 #include <stddef.h>
 #include <stdint.h>
@@ -59,6 +63,34 @@ static int same_maps(const struct dkmap *a, const struct dkmap *b, int times)
 	return ok;
 }
 
+/* index_agrees - 1 when m's index is sound and the dockets with a prefix
+ * (the first half of a few keys) are those a filter of all finds */
+static int index_agrees(const struct dkmap *m)
+{
+	const struct dkmap_ent **v, **w;
+	char    pre[DKMAP_KEYMAX + 1];
+	size_t  n, nw, i, j, k, plen;
+	int     ok;
+
+	if (dkmap_check(m) != 0)
+		return 0;
+	v = dkmap_sorted(m, &n);
+	ok = 1;
+	for (i = 0; i < n && i < 16 && ok; i++) {
+		plen = strlen(v[i]->key) / 2;
+		memcpy(pre, v[i]->key, plen);
+		pre[plen] = '\0';
+		w = dkmap_prefixed(m, pre, &nw);
+		for (j = 0, k = 0; j < n && ok; j++)
+			if (strncmp(v[j]->key, pre, plen) == 0)
+				ok = k < nw && w[k++] == v[j];
+		ok = ok && k == nw;
+		free(w);
+	}
+	free(v);
+	return ok;
+}
+
 /* fuzz_snapshot - mode 0 */
 static void fuzz_snapshot(const uint8_t *p, size_t len)
 {
@@ -75,7 +107,8 @@ static void fuzz_snapshot(const uint8_t *p, size_t len)
 	if (dkmap_snap_encode(m1, &pos1, &b) < 0
 	    || dkmap_snap_parse(buf_data(&b), b.len, &pos2, m2, NULL, err, sizeof(err)) < 0
 	    || pos1.ino != pos2.ino || pos1.off != pos2.off || pos1.taillen != pos2.taillen
-	    || memcmp(pos1.tail, pos2.tail, pos1.taillen) != 0 || !same_maps(m1, m2, 1))
+	    || memcmp(pos1.tail, pos2.tail, pos1.taillen) != 0 || !same_maps(m1, m2, 1)
+	    || !index_agrees(m1))
 		abort();
 out:
 	buf_release(&b);
@@ -107,6 +140,8 @@ static void fuzz_lines(const uint8_t *p, size_t len)
 		    || v[i]->vlen > DKMAP_VALMAX)
 			abort();
 	free(v);
+	if (!index_agrees(m))
+		abort();
 	dkmap_replay_free(r);
 	dkmap_free(m);
 }
@@ -170,7 +205,7 @@ static void fuzz_records(const uint8_t *p, size_t len)
 		if (i + 1 < nrec + others && dkmap_count(got) != 0)
 			abort();		/* applied before its last line */
 	}
-	if (dkmap_replay_pending(r, &off) || !same_maps(want, got, 1))
+	if (dkmap_replay_pending(r, &off) || !same_maps(want, got, 1) || !index_agrees(got))
 		abort();
 out:
 	buf_release(&b);

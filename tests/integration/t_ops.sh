@@ -14,7 +14,8 @@
 #     per recipient and "ndn ... by=U", the letter is gone from the spool.
 #  6. reroute: a letter queued for the dead cambridge route goes through
 #     the operator's address (a second node), "reroute HOST route=... by=U";
-#     the override survives a restart; --clear ends it ("reroute-cleared").
+#     the override survives a restart; --clear ends it ("reroute-cleared"),
+#     and reroute alone then says "no route overrides in force".
 #  7. forward: that route's letter goes to bennett@ucl instead (local),
 #     "forwarded-by-operator NAME to=... rcpts=OLD by=U", old envelope gone.
 #  8. bad requests: mailctl refuses a wrong command line itself (exit 64,
@@ -253,7 +254,9 @@ else
 	bad "reroute: --clear failed: $(cat "$T/op.out")"
 fi
 wait_journal ucl " reroute-cleared cambridge by=" 1 5 || bad "reroute: no 'reroute-cleared cambridge by=' line"
-[ -z "$(ctl reroute)" ] || bad "reroute: still listed after --clear: $(ctl reroute)"
+# none left: said so (not an empty listing)
+[ "$(ctl reroute)" = "mailctl: no route overrides in force ('mailctl reroute HOST ROUTE' sets one)" ] ||
+	bad "reroute: still listed after --clear: $(ctl reroute)"
 ctl route linington@cambridge | grep -q '^override' && bad "reroute: route still shows an override"
 ctl reroute --clear cambridge >"$T/op.out" 2>&1 && bad "reroute: clearing twice succeeded"
 mkletter "$T/e.letter" ops.5@ucl bennett@ucl linington@cambridge

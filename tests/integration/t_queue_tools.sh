@@ -10,18 +10,31 @@
 #     character in the output); the selection picks the right letters:
 #     --hop, --from (domain in any case), --to (local part exact),
 #     --older-than, --state, several at once; a bad selection is exit 64
-#     before the daemon is asked.
+#     before the daemon is asked. An empty queue says "mailctl: the queue
+#     is empty" (text; --json the document alone), a selection of nothing
+#     "mailctl: no letter matches the selection", and that listing piped
+#     into hold - holds nothing.
 #  2. queue --json parses (python3) and has the documented fields and
 #     types; the Subject comes back as it was, escapes and all.
 #  3. bulk actions: hold --hop pss ALL ("held 2 letters", journalled per
 #     letter); release of two names and a missing one (exit 67, "1 name
 #     not found: nosuch.1", the others released); hold - with the text
 #     listing of queue piped in; release ALL; retry of names; bounce
-#     --reason of a letter (its NDN reaches bennett); delete; an unknown
-#     name alone (exit 67, "no letter"); errors show no protocol framing.
+#     --reason of a letter waiting for two next hops (its NDN reaches
+#     bennett; mailctl trace says failed, returned to the sender, not
+#     queued); delete; an unknown name alone (exit 67, "no letter");
+#     errors show no protocol framing.
 #  4. many names: 300 letters held through standard input (more than one
 #     request line), counted, released with ALL.
-#  5. stats --json and route --json parse and have their fields.
+# 4b. a next hop that is down (rsre) with 600 letters, more than the 512
+#     copies the niftp channel fixes ahead per hop (HOP_HELD_MAX): the
+#     others wait in the channel ("active"), and hold --hop rsre ALL takes
+#     them back: all 600 held, none busy. rsre comes up, release --hop
+#     rsre ALL, and all 600 are forwarded to it.
+#  5. stats --json and route --json parse and have their fields; route
+#     of an unknown local user says it fails (undeliverable: unknown
+#     user, exit 67, as the relay rules and delivery), of a known one 0,
+#     of a host without a route 67.
 #  6. Prometheus: the metrics file has "# TYPE niftpmail_delivered_total
 #     counter" and the counters grow after a delivery.
 #  7. without the daemon: queue reads the spool with the same selection
@@ -47,6 +60,7 @@ mail = $(sock ucl)
 [routes]
 cambridge = niftp unix:$T/never.sock
 pss = niftp unix:$T/never2.sock
+rsre = niftp unix:$T/rsre.sock
 
 [local]
 maildir = $(mdir ucl)/%u/
@@ -60,7 +74,8 @@ start_node ucl || die "ucl did not start"
 sp=$(spooldir ucl)
 ctl() { timeout 30 "$MAILCTL" -c "$T/ucl.ini" "$@"; }
 # letters - the letter lines of a text listing on standard input: names
-letters() { awk '/^[^ ]/ { print $1 }' | sort | tr '\n' ' ' | sed 's/ $//'; }
+# (not "mailctl: the queue is empty")
+letters() { awk '/^[^ ]/ && $1 != "mailctl:" { print $1 }' | sort | tr '\n' ' ' | sed 's/ $//'; }
 # qsel WANT LABEL ARGS... - queue ARGS lists exactly the letters WANT
 qsel() {
 	_want=$1
@@ -75,6 +90,28 @@ qsel() {
 		bad "queue $*: $_lb: exit $_rc, got '$_got', want '$_want' $(cat "$T/q.err")"
 	fi
 }
+
+# --- 0. the empty queue --------------------------------------------------------------------
+ctl queue >"$T/q.out" 2>"$T/q.err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(cat "$T/q.out")" = "mailctl: the queue is empty" ] && [ ! -s "$T/q.err" ] &&
+	ok "queue, empty: exit 0, '$(cat "$T/q.out")'" ||
+	bad "queue, empty: exit $rc: '$(cat "$T/q.out")' $(cat "$T/q.err")"
+ctl queue --hop pss >"$T/q.out" 2>&1
+[ "$(cat "$T/q.out")" = "mailctl: no letter matches the selection" ] &&
+	ok "queue --hop pss, empty: '$(cat "$T/q.out")'" || bad "queue --hop pss, empty: '$(cat "$T/q.out")'"
+ctl queue --json >"$T/q.out" 2>&1
+python3 -c "import json, sys
+d = json.load(open(sys.argv[1]))
+assert d['count'] == 0 and d['letters'] == [], d" "$T/q.out" 2>/dev/null &&
+	! grep -q 'mailctl' "$T/q.out" && ok "queue --json, empty: the document alone, no letters" ||
+	bad "queue --json, empty: $(cat "$T/q.out")"
+ctl queue >"$T/q.out" 2>&1
+ctl hold - <"$T/q.out" >"$T/a.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && [ "$(cat "$T/a.out")" = "held 0 letters" ] &&
+	ok "queue | hold -, empty: nothing taken for a name: $(cat "$T/a.out")" ||
+	bad "queue | hold -, empty: exit $rc: $(cat "$T/a.out")"
 
 mkletter "$T/a.letter" qa.1@ucl alice@ucl linington@cambridge
 mkletter "$T/b.letter" qb.1@ucl bob@x.org kille@pss
@@ -126,6 +163,8 @@ grep -q "^  pss: deferred, 1 try, next in .*: kille@pss$" "$T/q.out" &&
 qsel "$(printf '%s\n' "$n_b" "$n_c" | sort | tr '\n' ' ' | sed 's/ $//')" "pss's two" --hop pss
 qsel "$all" "either hop" --hop cambridge,pss
 qsel "" "no such hop" --hop nowhere
+grep -qx "mailctl: no letter matches the selection" "$T/q.out" &&
+	ok "queue --hop nowhere: '$(cat "$T/q.out")'" || bad "queue --hop nowhere: '$(cat "$T/q.out")'"
 qsel "$n_b" "sender's domain in any case" --from @X.ORG
 qsel "$n_c" "hop and sender together" --hop cambridge --from bennett@ucl
 qsel "$(printf '%s\n' "$n_b" "$n_c" | sort | tr '\n' ' ' | sed 's/ $//')" "a recipient" --to kille@pss
@@ -224,6 +263,18 @@ if wait_header ucl bennett Failed-Letter "ucl[ \t]+$n_c" 1 10; then
 else
 	bad "bounce: no NDN for $n_c at bennett"
 fi
+# c waited for pss and cambridge: the bounce journals to=- (relay/ops.c)
+ctl trace "$n_c" >"$T/t.out" 2>&1
+if grep -q "^  status: failed: returned to the sender by [^ ]*: spam, sorry$" "$T/t.out" &&
+    ! grep -q 'status: queued' "$T/t.out"; then
+	ok "bounce: trace of c (two next hops): $(grep '^  status:' "$T/t.out" | head -1 | sed 's/^ *//')"
+else
+	bad "bounce: trace of c: $(cat "$T/t.out")"
+fi
+ctl trace --json "$n_c" | jcheck "bounce: trace --json of c: failed, not queued" "
+t = d['tree']
+assert t['status'] == 'failed' and 'returned to the sender' in t['detail'], t
+assert d['summary']['queued'] == 0, d['summary']"
 act "delete a" 0 "deleted 1 letter" delete "$n_a"
 [ -f "$sp/dead/$n_a" ] && ok "delete: a in dead/" || bad "delete: a not in dead/"
 act "delete nosuch.2" 67 "deleted 0 letters; 1 name not found: nosuch.2" delete nosuch.2
@@ -250,6 +301,46 @@ act "hold - (301 names)" 0 "held 301 letters" hold - <"$T/q.out"
 [ "$(jcount ucl ' held .* by=')" -ge 305 ] && ok "301 held lines journalled" ||
 	bad "$(jcount ucl ' held .* by=') held lines"
 act "release --older-than 0 ALL" 0 "released 301 letters" release --older-than 0 ALL
+
+# --- 4b. a next hop that is down, more letters than the channel fixes ahead --------------------
+# nlet ARGS... - the letters "queue ARGS" lists
+nlet() { ctl queue "$@" | grep -c '^ucl\.'; }
+mkletter "$T/r.letter" qr.1@ucl wendy@x.org peter@rsre
+n0=$(jcount ucl ' deferred .*to=rsre')
+i=0
+while [ $i -lt 600 ]; do
+	sed "s/qr.1@ucl/down.$i@ucl/" "$T/r.letter" >"$sp/out/.r$i" && mv "$sp/out/.r$i" "$sp/out/r$i"
+	i=$((i + 1))
+done
+# 512 copies fixed and deferred (the call fails); the other 88 wait in the
+# channel for one of those transfer ids
+wait_journal ucl ' deferred .*to=rsre' $((n0 + 512)) 20 || bad "rsre: not 512 deferred"
+i=0
+while [ "$(nlet --hop rsre --state active)" -lt 88 ] && [ $i -lt 100 ]; do
+	i=$((i + 1))
+	sleep 0.1
+done
+na=$(nlet --hop rsre --state active)
+nd=$(nlet --hop rsre --state deferred)
+[ "$na" -eq 88 ] && [ "$nd" -eq 512 ] && ok "rsre down: 512 deferred, 88 waiting in the channel" ||
+	bad "rsre down: $nd deferred, $na active, want 512 and 88"
+act "hold --hop rsre ALL (600, 88 in the channel)" 0 "held 600 letters" hold --hop rsre ALL
+nh=$(nlet --hop rsre --state held)
+nq=$(nlet --hop rsre --state queued,deferred,active)
+[ "$nh" -eq 600 ] && [ "$nq" -eq 0 ] && ok "rsre: 600 held, none left in the queue" ||
+	bad "rsre: $nh held, $nq in the queue after the hold"
+start_capture rsre || bad "rsre: capture did not start"
+act "release --hop rsre ALL" 0 "released 600 letters" release --hop rsre ALL
+wait_journal ucl ' forwarded .*to=rsre' 600 20 && ok "rsre up: 600 forwarded after the release" ||
+	bad "rsre up: $(jcount ucl ' forwarded .*to=rsre') forwarded, want 600"
+i=0
+while [ "$(nlet --hop rsre)" -gt 0 ] && [ $i -lt 50 ]; do
+	i=$((i + 1))
+	sleep 0.1
+done
+[ "$(nlet --hop rsre)" -eq 0 ] && [ "$(jcount ucl ' forwarded .*to=rsre')" -eq 600 ] &&
+	ok "rsre: none left queued, each letter forwarded once" ||
+	bad "rsre: $(nlet --hop rsre) still queued, $(jcount ucl ' forwarded .*to=rsre') forwarded"
 
 # --- 5. stats --json, route --json ------------------------------------------------------------
 ctl stats --json >"$T/s.json" 2>"$T/s.err" || bad "stats --json: exit $?: $(cat "$T/s.err")"
@@ -281,10 +372,37 @@ assert t['kind'] == 'local' and t['mailbox'] == 'bennett' and t['route'] is None
 assert d['from'] == 'anonymous' and d['relay'][0]['taken'] is True
 " <"$T/r.json"
 ctl route --json nobody@nowhere.example >"$T/r.json" 2>"$T/r.err"
+rc=$?
 jcheck "route --json: a failing target with its reason" "
 t = d['targets'][0]
 assert t['kind'] == 'fail' and 'no route' in t['reason']
 " <"$T/r.json"
+[ $rc -eq 67 ] && ok "route of a host without a route: exit 67" || bad "route nobody@nowhere.example: exit $rc"
+# an unknown local user: what delivery (and the relay rules) would do
+ctl route nosuch@ucl >"$T/r.out" 2>"$T/r.err"
+rc=$?
+if [ $rc -eq 67 ] && grep -q "^=> fail nosuch@ucl: undeliverable: unknown user 'nosuch'" "$T/r.out" &&
+    ! grep -q '^=> deliver' "$T/r.out"; then
+	ok "route nosuch@ucl: exit 67, $(grep '^=>' "$T/r.out")"
+else
+	bad "route nosuch@ucl: exit $rc: $(cat "$T/r.out" "$T/r.err")"
+fi
+ctl route --json nosuch@ucl >"$T/r.json" 2>"$T/r.err"
+rc=$?
+jcheck "route --json nosuch@ucl: a failing target, unknown user" "
+t = d['targets'][0]
+assert t['kind'] == 'fail' and 'unknown user' in t['reason'] and t['mailbox'] == 'nosuch', t
+" <"$T/r.json"
+[ $rc -eq 67 ] || bad "route --json nosuch@ucl: exit $rc"
+ctl route --from anonymous nosuch@ucl >"$T/r.out" 2>&1
+rc=$?
+[ $rc -eq 67 ] && grep -q 'refused in the call: recipient nosuch@ucl: unknown user' "$T/r.out" &&
+	ok "route --from anonymous nosuch@ucl: exit 67, refused in the call" ||
+	bad "route --from anonymous nosuch@ucl: exit $rc: $(cat "$T/r.out")"
+ctl route bennett@ucl >"$T/r.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "^=> deliver bennett@ucl to mailbox 'bennett'$" "$T/r.out" &&
+	ok "route bennett@ucl: exit 0, delivered" || bad "route bennett@ucl: exit $rc: $(cat "$T/r.out")"
 
 # --- 6. Prometheus counters ---------------------------------------------------------------------
 # metric NAME - its value in the metrics file (empty when absent)
@@ -323,6 +441,10 @@ done
 act "hold b" 0 "held 1 letter" hold "$n_b"
 stop_node ucl || bad "ucl did not stop"
 qsel "$n_b" "without the daemon: a held letter's hop from its records" --state held --hop pss
+ctl queue --hop nowhere >"$T/q.out" 2>&1
+[ "$(cat "$T/q.out")" = "mailctl: no letter matches the selection" ] &&
+	ok "without the daemon, nothing selected: '$(cat "$T/q.out")'" ||
+	bad "without the daemon, nothing selected: '$(cat "$T/q.out")'"
 ctl queue --from bob@x.org --state deferred >"$T/q.out" 2>&1
 [ "$(grep -c '^[^ ]' "$T/q.out")" -eq 300 ] && ok "without the daemon: 300 deferred from bob@x.org" ||
 	bad "without the daemon: $(grep -c '^[^ ]' "$T/q.out") listed"

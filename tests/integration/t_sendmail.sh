@@ -17,6 +17,13 @@
 #     and no sender, a bad address), 67 an unknown local user or an
 #     address the routes refuse, 75 usage errors and a daemon that is
 #     down (nothing left in out/).
+#  7. what Postfix quotes in its bounce: a message larger than [limits]
+#     max_letter_size is refused by the daemon (65) with one line on
+#     standard error, "niftpmail-sendmail: node ucl refused the letter:
+#     letter too large: ...", naming neither mailctl nor the control
+#     protocol ("daemon:", "err"); under mailctl sendmail the line says
+#     "mailctl: sendmail: ..." and a usage error "Try 'mailctl sendmail
+#     --help'".
 set -u
 top=$(cd "$(dirname "$0")/../../.." && pwd)
 [ -f "$top/tests/integration/lib-relay.sh" ] || top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,6 +39,8 @@ users = bennett, kirstein, lin, alice, carol
 [retry]
 first = 1s
 max = 2s
+[limits]
+max_letter_size = 16384
 EOF
 start_node ucl || die "ucl did not start"
 SP="$T/ucl/spool"
@@ -183,6 +192,46 @@ printf 'From: alice@example.org\nSubject: x\n\nbody\n' >"$T/in"
 sm -f alice@example.org <"$T/in"
 expect "no recipients" 75
 "$SM" --help | grep -q 'Exit status' && ok "--help" || bad "--help"
+
+# --- 7. the words of a refusal -------------------------------------------------------------
+{
+	printf 'From: alice@example.org\nSubject: big\nMessage-ID: <sm.big@example.org>\n\n'
+	i=0
+	while [ $i -lt 400 ]; do
+		echo "a line of the body of a message larger than the node takes, number $i"
+		i=$((i + 1))
+	done
+} >"$T/big"
+timeout 30 "$SM" -c "$T/ucl.ini" -f alice@example.org -- bennett@ucl <"$T/big" >"$T/big.out" 2>"$T/big.err"
+rc=$?
+expect "a message over max_letter_size" 65
+if [ "$(wc -l <"$T/big.err")" -eq 1 ] &&
+    grep -q "^niftpmail-sendmail: node ucl refused the letter: letter too large: more than 16384 octets" "$T/big.err" &&
+    ! grep -Eq 'mailctl|daemon:|(^| )err |(^| )ok( |$)' "$T/big.err"; then
+	ok "too large: $(cat "$T/big.err")"
+else
+	bad "too large: standard error '$(cat "$T/big.err")'"
+fi
+[ "$(jcount ucl 'sm.big@example.org')" -eq 0 ] && ok "too large: nothing received" ||
+	bad "too large: journalled: $(journal ucl | grep 'sm.big@')"
+timeout 30 "$MAILCTL" -c "$T/ucl.ini" sendmail -f alice@example.org -- bennett@ucl <"$T/big" >/dev/null 2>"$T/big.err"
+rc=$?
+expect "mailctl sendmail: a message over max_letter_size" 65
+grep -q "^mailctl: sendmail: node ucl refused the letter: letter too large: " "$T/big.err" &&
+	! grep -q 'daemon:' "$T/big.err" && ok "mailctl sendmail, too large: $(cat "$T/big.err")" ||
+	bad "mailctl sendmail, too large: '$(cat "$T/big.err")'"
+timeout 30 "$MAILCTL" -c "$T/ucl.ini" sendmail -Z bennett@ucl </dev/null >/dev/null 2>"$T/big.err"
+rc=$?
+expect "mailctl sendmail -Z" 75
+[ "$(cat "$T/big.err")" = "mailctl: sendmail: unknown option '-Z'
+Try 'mailctl sendmail --help'." ] && ok "mailctl sendmail -Z: names mailctl sendmail" ||
+	bad "mailctl sendmail -Z: '$(cat "$T/big.err")'"
+printf 'From: alice@example.org\nSubject: x\n\nbody\n' >"$T/in"
+timeout 30 "$SM" -c "$T/ucl.ini" -f alice@example.org -- nosuchuser@ucl <"$T/in" 2>"$T/big.err"
+rc=$?
+expect "an unknown local user, the words" 67
+grep -q "^niftpmail-sendmail: recipient 'nosuchuser@ucl': unknown user" "$T/big.err" &&
+	ok "unknown user: $(cat "$T/big.err")" || bad "unknown user: '$(cat "$T/big.err")'"
 stop_node ucl
 printf 'From: alice@example.org\nSubject: down\n\nbody\n' >"$T/in"
 sm -f alice@example.org -- bennett@ucl <"$T/in"

@@ -151,12 +151,17 @@ static void test_parse(void)
 		{ "forward n a@b", CTL_PARSE_OK, "n|a@b" },
 		{ "forward n Ada Byron <a@b>", CTL_PARSE_OK, "n|Ada Byron <a@b>" },
 		{ "reroute", CTL_PARSE_OK, "" },
-		{ "reroute cam", CTL_PARSE_USAGE, "usage: reroute [HOST ROUTE|--clear HOST]" },
+		{ "reroute cam", CTL_PARSE_USAGE,
+		    "usage: reroute [HOST ROUTE|--clear HOST] (no ROUTE for HOST, e.g. 'niftp"
+		    " tcp:10.0.0.9:4521')" },
 		{ "reroute cam niftp unix:/x FTP.MAIL", CTL_PARSE_OK, "cam|niftp unix:/x FTP.MAIL" },
 		{ "reroute --clear cam", CTL_PARSE_OK, "--clear|cam" },
-		{ "reroute --clear cam x", CTL_PARSE_USAGE, "usage: reroute [HOST ROUTE|--clear HOST]" },
-		{ "reroute --clear", CTL_PARSE_USAGE, "usage: reroute [HOST ROUTE|--clear HOST]" },
-		{ "reroute --bogus cam", CTL_PARSE_USAGE, "usage: reroute [HOST ROUTE|--clear HOST]" },
+		{ "reroute --clear cam x", CTL_PARSE_USAGE, "usage: reroute [HOST ROUTE|--clear HOST]"
+		    " (--clear takes one HOST)" },
+		{ "reroute --clear", CTL_PARSE_USAGE, "usage: reroute [HOST ROUTE|--clear HOST]"
+		    " (--clear wants the HOST whose override ends)" },
+		{ "reroute --bogus cam", CTL_PARSE_USAGE, "usage: reroute [HOST ROUTE|--clear HOST]"
+		    " (unknown option '--bogus')" },
 		{ "retry", CTL_PARSE_OK, "" },
 		{ "retry a b  c", CTL_PARSE_OK, "a|b|c" },
 		{ "retry hop:cam", CTL_PARSE_USAGE,

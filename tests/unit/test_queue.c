@@ -106,6 +106,9 @@ struct fake {
 	struct qenv *active[FAKE_MAX];	/* started, not answered yet */
 	size_t	nactive;
 	unsigned starts, loaded, gone, released, recovers, leaving;
+	const char *waiting;		/* take_back: the envelopes of this hop only
+					 * wait ("*": every hop's; NULL: none) */
+	unsigned asked, taken;		/* take_back calls, envelopes given back */
 };
 
 static void *fake_init(struct relayd *rd, char *err, size_t errlen)
@@ -133,6 +136,23 @@ static void fake_start(void *self, struct qenv *e)
 	fake_env_of(e)->state++;
 	f->active[f->nactive++] = e;
 	f->starts++;
+}
+
+/* fake_forget - e out of the active list, if there */
+static void fake_forget(struct fake *f, const struct qenv *e);
+
+/* fake_take_back - an envelope of the hop f->waiting only waits: given
+ * back; any other is carried */
+static int fake_take_back(void *self, struct qenv *e)
+{
+	struct fake *f = self;
+
+	f->asked++;
+	if (f->waiting == NULL || (strcmp(f->waiting, "*") != 0 && strcmp(f->waiting, e->hop) != 0))
+		return 0;
+	fake_forget(f, e);
+	f->taken++;
+	return 1;
 }
 
 static int fake_busy(const void *self)
@@ -243,6 +263,7 @@ static const struct channel_ops fake_ops = {
 	.name = "fake",
 	.init = fake_init,
 	.start = fake_start,
+	.take_back = fake_take_back,
 	.busy = fake_busy,
 	.stop = fake_stop,
 	.free = fake_free,
@@ -1071,6 +1092,86 @@ static int starts_at_least(struct tnode *n, const void *arg)
 	return fake_of(n)->starts >= *(const unsigned *) arg;
 }
 
+/* An operator action takes back what a channel only holds (take_back):
+ * with every envelope given back the letter is held; when one is carried
+ * the action is refused as busy and what was given back starts again. */
+static void test_take_back(void)
+{
+	struct tnode n;
+	char    dir[T_PATH], name[SPOOL_NAMELEN], err[256];
+	struct fake *f;
+	struct opres r;
+	struct qenv *e;
+	unsigned three = 3;
+
+	newdir(dir, sizeof(dir));
+	CU_ASSERT_FATAL(node_open(&n, dir) == 0);
+	f = fake_of(&n);
+	put_letter(&n, "u1@b, u2@x", name, sizeof(name));
+	CU_ASSERT_FATAL(wait_active(&n, 2));
+	EXPECT_INT(f->starts, 2);
+
+	/* b's envelope only waits, x's is carried: busy, nothing held */
+	f->waiting = "b";
+	memset(&r, 0, sizeof(r));
+	EXPECT_INT(ops_letter(&n.rd, "hold", name, "tester", op_cb, &r, err, sizeof(err)), -1);
+	EXPECT_HAS(err, "busy");
+	EXPECT_INT(f->taken, 1);
+	EXPECT_TRUE(in_state(&n, SPOOL_QUEUE, name));
+	/* b's is due again: started again (three starts in all) */
+	CU_ASSERT(run_until(&n, starts_at_least, &three));
+	CU_ASSERT_FATAL(wait_active(&n, 2));
+	EXPECT_INT(f->starts, 3);
+
+	/* nothing given back: refused, and the channel asked nothing when one
+	 * envelope is busy for another reason (its save in flight) */
+	f->waiting = NULL;
+	f->asked = 0;
+	EXPECT_INT(ops_letter(&n.rd, "hold", name, "tester", op_cb, &r, err, sizeof(err)), -1);
+	EXPECT_HAS(err, "busy");
+	EXPECT_INT(f->asked, 2);
+	e = env_of(&n, f->active[0]->name);
+	CU_ASSERT_FATAL(e != NULL);
+	e->saving++;
+	f->waiting = "*";
+	f->asked = 0;
+	EXPECT_INT(ops_letter(&n.rd, "hold", name, "tester", op_cb, &r, err, sizeof(err)), -1);
+	EXPECT_HAS(err, "busy");
+	EXPECT_INT(f->asked, 0);
+	e->saving--;
+
+	/* both only wait: both given back, the letter held with its records */
+	f->taken = 0;
+	EXPECT_INT(ops_letter(&n.rd, "hold", name, "tester", op_cb, &r, err, sizeof(err)), 0);
+	EXPECT_INT(f->taken, 2);
+	EXPECT_INT(f->nactive, 0);
+	CU_ASSERT(run_until(&n, op_done, &r));
+	settle(&n);
+	EXPECT_INT(r.ok, 1);
+	EXPECT_TRUE(in_state(&n, SPOOL_HOLD, name));
+	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, name));
+	EXPECT_INT(jcount(&n, "held", name, "by", "tester"), 1);
+	EXPECT_INT(queue_count(n.rd.q, NULL), 0);
+	EXPECT_INT(f->released, 0);		/* their saved state stays */
+	EXPECT_INT(f->starts, 3);		/* and nothing started them */
+
+	/* released: started again, answered as usual */
+	f->waiting = NULL;
+	memset(&r, 0, sizeof(r));
+	EXPECT_INT(ops_letter(&n.rd, "release", name, "tester", op_cb, &r, err, sizeof(err)),
+	    0);
+	CU_ASSERT(run_until(&n, op_done, &r));
+	EXPECT_INT(r.ok, 1);
+	CU_ASSERT_FATAL(wait_active(&n, 2));
+	EXPECT_INT(f->starts, 5);
+	while ((e = fake_take(&n, NULL)) != NULL)
+		answer(&n, e, "d", NULL, "b.9");
+	settle(&n);
+	EXPECT_TRUE(!in_state(&n, SPOOL_QUEUE, name));
+	EXPECT_INT(jcount(&n, "forwarded", name, NULL, NULL), 2);
+	node_close(&n);
+}
+
 /* queue_requeue: due again at once, no attempt counted. */
 static void test_requeue(void)
 {
@@ -1776,6 +1877,7 @@ int main(int argc, char **argv)
 		{ "sched", "warn once", test_warn },
 		{ "sched", "give up", test_give_up },
 		{ "ops", "hold, release, busy", test_hold },
+		{ "ops", "an envelope a channel only holds is taken back", test_take_back },
 		{ "queue", "requeue", test_requeue },
 		{ "queue", "an older version's envelope files converted", test_convert },
 		{ "queue", "hostile next hop", test_hostile },

@@ -14,8 +14,9 @@
  *	("fwd:HOP:ADDR", "local:MAILBOX", "fail:REASON", with
  *	"[owner=X]" for list members) with the expected text.
  *
- *	Also: builder errors, route_explain() output, grouping of ten
- *	recipients on three hosts into three copies, de-duplication, and
+ *	Also: builder errors, route_explain() output (and with the
+ *	caller's verdict on local mailboxes, route_explain_with), grouping
+ *	of ten recipients on three hosts into three copies, de-duplication, and
  *	the bounds on expansion (depth, loops, size).
  *--*/
 #include <stdio.h>
@@ -429,6 +430,13 @@ static void test_hops_shared(void)
 	EXPECT_STR(c->alts[1].called, "CAM.FTP.MAIL");
 }
 
+/* unknown_bennett - route_unknown_fn: bennett is unknown, all others known */
+static const char *unknown_bennett(const char *mailbox, void *ctx)
+{
+	(void) ctx;
+	return strcmp(mailbox, "bennett") == 0 ? "unknown user 'bennett'" : NULL;
+}
+
 static void test_explain(void)
 {
 	struct buf out = BUF_INIT(1 << 16);
@@ -461,6 +469,22 @@ static void test_explain(void)
 	    "    -> deliver to mailbox 'bennett'\n");
 	EXPECT_HAS(buf_cstr(&out), "=> fail nobody@nowhere: no route to host 'nowhere'"
 	    " (list staff, errors to bennett@ucl)\n");
+	route_result_free(r);
+	addr_free(a);
+
+	/* the caller's verdict on local mailboxes: one it does not know
+	 * fails, as delivery would; the others are delivered */
+	buf_reset(&out);
+	a = addr_parse("staff@ucl", 9, NULL, 0);
+	r = route_resolve(tables[T_UCL], a, 0);
+	EXPECT_INT(route_explain_with(r, &out, unknown_bennett, NULL), 0);
+	EXPECT_HAS(buf_cstr(&out), "=> fail bennett@ucl: unknown user 'bennett' (list staff,"
+	    " errors to bennett@ucl)\n");
+	EXPECT_TRUE(strstr(buf_cstr(&out), "=> deliver bennett@ucl") == NULL);
+	EXPECT_TRUE(strstr(buf_cstr(&out), "    -> deliver to mailbox 'bennett'\n") != NULL);
+	buf_reset(&out);
+	EXPECT_INT(route_explain_with(r, &out, NULL, NULL), 0);
+	EXPECT_HAS(buf_cstr(&out), "=> deliver bennett@ucl to mailbox 'bennett'");
 	route_result_free(r);
 	addr_free(a);
 

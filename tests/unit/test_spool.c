@@ -396,6 +396,13 @@ static int scan_collect(void *arg, const char *name)
 	return 0;
 }
 
+/* scan_not_a - a name that does not start with 'a' (spool_scan_some) */
+static int scan_not_a(void *arg, const char *name)
+{
+	(void) arg;
+	return name[0] != 'a';
+}
+
 static void test_commit_basic(void)
 {
 	const char *dir = newdir();
@@ -475,6 +482,13 @@ static void test_commit_basic(void)
 	mkdir(spath(dir, "out/sub"), 0700);
 	EXPECT_INT(spool_scan(sp, SPOOL_OUT, scan_collect, &b, err, sizeof(err)), 0);
 	EXPECT_STR(buf_cstr(&b), "a,b,");
+	/* only what keep takes (never a dot-file or directory) */
+	CU_ASSERT_FATAL(tl_write_file(spath(dir, "out/c"), "letter c\n") == 0);
+	buf_reset(&b);
+	EXPECT_INT(spool_scan_some(sp, SPOOL_OUT, scan_not_a, scan_collect, &b, err, sizeof(err)),
+	    0);
+	EXPECT_STR(buf_cstr(&b), "b,c,");
+	CU_ASSERT_FATAL(unlink(spath(dir, "out/c")) == 0);
 	t = spool_txn_new(sp);
 	EXPECT_INT(spool_txn_claim(t, "a", SPOOL_IN, nm2, sizeof(nm2), err, sizeof(err)), 0);
 	EXPECT_INT(spool_txn_claim(t, "a", SPOOL_IN, nm, sizeof(nm), err, sizeof(err)), -1);
@@ -3397,6 +3411,178 @@ static void test_docket_records(void)
 }
 
 /*
+ * The docket map's ordered index (spool/dkmap.c): prefix look-ups
+ */
+
+/* prefixed_is - dkmap_prefixed(m, prefix) gives exactly want[0..n), in order */
+static int prefixed_is(const struct dkmap *m, const char *prefix, const char *const *want,
+	size_t n)
+{
+	const struct dkmap_ent **v;
+	size_t  got, i;
+	int     ok;
+
+	v = dkmap_prefixed(m, prefix, &got);
+	ok = got == n;
+	for (i = 0; ok && i < n; i++)
+		ok = strcmp(v[i]->key, want[i]) == 0;
+	if (!ok) {
+		fprintf(stderr, "\nprefix '%s': got %zu keys:", prefix ? prefix : "(null)", got);
+		for (i = 0; i < got; i++)
+			fprintf(stderr, " '%s'", v[i]->key);
+		fprintf(stderr, "; want %zu\n", n);
+	}
+	free(v);
+	return ok;
+}
+
+static void test_dkmap_index(void)
+{
+	/* strcmp order, octets as unsigned: \x01 first, \xff last */
+	static const char *const keys[] = {
+		"env ucl.10_f_pss", "envf ucl.1_l", "env ucl.1_f_pss", "dead ucl.1",
+		"env ucl.1_l", "env ucl.2_l", "envf ucl.1_f_pss", "srv 7", "\x01", "\xff\xfe",
+		"env ucl.1", "e",
+	};
+	static const char *const sorted[] = {
+		"\x01", "dead ucl.1", "e", "env ucl.1", "env ucl.10_f_pss", "env ucl.1_f_pss",
+		"env ucl.1_l", "env ucl.2_l", "envf ucl.1_f_pss", "envf ucl.1_l", "srv 7",
+		"\xff\xfe",
+	};
+	static const struct {
+		const char *prefix;
+		const char *want[8];
+		size_t	n;
+	} cases[] = {
+		{ "env ucl.1_", { "env ucl.1_f_pss", "env ucl.1_l" }, 2 },
+		{ "env ucl.1", { "env ucl.1", "env ucl.10_f_pss", "env ucl.1_f_pss", "env ucl.1_l" },
+		    4 },
+		{ "envf ", { "envf ucl.1_f_pss", "envf ucl.1_l" }, 2 },
+		{ "env ", { "env ucl.1", "env ucl.10_f_pss", "env ucl.1_f_pss", "env ucl.1_l",
+		    "env ucl.2_l" }, 5 },
+		{ "dead ucl.1", { "dead ucl.1" }, 1 },		/* a whole key */
+		{ "dead ucl.10", { NULL }, 0 },			/* longer than any key */
+		{ "\xff", { "\xff\xfe" }, 1 },
+		{ "\x01", { "\x01" }, 1 },
+		{ "a", { NULL }, 0 },				/* between two keys */
+		{ "zzz", { NULL }, 0 },				/* above every key */
+		{ "\x02", { NULL }, 0 },
+	};
+	struct dkmap *m = dkmap_new();
+	const struct dkmap_ent **v;
+	char    key[64];
+	size_t  i, n, k, j;
+	unsigned x = 12345;
+	char   *present;
+	int     ok;
+
+	/* empty */
+	EXPECT_TRUE(prefixed_is(m, "env ", NULL, 0));
+	EXPECT_TRUE(prefixed_is(m, NULL, NULL, 0));
+	EXPECT_INT(dkmap_check(m), 0);
+	/* a small table */
+	for (i = 0; i < NELEM(keys); i++) {
+		dkmap_put(m, keys[i], "v", 1, (int64_t) i);
+		EXPECT_INT(dkmap_check(m), 0);
+	}
+	dkmap_put(m, "env ucl.1_l", "again", 5, 99);	/* a put of a key there: no new entry */
+	EXPECT_INT(dkmap_count(m), NELEM(keys));
+	EXPECT_INT(dkmap_check(m), 0);
+	EXPECT_TRUE(prefixed_is(m, NULL, sorted, NELEM(sorted)));
+	EXPECT_TRUE(prefixed_is(m, "", sorted, NELEM(sorted)));
+	for (i = 0; i < NELEM(cases); i++)
+		EXPECT_TRUE(prefixed_is(m, cases[i].prefix, cases[i].want, cases[i].n));
+	v = dkmap_sorted(m, &n);
+	EXPECT_INT(n, NELEM(sorted));
+	free(v);
+	/* delete: a leaf, a node with two children, the rest in turn */
+	EXPECT_INT(dkmap_del(m, "env ucl.1_f_pss"), 1);
+	EXPECT_INT(dkmap_del(m, "env ucl.1_f_pss"), 0);
+	EXPECT_INT(dkmap_check(m), 0);
+	{
+		static const char *const want[] = { "env ucl.1_l" };
+
+		EXPECT_TRUE(prefixed_is(m, "env ucl.1_", want, 1));
+	}
+	for (i = 0; i < NELEM(keys); i++) {
+		(void) dkmap_del(m, keys[i]);
+		EXPECT_INT(dkmap_check(m), 0);
+	}
+	EXPECT_INT(dkmap_count(m), 0);
+	EXPECT_TRUE(prefixed_is(m, "", NULL, 0));
+
+	/* many keys, put and deleted in a shuffled order: the index stays
+	 * ordered and balanced, and every prefix look-up gives what a scan
+	 * of every key gives */
+	n = 20000;
+	present = xcalloc(n, 1);
+	for (k = 0; k < 3 * n; k++) {
+		x = x * 1103515245u + 12345u;
+		i = (x >> 8) % n;
+		snprintf(key, sizeof(key), "env ucl.%zu_f_hop%zu", i, i % 7);
+		if (present[i] && (x & 0x10000)) {
+			EXPECT_INT(dkmap_del(m, key), 1);
+			present[i] = 0;
+		} else {
+			dkmap_put(m, key, key, strlen(key), (int64_t) k);
+			present[i] = 1;
+		}
+		if (k % 5000 == 0 && dkmap_check(m) != 0)
+			break;
+	}
+	EXPECT_INT(dkmap_check(m), 0);
+	for (i = 0, j = 0; i < n; i++)
+		j += present[i];
+	EXPECT_INT(dkmap_count(m), j);
+	/* the prefix of one letter: its one envelope, or none; never the
+	 * envelopes of ucl.I0..ucl.I9 (a prefix of their names too) */
+	ok = 1;
+	for (i = 0; i < n && ok; i += 7) {
+		const char *one[1];
+
+		snprintf(key, sizeof(key), "env ucl.%zu_f_hop%zu", i, i % 7);
+		one[0] = key;
+		{
+			char    pre[64];
+
+			snprintf(pre, sizeof(pre), "env ucl.%zu_", i);
+			ok = prefixed_is(m, pre, one, present[i] ? 1 : 0);
+		}
+	}
+	EXPECT_TRUE(ok);
+	/* a wide prefix: ucl.1, ucl.10..19, ucl.100..199, ... against a count */
+	v = dkmap_prefixed(m, "env ucl.1", &k);
+	for (i = 0, j = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "%zu", i);
+		if (present[i] && key[0] == '1')
+			j++;
+	}
+	EXPECT_INT(k, j);
+	for (i = 1, ok = 1; i < k; i++)
+		ok = ok && strcmp(v[i - 1]->key, v[i]->key) < 0;
+	EXPECT_TRUE(ok);
+	free(v);
+	v = dkmap_sorted(m, &k);
+	EXPECT_INT(k, dkmap_count(m));
+	for (i = 1, ok = 1; i < k; i++)
+		ok = ok && strcmp(v[i - 1]->key, v[i]->key) < 0;
+	EXPECT_TRUE(ok);
+	free(v);
+	/* every key deleted, in order: each deletion rebalances */
+	for (i = 0; i < n; i++)
+		if (present[i]) {
+			snprintf(key, sizeof(key), "env ucl.%zu_f_hop%zu", i, i % 7);
+			(void) dkmap_del(m, key);
+			if (i % 1000 == 0 && dkmap_check(m) != 0)
+				break;
+		}
+	EXPECT_INT(dkmap_check(m), 0);
+	EXPECT_INT(dkmap_count(m), 0);
+	free(present);
+	dkmap_free(m);
+}
+
+/*
  * Journal: escaping round trip, parser table, rotation
  */
 
@@ -4506,6 +4692,7 @@ int main(int argc, char **argv)
 		    test_recycle_loop },
 		{ "dockets", "put, get, del, too large, prune", test_dockets },
 		{ "dockets", "records: split, parsed, rejected", test_docket_records },
+		{ "dockets", "the map's ordered index: prefix look-ups, many keys", test_dkmap_index },
 		{ "dockets", "across restarts and rotations", test_docket_restart },
 		{ "dockets", "crash at every point, batch write cut anywhere", test_docket_crash },
 		{ "dockets", "a failed batch leaves the map unchanged", test_docket_failed },

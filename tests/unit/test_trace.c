@@ -13,7 +13,11 @@
  *	rotation; nothing of the other letters. trace_document() adds the
  *	route lines; trace_doc_parse() reads it back with each letter's
  *	status (delivered, forwarded, queued with the deferral, held,
- *	failed) and rejects what is not a trace document.
+ *	failed) and rejects what is not a trace document. A letter the
+ *	operator bounced while it waited for several next hops (failed
+ *	lines with to=-) is failed, returned to the sender, at every hop;
+ *	the router's to=- failures leave the hops it routed queued; an
+ *	ndn's to= is not taken for a next hop.
  *
  *	Identity: in a second journal (received lines with peer= and auth=,
  *	as relay/relayd_recv.c writes them), a previous hop's name finds a
@@ -76,6 +80,35 @@ static const char jcurrent[] =
 "2026-11-25T20:00:12Z routed ucl.6 rcpts=\"a@pss +1 more\" hops=\"pss +1 more\"\n"
 "2026-11-25T20:00:13Z forwarded ucl.6 to=far addr=unix:/x/far.sock remote=far.2 rcpts=z@far\n"
 "2026-11-25T20:00:13Z forwarded ucl.6 to=pss addr=unix:/x/pss.sock remote=pss.10 rcpts=a@pss\n"
+/* mailctl bounce of a letter waiting for several next hops: to=- on
+ * every failure (relay/ops.c), after the routed line; one hop had
+ * gone before, one was deferred */
+"2026-11-25T20:00:14Z received ucl.7 from=submit size=9 rcpts=a@pss,b@cam,c@far msgid=<bounced@ucl>\n"
+"2026-11-25T20:00:14Z routed ucl.7 rcpts=a@pss,b@cam,c@far hops=pss,cam,far\n"
+"2026-11-25T20:00:15Z forwarded ucl.7 to=far addr=unix:/x/far.sock remote=far.3 rcpts=c@far\n"
+"2026-11-25T20:00:15Z deferred ucl.7 to=pss reason=\"connect: refused\" next=2026-11-25T20:01:15Z attempts=1\n"
+"2026-11-25T20:00:16Z failed ucl.7 rcpt=a@pss reason=\"returned by operator\" to=- by=root\n"
+"2026-11-25T20:00:16Z failed ucl.7 rcpt=b@cam reason=\"returned by operator\" to=- by=root\n"
+"2026-11-25T20:00:16Z received ucl.8 from=notice:ucl.7 rcpts=alice@ucl\n"
+"2026-11-25T20:00:16Z ndn ucl.7 notice=ucl.8 to=alice@ucl by=root\n"
+/* the same, of two hops both still queued, no hop gone */
+"2026-11-25T20:00:17Z received ucl.9 from=submit size=9 rcpts=a@pss,b@cam msgid=<bounced2@ucl>\n"
+"2026-11-25T20:00:17Z routed ucl.9 rcpts=a@pss,b@cam hops=pss,cam\n"
+"2026-11-25T20:00:18Z failed ucl.9 rcpt=a@pss reason=spam to=- by=op\n"
+"2026-11-25T20:00:18Z failed ucl.9 rcpt=b@cam reason=spam to=- by=op\n"
+"2026-11-25T20:00:18Z ndn ucl.9 notice=ucl.10 to=alice@ucl by=op\n"
+/* the router's own to=- failure comes before its routed line: the
+ * other hop is still queued */
+"2026-11-25T20:00:19Z received ucl.11 from=submit size=9 rcpts=x@nowhere,a@pss msgid=<half@ucl>\n"
+"2026-11-25T20:00:19Z failed ucl.11 rcpt=x@nowhere reason=\"no route to host 'nowhere'\" to=-\n"
+"2026-11-25T20:00:19Z ndn ucl.11 notice=ucl.12 to=alice@ucl\n"
+"2026-11-25T20:00:19Z routed ucl.11 rcpts=x@nowhere,a@pss hops=pss\n"
+/* a long hop list and a notice: the ndn's to= (its addressee) is no hop */
+"2026-11-25T20:00:20Z received ucl.13 from=submit size=9 rcpts=\"a@pss +2 more\" msgid=<longndn@ucl>\n"
+"2026-11-25T20:00:20Z routed ucl.13 rcpts=\"a@pss +2 more\" hops=\"pss +1 more\"\n"
+"2026-11-25T20:00:21Z forwarded ucl.13 to=pss addr=unix:/x/pss.sock remote=pss.11 rcpts=a@pss\n"
+"2026-11-25T20:00:21Z failed ucl.13 rcpt=z@far reason=\"no such user\" to=far\n"
+"2026-11-25T20:00:21Z ndn ucl.13 notice=ucl.14 to=alice@ucl\n"
 "this line is not a journal line\n";
 
 static int init(void)
@@ -208,6 +241,35 @@ static void test_status(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
 	EXPECT_STR(l->status, "forwarded");
 	trace_doc_free(d);
+}
+
+/* the operator's bounce ends every hop still pending (to=-), not only
+ * one named; the router's to=- failures do not end the hops routed */
+static void test_status_bounce(void)
+{
+	static const struct {
+		const char *key, *name, *status, *detail;
+	} t[] = {
+		{ "bounced@ucl", "ucl.7", "forwarded+failed",
+		    "returned to the sender by root: returned by operator" },
+		{ "ucl.9", "ucl.9", "failed", "returned to the sender by op: spam" },
+		{ "half@ucl", "ucl.11", "queued", "" },
+		{ "longndn@ucl", "ucl.13", "forwarded+failed", "" },
+	};
+	const struct trace_letter *l;
+	struct trace_doc *d;
+	size_t  i;
+	int     n;
+
+	for (i = 0; i < NELEM(t); i++) {
+		d = doc(t[i].key, &n);
+		l = trace_find(d, t[i].name);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+		EXPECT_STR(l->status, t[i].status);
+		if (t[i].detail[0] != '\0')
+			EXPECT_STR(l->detail, t[i].detail);
+		trace_doc_free(d);
+	}
 }
 
 static void test_donor_ok(void)
@@ -467,6 +529,7 @@ int main(void)
 	static const struct tl_test tests[] = {
 		{ "trace", "keys", test_keys },
 		{ "trace", "status", test_status },
+		{ "trace", "status_bounce", test_status_bounce },
 		{ "trace", "donor_ok", test_donor_ok },
 		{ "trace", "identity", test_identity },
 		{ "trace", "fetch_enc", test_fetch_enc },
