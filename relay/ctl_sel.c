@@ -502,7 +502,8 @@ static int queue_offline(const struct conf *c, const struct selargs *a, struct b
 	}
 	if (perm)
 		fprintf(stderr, "mailctl: queue: %s; read from the spool instead\n", why);
-	fwrite(buf_data(&out), 1, out.len, stdout);
+	if (out.len > 0)
+		fwrite(buf_data(&out), 1, out.len, stdout);
 	queue_empty(a, out.len > 0);
 	rc = RX_OK;
 out:
