@@ -1460,42 +1460,10 @@ void queue_free(struct queue *q)
 
 /* --- listings ---------------------------------------------------------------------- */
 
-static const char *env_state_word(const struct qenv *e)
-{
-	switch (e->state) {
-	case QENV_LEAVING:
-	case QENV_FINISHED:
-		return "finishing";
-	case QENV_ACTIVE:
-		return e->local ? "delivering" : "sending";
-	default:
-		return e->attempts ? "deferred" : "queued";
-	}
-}
-
 /* list_state - "NAME AGE - - WORD -" for the letters of state st (not
  * the envelopes beside them) */
 static void list_state(const char *spool, const char *dir, const char *word, struct buf *out,
 	time_t now);
-
-void queue_list(struct queue *q, struct buf *out)
-{
-	struct qenv *e;
-	char    esc[QUEUE_REASON_MAX + 16];
-	time_t  now = time(NULL);
-
-	for (e = q->envs; e != NULL; e = e->next) {
-		char   *r = qenv_rcpts_text(e);
-
-		str_escape(esc, sizeof(esc), e->error ? e->error : "-",
-		    strlen(e->error ? e->error : "-"));
-		buf_printf(out, "%s %llds %s %s %s %s\n", e->l ? e->l->name : "-",
-		    (long long) (now - e->first), e->hop, r, env_state_word(e), esc);
-		free(r);
-	}
-	list_state(spool_dir(q->rd->sp), "in", "received", out, now);
-	list_state(spool_dir(q->rd->sp), "hold", "held", out, now);
-}
 
 static int name_cmp(const void *a, const void *b)
 {

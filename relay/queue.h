@@ -206,10 +206,8 @@ void queue_letter_end_ops(struct queue *q, struct spool_txn *t, const char *name
  * Listings (mailctl queue)
  */
 
-/* queue_list - one line per envelope and unrouted or held letter:
- * NAME AGE HOP RCPTS STATE ERROR */
-void queue_list(struct queue *q, struct buf *out);
-/* queue_list_dir - the same from the spool directory alone, read-only
+/* queue_list_dir - one line per letter (NAME AGE HOP RCPTS STATE ERROR)
+ * from the spool directory alone, read-only
  * (no daemon); 0, or -1 with err when the spool is unreadable */
 int  queue_list_dir(const char *spool, struct buf *out, char *err, size_t errlen);
 
