@@ -55,7 +55,7 @@ static const struct niftp_cmdtab {
 
 static const char *const niftp_state_names[] = {
 	"idle", "opening", "SFT sent", "RPOS sent", "RNEG sent", "data phase",
-	"waiting for STOP", "STOP sent", "dead",
+	"waiting for STOP", "STOP sent", "removing", "dead",
 };
 
 /* state_name - for messages */
@@ -315,9 +315,23 @@ void niftp_data_over(struct niftp *n)
 				return;
 		}
 	}
-	if (send_stop_like(n, NIFTP_STOP, x->state, x->data_ok ? NULL : x->reason) < 0)
+	if (niftp_p_send_stop(n, x->state, x->data_ok ? NULL : x->reason) < 0)
 		return;
 	n->st = NS_STOP_SENT;
+}
+
+int niftp_p_send_stop(struct niftp *n, uint16_t state, const char *text)
+{
+	struct niftp_xfer *x = &n->x;
+	char	stored[sizeof(NIFTP_STORED_PREFIX) + sizeof(x->open.name)];
+
+	/* a mail receiver names what it stored (pull mode) */
+	if (text == NULL && state == NIFTP_ST_OK && x->req.mail && !x->sender
+	    && x->open.name[0]) {
+		snprintf(stored, sizeof(stored), "%s%s", NIFTP_STORED_PREFIX, x->open.name);
+		text = stored;
+	}
+	return send_stop_like(n, NIFTP_STOP, state, text);
 }
 
 /* collect_peer_info - remember the peer's information messages */
@@ -346,13 +360,14 @@ static int q_go(struct niftp *n)
 	return niftp_data_start(n);
 }
 
+static int q_stopack(struct niftp *n, uint16_t pstate, uint16_t mine, const char *text);
+
 /* Q: STOP - answer STOPACK and end the transfer */
 static int q_stop(struct niftp *n)
 {
 	struct niftp_xfer *x = &n->x;
 	uint16_t pstate = niftp_find_state(&n->cmd, NIFTP_ST_VIABLE);
 	uint16_t mine;
-	enum niftp_status st;
 	const char *text = NULL;
 
 	x->peer_state = pstate;
@@ -378,6 +393,27 @@ static int q_stop(struct niftp *n)
 			text = x->reason;
 		break;
 	}
+	if (mine == NIFTP_ST_OK && pstate == NIFTP_ST_OK && x->sender
+	    && x->mode == NIFTP_MODE_READ_REMOVE && x->fh != NULL && n->fs != NULL
+	    && n->fs->remove != NULL) {
+		/* read-and-remove: STOPACK only once the file is gone */
+		char	info[sizeof(x->peer_info)];
+
+		niftp_collect_info(n, &n->cmd, info, sizeof(info));
+		x->stop_state = pstate;
+		n->st = NS_REMOVING;
+		n->fs->remove(x->fh, n, info);
+		return 0;
+	}
+	return q_stopack(n, pstate, mine, text);
+}
+
+/* q_stopack - Q: answer P's STOP (state pstate) with ours and end the transfer */
+static int q_stopack(struct niftp *n, uint16_t pstate, uint16_t mine, const char *text)
+{
+	struct niftp_xfer *x = &n->x;
+	enum niftp_status st;
+
 	if (send_stop_like(n, NIFTP_STOPACK, mine, text && text[0] ? text : NULL) < 0)
 		return -1;
 	st = niftp_status_of_state(mine);
@@ -848,6 +884,24 @@ void niftp_commit_done(struct niftp *n, int ok, int retry, const char *reason)
 		return;
 	enter(n);
 	(void) niftp_data_commit_done(n, ok, retry, reason);
+	leave(n);
+}
+
+void niftp_remove_done(struct niftp *n, int ok, const char *reason)
+{
+	struct niftp_xfer *x = &n->x;
+
+	if (n->st != NS_REMOVING)
+		return;		/* the call was lost meanwhile: nothing to answer */
+	enter(n);
+	if (ok) {
+		(void) q_stopack(n, x->stop_state, NIFTP_ST_OK, NULL);
+	} else {
+		niftp_set_reason(n, "the file was sent but not removed: %s",
+			reason && reason[0] ? reason : "removal failed");
+		x->status = NIFTP_ERR_TEMP;
+		(void) q_stopack(n, x->stop_state, NIFTP_ST_ABORT_RETRY, x->reason);
+	}
 	leave(n);
 }
 

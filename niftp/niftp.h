@@ -246,6 +246,17 @@ struct niftp_fs_ops {
 	 * ok == 0). For read-and-remove with ok, remove the file. A write
 	 * that was not committed is discarded. Frees fh. */
 	void	(*finish)(struct niftp_file *fh, int ok);
+	/* remove - Q sending in read-and-remove mode: P's STOP said it holds
+	 * the file (state 0x2000). Remove it durably, then call
+	 * niftp_remove_done(); STOPACK waits for that answer, so a caller
+	 * told "done" never finds the file again. info: P's information
+	 * messages on that STOP ('\n'-separated, "" none; peer text).
+	 * May call niftp_remove_done() before returning. When the call is
+	 * lost meanwhile the engine calls finish(fh, 0) and the filestore
+	 * must not call niftp_remove_done() for it any more (the removal
+	 * may still complete). May be NULL: finish(fh, 1) removes the file
+	 * after STOPACK, as a plain file server does. */
+	void	(*remove)(struct niftp_file *fh, struct niftp *n, const char *info);
 };
 
 /* Events from the engine. */
@@ -314,7 +325,16 @@ struct niftp_config {
 	int	resumption;	/* Q: agree to later resumption (filestore keeps dockets) */
 	uint64_t max_size;	/* Q: largest file accepted in octets (0 = no limit) */
 	int	mail_only;	/* Q: mail service: refuse read modes and given names */
+	int	mail_reads;	/* Q with mail_only: also serve reads (0x8002, 0x8001) of
+				 * a named file: pull mode; the filestore decides who
+				 * may read what */
 };
+
+/* P receiving in the mail profile (req.mail) tells the sender the name it
+ * stored the file under: an information message on its STOP, this prefix
+ * and the name (pull mode: the relay journals it as the copy's remote name) */
+#define NIFTP_STORED_PREFIX	"niftpmail-stored "
+
 
 /* niftp_new - a new engine; cfg and hooks are copied, fs is borrowed */
 struct niftp *niftp_new(int role_p, const struct niftp_config *cfg,
@@ -356,6 +376,10 @@ void niftp_commit_done(struct niftp *n, int ok, int retry, const char *reason);
  * no retry; the donor's status is NIFTP_ERR_AUTH (niftp put: exit 77) */
 #define NIFTP_COMMIT_DENIED	2
 #define NIFTP_QR_DENIED		0x23	/* QR/ER argument: not permitted, do not retry */
+/* niftp_remove_done - the filestore's answer to remove(): ok 1 (STOPACK
+ * 0x2000), or 0 with a reason (STOPACK 0x3011: the caller may come again
+ * for the file, which is still there) */
+void niftp_remove_done(struct niftp *n, int ok, const char *reason);
 /* niftp_open_done - the filestore's late answer to an open returning 1;
  * when the transfer was abandoned meanwhile (call failed or lost), a file
  * opened (ok) is handed back at once with fs->finish(fh, 0) */

@@ -149,7 +149,7 @@ size_t niftp_sft_attrs(struct niftp *n, struct niftp_attr *a, size_t max)
 		r->resume ? r->restart_mark : 0);
 	niftp_attr_int(&a[na++], NIFTP_A_FACILITIES, NIFTP_OP_LE, fac);
 	niftp_attr_int(&a[na++], NIFTP_A_DELIMPRES, NIFTP_OP_LE, 0x8000);
-	if (r->mail || r->filename == NULL)
+	if ((r->mail && x->sender) || r->filename == NULL)
 		niftp_attr_none(&a[na++], NIFTP_A_FILENAME,
 			NIFTP_Q_MONITOR | NIFTP_Q_NOVALUE | NIFTP_OP_ANY);
 	else
@@ -322,11 +322,12 @@ static void q_eval(struct niftp *n, struct neg *g)
 		if (niftp_attr_op(a->qual) != NIFTP_OP_EQ || !valid_mode(m)) {
 			snprintf(why, sizeof(why), "mode of access 0x%04x not supported", a->ival);
 			neg_fail(g, a, NIFTP_ST_REJ_ATTR, why);
-		} else if (n->cfg.mail_only && (NIFTP_MODE_IS_READ(m) || m == NIFTP_MODE_REPLACE)) {
+		} else if (n->cfg.mail_only && ((NIFTP_MODE_IS_READ(m) && !n->cfg.mail_reads)
+		    || m == NIFTP_MODE_REPLACE)) {
 			snprintf(why, sizeof(why), "mode of access 0x%04x not offered by the "
 				"mail service", a->ival);
 			neg_fail(g, a, NIFTP_ST_REJ_ATTR, why);
-		} else if (n->cfg.mail_only && m != NIFTP_MODE_MAKE) {
+		} else if (n->cfg.mail_only && !NIFTP_MODE_IS_READ(m) && m != NIFTP_MODE_MAKE) {
 			x->mode = NIFTP_MODE_MAKE;	/* narrowed, as unix-niftp does */
 			x->ret[NIFTP_A_MODE] = RET_VALUE;
 		} else {
@@ -588,7 +589,7 @@ int niftp_q_sft(struct niftp *n)
 	if (g.nfail > 0)
 		return send_rneg(n, g.fail, g.nfail, g.state, g.why);
 	/* Policy: state only, no attribute (as unix-niftp does). */
-	if (n->cfg.mail_only && x->req.filename)
+	if (n->cfg.mail_only && x->req.filename && !(n->cfg.mail_reads && x->sender))
 		return send_rneg(n, NULL, 0, NIFTP_ST_REJ_ATTR, "Filename given when not expected");
 	if (x->sender && x->req.filename == NULL)
 		return send_rneg(n, NULL, 0, NIFTP_ST_REJ_ATTR, "no filename given for a read");
@@ -908,13 +909,10 @@ int niftp_p_rpos(struct niftp *n)
 		return -1;
 	if (x->restart == NIFTP_MARK_EOF) {
 		/* Everything is there already: only STOP/STOPACK left. */
-		struct niftp_attr a[1];
-
 		x->data_ok = 1;
 		x->state = NIFTP_ST_OK;
 		n->docket.data_done = 1;
-		niftp_attr_int(&a[0], NIFTP_A_STATE, NIFTP_OP_EQ, NIFTP_ST_OK);
-		if (niftp_send_cmd(n, NIFTP_STOP, a, 1) < 0)
+		if (niftp_p_send_stop(n, NIFTP_ST_OK, NULL) < 0)
 			return -1;
 		n->st = NS_STOP_SENT;
 		return 0;

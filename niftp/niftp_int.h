@@ -30,6 +30,8 @@ enum niftp_state {
 	NS_DATA,		/* data phase, see enum niftp_dstate */
 	NS_WAIT_STOP,		/* Q: data phase over, waiting for STOP */
 	NS_STOP_SENT,		/* P: STOP sent, waiting for STOPACK */
+	NS_REMOVING,		/* Q: read-and-remove, STOP came: waiting for the
+				 * filestore's removal (niftp_remove_done) */
 	NS_DEAD,		/* protocol error or lost call: nothing more */
 };
 
@@ -80,6 +82,7 @@ struct niftp_xfer {
 	int	deflate;		/* private deflate facility in force */
 	int	marks;			/* sender emits marks */
 	int	committed_resume;	/* Q: resumed a committed file (0xFFFF) */
+	uint16_t stop_state;		/* Q: P's STOP state, kept while NS_REMOVING */
 	int	open_ok;		/* the filestore opened the file */
 	uint16_t offered_fac;		/* P: facilities offered */
 	uint8_t	ret[256];		/* Q: how each attribute goes back in RPOS */
@@ -181,6 +184,9 @@ int  niftp_q_answer(struct niftp *n);
 int  niftp_p_rpos(struct niftp *n);
 int  niftp_p_rneg(struct niftp *n);
 void niftp_collect_info(struct niftp *n, const struct niftp_cmd *c, char *dst, size_t len);
+/* niftp_p_send_stop - P: queue STOP with state and text (NULL: none; a mail
+ * receiver that holds the file then names it, NIFTP_STORED_PREFIX) */
+int niftp_p_send_stop(struct niftp *n, uint16_t state, const char *text);
 uint16_t niftp_find_state(const struct niftp_cmd *c, uint16_t dflt);
 
 /* niftp_data.c */

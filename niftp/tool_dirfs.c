@@ -1416,6 +1416,7 @@ const struct niftp_fs_ops dirfs_ops = {
 	dirfs_commit,
 	dirfs_suspend,
 	dirfs_finish,
+	NULL,
 };
 
 /* --- set-up ------------------------------------------------------------- */

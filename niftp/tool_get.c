@@ -220,6 +220,7 @@ static void get_restart(void *fs)
 static const struct niftp_fs_ops get_ops = {
 	get_open_write, get_open_read, get_read, get_write, get_seek, get_truncate,
 	NULL, get_commit, get_suspend, get_finish,
+	NULL,
 };
 
 /* tool_get - the get subcommand */

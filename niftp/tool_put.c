@@ -161,6 +161,7 @@ static void put_finish(struct niftp_file *pf, int ok)
 static const struct niftp_fs_ops put_ops = {
 	put_open_write, put_open_read, put_read, put_write, put_seek, put_truncate,
 	NULL, put_commit, put_suspend, put_finish,
+	NULL,
 };
 
 /* put_tid - a random transfer id 1..65534 */

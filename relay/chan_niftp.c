@@ -474,6 +474,7 @@ static const struct niftp_fs_ops fwd_ops = {
 	fwd_commit,
 	fwd_suspend,
 	fwd_finish,
+	NULL,
 };
 
 /* --- calls ------------------------------------------------------------------------ */

@@ -1094,6 +1094,7 @@ static const struct niftp_fs_ops recv_ops = {
 	recv_commit,
 	recv_suspend,
 	recv_finish,
+	NULL,
 };
 
 /* --- limits: budgets, timeouts, refusals ------------------------------------- */

@@ -137,6 +137,7 @@ static void f_finish(struct niftp_file *fh, int ok)
 static const struct niftp_fs_ops fetch_ops = {
 	f_open_write, f_open_read, f_read, f_write, f_seek, f_truncate, NULL, f_commit,
 	f_suspend, f_finish,
+	NULL,
 };
 
 /* --- the daemon's side ----------------------------------------------------------- */

@@ -264,4 +264,5 @@ const struct niftp_fs_ops trace_fs_ops = {
 	tfs_commit,
 	tfs_suspend,
 	tfs_finish,
+	NULL,
 };

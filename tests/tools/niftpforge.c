@@ -191,6 +191,7 @@ static void snd_finish(struct niftp_file *f, int ok)
 static const struct niftp_fs_ops snd_ops = {
 	snd_open_write, snd_open_read, snd_read, snd_write, snd_seek, snd_truncate,
 	NULL, snd_commit, snd_suspend, snd_finish,
+	NULL,
 };
 
 static void snd_event(void *arg, struct niftp_call *call, const struct niftp_event *ev)
@@ -483,6 +484,7 @@ static void srv_finish(struct niftp_file *f, int ok)
 static const struct niftp_fs_ops srv_ops = {
 	srv_open_write, srv_open_read, srv_read, srv_write, srv_seek, srv_truncate,
 	NULL, srv_commit, srv_suspend, srv_finish,
+	NULL,
 };
 
 static void qcall_reap(struct loop *loop, void *arg)

@@ -559,6 +559,7 @@ static void mem_finish(struct niftp_file *fh, int ok)
 const struct niftp_fs_ops tl_memfs_ops = {
 	mem_open_write, mem_open_read, mem_read, mem_write, mem_seek, mem_truncate,
 	mem_mark, mem_commit, mem_suspend, mem_finish,
+	NULL,
 };
 
 /* Captured unix-niftp 5.6 sessions (unix-niftp-sessions.md, appendix A). */
