@@ -241,6 +241,8 @@ static int alts_equal(const struct rt_hop *h, const struct route_alt *alts, size
 
 		if (a->channel != b->channel)
 			return 0;
+		if (a->channel == ROUTE_CH_PULL)
+			return 0;	/* each names its own peer: never shared */
 		if (a->channel == ROUTE_CH_LOCAL)
 			continue;
 		if (strcmp(a->addr, b->addr) != 0 || !str_ieq(a->called, bc))
@@ -271,17 +273,23 @@ int route_table_add_route(struct route_table *t, const char *pattern,
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (alts[i].channel == ROUTE_CH_LOCAL && n > 1) {
-			mc_err(err, errlen, "route '%s': the local channel cannot have"
-			    " alternates", sh);
+		if ((alts[i].channel == ROUTE_CH_LOCAL || alts[i].channel == ROUTE_CH_PULL)
+		    && n > 1) {
+			mc_err(err, errlen, "route '%s': the %s channel cannot have"
+			    " alternates", sh, alts[i].channel == ROUTE_CH_LOCAL ? "local" : "pull");
+			return -1;
+		}
+		if (alts[i].channel == ROUTE_CH_PULL && kind != PAT_EXACT) {
+			mc_err(err, errlen, "route '%s': a pull route names one peer (no"
+			    " wildcard)", sh);
 			return -1;
 		}
 		if (alts[i].channel != ROUTE_CH_NIFTP && alts[i].channel != ROUTE_CH_LOCAL
-		    && alts[i].channel != ROUTE_CH_SMTP) {
+		    && alts[i].channel != ROUTE_CH_SMTP && alts[i].channel != ROUTE_CH_PULL) {
 			mc_err(err, errlen, "route '%s': unknown channel", sh);
 			return -1;
 		}
-		if (alts[i].channel != ROUTE_CH_LOCAL &&
+		if (alts[i].channel != ROUTE_CH_LOCAL && alts[i].channel != ROUTE_CH_PULL &&
 		    (alts[i].addr == NULL || alts[i].addr[0] == '\0')) {
 			mc_err(err, errlen, "route '%s': %s alternate %zu has no address",
 			    sh, alts[i].channel == ROUTE_CH_SMTP ? "smtp" : "niftp", i + 1);
@@ -303,7 +311,8 @@ int route_table_add_route(struct route_table *t, const char *pattern,
 		hop->pub.index = (unsigned) t->nhops;
 		for (size_t i = 0; i < n; i++) {
 			hop->alts[i].channel = alts[i].channel;
-			if (alts[i].channel == ROUTE_CH_LOCAL)
+			if (alts[i].channel == ROUTE_CH_LOCAL
+			    || (alts[i].channel == ROUTE_CH_PULL && alts[i].addr == NULL))
 				continue;
 			hop->alts[i].addr = xstrdup(alts[i].addr);
 			hop->alts[i].shown = xstrdup(alts[i].shown ? alts[i].shown : alts[i].addr);
@@ -947,6 +956,9 @@ int route_explain_with(const struct route_result *r, struct buf *out,
 			if (al->channel == ROUTE_CH_SMTP)
 				rc |= buf_printf(out, "     %s smtp %s\n", j == 0 ? "via" : " or",
 				    al->shown);
+			else if (al->channel == ROUTE_CH_PULL)
+				rc |= buf_printf(out, "     kept until %s calls for it (pull)\n",
+				    tg->hop->name);
 			else
 				rc |= buf_printf(out, "     %s niftp %s %s\n", j == 0 ? "via" : " or",
 				    al->shown, al->called);

@@ -99,6 +99,8 @@ enum route_channel {
 	ROUTE_CH_NIFTP,		/* NIFTP over a TS address */
 	ROUTE_CH_LOCAL,		/* deliver here: the host is treated as this node */
 	ROUTE_CH_SMTP,		/* SMTP to a relay host (libcurl): addr "tcp:HOST:PORT" */
+	ROUTE_CH_PULL,		/* kept until the peer of that name calls for it (INDRA
+				 * 4.4); addr: where its trace service answers, or NULL */
 	ROUTE_CH_MAX		/* how many (not a channel) */
 };
 

@@ -37,8 +37,10 @@
  *	Crash points: relay-forward-mid-data (each read of the copy),
  *	relay-after-stopack-before-journal.
  *--*/
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,7 @@
 #include "relay/channel.h"
 #include "relay/conf.h"
 #include "relay/peer.h"
+#include "relay/pull.h"
 #include "relay/queue.h"
 #include "relay/rec.h"
 #include "relay/relayd.h"
@@ -115,6 +118,7 @@ struct fenv {
 	size_t	plen;
 	int	pfile;			/* the prefix is the file queue/LETTER_p_HOP */
 	char   *via;			/* address of the call that carried it, NULL */
+	struct pull_file *pf;		/* pull: the peer's read of it in progress */
 };
 
 /* A next hop. Its envelopes wait in unprep (copy identity not fixed
@@ -323,16 +327,16 @@ static void prefix_name(const struct qenv *e, char *dst, size_t len)
 
 /* --- the copy as a filestore (P reads) -------------------------------------------- */
 
-static int fwd_open_read(void *fs, const struct niftp_req *req, struct niftp_open *res)
+/* copy_open - a reader of e's fixed copy (its prefix, then the stored
+ * letter from its header on): 0 with res->fh, name and size, or -1 with
+ * res->state and reason */
+static int copy_open(struct relayd *rd, struct qenv *e, struct niftp_open *res)
 {
-	struct fcall *fc = fs;
-	struct qenv *e = fc->cur;
 	struct fenv *f;
 	struct niftp_file *fh;
 	char    path[PATH_MAX], pn[SPOOL_NAMELEN * 2];
 	struct stat st;
 
-	(void) req;
 	if (e == NULL || e->l == NULL) {
 		res->state = NIFTP_ST_REJ_LATER;
 		str_copy(res->reason, "no copy to send", sizeof(res->reason));
@@ -348,12 +352,12 @@ static int fwd_open_read(void *fs, const struct niftp_req *req, struct niftp_ope
 		fh->plen = f->plen;
 	} else {
 		prefix_name(e, pn, sizeof(pn));
-		if (spool_path(fc->cn->rd->sp, SPOOL_QUEUE, pn, path, sizeof(path)) == NULL
+		if (spool_path(rd->sp, SPOOL_QUEUE, pn, path, sizeof(path)) == NULL
 		    || (fh->pfd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fh->pfd, &st) < 0)
 			goto fail;
 		fh->plen = (uint64_t) st.st_size;
 	}
-	if (spool_path(fc->cn->rd->sp, SPOOL_QUEUE, e->l->name, path, sizeof(path)) == NULL
+	if (spool_path(rd->sp, SPOOL_QUEUE, e->l->name, path, sizeof(path)) == NULL
 	    || (fh->lfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		goto fail;
 	fh->hoff = f->hoff;
@@ -373,6 +377,14 @@ fail:
 	free(fh->pmem);
 	free(fh);
 	return -1;
+}
+
+static int fwd_open_read(void *fs, const struct niftp_req *req, struct niftp_open *res)
+{
+	struct fcall *fc = fs;
+
+	(void) req;
+	return copy_open(fc->cn->rd, fc->cur, res);
 }
 
 static int fwd_open_write(void *fs, const struct niftp_req *req, struct niftp_open *res)
@@ -667,7 +679,9 @@ reap:
  * reading is done on a worker (prep_work), the spool work on the loop
  * thread (prep_job_done). */
 struct prep_job {
-	struct chniftp *cn;
+	struct relayd *rd;
+	struct chniftp *cn;		/* a copy to push, or NULL: */
+	struct chpull *cp;		/* a copy to be pulled */
 	struct qenv *e;
 	char	path[PATH_MAX];
 	char	letter[SPOOL_NAMELEN];
@@ -745,7 +759,8 @@ out:
 static void prep_done(void *arg, int ok, const char *err);
 
 struct prep {
-	struct chniftp *cn;
+	struct chniftp *cn;		/* a push's channel, or */
+	struct chpull *cp;		/* a pull's */
 	struct qenv *e;
 };
 
@@ -760,32 +775,17 @@ static void prep_job_free(struct prep_job *pj)
 	free(pj);
 }
 
-/* prep_job_done - store the prefix and the copy identity (one transaction) */
-static void prep_job_done(void *arg)
+/* copy_fix - after prep_work: store e's prefix (a file of its own when
+ * long) and fix its copy identity under tid (0: a copy to be pulled);
+ * the transaction that makes it durable (to submit), or NULL with err */
+static struct spool_txn *copy_fix(struct relayd *rd, struct qenv *e, struct prep_job *pj,
+	uint16_t tid, char *err, size_t errlen)
 {
-	struct prep_job *pj = arg;
-	struct chniftp *cn = pj->cn;
-	struct relayd *rd = cn->rd;
-	struct qenv *e = pj->e;
 	struct fenv *f = fenv(e);
-	struct rhop *h = hop_get(cn, e->hop);
 	struct spool_file *sf = NULL;
 	struct spool_txn *t;
-	struct prep *p;
-	char    pn[SPOOL_NAMELEN * 2], err[RELAYD_ERRLEN];
-	uint16_t tid;
+	char    pn[SPOOL_NAMELEN * 2];
 
-	rd->jobs--;
-	h->npreparing--;
-	if (!pj->ok) {
-		fwd_deferred(cn, e, pj->err);
-		goto out;
-	}
-	/* a transfer id no unresolved docket of this hop holds */
-	if ((tid = tid_take(h)) == 0) {
-		fwd_deferred(cn, e, "no free transfer id for this next hop");
-		goto out;
-	}
 	free(f->prefix);
 	f->prefix = NULL;
 	f->plen = 0;
@@ -800,13 +800,11 @@ static void prep_job_done(void *arg)
 			spool_txn_remove(rt, SPOOL_QUEUE, pn);
 			(void) spool_txn_run(rt, NULL, 0);
 		}
-		if ((sf = spool_create(rd->sp, pn, err, sizeof(err))) == NULL
-		    || spool_write(sf, buf_data(&pj->pre), pj->pre.len, err, sizeof(err)) < 0) {
+		if ((sf = spool_create(rd->sp, pn, err, errlen)) == NULL
+		    || spool_write(sf, buf_data(&pj->pre), pj->pre.len, err, errlen) < 0) {
 			if (sf)
 				spool_file_abort(sf);
-			tid_clear(h, tid);
-			fwd_deferred(cn, e, err);
-			goto out;
+			return NULL;
 		}
 	} else {
 		f->plen = pj->pre.len;
@@ -823,6 +821,38 @@ static void prep_job_done(void *arg)
 	if (sf != NULL)
 		spool_txn_commit(t, sf, SPOOL_QUEUE);
 	queue_env_save(rd->q, e, t);
+	return t;
+}
+
+/* prep_job_done - store the prefix and the copy identity (one transaction) */
+static void prep_job_done(void *arg)
+{
+	struct prep_job *pj = arg;
+	struct chniftp *cn = pj->cn;
+	struct relayd *rd = cn->rd;
+	struct qenv *e = pj->e;
+	struct rhop *h = hop_get(cn, e->hop);
+	struct spool_txn *t;
+	struct prep *p;
+	char    err[RELAYD_ERRLEN];
+	uint16_t tid;
+
+	rd->jobs--;
+	h->npreparing--;
+	if (!pj->ok) {
+		fwd_deferred(cn, e, pj->err);
+		goto out;
+	}
+	/* a transfer id no unresolved docket of this hop holds */
+	if ((tid = tid_take(h)) == 0) {
+		fwd_deferred(cn, e, "no free transfer id for this next hop");
+		goto out;
+	}
+	if ((t = copy_fix(rd, e, pj, tid, err, sizeof(err))) == NULL) {
+		tid_clear(h, tid);
+		fwd_deferred(cn, e, err);
+		goto out;
+	}
 	p = xcalloc(1, sizeof(*p));
 	p->cn = cn;
 	p->e = e;
@@ -832,14 +862,13 @@ out:
 	hop_pump(cn, h);
 }
 
-/* copy_prepare - fix the copy identity of e (on a worker, then the loop) */
-static void copy_prepare(struct chniftp *cn, struct rhop *h, struct qenv *e)
+/* prep_job_new - the job that reads e's letter to fix its copy */
+static struct prep_job *prep_job_new(struct relayd *rd, struct qenv *e)
 {
-	struct relayd *rd = cn->rd;
 	struct prep_job *pj = xcalloc(1, sizeof(*pj));
 	size_t  i;
 
-	pj->cn = cn;
+	pj->rd = rd;
 	pj->e = e;
 	buf_init(&pj->pre, LETTER_PREFIX_MAX);
 	str_copy(pj->letter, e->l->name, sizeof(pj->letter));
@@ -852,9 +881,18 @@ static void copy_prepare(struct chniftp *cn, struct rhop *h, struct qenv *e)
 		pj->rcpts[i] = xstrdup(e->rcpts[i].addr);
 	pj->nrcpts = e->nrcpts;
 	fenv(e)->working = 1;
-	h->npreparing++;
 	rd->jobs++;
-	workq_submit(rd->wq, prep_work, prep_job_done, pj);
+	return pj;
+}
+
+/* copy_prepare - fix the copy identity of e (on a worker, then the loop) */
+static void copy_prepare(struct chniftp *cn, struct rhop *h, struct qenv *e)
+{
+	struct prep_job *pj = prep_job_new(cn->rd, e);
+
+	pj->cn = cn;
+	h->npreparing++;
+	workq_submit(cn->rd->wq, prep_work, prep_job_done, pj);
 }
 
 /* transfer_start - start e's transfer on fc */
@@ -1196,7 +1234,7 @@ static int chn_env_load(void *self, struct qenv *e, const char *key, const char 
 	}
 	if (strcmp(key, "copy") == 0 && !f->copy) {
 		if (words(val, b, sizeof(b), w, 4) != 4
-		    || rec_u64(w[0], 1, TID_MAX, &v[0]) < 0
+		    || rec_u64(w[0], 0, TID_MAX, &v[0]) < 0	/* 0: a copy to be pulled */
 		    || rec_u64(w[1], 0, INT64_MAX, &v[1]) < 0
 		    || strlen(w[2]) != 8 || strspn(w[2], "0123456789abcdef") != 8
 		    || rec_u64(w[3], 0, INT64_MAX, &v[3]) < 0)
@@ -1236,6 +1274,9 @@ static void chn_env_loaded(void *self, struct qenv *e)
 {
 	struct chniftp *cn = self;
 	struct fenv *f = fenv(e);
+
+	if (f->copy && f->tid == 0)
+		f->copy = 0;	/* fixed to be pulled (the route changed since): afresh */
 
 	if (f->have_dk)
 		fdk(f)->tid = f->tid;
@@ -1640,3 +1681,553 @@ void chan_niftp_reroute_list(const struct relayd *rd, struct buf *out)
 	for (i = 0; i < cn->nrr; i++)
 		buf_printf(out, "%s %s\n", cn->rr[i].hop, cn->rr[i].route);
 }
+
+/* --- pull mode (INDRA 4.4): the passive channel and what its peer reads --------------- */
+
+/*
+ * A route "HOST = pull" keeps HOST's letters here. The scheduler starts
+ * such an envelope only to fix its copy (the prefix, size and CRC-32, as
+ * for a push, with no transfer id: the peer chooses those), durably,
+ * before it is ever listed, so that the copy identity a peer sees is the
+ * one it will be sent after any crash. Then the envelope waits, queued,
+ * until HOST reads it (pull_srv_*, called by the receive side for an
+ * authenticated peer); the read takes the envelope from the queue like
+ * a transfer of a push (busy to operator actions) and gives it back when
+ * it ends without the peer's STOP. On that STOP the envelope's result is
+ * "forwarded ... pulled=1" with the name the peer stored it under; the
+ * STOPACK waits until the transaction that removes it has completed
+ * (env_gone with released), so a peer told "done" never finds it again,
+ * and a peer that is not told (a cut call) finds it gone or, if the
+ * transaction failed, listed again: its own docket says it holds it.
+ */
+
+struct chpull {
+	struct relayd *rd;
+	unsigned npreparing;		/* copies being fixed */
+	unsigned nopen;			/* reads open */
+	struct puller *pu;		/* this node fetching from its relays (relay/pull.c) */
+};
+
+struct pull_file {
+	struct chpull *cp;
+	struct qenv *e;			/* the letter read (NULL: the list, or gone) */
+	struct niftp_file *rf;		/* its copy's reader */
+	struct buf list;		/* the list */
+	uint64_t off;
+	int	removing;		/* the letter's final transaction is in flight */
+	void	(*done)(void *arg, int ok, const char *why);
+	void   *arg;
+};
+
+/* pull_hop - is hop the pull route of peer? */
+static int pull_hop(const struct relayd *rd, const char *hop, const char *peer)
+{
+	const struct route_hop *h = route_table_hop_by_name(rd->conf->routes, hop);
+
+	return h != NULL && h->nalts > 0 && h->alts[0].channel == ROUTE_CH_PULL
+	    && str_ieq(h->name, peer);
+}
+
+/* copy_id_of - the copy identity of e (its copy is fixed) */
+static void copy_id_of(const struct relayd *rd, struct qenv *e, char *buf, size_t len)
+{
+	const struct fenv *f = fenv(e);
+
+	snprintf(buf, len, "niftpmail-copy %s/%s size=%llu crc=%08lx", rd->conf->name,
+	    e->l->name, (unsigned long long) f->size, (unsigned long) f->crc);
+}
+
+/* pull_waiting - e waits for its peer with its copy fixed, and may be read */
+static int pull_waiting(struct qenv *e)
+{
+	return !e->local && e->state == QENV_QUEUED && !qenv_busy(e) && e->cs != NULL
+	    && fenv(e)->copy && e->l != NULL;
+}
+
+static void pull_list(struct relayd *rd, const char *peer, struct buf *b)
+{
+	char    id[FWD_COPYID_MAX];
+	struct qenv *e;
+	unsigned n = 0;
+
+	for (e = queue_first(rd->q); e != NULL && n < PULL_LIST_MAX; e = queue_next(e)) {
+		if (!pull_waiting(e) || !pull_hop(rd, e->hop, peer))
+			continue;
+		copy_id_of(rd, e, id, sizeof(id));
+		if (buf_printf(b, "%s %llu %08lx %s\n", e->l->name,
+		    (unsigned long long) fenv(e)->size, (unsigned long) fenv(e)->crc, id) < 0)
+			break;
+		n++;
+	}
+}
+
+int pull_list_parse_line(char *line, char **name, uint64_t *size, uint32_t *crc, char **copy)
+{
+	char   *w[3], *p = line, *end;
+	size_t  i;
+
+	for (i = 0; i < 3; i++) {
+		w[i] = p;
+		if ((p = strchr(p, ' ')) == NULL)
+			return -1;
+		*p++ = '\0';
+	}
+	if (!spool_name_ok(w[0]) || rec_u64(w[1], 0, INT64_MAX, size) < 0
+	    || strlen(w[2]) != 8 || strspn(w[2], "0123456789abcdef") != 8)
+		return -1;
+	*crc = (uint32_t) strtoul(w[2], &end, 16);
+	/* the copy identity: ours, printable, naming that letter */
+	if (strncmp(p, "niftpmail-copy ", 15) != 0 || strlen(p) > NIFTP_MAX_NAME)
+		return -1;
+	for (end = p; *end; end++)
+		if ((unsigned char) *end < 0x20 || (unsigned char) *end > 0x7e)
+			return -1;
+	*name = w[0];
+	*copy = p;
+	return 0;
+}
+
+static int pull_refuse(struct niftp_open *res, uint16_t state, int denied, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int pull_refuse(struct niftp_open *res, uint16_t state, int denied, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->state = state;
+	res->denied = denied;
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static struct chpull *pull_self(struct relayd *rd)
+{
+	return rd->chops[ROUTE_CH_PULL] == &chan_pull_ops ? rd->chself[ROUTE_CH_PULL] : NULL;
+}
+
+int pull_srv_open(struct relayd *rd, const char *peer, const struct niftp_req *req,
+	struct niftp_open *res, struct pull_file **pfp)
+{
+	struct chpull *cp = pull_self(rd);
+	const struct route_hop *h = route_table_hop_by_name(rd->conf->routes, peer);
+	const char *name = req->filename;
+	struct pull_file *pf;
+	struct qletter *l;
+	struct qenv *e;
+	char    id[FWD_COPYID_MAX];
+
+	*pfp = NULL;
+	if (cp == NULL || h == NULL || !pull_hop(rd, h->name, peer))
+		return pull_refuse(res, NIFTP_ST_REJ_MSG, 1, "no letters are kept here for "
+		    "peer %s to collect", peer);
+	if (rd->stopping)
+		return pull_refuse(res, NIFTP_ST_REJ_LATER, 0, "mail relay shutting down");
+	if (name == NULL)
+		return pull_refuse(res, NIFTP_ST_REJ_ATTR, 0, "no filename given for a read");
+	pf = xcalloc(1, sizeof(*pf));
+	pf->cp = cp;
+	buf_init(&pf->list, PULL_LIST_BYTES);
+	if (strcmp(name, PULL_LIST_NAME) == 0) {
+		if (req->mode != NIFTP_MODE_READ) {
+			free(pf);
+			return pull_refuse(res, NIFTP_ST_REJ_ATTR, 0, "%s is read with mode "
+			    "0x8002 (read only)", PULL_LIST_NAME);
+		}
+		pull_list(rd, h->name, &pf->list);
+		str_copy(res->name, PULL_LIST_NAME, sizeof(res->name));
+		res->size = (int64_t) pf->list.len;
+		goto opened;
+	}
+	if (req->mode != NIFTP_MODE_READ_REMOVE) {
+		buf_release(&pf->list);
+		free(pf);
+		return pull_refuse(res, NIFTP_ST_REJ_ATTR, 0, "a letter is read with mode "
+		    "0x8001 (read and remove)");
+	}
+	e = NULL;
+	if (spool_name_ok(name) && (l = queue_letter(rd->q, name)) != NULL)
+		for (e = l->envs; e != NULL; e = e->lnext)
+			if (!e->local && str_ieq(e->hop, h->name))
+				break;
+	if (e == NULL) {
+		buf_release(&pf->list);
+		free(pf);
+		return pull_refuse(res, NIFTP_ST_REJ_MSG, 0, "no such letter waits here for %s",
+		    h->name);
+	}
+	if (!pull_waiting(e)) {
+		buf_release(&pf->list);
+		free(pf);
+		return pull_refuse(res, NIFTP_ST_REJ_LATER, 0, "letter '%s' is busy: try later",
+		    name);
+	}
+	copy_id_of(rd, e, id, sizeof(id));
+	if (req->copy_id != NULL && strcmp(req->copy_id, id) != 0) {
+		buf_release(&pf->list);
+		free(pf);
+		return pull_refuse(res, req->resume ? NIFTP_ST_REJ_NORESUME : NIFTP_ST_REJ_LATER,
+		    0, "letter '%s' is another copy now: list again", name);
+	}
+	if (copy_open(rd, e, res) < 0) {
+		buf_release(&pf->list);
+		free(pf);
+		return -1;
+	}
+	pf->rf = res->fh;
+	res->fh = NULL;
+	/* the read owns e until it ends: busy to operator actions */
+	qenvq_del(e);
+	e->state = QENV_ACTIVE;
+	fenv(e)->working = 1;
+	fenv(e)->pf = pf;
+	pf->e = e;
+opened:
+	cp->nopen++;
+	*pfp = pf;
+	return 0;
+}
+
+ssize_t pull_srv_read(struct pull_file *pf, void *p, size_t len, char *reason)
+{
+	size_t  n;
+
+	if (pf->rf != NULL)
+		return fwd_read(pf->rf, p, len, reason);
+	n = pf->off < pf->list.len ? (size_t) (pf->list.len - pf->off) : 0;
+	if (n > len)
+		n = len;
+	memcpy(p, buf_data(&pf->list) + pf->off, n);
+	pf->off += n;
+	return (ssize_t) n;
+}
+
+int pull_srv_seek(struct pull_file *pf, uint64_t offset, char *reason)
+{
+	if (pf->rf != NULL)
+		return fwd_seek(pf->rf, offset, reason);
+	if (offset > pf->list.len) {
+		snprintf(reason, NIFTP_REASON_MAX, "seek beyond the end of %s", PULL_LIST_NAME);
+		return -1;
+	}
+	pf->off = offset;
+	return 0;
+}
+
+/* stored_name - the name the peer stored the letter under, from its STOP's
+ * information messages ("" when it gave none that is a spool name) */
+static void stored_name(const char *info, char *dst, size_t len)
+{
+	const size_t k = sizeof(NIFTP_STORED_PREFIX) - 1;
+	const char *p, *e;
+	char    nm[SPOOL_NAMELEN];
+
+	dst[0] = '\0';
+	for (p = info; p != NULL && *p; p = e ? e + 1 : NULL) {
+		e = strchr(p, '\n');
+		if (strncmp(p, NIFTP_STORED_PREFIX, k) != 0)
+			continue;
+		snprintf(nm, sizeof(nm), "%.*s", (int) ((e ? (size_t) (e - p) : strlen(p)) - k),
+		    p + k);
+		if (spool_name_ok(nm))
+			str_copy(dst, nm, len);
+		return;
+	}
+}
+
+void pull_srv_remove(struct pull_file *pf, const char *info,
+	void (*done)(void *arg, int ok, const char *why), void *arg)
+{
+	struct relayd *rd = pf->cp->rd;
+	struct qenv *e = pf->e;
+	struct qresult r;
+	char    remote[SPOOL_NAMELEN];
+	const char *kv[2];
+
+	if (e == NULL) {
+		done(arg, 0, "nothing to remove");
+		return;
+	}
+	stored_name(info, remote, sizeof(remote));
+	pf->removing = 1;
+	pf->done = done;
+	pf->arg = arg;
+	fenv(e)->working = 0;
+	kv[0] = "pulled";
+	kv[1] = "1";
+	memset(&r, 0, sizeof(r));
+	r.all = QOUT_DONE;
+	r.remote = remote[0] ? remote : NULL;
+	r.kv = kv;
+	r.nkv = 1;
+	queue_result(rd->q, e, &r);	/* pull_env_gone() answers */
+}
+
+void pull_srv_close(struct pull_file *pf)
+{
+	struct relayd *rd = pf->cp->rd;
+	struct qenv *e = pf->e;
+
+	if (pf->rf != NULL)
+		fwd_close(pf->rf);
+	if (e != NULL) {
+		struct fenv *f = fenv(e);
+
+		f->pf = NULL;
+		if (!pf->removing) {
+			/* read without the peer's STOP: it waits again */
+			f->working = 0;
+			queue_requeue(rd->q, e);
+		}
+	}
+	pf->cp->nopen--;
+	buf_release(&pf->list);
+	free(pf);
+}
+
+/* --- the passive channel ------------------------------------------------------------ */
+
+static const char *const pull_keys[] = { "from", "every", "max_calls", NULL };
+
+static void *pull_conf_load(struct conf_sect *s)
+{
+	struct pull_settings *st = xcalloc(1, sizeof(*st));
+	const char *v = conf_sect_str(s, "from");
+	uint64_t n;
+
+	st->max_calls = 4;
+	if (conf_sect_num(s, "max_calls", 1, 64, &n) > 0)
+		st->max_calls = (unsigned) n;
+	(void) conf_sect_dur(s, "every", 1000, 7LL * 24 * 3600 * 1000, &st->every_ms);
+	while (v != NULL && *v) {
+		size_t  k;
+
+		v += strspn(v, " \t,");
+		if ((k = strcspn(v, " \t,")) == 0)
+			break;
+		st->from = xrealloc(st->from, (st->nfrom + 1) * sizeof(*st->from));
+		st->from[st->nfrom] = xmalloc(k + 1);
+		memcpy(st->from[st->nfrom], v, k);
+		st->from[st->nfrom][k] = '\0';
+		for (char *c = st->from[st->nfrom]; *c; c++)
+			*c = (char) tolower((unsigned char) *c);
+		st->nfrom++;
+		v += k;
+	}
+	if (st->nfrom > 0 && st->every_ms == 0)
+		st->every_ms = 5 * 60 * 1000;
+	return st;
+}
+
+static void pull_conf_free(void *cfg)
+{
+	struct pull_settings *st = cfg;
+
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->nfrom; i++)
+		free(st->from[i]);
+	free(st->from);
+	free(st);
+}
+
+static void *pull_init(struct relayd *rd, char *err, size_t errlen)
+{
+	struct chpull *cp = xcalloc(1, sizeof(*cp));
+
+	(void) err;
+	(void) errlen;
+	cp->rd = rd;
+	cp->pu = puller_new(rd);
+	puller_schedule(cp->pu);
+	return cp;
+}
+
+static void pullch_reload(void *self)
+{
+	struct chpull *cp = self;
+
+	puller_schedule(cp->pu);
+}
+
+static void pullch_stop(void *self, int now)
+{
+	struct chpull *cp = self;
+
+	puller_stop(cp->pu, now);
+}
+
+struct puller *chan_pull_puller(struct relayd *rd)
+{
+	struct chpull *cp = pull_self(rd);
+
+	return cp != NULL ? cp->pu : NULL;
+}
+
+static void pull_saved(void *arg, int ok, const char *err)
+{
+	struct prep *p = arg;
+	struct chpull *cp = p->cp;
+	struct qenv *e = p->e;
+	struct fenv *f = fenv(e);
+	struct qresult r;
+
+	free(p);
+	cp->npreparing--;
+	f->working = 0;
+	if (ok) {
+		queue_requeue(cp->rd->q, e);	/* listed from now on */
+		return;
+	}
+	f->copy = 0;
+	log_error("store copy of '%s' for %s: %s", e->l->name, e->hop, err);
+	memset(&r, 0, sizeof(r));
+	r.all = QOUT_DEFER;
+	r.reason = err;
+	queue_result(cp->rd->q, e, &r);
+}
+
+static void pull_prep_done(void *arg)
+{
+	struct prep_job *pj = arg;
+	struct chpull *cp = pj->cp;
+	struct relayd *rd = cp->rd;
+	struct qenv *e = pj->e;
+	struct spool_txn *t = NULL;
+	struct prep *p;
+	char    err[RELAYD_ERRLEN];
+	struct qresult r;
+
+	rd->jobs--;
+	if (pj->ok && (t = copy_fix(rd, e, pj, 0, err, sizeof(err))) != NULL) {
+		p = xcalloc(1, sizeof(*p));
+		p->cp = cp;
+		p->e = e;
+		spool_txn_submit(t, pull_saved, p);
+		prep_job_free(pj);
+		return;
+	}
+	cp->npreparing--;
+	fenv(e)->working = 0;
+	memset(&r, 0, sizeof(r));
+	r.all = QOUT_DEFER;
+	r.reason = pj->ok ? err : pj->err;
+	queue_result(rd->q, e, &r);
+	prep_job_free(pj);
+}
+
+/* pullch_start - e is not ready to be collected: fix its copy, then give it back */
+static void pullch_start(void *self, struct qenv *e)
+{
+	struct chpull *cp = self;
+	struct prep_job *pj = prep_job_new(cp->rd, e);
+
+	pj->cp = cp;
+	cp->npreparing++;
+	workq_submit(cp->rd->wq, prep_work, pull_prep_done, pj);
+}
+
+static int pull_ready(void *self, const struct qenv *e)
+{
+	const struct fenv *f = e->cs;
+
+	(void) self;
+	return f != NULL && f->copy;
+}
+
+static int pullch_busy(const void *self)
+{
+	const struct chpull *cp = self;
+
+	return cp->npreparing > 0 || cp->nopen > 0 || puller_busy(cp->pu);
+}
+
+static void pull_free(void *self)
+{
+	struct chpull *cp = self;
+
+	if (cp == NULL)
+		return;
+	puller_free(cp->pu);
+	free(cp);
+}
+
+static int pull_env_load(void *self, struct qenv *e, const char *key, const char *val,
+	size_t vlen, char *err, size_t errlen)
+{
+	return chn_env_load(self, e, key, val, vlen, err, errlen);
+}
+
+static void pull_env_loaded(void *self, struct qenv *e)
+{
+	struct fenv *f = e->cs;
+
+	(void) self;
+	if (f == NULL)
+		return;
+	if (f->copy && f->prefix == NULL)
+		f->pfile = 1;
+	free(f->dk);		/* a push's docket means nothing here */
+	f->dk = NULL;
+	f->have_dk = 0;
+}
+
+static void pull_env_leaving(void *self, struct qenv *e, struct spool_txn *t)
+{
+	struct chpull *cp = self;
+	char    pn[SPOOL_NAMELEN * 2];
+
+	if (e->cs == NULL || !fenv(e)->copy || !fenv(e)->pfile)
+		return;
+	prefix_name(e, pn, sizeof(pn));
+	if (spool_exists(cp->rd->sp, SPOOL_QUEUE, pn))
+		spool_txn_remove(t, SPOOL_QUEUE, pn);
+}
+
+static void pull_env_gone(void *self, struct qenv *e, int released)
+{
+	struct fenv *f = e->cs;
+	struct pull_file *pf;
+
+	(void) self;
+	if (f == NULL)
+		return;
+	if ((pf = f->pf) != NULL && pf->removing) {
+		/* the peer's read ends: the letter is gone for good, or its
+		 * removal failed (it comes back: listed again) */
+		pf->e = NULL;
+		f->pf = NULL;
+		if (released)
+			crash_point("relay-pull-removed-before-stopack");
+		pf->done(pf->arg, released, released ? NULL : "the relay could not record it");
+	}
+	qenvq_del(e);
+	free(f->remote);
+	free(f->prefix);
+	free(f->via);
+	free(f->dk);
+	free(f);
+	e->cs = NULL;
+}
+
+const struct channel_ops chan_pull_ops = {
+	.name = "pull",
+	.passive = 1,
+	.section = "pull",
+	.keys = pull_keys,
+	.conf_load = pull_conf_load,
+	.conf_free = pull_conf_free,
+	.init = pull_init,
+	.start = pullch_start,
+	.ready = pull_ready,
+	.busy = pullch_busy,
+	.reload = pullch_reload,
+	.stop = pullch_stop,
+	.free = pull_free,
+	.env_save = chn_env_save,
+	.env_load = pull_env_load,
+	.env_loaded = pull_env_loaded,
+	.env_leaving = pull_env_leaving,
+	.env_gone = pull_env_gone,
+};

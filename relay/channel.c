@@ -19,6 +19,7 @@ static const struct channel_ops *const channel_table[CHANNEL_MAX] = {
 	[ROUTE_CH_NIFTP] = &chan_niftp_ops,
 	[ROUTE_CH_LOCAL] = &chan_local_ops,
 	[ROUTE_CH_SMTP] = &chan_smtp_ops,
+	[ROUTE_CH_PULL] = &chan_pull_ops,
 };
 
 /* channel_default - the operations of ch */

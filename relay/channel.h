@@ -48,9 +48,11 @@
  *	writes its lines in env_save() and reads them back, one line at a
  *	time, in env_load(). The queue never interprets them.
  *
- *	A passive channel is never started by the scheduler: its
- *	envelopes wait until a peer comes for them (pull mode). Nothing
- *	is passive yet; the flag is the room left for it.
+ *	A passive channel's envelopes wait until a peer comes for them
+ *	(pull mode, relay/pull.h). The scheduler starts one only to make
+ *	it ready to be collected (ready() says 0): start() then prepares
+ *	it and gives it back with queue_requeue(). It warns and gives up on
+ *	a passive envelope by its age alone (no attempts are made).
  *
  *	Threading: every operation runs on the loop thread. A channel may
  *	put work on the node's worker queue (rd->wq) and sockets and
@@ -78,7 +80,7 @@ struct spool_txn;
 
 struct channel_ops {
 	const char *name;	/* "local", "niftp": in logs and queue listings */
-	int	passive;	/* envelopes wait for a peer (pull): never start()ed */
+	int	passive;	/* envelopes wait for a peer (pull): see above */
 	/* Its configuration section ([niftp]), parsed by the channel: its keys
 	 * (any other is an error of the file), and conf_load(), which reads them with
 	 * the conf_sect_*() functions of relay/conf.h (errors are reported with
@@ -102,6 +104,9 @@ struct channel_ops {
 	/* start - e is due and not busy: carry it; the channel owns e until it
 	 * calls queue_result() or queue_requeue() (once) */
 	void	(*start)(void *self, struct qenv *e);
+	/* ready - passive channels: e may be collected as it is (else the
+	 * scheduler start()s it to prepare it) */
+	int	(*ready)(void *self, const struct qenv *e);
 	/* take_back - an operator action wants e, which start() gave this
 	 * channel and which it holds without carrying it yet: waiting for a
 	 * call slot or a free transaction, with nothing begun for it (no call,
@@ -145,6 +150,7 @@ struct channel_ops {
 extern const struct channel_ops chan_local_ops;
 extern const struct channel_ops chan_niftp_ops;
 extern const struct channel_ops chan_smtp_ops;
+extern const struct channel_ops chan_pull_ops;
 /* the smtp channel's configuration fields alone (no libcurl) */
 extern const struct channel_ops chan_smtp_conf_ops;
 

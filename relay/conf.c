@@ -106,6 +106,7 @@ static const struct {
 static const struct channel_ops *const chconf_table[ROUTE_CH_MAX] = {
 	[ROUTE_CH_NIFTP] = &chan_niftp_ops,
 	[ROUTE_CH_SMTP] = &chan_smtp_conf_ops,
+	[ROUTE_CH_PULL] = &chan_pull_ops,
 };
 
 /*
@@ -955,6 +956,15 @@ static void peer_hops(struct ld *ld, const struct route_table *t)
 		    "when it calls, never sent", pe->name);
 		free(sec);
 	}
+	/* a pull route's letters are read by the peer of its name only */
+	for (size_t i = 0; i < route_table_nhops(t); i++) {
+		const struct route_hop *h = route_table_hop(t, i);
+
+		if (h->nalts > 0 && h->alts[0].channel == ROUTE_CH_PULL
+		    && peer_find(ld->c, h->name) == NULL)
+			cerr(ld, "routes", h->name, "a pull route needs a [peer %s] section: only "
+			    "that peer, authenticated, may collect its letters", h->name);
+	}
 }
 
 /* sec_keys - the full "sec:key" names of a section (iniparser order);
@@ -1055,16 +1065,24 @@ static int route_alt_parse(struct ld *ld, const char *key, const char *item, siz
 		rc = 0;
 		goto out;
 	}
-	if (!str_ieq(words[0], "niftp")) {
-		cerr(ld, "routes", key, "unknown channel '%.40s' (want niftp, smtp or local)",
-		    words[0]);
+	if (str_ieq(words[0], "pull")) {
+		/* kept until the peer KEY calls for it; an address, if any, is
+		 * where KEY's trace service answers (mailctl trace --follow) */
+		alt->channel = ROUTE_CH_PULL;
+		if (nw == 1) {
+			rc = 0;
+			goto out;
+		}
+	} else if (!str_ieq(words[0], "niftp")) {
+		cerr(ld, "routes", key, "unknown channel '%.40s' (want niftp, smtp, pull or"
+		    " local)", words[0]);
 		goto out;
-	}
+	} else
+		alt->channel = ROUTE_CH_NIFTP;
 	if (nw < 2) {
 		cerr(ld, "routes", key, "alternate %zu: niftp needs an address", idx);
 		goto out;
 	}
-	alt->channel = ROUTE_CH_NIFTP;
 	if (strncmp(words[1], "exec:", 5) == 0) {
 		char *name = addr_lower(xstrdup(words[1] + 5));
 		const char *cmd = get(ld, "exec", name);

@@ -822,7 +822,7 @@ static int route_json(const struct conf *c, const char *from, const char *text,
 	const struct route_result *r)
 {
 	static const char *const kinds[] = { "local", "forward", "fail" };
-	static const char *const chans[ROUTE_CH_MAX] = { "niftp", "local", "smtp" };
+	static const char *const chans[ROUTE_CH_MAX] = { "niftp", "local", "smtp", "pull" };
 	struct buf jb = BUF_INIT(64 * 1024 * 1024);
 	struct route_unknown u;
 	char    ov[4096];

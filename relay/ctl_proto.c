@@ -103,6 +103,8 @@ static const struct ctl_cmd ctl_cmds[CTL_NCMDS] = {
 	    "resubmit NAME", "queue the archived copy of NAME as a new letter; its name" },
 	{ CTL_RELOAD, "reload", 0, 0, 0, NULL,
 	    "reload", "make the daemon reload its configuration" },
+	{ CTL_FETCH, "fetch", 0, 1, CTL_LATER | CTL_RESULT, NULL,
+	    "fetch [RELAY]", "collect the letters RELAY keeps for us (pull); none: [pull] from" },
 	{ CTL_TRACE_FETCH, "trace-fetch", 4, 4, CTL_LATER | CTL_HIDDEN, check_trace_fetch,
 	    "trace-fetch ADDR CALLED SECONDS KEY",
 	    "another node's trace:KEY, fetched by the daemon" },

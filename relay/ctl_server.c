@@ -80,6 +80,7 @@
 #include "relay/relayd.h"
 #include "relay/submit.h"
 #include "relay/trace.h"
+#include "relay/pull.h"
 #include "relay/trace_fetch.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -140,6 +141,8 @@ struct ctlconn {
 	int	sub_ended;		/* submit: "end OCTETS" came */
 	struct qlist_job *qjob;		/* queue's listing, until its answer */
 	struct ops_bulk *bulk;		/* hold, release, ...: until its answer */
+	unsigned fetching;		/* fetch: passes not over yet */
+	struct pull_report fetched;	/* ... and what those over did */
 };
 
 /*
@@ -162,6 +165,8 @@ static void ctl_close(struct ctlconn *cc)
 	trace_fetch_cancel(cc->fetch);
 	qlist_cancel(cc->qjob);
 	ops_bulk_cancel(cc->bulk);
+	if (cc->fetching > 0)
+		pull_forget(cs->rd, cc);
 	if (cc->sub != NULL) {
 		submit_cancel(cc->sub);
 		cs->nsubmit--;
@@ -471,6 +476,61 @@ static int do_reload(struct ctlconn *cc, struct buf *out, char *err, size_t errl
 	return r == 0 ? 0 : -1;
 }
 
+/* ctl_fetched - a pass of fetch is over; the answer once all are */
+static void ctl_fetched(void *arg, const struct pull_report *r)
+{
+	struct ctlconn *cc = arg;
+	struct pull_report *t = &cc->fetched;
+	struct buf out = BUF_INIT(1024);
+	char    err[RELAYD_ERRLEN];
+
+	t->listed += r->listed;
+	t->fetched += r->fetched;
+	t->released += r->released;
+	t->failed += r->failed;
+	if (!t->error[0] && r->error[0])
+		str_copy(t->error, r->error, sizeof(t->error));
+	if (--cc->fetching > 0)
+		return;
+	if (t->failed > 0 || (t->error[0] && t->fetched + t->released == 0)) {
+		snprintf(err, sizeof(err), "fetched %u of %u listed, %u not: %s", t->fetched,
+		    t->listed, t->failed, t->error[0] ? t->error : "failed");
+		ctl_fail(cc, err, NULL);
+		return;
+	}
+	buf_printf(&out, "ok fetched %u of %u listed (%u held here already)\n", t->fetched,
+	    t->listed, t->released);
+	ctl_answer(cc, NULL, &out);
+	buf_release(&out);
+}
+
+/* do_fetch - [RELAY]: a pass against RELAY, or every [pull] from */
+static int do_fetch(struct ctlconn *cc, struct buf *out, char *err, size_t errlen)
+{
+	struct relayd *rd = cc->cs->rd;
+	const struct pull_settings *st = rd->conf->chconf[ROUTE_CH_PULL];
+	size_t  i, n;
+
+	(void) out;
+	memset(&cc->fetched, 0, sizeof(cc->fetched));
+	if (cc->rq.argc == 1)
+		n = 1;
+	else if ((n = st != NULL ? st->nfrom : 0) == 0) {
+		snprintf(err, errlen, "usage: fetch RELAY (no [pull] from in the configuration)");
+		return -1;
+	}
+	/* a pass always ends from the loop, never inside pull_fetch() */
+	cc->fetching = (unsigned) n;
+	for (i = 0; i < n; i++)
+		if (pull_fetch(rd, cc->rq.argc == 1 ? cc->rq.argv[0] : st->from[i], ctl_fetched,
+		    cc, err, errlen) < 0) {
+			pull_forget(rd, cc);
+			cc->fetching = 0;
+			return -1;
+		}
+	return 0;
+}
+
 /* do_trace_fetch - ADDR CALLED SECONDS KEY (relay/trace_fetch.h): root
  * and the daemon's user only */
 static int do_trace_fetch(struct ctlconn *cc, struct buf *out, char *err, size_t errlen)
@@ -600,6 +660,7 @@ static ctl_handler *const handlers[CTL_NCMDS] = {
 	[CTL_REROUTE] = do_reroute,
 	[CTL_RESUBMIT] = do_resubmit,
 	[CTL_RELOAD] = do_reload,
+	[CTL_FETCH] = do_fetch,
 	[CTL_TRACE_FETCH] = do_trace_fetch,
 	[CTL_SUBMIT] = do_submit,
 };

@@ -292,6 +292,13 @@ const struct channel_ops *queue_env_channel(struct queue *q, struct qenv *e, cha
 	return ch;
 }
 
+int queue_env_passive(struct queue *q, const struct qenv *e)
+{
+	int     n = hop_channel(q, e);
+
+	return n >= 0 && q->rd->chops[n]->passive;
+}
+
 int queue_env_start(struct queue *q, struct qenv *e, char *err, size_t errlen)
 {
 	const struct channel_ops *ch;
@@ -299,10 +306,8 @@ int queue_env_start(struct queue *q, struct qenv *e, char *err, size_t errlen)
 	PANIC_IF(qenv_busy(e));
 	if ((ch = queue_env_channel(q, e, err, errlen)) == NULL)
 		return -1;
-	if (ch->passive) {
-		snprintf(err, errlen, "waits for its peer to call");
-		return -1;
-	}
+	if (ch->passive && (ch->ready == NULL || ch->ready(e->chself, e)))
+		return 1;	/* waits for its peer to call */
 	qenvq_del(e);
 	e->state = QENV_ACTIVE;
 	ch->start(e->chself, e);

@@ -124,8 +124,11 @@ void queue_env_due(struct queue *q, struct qenv *e, time_t t);
 const struct channel_ops *queue_env_channel(struct queue *q, struct qenv *e, char *err,
 	size_t errlen);
 /* queue_env_start - hand e (QENV_QUEUED, due, not busy) to its channel;
- * 0, or -1 with err (e unchanged) */
+ * 0, 1 when its channel is passive and e is ready to be collected (e
+ * unchanged: it waits for its peer), or -1 with err (e unchanged) */
 int  queue_env_start(struct queue *q, struct qenv *e, char *err, size_t errlen);
+/* queue_env_passive - 1 when e's next hop collects its letters (pull) */
+int  queue_env_passive(struct queue *q, const struct qenv *e);
 
 /* queue_env_save - write e's docket (the queue's fields and its
  * channel's lines) in t, or in a transaction of its own when t is NULL

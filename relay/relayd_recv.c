@@ -106,6 +106,7 @@
 #include "niftp/ts_yb.h"
 #include "relay/inbound.h"
 #include "relay/peer.h"
+#include "relay/pull.h"
 #include "relay/relayd.h"
 #include "relay/relayd_recv.h"
 #include "relay/srv_docket.h"
@@ -168,6 +169,8 @@ struct rcall {
 	int	no_local;		/* never a local caller: the stdio door, or a
 					 * listener with local=no (doc/peers.md) */
 	struct trace_fs *tfs;		/* called FTP: the trace service (trace_fs.h) */
+	int	pulling;		/* our call to a relay, fetching (relay/pull.h) */
+	struct buf list;		/* pulling: the relay's list, as read */
 };
 
 struct niftp_file {
@@ -209,6 +212,8 @@ struct niftp_file {
 	int	discard;		/* abandoned: remove part/NAME */
 	int	late;			/* a late open (old docket deleted) in flight */
 	struct niftp *commit_n;		/* commit() waiting for the checkpoint */
+	struct pull_file *pf;		/* a peer reading a letter kept for it (pull) */
+	int	listing;		/* pulling: the relay's list, into rc->list */
 };
 
 static void idstat_part_gone(struct niftp_file *fh);
@@ -665,6 +670,19 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	res->offset = 0;
 	if (rd->stopping)
 		return refuse(res, NIFTP_ST_REJ_LATER, "server shutting down");
+	if (rc->pulling && req->filename != NULL && strcmp(req->filename, PULL_LIST_NAME) == 0) {
+		/* the relay's list of what waits for us: into memory */
+		fh = xcalloc(1, sizeof(*fh));
+		fh->rc = rc;
+		fh->rd = rd;
+		fh->listing = 1;
+		buf_reset(&rc->list);
+		str_copy(fh->name, PULL_LIST_NAME, sizeof(fh->name));
+		str_copy(res->name, PULL_LIST_NAME, sizeof(res->name));
+		res->fh = fh;
+		rc->fh = fh;
+		return 0;
+	}
 	if (rd->conf->max_letter_size > 0 && req->size > 0
 	    && (uint64_t) req->size > rd->conf->max_letter_size)
 		return refuse(res, NIFTP_ST_REJ_MSG, "letter of %lld octets is larger than the "
@@ -813,20 +831,81 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	return 0;
 }
 
+/* recv_open_read - a peer collects what is kept for it (pull mode,
+ * relay/pull.h): only an authenticated peer, only its own letters */
 static int recv_open_read(void *fs, const struct niftp_req *req, struct niftp_open *res)
 {
-	(void) fs;
-	(void) req;
-	return refuse(res, NIFTP_ST_REJ_MSG, "the mail service does not send files");
+	struct rcall *rc = fs;
+	struct pull_file *pf;
+	struct niftp_file *fh;
+	char    nm[80];
+
+	if (rc->pulling)
+		return refuse(res, NIFTP_ST_REJ_MSG, "this call reads, it sends nothing");
+	if (rc->peername[0] == '\0' || (rc->how != PEER_BY_PASSWORD && rc->how != PEER_BY_ADDRESS)) {
+		log_warn("call from %s (%s): refused a read: only an authenticated peer may "
+		    "collect letters", rc->peer, rc->ident);
+		lim_refused(rc, "read by an unauthenticated caller");
+		res->denied = 1;
+		return refuse(res, NIFTP_ST_REJ_MSG, "the mail service sends letters only to "
+		    "the peer they wait for, authenticated");
+	}
+	if (pull_srv_open(rc->rd, rc->peername, req, res, &pf) < 0) {
+		str_escape(nm, sizeof(nm), req->filename ? req->filename : "",
+		    req->filename ? strlen(req->filename) : 0);
+		log_info("call from %s (%s): read of %s refused: %s", rc->peer, rc->ident, nm,
+		    res->reason);
+		return -1;
+	}
+	fh = xcalloc(1, sizeof(*fh));
+	fh->rc = rc;
+	fh->rd = rc->rd;
+	fh->pf = pf;
+	str_copy(fh->name, res->name, sizeof(fh->name));
+	str_copy(fh->ident, rc->ident, sizeof(fh->ident));
+	fh->n = niftp_call_engine(rc->call);
+	rc->fh = fh;
+	res->fh = fh;
+	return 0;
 }
 
 static ssize_t recv_read(struct niftp_file *fh, void *p, size_t len, char *reason)
 {
-	(void) fh;
-	(void) p;
-	(void) len;
+	if (fh->pf != NULL)
+		return pull_srv_read(fh->pf, p, len, reason);
 	snprintf(reason, RECV_REASON_MAX, "not readable");
 	return -1;
+}
+
+/* remove_done - the letter a peer read left the queue (or did not) */
+static void remove_done(void *arg, int ok, const char *why)
+{
+	struct niftp_file *fh = arg;
+
+	if (ok)
+		log_info("call from %s (%s): '%s' collected", fh->rc ? fh->rc->peer : "?",
+		    fh->ident, fh->name);
+	else
+		log_error("call from %s (%s): '%s' was read but not removed: %s",
+		    fh->rc ? fh->rc->peer : "?", fh->ident, fh->name, why);
+	if (fh->n != NULL && fh->rc != NULL) {
+		struct niftp_call *call = fh->rc->call;
+
+		niftp_remove_done(fh->n, ok, why);	/* its STOPACK frees fh */
+		niftp_call_kick(call);
+	}
+}
+
+/* recv_remove - the peer's STOP: it holds the letter; STOPACK once it
+ * has left the queue durably */
+static void recv_remove(struct niftp_file *fh, struct niftp *n, const char *info)
+{
+	fh->n = n;
+	if (fh->pf == NULL) {
+		niftp_remove_done(n, 0, "nothing to remove");
+		return;
+	}
+	pull_srv_remove(fh->pf, info, remove_done, fh);
 }
 
 static int recv_write(struct niftp_file *fh, const void *p, size_t len, int *retry,
@@ -836,6 +915,14 @@ static int recv_write(struct niftp_file *fh, const void *p, size_t len, int *ret
 
 	crash_point("relay-receive-mid-data");
 	*retry = 0;
+	if (fh->listing) {
+		if (fh->rc == NULL || buf_append(&fh->rc->list, p, len) < 0) {
+			snprintf(reason, RECV_REASON_MAX, "%s longer than %u octets",
+			    PULL_LIST_NAME, (unsigned) PULL_LIST_BYTES);
+			return -1;
+		}
+		return 0;
+	}
 	if (rd->conf->max_letter_size > 0 && fh->size + len > rd->conf->max_letter_size) {
 		snprintf(reason, RECV_REASON_MAX, "letter is larger than the limit of %llu octets",
 		    (unsigned long long) rd->conf->max_letter_size);
@@ -854,8 +941,8 @@ static int recv_write(struct niftp_file *fh, const void *p, size_t len, int *ret
 
 static int recv_seek(struct niftp_file *fh, uint64_t offset, char *reason)
 {
-	(void) fh;
-	(void) offset;
+	if (fh->pf != NULL)
+		return pull_srv_seek(fh->pf, offset, reason);
 	snprintf(reason, RECV_REASON_MAX, "not readable");
 	return -1;
 }
@@ -865,7 +952,17 @@ static int recv_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
 	unsigned char b[64 * 1024];
 	uint64_t done = 0;
 	ssize_t n;
-	int     fd = spool_file_fd(fh->sf);
+	int     fd;
+
+	if (fh->listing) {
+		if (fh->rc == NULL || offset > fh->rc->list.len) {
+			snprintf(reason, RECV_REASON_MAX, "cannot cut %s", PULL_LIST_NAME);
+			return -1;
+		}
+		fh->rc->list.len = (size_t) offset;
+		return 0;
+	}
+	fd = spool_file_fd(fh->sf);
 
 	if (ftruncate(fd, (off_t) offset) < 0) {
 		snprintf(reason, RECV_REASON_MAX, "truncate 'tmp/%s': %s", fh->name,
@@ -899,7 +996,7 @@ static int recv_truncate(struct niftp_file *fh, uint64_t offset, char *reason)
 
 static void recv_mark(struct niftp_file *fh, uint32_t mark, uint64_t offset)
 {
-	if (offset != fh->size)
+	if (fh->listing || offset != fh->size)
 		return;			/* not at the end of what we hold: no CRC */
 	fh->last_mark = mark;
 	fh->last_off = offset;
@@ -975,7 +1072,7 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 	int     parted;
 
 	fh->n = n;
-	if (fh->committed) {
+	if (fh->committed || fh->listing) {
 		niftp_commit_done(n, 1, 0, NULL);
 		return;
 	}
@@ -1055,6 +1152,10 @@ static void recv_commit(struct niftp_file *fh, struct niftp *n)
 
 static void recv_release(struct niftp_file *fh)
 {
+	if (fh->pf != NULL) {
+		pull_srv_close(fh->pf);
+		fh->pf = NULL;
+	}
 	fh->released = 1;
 	if (fh->rc != NULL && fh->rc->fh == fh)
 		fh->rc->fh = NULL;
@@ -1069,7 +1170,7 @@ static void recv_release(struct niftp_file *fh)
 static void recv_suspend(struct niftp_file *fh)
 {
 	fh->released = 1;
-	if (!fh->committed && !fh->committing)
+	if (!fh->committed && !fh->committing && !fh->listing && fh->pf == NULL)
 		ckpt_start(fh);
 	recv_release(fh);
 }
@@ -1094,7 +1195,7 @@ static const struct niftp_fs_ops recv_ops = {
 	recv_commit,
 	recv_suspend,
 	recv_finish,
-	NULL,
+	recv_remove,
 };
 
 /* --- limits: budgets, timeouts, refusals ------------------------------------- */
@@ -1764,6 +1865,7 @@ static void recv_incoming(struct ts_conn *c, const struct ts_event *ev, void *ar
 		cfg.resumption = 1;
 		cfg.max_size = rd->conf->max_letter_size;
 		cfg.mail_only = 1;
+		cfg.mail_reads = 1;	/* pull mode: recv_open_read() decides */
 		memset(&hooks, 0, sizeof(hooks));
 		hooks.event = recv_event;
 		hooks.call = recv_callev;
@@ -1853,4 +1955,80 @@ void relayd_recv_stop(struct relayd *rd, int now)
 		else if (rc->ts != NULL)
 			ts_disconnect(rc->ts, TS_R_OUTOFORDER, "mail relay shutting down");
 	}
+}
+
+/* --- pulling: this node's call to a relay (relay/pull.c) ------------------------- */
+
+/*
+ * A pull call is ours (P), but what it brings in is received exactly as
+ * a letter sent to us: by this filestore, with a server docket keyed by
+ * the relay's identity "pull:RELAY", the transfer id the puller chose
+ * and the copy identity the relay listed, committed through the inbound
+ * door. Its rcall is the puller's, never in rd->rcalls (no budget of
+ * incoming calls), and is freed by relayd_pull_rcall_free().
+ */
+struct rcall *relayd_pull_rcall(struct relayd *rd, const char *relay, const char *addr)
+{
+	struct rcall *rc = xcalloc(1, sizeof(*rc));
+
+	rc->rd = rd;
+	rc->st = RC_CALL;
+	rc->pulling = 1;
+	rc->no_local = 1;
+	rc->how = PEER_BY_ADDRESS;		/* we called it, at its route's address */
+	rc->accept = PEER_ACCEPT_PEERS;
+	buf_init(&rc->list, PULL_LIST_BYTES);
+	str_copy(rc->peer, addr, sizeof(rc->peer));
+	snprintf(rc->ident, sizeof(rc->ident), "pull:%s", relay);
+	str_copy(rc->peername, relay, sizeof(rc->peername));
+	return rc;
+}
+
+void relayd_pull_rcall_bind(struct rcall *rc, struct niftp_call *call)
+{
+	rc->call = call;
+}
+
+const struct buf *relayd_pull_rcall_list(const struct rcall *rc)
+{
+	return &rc->list;
+}
+
+const char *relayd_pull_rcall_ident(const struct rcall *rc)
+{
+	return rc->ident;
+}
+
+void relayd_pull_rcall_free(struct rcall *rc)
+{
+	if (rc == NULL)
+		return;
+	if (rc->fh != NULL) {		/* the engine did not release it */
+		rc->fh->rc = NULL;
+		rc->fh->n = NULL;
+	}
+	buf_release(&rc->list);
+	free(rc);
+}
+
+const struct niftp_fs_ops *relayd_recv_fs(void)
+{
+	return &recv_ops;
+}
+
+/* relayd_pull_docket - the server docket a pull of copy (tid) from relay
+ * keeps: 1 with *committed, 0 none (or malformed: no record) */
+int relayd_pull_docket(struct relayd *rd, const char *relay, unsigned tid, const char *copy,
+	int *committed, char *name, size_t namelen)
+{
+	char    ident[PEER_IDENT_MAX], key[RECV_KEY_MAX];
+	struct srv_docket d;
+
+	snprintf(ident, sizeof(ident), "pull:%s", relay);
+	if (srv_key(ident, tid, copy, key, sizeof(key)) < 0 || srv_docket_get(rd, key, &d) <= 0
+	    || strcmp(d.copy, copy) != 0)
+		return 0;
+	*committed = d.committed;
+	str_copy(name, d.name, namelen);
+	return 1;
 }

@@ -33,4 +33,22 @@ int  relayd_recv_busy(const struct relayd *rd);
  * the refusals counted so far */
 void relayd_recv_stop(struct relayd *rd, int now);
 
+/* Pulling (relay/pull.c): the receive side's filestore on our own call to
+ * a relay. relayd_pull_rcall - its argument (fs) for a call to relay at
+ * addr; _bind - its call; _list - the relay's list read on it; _free. */
+struct buf;
+struct niftp_call;
+struct niftp_fs_ops;
+struct rcall;
+struct rcall *relayd_pull_rcall(struct relayd *rd, const char *relay, const char *addr);
+void relayd_pull_rcall_bind(struct rcall *rc, struct niftp_call *call);
+const struct buf *relayd_pull_rcall_list(const struct rcall *rc);
+const char *relayd_pull_rcall_ident(const struct rcall *rc);
+void relayd_pull_rcall_free(struct rcall *rc);
+const struct niftp_fs_ops *relayd_recv_fs(void);
+/* relayd_pull_docket - what this node holds of copy (transfer id tid)
+ * pulled from relay: 1 with *committed and its name here, 0 no record */
+int  relayd_pull_docket(struct relayd *rd, const char *relay, unsigned tid, const char *copy,
+	int *committed, char *name, size_t namelen);
+
 #endif

@@ -91,6 +91,7 @@ static void consider(struct sched *s, struct qenv *e, time_t now)
 {
 	struct relayd *rd = s->rd;
 	char    err[RELAYD_ERRLEN];
+	int     passive;
 
 	if (e->state == QENV_FINISHED && e->saving == 0) {
 		queue_env_remove(rd->q, e);
@@ -98,16 +99,21 @@ static void consider(struct sched *s, struct qenv *e, time_t now)
 	}
 	if (qenv_busy(e) || rd->stopping)
 		return;
+	passive = !e->local && queue_env_passive(rd->q, e);
 	if (rd->conf->give_up_ms > 0
 	    && (int64_t) (now - e->first) * 1000 >= rd->conf->give_up_ms) {
 		char    why[QUEUE_REASON_MAX + 64];
 
-		snprintf(why, sizeof(why), "gave up after %u attempts%s%s", e->attempts,
-		    e->error ? ": " : "", qenv_error(e));
+		if (passive)
+			snprintf(why, sizeof(why), "gave up: %.200s did not call for it (pull)",
+			    e->hop);
+		else
+			snprintf(why, sizeof(why), "gave up after %u attempts%s%s", e->attempts,
+			    e->error ? ": " : "", qenv_error(e));
 		queue_give_up(rd->q, e, why);
 		return;
 	}
-	if (!e->warned && e->attempts > 0 && rd->conf->warn_ms > 0
+	if (!e->warned && (e->attempts > 0 || passive) && rd->conf->warn_ms > 0
 	    && (int64_t) (now - e->first) * 1000 >= rd->conf->warn_ms) {
 		queue_warn(rd->q, e);
 		return;		/* looked at again when its save is done */
