@@ -1761,10 +1761,14 @@ static void pull_list(struct relayd *rd, const char *peer, struct buf *b)
 	}
 }
 
-int pull_list_parse_line(char *line, char **name, uint64_t *size, uint32_t *crc, char **copy)
+int pull_list_parse_line(char *line, size_t len, char **name, uint64_t *size, uint32_t *crc,
+	char **copy)
 {
 	char   *w[3], *p = line, *end;
 	size_t  i;
+
+	if (memchr(line, '\0', len) != NULL)
+		return -1;
 
 	for (i = 0; i < 3; i++) {
 		w[i] = p;

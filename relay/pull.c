@@ -164,7 +164,7 @@ static void take_list(struct ppass *pp, const struct buf *b)
 		line[nl - p] = '\0';
 		if (line[0] == '\0')
 			continue;
-		if (pull_list_parse_line(line, &name, &size, &crc, &copy) < 0) {
+		if (pull_list_parse_line(line, (size_t) (nl - p), &name, &size, &crc, &copy) < 0) {
 			bad++;
 			continue;
 		}

@@ -68,9 +68,10 @@ void	pull_srv_remove(struct pull_file *pf, const char *info,
 	void (*done)(void *arg, int ok, const char *why), void *arg);
 /* pull_srv_close - the read ended (removed or not); frees pf */
 void	pull_srv_close(struct pull_file *pf);
-/* pull_list_parse_line - one line of a list: 0 with the fields (name and
- * copy point into line, which is changed), or -1 */
-int	pull_list_parse_line(char *line, char **name, uint64_t *size, uint32_t *crc,
+/* pull_list_parse_line - one line of a list (len octets, no LF, NUL
+ * after them): 0 with the fields (name and copy point into line, which
+ * is changed), or -1 (a NUL among the octets, a bad field) */
+int	pull_list_parse_line(char *line, size_t len, char **name, uint64_t *size, uint32_t *crc,
 	char **copy);
 
 /* --- at the pulling node (relay/pull.c) --- */

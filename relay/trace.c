@@ -215,7 +215,9 @@ static int route_line(struct buf *out, const char *now, const char *event, const
 {
 	const char *kv[4];
 
-	if (alt == NULL || alt->channel != ROUTE_CH_NIFTP || alt->addr == NULL) {
+	/* a pull route's address (if any) is where its peer's trace service answers */
+	if (alt == NULL || (alt->channel != ROUTE_CH_NIFTP && alt->channel != ROUTE_CH_PULL)
+	    || alt->addr == NULL) {
 		kv[0] = "noroute";
 		kv[1] = "1";
 		return journal_format(out, now, event, name, kv, 1);

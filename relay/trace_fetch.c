@@ -325,7 +325,8 @@ static const struct route_alt *fetch_route(const struct conf *c, const char *add
 		for (j = 0; j < h->nalts; j++) {
 			const struct route_alt *alt = &h->alts[j];
 
-			if (alt->channel != ROUTE_CH_NIFTP || alt->addr == NULL)
+			if ((alt->channel != ROUTE_CH_NIFTP && alt->channel != ROUTE_CH_PULL)
+			    || alt->addr == NULL)
 				continue;
 			if (strcmp(alt->addr, addr) != 0
 			    && (alt->shown == NULL || strcmp(alt->shown, addr) != 0))
