@@ -420,6 +420,8 @@ static void ev_text(const struct trace_ev *ev, struct buf *b)
 			buf_printf(b, ", resubmitted from %s", G("orig"));
 	} else if (strcmp(e, "routed") == 0)
 		buf_printf(b, "routed %s to %s", G("rcpts"), G("hops"));
+	else if (strcmp(e, "forwarded") == 0 && H("pulled"))
+		buf_printf(b, "collected by %s (pull) as %s for %s", G("to"), G("remote"), G("rcpts"));
 	else if (strcmp(e, "forwarded") == 0) {
 		buf_printf(b, "forwarded to %s (%s) as %s for %s%s", G("to"), G("addr"), G("remote"),
 		    G("rcpts"), H("recovered") ? " (recovered at start-up)" : "");

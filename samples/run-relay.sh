@@ -39,7 +39,7 @@ LETTERS="$top/samples/letters"
 . "$top/tests/integration/lib-relay.sh"
 relay_setup relay-demo
 RELAY_NODEDIR="$T/run"
-NODES="cambridge pss ucl"
+NODES="cambridge essex pss ucl"
 
 # Our own trap: with KEEP=1 the network stays up and the directory stays.
 run_cleanup() {
@@ -91,7 +91,7 @@ done
 mkdir -p "$T/run"
 # the links' passwords ([peer] password_file): readable by the daemons' user only
 (umask 077 && mkdir -p "$T/secrets" &&
-	for link in ucl-pss cam-pss; do
+	for link in ucl-pss cam-pss essex-pss; do
 		head -c 24 /dev/urandom | base64 >"$T/secrets/$link" || exit 1
 	done) || { echo "run: cannot make the password files in $T/secrets" >&2; exit 1; }
 
@@ -362,7 +362,23 @@ echo "mailctl -c ucl.ini trace --follow $first  (pss is asked through the gatewa
 timeout 60 "$MAILCTL" -c "$T/ucl.ini" trace --follow --timeout 10 "$first" 2>&1 | sed "s#$T/##; s/^/  /"
 echo
 
-if [ $bad_all -eq 0 ] && [ $gw_good = 1 ]; then
+# --- pull mode ----------------------------------------------------------------------------------------
+# pull.letter waited at pss until essex collected it ([pull] every 2s): traced from ucl's name, the
+# branch goes ucl -> (gateway) pss -> essex (asked at its pull route's address) and ends in its Maildir
+pull_good=1
+if grep -q '^pull\.letter[[:space:]]' "$T/expect"; then
+	echo "mailctl -c ucl.ini trace --follow pull.letter  (pss kept it until essex called for it):"
+	timeout 60 "$MAILCTL" -c "$T/ucl.ini" trace --follow --timeout 10 pull.letter >"$T/trace.pull" 2>&1
+	sed "s#$T/##; s/^/  /" "$T/trace.pull"
+	if [ "$(jcount pss ' forwarded .* to=essex .*pulled=1')" -lt 1 ] ||
+		! grep -q 'run/essex/mail/kirstein/' "$T/trace.pull"; then
+		echo "run: pull.letter was not collected by essex, or its trace does not end in essex's Maildir"
+		pull_good=0
+	fi
+	echo
+fi
+
+if [ $bad_all -eq 0 ] && [ $gw_good = 1 ] && [ $pull_good = 1 ]; then
 	echo "run: all $ok_all letters reached their expected end (${waited}s), through the gateway to pss"
 else
 	[ $bad_all -eq 0 ] ||
@@ -392,4 +408,4 @@ if [ "$KEEP" = 1 ]; then
 	echo "Stop it with:"
 	echo "  kill $gw_pid$(for n in $NODES; do printf ' %s' "$(node_pid "$n")"; done); rm -rf $T"
 fi
-[ $bad_all -eq 0 ] && [ $gw_good = 1 ]
+[ $bad_all -eq 0 ] && [ $gw_good = 1 ] && [ $pull_good = 1 ]
