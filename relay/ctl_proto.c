@@ -104,7 +104,7 @@ static const struct ctl_cmd ctl_cmds[CTL_NCMDS] = {
 	{ CTL_RELOAD, "reload", 0, 0, 0, NULL,
 	    "reload", "make the daemon reload its configuration" },
 	{ CTL_FETCH, "fetch", 0, 1, CTL_LATER | CTL_RESULT, NULL,
-	    "fetch [RELAY]", "collect the letters RELAY keeps for us (pull); none: [pull] from" },
+	    "fetch [RELAY]", "collect what RELAY keeps for us (pull); none: [pull] from" },
 	{ CTL_TRACE_FETCH, "trace-fetch", 4, 4, CTL_LATER | CTL_HIDDEN, check_trace_fetch,
 	    "trace-fetch ADDR CALLED SECONDS KEY",
 	    "another node's trace:KEY, fetched by the daemon" },

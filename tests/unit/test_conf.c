@@ -268,6 +268,17 @@ static const struct {
 	int	loads;
 	const char *want;
 } bad[] = {
+	/* pull routes (relay/pull.h): one named peer, which must be a [peer] */
+	{ "[node]\nname = ucl\n[routes]\ncam = pull\n", 0,
+	  "t.ini:4: [routes] cam: a pull route needs a [peer cam] section: only that peer,"
+	  " authenticated, may collect its letters\n" },
+	{ "[node]\nname = ucl\n[routes]\n*.cam = pull\n", 0,
+	  "t.ini:4: [routes] *.cam: a pull route names one peer (no wildcard)\n" },
+	{ "[node]\nname = ucl\n[routes]\ncam = pull, niftp unix:/x.sock\n[peer cam]\nfrom = ::1\n",
+	  0, "t.ini:4: [routes] cam: the pull channel cannot have alternates\n" },
+	{ "[node]\nname = ucl\n[pull]\nfrom = pss\nevery = 0s\nmax_calls = 65\n", 0,
+	  "t.ini:6: [pull] max_calls: 65 out of range 1..64\n"
+	  "t.ini:5: [pull] every: duration '0s' out of range\n" },
 	/* a channel's own section: read by the channel (relay/chan_niftp.c) */
 	{ "[node]\nname = ucl\n[niftp]\ncalls_per_hop = 0\nidle_hangup = soon\n"
 	  "deflate = perhaps\ncolour = blue\n", 0,
@@ -277,7 +288,7 @@ static const struct {
 	  "t.ini:5: [niftp] idle_hangup: bad duration 'soon' (want e.g. 30s, 10m, 4h, 5d)\n"
 	  "t.ini:6: [niftp] deflate: 'perhaps' is not yes or no\n" },
 	{ "[node]\nname = ucl\n[routes]\npss = nifpt tcp:1.2.3.4:5\n", 0,
-	  "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp, smtp or local)\n" },
+	  "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp, smtp, pull or local)\n" },
 	{ "[node]\nname = ucl\nname = pss\n", 0,
 	  "t.ini:3: [node] name: duplicate key (first on line 2)\n" },
 	{ "[node]\nname = ucl\n[ROUTES]\nPss = niftp tcp:a:1\n[routes]\npss = niftp tcp:b:1\n", 0,
@@ -304,7 +315,7 @@ static const struct {
 	  "t.ini:4: [archive] 'foo' is not a key of [archive] (the keys of [archive] are"
 	  " enabled, dir, keep)\n"
 	  "t.ini:5: [colour] is not a section (the sections are node, listen, routes, exec,"
-	  " local, aliases, lists, retry, limits, archive, niftp, smtp and [peer NAME])\n" },
+	  " local, aliases, lists, retry, limits, archive, niftp, smtp, pull and [peer NAME])\n" },
 	{ "[node]\nname = ucl\ngarbage\n[unclosed\n = x\n", 0,
 	  "t.ini:3: syntax error: want '[section]' or 'key = value'\n"
 	  "t.ini:4: syntax error: a section header must end with ']'\n"
@@ -376,7 +387,7 @@ static const struct {
 	/* continuation lines: the key keeps its first line; later lines stay right */
 	{ "[node]\nname = ucl\n[routes]\ncambridge = niftp tcp:a:1, \\\n   niftp tcp:b:1\n"
 	  "pss = nifpt x\n", 0,
-	  "t.ini:6: [routes] pss: unknown channel 'nifpt' (want niftp, smtp or local)\n" },
+	  "t.ini:6: [routes] pss: unknown channel 'nifpt' (want niftp, smtp, pull or local)\n" },
 	{ "[node]\nname = ucl\n[routes]\nUCL = niftp tcp:a:1\n", 1,
 	  "t.ini:4: warning: [routes] ucl: names this node: the route is never used\n" },
 	/* a value cut at ';' by iniparser (unquoted) */
@@ -501,8 +512,8 @@ static void test_check(void)
 	EXPECT_INT(conf_check("t.ini", fp), 1);
 	fclose(fp);
 	EXPECT_STR(out, "t.ini:5: [x] is not a section (the sections are node, listen, routes,"
-	    " exec, local, aliases, lists, retry, limits, archive, niftp, smtp and [peer NAME])\n"
-	    "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp, smtp or local)\n"
+	    " exec, local, aliases, lists, retry, limits, archive, niftp, smtp, pull and [peer NAME])\n"
+	    "t.ini:4: [routes] pss: unknown channel 'nifpt' (want niftp, smtp, pull or local)\n"
 	    "t.ini: 2 errors, 0 warnings\n");
 	free(out);
 
@@ -537,8 +548,8 @@ static const struct {
 	  " 'max_letter_size'?)\n"
 	  "t.ini:5: [limits] 'max_letter' is not a key of [limits] (did you mean"
 	  " 'max_letter_size'?)\n" },
-	{ "[node]\nname = ucl\n[retry]\nfirst = 1m\nevery = 1h\n",
-	  "t.ini:5: [retry] 'every' is not a key of [retry] (the keys of [retry] are first,"
+	{ "[node]\nname = ucl\n[retry]\nfirst = 1m\noften = 1h\n",
+	  "t.ini:5: [retry] 'often' is not a key of [retry] (the keys of [retry] are first,"
 	  " max, warn, give_up, docket_keep)\n" },
 	{ "[node]\nname = ucl\n[niftp]\ndeflat = no\nidle_timeout = 1s\n",
 	  "t.ini:4: [niftp] 'deflat' is not a key of [niftp] (did you mean 'deflate'?)\n"
@@ -651,7 +662,7 @@ static void test_backoff(void)
 /* test_samples - the shipped sample network loads without a diagnostic */
 static void test_samples(void)
 {
-	static const char *const names[] = { "ucl", "pss", "cambridge" };
+	static const char *const names[] = { "ucl", "pss", "cambridge", "essex" };
 
 	for (size_t i = 0; i < NELEM(names); i++) {
 		struct buf errs = BUF_INIT(1 << 16);
@@ -677,6 +688,8 @@ static void test_samples(void)
 		CU_ASSERT_EQUAL(tl_write_file("secrets/cam-pss", "s3cret-cam-pss\n"), 0);
 		CU_ASSERT_EQUAL(chmod("secrets/ucl-pss", 0600), 0);
 		CU_ASSERT_EQUAL(chmod("secrets/cam-pss", 0600), 0);
+		CU_ASSERT_EQUAL(tl_write_file("secrets/essex-pss", "s3cret-essex-pss\n"), 0);
+		CU_ASSERT_EQUAL(chmod("secrets/essex-pss", 0600), 0);
 		free(text);
 		free(path);
 		path = copy;

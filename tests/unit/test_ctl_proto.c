@@ -69,6 +69,7 @@ static void test_table(void)
 		{ "reroute", CTL_REROUTE, 0 },
 		{ "resubmit", CTL_RESUBMIT, 1 },
 		{ "reload", CTL_RELOAD, 0 },
+		{ "fetch", CTL_FETCH, 1 },
 		{ "trace-fetch", CTL_TRACE_FETCH, 1 },
 		{ "submit", CTL_SUBMIT, 1 },
 	};
