@@ -4,7 +4,8 @@
  * SUMMARY
  *	the queue listing: the letters a selection picks, summarised
  * SYNOPSIS
- *	#include "relay/qlist.h"
+ *	#include "relay/channel.h"
+#include "relay/qlist.h"
  * DESCRIPTION
  *	See qlist.h. The snapshot indexes its letters by name (an open
  *	hash of indexes into v, freed once the snapshot is taken), so that
@@ -353,9 +354,13 @@ static const char *env_word(const struct qenv *e, enum ctl_state *st)
 		return "finishing";
 	case QENV_ACTIVE:
 		*st = CTL_ST_ACTIVE;
+		if (e->ch != NULL && e->ch->passive)
+			return "being collected";
 		return e->local ? "delivering" : "sending";
 	default:
 		*st = e->attempts ? CTL_ST_DEFERRED : CTL_ST_QUEUED;
+		if (e->ch != NULL && e->ch->passive)
+			return "waiting to be collected (pull)";
 		return e->attempts ? "deferred" : "queued";
 	}
 }
