@@ -264,7 +264,12 @@ static void forward(struct walk *w, struct hop *h, int depth)
 			struct trace_route none = { 'h', NULL, NULL, NULL };
 
 			k = hop_new(to, v, "forwarded");
-			reach(w, k, r ? r : &none);
+			if ((r == NULL || r->addr == NULL) && trace_ev_get(ev, "pulled") != NULL)
+				snprintf(k->error, sizeof(k->error), "not asked: %s collects its letters "
+				    "(pull), and its route at %s gives no address to ask it at", to,
+				    h->node);
+			else
+				reach(w, k, r ? r : &none);
 			hop_add(h, k);
 			forward(w, k, depth + 1);
 		} else if ((strcmp(ev->event, "ndn") == 0 || strcmp(ev->event, "warned") == 0
