@@ -2726,6 +2726,70 @@ static void test_pull_plain_read(void)
 	free(d);
 }
 
+/* A foreign P, by hand: a committed resumption of read-and-remove (0x8101
+ * from 0xFFFF) whose STOP carries two messages. fs->remove gets them
+ * '\n'-separated, as its contract says, so "niftpmail-stored NAME" is a
+ * line of its own; the STOPACK waits for the removal; no data moves. */
+static void test_pull_foreign_stop(void)
+{
+	int	async;
+
+	for (async = 0; async <= 1; async++) {
+		struct evlog l;
+		struct tl_memfs *fs = tl_memfs_new(NULL);
+		struct niftp_config cfg;
+		struct niftp *q;
+		struct niftp_attr a[8];
+		unsigned char w[4096], rec[4096];
+		size_t	len, rl;
+		static const unsigned char eof_attr[] = {NIFTP_A_RESTARTMARK, 0x22, 0xff, 0xff};
+
+		memset(&l, 0, sizeof(l));
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.mail_only = cfg.mail_reads = cfg.resumption = 1;
+		cfg.caller = "c";
+		tl_memfs_options(fs)->async_remove = async;
+		q = niftp_new(0, &cfg, &hooks, &l, &tl_memfs_rm_ops, fs);
+		tl_memfs_put(fs, "letter.9", "hi\n", 3);
+		niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ, 0x0100);
+		niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ,
+			NIFTP_MODE_READ_REMOVE | NIFTP_MODE_RESUME);
+		niftp_attr_int(&a[2], NIFTP_A_TID, NIFTP_OP_EQ, 3);
+		niftp_attr_int(&a[3], NIFTP_A_RESTARTMARK, NIFTP_OP_EQ, NIFTP_MARK_EOF);
+		niftp_attr_int(&a[4], NIFTP_A_FACILITIES, NIFTP_OP_LE, 0x000E);
+		niftp_attr_str(&a[5], NIFTP_A_FILENAME, NIFTP_OP_EQ, "letter.9");
+		niftp_attr_str(&a[6], NIFTP_A_INFOMSG, NIFTP_OP_EQ, "UNIX-NIFTP $Revision: 5.6$");
+		feed_cmd(q, NIFTP_SFT, a, 7);
+		len = take_out(q, w, sizeof(w));
+		rl = decode_cmd(w, len, rec);
+		EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_RPOS);
+		EXPECT_TRUE(memmem(rec, rl, eof_attr, sizeof(eof_attr)) != NULL);
+		EXPECT_INT(l.pos, 1);
+		niftp_attr_int(&a[0], NIFTP_A_STATE, NIFTP_OP_EQ, NIFTP_ST_OK);
+		niftp_attr_str(&a[1], NIFTP_A_INFOMSG, NIFTP_OP_EQ, NIFTP_STORED_PREFIX "box.1");
+		niftp_attr_str(&a[2], NIFTP_A_ACTIONMSG, NIFTP_OP_EQ, "UNIX-NIFTP $Revision: 5.6$");
+		feed_cmd(q, NIFTP_STOP, a, 3);
+		EXPECT_INT(tl_memfs_stats(fs)->remove_calls, 1);
+		EXPECT_STR(tl_memfs_stats(fs)->remove_info,
+			NIFTP_STORED_PREFIX "box.1\nUNIX-NIFTP $Revision: 5.6$");
+		if (async) {
+			EXPECT_INT(take_out(q, w, sizeof(w)), 0);
+			EXPECT_INT(l.done, 0);
+			EXPECT_INT(tl_memfs_run_removes(fs), 1);
+		}
+		len = take_out(q, w, sizeof(w));
+		EXPECT_TRUE(len == sizeof(stopack_ok) && memcmp(w, stopack_ok, len) == 0);
+		EXPECT_INT(l.done, 1);
+		EXPECT_INT(l.status, NIFTP_OK);
+		EXPECT_INT(tl_memfs_stats(fs)->removed, 1);
+		EXPECT_INT(tl_memfs_count(fs), 0);
+		EXPECT_INT(tl_memfs_stats(fs)->open_files, 0);
+		EXPECT_TRUE(niftp_idle(q));
+		niftp_free(q);
+		tl_memfs_free(fs);
+	}
+}
+
 int main(void)
 {
 	static const struct tl_test tests[] = {
@@ -2776,6 +2840,7 @@ int main(void)
 		{ "niftp_engine", "pull: mail service policy", test_pull_mail_policy },
 		{ "niftp_engine", "pull: committed resumption (0xFFFF)", test_pull_resume_committed },
 		{ "niftp_engine", "pull: reads that do not remove", test_pull_plain_read },
+		{ "niftp_engine", "pull: a foreign P's STOP with two messages", test_pull_foreign_stop },
 	};
 
 	return tl_run(tests, NELEM(tests), NULL, NULL);
