@@ -332,8 +332,11 @@ struct niftp_config {
 
 /* P receiving in the mail profile (req.mail) tells the sender the name it
  * stored the file under: an information message on its STOP, this prefix
- * and the name (pull mode: the relay journals it as the copy's remote name) */
+ * and the name (pull mode: the relay journals it as the copy's remote name).
+ * One message holds NIFTP_MAX_NAME octets: a name longer than
+ * NIFTP_STORED_NAME_MAX is not sent at all (cut, it would name another file) */
 #define NIFTP_STORED_PREFIX	"niftpmail-stored "
+#define NIFTP_STORED_NAME_MAX	(NIFTP_MAX_NAME - (sizeof(NIFTP_STORED_PREFIX) - 1))	/* 238 */
 
 
 /* niftp_new - a new engine; cfg and hooks are copied, fs is borrowed */

@@ -2790,6 +2790,44 @@ static void test_pull_foreign_stop(void)
 	}
 }
 
+/* P's stored name on its STOP goes in one information message (at most
+ * NIFTP_MAX_NAME octets) or not at all: a longer name, split in two, would
+ * reach the sender cut. The transfer and the removal go on either way. */
+static void test_pull_stored_long(void)
+{
+	static const size_t lens[] = {NIFTP_STORED_NAME_MAX, NIFTP_STORED_NAME_MAX + 1, 255};
+	size_t	i;
+
+	EXPECT_INT(NIFTP_STORED_NAME_MAX, 238);
+	for (i = 0; i < NELEM(lens); i++) {
+		struct pair h;
+		struct niftp_req r;
+		char	name[256], want[sizeof(NIFTP_STORED_PREFIX) + 256];
+		int	sent = lens[i] <= NIFTP_STORED_NAME_MAX;
+
+		memset(name, 'n', lens[i]);
+		name[lens[i]] = 0;
+		snprintf(want, sizeof(want), "%s%s", NIFTP_STORED_PREFIX, name);
+		pull_init(&h, 1, 0);
+		pair_free_engines(&h);
+		tl_memfs_options(h.pfs)->local = name;
+		pair_engines(&h);
+		tl_memfs_put(h.qfs, PULL_REMOTE, "x\n", 2);
+		pull_req(&r, NIFTP_MODE_READ_REMOVE);
+		CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+		pump(&h);
+		EXPECT_INT(h.pl.status, NIFTP_OK);
+		EXPECT_TRUE(file_is(h.pfs, name, (const unsigned char *) "x\n", 2));
+		EXPECT_INT(tl_memfs_stats(h.qfs)->remove_calls, 1);
+		EXPECT_INT(tl_memfs_stats(h.qfs)->removed, 1);
+		EXPECT_STR(tl_memfs_stats(h.qfs)->remove_info, sent ? want : "");
+		EXPECT_INT(cmd_has(&h.plast, NIFTP_STOP, NIFTP_STORED_PREFIX), sent);
+		if (sent)
+			EXPECT_INT(strlen(want), NIFTP_MAX_NAME);
+		pair_release(&h);
+	}
+}
+
 int main(void)
 {
 	static const struct tl_test tests[] = {
@@ -2841,6 +2879,7 @@ int main(void)
 		{ "niftp_engine", "pull: committed resumption (0xFFFF)", test_pull_resume_committed },
 		{ "niftp_engine", "pull: reads that do not remove", test_pull_plain_read },
 		{ "niftp_engine", "pull: a foreign P's STOP with two messages", test_pull_foreign_stop },
+		{ "niftp_engine", "pull: a stored name too long for one message", test_pull_stored_long },
 	};
 
 	return tl_run(tests, NELEM(tests), NULL, NULL);
