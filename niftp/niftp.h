@@ -243,8 +243,11 @@ struct niftp_fs_ops {
 	 * partial file (make it durable with its docket) and free fh. */
 	void	(*suspend)(struct niftp_file *fh);
 	/* finish - the transfer ended (after STOPACK, or abandoned when
-	 * ok == 0). For read-and-remove with ok, remove the file. A write
-	 * that was not committed is discarded. Frees fh. */
+	 * ok == 0). For read-and-remove with ok, remove the file, unless
+	 * the filestore has remove(): then only remove() removes, and
+	 * finish(fh, 1) comes after its success, or ends a transfer P did
+	 * not end with 0x2000 (0x2001, "a problem"; no state), whose file
+	 * stays. A write that was not committed is discarded. Frees fh. */
 	void	(*finish)(struct niftp_file *fh, int ok);
 	/* remove - Q sending in read-and-remove mode: P's STOP said it holds
 	 * the file (state 0x2000). Remove it durably, then call

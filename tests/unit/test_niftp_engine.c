@@ -2828,6 +2828,60 @@ static void test_pull_stored_long(void)
 	}
 }
 
+/* A read-and-remove whose data all went, but P's STOP says 0x2001 ("ended
+ * with a problem") or has no state: fs->remove is not asked, and a
+ * filestore with it keeps the file (its finish(fh, 1) does not remove). */
+static void test_pull_stop_not_ok(void)
+{
+	int	k;
+
+	for (k = 0; k < 2; k++) {
+		struct evlog l;
+		struct tl_memfs *fs = tl_memfs_new(NULL);
+		struct niftp_config cfg;
+		struct niftp *q;
+		struct niftp_attr a[8];
+		struct buf er = BUF_INIT(16);
+		unsigned char w[4096], rec[4096];
+		size_t	len, rl;
+
+		memset(&l, 0, sizeof(l));
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.mail_only = cfg.mail_reads = 1;
+		cfg.caller = "c";
+		q = niftp_new(0, &cfg, &hooks, &l, &tl_memfs_rm_ops, fs);
+		tl_memfs_put(fs, "letter.9", "hi\n", 3);
+		niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ, 0x0100);
+		niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ, NIFTP_MODE_READ_REMOVE);
+		niftp_attr_str(&a[2], NIFTP_A_FILENAME, NIFTP_OP_EQ, "letter.9");
+		feed_cmd(q, NIFTP_SFT, a, 3);
+		len = take_out(q, w, sizeof(w));
+		rl = decode_cmd(w, len, rec);
+		EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_RPOS);
+		feed_cmd(q, NIFTP_GO, NULL, 0);
+		len = take_out(q, w, sizeof(w));		/* SS, the data, ES(0) */
+		EXPECT_TRUE(len >= 3 && memcmp(w + len - 3, "\x00\x43\x00", 3) == 0);
+		EXPECT_TRUE(memmem(w, len, "hi", 2) != NULL);
+		niftp_tcc_put(&er, NIFTP_ER, 0);
+		niftp_input(q, buf_data(&er), er.len);
+		niftp_attr_int(&a[0], NIFTP_A_STATE, NIFTP_OP_EQ, NIFTP_ST_OK_PROBLEM);
+		feed_cmd(q, NIFTP_STOP, a, k == 0 ? 1 : 0);
+		len = take_out(q, w, sizeof(w));
+		rl = decode_cmd(w, len, rec);
+		EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_STOPACK);
+		EXPECT_INT(l.done, 1);
+		EXPECT_INT(tl_memfs_stats(fs)->remove_calls, 0);
+		EXPECT_INT(tl_memfs_stats(fs)->finishes_ok + tl_memfs_stats(fs)->finishes_fail, 1);
+		EXPECT_INT(tl_memfs_stats(fs)->removed, 0);
+		EXPECT_TRUE(file_is(fs, "letter.9", (const unsigned char *) "hi\n", 3));
+		EXPECT_INT(tl_memfs_stats(fs)->open_files, 0);
+		EXPECT_TRUE(niftp_idle(q));
+		buf_release(&er);
+		niftp_free(q);
+		tl_memfs_free(fs);
+	}
+}
+
 int main(void)
 {
 	static const struct tl_test tests[] = {
@@ -2880,6 +2934,7 @@ int main(void)
 		{ "niftp_engine", "pull: reads that do not remove", test_pull_plain_read },
 		{ "niftp_engine", "pull: a foreign P's STOP with two messages", test_pull_foreign_stop },
 		{ "niftp_engine", "pull: a stored name too long for one message", test_pull_stored_long },
+		{ "niftp_engine", "pull: P's STOP not 0x2000", test_pull_stop_not_ok },
 	};
 
 	return tl_run(tests, NELEM(tests), NULL, NULL);

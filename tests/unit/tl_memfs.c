@@ -549,7 +549,10 @@ static void mem_suspend(struct niftp_file *fh)
 	free(fh);
 }
 
-static void mem_finish(struct niftp_file *fh, int ok)
+/* finish_common - finish; has_remove: the engine has fs->remove, which
+ * alone removes (finish(fh, 1) then follows a removal, or ends a transfer
+ * P did not end with 0x2000: the file stays) */
+static void finish_common(struct niftp_file *fh, int ok, int has_remove)
 {
 	struct tl_memfs *m = fh->m;
 
@@ -559,8 +562,8 @@ static void mem_finish(struct niftp_file *fh, int ok)
 		m->st.finishes_fail++;
 	if (!fh->write && ok && fh->mode == NIFTP_MODE_READ_REMOVE) {
 		if (fh->removed) {
-			m->st.finish_after_remove++;	/* fs->remove did it */
-		} else {
+			m->st.finish_after_remove++;
+		} else if (!has_remove) {
 			remove_file(m, fh->name);
 			m->st.removed++;
 		}
@@ -569,6 +572,16 @@ static void mem_finish(struct niftp_file *fh, int ok)
 	unpend(fh);
 	free(fh->data);
 	free(fh);
+}
+
+static void mem_finish(struct niftp_file *fh, int ok)
+{
+	finish_common(fh, ok, 0);
+}
+
+static void mem_rm_finish(struct niftp_file *fh, int ok)
+{
+	finish_common(fh, ok, 1);
 }
 
 /* do_remove - remove fh's file (or fail as told) and answer the engine;
@@ -641,7 +654,7 @@ const struct niftp_fs_ops tl_memfs_ops = {
 
 const struct niftp_fs_ops tl_memfs_rm_ops = {
 	mem_open_write, mem_open_read, mem_read, mem_write, mem_seek, mem_truncate,
-	mem_mark, mem_commit, mem_suspend, mem_finish,
+	mem_mark, mem_commit, mem_suspend, mem_rm_finish,
 	mem_remove,
 };
 

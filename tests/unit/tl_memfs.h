@@ -16,7 +16,8 @@
  *	finish(fh, 1) after STOPACK, as a plain file server does);
  *	tl_memfs_rm_ops is the same store with one (pull mode: STOPACK
  *	waits for niftp_remove_done()), which the knobs make asynchronous
- *	or failing.
+ *	or failing; its finish never removes (niftp.h: with fs->remove,
+ *	only remove() does).
  *
  *	tl_capture() gives the exact TCP payloads of the captured
  *	unix-niftp 5.6 sessions (reference/unix-niftp-sessions.md,
@@ -96,7 +97,7 @@ struct tl_memfs_stats {
 	int	remove_calls;		/* fs->remove calls */
 	int	removes_failed;		/* removals answered "not removed" */
 	int	removes_dropped;	/* pending removals dropped by finish/suspend */
-	int	finish_after_remove;	/* finish(fh, 1) on a handle already removed */
+	int	finish_after_remove;	/* finish(fh, 1) on a handle fs->remove removed */
 	char	remove_info[1200];	/* info given to the last fs->remove */
 	char	remove_name[256];	/* the file the last fs->remove was for */
 };
