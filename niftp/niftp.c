@@ -425,8 +425,9 @@ static int q_stop(struct niftp *n)
 	}
 	if (mine == NIFTP_ST_OK && pstate == NIFTP_ST_OK && x->sender
 	    && x->mode == NIFTP_MODE_READ_REMOVE && x->fh != NULL && n->fs != NULL
-	    && n->fs->remove != NULL) {
-		/* read-and-remove: STOPACK only once the file is gone */
+	    && n->fs->remove != NULL && (n->st == NS_WAIT_STOP || x->committed_resume)) {
+		/* read-and-remove: STOPACK only once the file is gone (P holds
+		 * it after the data phase or, resuming from 0xFFFF, before) */
 		char	info[NIFTP_MAX_INFO * (NIFTP_MAX_NAME + 1)];
 
 		info_lines(&n->cmd, info, sizeof(info));

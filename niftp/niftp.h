@@ -250,7 +250,9 @@ struct niftp_fs_ops {
 	 * stays. A write that was not committed is discarded. Frees fh. */
 	void	(*finish)(struct niftp_file *fh, int ok);
 	/* remove - Q sending in read-and-remove mode: P's STOP said it holds
-	 * the file (state 0x2000). Remove it durably, then call
+	 * the file (state 0x2000 after the data phase, or in a resumption
+	 * from 0xFFFF; a STOP before any data never removes). Remove it
+	 * durably, then call
 	 * niftp_remove_done(); STOPACK waits for that answer, so a caller
 	 * told "done" never finds the file again. info: P's information
 	 * messages on that STOP ('\n'-separated, "" none; peer text).

@@ -2882,6 +2882,48 @@ static void test_pull_stop_not_ok(void)
 	}
 }
 
+/* P ends a read-and-remove with STOP 0x2000 right after RPOS, without GO
+ * (not a committed resumption): no data went, so P cannot hold the file;
+ * fs->remove is not asked and the letter stays. */
+static void test_pull_stop_before_go(void)
+{
+	struct evlog l;
+	struct tl_memfs *fs = tl_memfs_new(NULL);
+	struct niftp_config cfg;
+	struct niftp *q;
+	struct niftp_attr a[4];
+	unsigned char w[4096], rec[4096];
+	size_t	len, rl;
+
+	memset(&l, 0, sizeof(l));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.mail_only = cfg.mail_reads = 1;
+	cfg.caller = "c";
+	q = niftp_new(0, &cfg, &hooks, &l, &tl_memfs_rm_ops, fs);
+	tl_memfs_put(fs, "letter.9", "hi\n", 3);
+	niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ, 0x0100);
+	niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ, NIFTP_MODE_READ_REMOVE);
+	niftp_attr_str(&a[2], NIFTP_A_FILENAME, NIFTP_OP_EQ, "letter.9");
+	feed_cmd(q, NIFTP_SFT, a, 3);
+	len = take_out(q, w, sizeof(w));
+	rl = decode_cmd(w, len, rec);
+	EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_RPOS);
+	niftp_attr_int(&a[0], NIFTP_A_STATE, NIFTP_OP_EQ, NIFTP_ST_OK);
+	niftp_attr_str(&a[1], NIFTP_A_INFOMSG, NIFTP_OP_EQ, NIFTP_STORED_PREFIX "box.1");
+	feed_cmd(q, NIFTP_STOP, a, 2);
+	len = take_out(q, w, sizeof(w));
+	rl = decode_cmd(w, len, rec);
+	EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_STOPACK);
+	EXPECT_INT(l.done, 1);
+	EXPECT_INT(tl_memfs_stats(fs)->remove_calls, 0);
+	EXPECT_INT(tl_memfs_stats(fs)->removed, 0);
+	EXPECT_TRUE(file_is(fs, "letter.9", (const unsigned char *) "hi\n", 3));
+	EXPECT_INT(tl_memfs_stats(fs)->open_files, 0);
+	EXPECT_TRUE(niftp_idle(q));
+	niftp_free(q);
+	tl_memfs_free(fs);
+}
+
 int main(void)
 {
 	static const struct tl_test tests[] = {
@@ -2935,6 +2977,7 @@ int main(void)
 		{ "niftp_engine", "pull: a foreign P's STOP with two messages", test_pull_foreign_stop },
 		{ "niftp_engine", "pull: a stored name too long for one message", test_pull_stored_long },
 		{ "niftp_engine", "pull: P's STOP not 0x2000", test_pull_stop_not_ok },
+		{ "niftp_engine", "pull: STOP 0x2000 before any data", test_pull_stop_before_go },
 	};
 
 	return tl_run(tests, NELEM(tests), NULL, NULL);
