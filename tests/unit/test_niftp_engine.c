@@ -2924,6 +2924,59 @@ static void test_pull_stop_before_go(void)
 	tl_memfs_free(fs);
 }
 
+/* on_event_free - log, and free the engine on DONE (allowed by niftp.h) */
+static void on_event_free(void *arg, struct niftp *n, const struct niftp_event *ev)
+{
+	on_event(arg, n, ev);
+	if (ev->type == NIFTP_EV_DONE)
+		niftp_free(n);
+}
+
+/* The program frees Q from the DONE that niftp_remove_done() raises, the
+ * removal answered inside fs->remove (within niftp_input) or later from
+ * the filestore (ASan: nothing touches the engine afterwards). */
+static void test_pull_free_on_done(void)
+{
+	static const struct niftp_hooks free_hooks = {on_event_free, on_auth, on_docket};
+	int	async;
+
+	for (async = 0; async <= 1; async++) {
+		struct pair h;
+		struct niftp_req r;
+
+		pull_init(&h, 1, async);
+		niftp_free(h.q);
+		h.q = niftp_new(0, &h.qcfg, &free_hooks, &h.ql, &tl_memfs_rm_ops, h.qfs);
+		tl_memfs_put(h.qfs, PULL_REMOTE, "letter\n", 7);
+		pull_req(&r, NIFTP_MODE_READ_REMOVE);
+		CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+		/* until Q's STOP handling (Q may be freed with its DONE inside
+		 * the P -> Q move: look before moving Q's output) */
+		for (;;) {
+			size_t	m = move(&h, 1);
+
+			if (h.ql.done || tl_memfs_pending_removes(h.qfs) > 0)
+				break;
+			if (m + move(&h, 0) == 0)
+				break;
+		}
+		if (async) {
+			EXPECT_INT(h.ql.done, 0);
+			EXPECT_INT(tl_memfs_run_removes(h.qfs), 1);
+		}
+		h.q = NULL;				/* freed by on_event_free */
+		EXPECT_INT(h.ql.done, 1);
+		EXPECT_INT(h.ql.status, NIFTP_OK);
+		EXPECT_INT(tl_memfs_stats(h.qfs)->removed, 1);
+		EXPECT_INT(tl_memfs_stats(h.qfs)->finishes_ok, 1);
+		EXPECT_INT(tl_memfs_stats(h.qfs)->open_files, 0);
+		EXPECT_INT(tl_memfs_count(h.qfs), 0);
+		niftp_lost(h.p, "test: Q gone");
+		EXPECT_INT(h.pl.done, 1);
+		pair_release(&h);
+	}
+}
+
 int main(void)
 {
 	static const struct tl_test tests[] = {
@@ -2978,6 +3031,7 @@ int main(void)
 		{ "niftp_engine", "pull: a stored name too long for one message", test_pull_stored_long },
 		{ "niftp_engine", "pull: P's STOP not 0x2000", test_pull_stop_not_ok },
 		{ "niftp_engine", "pull: STOP 0x2000 before any data", test_pull_stop_before_go },
+		{ "niftp_engine", "pull: Q freed on the DONE of a removal", test_pull_free_on_done },
 	};
 
 	return tl_run(tests, NELEM(tests), NULL, NULL);
