@@ -325,9 +325,11 @@ int niftp_p_send_stop(struct niftp *n, uint16_t state, const char *text)
 	struct niftp_xfer *x = &n->x;
 	char	stored[sizeof(NIFTP_STORED_PREFIX) + sizeof(x->open.name)];
 
-	/* a mail receiver names what it stored (pull mode) */
+	/* a mail receiver names what it stored (pull mode), in one message
+	 * or not at all: split in two, the name would arrive cut */
 	if (text == NULL && state == NIFTP_ST_OK && x->req.mail && !x->sender
-	    && x->open.name[0]) {
+	    && x->open.name[0]
+	    && strlen(x->open.name) <= NIFTP_STORED_NAME_MAX) {
 		snprintf(stored, sizeof(stored), "%s%s", NIFTP_STORED_PREFIX, x->open.name);
 		text = stored;
 	}
@@ -362,6 +364,34 @@ static int q_go(struct niftp *n)
 
 static int q_stopack(struct niftp *n, uint16_t pstate, uint16_t mine, const char *text);
 
+/* info_lines - a command's information and action messages for a
+ * filestore, '\n'-separated as fs->remove promises (niftp_collect_info
+ * joins them with "; " for people); whole messages only, cut at a NUL */
+static void info_lines(const struct niftp_cmd *c, char *dst, size_t len)
+{
+	size_t	i, off = 0;
+
+	dst[0] = 0;
+	for (i = 0; i < c->nattr; i++) {
+		const struct niftp_attr *a = &c->attr[i];
+		const unsigned char *nul;
+		size_t	k = a->slen;
+
+		if ((a->id != NIFTP_A_INFOMSG && a->id != NIFTP_A_ACTIONMSG)
+		    || niftp_attr_fmt(a->qual) != NIFTP_Q_STRING)
+			continue;
+		if (k > 0 && (nul = memchr(a->str, 0, k)) != NULL)
+			k = (size_t) (nul - a->str);
+		if (k == 0 || off + (off > 0) + k >= len)
+			continue;
+		if (off > 0)
+			dst[off++] = '\n';
+		memcpy(dst + off, a->str, k);
+		off += k;
+		dst[off] = 0;
+	}
+}
+
 /* Q: STOP - answer STOPACK and end the transfer */
 static int q_stop(struct niftp *n)
 {
@@ -395,11 +425,12 @@ static int q_stop(struct niftp *n)
 	}
 	if (mine == NIFTP_ST_OK && pstate == NIFTP_ST_OK && x->sender
 	    && x->mode == NIFTP_MODE_READ_REMOVE && x->fh != NULL && n->fs != NULL
-	    && n->fs->remove != NULL) {
-		/* read-and-remove: STOPACK only once the file is gone */
-		char	info[sizeof(x->peer_info)];
+	    && n->fs->remove != NULL && (n->st == NS_WAIT_STOP || x->committed_resume)) {
+		/* read-and-remove: STOPACK only once the file is gone (P holds
+		 * it after the data phase or, resuming from 0xFFFF, before) */
+		char	info[NIFTP_MAX_INFO * (NIFTP_MAX_NAME + 1)];
 
-		niftp_collect_info(n, &n->cmd, info, sizeof(info));
+		info_lines(&n->cmd, info, sizeof(info));
 		x->stop_state = pstate;
 		n->st = NS_REMOVING;
 		n->fs->remove(x->fh, n, info);

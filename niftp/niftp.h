@@ -243,11 +243,16 @@ struct niftp_fs_ops {
 	 * partial file (make it durable with its docket) and free fh. */
 	void	(*suspend)(struct niftp_file *fh);
 	/* finish - the transfer ended (after STOPACK, or abandoned when
-	 * ok == 0). For read-and-remove with ok, remove the file. A write
-	 * that was not committed is discarded. Frees fh. */
+	 * ok == 0). For read-and-remove with ok, remove the file, unless
+	 * the filestore has remove(): then only remove() removes, and
+	 * finish(fh, 1) comes after its success, or ends a transfer P did
+	 * not end with 0x2000 (0x2001, "a problem"; no state), whose file
+	 * stays. A write that was not committed is discarded. Frees fh. */
 	void	(*finish)(struct niftp_file *fh, int ok);
 	/* remove - Q sending in read-and-remove mode: P's STOP said it holds
-	 * the file (state 0x2000). Remove it durably, then call
+	 * the file (state 0x2000 after the data phase, or in a resumption
+	 * from 0xFFFF; a STOP before any data never removes). Remove it
+	 * durably, then call
 	 * niftp_remove_done(); STOPACK waits for that answer, so a caller
 	 * told "done" never finds the file again. info: P's information
 	 * messages on that STOP ('\n'-separated, "" none; peer text).
@@ -332,8 +337,11 @@ struct niftp_config {
 
 /* P receiving in the mail profile (req.mail) tells the sender the name it
  * stored the file under: an information message on its STOP, this prefix
- * and the name (pull mode: the relay journals it as the copy's remote name) */
+ * and the name (pull mode: the relay journals it as the copy's remote name).
+ * One message holds NIFTP_MAX_NAME octets: a name longer than
+ * NIFTP_STORED_NAME_MAX is not sent at all (cut, it would name another file) */
 #define NIFTP_STORED_PREFIX	"niftpmail-stored "
+#define NIFTP_STORED_NAME_MAX	(NIFTP_MAX_NAME - (sizeof(NIFTP_STORED_PREFIX) - 1))	/* 238 */
 
 
 /* niftp_new - a new engine; cfg and hooks are copied, fs is borrowed */

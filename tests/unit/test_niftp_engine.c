@@ -12,7 +12,10 @@
  *	large files, many transfers on one call, restarts after a transport
  *	RESET, resumption on a new call (mid-data and after ES), RNEG
  *	cases, unknown attributes, and a table of bad input that must end
- *	the call with a clear reason.
+ *	the call with a clear reason. Pull mode: read-and-remove from a mail
+ *	service (mail_only + mail_reads) whose STOPACK waits for the
+ *	filestore's removal (fs->remove, niftp_remove_done), and the name a
+ *	mail receiver gives on its STOP (NIFTP_STORED_PREFIX).
  *--*/
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +47,7 @@ struct evlog {
 	uint16_t sft_textfmt, sft_fac;
 	char	sft_info[600];
 	char	sft_copy[300];
+	char	sft_file[300];		/* filename in the last SFT ("" none) */
 	uint64_t done_offset;
 };
 
@@ -59,6 +63,8 @@ static void on_event(void *arg, struct niftp *n, const struct niftp_event *ev)
 			snprintf(l->sft_info, sizeof(l->sft_info), "%s", ev->req->info);
 		if (ev->req->copy_id)
 			snprintf(l->sft_copy, sizeof(l->sft_copy), "%s", ev->req->copy_id);
+		snprintf(l->sft_file, sizeof(l->sft_file), "%s",
+			ev->req->filename ? ev->req->filename : "");
 		break;
 	case NIFTP_EV_POS:
 		l->pos++;
@@ -126,8 +132,10 @@ struct pair {
 	int	lose_after_data_done;	/* lose the call once P saw ER(OK) */
 	int	lost;
 	struct buf pwire, qwire;	/* everything sent, if wanted */
+	struct buf plast, qlast;	/* each side's last chunk, if keep_wire */
 	int	keep_wire;
 	int	no_auto_commit;		/* leave asynchronous commits pending */
+	const struct niftp_fs_ops *qops;	/* Q's filestore ops (NULL: tl_memfs_ops) */
 };
 
 static const struct niftp_hooks hooks = {on_event, on_auth, on_docket};
@@ -135,7 +143,7 @@ static const struct niftp_hooks hooks = {on_event, on_auth, on_docket};
 static void pair_engines(struct pair *h)
 {
 	h->p = niftp_new(1, &h->pcfg, &hooks, &h->pl, &tl_memfs_ops, h->pfs);
-	h->q = niftp_new(0, &h->qcfg, &hooks, &h->ql, &tl_memfs_ops, h->qfs);
+	h->q = niftp_new(0, &h->qcfg, &hooks, &h->ql, h->qops ? h->qops : &tl_memfs_ops, h->qfs);
 	tl_memfs_bind(h->qfs, h->q);
 	h->lost = 0;
 	h->pq = h->qp = 0;
@@ -158,6 +166,8 @@ static void pair_init(struct pair *h)
 	h->lose_at = -1;
 	buf_init(&h->pwire, 64u << 20);
 	buf_init(&h->qwire, 64u << 20);
+	buf_init(&h->plast, 1u << 20);
+	buf_init(&h->qlast, 1u << 20);
 	pair_engines(h);
 }
 
@@ -176,6 +186,8 @@ static void pair_release(struct pair *h)
 	tl_memfs_free(h->qfs);
 	buf_release(&h->pwire);
 	buf_release(&h->qwire);
+	buf_release(&h->plast);
+	buf_release(&h->qlast);
 }
 
 /* move - one direction; returns octets moved */
@@ -208,8 +220,13 @@ static size_t move(struct pair *h, int from_p)
 		buf_release(&out);
 		return 0;
 	}
-	if (h->keep_wire)
+	if (h->keep_wire) {
+		struct buf *last = from_p ? &h->plast : &h->qlast;
+
 		buf_append(from_p ? &h->pwire : &h->qwire, buf_data(&out), len);
+		buf_reset(last);
+		buf_append(last, buf_data(&out), len);
+	}
 	if (from_p)
 		h->pq += len;
 	else
@@ -2106,6 +2123,860 @@ static void test_lines_too_long(void)
 	tl_memfs_free(fs);
 }
 
+/* --- pull mode (INDRA Note 1025 4.4): read-and-remove from a mail server --- */
+
+static const unsigned char stopack_ok[] = {0x86, NIFTP_STOPACK, 0x01, NIFTP_A_STATE, 0x22,
+	0x20, 0x00};
+
+#define PULL_LOCAL	"inbox.0007"	/* what P's filestore names what it stores */
+#define PULL_REMOTE	"letter.1"	/* the letter waiting at Q */
+#define PULL_STORED	NIFTP_STORED_PREFIX PULL_LOCAL
+
+/* pull_init - Q a mail service serving reads (mail_only, mail_reads) with a
+ * remove hook (asynchronous when async), P its mail receiver */
+static void pull_init(struct pair *h, int mail_reads, int async)
+{
+	pair_init(h);
+	pair_free_engines(h);
+	h->qcfg.mail_only = 1;
+	h->qcfg.mail_reads = mail_reads;
+	h->qops = &tl_memfs_rm_ops;
+	tl_memfs_options(h->pfs)->local = PULL_LOCAL;
+	tl_memfs_options(h->qfs)->async_remove = async;
+	h->keep_wire = 1;
+	pair_engines(h);
+}
+
+static void pull_req(struct niftp_req *r, uint16_t mode)
+{
+	req_init(r);
+	r->mode = mode;
+	r->filename = PULL_REMOTE;
+	r->mail = 1;
+	r->tid = 77;
+}
+
+/* find_cmd - the first command record cmd in b, which holds command
+ * records and transfer-control commands only (no data phase); its
+ * length in rec, 0 when there is none */
+static size_t find_cmd(const struct buf *b, uint8_t cmd, unsigned char *rec, size_t cap)
+{
+	struct niftp_dec *d = xcalloc(1, sizeof(*d));
+	struct niftp_dec_ev ev;
+	const unsigned char *w = buf_data(b);
+	size_t	used = 0, rl = 0;
+
+	niftp_dec_init(d);
+	while (used < b->len) {
+		used += niftp_dec_next(d, w + used, b->len - used, NULL, 0, &ev);
+		if (ev.type == NIFTP_DEC_CMD && ev.reclen > 0 && ev.rec[0] == cmd
+		    && ev.reclen <= cap) {
+			rl = ev.reclen;
+			memcpy(rec, ev.rec, rl);
+			break;
+		}
+		if (ev.type == NIFTP_DEC_ERROR)
+			break;
+	}
+	free(d);
+	return rl;
+}
+
+/* cmd_has - b's command record cmd is there and holds the octets s
+ * (s NULL: only that it is there) */
+static int cmd_has(const struct buf *b, uint8_t cmd, const char *s)
+{
+	unsigned char rec[NIFTP_MAX_CMD_RECORD];
+	size_t	rl = find_cmd(b, cmd, rec, sizeof(rec));
+
+	return rl > 0 && (s == NULL || memmem(rec, rl, s, strlen(s)) != NULL);
+}
+
+/* wire_ends_stopack_ok - the last thing in b is STOPACK(0x2000) */
+static int wire_ends_stopack_ok(const struct buf *b)
+{
+	return b->len >= sizeof(stopack_ok) && memcmp(buf_data(b) + b->len - sizeof(stopack_ok),
+		stopack_ok, sizeof(stopack_ok)) == 0;
+}
+
+/* file_is - the committed file name in m holds exactly data */
+static int file_is(struct tl_memfs *m, const char *name, const unsigned char *data, size_t len)
+{
+	size_t	glen = 0;
+	const unsigned char *got = tl_memfs_get(m, name, &glen);
+
+	return got != NULL && tl_same_bytes(name, got, glen, data, len);
+}
+
+/* (a) Read-and-remove over mail_only + mail_reads: STOPACK waits for the
+ * removal, which happens once; P's STOP names what P stored. Synchronous
+ * (remove answers before returning) and asynchronous removal. */
+static void test_pull_remove(void)
+{
+	int	async;
+
+	for (async = 0; async <= 1; async++) {
+		struct pair h;
+		struct niftp_req r;
+		unsigned char *d = fill(200000, 0, 51);
+		const struct tl_memfs_stats *qs, *ps;
+
+		pull_init(&h, 1, async);
+		qs = tl_memfs_stats(h.qfs);
+		ps = tl_memfs_stats(h.pfs);
+		tl_memfs_put(h.qfs, PULL_REMOTE, d, 200000);
+		pull_req(&r, NIFTP_MODE_READ_REMOVE);
+		CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+		pump(&h);
+		/* P named the file in its SFT (mail profile, read) and Q took it */
+		EXPECT_STR(h.ql.sft_file, PULL_REMOTE);
+		EXPECT_INT(h.ql.pos, 1);
+		EXPECT_INT(qs->remove_calls, 1);
+		EXPECT_STR(qs->remove_name, PULL_REMOTE);
+		EXPECT_STR(qs->remove_info, PULL_STORED);
+		EXPECT_TRUE(cmd_has(&h.plast, NIFTP_STOP, PULL_STORED));
+		if (async) {
+			size_t	qlen = h.qwire.len;
+
+			/* P holds the file, Q has not removed it: no STOPACK yet */
+			EXPECT_INT(tl_memfs_pending_removes(h.qfs), 1);
+			EXPECT_INT(qs->removed, 0);
+			EXPECT_TRUE(file_is(h.qfs, PULL_REMOTE, d, 200000));
+			EXPECT_INT(ps->commits, 1);
+			EXPECT_TRUE(file_is(h.pfs, PULL_LOCAL, d, 200000));
+			EXPECT_INT(h.pl.done, 0);
+			EXPECT_INT(h.ql.done, 0);
+			EXPECT_INT(niftp_want_output(h.q), 0);
+			EXPECT_INT(move(&h, 0), 0);
+			EXPECT_TRUE(!wire_ends_stopack_ok(&h.qwire));
+			EXPECT_TRUE(!niftp_idle(h.q));
+			EXPECT_TRUE(!niftp_idle(h.p));
+			EXPECT_INT(niftp_start(h.p, &r), -1);	/* P is still busy */
+			EXPECT_INT(qs->open_files, 1);
+			/* the removal: then exactly the STOPACK goes out */
+			EXPECT_INT(tl_memfs_run_removes(h.qfs), 1);
+			EXPECT_INT(h.ql.done, 1);
+			pump(&h);
+			EXPECT_INT(h.qwire.len, qlen + sizeof(stopack_ok));
+		}
+		EXPECT_TRUE(wire_ends_stopack_ok(&h.qwire));
+		EXPECT_INT(h.pl.done, 1);
+		EXPECT_INT(h.pl.status, NIFTP_OK);
+		EXPECT_INT(h.pl.state, NIFTP_ST_OK);
+		EXPECT_STR(h.pl.reason, "");
+		EXPECT_INT(h.pl.done_offset, 200000);
+		EXPECT_INT(h.ql.done, 1);
+		EXPECT_INT(h.ql.status, NIFTP_OK);
+		EXPECT_INT(h.ql.state, NIFTP_ST_OK);
+		/* data intact at P, the letter gone from Q, removed exactly once */
+		EXPECT_TRUE(file_is(h.pfs, PULL_LOCAL, d, 200000));
+		EXPECT_TRUE(tl_memfs_get(h.qfs, PULL_REMOTE, &(size_t) {0}) == NULL);
+		EXPECT_INT(tl_memfs_count(h.qfs), 0);
+		EXPECT_INT(qs->remove_calls, 1);
+		EXPECT_INT(qs->removed, 1);
+		EXPECT_INT(qs->removes_failed, 0);
+		EXPECT_INT(qs->finishes_ok, 1);
+		EXPECT_INT(qs->finish_after_remove, 1);
+		EXPECT_INT(qs->finishes_fail, 0);
+		EXPECT_INT(qs->open_files, 0);
+		EXPECT_INT(ps->open_files, 0);
+		EXPECT_INT(tl_memfs_pending_removes(h.qfs), 0);
+		EXPECT_TRUE(niftp_idle(h.p));
+		EXPECT_TRUE(niftp_idle(h.q));
+		/* a late or repeated answer changes nothing */
+		niftp_remove_done(h.q, 1, NULL);
+		niftp_remove_done(h.q, 0, "late");
+		EXPECT_INT(niftp_want_output(h.q), 0);
+		EXPECT_INT(h.ql.done, 1);
+		EXPECT_INT(h.ql.status, NIFTP_OK);
+		EXPECT_TRUE(niftp_idle(h.q));
+		free(d);
+		pair_release(&h);
+	}
+}
+
+/* (b) The removal fails: STOPACK 0x3011 with the reason, P's status
+ * temporary, the letter still at Q (and P may come again for it). */
+static void test_pull_remove_fails(void)
+{
+	int	async;
+
+	for (async = 0; async <= 1; async++) {
+		struct pair h;
+		struct niftp_req r;
+		unsigned char *d = fill(30000, 0, 52);
+		const struct tl_memfs_stats *qs;
+
+		pull_init(&h, 1, async);
+		qs = tl_memfs_stats(h.qfs);
+		tl_memfs_options(h.qfs)->remove_fail = 1;
+		tl_memfs_options(h.qfs)->remove_reason = "letter locked by the mailer";
+		tl_memfs_put(h.qfs, PULL_REMOTE, d, 30000);
+		pull_req(&r, NIFTP_MODE_READ_REMOVE);
+		CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+		pump(&h);
+		if (async) {
+			EXPECT_INT(h.pl.done, 0);
+			EXPECT_INT(niftp_want_output(h.q), 0);
+			EXPECT_INT(tl_memfs_run_removes(h.qfs), 1);
+			pump(&h);
+		}
+		EXPECT_INT(qs->remove_calls, 1);
+		EXPECT_INT(qs->removes_failed, 1);
+		EXPECT_INT(h.pl.done, 1);
+		EXPECT_INT(h.pl.status, NIFTP_ERR_TEMP);
+		EXPECT_INT(h.pl.state, NIFTP_ST_ABORT_RETRY);
+		EXPECT_HAS(h.pl.reason, "letter locked by the mailer");
+		EXPECT_HAS(h.pl.reason, "not removed");
+		EXPECT_INT(h.ql.done, 1);
+		EXPECT_INT(h.ql.status, NIFTP_ERR_TEMP);
+		EXPECT_INT(h.ql.state, NIFTP_ST_ABORT_RETRY);
+		EXPECT_HAS(h.ql.reason, "letter locked by the mailer");
+		EXPECT_TRUE(cmd_has(&h.qlast, NIFTP_STOPACK, "\x0f\x22\x30\x11"));
+		EXPECT_TRUE(cmd_has(&h.qlast, NIFTP_STOPACK, "letter locked by the mailer"));
+		EXPECT_TRUE(!wire_ends_stopack_ok(&h.qwire));
+		/* the letter is still there, whole; Q gave the handle back unremoved */
+		EXPECT_TRUE(file_is(h.qfs, PULL_REMOTE, d, 30000));
+		EXPECT_INT(qs->removed, 0);
+		EXPECT_INT(qs->finishes_ok, 0);
+		EXPECT_INT(qs->finishes_fail, 1);
+		EXPECT_INT(qs->open_files, 0);
+		/* P received it (it has it, but was told to come again) */
+		EXPECT_TRUE(file_is(h.pfs, PULL_LOCAL, d, 30000));
+		EXPECT_INT(tl_memfs_stats(h.pfs)->open_files, 0);
+		EXPECT_TRUE(niftp_idle(h.p));
+		EXPECT_TRUE(niftp_idle(h.q));
+		/* P comes again on the same call; now the removal works */
+		tl_memfs_options(h.qfs)->remove_fail = 0;
+		h.pl.done = h.ql.done = 0;
+		CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+		pump(&h);
+		if (async) {
+			EXPECT_INT(tl_memfs_run_removes(h.qfs), 1);
+			pump(&h);
+		}
+		EXPECT_INT(h.pl.done, 1);
+		EXPECT_INT(h.pl.status, NIFTP_OK);
+		EXPECT_INT(h.ql.status, NIFTP_OK);
+		EXPECT_INT(qs->remove_calls, 2);
+		EXPECT_INT(qs->removed, 1);
+		EXPECT_INT(tl_memfs_count(h.qfs), 0);
+		EXPECT_TRUE(file_is(h.pfs, PULL_LOCAL, d, 30000));
+		EXPECT_INT(qs->open_files, 0);
+		free(d);
+		pair_release(&h);
+	}
+}
+
+/* pull_to_removing - run a read-and-remove until Q waits for the removal */
+static void pull_to_removing(struct pair *h, const unsigned char *d, size_t len)
+{
+	struct niftp_req r;
+
+	pull_init(h, 1, 1);
+	tl_memfs_put(h->qfs, PULL_REMOTE, d, len);
+	pull_req(&r, NIFTP_MODE_READ_REMOVE);
+	CU_ASSERT_EQUAL_FATAL(niftp_start(h->p, &r), 0);
+	pump(h);
+	EXPECT_INT(tl_memfs_pending_removes(h->qfs), 1);
+	EXPECT_INT(tl_memfs_stats(h->qfs)->remove_calls, 1);
+	EXPECT_INT(h->ql.done, 0);
+	EXPECT_INT(h->pl.done, 0);
+	EXPECT_INT(tl_memfs_stats(h->qfs)->open_files, 1);
+}
+
+/* after_abandon - Q gave the handle back with finish(fh, 0) while the
+ * removal was pending: nothing removed, the letter whole, nothing to run */
+static void after_abandon(struct pair *h, const unsigned char *d, size_t len)
+{
+	const struct tl_memfs_stats *qs = tl_memfs_stats(h->qfs);
+
+	EXPECT_INT(qs->finishes_fail, 1);
+	EXPECT_INT(qs->finishes_ok, 0);
+	EXPECT_INT(qs->removes_dropped, 1);
+	EXPECT_INT(qs->open_files, 0);
+	EXPECT_INT(tl_memfs_pending_removes(h->qfs), 0);
+	EXPECT_INT(tl_memfs_run_removes(h->qfs), 0);
+	EXPECT_INT(qs->removed, 0);
+	EXPECT_TRUE(file_is(h->qfs, PULL_REMOTE, d, len));
+	EXPECT_TRUE(!wire_ends_stopack_ok(&h->qwire));
+}
+
+/* (c) The call goes while Q waits for the removal: finish(fh, 0), and a
+ * late niftp_remove_done() does nothing. Lost call, engine freed, RESET,
+ * and a P that talks out of turn. */
+static void test_pull_lost_removing(void)
+{
+	unsigned char *d = fill(20000, 0, 53);
+	struct pair h;
+	struct niftp_attr a[1];
+	struct buf out = BUF_INIT(4096);
+
+	/* the call is lost */
+	pull_to_removing(&h, d, 20000);
+	niftp_lost(h.q, "test: call cut");
+	niftp_lost(h.p, "test: call cut");
+	h.lost = 1;
+	after_abandon(&h, d, 20000);
+	EXPECT_INT(h.ql.done, 1);
+	EXPECT_TRUE(h.ql.status != NIFTP_OK);
+	EXPECT_HAS(h.ql.reason, "call lost in state removing");
+	EXPECT_INT(h.pl.done, 1);
+	EXPECT_TRUE(h.pl.status != NIFTP_OK);
+	EXPECT_INT(niftp_docket(h.p)->data_done, 1);	/* P may resume with 0xFFFF */
+	EXPECT_TRUE(file_is(h.pfs, PULL_LOCAL, d, 20000));
+	niftp_remove_done(h.q, 1, NULL);		/* late: no effect */
+	niftp_remove_done(h.q, 0, "late failure");
+	EXPECT_INT(h.ql.done, 1);
+	EXPECT_INT(niftp_want_output(h.q), 0);
+	EXPECT_INT(niftp_output(h.q, &out, 4096), 0);
+	EXPECT_INT(out.len, 0);
+	EXPECT_INT(tl_memfs_stats(h.qfs)->finishes_fail, 1);
+	EXPECT_INT(tl_memfs_stats(h.qfs)->finishes_ok, 0);
+	EXPECT_INT(tl_memfs_stats(h.qfs)->removed, 0);
+	pair_release(&h);
+
+	/* the engine is freed (the program drops the call) */
+	pull_to_removing(&h, d, 20000);
+	niftp_free(h.q);
+	h.q = NULL;
+	after_abandon(&h, d, 20000);
+	niftp_lost(h.p, "test: call cut");
+	EXPECT_INT(h.pl.done, 1);
+	EXPECT_TRUE(h.pl.status != NIFTP_OK);
+	pair_release(&h);
+
+	/* a transport RESET: the call cannot go on */
+	pull_to_removing(&h, d, 20000);
+	niftp_reset(h.q);
+	EXPECT_INT(h.ql.failed, 1);
+	after_abandon(&h, d, 20000);
+	niftp_remove_done(h.q, 1, NULL);
+	EXPECT_INT(niftp_want_output(h.q), 0);
+	EXPECT_INT(tl_memfs_stats(h.qfs)->finishes_ok, 0);
+	EXPECT_INT(tl_memfs_stats(h.qfs)->removed, 0);
+	pair_release(&h);
+
+	/* P sends another STOP while Q is removing: a protocol error */
+	pull_to_removing(&h, d, 20000);
+	niftp_attr_int(&a[0], NIFTP_A_STATE, NIFTP_OP_EQ, NIFTP_ST_OK);
+	feed_cmd(h.q, NIFTP_STOP, a, 1);
+	EXPECT_INT(h.ql.failed, 1);
+	EXPECT_HAS(h.ql.fail_reason, "STOP received by Q in state removing");
+	after_abandon(&h, d, 20000);
+	niftp_remove_done(h.q, 1, NULL);
+	EXPECT_INT(niftp_want_output(h.q), 0);
+	EXPECT_INT(tl_memfs_stats(h.qfs)->finishes_ok, 0);
+	pair_release(&h);
+
+	buf_release(&out);
+	free(d);
+}
+
+/* one_try - start r on a fresh pair made by pull_init and run it out */
+static void one_try(struct pair *h, int mail_reads, const struct niftp_req *r)
+{
+	pull_init(h, mail_reads, 0);
+	tl_memfs_put(h->qfs, PULL_REMOTE, "letter\n", 7);
+	tl_memfs_put(h->pfs, PULL_LOCAL, "push\n", 5);
+	CU_ASSERT_EQUAL_FATAL(niftp_start(h->p, r), 0);
+	pump(h);
+	EXPECT_INT(h->pl.done, 1);
+	EXPECT_INT(h->ql.done, 1);
+	EXPECT_INT(tl_memfs_stats(h->qfs)->open_files, 0);
+	EXPECT_INT(tl_memfs_stats(h->pfs)->open_files, 0);
+	EXPECT_TRUE(niftp_idle(h->p));
+	EXPECT_TRUE(niftp_idle(h->q));
+}
+
+/* (d) The mail service's policy: without mail_reads reads and names are
+ * refused as before; with it a write still may not name its file. */
+static void test_pull_mail_policy(void)
+{
+	static const uint16_t reads[] = {NIFTP_MODE_READ_REMOVE, NIFTP_MODE_READ};
+	struct pair h;
+	struct niftp_req r;
+	size_t	i;
+
+	/* mail_only without mail_reads: both read modes get RNEG 0x1002 */
+	for (i = 0; i < NELEM(reads); i++) {
+		pull_req(&r, reads[i]);
+		one_try(&h, 0, &r);
+		EXPECT_INT(h.pl.status, NIFTP_ERR_PERM);
+		EXPECT_INT(h.pl.state, NIFTP_ST_REJ_ATTR);
+		EXPECT_HAS(h.pl.reason, "not offered by the mail service");
+		EXPECT_INT(h.ql.state, NIFTP_ST_REJ_ATTR);
+		EXPECT_TRUE(h.qwire.len > 0 && buf_data(&h.qwire)[1] == NIFTP_RNEG);
+		EXPECT_INT(h.ql.pos, 0);
+		EXPECT_INT(tl_memfs_stats(h.qfs)->remove_calls, 0);
+		EXPECT_TRUE(file_is(h.qfs, PULL_REMOTE, (const unsigned char *) "letter\n", 7));
+		pair_release(&h);
+	}
+	/* a write naming its file: refused with and without mail_reads */
+	for (i = 0; i <= 1; i++) {
+		req_init(&r);
+		r.filename = "named";
+		one_try(&h, (int) i, &r);
+		EXPECT_INT(h.pl.status, NIFTP_ERR_PERM);
+		EXPECT_INT(h.pl.state, NIFTP_ST_REJ_ATTR);
+		EXPECT_HAS(h.pl.reason, "Filename given when not expected");
+		EXPECT_STR(h.ql.sft_file, "named");
+		EXPECT_INT(h.ql.pos, 0);
+		EXPECT_TRUE(tl_memfs_get(h.qfs, "named", &(size_t) {0}) == NULL);
+		EXPECT_INT(tl_memfs_count(h.qfs), 1);
+		pair_release(&h);
+	}
+	/* with mail_reads: REPLACE is still not a mail mode */
+	req_init(&r);
+	r.mode = NIFTP_MODE_REPLACE;
+	r.filename = NULL;
+	r.mail = 1;
+	one_try(&h, 1, &r);
+	EXPECT_INT(h.pl.status, NIFTP_ERR_PERM);
+	EXPECT_HAS(h.pl.reason, "not offered by the mail service");
+	EXPECT_INT(tl_memfs_count(h.qfs), 1);
+	pair_release(&h);
+	/* with mail_reads: a read must name the file */
+	pull_req(&r, NIFTP_MODE_READ_REMOVE);
+	r.filename = NULL;
+	one_try(&h, 1, &r);
+	EXPECT_INT(h.pl.status, NIFTP_ERR_PERM);
+	EXPECT_HAS(h.pl.reason, "no filename given for a read");
+	EXPECT_INT(tl_memfs_stats(h.qfs)->remove_calls, 0);
+	EXPECT_INT(tl_memfs_count(h.qfs), 1);
+	pair_release(&h);
+	/* with mail_reads: a plain mail push still works, and a sending P
+	 * does not claim to have stored anything */
+	req_init(&r);
+	r.filename = NULL;
+	r.mail = 1;
+	one_try(&h, 1, &r);
+	EXPECT_INT(h.pl.status, NIFTP_OK);
+	EXPECT_STR(h.ql.sft_file, "");
+	EXPECT_TRUE(file_is(h.qfs, h.pl.name, (const unsigned char *) "push\n", 5));
+	EXPECT_INT(tl_memfs_count(h.qfs), 2);
+	EXPECT_TRUE(cmd_has(&h.plast, NIFTP_STOP, NULL));
+	EXPECT_TRUE(!cmd_has(&h.plast, NIFTP_STOP, NIFTP_STORED_PREFIX));
+	EXPECT_INT(tl_memfs_stats(h.qfs)->remove_calls, 0);
+	pair_release(&h);
+}
+
+/* (e) A read-and-remove whose call went before STOPACK, resumed on a new
+ * call with restart mark 0xFFFF (mode 0x8101): no data, but the STOP
+ * names P's file, the removal is asked for and STOPACK waits for it. */
+static void test_pull_resume_committed(void)
+{
+	struct pair h;
+	struct niftp_req r;
+	struct niftp_docket dk;
+	unsigned char *d = fill(150000, 0, 54);
+	unsigned char rec[4096];
+	size_t	rl;
+	const struct tl_memfs_stats *qs;
+	static const unsigned char mode_attr[] = {NIFTP_A_MODE, 0x22, 0x81, 0x01};
+	static const unsigned char eof_attr[] = {NIFTP_A_RESTARTMARK, 0x22, 0xff, 0xff};
+
+	pull_to_removing(&h, d, 150000);
+	qs = tl_memfs_stats(h.qfs);
+	niftp_lost(h.q, "test: call cut");
+	niftp_lost(h.p, "test: call cut");
+	EXPECT_INT(h.pl.done, 1);
+	EXPECT_INT(qs->removed, 0);
+	EXPECT_INT(tl_memfs_stats(h.pfs)->commits, 1);
+	dk = *niftp_docket(h.p);
+	EXPECT_INT(dk.tid, 77);
+	EXPECT_INT(dk.mode, NIFTP_MODE_READ_REMOVE);
+	EXPECT_INT(dk.data_done, 1);
+	/* a new call */
+	pair_free_engines(&h);
+	pair_engines(&h);
+	buf_reset(&h.pwire);
+	buf_reset(&h.qwire);
+	memset(&h.pl, 0, sizeof(h.pl));
+	memset(&h.ql, 0, sizeof(h.ql));
+	pull_req(&r, NIFTP_MODE_READ_REMOVE);
+	niftp_resume_req(&r, &dk);
+	EXPECT_INT(r.mode, NIFTP_MODE_READ_REMOVE);
+	EXPECT_INT(r.resume, 1);
+	EXPECT_INT(r.restart_mark, NIFTP_MARK_EOF);
+	CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+	pump(&h);
+	/* the SFT asked for 0x8101 from 0xFFFF; Q granted 0xFFFF */
+	rl = decode_cmd(buf_data(&h.pwire), h.pwire.len, rec);
+	EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_SFT);
+	EXPECT_TRUE(memmem(rec, rl, mode_attr, sizeof(mode_attr)) != NULL);
+	EXPECT_TRUE(memmem(rec, rl, eof_attr, sizeof(eof_attr)) != NULL);
+	rl = decode_cmd(buf_data(&h.qwire), h.qwire.len, rec);
+	EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_RPOS);
+	EXPECT_TRUE(memmem(rec, rl, eof_attr, sizeof(eof_attr)) != NULL);
+	/* STOP came (naming P's file), the removal is asked for, no STOPACK */
+	EXPECT_INT(qs->remove_calls, 2);
+	EXPECT_STR(qs->remove_info, PULL_STORED);
+	EXPECT_STR(qs->remove_name, PULL_REMOTE);
+	EXPECT_INT(tl_memfs_pending_removes(h.qfs), 1);
+	EXPECT_INT(h.pl.done, 0);
+	EXPECT_INT(niftp_want_output(h.q), 0);
+	EXPECT_TRUE(!wire_ends_stopack_ok(&h.qwire));
+	EXPECT_INT(tl_memfs_run_removes(h.qfs), 1);
+	pump(&h);
+	EXPECT_TRUE(wire_ends_stopack_ok(&h.qwire));
+	EXPECT_INT(h.pl.done, 1);
+	EXPECT_INT(h.pl.status, NIFTP_OK);
+	EXPECT_INT(h.pl.state, NIFTP_ST_OK);
+	EXPECT_INT(h.ql.done, 1);
+	EXPECT_INT(h.ql.status, NIFTP_OK);
+	/* no data moved: Q said RPOS and STOPACK only */
+	EXPECT_TRUE(h.qp < 200);
+	EXPECT_INT(h.pl.progress, 0);
+	EXPECT_INT(h.pl.done_offset, 0);
+	EXPECT_INT(tl_memfs_stats(h.pfs)->commits, 1);
+	EXPECT_TRUE(file_is(h.pfs, PULL_LOCAL, d, 150000));
+	/* the letter is gone, removed once */
+	EXPECT_TRUE(tl_memfs_get(h.qfs, PULL_REMOTE, &(size_t) {0}) == NULL);
+	EXPECT_INT(qs->removed, 1);
+	EXPECT_INT(qs->finishes_ok, 1);
+	EXPECT_INT(qs->finish_after_remove, 1);
+	EXPECT_INT(qs->finishes_fail, 1);		/* the first call's */
+	EXPECT_INT(qs->open_files, 0);
+	EXPECT_INT(tl_memfs_stats(h.pfs)->open_files, 0);
+	EXPECT_TRUE(niftp_idle(h.p));
+	EXPECT_TRUE(niftp_idle(h.q));
+	free(d);
+	pair_release(&h);
+}
+
+/* (f) Reads that must not reach fs->remove: a plain read (mail service or
+ * file server); and read-and-remove from a filestore without the hook or
+ * a caller outside the mail profile. */
+static void test_pull_plain_read(void)
+{
+	unsigned char *d = fill(100000, 0, 55);
+	struct pair h;
+	struct niftp_req r;
+	const struct tl_memfs_stats *qs;
+	int	mail;
+
+	/* plain read (0x8002), from the mail service and from a file server */
+	for (mail = 1; mail >= 0; mail--) {
+		pull_init(&h, 1, 0);
+		if (!mail) {
+			pair_free_engines(&h);
+			h.qcfg.mail_only = h.qcfg.mail_reads = 0;
+			pair_engines(&h);
+		}
+		qs = tl_memfs_stats(h.qfs);
+		tl_memfs_put(h.qfs, PULL_REMOTE, d, 100000);
+		pull_req(&r, NIFTP_MODE_READ);
+		r.mail = mail;
+		CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+		pump(&h);
+		EXPECT_INT(h.pl.done, 1);
+		EXPECT_INT(h.pl.status, NIFTP_OK);
+		EXPECT_INT(h.ql.status, NIFTP_OK);
+		EXPECT_TRUE(file_is(h.pfs, PULL_LOCAL, d, 100000));
+		EXPECT_TRUE(file_is(h.qfs, PULL_REMOTE, d, 100000));
+		EXPECT_INT(qs->remove_calls, 0);
+		EXPECT_INT(qs->removed, 0);
+		EXPECT_INT(qs->finishes_ok, 1);
+		EXPECT_INT(qs->open_files, 0);
+		EXPECT_TRUE(wire_ends_stopack_ok(&h.qwire));
+		/* a mail receiver names what it stored even on a plain read */
+		EXPECT_TRUE(cmd_has(&h.plast, NIFTP_STOP, NULL));
+		EXPECT_INT(cmd_has(&h.plast, NIFTP_STOP, PULL_STORED), mail);
+		pair_release(&h);
+	}
+	/* read-and-remove, Q's filestore without fs->remove: the old way,
+	 * finish(fh, 1) removes the file after STOPACK */
+	pull_init(&h, 1, 0);
+	pair_free_engines(&h);
+	h.qops = &tl_memfs_ops;
+	pair_engines(&h);
+	qs = tl_memfs_stats(h.qfs);
+	tl_memfs_put(h.qfs, PULL_REMOTE, d, 100000);
+	pull_req(&r, NIFTP_MODE_READ_REMOVE);
+	CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+	pump(&h);
+	EXPECT_INT(h.pl.status, NIFTP_OK);
+	EXPECT_TRUE(file_is(h.pfs, PULL_LOCAL, d, 100000));
+	EXPECT_INT(qs->remove_calls, 0);
+	EXPECT_INT(qs->removed, 1);
+	EXPECT_INT(qs->finish_after_remove, 0);
+	EXPECT_INT(tl_memfs_count(h.qfs), 0);
+	pair_release(&h);
+	/* read-and-remove by a caller outside the mail profile from a file
+	 * server: fs->remove is asked, with no stored name */
+	pull_init(&h, 0, 0);
+	pair_free_engines(&h);
+	h.qcfg.mail_only = 0;
+	pair_engines(&h);
+	qs = tl_memfs_stats(h.qfs);
+	tl_memfs_put(h.qfs, PULL_REMOTE, d, 100000);
+	pull_req(&r, NIFTP_MODE_READ_REMOVE);
+	r.mail = 0;
+	CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+	pump(&h);
+	EXPECT_INT(h.pl.status, NIFTP_OK);
+	EXPECT_INT(qs->remove_calls, 1);
+	EXPECT_STR(qs->remove_info, "");
+	EXPECT_INT(qs->removed, 1);
+	EXPECT_TRUE(cmd_has(&h.plast, NIFTP_STOP, NULL));
+	EXPECT_TRUE(!cmd_has(&h.plast, NIFTP_STOP, NIFTP_STORED_PREFIX));
+	EXPECT_INT(tl_memfs_count(h.qfs), 0);
+	pair_release(&h);
+	free(d);
+}
+
+/* A foreign P, by hand: a committed resumption of read-and-remove (0x8101
+ * from 0xFFFF) whose STOP carries two messages. fs->remove gets them
+ * '\n'-separated, as its contract says, so "niftpmail-stored NAME" is a
+ * line of its own; the STOPACK waits for the removal; no data moves. */
+static void test_pull_foreign_stop(void)
+{
+	int	async;
+
+	for (async = 0; async <= 1; async++) {
+		struct evlog l;
+		struct tl_memfs *fs = tl_memfs_new(NULL);
+		struct niftp_config cfg;
+		struct niftp *q;
+		struct niftp_attr a[8];
+		unsigned char w[4096], rec[4096];
+		size_t	len, rl;
+		static const unsigned char eof_attr[] = {NIFTP_A_RESTARTMARK, 0x22, 0xff, 0xff};
+
+		memset(&l, 0, sizeof(l));
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.mail_only = cfg.mail_reads = cfg.resumption = 1;
+		cfg.caller = "c";
+		tl_memfs_options(fs)->async_remove = async;
+		q = niftp_new(0, &cfg, &hooks, &l, &tl_memfs_rm_ops, fs);
+		tl_memfs_put(fs, "letter.9", "hi\n", 3);
+		niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ, 0x0100);
+		niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ,
+			NIFTP_MODE_READ_REMOVE | NIFTP_MODE_RESUME);
+		niftp_attr_int(&a[2], NIFTP_A_TID, NIFTP_OP_EQ, 3);
+		niftp_attr_int(&a[3], NIFTP_A_RESTARTMARK, NIFTP_OP_EQ, NIFTP_MARK_EOF);
+		niftp_attr_int(&a[4], NIFTP_A_FACILITIES, NIFTP_OP_LE, 0x000E);
+		niftp_attr_str(&a[5], NIFTP_A_FILENAME, NIFTP_OP_EQ, "letter.9");
+		niftp_attr_str(&a[6], NIFTP_A_INFOMSG, NIFTP_OP_EQ, "UNIX-NIFTP $Revision: 5.6$");
+		feed_cmd(q, NIFTP_SFT, a, 7);
+		len = take_out(q, w, sizeof(w));
+		rl = decode_cmd(w, len, rec);
+		EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_RPOS);
+		EXPECT_TRUE(memmem(rec, rl, eof_attr, sizeof(eof_attr)) != NULL);
+		EXPECT_INT(l.pos, 1);
+		niftp_attr_int(&a[0], NIFTP_A_STATE, NIFTP_OP_EQ, NIFTP_ST_OK);
+		niftp_attr_str(&a[1], NIFTP_A_INFOMSG, NIFTP_OP_EQ, NIFTP_STORED_PREFIX "box.1");
+		niftp_attr_str(&a[2], NIFTP_A_ACTIONMSG, NIFTP_OP_EQ, "UNIX-NIFTP $Revision: 5.6$");
+		feed_cmd(q, NIFTP_STOP, a, 3);
+		EXPECT_INT(tl_memfs_stats(fs)->remove_calls, 1);
+		EXPECT_STR(tl_memfs_stats(fs)->remove_info,
+			NIFTP_STORED_PREFIX "box.1\nUNIX-NIFTP $Revision: 5.6$");
+		if (async) {
+			EXPECT_INT(take_out(q, w, sizeof(w)), 0);
+			EXPECT_INT(l.done, 0);
+			EXPECT_INT(tl_memfs_run_removes(fs), 1);
+		}
+		len = take_out(q, w, sizeof(w));
+		EXPECT_TRUE(len == sizeof(stopack_ok) && memcmp(w, stopack_ok, len) == 0);
+		EXPECT_INT(l.done, 1);
+		EXPECT_INT(l.status, NIFTP_OK);
+		EXPECT_INT(tl_memfs_stats(fs)->removed, 1);
+		EXPECT_INT(tl_memfs_count(fs), 0);
+		EXPECT_INT(tl_memfs_stats(fs)->open_files, 0);
+		EXPECT_TRUE(niftp_idle(q));
+		niftp_free(q);
+		tl_memfs_free(fs);
+	}
+}
+
+/* P's stored name on its STOP goes in one information message (at most
+ * NIFTP_MAX_NAME octets) or not at all: a longer name, split in two, would
+ * reach the sender cut. The transfer and the removal go on either way. */
+static void test_pull_stored_long(void)
+{
+	static const size_t lens[] = {NIFTP_STORED_NAME_MAX, NIFTP_STORED_NAME_MAX + 1, 255};
+	size_t	i;
+
+	EXPECT_INT(NIFTP_STORED_NAME_MAX, 238);
+	for (i = 0; i < NELEM(lens); i++) {
+		struct pair h;
+		struct niftp_req r;
+		char	name[256], want[sizeof(NIFTP_STORED_PREFIX) + 256];
+		int	sent = lens[i] <= NIFTP_STORED_NAME_MAX;
+
+		memset(name, 'n', lens[i]);
+		name[lens[i]] = 0;
+		snprintf(want, sizeof(want), "%s%s", NIFTP_STORED_PREFIX, name);
+		pull_init(&h, 1, 0);
+		pair_free_engines(&h);
+		tl_memfs_options(h.pfs)->local = name;
+		pair_engines(&h);
+		tl_memfs_put(h.qfs, PULL_REMOTE, "x\n", 2);
+		pull_req(&r, NIFTP_MODE_READ_REMOVE);
+		CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+		pump(&h);
+		EXPECT_INT(h.pl.status, NIFTP_OK);
+		EXPECT_TRUE(file_is(h.pfs, name, (const unsigned char *) "x\n", 2));
+		EXPECT_INT(tl_memfs_stats(h.qfs)->remove_calls, 1);
+		EXPECT_INT(tl_memfs_stats(h.qfs)->removed, 1);
+		EXPECT_STR(tl_memfs_stats(h.qfs)->remove_info, sent ? want : "");
+		EXPECT_INT(cmd_has(&h.plast, NIFTP_STOP, NIFTP_STORED_PREFIX), sent);
+		if (sent)
+			EXPECT_INT(strlen(want), NIFTP_MAX_NAME);
+		pair_release(&h);
+	}
+}
+
+/* A read-and-remove whose data all went, but P's STOP says 0x2001 ("ended
+ * with a problem") or has no state: fs->remove is not asked, and a
+ * filestore with it keeps the file (its finish(fh, 1) does not remove). */
+static void test_pull_stop_not_ok(void)
+{
+	int	k;
+
+	for (k = 0; k < 2; k++) {
+		struct evlog l;
+		struct tl_memfs *fs = tl_memfs_new(NULL);
+		struct niftp_config cfg;
+		struct niftp *q;
+		struct niftp_attr a[8];
+		struct buf er = BUF_INIT(16);
+		unsigned char w[4096], rec[4096];
+		size_t	len, rl;
+
+		memset(&l, 0, sizeof(l));
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.mail_only = cfg.mail_reads = 1;
+		cfg.caller = "c";
+		q = niftp_new(0, &cfg, &hooks, &l, &tl_memfs_rm_ops, fs);
+		tl_memfs_put(fs, "letter.9", "hi\n", 3);
+		niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ, 0x0100);
+		niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ, NIFTP_MODE_READ_REMOVE);
+		niftp_attr_str(&a[2], NIFTP_A_FILENAME, NIFTP_OP_EQ, "letter.9");
+		feed_cmd(q, NIFTP_SFT, a, 3);
+		len = take_out(q, w, sizeof(w));
+		rl = decode_cmd(w, len, rec);
+		EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_RPOS);
+		feed_cmd(q, NIFTP_GO, NULL, 0);
+		len = take_out(q, w, sizeof(w));		/* SS, the data, ES(0) */
+		EXPECT_TRUE(len >= 3 && memcmp(w + len - 3, "\x00\x43\x00", 3) == 0);
+		EXPECT_TRUE(memmem(w, len, "hi", 2) != NULL);
+		niftp_tcc_put(&er, NIFTP_ER, 0);
+		niftp_input(q, buf_data(&er), er.len);
+		niftp_attr_int(&a[0], NIFTP_A_STATE, NIFTP_OP_EQ, NIFTP_ST_OK_PROBLEM);
+		feed_cmd(q, NIFTP_STOP, a, k == 0 ? 1 : 0);
+		len = take_out(q, w, sizeof(w));
+		rl = decode_cmd(w, len, rec);
+		EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_STOPACK);
+		EXPECT_INT(l.done, 1);
+		EXPECT_INT(tl_memfs_stats(fs)->remove_calls, 0);
+		EXPECT_INT(tl_memfs_stats(fs)->finishes_ok + tl_memfs_stats(fs)->finishes_fail, 1);
+		EXPECT_INT(tl_memfs_stats(fs)->removed, 0);
+		EXPECT_TRUE(file_is(fs, "letter.9", (const unsigned char *) "hi\n", 3));
+		EXPECT_INT(tl_memfs_stats(fs)->open_files, 0);
+		EXPECT_TRUE(niftp_idle(q));
+		buf_release(&er);
+		niftp_free(q);
+		tl_memfs_free(fs);
+	}
+}
+
+/* P ends a read-and-remove with STOP 0x2000 right after RPOS, without GO
+ * (not a committed resumption): no data went, so P cannot hold the file;
+ * fs->remove is not asked and the letter stays. */
+static void test_pull_stop_before_go(void)
+{
+	struct evlog l;
+	struct tl_memfs *fs = tl_memfs_new(NULL);
+	struct niftp_config cfg;
+	struct niftp *q;
+	struct niftp_attr a[4];
+	unsigned char w[4096], rec[4096];
+	size_t	len, rl;
+
+	memset(&l, 0, sizeof(l));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.mail_only = cfg.mail_reads = 1;
+	cfg.caller = "c";
+	q = niftp_new(0, &cfg, &hooks, &l, &tl_memfs_rm_ops, fs);
+	tl_memfs_put(fs, "letter.9", "hi\n", 3);
+	niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ, 0x0100);
+	niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ, NIFTP_MODE_READ_REMOVE);
+	niftp_attr_str(&a[2], NIFTP_A_FILENAME, NIFTP_OP_EQ, "letter.9");
+	feed_cmd(q, NIFTP_SFT, a, 3);
+	len = take_out(q, w, sizeof(w));
+	rl = decode_cmd(w, len, rec);
+	EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_RPOS);
+	niftp_attr_int(&a[0], NIFTP_A_STATE, NIFTP_OP_EQ, NIFTP_ST_OK);
+	niftp_attr_str(&a[1], NIFTP_A_INFOMSG, NIFTP_OP_EQ, NIFTP_STORED_PREFIX "box.1");
+	feed_cmd(q, NIFTP_STOP, a, 2);
+	len = take_out(q, w, sizeof(w));
+	rl = decode_cmd(w, len, rec);
+	EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_STOPACK);
+	EXPECT_INT(l.done, 1);
+	EXPECT_INT(tl_memfs_stats(fs)->remove_calls, 0);
+	EXPECT_INT(tl_memfs_stats(fs)->removed, 0);
+	EXPECT_TRUE(file_is(fs, "letter.9", (const unsigned char *) "hi\n", 3));
+	EXPECT_INT(tl_memfs_stats(fs)->open_files, 0);
+	EXPECT_TRUE(niftp_idle(q));
+	niftp_free(q);
+	tl_memfs_free(fs);
+}
+
+/* on_event_free - log, and free the engine on DONE (allowed by niftp.h) */
+static void on_event_free(void *arg, struct niftp *n, const struct niftp_event *ev)
+{
+	on_event(arg, n, ev);
+	if (ev->type == NIFTP_EV_DONE)
+		niftp_free(n);
+}
+
+/* The program frees Q from the DONE that niftp_remove_done() raises, the
+ * removal answered inside fs->remove (within niftp_input) or later from
+ * the filestore (ASan: nothing touches the engine afterwards). */
+static void test_pull_free_on_done(void)
+{
+	static const struct niftp_hooks free_hooks = {on_event_free, on_auth, on_docket};
+	int	async;
+
+	for (async = 0; async <= 1; async++) {
+		struct pair h;
+		struct niftp_req r;
+
+		pull_init(&h, 1, async);
+		niftp_free(h.q);
+		h.q = niftp_new(0, &h.qcfg, &free_hooks, &h.ql, &tl_memfs_rm_ops, h.qfs);
+		tl_memfs_put(h.qfs, PULL_REMOTE, "letter\n", 7);
+		pull_req(&r, NIFTP_MODE_READ_REMOVE);
+		CU_ASSERT_EQUAL_FATAL(niftp_start(h.p, &r), 0);
+		/* until Q's STOP handling (Q may be freed with its DONE inside
+		 * the P -> Q move: look before moving Q's output) */
+		for (;;) {
+			size_t	m = move(&h, 1);
+
+			if (h.ql.done || tl_memfs_pending_removes(h.qfs) > 0)
+				break;
+			if (m + move(&h, 0) == 0)
+				break;
+		}
+		if (async) {
+			EXPECT_INT(h.ql.done, 0);
+			EXPECT_INT(tl_memfs_run_removes(h.qfs), 1);
+		}
+		h.q = NULL;				/* freed by on_event_free */
+		EXPECT_INT(h.ql.done, 1);
+		EXPECT_INT(h.ql.status, NIFTP_OK);
+		EXPECT_INT(tl_memfs_stats(h.qfs)->removed, 1);
+		EXPECT_INT(tl_memfs_stats(h.qfs)->finishes_ok, 1);
+		EXPECT_INT(tl_memfs_stats(h.qfs)->open_files, 0);
+		EXPECT_INT(tl_memfs_count(h.qfs), 0);
+		niftp_lost(h.p, "test: Q gone");
+		EXPECT_INT(h.pl.done, 1);
+		pair_release(&h);
+	}
+}
+
 int main(void)
 {
 	static const struct tl_test tests[] = {
@@ -2150,6 +3021,17 @@ int main(void)
 		{ "niftp_engine", "review: fresh SFT reusing a tid", test_reused_tid },
 		{ "niftp_engine", "review: small cases", test_review_small },
 		{ "niftp_engine", "review: line longer than the record size", test_lines_too_long },
+		{ "niftp_engine", "pull: read-and-remove waits for the removal", test_pull_remove },
+		{ "niftp_engine", "pull: the removal fails", test_pull_remove_fails },
+		{ "niftp_engine", "pull: call lost while removing", test_pull_lost_removing },
+		{ "niftp_engine", "pull: mail service policy", test_pull_mail_policy },
+		{ "niftp_engine", "pull: committed resumption (0xFFFF)", test_pull_resume_committed },
+		{ "niftp_engine", "pull: reads that do not remove", test_pull_plain_read },
+		{ "niftp_engine", "pull: a foreign P's STOP with two messages", test_pull_foreign_stop },
+		{ "niftp_engine", "pull: a stored name too long for one message", test_pull_stored_long },
+		{ "niftp_engine", "pull: P's STOP not 0x2000", test_pull_stop_not_ok },
+		{ "niftp_engine", "pull: STOP 0x2000 before any data", test_pull_stop_before_go },
+		{ "niftp_engine", "pull: Q freed on the DONE of a removal", test_pull_free_on_done },
 	};
 
 	return tl_run(tests, NELEM(tests), NULL, NULL);

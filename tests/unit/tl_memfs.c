@@ -50,6 +50,9 @@ struct niftp_file {
 	int	committed;
 	struct niftp *commit_n;
 	struct niftp_file *next_pending;
+	struct niftp *remove_n;		/* pending asynchronous removal */
+	struct niftp_file *next_remove;
+	int	removed;		/* fs->remove removed the file */
 };
 
 struct pending_open {
@@ -64,6 +67,7 @@ struct tl_memfs {
 	struct mfile *files;
 	struct mdocket *dockets;
 	struct niftp_file *pending;
+	struct niftp_file *removes;	/* pending removals, oldest first */
 	struct pending_open *opens;
 	struct niftp *bound;
 	unsigned seq;
@@ -523,7 +527,14 @@ static void unpend(struct niftp_file *fh)
 	for (pp = &fh->m->pending; *pp; pp = &(*pp)->next_pending)
 		if (*pp == fh) {
 			*pp = fh->next_pending;
-			return;
+			break;
+		}
+	for (pp = &fh->m->removes; *pp; pp = &(*pp)->next_remove)
+		if (*pp == fh) {
+			/* the engine gave the handle back: never answer for it */
+			*pp = fh->next_remove;
+			fh->m->st.removes_dropped++;
+			break;
 		}
 }
 
@@ -538,7 +549,10 @@ static void mem_suspend(struct niftp_file *fh)
 	free(fh);
 }
 
-static void mem_finish(struct niftp_file *fh, int ok)
+/* finish_common - finish; has_remove: the engine has fs->remove, which
+ * alone removes (finish(fh, 1) then follows a removal, or ends a transfer
+ * P did not end with 0x2000: the file stays) */
+static void finish_common(struct niftp_file *fh, int ok, int has_remove)
 {
 	struct tl_memfs *m = fh->m;
 
@@ -547,8 +561,12 @@ static void mem_finish(struct niftp_file *fh, int ok)
 	else
 		m->st.finishes_fail++;
 	if (!fh->write && ok && fh->mode == NIFTP_MODE_READ_REMOVE) {
-		remove_file(m, fh->name);
-		m->st.removed++;
+		if (fh->removed) {
+			m->st.finish_after_remove++;
+		} else if (!has_remove) {
+			remove_file(m, fh->name);
+			m->st.removed++;
+		}
 	}
 	m->st.open_files--;
 	unpend(fh);
@@ -556,10 +574,88 @@ static void mem_finish(struct niftp_file *fh, int ok)
 	free(fh);
 }
 
+static void mem_finish(struct niftp_file *fh, int ok)
+{
+	finish_common(fh, ok, 0);
+}
+
+static void mem_rm_finish(struct niftp_file *fh, int ok)
+{
+	finish_common(fh, ok, 1);
+}
+
+/* do_remove - remove fh's file (or fail as told) and answer the engine;
+ * fh may be freed by the answer (finish), so it is not touched after */
+static void do_remove(struct niftp_file *fh, struct niftp *n)
+{
+	struct tl_memfs *m = fh->m;
+
+	if (m->o.remove_fail) {
+		m->st.removes_failed++;
+		niftp_remove_done(n, 0, m->o.remove_reason ? m->o.remove_reason
+			: "memfs: removal failure injected");
+		return;
+	}
+	remove_file(m, fh->name);
+	fh->removed = 1;
+	m->st.removed++;
+	niftp_remove_done(n, 1, NULL);
+}
+
+static void mem_remove(struct niftp_file *fh, struct niftp *n, const char *info)
+{
+	struct tl_memfs *m = fh->m;
+	struct niftp_file **pp;
+
+	m->st.remove_calls++;
+	str_copy(m->st.remove_info, info ? info : "(null)", sizeof(m->st.remove_info));
+	str_copy(m->st.remove_name, fh->name, sizeof(m->st.remove_name));
+	if (m->o.async_remove) {
+		fh->remove_n = n;
+		fh->next_remove = NULL;
+		for (pp = &m->removes; *pp; pp = &(*pp)->next_remove)
+			;
+		*pp = fh;
+		return;
+	}
+	do_remove(fh, n);
+}
+
+int tl_memfs_run_removes(struct tl_memfs *m)
+{
+	int	k = 0;
+
+	while (m->removes) {
+		struct niftp_file *fh = m->removes;
+
+		m->removes = fh->next_remove;
+		fh->next_remove = NULL;
+		do_remove(fh, fh->remove_n);
+		k++;
+	}
+	return k;
+}
+
+int tl_memfs_pending_removes(const struct tl_memfs *m)
+{
+	const struct niftp_file *fh;
+	int	k = 0;
+
+	for (fh = m->removes; fh; fh = fh->next_remove)
+		k++;
+	return k;
+}
+
 const struct niftp_fs_ops tl_memfs_ops = {
 	mem_open_write, mem_open_read, mem_read, mem_write, mem_seek, mem_truncate,
 	mem_mark, mem_commit, mem_suspend, mem_finish,
 	NULL,
+};
+
+const struct niftp_fs_ops tl_memfs_rm_ops = {
+	mem_open_write, mem_open_read, mem_read, mem_write, mem_seek, mem_truncate,
+	mem_mark, mem_commit, mem_suspend, mem_rm_finish,
+	mem_remove,
 };
 
 /* Captured unix-niftp 5.6 sessions (unix-niftp-sessions.md, appendix A). */

@@ -12,6 +12,13 @@
  *	asynchronous or failing, writes or reads fail after N octets, so
  *	engine tests can reach every path without a disk.
  *
+ *	tl_memfs_ops has no remove hook (read-and-remove removes in
+ *	finish(fh, 1) after STOPACK, as a plain file server does);
+ *	tl_memfs_rm_ops is the same store with one (pull mode: STOPACK
+ *	waits for niftp_remove_done()), which the knobs make asynchronous
+ *	or failing; its finish never removes (niftp.h: with fs->remove,
+ *	only remove() does).
+ *
  *	tl_capture() gives the exact TCP payloads of the captured
  *	unix-niftp 5.6 sessions (reference/unix-niftp-sessions.md,
  *	appendix A): "mail_small", "ftp_plain", "mail_fail67".
@@ -41,9 +48,15 @@ struct tl_memfs_opts {
 	const char *name_prefix;	/* assigned names: PREFIX.NNNN (default "mem") */
 	const char *local;		/* a P's store: the one local file every open uses */
 	int	unknown_size;		/* open_read reports size -1 */
+	/* fs->remove (tl_memfs_rm_ops only) */
+	int	async_remove;		/* remove waits for tl_memfs_run_removes() */
+	int	remove_fail;		/* removals fail (the file stays) ... */
+	const char *remove_reason;	/* ... with this reason */
 };
 
+/* tl_memfs_ops: remove == NULL; tl_memfs_rm_ops: with fs->remove */
 extern const struct niftp_fs_ops tl_memfs_ops;
+extern const struct niftp_fs_ops tl_memfs_rm_ops;
 
 /* tl_memfs_new, tl_memfs_free - a store; opts may be NULL */
 struct tl_memfs *tl_memfs_new(const struct tl_memfs_opts *opts);
@@ -62,6 +75,12 @@ int  tl_memfs_run_commits(struct tl_memfs *m);
 void tl_memfs_bind(struct tl_memfs *m, struct niftp *n);
 /* tl_memfs_run_opens - finish pending asynchronous opens; count */
 int  tl_memfs_run_opens(struct tl_memfs *m);
+/* tl_memfs_run_removes - answer pending asynchronous removals (remove or
+ * fail as the knobs say now, then niftp_remove_done()); count. A removal
+ * whose handle the engine finished meanwhile was dropped: it is not run. */
+int  tl_memfs_run_removes(struct tl_memfs *m);
+/* tl_memfs_pending_removes - removals waiting for tl_memfs_run_removes() */
+int  tl_memfs_pending_removes(const struct tl_memfs *m);
 
 /* Counters the tests look at. */
 struct tl_memfs_stats {
@@ -72,9 +91,15 @@ struct tl_memfs_stats {
 	int	truncates;
 	int	marks;			/* fs->mark calls */
 	uint64_t last_mark_off;
-	int	removed;		/* read-and-remove deletions */
+	int	removed;		/* read-and-remove deletions (remove or finish) */
 	int	open_files;		/* handles not yet finished/suspended */
 	int	dockets;
+	int	remove_calls;		/* fs->remove calls */
+	int	removes_failed;		/* removals answered "not removed" */
+	int	removes_dropped;	/* pending removals dropped by finish/suspend */
+	int	finish_after_remove;	/* finish(fh, 1) on a handle fs->remove removed */
+	char	remove_info[1200];	/* info given to the last fs->remove */
+	char	remove_name[256];	/* the file the last fs->remove was for */
 };
 const struct tl_memfs_stats *tl_memfs_stats(const struct tl_memfs *m);
 
