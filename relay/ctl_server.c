@@ -492,8 +492,13 @@ static void ctl_fetched(void *arg, const struct pull_report *r)
 		str_copy(t->error, r->error, sizeof(t->error));
 	if (--cc->fetching > 0)
 		return;
-	if (t->failed > 0 || (t->error[0] && t->fetched + t->released == 0)) {
-		snprintf(err, sizeof(err), "fetched %u of %u listed, %u not: %s", t->fetched,
+	if (t->failed == 0 && t->error[0] && t->fetched + t->released == 0) {
+		snprintf(err, sizeof(err), "nothing fetched: %s", t->error);
+		ctl_fail(cc, err, NULL);
+		return;
+	}
+	if (t->failed > 0) {
+		snprintf(err, sizeof(err), "fetched %u of %u listed; %u not: %s", t->fetched,
 		    t->listed, t->failed, t->error[0] ? t->error : "failed");
 		ctl_fail(cc, err, NULL);
 		return;
