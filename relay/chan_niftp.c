@@ -1308,16 +1308,37 @@ static void chn_env_loaded(void *self, struct qenv *e)
 	}
 }
 
-static void chn_env_leaving(void *self, struct qenv *e, struct spool_txn *t)
+/* prefix_leaving - add to t the removal of e's prefix file, if it has one */
+static void prefix_leaving(struct relayd *rd, struct qenv *e, struct spool_txn *t)
 {
-	struct chniftp *cn = self;
 	char    pn[SPOOL_NAMELEN * 2];
 
 	if (e->cs == NULL || !fenv(e)->copy || !fenv(e)->pfile)
 		return;
 	prefix_name(e, pn, sizeof(pn));
-	if (spool_exists(cn->rd->sp, SPOOL_QUEUE, pn))
+	if (spool_exists(rd->sp, SPOOL_QUEUE, pn))
 		spool_txn_remove(t, SPOOL_QUEUE, pn);
+}
+
+/* fenv_free - forget e's state in its channel (niftp or pull) */
+static void fenv_free(struct qenv *e)
+{
+	struct fenv *f = e->cs;
+
+	qenvq_del(e);
+	free(f->remote);
+	free(f->prefix);
+	free(f->via);
+	free(f->dk);
+	free(f);
+	e->cs = NULL;
+}
+
+static void chn_env_leaving(void *self, struct qenv *e, struct spool_txn *t)
+{
+	struct chniftp *cn = self;
+
+	prefix_leaving(cn->rd, e, t);
 }
 
 static void chn_env_gone(void *self, struct qenv *e, int released)
@@ -1328,17 +1349,12 @@ static void chn_env_gone(void *self, struct qenv *e, int released)
 
 	if (f == NULL)
 		return;
-	qenvq_del(e);
+	qenvq_del(e);	/* before hop_pump() */
 	if (released && f->copy && (h = hop_find(cn, e->hop)) != NULL) {
 		tid_clear(h, f->tid);		/* its docket is resolved */
 		hop_pump(cn, h);
 	}
-	free(f->remote);
-	free(f->prefix);
-	free(f->via);
-	free(f->dk);
-	free(f);
-	e->cs = NULL;
+	fenv_free(e);
 }
 
 struct orphan {
@@ -2180,13 +2196,8 @@ static void pull_env_loaded(void *self, struct qenv *e)
 static void pull_env_leaving(void *self, struct qenv *e, struct spool_txn *t)
 {
 	struct chpull *cp = self;
-	char    pn[SPOOL_NAMELEN * 2];
 
-	if (e->cs == NULL || !fenv(e)->copy || !fenv(e)->pfile)
-		return;
-	prefix_name(e, pn, sizeof(pn));
-	if (spool_exists(cp->rd->sp, SPOOL_QUEUE, pn))
-		spool_txn_remove(t, SPOOL_QUEUE, pn);
+	prefix_leaving(cp->rd, e, t);
 }
 
 static void pull_env_gone(void *self, struct qenv *e, int released)
@@ -2206,13 +2217,7 @@ static void pull_env_gone(void *self, struct qenv *e, int released)
 			crash_point("relay-pull-removed-before-stopack");
 		pf->done(pf->arg, released, released ? NULL : "the relay could not record it");
 	}
-	qenvq_del(e);
-	free(f->remote);
-	free(f->prefix);
-	free(f->via);
-	free(f->dk);
-	free(f);
-	e->cs = NULL;
+	fenv_free(e);
 }
 
 const struct channel_ops chan_pull_ops = {
