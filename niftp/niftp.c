@@ -325,10 +325,11 @@ int niftp_p_send_stop(struct niftp *n, uint16_t state, const char *text)
 	struct niftp_xfer *x = &n->x;
 	char	stored[sizeof(NIFTP_STORED_PREFIX) + sizeof(x->open.name)];
 
-	/* a mail receiver names what it stored (pull mode), in one message
-	 * or not at all: split in two, the name would arrive cut */
+	/* a mail receiver reading and removing names what it stored (pull
+	 * mode), in one message or not at all: split in two, the name would
+	 * arrive cut */
 	if (text == NULL && state == NIFTP_ST_OK && x->req.mail && !x->sender
-	    && x->open.name[0]
+	    && x->mode == NIFTP_MODE_READ_REMOVE && x->open.name[0]
 	    && strlen(x->open.name) <= NIFTP_STORED_NAME_MAX) {
 		snprintf(stored, sizeof(stored), "%s%s", NIFTP_STORED_PREFIX, x->open.name);
 		text = stored;

@@ -44,6 +44,7 @@
 #include "relay/channel.h"
 #include "relay/conf.h"
 #include "relay/peer.h"
+#include "relay/pull.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/durable.h"
@@ -964,6 +965,17 @@ static void peer_hops(struct ld *ld, const struct route_table *t)
 		    && peer_find(ld->c, h->name) == NULL)
 			cerr(ld, "routes", h->name, "a pull route needs a [peer %s] section: only "
 			    "that peer, authenticated, may collect its letters", h->name);
+	}
+	/* [pull] from: relays this node calls to collect its letters */
+	{
+		const struct pull_settings *st = ld->c->chconf[ROUTE_CH_PULL];
+		const struct route_hop *h;
+
+		for (size_t i = 0; st != NULL && i < st->nfrom; i++)
+			if ((h = route_table_lookup(t, st->from[i], NULL)) == NULL || h->nalts == 0
+			    || h->alts[0].channel != ROUTE_CH_NIFTP)
+				cerr(ld, "pull", "from", "'%s' has no niftp route to call it at"
+				    " ([routes] %s = niftp ADDRESS)", st->from[i], st->from[i]);
 	}
 }
 

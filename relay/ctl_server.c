@@ -142,6 +142,7 @@ struct ctlconn {
 	struct qlist_job *qjob;		/* queue's listing, until its answer */
 	struct ops_bulk *bulk;		/* hold, release, ...: until its answer */
 	unsigned fetching;		/* fetch: passes not over yet */
+	unsigned unreached;		/* ... relays not asked (their list not read) */
 	struct pull_report fetched;	/* ... and what those over did */
 };
 
@@ -490,10 +491,18 @@ static void ctl_fetched(void *arg, const struct pull_report *r)
 	t->failed += r->failed;
 	if (!t->error[0] && r->error[0])
 		str_copy(t->error, r->error, sizeof(t->error));
+	if (r->listed == 0 && r->error[0])
+		cc->unreached++;
 	if (--cc->fetching > 0)
 		return;
 	if (t->failed == 0 && t->error[0] && t->fetched + t->released == 0) {
 		snprintf(err, sizeof(err), "nothing fetched: %s", t->error);
+		ctl_fail(cc, err, NULL);
+		return;
+	}
+	if (cc->unreached > 0) {
+		snprintf(err, sizeof(err), "fetched %u of %u listed; %u relay(s) not asked: %s",
+		    t->fetched, t->listed, cc->unreached, t->error);
 		ctl_fail(cc, err, NULL);
 		return;
 	}
@@ -518,6 +527,7 @@ static int do_fetch(struct ctlconn *cc, struct buf *out, char *err, size_t errle
 
 	(void) out;
 	memset(&cc->fetched, 0, sizeof(cc->fetched));
+	cc->unreached = 0;
 	if (cc->rq.argc == 1)
 		n = 1;
 	else if ((n = st != NULL ? st->nfrom : 0) == 0) {

@@ -347,11 +347,12 @@ static void pcall_event(void *arg, struct niftp_call *call, const struct niftp_e
 		int     committed = 0;
 
 		if (relayd_pull_docket(pp->pu->rd, pp->relay, it->tid, it->copy, &committed,
-		    here, sizeof(here)) > 0 && committed && ev->status != NIFTP_ERR_RESUMABLE) {
+		    here, sizeof(here)) > 0 && committed) {
 			/* stored here; the relay did not say it let its copy go:
-			 * the next pass asks again (it is never stored twice) */
-			log_info("pull from %s: '%s' stored here as '%s', the relay's copy not "
-			    "released yet: %s", pp->relay, it->name, here, ev->reason ? ev->reason
+			 * if it still lists it, the next pass asks again (it is
+			 * never stored twice) */
+			log_info("pull from %s: '%s' stored here as '%s'; the relay did not confirm "
+			    "its removal: %s", pp->relay, it->name, here, ev->reason ? ev->reason
 			    : niftp_status_str(ev->status));
 		} else
 			log_warn("pull from %s: '%s' not fetched: %s", pp->relay, it->name,
@@ -539,7 +540,9 @@ int pull_fetch(struct relayd *rd, const char *relay,
 	}
 	for (char *c = name; *c; c++)
 		*c = (char) (*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-	h = route_table_hop_by_name(rd->conf->routes, name);
+	/* the relay's route as for a letter to it (by pattern: a hop shared
+	 * with "*" may be named after that pattern) */
+	h = route_table_lookup(rd->conf->routes, name, NULL);
 	if (h == NULL || h->nalts == 0 || h->alts[0].channel != ROUTE_CH_NIFTP) {
 		snprintf(err, errlen, "no niftp route named '%s' to fetch from ([routes] %s = "
 		    "niftp ADDRESS)", name, name);
@@ -555,7 +558,8 @@ int pull_fetch(struct relayd *rd, const char *relay,
 		str_copy(pp->relay, name, sizeof(pp->relay));
 		pp->addr = xstrdup(alt->addr);
 		pp->called = xstrdup(alt->called ? alt->called : ROUTE_CALLED_DEFAULT);
-		if ((p = peer_for_hop(rd->conf, name, alt->addr)) != NULL) {
+		if ((p = peer_find(rd->conf, name)) != NULL || (p = peer_for_hop(rd->conf, h->name,
+		    alt->addr)) != NULL) {
 			pp->user = p->username ? xstrdup(p->username) : NULL;
 			pp->pass = p->password ? xstrdup(p->password) : NULL;
 		}

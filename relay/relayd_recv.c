@@ -845,7 +845,7 @@ static int recv_open_read(void *fs, const struct niftp_req *req, struct niftp_op
 	if (rc->peername[0] == '\0' || (rc->how != PEER_BY_PASSWORD && rc->how != PEER_BY_ADDRESS)) {
 		log_warn("call from %s (%s): refused a read: only an authenticated peer may "
 		    "collect letters", rc->peer, rc->ident);
-		lim_refused(rc, "read by an unauthenticated caller");
+		lim_refused(rc, "read by a caller that is no peer");
 		res->denied = 1;
 		return refuse(res, NIFTP_ST_REJ_MSG, "the mail service sends letters only to "
 		    "the peer they wait for, authenticated");

@@ -278,7 +278,9 @@ static const struct {
 	  0, "t.ini:4: [routes] cam: the pull channel cannot have alternates\n" },
 	{ "[node]\nname = ucl\n[pull]\nfrom = pss\nevery = 0s\nmax_calls = 65\n", 0,
 	  "t.ini:6: [pull] max_calls: 65 out of range 1..64\n"
-	  "t.ini:5: [pull] every: duration '0s' out of range\n" },
+	  "t.ini:5: [pull] every: duration '0s' out of range\n"
+	  "t.ini:4: [pull] from: 'pss' has no niftp route to call it at ([routes] pss = niftp"
+	  " ADDRESS)\n" },
 	/* a channel's own section: read by the channel (relay/chan_niftp.c) */
 	{ "[node]\nname = ucl\n[niftp]\ncalls_per_hop = 0\nidle_hangup = soon\n"
 	  "deflate = perhaps\ncolour = blue\n", 0,
