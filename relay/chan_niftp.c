@@ -2216,6 +2216,8 @@ static void pull_env_gone(void *self, struct qenv *e, int released)
 		if (released)
 			crash_point("relay-pull-removed-before-stopack");
 		pf->done(pf->arg, released, released ? NULL : "the relay could not record it");
+	} else if (pf != NULL) {
+		pf->e = NULL;	/* the queue is being freed under a read: never requeued */
 	}
 	fenv_free(e);
 }
