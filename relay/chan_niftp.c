@@ -1918,6 +1918,8 @@ ssize_t pull_srv_read(struct pull_file *pf, void *p, size_t len, char *reason)
 	n = pf->off < pf->list.len ? (size_t) (pf->list.len - pf->off) : 0;
 	if (n > len)
 		n = len;
+	if (n == 0)
+		return 0;	/* an empty list has no buffer: no memcpy from NULL */
 	memcpy(p, buf_data(&pf->list) + pf->off, n);
 	pf->off += n;
 	return (ssize_t) n;

@@ -138,6 +138,17 @@ static void report_err(struct ppass *pp, const char *fmt, ...)
 
 /* --- the list ------------------------------------------------------------------ */
 
+/* pass_fetching - a call of pp is fetching a letter of its list */
+static int pass_fetching(const struct ppass *pp)
+{
+	const struct pcall *pc;
+
+	for (pc = pp->calls; pc != NULL; pc = pc->next)
+		if (pc->cur != NULL)
+			return 1;
+	return 0;
+}
+
 /* take_list - the list the relay sent (on rc): into pp->items */
 static void take_list(struct ppass *pp, const struct buf *b)
 {
@@ -145,6 +156,8 @@ static void take_list(struct ppass *pp, const struct buf *b)
 	char    line[SPOOL_NAMELEN + NIFTP_MAX_NAME + 64];
 	size_t  bad = 0;
 
+	if (pass_fetching(pp))		/* their cur would point into the freed list */
+		log_panic("pull from %s: list replaced while a letter is fetched", pp->relay);
 	pp->nitems = pp->inext = 0;
 	free(pp->items);
 	pp->items = NULL;
@@ -296,10 +309,16 @@ static void pcall_next(struct pcall *pc)
 		pcall_fetch(pc, &pp->items[pp->inext++]);
 		return;
 	}
-	/* nothing left: a full list may hide more, once something moved */
+	/* nothing left: a full list may hide more, once something moved.
+	 * The new list replaces pp->items, into which the other calls'
+	 * cur point: it is read only when no other call is fetching. Until
+	 * then this call waits, idle: the last fetch to end reads it (its
+	 * pcall_next()), or, if that call is lost, pass_pump() brings this
+	 * one back here */
 	if (!pp->listing && pp->nitems >= PULL_LIST_MAX && pp->rounds < PULL_ROUNDS_MAX
 	    && pp->rep.fetched + pp->rep.released > 0) {
-		pcall_list(pc);
+		if (!pass_fetching(pp))
+			pcall_list(pc);
 		return;
 	}
 	niftp_call_hangup(pc->call);
