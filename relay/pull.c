@@ -376,7 +376,9 @@ static void pcall_event(void *arg, struct niftp_call *call, const struct niftp_e
 		} else
 			log_warn("pull from %s: '%s' not fetched: %s", pp->relay, it->name,
 			    ev->reason ? ev->reason : niftp_status_str(ev->status));
-		if (committed)
+		if (committed && it->resumed)
+			pp->rep.released++;	/* here since an earlier pass */
+		else if (committed)
 			pp->rep.fetched++;	/* here, whatever the relay says */
 		else {
 			pp->rep.failed++;
