@@ -427,8 +427,9 @@ static void pump_run(struct call *k, int i, int rd, int wr)
 		k->spliced += res.moved;
 		k->gw->st.spliced += res.moved;
 		ts_raw_moved(k->s[i].ts, 0, res.moved);
-		ts_raw_moved(k->s[1 - i].ts, res.moved, 0);
 	}
+	if (res.moved > 0 || res.written > 0)	/* the idle timers see it move */
+		ts_raw_moved(k->s[1 - i].ts, res.moved, 0);
 	if (res.out_err != 0) {
 		output_back(k, i, res.out_err);	/* that side ends: reason 40 */
 		return;

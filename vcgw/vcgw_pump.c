@@ -319,6 +319,7 @@ static void out_some(struct vcgw_pump *p, struct vcgw_pump_res *res)
 				return;
 			}
 			p->preoff += (size_t)n;
+			res->written += (uint64_t)n;
 			advance(p, (size_t)n);
 			continue;
 		}
@@ -339,6 +340,7 @@ static void out_some(struct vcgw_pump *p, struct vcgw_pump_res *res)
 		}
 		p->inpipe -= (size_t)n;
 		p->pipe_full = 0;
+		res->written += (uint64_t)n;
 		advance(p, (size_t)n);
 		if ((size_t)n < w)
 			return;	/* the socket is full */

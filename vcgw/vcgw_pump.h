@@ -55,6 +55,7 @@ struct vcgw_pump;
 /* What one vcgw_pump_run() did. */
 struct vcgw_pump_res {
 	uint64_t moved;		/* payload octets taken in */
+	uint64_t written;	/* octets written (framing included) */
 	int	stopped;	/* the input stopped: a command record is next,
 				 * or the end, or an error the transport service
 				 * will see when it reads (vcgw_pump_stop_input) */

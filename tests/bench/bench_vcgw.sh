@@ -8,6 +8,10 @@
 #   splice:  the same put to a gateway (tcp: in) that splices, out over
 #            tcp: and over unix:                       goal: >= 90% of direct
 #   copy:    the same through a second gateway with splice = no
+#   floor:   the same through build/tools/blindrelay, which splices octets
+#            without looking at them (no framing, nothing counted): what
+#            one more process and one more connection cost the kernel,
+#            the least any gateway can cost
 #   call set-up: BENCH_CALLS (default 50) puts of a 1-octet file, direct
 #            and through the splicing gateway, one after another; the
 #            difference of the mean wall times is the time the gateway
@@ -36,7 +40,7 @@ TOOLS="$top/build/tools"
 RUNS=${BENCH_RUNS:-3}
 MIB=${BENCH_VCGW_MIB:-256}
 CALLS=${BENCH_CALLS:-50}
-for x in "$NIFTP" "$VCGW" "$TOOLS/rusage"; do
+for x in "$NIFTP" "$VCGW" "$TOOLS/rusage" "$TOOLS/blindrelay"; do
 	[ -x "$x" ] || { echo "bench_vcgw: $x not built"; exit 1; }
 done
 parent=${BENCH_DIR:-$top/build}
@@ -122,6 +126,21 @@ PID_S=$gpid
 start_gw copy "splice = no"
 GC=$gaddr
 PID_C=$gpid
+# start_relay NAME TO - a blind relay to TO; sets raddr and rpid
+start_relay() {
+	timeout 1800 "$TOOLS/blindrelay" --listen tcp:127.0.0.1:0 --to "$2" \
+		--ready-file "$T/$1.ready" 2>"$T/$1.log" &
+	pids="$pids $!"
+	wait_ready "$T/$1.ready" || { echo "bench_vcgw: blindrelay did not start: $(tail -3 "$T/$1.log")"; exit 1; }
+	raddr=$(sed -n 1p "$T/$1.ready")
+	rpid=$(pgrep -P "$!" | head -1)	# the relay, not timeout(1)
+}
+start_relay rt "$STCP"
+RT=$raddr
+PID_RT=$rpid
+start_relay ru "$SUNIX"
+RU=$raddr
+PID_RU=$rpid
 BASE=${BENCH_VCGW_BASE:-}
 if [ -n "$BASE" ]; then
 	start_gw base "" "$BASE"
@@ -152,13 +171,15 @@ path() {
 	su) addr=$GS called=UNIX gp=$PID_S ;;
 	ct) addr=$GC called=FTP gp=$PID_C ;;
 	cu) addr=$GC called=UNIX gp=$PID_C ;;
+	ft) addr=$RT called= gp=$PID_RT ;;
+	fu) addr=$RU called= gp=$PID_RU ;;
 	bt) addr=$GB called=FTP gp=$PID_B ;;
 	bu) addr=$GB called=UNIX gp=$PID_B ;;
 	esac
 }
-paths="dt du st su ct cu"
+paths="dt du st su ct cu ft fu"
 [ -n "$BASE" ] && paths="$paths bt bu"
-for p in dt du st su ct cu bt bu; do
+for p in dt du st su ct cu ft fu bt bu; do
 	eval "rate_$p='' all_$p='' cpu_$p=0 n_$p=0"
 done
 r=0
@@ -226,25 +247,28 @@ cpu_gib() {
 }
 line() {	# LABEL RATE [PCT CPU]
 	if [ $# -gt 2 ]; then
-		printf '  %-30s %8s MiB/s  %5s of direct  %6s CPU s/GiB (gateway)\n' "$1" "${2:--}" "$3" "$4"
+		printf '  %-34s %8s MiB/s  %5s of direct  %6s CPU s/GiB\n' "$1" "${2:--}" "$3" "$4"
 	else
-		printf '  %-30s %8s MiB/s\n' "$1" "${2:--}"
+		printf '  %-34s %8s MiB/s\n' "$1" "${2:--}"
 	fi
 }
 echo "  $MIB MiB, best of $RUNS rounds (each round every path once, the order rotated)"
 line "direct, tcp:" "$rate_dt"
 line "vcgw splice, tcp: -> tcp:" "$rate_st" "$(pct "$rate_st" "$rate_dt")" "$(cpu_gib $cpu_st $n_st)"
 line "vcgw copy,   tcp: -> tcp:" "$rate_ct" "$(pct "$rate_ct" "$rate_dt")" "$(cpu_gib $cpu_ct $n_ct)"
+line "floor (blindrelay), tcp: -> tcp:" "$rate_ft" "$(pct "$rate_ft" "$rate_dt")" "$(cpu_gib $cpu_ft $n_ft)"
 line "direct, unix:" "$rate_du"
 line "vcgw splice, tcp: -> unix:" "$rate_su" "$(pct "$rate_su" "$rate_du")" "$(cpu_gib $cpu_su $n_su)"
 line "vcgw copy,   tcp: -> unix:" "$rate_cu" "$(pct "$rate_cu" "$rate_du")" "$(cpu_gib $cpu_cu $n_cu)"
+line "floor (blindrelay), tcp: -> unix:" "$rate_fu" "$(pct "$rate_fu" "$rate_du")" "$(cpu_gib $cpu_fu $n_fu)"
 if [ -n "$BASE" ]; then
 	line "base vcgw,   tcp: -> tcp:" "$rate_bt" "$(pct "$rate_bt" "$rate_dt")" "$(cpu_gib $cpu_bt $n_bt)"
 	line "base vcgw,   tcp: -> unix:" "$rate_bu" "$(pct "$rate_bu" "$rate_du")" "$(cpu_gib $cpu_bu $n_bu)"
 	echo "  base: $BASE"
 fi
 echo "  every round (MiB/s): direct tcp:$all_dt, unix:$all_du;"
-echo "    splice tcp:$all_st, unix:$all_su; copy tcp:$all_ct, unix:$all_cu${BASE:+; base tcp:$all_bt, unix:$all_bu}"
+echo "    splice tcp:$all_st, unix:$all_su; copy tcp:$all_ct, unix:$all_cu;"
+echo "    floor tcp:$all_ft, unix:$all_fu${BASE:+; base tcp:$all_bt, unix:$all_bu}"
 printf '  put of 1 octet, direct (mean of %s): %s ms; through vcgw: %s ms; the gateway adds %s ms per call\n' \
 	"$CALLS" "$d_mean" "$g_mean" "$(awk -v a="$g_mean" -v b="$d_mean" 'BEGIN { printf "%.2f", a - b }')"
 printf '  peak RSS of vcgw: splice %s, copy %s\n' \
