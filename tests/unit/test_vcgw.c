@@ -119,6 +119,10 @@ static void test_conf_table(void)
 		{ "x = 1\n[listen]\na=stdio\n[map]\n* = tcp:1.2.3.4:5\n",
 		  ":1: key 'x' outside any section" },
 		{ "[listen\na=stdio\n", ":1: syntax error: section header without ']'" },
+		{ "[gateway]\nsplice = no\n[listen]\na=stdio\n[map]\n* = tcp:1.2.3.4:5\n", NULL },
+		{ "[gateway]\nsplice = Yes\n[listen]\na=stdio\n[map]\n* = tcp:1.2.3.4:5\n", NULL },
+		{ "[gateway]\nsplice = maybe\n[listen]\na=stdio\n[map]\n* = tcp:1.2.3.4:5\n",
+		  ":2: splice 'maybe': want yes or no" },
 	};
 	char path[512], want[600];
 	struct buf errs = BUF_INIT(64 * 1024);
@@ -175,6 +179,12 @@ static void test_conf_values(void)
 	EXPECT_INT(c->nrules, 2);
 	EXPECT_TRUE(vcgw_send_cap(c) * 3 + 384 * 1024 <= c->call_memory);
 	EXPECT_TRUE(vcgw_send_cap(c) >= 64 * 1024);
+	EXPECT_INT(c->splice, 1);	/* the default */
+	vcgw_conf_free(c);
+	write_conf("v.ini", "[gateway]\nsplice = off\n[listen]\na = stdio\n[map]\n* = unix:/a\n",
+		path, sizeof(path));
+	c = vcgw_conf_load(path, NULL);
+	EXPECT_TRUE(c != NULL && c->splice == 0);
 	vcgw_conf_free(c);
 }
 
