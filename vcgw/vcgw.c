@@ -39,14 +39,29 @@
  *	no connection, transport failure, timeouts) get "vcgw NAME: " in
  *	front of their text, so the far end sees where the path broke.
  *
- *	Nothing here reads the data: the gateway knows no NIFTP.
+ *	The splice path: while both sides are open Yellow Book calls on
+ *	sockets, a pump per direction (vcgw_pump.h) moves the data records
+ *	with splice(2) instead of TS_EV_DATA and ts_send(): it takes one
+ *	side's input and the other's output from the transport service
+ *	(ts_raw_*) once the copying path is idle, and gives them back where
+ *	it stopped: before a command record (ts reads it and raises its
+ *	event, handled as above), at the end of the input, or when told.
+ *	A RESET, and the gateway's own end of a call, drop what the pumps
+ *	have not written (but for the rest of a half-written sub-record), as
+ *	ts drops its queued output; a DISCONNECT lets it go out first, as
+ *	ts_disconnect() does. While a pump still writes to a side, data for
+ *	it that ts delivers waits in the carry-over, behind the pipe.
+ *
+ *	Nothing here reads the data: the gateway knows no NIFTP (the pumps
+ *	read the Yellow Book sub-record headers, not what they carry).
  * DIAGNOSTICS
  *	One info line per call:
  *	  call ID from=PEER calling=C called=D to=ADDR called_out=D2
- *	  calling_out=C2 in=N out=M seconds=S resets=R result=R by=SIDE
- *	  reason=N text=T
+ *	  calling_out=C2 in=N out=M spliced=P seconds=S resets=R result=R
+ *	  by=SIDE reason=N text=T
  *	"in" counts the caller's octets passed to the far end, "out" the
- *	far end's passed back. result is ok, refused, disconnected, failed
+ *	far end's passed back, "spliced" those of both that went through
+ *	the pumps. result is ok, refused, disconnected, failed
  *	(reason 40) or nocall (no CONNECT came); by is caller, far or
  *	gateway.
  *--*/
@@ -300,36 +315,45 @@ static int side_rfd(struct call *k, int i)
 		return 0;
 	if (fd < 0 || fds_get(k, 1) < 0)
 		return -1;
-	if ((s->rfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
-		fds_put(k, 1);
-		return -1;
-	}
+	if ((s->rfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		goto fail;
 	s->rmask = 0;
-	if (loop_fd_set(k->gw->loop, s->rfd, 0, pump_io, k) < 0) {
-		close(s->rfd);
-		s->rfd = -1;
-		fds_put(k, 1);
-		return -1;
-	}
+	if (loop_fd_set(k->gw->loop, s->rfd, 0, pump_io, k) < 0)
+		goto fail;
 	return 0;
+
+fail:
+	log_debug("call %lu: second descriptor for %s: %s", k->id, ts_peer(s->ts),
+		strerror(errno));
+	if (s->rfd >= 0)
+		close(s->rfd);
+	s->rfd = -1;
+	fds_put(k, 1);
+	return -1;
+}
+
+/* rfd_close - side i's pump descriptor goes */
+static void rfd_close(struct call *k, int i)
+{
+	struct side *s = &k->s[i];
+
+	if (s->rfd < 0)
+		return;
+	loop_fd_del(k->gw->loop, s->rfd);
+	close(s->rfd);
+	s->rfd = -1;
+	fds_put(k, 1);
 }
 
 /* pumps_free - pump i and side i's descriptor go (the call ends) */
 static void pumps_free(struct call *k, int i)
 {
-	struct side *s = &k->s[i];
-
 	if (k->pump[i] != NULL) {
 		vcgw_pump_free(k->pump[i]);
 		k->pump[i] = NULL;
 		fds_put(k, 2);
 	}
-	if (s->rfd >= 0) {
-		loop_fd_del(k->gw->loop, s->rfd);
-		close(s->rfd);
-		s->rfd = -1;
-		fds_put(k, 1);
-	}
+	rfd_close(k, i);
 }
 
 /* watch - what the pumps wait for, on each side's descriptor */
@@ -857,12 +881,7 @@ static void on_disconnect(struct call *k, int i, const struct ts_event *ev)
 	ts_close(s->ts);
 	s->ts = NULL;
 	buf_release(&s->pend);
-	if (s->rfd >= 0) {
-		loop_fd_del(k->gw->loop, s->rfd);
-		close(s->rfd);
-		s->rfd = -1;
-		fds_put(k, 1);
-	}
+	rfd_close(k, i);
 	note_end(k, i, ev->reason, ev->text);
 	if (k->s[j].ts == NULL) {
 		call_free(k);
