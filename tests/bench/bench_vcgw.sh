@@ -59,7 +59,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+trap 'exit 1' INT TERM HUP PIPE
 
 # wait_ready FILE - bounded poll until FILE exists and is not empty
 wait_ready() {
