@@ -30,9 +30,10 @@
  *
  *	Errors: a failed peek or splice from the input stops the input; the
  *	transport service reads next and reports what the socket says (end,
- *	reset). EINVAL and its kind on the first splice means the kernel
- *	cannot splice from that socket: nosplice, nothing consumed. A failed
- *	write is out_err.
+ *	reset). EINVAL and its kind before any splice from the input worked
+ *	means the kernel cannot splice from that socket: nosplice; nothing
+ *	is lost (what was scanned stays in the socket, what the start
+ *	received into pre still goes out). A failed write is out_err.
  *--*/
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +76,7 @@ struct vcgw_pump {
 	int	wopen;		/* a data record is open before the head item */
 	int	failed;		/* a write failed */
 	int	pipe_full;	/* the pipe took less than offered: wait for output */
+	int	splice_ok;	/* a splice from the input has worked */
 };
 
 /* item_len - octets of one item */
@@ -374,7 +376,7 @@ static int align(struct vcgw_pump *p, struct vcgw_pump_res *res)
 /* nosplice_errno - the kernel cannot splice from this kind of file */
 static int nosplice_errno(int e)
 {
-	return e == EINVAL || e == ENOSYS || e == EOPNOTSUPP || e == EBADF;
+	return e == EINVAL || e == ENOSYS || e == EOPNOTSUPP;
 }
 
 /* in_some - peek, scan, splice in; stops the input at a command, the end or an error */
@@ -441,13 +443,14 @@ static void in_some(struct vcgw_pump *p, unsigned char *scratch, size_t len,
 				} else {
 					p->in_end = 1;
 					res->stopped = 1;
-					res->nosplice = s < 0 && p->consumed == 0
+					res->nosplice = s < 0 && !p->splice_ok
 						&& nosplice_errno(e);
 					return;
 				}
 			}
 			if ((size_t)s < m)
 				p->pipe_full = 1;
+			p->splice_ok = 1;
 			p->inpipe += (size_t)s;
 			p->consumed += (uint64_t)s;
 			res->moved += payload;
