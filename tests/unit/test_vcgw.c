@@ -42,6 +42,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -59,6 +60,25 @@
 #include "vcgw/vcgw_pump.h"
 
 static char tdir[256];
+
+/*
+ * splice(2) as the pumps see it: this definition in the test binary
+ * takes the place of libc's, so a test can make the kernel refuse to
+ * splice from a socket (as it may for descriptors it cannot splice).
+ */
+static int splice_refuse;	/* splice from a socket fails with EINVAL */
+
+ssize_t splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t len,
+	unsigned int flags)
+{
+	struct stat st;
+
+	if (splice_refuse && fstat(fd_in, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return syscall(SYS_splice, fd_in, off_in, fd_out, off_out, len, flags);
+}
 
 /* write_conf - put text into tdir/NAME; the path in path */
 static void write_conf(const char *name, const char *text, char *path, size_t len)
@@ -1263,6 +1283,67 @@ static void test_pump_eof(void)
 	prig_down(&r);
 }
 
+/* the kernel refuses to splice from the input: nothing is lost; what a
+ * start inside a body received still goes out */
+static void test_pump_refused(void)
+{
+	struct prig r;
+	struct vcgw_pump_res res;
+	struct ts_ybpos pos, in = { 1, 3, 1 }, out = { 0, 0, 0 };
+	unsigned char got[64];
+	uint64_t skipped;
+	ssize_t n;
+
+	if (prig_up(&r) < 0) {
+		CU_FAIL("prig");
+		return;
+	}
+	send_all(r.a[0], (const unsigned char *)"xyz" "\x00\x82" "ab", 7);
+	splice_refuse = 1;
+	EXPECT_INT(vcgw_pump_start(r.p, r.a[1], r.b[0], &in, &out), 0);
+	pump_until(&r, &res);
+	splice_refuse = 0;
+	EXPECT_INT(res.stopped, 1);
+	EXPECT_INT(res.nosplice, 1);
+	vcgw_pump_stop_input(r.p, &pos, &skipped);
+	EXPECT_INT(skipped, 3);
+	EXPECT_INT(pos.in_record, 0);
+	EXPECT_INT(vcgw_pump_drained(r.p), 1);
+	EXPECT_BYTES(buf_data(&r.out), r.out.len, "\x00\x83" "xyz", 5);
+	n = recv(r.a[1], got, sizeof(got), MSG_DONTWAIT);
+	EXPECT_BYTES(got, n > 0 ? (size_t)n : 0, "\x00\x82" "ab", 4);
+	prig_down(&r);
+}
+
+/* a gateway whose splices are all refused copies, and loses nothing */
+static void test_engine_refused(void)
+{
+	struct rig r;
+	struct feeder up, down;
+	struct vcgw_stats st;
+
+	if (rig_up(&r) < 0) {
+		CU_FAIL("rig");
+		return;
+	}
+	splice_refuse = 1;
+	rig_call(&r, "FAR");
+	EXPECT_TRUE(run_until(r.loop, &r.caller.accepted, 5000));
+	EXPECT_TRUE(run_until(r.loop, &far_end.incoming, 5000));
+	feeder_init(&up, r.caller.c, 5, 40, 30000);
+	feeder_init(&down, far_end.c, 6, 20, 30000);
+	run_feed(r.loop, &up, &far_end.data, &down, &r.caller.data, 20000);
+	splice_refuse = 0;
+	EXPECT_BYTES(buf_data(&far_end.data), far_end.data.len, buf_data(&up.want), up.want.len);
+	EXPECT_BYTES(buf_data(&r.caller.data), r.caller.data.len, buf_data(&down.want),
+		down.want.len);
+	vcgw_stats(r.gw, &st);
+	EXPECT_INT(st.spliced, 0);
+	buf_release(&up.want);
+	buf_release(&down.want);
+	rig_down(&r);
+}
+
 /* the decoder's place, saved and set again */
 static void test_yb_pos(void)
 {
@@ -1321,6 +1402,8 @@ int main(void)
 		{ "pump", "half a sub-record", test_pump_partial },
 		{ "pump", "back-pressure, release mid sub-record", test_pump_release },
 		{ "pump", "end of the input", test_pump_eof },
+		{ "pump", "splice refused", test_pump_refused },
+		{ "pump", "a gateway whose splices are refused", test_engine_refused },
 		{ "yb", "decoder place saved and set", test_yb_pos },
 	};
 	int     rc;
