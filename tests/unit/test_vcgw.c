@@ -24,7 +24,8 @@
  *	inside a sub-record body, a sub-record that has only half come,
  *	the output released in the middle of a sub-record (what went out
  *	plus the rest handed back is a prefix of the input that ends at a
- *	sub-record boundary), the end of the input.
+ *	sub-record boundary), the end of the input, splice(2) refused (the
+ *	binary's own splice() refuses on demand).
  *	yb: the decoder's place saved and restored (ts_raw_*).
  *
  *	Nothing sleeps: the loop runs until a condition holds, bounded.
