@@ -66,6 +66,7 @@
 #include "niftp/ts_yb.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/loop.h"
 #include "util/strutil.h"
 
@@ -125,6 +126,7 @@ struct ts_conn {
 	char	raw[TS_RAWCALLED + 1];	/* rawtcp called address so far */
 	size_t	rawlen;
 	int	paused, want_room, reset_sent, reset_rcvd;
+	int	raw_in, raw_out;	/* the owner holds our input / output (ts_raw_*) */
 	int	depth, closed;
 	uint64_t t_setup, t_idle, t_kick, t_fail, t_linger;
 	int64_t	last_io;
@@ -188,14 +190,14 @@ static int decode_held(const struct ts_conn *c)
 /* read_held - no reading now */
 static int read_held(const struct ts_conn *c)
 {
-	return c->in_len > 0 || paused(c) || (c->st == CS_INCOMING
+	return c->in_len > 0 || paused(c) || c->raw_in || (c->st == CS_INCOMING
 		&& c->early.len + TS_RDCHUNK > c->early.max);
 }
 
 /* sendable - ts_send() may queue data now */
 static int sendable(const struct ts_conn *c)
 {
-	return !c->closed && (c->st == CS_OPEN || (c->outgoing
+	return !c->closed && !c->raw_out && (c->st == CS_OPEN || (c->outgoing
 		&& (c->st == CS_CONNECTING || c->st == CS_SETUP_OUT)));
 }
 
@@ -602,7 +604,9 @@ static int flush_out(struct ts_conn *c, int inloop)
 /* best_effort_disconnect - tell the peer why we give up, if we can at once */
 static void best_effort_disconnect(struct ts_conn *c, int reason, const char *text)
 {
-	if (!c->yb || !live(c) || c->st == CS_CONNECTING || c->wr_shut || c->fd_out < 0)
+	/* not while the owner writes: it may be inside a sub-record */
+	if (!c->yb || !live(c) || c->st == CS_CONNECTING || c->wr_shut || c->fd_out < 0
+	    || c->raw_out)
 		return;
 	discard_output(c);
 	if (enc_cmd3(c, YB_DISCONNECT, reason, text) == 0)
@@ -1169,7 +1173,8 @@ static int cmd_cb(void *arg, const struct yb_cmd *cmd)
 			c->reset_sent = 0;
 			ev.confirm = 1;
 		} else {
-			discard_output(c);
+			if (!c->raw_out)	/* else the owner discards its own */
+				discard_output(c);
 			c->reset_rcvd = 1;
 			if (c->want_room)
 				kick(c);
@@ -1509,6 +1514,7 @@ int ts_accept(struct ts_conn *c)
 /* start_closing - queue DISCONNECT after the data, then half-close */
 static void start_closing(struct ts_conn *c, int reason, const char *text)
 {
+	PANIC_IF(c->raw_out);	/* the owner gives the output back first */
 	c->dreason = reason;
 	str_copy(c->dtext, text ? text : "", sizeof(c->dtext));
 	timer_stop(c, &c->t_setup);
@@ -1615,6 +1621,7 @@ void ts_reset(struct ts_conn *c, int reason, const char *text)
 	}
 	if (c->st != CS_OPEN || (c->reset_sent && !c->reset_rcvd))
 		return;
+	PANIC_IF(c->raw_out);	/* the owner gives the output back first */
 	discard_output(c);
 	if (enc_cmd3(c, YB_RESET, reason, text) < 0)
 		return;
@@ -1829,4 +1836,96 @@ void ts_bytes(const struct ts_conn *c, uint64_t *sent, uint64_t *rcvd)
 		*sent = c->sent;
 	if (rcvd)
 		*rcvd = c->rcvd;
+}
+
+/* ts_raw_fd - the socket, for a gateway's splice path */
+int ts_raw_fd(const struct ts_conn *c)
+{
+	if (c == NULL || !live(c) || !c->yb || !c->is_sock || c->st != CS_OPEN
+	    || c->fd_in < 0 || c->fd_in != c->fd_out)
+		return -1;
+	return c->fd_in;
+}
+
+/* ts_raw_take_input - hand reading over to the owner */
+int ts_raw_take_input(struct ts_conn *c, struct ts_ybpos *pos)
+{
+	if (ts_raw_fd(c) < 0 || c->raw_in || c->in_len > 0 || c->early.len > 0
+	    || c->nepush > 0 || c->reset_sent || c->reset_rcvd
+	    || yb_dec_pos(c->dec, &pos->in_record, &pos->body, &pos->last) < 0)
+		return -1;
+	c->raw_in = 1;
+	conn_update(c);
+	return 0;
+}
+
+/* ts_raw_give_input - read again from where the owner stopped */
+void ts_raw_give_input(struct ts_conn *c, const struct ts_ybpos *pos, uint64_t skipped)
+{
+	if (c == NULL || !c->raw_in)
+		return;
+	c->raw_in = 0;
+	if (!live(c))
+		return;
+	yb_dec_set_pos(c->dec, pos->in_record, pos->body, pos->last, skipped);
+	conn_update(c);
+}
+
+/* ts_raw_take_output - hand writing over to the owner */
+int ts_raw_take_output(struct ts_conn *c, struct ts_ybpos *pos)
+{
+	if (ts_raw_fd(c) < 0 || c->raw_out || c->out.len > 0 || c->wr_shut
+	    || c->reset_sent || c->reset_rcvd)
+		return -1;
+	/* all written and ours are whole items: the walker is at a boundary */
+	pos->in_record = c->open;
+	pos->body = 0;
+	pos->last = 0;
+	c->raw_out = 1;
+	conn_update(c);
+	return 0;
+}
+
+/* ts_raw_give_output - write again from where the owner stopped */
+void ts_raw_give_output(struct ts_conn *c, const struct ts_ybpos *pos,
+	const unsigned char *rest, int err)
+{
+	size_t n = pos->body > 127 ? 127 : pos->body;
+
+	if (c == NULL || !c->raw_out)
+		return;
+	c->raw_out = 0;
+	if (!live(c))
+		return;
+	if (err != 0) {
+		lost(c, 0, "write", err);
+		return;
+	}
+	/* out is empty: what follows starts where the owner left the stream */
+	buf_reset(&c->out);
+	if (n > 0) {
+		c->w.st = W_DBODY;
+		c->w.rem = n;
+		c->w.last = pos->last != 0;
+		(void)buf_append(&c->out, rest, n);	/* fits: the cap is >= 1024 */
+		c->open = !pos->last;
+	} else {
+		c->w.st = pos->in_record ? W_DHDR : W_TYPE;
+		c->open = pos->in_record != 0;
+	}
+	if (flush_out(c, 0) < 0)
+		return;
+	if (c->want_room)
+		kick(c);
+	conn_update(c);
+}
+
+/* ts_raw_moved - count what the owner moved */
+void ts_raw_moved(struct ts_conn *c, uint64_t sent, uint64_t rcvd)
+{
+	if (c == NULL)
+		return;
+	c->sent += sent;
+	c->rcvd += rcvd;
+	c->last_io = loop_now_ms();
 }

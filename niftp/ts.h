@@ -51,6 +51,19 @@
  *	rawtcp: each chunk received is one TS_EV_DATA with push = 1. The
  *	peer's close is TS_EV_DISCONNECT with TS_R_NORMAL when the call is
  *	open and nothing of ours is unsent, TS_R_TSFAIL otherwise.
+ *
+ *	Raw data phase (ts_raw_*, for vcgw's splice path): between two
+ *	Yellow Book calls the octets of data records pass unchanged, so a
+ *	gateway may move them itself (splice(2) through a pipe) instead of
+ *	through TS_EV_DATA and ts_send(). It takes one call's input and the
+ *	other call's output, each at a place in the record structure
+ *	(struct ts_ybpos); while the owner holds the input, ts does not read
+ *	the socket; while it holds the output, ts writes nothing to it
+ *	(ts_send() refuses, ts_room() is 0, no TS_EV_DRAINED) and the owner
+ *	must give it back before ts_reset() or ts_disconnect() on that call.
+ *	Everything else (commands read, timers, the other direction) goes
+ *	on as usual. The owner gives each back with the place where it
+ *	stopped; ts goes on from there.
  *--*/
 #ifndef NIFTP_TS_H
 #define NIFTP_TS_H
@@ -203,5 +216,39 @@ int  ts_peer_loopback_uid(const struct ts_conn *c, unsigned long *uid);
 int  ts_peer_ip(const struct ts_conn *c, int *family, unsigned char ip[16]);
 /* ts_bytes - octets of payload sent and received so far */
 void ts_bytes(const struct ts_conn *c, uint64_t *sent, uint64_t *rcvd);
+
+/* A place in a Yellow Book stream's record structure (raw data phase). */
+struct ts_ybpos {
+	int	in_record;	/* inside a data record (its type octet is past) */
+	size_t	body;		/* octets of the current sub-record's body not yet
+				 * past (0..127; 0: at a sub-record boundary) */
+	int	last;		/* with body > 0: that sub-record ends the record */
+};
+
+/* ts_raw_fd - the one socket of an open Yellow Book call (borrowed: dup it
+ * to use it beyond the call's life), or -1 (rawtcp, stdio, not open) */
+int  ts_raw_fd(const struct ts_conn *c);
+/* ts_raw_take_input - the owner reads c's socket from now on: 0 with *pos,
+ * the place after every octet ts read (all decoded and delivered); -1,
+ * nothing changed, when c is not an open Yellow Book call, holds input not
+ * yet delivered, stands inside a command, or a RESET is under way */
+int  ts_raw_take_input(struct ts_conn *c, struct ts_ybpos *pos);
+/* ts_raw_give_input - ts reads again, going on from pos; skipped: the
+ * octets the owner consumed meanwhile (for offsets in error texts) */
+void ts_raw_give_input(struct ts_conn *c, const struct ts_ybpos *pos, uint64_t skipped);
+/* ts_raw_take_output - the owner writes c's socket from now on: 0 with
+ * *pos (body 0; in_record says whether a data record is open); -1, nothing
+ * changed, when c is not an open Yellow Book call, has output queued, or a
+ * RESET is under way */
+int  ts_raw_take_output(struct ts_conn *c, struct ts_ybpos *pos);
+/* ts_raw_give_output - ts writes again; the stream stands at pos, and
+ * rest (pos->body octets, copied: the rest of a sub-record the owner
+ * half wrote) is written first. err != 0: the owner's write failed with
+ * that errno; the call ends with TS_EV_DISCONNECT, reason TS_R_TSFAIL. */
+void ts_raw_give_output(struct ts_conn *c, const struct ts_ybpos *pos,
+	const unsigned char *rest, int err);
+/* ts_raw_moved - the owner moved payload octets for c: count them (see
+ * ts_bytes) and restart the idle timer */
+void ts_raw_moved(struct ts_conn *c, uint64_t sent, uint64_t rcvd);
 
 #endif

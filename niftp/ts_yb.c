@@ -126,6 +126,51 @@ size_t yb_dec_consumed(const struct yb_dec *d)
 	return d->consumed;
 }
 
+/* yb_dec_pos - the decoder's place in the record structure */
+int yb_dec_pos(const struct yb_dec *d, int *in_record, size_t *body, int *last)
+{
+	if (d->failed || d->stlen > 0)
+		return -1;
+	switch (d->st) {
+	case S_TYPE:
+		*in_record = 0;
+		*body = 0;
+		*last = 0;
+		return 0;
+	case S_DHDR:
+		*in_record = 1;
+		*body = 0;
+		*last = 0;
+		return 0;
+	case S_DBODY:
+		*in_record = 1;
+		*body = d->rem;
+		*last = d->last;
+		return 0;
+	default:
+		return -1;	/* inside a command */
+	}
+}
+
+/* yb_dec_set_pos - continue from a place reached by someone else */
+void yb_dec_set_pos(struct yb_dec *d, int in_record, size_t body, int last,
+	unsigned long long skipped)
+{
+	if (d->failed)
+		return;
+	d->stlen = 0;
+	d->offset += skipped;
+	if (!in_record) {
+		d->st = S_TYPE;
+	} else if (body == 0) {
+		d->st = S_DHDR;
+	} else {
+		d->st = S_DBODY;
+		d->rem = body > YB_SUBMAX ? YB_SUBMAX : body;
+		d->last = last != 0;
+	}
+}
+
 /* fail - record a framing error at input position i */
 static int fail(struct yb_dec *d, size_t i, const char *what, unsigned v)
 {

@@ -62,6 +62,18 @@ int  yb_dec_midrecord(const struct yb_dec *d);
  * all of it, unless a callback stopped the decoder; then the rest may be
  * fed again later (the decoder state matches that point) */
 size_t yb_dec_consumed(const struct yb_dec *d);
+/* yb_dec_pos - where in the record structure the decoder stands, for a
+ * gateway that moves data records past it (ts_raw_take_input): 0 with
+ * *in_record (a data record's type octet is past), *body (octets of the
+ * current sub-record's body still to come) and *last (that sub-record
+ * ends the record); -1 inside a command record or after an error. Only
+ * between feeds: nothing is staged then. */
+int  yb_dec_pos(const struct yb_dec *d, int *in_record, size_t *body, int *last);
+/* yb_dec_set_pos - go on as if the skipped octets of data records up to
+ * that position had been decoded (without callbacks); body is at most
+ * 127. Offsets in error texts count the skipped octets. */
+void yb_dec_set_pos(struct yb_dec *d, int in_record, size_t body, int last,
+	unsigned long long skipped);
 
 /* yb_enc_data - append len octets as (part of) a data record; push ends the
  * record. Consecutive calls without push continue the same record. The

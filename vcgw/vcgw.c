@@ -39,22 +39,40 @@
  *	no connection, transport failure, timeouts) get "vcgw NAME: " in
  *	front of their text, so the far end sees where the path broke.
  *
- *	Nothing here reads the data: the gateway knows no NIFTP.
+ *	The splice path: while both sides are open Yellow Book calls on
+ *	sockets, a pump per direction (vcgw_pump.h) moves the data records
+ *	with splice(2) instead of TS_EV_DATA and ts_send(): it takes one
+ *	side's input and the other's output from the transport service
+ *	(ts_raw_*) once the copying path is idle, and gives them back where
+ *	it stopped: before a command record (ts reads it and raises its
+ *	event, handled as above), at the end of the input, or when told.
+ *	A RESET, and the gateway's own end of a call, drop what the pumps
+ *	have not written (but for the rest of a half-written sub-record), as
+ *	ts drops its queued output; a DISCONNECT lets it go out first, as
+ *	ts_disconnect() does. While a pump still writes to a side, data for
+ *	it that ts delivers waits in the carry-over, behind the pipe.
+ *
+ *	Nothing here reads the data: the gateway knows no NIFTP (the pumps
+ *	read the Yellow Book sub-record headers, not what they carry).
  * DIAGNOSTICS
  *	One info line per call:
  *	  call ID from=PEER calling=C called=D to=ADDR called_out=D2
- *	  calling_out=C2 in=N out=M seconds=S resets=R result=R by=SIDE
- *	  reason=N text=T
+ *	  calling_out=C2 in=N out=M spliced=P seconds=S resets=R result=R
+ *	  by=SIDE reason=N text=T
  *	"in" counts the caller's octets passed to the far end, "out" the
- *	far end's passed back. result is ok, refused, disconnected, failed
+ *	far end's passed back, "spliced" those of both that went through
+ *	the pumps. result is ok, refused, disconnected, failed
  *	(reason 40) or nocall (no CONNECT came); by is caller, far or
  *	gateway.
  *--*/
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "niftp/ts.h"
 #include "util/alloc.h"
@@ -64,6 +82,7 @@
 #include "util/strutil.h"
 #include "vcgw/vcgw.h"
 #include "vcgw/vcgw_conf.h"
+#include "vcgw/vcgw_pump.h"
 
 #define IN		0	/* the caller's side */
 #define OUT		1	/* our call to the far end */
@@ -71,6 +90,10 @@
 #define TEXTMAX		1024	/* YB_MAX_PARAM */
 #define LINGER_MS	6000	/* after the last disconnects: then cut */
 #define MAX_LISTENERS	64
+#define PEEK_LEN	(256 * 1024)	/* the pumps' scratch buffer (one per gateway) */
+#define PIPE_MAX	(1024 * 1024)	/* largest pipe asked for (pipe-max-size) */
+#define FD_SLACK	64	/* descriptors kept for listeners, logs, children */
+#define SPLICE_FDS	6	/* per call: a second descriptor per side, two pipes */
 
 enum cst { C_WAIT, C_SETUP, C_OPEN };
 
@@ -84,6 +107,8 @@ struct side {
 	int	close_reason;
 	char	close_text[TEXTMAX + 1];
 	uint64_t rcvd;		/* octets received (from ts_bytes at close) */
+	int	rfd;		/* the pumps' own descriptor of the socket, or -1 */
+	int	rmask;		/* what rfd is watched for */
 };
 
 struct call {
@@ -107,6 +132,13 @@ struct call {
 	char	to[1200];
 	char	called_out[VCGW_ADDRMAX + 1];
 	char	calling_out[VCGW_ADDRMAX + 1];
+	struct vcgw_pump *pump[2];	/* pump[i]: side i's data records to the other */
+	int	nosplice;	/* the copying path only */
+	int	fds;		/* descriptors held for splicing */
+	uint64_t t_try;		/* try the splice path soon */
+	uint64_t spliced;	/* payload octets that went through the pumps */
+	int	ts_turn[2];	/* pump i stopped before something for ts to read:
+				 * not again before ts raised an event of side i */
 };
 
 struct gwl {
@@ -126,10 +158,15 @@ struct vcgw {
 	struct vcgw_stats st;
 	int	stopping, aborting, stdio_only, stdio_seen;
 	uint64_t t_grace, t_linger;
+	unsigned char *scratch;	/* PEEK_LEN octets for the pumps (on first use) */
+	long	fd_budget;	/* descriptors the pumps may hold in all */
+	long	fds;		/* ... and hold now */
 };
 
 static void ts_cb(struct ts_conn *c, const struct ts_event *ev, void *arg);
 static void call_abort(struct call *k, int reason, const char *text);
+static void drained(struct call *k, int to);
+static void splice_later(struct call *k);
 
 /* set_opts - transport options from the configuration */
 static void set_opts(struct vcgw *gw, const struct vcgw_conf *conf)
@@ -140,6 +177,44 @@ static void set_opts(struct vcgw *gw, const struct vcgw_conf *conf)
 	gw->opts.idle_timeout_ms = conf->idle_timeout_ms;
 	gw->opts.send_cap = vcgw_send_cap(conf);
 	gw->opts.local_name = conf->name;
+}
+
+/*
+ * Descriptors: a call holds two (its connections) and, while its data
+ * is spliced, up to SPLICE_FDS more. Connections come first: up to twice
+ * max_calls are accepted (those beyond max_calls to be refused), so two
+ * each for that many, and some slack, are kept out of the pumps' budget;
+ * a call that finds the budget spent uses the copying path. The soft
+ * limit is raised towards the hard one to make room for both.
+ */
+/* set_budget - the descriptors the pumps may hold, from RLIMIT_NOFILE */
+static void set_budget(struct vcgw *gw, const struct vcgw_conf *conf)
+{
+	struct rlimit rl;
+	long keep = FD_SLACK + 4L * conf->max_calls;
+	long want = keep + (long)SPLICE_FDS * conf->max_calls, lim = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)want
+		    && (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur)) {
+			rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)want
+				? rl.rlim_max : (rlim_t)want;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		lim = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)want
+			? want : (long)rl.rlim_cur;
+	}
+	gw->fd_budget = lim > keep ? lim - keep : 0;
+}
+
+/* pipe_size - what a pump asks the kernel for: half the call's memory
+ * for each direction, at most PIPE_MAX */
+static size_t pipe_size(const struct vcgw *gw)
+{
+	size_t n = gw->conf->call_memory / 2;
+
+	return n > PIPE_MAX ? PIPE_MAX : n;
 }
 
 /* esc - a log value (str_escape into buf) */
@@ -193,6 +268,283 @@ static void check_done(struct vcgw *gw)
 		loop_stop(gw->loop);
 }
 
+/*
+ * The splice path (vcgw_pump.h). Pump i moves side i's data records to
+ * the other side while both are open Yellow Book calls on sockets; it
+ * holds side i's input and the other side's output, taken from the
+ * transport service at a place in the record structure and given back
+ * at the place where it stopped. The pumps use descriptors of their own
+ * (dup), watched by pump_io, so that the transport service's watch on
+ * the same sockets is untouched and a socket stays valid for as long
+ * as a pump may use it.
+ */
+
+/* fds_get, fds_put - descriptors from the pumps' budget */
+static int fds_get(struct call *k, int n)
+{
+	if (k->gw->fds + n > k->gw->fd_budget)
+		return -1;
+	k->gw->fds += n;
+	k->fds += n;
+	return 0;
+}
+
+static void fds_put(struct call *k, int n)
+{
+	k->gw->fds -= n;
+	k->fds -= n;
+}
+
+/* scratch - the pumps' buffer */
+static unsigned char *scratch(struct vcgw *gw)
+{
+	if (gw->scratch == NULL)
+		gw->scratch = xmalloc(PEEK_LEN);
+	return gw->scratch;
+}
+
+static void pump_io(struct loop *loop, int fd, int mask, void *arg);
+
+/* side_rfd - the pumps' own descriptor of side i's socket; 0 or -1 */
+static int side_rfd(struct call *k, int i)
+{
+	struct side *s = &k->s[i];
+	int fd = ts_raw_fd(s->ts);
+
+	if (s->rfd >= 0)
+		return 0;
+	if (fd < 0 || fds_get(k, 1) < 0)
+		return -1;
+	if ((s->rfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		goto fail;
+	s->rmask = 0;
+	if (loop_fd_set(k->gw->loop, s->rfd, 0, pump_io, k) < 0)
+		goto fail;
+	return 0;
+
+fail:
+	log_debug("call %lu: second descriptor for %s: %s", k->id, ts_peer(s->ts),
+		strerror(errno));
+	if (s->rfd >= 0)
+		close(s->rfd);
+	s->rfd = -1;
+	fds_put(k, 1);
+	return -1;
+}
+
+/* rfd_close - side i's pump descriptor goes */
+static void rfd_close(struct call *k, int i)
+{
+	struct side *s = &k->s[i];
+
+	if (s->rfd < 0)
+		return;
+	loop_fd_del(k->gw->loop, s->rfd);
+	close(s->rfd);
+	s->rfd = -1;
+	fds_put(k, 1);
+}
+
+/* pumps_free - pump i and side i's descriptor go (the call ends) */
+static void pumps_free(struct call *k, int i)
+{
+	if (k->pump[i] != NULL) {
+		vcgw_pump_free(k->pump[i]);
+		k->pump[i] = NULL;
+		fds_put(k, 2);
+	}
+	rfd_close(k, i);
+}
+
+/* watch - what the pumps wait for, on each side's descriptor */
+static void watch(struct call *k)
+{
+	struct side *s;
+	int i, m, rd, wr;
+
+	for (i = 0; i < 2; i++) {
+		s = &k->s[i];
+		if (s->rfd < 0)
+			continue;
+		m = 0;
+		if (vcgw_pump_reading(k->pump[i])) {
+			vcgw_pump_wants(k->pump[i], &rd, &wr);
+			m |= rd ? LOOP_READ : 0;
+		}
+		if (vcgw_pump_writing(k->pump[1 - i])) {
+			vcgw_pump_wants(k->pump[1 - i], &rd, &wr);
+			m |= wr ? LOOP_WRITE : 0;
+		}
+		if (m != s->rmask) {
+			if (loop_fd_mask(k->gw->loop, s->rfd, m) < 0)
+				log_warn("call %lu: watch descriptor %d: %s", k->id,
+					s->rfd, strerror(errno));
+			else
+				s->rmask = m;
+		}
+	}
+}
+
+/* input_back - pump i stops reading: side i's input goes back to ts */
+static void input_back(struct call *k, int i)
+{
+	struct ts_ybpos pos;
+	uint64_t skipped;
+
+	if (!vcgw_pump_reading(k->pump[i]))
+		return;
+	vcgw_pump_stop_input(k->pump[i], &pos, &skipped);
+	ts_raw_give_input(k->s[i].ts, &pos, skipped);	/* NULL, closed: nothing */
+}
+
+/* output_back - pump i stops writing: the other side's output goes back
+ * to ts, and what did not go out is dropped (as ts drops queued output
+ * at a RESET), but for the rest of a half-written sub-record. err: the
+ * pump's write failed; ts ends that call. */
+static void output_back(struct call *k, int i, int err)
+{
+	struct ts_ybpos pos;
+	unsigned char rest[VCGW_PUMP_SUBMAX];
+	size_t dropped;
+
+	if (!vcgw_pump_writing(k->pump[i]))
+		return;
+	input_back(k, i);
+	dropped = vcgw_pump_release(k->pump[i], scratch(k->gw), PEEK_LEN, &pos, rest);
+	if (dropped > 0)
+		log_debug("call %lu: %zu spliced octets for the %s dropped", k->id, dropped,
+			i == IN ? "far end" : "caller");
+	if (k->s[1 - i].ts != NULL)
+		ts_raw_give_output(k->s[1 - i].ts, &pos, rest, err);
+}
+
+/* settle - pump i has stopped reading and has nothing left to write:
+ * the output goes back and what waited behind it follows */
+static void settle(struct call *k, int i)
+{
+	struct vcgw_pump *p = k->pump[i];
+
+	if (!vcgw_pump_reading(p) && vcgw_pump_writing(p) && vcgw_pump_drained(p)) {
+		output_back(k, i, 0);
+		drained(k, 1 - i);
+	}
+}
+
+/* stop_pumps - both directions back to ts, nothing more spliced goes
+ * out (RESET, abort) */
+static void stop_pumps(struct call *k)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		output_back(k, i, 0);
+	watch(k);
+}
+
+/* pump_run - run pump i and act on what it did */
+static void pump_run(struct call *k, int i, int rd, int wr)
+{
+	struct vcgw_pump_res res;
+
+	vcgw_pump_run(k->pump[i], rd, wr, scratch(k->gw), PEEK_LEN, &res);
+	if (res.moved > 0) {
+		k->spliced += res.moved;
+		k->gw->st.spliced += res.moved;
+		ts_raw_moved(k->s[i].ts, 0, res.moved);
+	}
+	if (res.moved > 0 || res.written > 0)	/* the idle timers see it move */
+		ts_raw_moved(k->s[1 - i].ts, res.moved, 0);
+	if (res.out_err != 0) {
+		output_back(k, i, res.out_err);	/* that side ends: reason 40 */
+		return;
+	}
+	if (res.stopped) {
+		if (res.nosplice) {
+			k->nosplice = 1;
+			log_debug("call %lu: splice refused for %s: copying", k->id,
+				ts_peer(k->s[i].ts));
+		}
+		k->ts_turn[i] = 1;	/* ts reads side i until it tells us something */
+		input_back(k, i);
+	}
+	settle(k, i);
+}
+
+/* pump_io - a side's socket is ready for a pump */
+static void pump_io(struct loop *loop, int fd, int mask, void *arg)
+{
+	struct call *k = arg;
+	int i = fd == k->s[IN].rfd ? IN : OUT;
+
+	(void)loop;
+	if ((mask & LOOP_WRITE) && vcgw_pump_writing(k->pump[1 - i]))
+		pump_run(k, 1 - i, 0, 1);
+	if ((mask & LOOP_READ) && vcgw_pump_reading(k->pump[i]))
+		pump_run(k, i, 1, 0);
+	watch(k);
+}
+
+/* try_start - start pump i if side i's input and the other side's output
+ * can be taken now */
+static void try_start(struct call *k, int i)
+{
+	struct side *a = &k->s[i], *b = &k->s[1 - i];
+	struct ts_ybpos ip, op;
+	char err[256];
+
+	if (k->nosplice || k->st != C_OPEN || k->reset_from >= 0 || k->ts_turn[i]
+	    || a->ts == NULL || b->ts == NULL || a->closing || b->closing || a->held
+	    || b->pend.len > 0 || b->close_wait || ts_queued(b->ts) > 0
+	    || vcgw_pump_reading(k->pump[i]) || vcgw_pump_writing(k->pump[i]))
+		return;
+	if (k->pump[i] == NULL) {
+		if (fds_get(k, 2) < 0)
+			return;	/* the budget is spent: copying for now */
+		if ((k->pump[i] = vcgw_pump_new(pipe_size(k->gw), err, sizeof(err))) == NULL) {
+			fds_put(k, 2);
+			k->nosplice = 1;
+			log_info("call %lu: %s: copying", k->id, err);
+			return;
+		}
+	}
+	if (side_rfd(k, i) < 0 || side_rfd(k, 1 - i) < 0)
+		return;
+	if (ts_raw_take_output(b->ts, &op) < 0)
+		return;
+	if (ts_raw_take_input(a->ts, &ip) < 0) {
+		ts_raw_give_output(b->ts, &op, NULL, 0);
+		return;
+	}
+	if (vcgw_pump_start(k->pump[i], a->rfd, b->rfd, &ip, &op) < 0) {
+		ts_raw_give_input(a->ts, &ip, 0);
+		ts_raw_give_output(b->ts, &op, NULL, 0);
+		return;
+	}
+}
+
+/* try_cb - the copying path went idle: try the pumps */
+static void try_cb(struct loop *loop, void *arg)
+{
+	struct call *k = arg;
+
+	(void)loop;
+	k->t_try = 0;
+	try_start(k, IN);
+	try_start(k, OUT);
+	watch(k);
+}
+
+/* splice_later - try the pumps once the current events are handled
+ * (the transport service has then decoded what it read) */
+static void splice_later(struct call *k)
+{
+	if (k->nosplice || k->t_try != 0 || k->st != C_OPEN)
+		return;
+	if (vcgw_pump_reading(k->pump[IN]) && vcgw_pump_reading(k->pump[OUT]))
+		return;
+	k->t_try = loop_timer_add(k->gw->loop, 0, try_cb, k);
+}
+
 /* call_log - the one line per call */
 static void call_log(struct call *k)
 {
@@ -212,13 +564,14 @@ static void call_log(struct call *k)
 	else
 		result = "disconnected";
 	log_info("call %lu from=%s calling=%s called=%s to=%s called_out=%s "
-		"calling_out=%s in=%" PRIu64 " out=%" PRIu64 " seconds=%.3f resets=%d "
+		"calling_out=%s in=%" PRIu64 " out=%" PRIu64 " spliced=%" PRIu64
+		" seconds=%.3f resets=%d "
 		"result=%s by=%s reason=%d text=%s", k->id,
 		esc(e[0], sizeof(e[0]), k->peer), esc(e[1], sizeof(e[1]), k->calling),
 		esc(e[2], sizeof(e[2]), k->called), esc(e[3], sizeof(e[3]), k->to),
 		esc(e[4], sizeof(e[4]), k->called_out),
 		esc(e[5], sizeof(e[5]), k->calling_out), k->s[IN].rcvd, k->s[OUT].rcvd,
-		secs, k->resets, result, by[k->end_by], k->end_reason,
+		k->spliced, secs, k->resets, result, by[k->end_by], k->end_reason,
 		esc(et, sizeof(et), k->end_text));
 }
 
@@ -228,8 +581,13 @@ static void call_free(struct call *k)
 	struct vcgw *gw = k->gw;
 	int i;
 
+	for (i = 0; i < 2; i++)
+		if (k->s[i].ts != NULL)
+			ts_bytes(k->s[i].ts, NULL, &k->s[i].rcvd);
 	call_log(k);
+	loop_timer_del(gw->loop, k->t_try);
 	for (i = 0; i < 2; i++) {
+		pumps_free(k, i);
 		if (k->s[i].ts != NULL)
 			ts_close(k->s[i].ts);
 		buf_release(&k->s[i].pend);
@@ -267,11 +625,20 @@ static void side_disconnect(struct call *k, int i, int reason, const char *text)
 	if (s->ts == NULL || s->closing)
 		return;
 	s->closing = 1;
-	if (s->pend.len > 0) {
+	/* ts reads side i again (it waits for the answer to our DISCONNECT),
+	 * and nothing more goes to it; what a pump already has for it still
+	 * goes out first, like the carry-over */
+	input_back(k, i);
+	input_back(k, 1 - i);
+	settle(k, i);
+	settle(k, 1 - i);
+	watch(k);
+	if (s->pend.len > 0 || vcgw_pump_writing(k->pump[1 - i])) {
 		s->close_wait = 1;
 		s->close_reason = reason;
 		str_copy(s->close_text, text, sizeof(s->close_text));
-		ts_want_room(s->ts);
+		if (!vcgw_pump_writing(k->pump[1 - i]))
+			ts_want_room(s->ts);
 		return;
 	}
 	ts_disconnect(s->ts, reason, text);
@@ -286,8 +653,10 @@ static void relay(struct call *k, int from, const unsigned char *p, size_t len, 
 
 	if (d->ts == NULL || d->closing)
 		return;		/* that side is going: the data has nowhere to go */
-	if (d->pend.len > 0) {
-		/* cannot be: reading stopped when the carry-over filled */
+	if (d->pend.len > 0 || vcgw_pump_writing(k->pump[from])) {
+		/* a pump still writes there (what it took before it stopped
+		 * reading goes first); else cannot be: reading stopped when
+		 * the carry-over filled */
 		if (buf_append(&d->pend, p, len) < 0) {
 			call_abort(k, TS_R_LOCALPROC, "carry-over buffer full");
 			return;
@@ -304,6 +673,7 @@ static void relay(struct call *k, int from, const unsigned char *p, size_t len, 
 			hold(k, from, 1);
 			ts_want_room(d->ts);
 		}
+		splice_later(k);
 		return;
 	}
 	if (room > 0)
@@ -324,8 +694,8 @@ static void drained(struct call *k, int to)
 	int from = 1 - to;
 	size_t room, n;
 
-	if (d->ts == NULL)
-		return;
+	if (d->ts == NULL || vcgw_pump_writing(k->pump[from]))
+		return;		/* the pump calls us when it gives the output back */
 	if (d->pend.len > 0) {
 		room = ts_room(d->ts);
 		n = d->pend.len < room ? d->pend.len : room;
@@ -347,6 +717,7 @@ static void drained(struct call *k, int to)
 		hold(k, from, 0);
 	else
 		ts_want_room(d->ts);
+	splice_later(k);
 }
 
 /* call_abort - the gateway ends the call: disconnect both sides */
@@ -357,6 +728,7 @@ static void call_abort(struct call *k, int reason, const char *text)
 
 	gw_text(k->gw, t, sizeof(t), text);
 	note_end(k, 2, reason, t);
+	stop_pumps(k);
 	for (i = 0; i < 2; i++) {
 		buf_reset(&k->s[i].pend);
 		k->s[i].close_wait = 0;
@@ -461,6 +833,10 @@ static void on_reset(struct call *k, int i, const struct ts_event *ev)
 	struct side *o = &k->s[j];
 	char t[TEXTMAX + 1];
 
+	/* what the pumps have not written is dropped, as ts drops queued
+	 * output; both inputs go back to ts, which drops data on the side
+	 * we reset until its answer */
+	stop_pumps(k);
 	if (!ev->confirm) {
 		if (o->ts == NULL || o->closing || k->s[i].closing)
 			return;		/* the call is ending anyway */
@@ -486,6 +862,7 @@ static void on_reset(struct call *k, int i, const struct ts_event *ev)
 	if (k->reset_from == j && o->ts != NULL && !o->closing)
 		ts_reset(o->ts, ev->reason, ev->text);
 	k->reset_from = -1;
+	splice_later(k);
 }
 
 /* on_disconnect - side i ended */
@@ -495,10 +872,16 @@ static void on_disconnect(struct call *k, int i, const struct ts_event *ev)
 	int j = 1 - i;
 	char t[TEXTMAX + 1];
 
+	/* side i's input ends; what pump i has for side j still goes out;
+	 * what pump j has for side i is dropped, and side j's input goes
+	 * back to ts */
+	input_back(k, i);
+	output_back(k, j, 0);
 	ts_bytes(s->ts, NULL, &s->rcvd);
 	ts_close(s->ts);
 	s->ts = NULL;
 	buf_release(&s->pend);
+	rfd_close(k, i);
 	note_end(k, i, ev->reason, ev->text);
 	if (k->s[j].ts == NULL) {
 		call_free(k);
@@ -514,6 +897,8 @@ static void on_disconnect(struct call *k, int i, const struct ts_event *ev)
 	}
 	hold(k, j, 0);		/* what it sends now is dropped */
 	side_disconnect(k, j, ev->reason, t);
+	settle(k, i);
+	watch(k);
 }
 
 /* ts_cb - events of either side of a call */
@@ -524,6 +909,8 @@ static void ts_cb(struct ts_conn *c, const struct ts_event *ev, void *arg)
 
 	if (k->s[i].ts != c)
 		return;		/* cannot be: closed sides raise nothing */
+	if (ev->type != TS_EV_DRAINED)
+		k->ts_turn[i] = 0;
 	switch (ev->type) {
 	case TS_EV_INCOMING:
 		if (i == IN && k->st == C_WAIT)
@@ -534,6 +921,10 @@ static void ts_cb(struct ts_conn *c, const struct ts_event *ev, void *arg)
 			k->st = C_OPEN;
 			if (ts_accept(k->s[IN].ts) < 0)
 				log_debug("call %lu: caller gone before ACCEPT", k->id);
+			if (!k->gw->conf->splice || ts_raw_fd(k->s[IN].ts) < 0
+			    || ts_raw_fd(k->s[OUT].ts) < 0)
+				k->nosplice = 1;	/* rawtcp, stdio: the framing differs */
+			splice_later(k);
 		}
 		break;
 	case TS_EV_DATA:
@@ -571,9 +962,11 @@ static void new_call(struct ts_listener *l, struct ts_conn *c, void *arg)
 	k->t0 = loop_now_ms();
 	k->busy = gw->st.active >= (uint64_t)gw->conf->max_calls;
 	str_copy(k->peer, ts_peer(c), sizeof(k->peer));
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
 		buf_init(&k->s[i].pend, (gw->opts.send_cap > READ_CHUNK
 			? gw->opts.send_cap : READ_CHUNK) + READ_CHUNK);
+		k->s[i].rfd = -1;
+	}
 	k->s[IN].ts = c;
 	k->next = gw->calls;
 	if (gw->calls)
@@ -629,6 +1022,7 @@ struct vcgw *vcgw_new(struct loop *loop, struct vcgw_conf *conf, char *err, size
 	gw->loop = loop;
 	gw->conf = conf;
 	set_opts(gw, conf);
+	set_budget(gw, conf);
 	for (i = 0; i < conf->nlisten && i < MAX_LISTENERS; i++) {
 		if (open_listener(gw, &gw->ls[gw->nls], conf->listen[i].addr, err, errlen) < 0) {
 			vcgw_free(gw);
@@ -699,6 +1093,7 @@ int vcgw_reload(struct vcgw *gw, struct vcgw_conf *conf, char *err, size_t errle
 	vcgw_conf_free(gw->conf);
 	gw->conf = conf;
 	gw->opts.local_name = conf->name;
+	set_budget(gw, conf);
 	return 0;
 }
 
@@ -810,5 +1205,6 @@ void vcgw_free(struct vcgw *gw)
 	loop_timer_del(gw->loop, gw->t_grace);
 	loop_timer_del(gw->loop, gw->t_linger);
 	vcgw_conf_free(gw->conf);
+	free(gw->scratch);
 	free(gw);
 }

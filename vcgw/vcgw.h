@@ -26,6 +26,9 @@
  *	  max_calls with reason 17.
  *	- memory per call is bounded (call_memory): a full send queue on
  *	  one side stops reading on the other (back-pressure).
+ *	- between two Yellow Book calls on sockets, data records are
+ *	  spliced (vcgw_pump.h) unless the configuration says splice = no;
+ *	  control records, rawtcp and stdio sides take the copying path.
  *
  *	One log line per call (util/log.h, level info) when it has ended.
  *
@@ -49,6 +52,7 @@ struct vcgw_stats {
 	uint64_t refused;	/* refused by us or by the far end */
 	uint64_t active;	/* now */
 	uint64_t peak;		/* most at once */
+	uint64_t spliced;	/* payload octets moved by the splice path */
 };
 
 /* vcgw_new - open the listeners of conf; the gateway owns conf from now

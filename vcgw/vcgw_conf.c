@@ -15,7 +15,7 @@
  *
  *	Sections: [gateway] (name, max_calls, call_memory, connect_timeout,
  *	setup_timeout, idle_timeout, shutdown_grace, pid_file, log_file,
- *	syslog_facility, syslog_ident),
+ *	syslog_facility, syslog_ident, splice),
  *	[listen] (NAME = ADDR[, ADDR...]), [map] (PREFIX = ADDR [CALLED])
  *	and [exec] (NAME = COMMAND, for exec:NAME addresses in [map]).
  * DIAGNOSTICS
@@ -63,7 +63,7 @@ struct scan {
 static const char *const gw_keys[] = {
 	"name", "max_calls", "call_memory", "connect_timeout", "setup_timeout",
 	"idle_timeout", "shutdown_grace", "pid_file", "log_file", "syslog_facility",
-	"syslog_ident", NULL
+	"syslog_ident", "splice", NULL
 };
 static const char *const sections[] = { "gateway", "listen", "map", "exec", NULL };
 
@@ -321,6 +321,17 @@ static void conf_gateway(struct scan *s, dictionary *d, struct vcgw_conf *c)
 		else
 			c->call_memory = (size_t)u;
 	}
+	if ((v = get(d, "gateway", "splice")) != NULL) {
+		if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "on") == 0
+		    || strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0)
+			c->splice = 1;
+		else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "off") == 0
+		    || strcmp(v, "0") == 0 || strcasecmp(v, "false") == 0)
+			c->splice = 0;
+		else
+			conf_err(s, line_of(s, "gateway", "splice"), "splice '%.40s': want "
+				"yes or no", v);
+	}
 	conf_duration(s, d, "connect_timeout", 1, 3600000, &c->connect_timeout_ms);
 	conf_duration(s, d, "setup_timeout", 1, 3600000, &c->setup_timeout_ms);
 	conf_duration(s, d, "idle_timeout", 0, 86400000, &c->idle_timeout_ms);
@@ -525,6 +536,7 @@ struct vcgw_conf *vcgw_conf_load(const char *path, struct buf *errs)
 	c->setup_timeout_ms = 30000;
 	c->idle_timeout_ms = 660000;
 	c->grace_ms = 30000;
+	c->splice = 1;
 	conf_gateway(&s, d, c);
 	conf_listen(&s, d, c);
 	conf_map(&s, d, c);

@@ -71,6 +71,8 @@ struct vcgw_conf {
 	int	setup_timeout_ms;
 	int	idle_timeout_ms;	/* 0: none */
 	int	grace_ms;		/* SIGTERM: calls may finish within this */
+	int	splice;			/* 1: data records spliced where both sides
+					 * allow it (default); 0: always copied */
 	char	*pid_file;		/* or NULL */
 	char	*log_file;		/* or NULL (stderr; daemonized: syslog) */
 	char	*syslog_facility;	/* "mail" (default), "daemon", "user",

@@ -524,7 +524,8 @@ int main(int argc, char **argv)
 	rc = loop_run(m.loop) < 0 ? EX_OTHER_ : EX_OK_;
 	vcgw_stats(m.gw, &st);
 	log_info("stopped: %" PRIu64 " calls, %" PRIu64 " refused, at most %" PRIu64
-		" at once", st.calls, st.refused, st.peak);
+		" at once, %" PRIu64 " octets spliced", st.calls, st.refused, st.peak,
+		st.spliced);
 	if (pid_file[0])
 		(void)unlink(pid_file);
 	vcgw_free(m.gw);

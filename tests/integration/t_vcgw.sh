@@ -23,6 +23,18 @@
 # 11. --check reports errors with FILE:LINE and exits 78; SIGHUP with a
 #     broken file keeps the old configuration, with a good one adds a rule.
 # 12. daemon mode: pid file, SIGTERM ends it with status 0.
+# 13. the splice path and the copying path side by side (two gateways,
+#     one with [gateway] splice = no), tcp: in, unix: and tcp: out: files
+#     of random sizes stored identically through both; each call line's
+#     in= and out= are the same on both paths and add up to the octets
+#     put saw on the wire; spliced= is all of them on one, 0 on the other.
+# 14. build/tools/ybpeer, records of random length cut into sub-records
+#     of random size, a RESET in the middle, direct and through both
+#     gateways: the receiver's files after the RESET are the same octet
+#     for octet, before it a prefix of what was sent; with the RESET
+#     synchronised (nothing in flight) all of it is the same, and the
+#     call line counts exactly what the two ends sent. Seeds vary per
+#     run and are printed (VCGW_SEED=N repeats one).
 #
 # Readiness is always a bounded poll of a file; every command is bounded
 # by timeout(1); the trap stops everything started.
@@ -465,7 +477,145 @@ fi
 "$VCGW" --bogus 2>/dev/null
 [ $? -eq 64 ] && ok "12: bad option: exit 64" || bad "12: bad option exit"
 
+# --- 13: the splice path and the copying path side by side ------------------------------------
+SEED=${VCGW_SEED:-$$}
+note "seed $SEED"
+start_serve su unix:"$T/srv.su.sock"
+supid=$spid
+start_serve st tcp:127.0.0.1:0
+stpid=$spid
+staddr=$saddr
+for mode in s c; do
+	cat >"$T/gw$mode.ini" <<EOF
+[gateway]
+name = gw$mode
+$( [ $mode = c ] && echo "splice = no" )
+[listen]
+t = tcp:127.0.0.1:0
+[map]
+FTP = unix:$T/srv.su.sock
+TCP = $staddr FTP
+EOF
+	start_gw "gw$mode"
+	eval "gw_$mode=\$gaddr gwpid_$mode=\$gpid"
+done
+# calls_line GWLOG - the last call line's "in=N out=M S" (S: spliced=)
+calls_line() {
+	grep ' result=ok ' "$1" | tail -1 | sed -n 's/.* \(in=[0-9]* out=[0-9]*\) spliced=\([0-9]*\) .*/\1 \2/p'
+}
+x=$SEED
+sizes="0 1 127 128 129"
+for k in 1 2 3 4; do
+	x=$(( (x * 1103515245 + 12345) % 2147483648 ))
+	sizes="$sizes $(( x % 6000000 ))"
+done
+n13=0
+for sz in $sizes; do
+	head -c "$sz" "$T/f32" >"$T/r13"
+	for called in FTP TCP; do
+		for mode in s c; do
+			eval "ga=\$gw_$mode"
+			dir=$T/D.su
+			[ $called = TCP ] && dir=$T/D.st
+			rm -f "$dir"/*
+			$PUT --called $called "$T/r13" "$ga" >"$T/put.out" 2>"$T/put.err"
+			rc=$?
+			[ $rc -eq 0 ] || bad "13: put $sz octets via gw$mode ($called): exit $rc: $(tail -2 "$T/put.err")"
+			one_copy "13: $sz octets through gw$mode to $called" "$T/r13" "$dir" \
+				"$(cat "$T/put.out")" >/dev/null || continue
+			wire=$(sed -n 's/.*done: \([0-9]*\) octets on the wire.*/\1/p' "$T/put.err" | tail -1)
+			wait_grep " result=ok " "$T/gw$mode.log" $((n13 / 2 + 1)) \
+				|| bad "13: no call line in gw$mode.log"
+			set -- $(calls_line "$T/gw$mode.log")
+			eval "io_$mode=\"\$1 \$2\" sp_$mode=\$3"
+			inn=${1#in=}
+			outn=${2#out=}
+			[ -n "$wire" ] && [ $((inn + outn)) -eq "$wire" ] \
+				|| bad "13: gw$mode: $1 $2 for $wire octets on the wire"
+			n13=$((n13 + 1))
+		done
+		if [ "$io_s" != "$io_c" ] || [ "$sp_c" -ne 0 ] || [ "$sp_s" -ne $((inn + outn)) ]; then
+			bad "13: $sz octets to $called: splice '$io_s' spliced=$sp_s, copy '$io_c' spliced=$sp_c"
+		fi
+	done
+done
+[ $n13 -eq 36 ] && ok "13: $((n13 / 2)) files (sizes $sizes) identical through both paths, tcp: and unix: out, octet counts equal and exact"
+
+# --- 14: ybpeer: random records and sub-records, a RESET in the middle --------------------------
+YB="$top/build/tools/ybpeer"
+need "$YB"
+for mode in s c; do
+	eval "gp=\$gwpid_$mode"
+	stop "$gp"
+	cat >"$T/gy$mode.ini" <<EOF
+[gateway]
+name = gy$mode
+$( [ $mode = c ] && echo "splice = no" )
+[listen]
+t = tcp:127.0.0.1:0
+[map]
+FTP = unix:$T/yb.sock
+EOF
+	start_gw "gy$mode"
+	eval "gy_$mode=\$gaddr"
+done
+# yb_run CASE MODE SENDARGS RECVARGS - one call, direct (d) or through gy$MODE
+yb_run() {
+	rm -f "$T/yb.sock" "$T/ybready"
+	timeout 60 "$YB" recv --listen "unix:$T/yb.sock" --ready-file "$T/ybready" \
+		--out "$T/yb.$1.$2" $4 >"$T/yb.$1.$2.recv" 2>&1 &
+	yp=$!
+	pids="$pids $yp"
+	wait_ready "$T/ybready" || die "14: ybpeer recv not ready"
+	ya=unix:$T/yb.sock
+	[ "$2" = d ] || eval "ya=\$gy_$2"
+	timeout 60 "$YB" send "$ya" --seed "$SEED" --records 40 --after 20 --sent "$T/yb.part1" \
+		$3 >"$T/yb.$1.$2.send" 2>&1 || bad "14: $1 $2: send: $(cat "$T/yb.$1.$2.send")"
+	wait "$yp" || bad "14: $1 $2: recv: $(cat "$T/yb.$1.$2.recv")"
+	forget "$yp"
+}
+for c in sync hot far; do
+	for mode in d s c; do
+		case $c in
+		sync) yb_run $c $mode "--reset-at 20 --sync" "" ;;
+		hot) yb_run $c $mode "--reset-at 30" "" ;;
+		far) yb_run $c $mode "" "--reset-after 2500000" ;;
+		esac
+	done
+	same=1
+	files="post.data post.idx"
+	[ $c = sync ] && files="pre.data pre.idx post.data post.idx"
+	for f in $files; do
+		for mode in s c; do
+			cmp -s "$T/yb.$c.d.$f" "$T/yb.$c.$mode.$f" \
+				|| { same=0; bad "14: $c: $f through gy$mode differs from direct"; }
+		done
+	done
+	grep -q "^reset " "$T/yb.$c.d.pre.idx" && grep -q "^disconnect 0 ybpeer done" "$T/yb.$c.d.post.idx" \
+		|| { same=0; bad "14: $c: direct run: $(tail -2 "$T/yb.$c.d.pre.idx")"; }
+	[ -s "$T/yb.$c.d.post.data" ] || { same=0; bad "14: $c: nothing after the RESET"; }
+	for mode in d s c; do
+		pre=$(wc -c <"$T/yb.$c.$mode.pre.data")
+		[ $c = sync ] && pre=$((pre - 4))
+		cmp -s -n "$pre" "$T/yb.$c.$mode.pre.data" "$T/yb.part1" \
+			|| { same=0; bad "14: $c $mode: the $pre octets before the RESET are not what was sent"; }
+	done
+	[ $same = 1 ] && ok "14: $c RESET: the same octets and records through both paths as direct ($(wc -c <"$T/yb.$c.d.post.data") after the RESET)"
+done
+for mode in s c; do
+	sent=$(sed -n 's/ybpeer: sent //p' "$T/yb.sync.$mode.send")
+	line=$(grep ' result=ok ' "$T/gy$mode.log" | head -1)
+	case $mode/$line in
+	s/*" in=$sent out=4 spliced=$((sent + 4)) "*) ok "14: gys: in=$sent out=4, all spliced" ;;
+	c/*" in=$sent out=4 spliced=0 "*) ok "14: gyc: in=$sent out=4, none spliced" ;;
+	*) bad "14: gy$mode call line: $line (sent $sent)" ;;
+	esac
+done
+
+stop "$supid"
+stop "$stpid"
 stop "$kpid"
 stop "$gwkpid"
 stop "$gwrpid" 2>/dev/null
 t_finish
+

@@ -15,21 +15,42 @@
  *	loop (Unix sockets): refusal with reason 19, the far end's refusal
  *	passed back, data held before ACCEPT, push boundaries, a RESET
  *	from the far end answered end to end, DISCONNECT text both ways,
- *	and a transport failure turned into reason 40.
+ *	and a transport failure turned into reason 40; each with the
+ *	splice path on and off. Bulk records both ways, and a RESET while
+ *	the pumps' pipes hold data (the far end stopped reading).
+ *	scan: the pump's scanner against golden streams and against the
+ *	transport service's decoder on random streams in random pieces.
+ *	pump: a pump between socket pairs: exact output bytes, a start
+ *	inside a sub-record body, a sub-record that has only half come,
+ *	the output released in the middle of a sub-record (what went out
+ *	plus the rest handed back is a prefix of the input that ends at a
+ *	sub-record boundary), the end of the input, splice(2) refused (the
+ *	binary's own splice() refuses on demand).
+ *	yb: the decoder's place saved and restored (ts_raw_*).
  *
  *	Nothing sleeps: the loop runs until a condition holds, bounded.
  *--*/
+#include <errno.h>
 #include <ftw.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 
 #include "niftp/ts.h"
+#include "niftp/ts_yb.h"
 #include "tests/unit/tl_test.h"
 #include "util/buf.h"
 #include "util/durable.h"
@@ -37,8 +58,28 @@
 #include "util/loop.h"
 #include "vcgw/vcgw.h"
 #include "vcgw/vcgw_conf.h"
+#include "vcgw/vcgw_pump.h"
 
 static char tdir[256];
+
+/*
+ * splice(2) as the pumps see it: this definition in the test binary
+ * takes the place of libc's, so a test can make the kernel refuse to
+ * splice from a socket (as it may for descriptors it cannot splice).
+ */
+static int splice_refuse;	/* splice from a socket fails with EINVAL */
+
+ssize_t splice(int fd_in, loff_t *off_in, int fd_out, loff_t *off_out, size_t len,
+	unsigned int flags)
+{
+	struct stat st;
+
+	if (splice_refuse && fstat(fd_in, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return syscall(SYS_splice, fd_in, off_in, fd_out, off_out, len, flags);
+}
 
 /* write_conf - put text into tdir/NAME; the path in path */
 static void write_conf(const char *name, const char *text, char *path, size_t len)
@@ -99,6 +140,10 @@ static void test_conf_table(void)
 		{ "x = 1\n[listen]\na=stdio\n[map]\n* = tcp:1.2.3.4:5\n",
 		  ":1: key 'x' outside any section" },
 		{ "[listen\na=stdio\n", ":1: syntax error: section header without ']'" },
+		{ "[gateway]\nsplice = no\n[listen]\na=stdio\n[map]\n* = tcp:1.2.3.4:5\n", NULL },
+		{ "[gateway]\nsplice = Yes\n[listen]\na=stdio\n[map]\n* = tcp:1.2.3.4:5\n", NULL },
+		{ "[gateway]\nsplice = maybe\n[listen]\na=stdio\n[map]\n* = tcp:1.2.3.4:5\n",
+		  ":2: splice 'maybe': want yes or no" },
 	};
 	char path[512], want[600];
 	struct buf errs = BUF_INIT(64 * 1024);
@@ -155,6 +200,12 @@ static void test_conf_values(void)
 	EXPECT_INT(c->nrules, 2);
 	EXPECT_TRUE(vcgw_send_cap(c) * 3 + 384 * 1024 <= c->call_memory);
 	EXPECT_TRUE(vcgw_send_cap(c) >= 64 * 1024);
+	EXPECT_INT(c->splice, 1);	/* the default */
+	vcgw_conf_free(c);
+	write_conf("v.ini", "[gateway]\nsplice = off\n[listen]\na = stdio\n[map]\n* = unix:/a\n",
+		path, sizeof(path));
+	c = vcgw_conf_load(path, NULL);
+	EXPECT_TRUE(c != NULL && c->splice == 0);
 	vcgw_conf_free(c);
 }
 
@@ -293,6 +344,7 @@ struct peer {
 };
 
 static struct peer far_end;
+static int rig_splice = 1;	/* the rig's gateway splices (else: splice = no) */
 
 /* peer_event - record what happens on a call */
 static void peer_event(struct ts_conn *c, const struct ts_event *ev, void *arg)
@@ -385,8 +437,8 @@ static int rig_up(struct rig *r)
 
 	memset(r, 0, sizeof(*r));
 	memset(&far_end, 0, sizeof(far_end));
-	buf_init(&far_end.data, 1 << 20);
-	buf_init(&r->caller.data, 1 << 20);
+	buf_init(&far_end.data, 16 << 20);
+	buf_init(&r->caller.data, 16 << 20);
 	far_end.accept = 1;
 	r->loop = loop_new();
 	snprintf(text, sizeof(text), "unix:%s/far.sock", tdir);
@@ -395,9 +447,9 @@ static int rig_up(struct rig *r)
 		fprintf(stderr, "far listen: %s\n", err);
 		return -1;
 	}
-	snprintf(text, sizeof(text), "[gateway]\nname = gwt\nsetup_timeout = 5s\n"
+	snprintf(text, sizeof(text), "[gateway]\nname = gwt\nsetup_timeout = 5s\n%s"
 		"[listen]\nu = unix:%s/gw.sock\n[map]\nFAR = unix:%s/far.sock FTP\n"
-		"RAW = rawtcp:127.0.0.1:9\n", tdir, tdir);
+		"RAW = rawtcp:127.0.0.1:9\n", rig_splice ? "" : "splice = no\n", tdir, tdir);
 	write_conf("gw.ini", text, path, sizeof(path));
 	conf = vcgw_conf_load(path, &errs);
 	if (conf == NULL) {
@@ -548,6 +600,780 @@ static void test_engine_failure(void)
 	rig_down(&r);
 }
 
+/* the engine tests again on the copying path */
+static void test_engine_refuse_copy(void)
+{
+	rig_splice = 0;
+	test_engine_refuse();
+	rig_splice = 1;
+}
+
+static void test_engine_data_reset_disconnect_copy(void)
+{
+	rig_splice = 0;
+	test_engine_data_reset_disconnect();
+	rig_splice = 1;
+}
+
+static void test_engine_failure_copy(void)
+{
+	rig_splice = 0;
+	test_engine_failure();
+	rig_splice = 1;
+}
+
+/* rnd - a small deterministic generator (xorshift) */
+static uint32_t rnd(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/*
+ * A sender of records for the engine rig: records of random length
+ * (some empty), each given to ts_send() in pieces of random size, so
+ * that the sub-records on the wire are of every size; want gets what
+ * the receiving peer must record (the octets, '|' at each push).
+ */
+struct feeder {
+	struct ts_conn *c;
+	uint32_t x;
+	int	nrec, rec;	/* records to send, and sent */
+	size_t	reclen, off;	/* the record being sent */
+	size_t	maxrec;
+	struct buf want;
+};
+
+/* feed - send what the call has room for; 1 when all is sent */
+static int feed(struct feeder *f)
+{
+	unsigned char piece[4096];
+	size_t n, i;
+	int push;
+
+	while (f->rec < f->nrec) {
+		/* not empty: ts_send() has no empty record to send when none is open */
+		if (f->off == 0 && f->reclen == 0)
+			f->reclen = 1 + (rnd(&f->x) % 4 == 0 ? rnd(&f->x) % 200
+				: rnd(&f->x) % f->maxrec);
+		n = f->reclen - f->off;
+		if (n > sizeof(piece))
+			n = sizeof(piece);
+		if (n > 0 && rnd(&f->x) % 2)
+			n = 1 + rnd(&f->x) % n;
+		if (ts_room(f->c) < n + 1)
+			return 0;
+		for (i = 0; i < n; i++)
+			piece[i] = (unsigned char)(f->rec * 7 + f->off + i);
+		push = f->off + n == f->reclen;
+		if (ts_send(f->c, piece, n, push) < 0)
+			return 0;
+		(void)buf_append(&f->want, piece, n);
+		f->off += n;
+		if (push) {
+			(void)buf_putc(&f->want, '|');
+			f->rec++;
+			f->off = f->reclen = 0;
+		}
+	}
+	return 1;
+}
+
+/* run_feed - feed f (and g, may be NULL) until all is sent and the
+ * receivers hold what they want, at most ms */
+static void run_feed(struct loop *loop, struct feeder *f, struct buf *fgot,
+	struct feeder *g, struct buf *ggot, int ms)
+{
+	int64_t end = loop_now_ms() + ms;
+	int done;
+
+	do {
+		done = feed(f) && fgot->len >= f->want.len;
+		if (g != NULL)
+			done = feed(g) && ggot->len >= g->want.len && done;
+		(void)loop_run_once(loop, done ? 0 : 10);
+	} while (!done && loop_now_ms() < end);
+}
+
+static void feeder_init(struct feeder *f, struct ts_conn *c, uint32_t seed, int nrec,
+	size_t maxrec)
+{
+	memset(f, 0, sizeof(*f));
+	f->c = c;
+	f->x = seed;
+	f->nrec = nrec;
+	f->maxrec = maxrec;
+	buf_init(&f->want, 16 << 20);
+}
+
+/* bulk records both ways at once: every octet and push boundary arrives */
+static void test_engine_bulk(void)
+{
+	struct rig r;
+	struct feeder up, down;
+	struct vcgw_stats st;
+
+	if (rig_up(&r) < 0) {
+		CU_FAIL("rig");
+		return;
+	}
+	rig_call(&r, "FAR");
+	EXPECT_TRUE(run_until(r.loop, &r.caller.accepted, 5000));
+	EXPECT_TRUE(run_until(r.loop, &far_end.incoming, 5000));
+	feeder_init(&up, r.caller.c, 12345, 120, 60000);
+	feeder_init(&down, far_end.c, 777, 60, 30000);
+	run_feed(r.loop, &up, &far_end.data, &down, &r.caller.data, 20000);
+	EXPECT_BYTES(buf_data(&far_end.data), far_end.data.len, buf_data(&up.want), up.want.len);
+	EXPECT_BYTES(buf_data(&r.caller.data), r.caller.data.len, buf_data(&down.want),
+		down.want.len);
+	vcgw_stats(r.gw, &st);
+	if (rig_splice)
+		EXPECT_TRUE(st.spliced > 0);
+	else
+		EXPECT_INT(st.spliced, 0);
+	buf_release(&up.want);
+	buf_release(&down.want);
+	rig_down(&r);
+}
+
+static void test_engine_bulk_copy(void)
+{
+	rig_splice = 0;
+	test_engine_bulk();
+	rig_splice = 1;
+}
+
+/*
+ * A RESET from the far end while it does not read: the gateway's
+ * queues (the pumps' pipes, or the transport's send queues) are full of
+ * the caller's data. After the RESET is answered end to end the far end
+ * gets exactly what the caller sends after its answer.
+ */
+static void test_engine_reset_full(void)
+{
+	struct rig r;
+	struct feeder up, after;
+	int64_t end;
+	int quiet = 0;
+
+	if (rig_up(&r) < 0) {
+		CU_FAIL("rig");
+		return;
+	}
+	rig_call(&r, "FAR");
+	EXPECT_TRUE(run_until(r.loop, &r.caller.accepted, 5000));
+	EXPECT_TRUE(run_until(r.loop, &far_end.incoming, 5000));
+	ts_pause(far_end.c, 1);
+	/* fill everything between the two: until nothing moves for a while */
+	feeder_init(&up, r.caller.c, 99, 1000000, 50000);
+	end = loop_now_ms() + 10000;
+	while (quiet < 5 && loop_now_ms() < end) {
+		(void)feed(&up);
+		quiet = loop_run_once(r.loop, 20) == 0 ? quiet + 1 : 0;
+	}
+	EXPECT_TRUE(up.want.len > 300000);
+	EXPECT_INT(far_end.data.len, 0);
+	r.caller.answer_reset = 1;
+	ts_reset(far_end.c, TS_R_APPFAIL, "full");
+	ts_pause(far_end.c, 0);
+	EXPECT_TRUE(run_until(r.loop, &far_end.reset_confirms, 8000));
+	EXPECT_INT(r.caller.resets, 1);
+	EXPECT_STR(far_end.rtext, "answered");
+	EXPECT_INT(far_end.data.len, 0);	/* all of it was before the answer */
+	feeder_init(&after, r.caller.c, 4242, 40, 20000);
+	run_feed(r.loop, &after, &far_end.data, NULL, NULL, 10000);
+	EXPECT_BYTES(buf_data(&far_end.data), far_end.data.len, buf_data(&after.want),
+		after.want.len);
+	buf_release(&up.want);
+	buf_release(&after.want);
+	rig_down(&r);
+}
+
+static void test_engine_reset_full_copy(void)
+{
+	rig_splice = 0;
+	test_engine_reset_full();
+	rig_splice = 1;
+}
+
+/*
+ * scan
+ */
+
+static void test_scan_table(void)
+{
+	static const struct {
+		int	in_record;
+		size_t	body;
+		int	last;
+		const char *b;
+		size_t	n;
+		size_t	walked;
+		uint64_t payload;
+		int	stop, end_in_record;
+		size_t	end_body;
+	} t[] = {
+		{ 0, 0, 0, "", 0, 0, 0, 0, 0, 0 },
+		{ 0, 0, 0, "\x00\x83" "abc", 5, 5, 3, 0, 0, 0 },
+		{ 0, 0, 0, "\x00\x03" "abc" "\x80", 6, 6, 3, 0, 0, 0 },
+		{ 0, 0, 0, "\x00\x03" "abc", 5, 5, 3, 0, 1, 0 },
+		{ 0, 0, 0, "\x00\x03" "ab", 4, 4, 2, 0, 1, 1 },
+		/* 0x01 inside a record is a header; at a boundary a command */
+		{ 0, 0, 0, "\x00\x01" "x" "\x81" "y" "\x01\x13", 7, 5, 2, 1, 0, 0 },
+		{ 0, 0, 0, "\x05", 1, 0, 0, 1, 0, 0 },
+		{ 0, 0, 0, "\x00\x00\x00\x80" "\x00\x80", 6, 6, 0, 0, 0, 0 },
+		{ 1, 3, 1, "xyz" "\x00\x80", 5, 5, 3, 0, 0, 0 },
+		{ 1, 3, 0, "xyz" "\x82" "ab" "\x01", 7, 6, 5, 1, 0, 0 },
+		{ 1, 0, 0, "\x81" "a" "\x12", 3, 2, 1, 1, 0, 0 },
+	};
+	struct vcgw_scan st;
+	uint64_t payload;
+	size_t i, w;
+	int stop;
+
+	for (i = 0; i < NELEM(t); i++) {
+		st.in_record = t[i].in_record;
+		st.body = t[i].body;
+		st.last = t[i].last;
+		payload = 0;
+		w = vcgw_pump_scan(&st, (const unsigned char *)t[i].b, t[i].n, &payload, &stop);
+		EXPECT_INT(w, t[i].walked);
+		EXPECT_INT(payload, t[i].payload);
+		EXPECT_INT(stop, t[i].stop);
+		EXPECT_INT(st.in_record || st.body > 0, t[i].end_in_record);
+		EXPECT_INT(st.body, t[i].end_body);
+	}
+}
+
+/* put_sub - one sub-record of n octets (fill) */
+static void put_sub(struct buf *b, size_t n, int last, unsigned char fill)
+{
+	size_t i;
+
+	(void)buf_putc(b, (int)(n | (last ? 0x80 : 0)));
+	for (i = 0; i < n; i++)
+		(void)buf_putc(b, fill + (int)i);
+}
+
+/* put_records - nrec data records of random sub-records; their payload */
+static uint64_t put_records(struct buf *b, uint32_t *x, int nrec, int maxsubs)
+{
+	uint64_t payload = 0;
+	int r, k, nsub;
+	size_t n;
+
+	for (r = 0; r < nrec; r++) {
+		(void)buf_putc(b, 0);
+		nsub = 1 + (int)(rnd(x) % (uint32_t)maxsubs);
+		for (k = 0; k < nsub; k++) {
+			n = rnd(x) % 3 == 0 ? 127 : rnd(x) % 128;
+			put_sub(b, n, k == nsub - 1, (unsigned char)rnd(x));
+			payload += n;
+		}
+	}
+	return payload;
+}
+
+/* put_reset - a RESET command record */
+static void put_reset(struct buf *b)
+{
+	const char *pv[3] = { "\x27", "gw", "why" };
+	int open = 0;
+
+	(void)yb_enc_cmd(b, &open, YB_RESET, pv, NULL, 3);
+}
+
+static int dec_data(void *arg, const unsigned char *p, size_t len, int push)
+{
+	uint64_t *n = arg;
+
+	(void)p;
+	(void)push;
+	n[0] += len;
+	return 0;
+}
+
+static int dec_cmd(void *arg, const struct yb_cmd *cmd)
+{
+	uint64_t *n = arg;
+
+	(void)cmd;
+	n[1]++;
+	return -1;	/* stop at the command */
+}
+
+/* random streams scanned in random pieces: the payload the decoder sees,
+ * and a stop exactly before the command */
+static void test_scan_random(void)
+{
+	static const struct yb_dec_cb cb = { dec_data, dec_cmd };
+	struct buf b = BUF_INIT(4 << 20);
+	struct vcgw_scan st;
+	struct yb_dec *d;
+	uint64_t payload, want, seen[2];
+	uint32_t x = 2024;
+	size_t off, n, w, datalen;
+	int round, stop;
+
+	for (round = 0; round < 50; round++) {
+		buf_reset(&b);
+		want = put_records(&b, &x, 1 + (int)(rnd(&x) % 40), 1 + (int)(rnd(&x) % 30));
+		datalen = b.len;
+		put_reset(&b);
+		memset(&st, 0, sizeof(st));
+		payload = 0;
+		stop = 0;
+		for (off = 0; off < b.len && !stop; off += w) {
+			n = 1 + rnd(&x) % 700;
+			if (n > b.len - off)
+				n = b.len - off;
+			w = vcgw_pump_scan(&st, buf_data(&b) + off, n, &payload, &stop);
+			if (!stop && w != n)
+				break;
+		}
+		EXPECT_INT(stop, 1);
+		EXPECT_INT(off, datalen);
+		EXPECT_INT(payload, want);
+		memset(seen, 0, sizeof(seen));
+		d = yb_dec_new(&cb, seen);
+		(void)yb_dec_feed(d, buf_data(&b), b.len);
+		EXPECT_INT(seen[0], want);
+		EXPECT_INT(seen[1], 1);
+		yb_dec_free(d);
+	}
+	buf_release(&b);
+}
+
+/*
+ * pump
+ */
+
+struct prig {
+	int	a[2], b[2];	/* a[0] -> a[1] (the pump reads), b[0] (the pump writes) -> b[1] */
+	struct vcgw_pump *p;
+	unsigned char scratch[65536];
+	struct buf out;
+};
+
+/* tcp_pair - a connected pair of non-blocking loopback TCP sockets; 0 or -1 */
+static int tcp_pair(int sv[2])
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sv[0] = sv[1] = -1;
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0
+	    || getsockname(l, (struct sockaddr *)&sa, &sl) < 0
+	    || (sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0
+	    || connect(sv[0], (struct sockaddr *)&sa, sizeof(sa)) < 0
+	    || (sv[1] = accept4(l, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		if (l >= 0)
+			close(l);
+		return -1;
+	}
+	close(l);
+	(void)setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	return 0;
+}
+
+/* prig_up - input and output socket pairs (tcp: the output over TCP) */
+static int prig_up_kind(struct prig *r, int tcp)
+{
+	char err[256];
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->out, 8 << 20);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, r->a) < 0
+	    || (tcp ? tcp_pair(r->b)
+		: socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, r->b)) < 0)
+		return -1;
+	r->p = vcgw_pump_new(65536, err, sizeof(err));
+	return r->p != NULL ? 0 : -1;
+}
+
+static int prig_up(struct prig *r)
+{
+	return prig_up_kind(r, 0);
+}
+
+static void prig_down(struct prig *r)
+{
+	vcgw_pump_free(r->p);
+	close(r->a[0]);
+	close(r->a[1]);
+	close(r->b[0]);
+	close(r->b[1]);
+	buf_release(&r->out);
+}
+
+/* send_all - write len octets into a socket (the pump's input) */
+static void send_all(int fd, const unsigned char *p, size_t len)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		n = send(fd, p + off, len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+/* drain_out - read what the pump wrote */
+static void drain_out(struct prig *r)
+{
+	unsigned char b[65536];
+	ssize_t n;
+
+	while ((n = recv(r->b[1], b, sizeof(b), MSG_DONTWAIT)) > 0)
+		(void)buf_append(&r->out, b, (size_t)n);
+}
+
+/* pump_until - run the pump (reading the output) until it stops or
+ * nothing moves; the results summed into *res */
+static void pump_until(struct prig *r, struct vcgw_pump_res *res)
+{
+	struct vcgw_pump_res one;
+	int i;
+
+	memset(res, 0, sizeof(*res));
+	for (i = 0; i < 200; i++) {
+		vcgw_pump_run(r->p, 1, 1, r->scratch, sizeof(r->scratch), &one);
+		drain_out(r);
+		res->moved += one.moved;
+		res->stopped |= one.stopped;
+		res->nosplice |= one.nosplice;
+		if (one.out_err)
+			res->out_err = one.out_err;
+		if (one.stopped || one.out_err)
+			break;
+		if (one.moved == 0 && i > 2)
+			break;
+	}
+}
+
+static const struct ts_ybpos at_type = { 0, 0, 0 };
+
+/* records then a RESET: the records go out as they came, the input
+ * stops before the RESET, which the transport service then reads */
+static void test_pump_records(void)
+{
+	struct prig r;
+	struct buf in = BUF_INIT(1 << 20), cmd = BUF_INIT(256);
+	struct vcgw_pump_res res;
+	struct ts_ybpos pos;
+	unsigned char rest[VCGW_PUMP_SUBMAX], got[256];
+	uint64_t skipped, payload;
+	uint32_t x = 7;
+	ssize_t n;
+
+	if (prig_up(&r) < 0) {
+		CU_FAIL("prig");
+		return;
+	}
+	payload = put_records(&in, &x, 30, 20);
+	put_reset(&cmd);
+	send_all(r.a[0], buf_data(&in), in.len);
+	send_all(r.a[0], buf_data(&cmd), cmd.len);
+	EXPECT_INT(vcgw_pump_start(r.p, r.a[1], r.b[0], &at_type, &at_type), 0);
+	pump_until(&r, &res);
+	EXPECT_INT(res.stopped, 1);
+	EXPECT_INT(res.nosplice, 0);
+	EXPECT_INT(res.out_err, 0);
+	EXPECT_INT(res.moved, payload);
+	EXPECT_TRUE(vcgw_pump_drained(r.p) == 0);	/* the input is still held */
+	vcgw_pump_stop_input(r.p, &pos, &skipped);
+	EXPECT_INT(skipped, in.len);
+	EXPECT_INT(pos.in_record, 0);
+	EXPECT_INT(vcgw_pump_drained(r.p), 1);
+	EXPECT_BYTES(buf_data(&r.out), r.out.len, buf_data(&in), in.len);
+	EXPECT_INT(vcgw_pump_release(r.p, r.scratch, sizeof(r.scratch), &pos, rest), 0);
+	EXPECT_INT(pos.in_record, 0);
+	EXPECT_INT(pos.body, 0);
+	n = recv(r.a[1], got, sizeof(got), MSG_DONTWAIT);
+	EXPECT_BYTES(got, n > 0 ? (size_t)n : 0, buf_data(&cmd), cmd.len);
+	buf_release(&in);
+	buf_release(&cmd);
+	prig_down(&r);
+}
+
+/* starting inside a sub-record body: its rest goes out under a header
+ * of its own, after a type octet when the output has no record open */
+static void test_pump_midbody(void)
+{
+	static const struct {
+		struct ts_ybpos in, out;
+		const char *input;
+		size_t inlen;
+		const char *want;
+		size_t wantlen;
+	} t[] = {
+		{ { 1, 5, 0 }, { 1, 0, 0 }, "abcde" "\x83" "xyz" "\x01", 10,
+		  "\x05" "abcde" "\x83" "xyz", 10 },
+		{ { 1, 5, 0 }, { 0, 0, 0 }, "abcde" "\x83" "xyz" "\x01", 10,
+		  "\x00\x05" "abcde" "\x83" "xyz", 11 },
+		{ { 1, 5, 1 }, { 1, 0, 0 }, "abcde" "\x00\x81" "q" "\x01", 9,
+		  "\x85" "abcde" "\x00\x81" "q", 9 },
+		{ { 1, 0, 0 }, { 0, 0, 0 }, "\x82" "pq" "\x01", 4, "\x00\x82" "pq", 4 },
+		{ { 1, 0, 0 }, { 1, 0, 0 }, "\x82" "pq" "\x01", 4, "\x82" "pq", 3 },
+	};
+	struct prig r;
+	struct vcgw_pump_res res;
+	struct ts_ybpos pos;
+	uint64_t skipped;
+	size_t i;
+
+	for (i = 0; i < NELEM(t); i++) {
+		if (prig_up(&r) < 0) {
+			CU_FAIL("prig");
+			return;
+		}
+		send_all(r.a[0], (const unsigned char *)t[i].input, t[i].inlen);
+		EXPECT_INT(vcgw_pump_start(r.p, r.a[1], r.b[0], &t[i].in, &t[i].out), 0);
+		pump_until(&r, &res);
+		EXPECT_INT(res.stopped, 1);
+		vcgw_pump_stop_input(r.p, &pos, &skipped);
+		EXPECT_INT(skipped, t[i].inlen - 1);
+		EXPECT_INT(pos.in_record, 0);
+		EXPECT_BYTES(buf_data(&r.out), r.out.len, t[i].want, t[i].wantlen);
+		prig_down(&r);
+	}
+	/* a record open on the output but not on the input cannot be */
+	if (prig_up(&r) < 0)
+		return;
+	pos.in_record = 1;
+	pos.body = 0;
+	pos.last = 0;
+	EXPECT_INT(vcgw_pump_start(r.p, r.a[1], r.b[0], &at_type, &pos), -1);
+	prig_down(&r);
+}
+
+/* half a sub-record has come: only the type octet goes out; stopped
+ * there, the input stands inside the body and the output after the type
+ * octet; the half is dropped */
+static void test_pump_partial(void)
+{
+	struct prig r;
+	struct buf in = BUF_INIT(1024);
+	struct vcgw_pump_res res;
+	struct ts_ybpos pos;
+	unsigned char rest[VCGW_PUMP_SUBMAX];
+	uint64_t skipped;
+	int rd, wr;
+
+	if (prig_up(&r) < 0) {
+		CU_FAIL("prig");
+		return;
+	}
+	(void)buf_putc(&in, 0);
+	put_sub(&in, 127, 0, 'a');
+	send_all(r.a[0], buf_data(&in), 52);	/* type, header, 50 of 127 */
+	EXPECT_INT(vcgw_pump_start(r.p, r.a[1], r.b[0], &at_type, &at_type), 0);
+	pump_until(&r, &res);
+	EXPECT_INT(res.stopped, 0);
+	EXPECT_INT(res.moved, 50);
+	EXPECT_BYTES(buf_data(&r.out), r.out.len, "\x00", 1);
+	vcgw_pump_wants(r.p, &rd, &wr);
+	EXPECT_INT(rd, 1);
+	EXPECT_INT(wr, 0);
+	vcgw_pump_stop_input(r.p, &pos, &skipped);
+	EXPECT_INT(skipped, 52);
+	EXPECT_INT(pos.in_record, 1);
+	EXPECT_INT(pos.body, 77);
+	EXPECT_INT(pos.last, 0);
+	EXPECT_INT(vcgw_pump_drained(r.p), 1);
+	EXPECT_INT(vcgw_pump_release(r.p, r.scratch, sizeof(r.scratch), &pos, rest), 51);
+	EXPECT_INT(pos.in_record, 1);
+	EXPECT_INT(pos.body, 0);
+	buf_release(&in);
+	prig_down(&r);
+}
+
+/* the output is full: reading stops (back-pressure); released then, what
+ * went out plus the rest handed back is a prefix of the input that ends
+ * at a sub-record boundary */
+static void test_pump_release(void)
+{
+	struct prig r;
+	struct buf in = BUF_INIT(4 << 20), all = BUF_INIT(4 << 20);
+	struct vcgw_pump_res res;
+	struct ts_ybpos pos;
+	struct vcgw_scan sc;
+	unsigned char rest[VCGW_PUMP_SUBMAX];
+	uint64_t skipped, payload = 0;
+	uint32_t x = 31;
+	int rd, wr, stop, round, sz = 4096, half = 0;
+	size_t off = 0, w;
+	ssize_t n;
+
+	for (round = 0; round < 12; round++) {
+		if (prig_up_kind(&r, round % 2) < 0) {
+			CU_FAIL("prig");
+			return;
+		}
+		buf_reset(&in);
+		buf_reset(&all);
+		(void)put_records(&in, &x, 400, 60);
+		(void)setsockopt(r.b[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		EXPECT_INT(vcgw_pump_start(r.p, r.a[1], r.b[0], &at_type, &at_type), 0);
+		/* feed the input while the pump takes it; nobody reads the output */
+		for (off = 0; off < in.len; ) {
+			n = send(r.a[0], buf_data(&in) + off, in.len - off, MSG_DONTWAIT);
+			if (n > 0)
+				off += (size_t)n;
+			vcgw_pump_run(r.p, 1, 1, r.scratch, sizeof(r.scratch), &res);
+			if (n <= 0 && res.moved == 0)
+				break;
+		}
+		vcgw_pump_wants(r.p, &rd, &wr);
+		EXPECT_TRUE(off < in.len);	/* the input could not all go */
+		EXPECT_INT(rd, 0);	/* the pipe is full: no more reading */
+		EXPECT_INT(wr, 1);
+		vcgw_pump_stop_input(r.p, &pos, &skipped);
+		(void)vcgw_pump_release(r.p, r.scratch, sizeof(r.scratch), &pos, rest);
+		drain_out(&r);
+		(void)buf_append(&all, buf_data(&r.out), r.out.len);
+		(void)buf_append(&all, rest, pos.body);
+		EXPECT_TRUE(all.len > 0 && all.len <= in.len);
+		EXPECT_BYTES(buf_data(&all), all.len, buf_data(&in), all.len);
+		/* it ends where pos says: at a sub-record boundary after the rest */
+		memset(&sc, 0, sizeof(sc));
+		w = vcgw_pump_scan(&sc, buf_data(&r.out), r.out.len, &payload, &stop);
+		EXPECT_INT(w, r.out.len);
+		EXPECT_INT(sc.body, pos.body);
+		if (pos.body == 0)
+			EXPECT_INT(sc.in_record, pos.in_record);
+		half += pos.body > 0;
+		prig_down(&r);
+		if (round % 2)
+			sz *= 2;
+	}
+	EXPECT_TRUE(half > 0);	/* TCP takes part of a sub-record now and then */
+	buf_release(&in);
+	buf_release(&all);
+}
+
+/* the input ends: the pump stops and says so, nothing refused */
+static void test_pump_eof(void)
+{
+	struct prig r;
+	struct vcgw_pump_res res;
+
+	if (prig_up(&r) < 0) {
+		CU_FAIL("prig");
+		return;
+	}
+	send_all(r.a[0], (const unsigned char *)"\x00\x83" "abc" "\x00\x05" "ab", 9);
+	close(r.a[0]);
+	r.a[0] = socket(AF_UNIX, SOCK_STREAM, 0);	/* for prig_down */
+	EXPECT_INT(vcgw_pump_start(r.p, r.a[1], r.b[0], &at_type, &at_type), 0);
+	pump_until(&r, &res);
+	EXPECT_INT(res.stopped, 1);
+	EXPECT_INT(res.nosplice, 0);
+	EXPECT_INT(res.moved, 5);
+	EXPECT_BYTES(buf_data(&r.out), r.out.len, "\x00\x83" "abc" "\x00", 6);
+	prig_down(&r);
+}
+
+/* the kernel refuses to splice from the input: nothing is lost; what a
+ * start inside a body received still goes out */
+static void test_pump_refused(void)
+{
+	struct prig r;
+	struct vcgw_pump_res res;
+	struct ts_ybpos pos, in = { 1, 3, 1 }, out = { 0, 0, 0 };
+	unsigned char got[64];
+	uint64_t skipped;
+	ssize_t n;
+
+	if (prig_up(&r) < 0) {
+		CU_FAIL("prig");
+		return;
+	}
+	send_all(r.a[0], (const unsigned char *)"xyz" "\x00\x82" "ab", 7);
+	splice_refuse = 1;
+	EXPECT_INT(vcgw_pump_start(r.p, r.a[1], r.b[0], &in, &out), 0);
+	pump_until(&r, &res);
+	splice_refuse = 0;
+	EXPECT_INT(res.stopped, 1);
+	EXPECT_INT(res.nosplice, 1);
+	vcgw_pump_stop_input(r.p, &pos, &skipped);
+	EXPECT_INT(skipped, 3);
+	EXPECT_INT(pos.in_record, 0);
+	EXPECT_INT(vcgw_pump_drained(r.p), 1);
+	EXPECT_BYTES(buf_data(&r.out), r.out.len, "\x00\x83" "xyz", 5);
+	n = recv(r.a[1], got, sizeof(got), MSG_DONTWAIT);
+	EXPECT_BYTES(got, n > 0 ? (size_t)n : 0, "\x00\x82" "ab", 4);
+	prig_down(&r);
+}
+
+/* a gateway whose splices are all refused copies, and loses nothing */
+static void test_engine_refused(void)
+{
+	struct rig r;
+	struct feeder up, down;
+	struct vcgw_stats st;
+
+	if (rig_up(&r) < 0) {
+		CU_FAIL("rig");
+		return;
+	}
+	splice_refuse = 1;
+	rig_call(&r, "FAR");
+	EXPECT_TRUE(run_until(r.loop, &r.caller.accepted, 5000));
+	EXPECT_TRUE(run_until(r.loop, &far_end.incoming, 5000));
+	feeder_init(&up, r.caller.c, 5, 40, 30000);
+	feeder_init(&down, far_end.c, 6, 20, 30000);
+	run_feed(r.loop, &up, &far_end.data, &down, &r.caller.data, 20000);
+	splice_refuse = 0;
+	EXPECT_BYTES(buf_data(&far_end.data), far_end.data.len, buf_data(&up.want), up.want.len);
+	EXPECT_BYTES(buf_data(&r.caller.data), r.caller.data.len, buf_data(&down.want),
+		down.want.len);
+	vcgw_stats(r.gw, &st);
+	EXPECT_INT(st.spliced, 0);
+	buf_release(&up.want);
+	buf_release(&down.want);
+	rig_down(&r);
+}
+
+/* the decoder's place, saved and set again */
+static void test_yb_pos(void)
+{
+	static const struct yb_dec_cb cb = { dec_data, dec_cmd };
+	uint64_t seen[2] = { 0, 0 };
+	struct yb_dec *d = yb_dec_new(&cb, seen);
+	int in_record, last;
+	size_t body;
+
+	EXPECT_INT(yb_dec_pos(d, &in_record, &body, &last), 0);
+	EXPECT_INT(in_record, 0);
+	(void)yb_dec_feed(d, (const unsigned char *)"\x00\x85" "ab", 4);
+	EXPECT_INT(yb_dec_pos(d, &in_record, &body, &last), 0);
+	EXPECT_INT(in_record, 1);
+	EXPECT_INT(body, 3);
+	EXPECT_INT(last, 1);
+	(void)yb_dec_feed(d, (const unsigned char *)"cde" "\x01\x13\x81", 6);
+	EXPECT_INT(yb_dec_pos(d, &in_record, &body, &last), -1);	/* a command */
+	yb_dec_free(d);
+	/* set inside a body: the rest of it is data, then a record ends */
+	seen[0] = 0;
+	d = yb_dec_new(&cb, seen);
+	yb_dec_set_pos(d, 1, 4, 0, 1000);
+	EXPECT_INT(yb_dec_feed(d, (const unsigned char *)"wxyz" "\x81" "q" "\x09", 7), -1);
+	EXPECT_INT(seen[0], 5);
+	EXPECT_HAS(yb_dec_error(d), "at octet 1006");
+	yb_dec_free(d);
+}
+
 /*
  * main
  */
@@ -563,10 +1389,28 @@ int main(void)
 		{ "engine", "refusals", test_engine_refuse },
 		{ "engine", "data, push, RESET, DISCONNECT", test_engine_data_reset_disconnect },
 		{ "engine", "transport failure, unreachable", test_engine_failure },
+		{ "engine", "bulk records both ways", test_engine_bulk },
+		{ "engine", "RESET while the queues are full", test_engine_reset_full },
+		{ "copy", "refusals", test_engine_refuse_copy },
+		{ "copy", "data, push, RESET, DISCONNECT", test_engine_data_reset_disconnect_copy },
+		{ "copy", "transport failure, unreachable", test_engine_failure_copy },
+		{ "copy", "bulk records both ways", test_engine_bulk_copy },
+		{ "copy", "RESET while the queues are full", test_engine_reset_full_copy },
+		{ "scan", "golden streams", test_scan_table },
+		{ "scan", "random streams against the decoder", test_scan_random },
+		{ "pump", "records up to a command", test_pump_records },
+		{ "pump", "start inside a body", test_pump_midbody },
+		{ "pump", "half a sub-record", test_pump_partial },
+		{ "pump", "back-pressure, release mid sub-record", test_pump_release },
+		{ "pump", "end of the input", test_pump_eof },
+		{ "pump", "splice refused", test_pump_refused },
+		{ "pump", "a gateway whose splices are refused", test_engine_refused },
+		{ "yb", "decoder place saved and set", test_yb_pos },
 	};
 	int     rc;
 
 	log_init("test_vcgw", LOG_LVL_WARN);
+	(void)signal(SIGPIPE, SIG_IGN);	/* splice(2) to a closed socket */
 	if (tl_tmpdir(tdir, sizeof(tdir), "test_vcgw") < 0)
 		return 1;
 	rc = tl_run(tests, NELEM(tests), NULL, NULL);
