@@ -168,7 +168,7 @@ check-postfix: all
 # flags are the normal build's, so clang reports what gcc would.
 FUZZ_SAN    = -fsanitize=address,undefined
 FUZZ_CFLAGS = $(CSTD) $(WARN) $(WERR) -g -O1 $(FUZZ_SAN)
-FUZZ_LIBSRC = $(UTIL_SRC) $(NIFTP_SRC) $(SPOOL_SRC) $(MAILCH_SRC) $(RELAY_SRC)
+FUZZ_LIBSRC = $(UTIL_SRC) $(NIFTP_SRC) $(SPOOL_SRC) $(MAILCH_SRC) $(RELAY_SRC) $(VCGW_SRC)
 FUZZ_LIBOBJ = $(patsubst %.c,build-fuzz/obj/%.o,$(FUZZ_LIBSRC))
 FUZZ_BINS   = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 build-fuzz/obj/%.o: %.c
