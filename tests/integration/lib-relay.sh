@@ -449,6 +449,35 @@ dump_node() {
 		grep -v '^\./journal' | sort | head -30)
 }
 
+# stranger_setup MODE - a caller that is neither a peer nor local: as root,
+# as_stranger runs a command as nobody and $stranger is "yes"; otherwise
+# $stranger is empty (the caller notes the cases it leaves out). $T/pub is
+# made with MODE for what the stranger reads or writes.
+stranger_setup() {
+	stranger=""
+	if [ "$(id -u)" = 0 ]; then
+		_st_uid=$(id -u nobody 2>/dev/null || echo 65534)
+		_st_gid=$(id -g nobody 2>/dev/null || echo 65534)
+		if command -v setpriv >/dev/null 2>&1 &&
+		    setpriv --reuid="$_st_uid" --regid="$_st_gid" --clear-groups true 2>/dev/null; then
+			as_stranger() { setpriv --reuid="$_st_uid" --regid="$_st_gid" --clear-groups "$@"; }
+			stranger=yes
+		elif command -v runuser >/dev/null 2>&1 && runuser -u nobody -- true 2>/dev/null; then
+			as_stranger() { runuser -u nobody -- "$@"; }
+			stranger=yes
+		fi
+	fi
+	chmod 711 "$T"
+	mkdir -m "$1" "$T/pub"
+	if [ -n "$stranger" ] && ! as_stranger test -x "$NIFTP"; then
+		note "nobody cannot run $NIFTP (mode of $top?)"
+		stranger=""
+	elif [ -n "$stranger" ] && ! as_stranger test -x "$T/pub"; then
+		note "nobody cannot reach $T/pub (mode of ${TMPDIR:-/tmp}?)"
+		stranger=""
+	fi
+}
+
 # relay_finish - report; exit 0 only when nothing failed
 relay_finish() {
 	if [ "$fails" -gt 0 ]; then

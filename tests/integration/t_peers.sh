@@ -70,29 +70,8 @@ CF="$top/build/tools/connflood"
 t_start=$(date +%s)
 
 # --- strangers: callers that are neither peers nor local -----------------------------
-stranger=""
-if [ "$(id -u)" = 0 ]; then
-	nobody_uid=$(id -u nobody 2>/dev/null || echo 65534)
-	nobody_gid=$(id -g nobody 2>/dev/null || echo 65534)
-	if command -v setpriv >/dev/null 2>&1 &&
-	    setpriv --reuid="$nobody_uid" --regid="$nobody_gid" --clear-groups true 2>/dev/null; then
-		as_stranger() { setpriv --reuid="$nobody_uid" --regid="$nobody_gid" --clear-groups "$@"; }
-		stranger=yes
-	elif command -v runuser >/dev/null 2>&1 && runuser -u nobody -- true 2>/dev/null; then
-		as_stranger() { runuser -u nobody -- "$@"; }
-		stranger=yes
-	fi
-fi
 # the stranger reads its letters from $T/pub
-chmod 711 "$T"
-mkdir -m 755 "$T/pub"
-if [ -n "$stranger" ] && ! as_stranger test -x "$NIFTP"; then
-	note "nobody cannot run $NIFTP (mode of $top?)"
-	stranger=""
-elif [ -n "$stranger" ] && ! as_stranger test -x "$T/pub"; then
-	note "nobody cannot reach $T/pub (mode of ${TMPDIR:-/tmp}?)"
-	stranger=""
-fi
+stranger_setup 755
 [ -n "$stranger" ] ||
 	note "not root (or no setpriv/runuser): a loopback caller is local submission; the parts with a stranger (a, c) are skipped"
 
