@@ -919,6 +919,19 @@ void niftp_commit_done(struct niftp *n, int ok, int retry, const char *reason)
 	leave(n);
 }
 
+/* niftp_refuse - fill a refusal into res */
+int niftp_refuse(struct niftp_open *res, uint16_t state, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->fh = NULL;
+	res->state = state;
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 void niftp_remove_done(struct niftp *n, int ok, const char *reason)
 {
 	struct niftp_xfer *x = &n->x;

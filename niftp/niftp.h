@@ -388,6 +388,11 @@ void niftp_commit_done(struct niftp *n, int ok, int retry, const char *reason);
  * 0x2000), or 0 with a reason (STOPACK 0x3011: the caller may come again
  * for the file, which is still there) */
 void niftp_remove_done(struct niftp *n, int ok, const char *reason);
+/* niftp_refuse - a filestore's refusal of an open: res->state and the
+ * reason (printf format) filled in, no file; returns -1 for the open to
+ * return */
+int niftp_refuse(struct niftp_open *res, uint16_t state, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* niftp_open_done - the filestore's late answer to an open returning 1;
  * when the transfer was abandoned meanwhile (call failed or lost), a file
  * opened (ok) is handed back at once with fs->finish(fh, 0) */

@@ -392,22 +392,6 @@ static void set_reason(char *reason, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* refuse - fill a refusal into res; returns -1 */
-static int refuse(struct niftp_open *res, uint16_t state, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int refuse(struct niftp_open *res, uint16_t state, const char *fmt, ...)
-{
-	va_list ap;
-
-	res->fh = NULL;
-	res->state = state;
-	va_start(ap, fmt);
-	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* copy_fd - append all of in (from offset 0) to out; 0 or -1 (errno) */
 static int copy_fd(int in, int out)
 {
@@ -1124,17 +1108,17 @@ static int dirfs_given_check(struct dirfs *fs, const char *name, unsigned mode,
 	int     exists;
 
 	if (tool_name_check(name, reason, sizeof(reason)) < 0)
-		return refuse(res, NIFTP_ST_REJ_MSG, "%s", reason);
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "%s", reason);
 	snprintf(path, sizeof(path), "%s/%s", fs->dir, name);
 	exists = lstat(path, &st) == 0;
 	if (!exists && errno != ENOENT)
-		return refuse(res, NIFTP_ST_REJ_LATER, "stat '%s': %s", name, strerror(errno));
+		return niftp_refuse(res, NIFTP_ST_REJ_LATER, "stat '%s': %s", name, strerror(errno));
 	if (exists && !S_ISREG(st.st_mode))
-		return refuse(res, NIFTP_ST_REJ_MSG, "'%s' is not a regular file", name);
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "'%s' is not a regular file", name);
 	if (mode == NIFTP_MODE_MAKE && exists)
-		return refuse(res, NIFTP_ST_REJ_MSG, "file exists: '%s'", name);
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "file exists: '%s'", name);
 	if (mode == NIFTP_MODE_REPLACE && !exists)
-		return refuse(res, NIFTP_ST_REJ_MSG, "no file '%s' to replace", name);
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "no file '%s' to replace", name);
 	return 0;
 }
 
@@ -1157,28 +1141,28 @@ static int dirfs_open_write(void *fsv, const struct niftp_req *req, struct niftp
 	res->offset = 0;
 	res->size = -1;
 	if (fs->opts.max_size > 0 && req->size > 0 && (uint64_t) req->size > fs->opts.max_size)
-		return refuse(res, NIFTP_ST_REJ_MSG, "file of %lld octets is larger than "
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "file of %lld octets is larger than "
 		    "the limit of %llu", (long long) req->size,
 		    (unsigned long long) fs->opts.max_size);
 	if (mode == NIFTP_MODE_REPLACE && given == NULL)
-		return refuse(res, NIFTP_ST_REJ_ATTR, "replace-only needs a file name");
+		return niftp_refuse(res, NIFTP_ST_REJ_ATTR, "replace-only needs a file name");
 	if (given != NULL && strlen(given) >= sizeof(res->name))
-		return refuse(res, NIFTP_ST_REJ_MSG, "file name too long");
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "file name too long");
 	if (!req->resume && given != NULL && dirfs_given_check(fs, given, mode, res) < 0)
 		return -1;
 	if (req->resume && given != NULL) {
 		char    reason[NIFTP_REASON_MAX];
 
 		if (tool_name_check(given, reason, sizeof(reason)) < 0)
-			return refuse(res, NIFTP_ST_REJ_MSG, "%s", reason);
+			return niftp_refuse(res, NIFTP_ST_REJ_MSG, "%s", reason);
 	}
 
 	if (req->tid == 0) {
 		/* no docket: a transfer that cannot be resumed */
 		if (req->resume)
-			return refuse(res, NIFTP_ST_REJ_NORESUME, "resumption needs a transfer id");
+			return niftp_refuse(res, NIFTP_ST_REJ_NORESUME, "resumption needs a transfer id");
 		if (dirfs_seq(fs, &seq, err, sizeof(err)) < 0)
-			return refuse(res, NIFTP_ST_REJ_LATER, "%s", err);
+			return niftp_refuse(res, NIFTP_ST_REJ_LATER, "%s", err);
 		fh = fh_new(fs, fc, 1);
 		snprintf(fh->key, sizeof(fh->key), "anon.%llu", (unsigned long long) seq);
 		if (given != NULL)
@@ -1186,7 +1170,7 @@ static int dirfs_open_write(void *fsv, const struct niftp_req *req, struct niftp
 		else if (dirfs_assign(fs, fh->name, sizeof(fh->name), err, sizeof(err)) < 0) {
 			fh->released = 1;
 			fh_destroy(fh);
-			return refuse(res, NIFTP_ST_REJ_LATER, "%s", err);
+			return niftp_refuse(res, NIFTP_ST_REJ_LATER, "%s", err);
 		}
 		fh->mode = mode;
 		fh->given = given != NULL;
@@ -1194,7 +1178,7 @@ static int dirfs_open_write(void *fsv, const struct niftp_req *req, struct niftp
 		fh->fd = sys_openat(AT_FDCWD, fh->partial,
 		    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fh->fd < 0) {
-			refuse(res, NIFTP_ST_REJ_LATER, "create '%s': %s",
+			niftp_refuse(res, NIFTP_ST_REJ_LATER, "create '%s': %s",
 			    rel(fs, fh->partial), strerror(errno));
 			fh->released = 1;
 			fh_destroy(fh);
@@ -1221,7 +1205,7 @@ static int dirfs_open_write(void *fsv, const struct niftp_req *req, struct niftp
 	else if (!req->resume
 	    && dirfs_assign(fs, job->dk.name, sizeof(job->dk.name), err, sizeof(err)) < 0) {
 		free(job);
-		return refuse(res, NIFTP_ST_REJ_LATER, "%s", err);
+		return niftp_refuse(res, NIFTP_ST_REJ_LATER, "%s", err);
 	}
 	if (fc->opening != NULL)
 		log_panic("dirfs: second open on one call while one is pending");
@@ -1243,20 +1227,20 @@ static int dirfs_open_read(void *fsv, const struct niftp_req *req, struct niftp_
 	res->fh = NULL;
 	res->size = -1;
 	if (req->filename == NULL || *req->filename == '\0')
-		return refuse(res, NIFTP_ST_REJ_ATTR, "a file name is needed to read");
+		return niftp_refuse(res, NIFTP_ST_REJ_ATTR, "a file name is needed to read");
 	if (tool_name_check(req->filename, reason, sizeof(reason)) < 0)
-		return refuse(res, NIFTP_ST_REJ_MSG, "%s", reason);
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "%s", reason);
 	snprintf(path, sizeof(path), "%s/%s", fs->dir, req->filename);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return refuse(res, NIFTP_ST_REJ_MSG, "no file '%s'", req->filename);
-		return refuse(res, errno == EACCES || errno == ELOOP ? NIFTP_ST_REJ_MSG
+			return niftp_refuse(res, NIFTP_ST_REJ_MSG, "no file '%s'", req->filename);
+		return niftp_refuse(res, errno == EACCES || errno == ELOOP ? NIFTP_ST_REJ_MSG
 		    : NIFTP_ST_REJ_LATER, "open '%s': %s", req->filename, strerror(errno));
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return refuse(res, NIFTP_ST_REJ_MSG, "'%s' is not a regular file", req->filename);
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "'%s' is not a regular file", req->filename);
 	}
 	fh = fh_new(fs, fc, 0);
 	fh->fd = fd;

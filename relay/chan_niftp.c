@@ -1807,21 +1807,6 @@ int pull_list_parse_line(char *line, size_t len, char **name, uint64_t *size, ui
 	return 0;
 }
 
-static int pull_refuse(struct niftp_open *res, uint16_t state, int denied, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int pull_refuse(struct niftp_open *res, uint16_t state, int denied, const char *fmt, ...)
-{
-	va_list ap;
-
-	res->state = state;
-	res->denied = denied;
-	va_start(ap, fmt);
-	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static struct chpull *pull_self(struct relayd *rd)
 {
 	return rd->chops[ROUTE_CH_PULL] == &chan_pull_ops ? rd->chself[ROUTE_CH_PULL] : NULL;
@@ -1839,20 +1824,22 @@ int pull_srv_open(struct relayd *rd, const char *peer, const struct niftp_req *r
 	char    id[FWD_COPYID_MAX];
 
 	*pfp = NULL;
-	if (cp == NULL || h == NULL || !pull_hop(rd, h->name, peer))
-		return pull_refuse(res, NIFTP_ST_REJ_MSG, 1, "no letters are kept here for "
+	if (cp == NULL || h == NULL || !pull_hop(rd, h->name, peer)) {
+		res->denied = 1;
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "no letters are kept here for "
 		    "peer %s to collect", peer);
+	}
 	if (rd->stopping)
-		return pull_refuse(res, NIFTP_ST_REJ_LATER, 0, "mail relay shutting down");
+		return niftp_refuse(res, NIFTP_ST_REJ_LATER, "mail relay shutting down");
 	if (name == NULL)
-		return pull_refuse(res, NIFTP_ST_REJ_ATTR, 0, "no filename given for a read");
+		return niftp_refuse(res, NIFTP_ST_REJ_ATTR, "no filename given for a read");
 	pf = xcalloc(1, sizeof(*pf));
 	pf->cp = cp;
 	buf_init(&pf->list, PULL_LIST_BYTES);
 	if (strcmp(name, PULL_LIST_NAME) == 0) {
 		if (req->mode != NIFTP_MODE_READ) {
 			free(pf);
-			return pull_refuse(res, NIFTP_ST_REJ_ATTR, 0, "%s is read with mode "
+			return niftp_refuse(res, NIFTP_ST_REJ_ATTR, "%s is read with mode "
 			    "0x8002 (read only)", PULL_LIST_NAME);
 		}
 		pull_list(rd, h->name, &pf->list);
@@ -1863,7 +1850,7 @@ int pull_srv_open(struct relayd *rd, const char *peer, const struct niftp_req *r
 	if (req->mode != NIFTP_MODE_READ_REMOVE) {
 		buf_release(&pf->list);
 		free(pf);
-		return pull_refuse(res, NIFTP_ST_REJ_ATTR, 0, "a letter is read with mode "
+		return niftp_refuse(res, NIFTP_ST_REJ_ATTR, "a letter is read with mode "
 		    "0x8001 (read and remove)");
 	}
 	e = NULL;
@@ -1874,21 +1861,21 @@ int pull_srv_open(struct relayd *rd, const char *peer, const struct niftp_req *r
 	if (e == NULL) {
 		buf_release(&pf->list);
 		free(pf);
-		return pull_refuse(res, NIFTP_ST_REJ_MSG, 0, "no such letter waits here for %s",
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "no such letter waits here for %s",
 		    h->name);
 	}
 	if (!pull_waiting(e)) {
 		buf_release(&pf->list);
 		free(pf);
-		return pull_refuse(res, NIFTP_ST_REJ_LATER, 0, "letter '%s' is busy: try later",
+		return niftp_refuse(res, NIFTP_ST_REJ_LATER, "letter '%s' is busy: try later",
 		    name);
 	}
 	copy_id_of(rd, e, id, sizeof(id));
 	if (req->copy_id != NULL && strcmp(req->copy_id, id) != 0) {
 		buf_release(&pf->list);
 		free(pf);
-		return pull_refuse(res, req->resume ? NIFTP_ST_REJ_NORESUME : NIFTP_ST_REJ_LATER,
-		    0, "letter '%s' is another copy now: list again", name);
+		return niftp_refuse(res, req->resume ? NIFTP_ST_REJ_NORESUME : NIFTP_ST_REJ_LATER,
+		    "letter '%s' is another copy now: list again", name);
 	}
 	if (copy_open(rd, e, res) < 0) {
 		buf_release(&pf->list);

@@ -235,21 +235,8 @@ static void rfile_free(struct niftp_file *fh)
 	free(fh);
 }
 
-static int refuse(struct niftp_open *res, uint16_t state, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 static void lim_refused(struct rcall *rc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-
-static int refuse(struct niftp_open *res, uint16_t state, const char *fmt, ...)
-{
-	va_list ap;
-
-	res->state = state;
-	va_start(ap, fmt);
-	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* srv_key - the docket key of (identity, tid, copy): "srv IDENT TID CRC"
  * with the CRC-32 of the copy identity, so that another copy under a
@@ -669,7 +656,7 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	res->mark = 0;
 	res->offset = 0;
 	if (rd->stopping)
-		return refuse(res, NIFTP_ST_REJ_LATER, "server shutting down");
+		return niftp_refuse(res, NIFTP_ST_REJ_LATER, "server shutting down");
 	if (rc->pulling && req->filename != NULL && strcmp(req->filename, PULL_LIST_NAME) == 0) {
 		/* the relay's list of what waits for us: into memory */
 		fh = xcalloc(1, sizeof(*fh));
@@ -685,14 +672,14 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	}
 	if (rd->conf->max_letter_size > 0 && req->size > 0
 	    && (uint64_t) req->size > rd->conf->max_letter_size)
-		return refuse(res, NIFTP_ST_REJ_MSG, "letter of %lld octets is larger than the "
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "letter of %lld octets is larger than the "
 		    "limit of %llu", (long long) req->size,
 		    (unsigned long long) rd->conf->max_letter_size);
 	if (strlen(caller) >= RECV_CALLER_MAX)
-		return refuse(res, NIFTP_ST_REJ_MSG, "caller identity of %zu octets is longer "
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "caller identity of %zu octets is longer "
 		    "than %d", strlen(caller), RECV_CALLER_MAX - 1);
 	if (strlen(copy) >= SRV_DOCKET_COPY_MAX)
-		return refuse(res, NIFTP_ST_REJ_MSG, "copy identity of %zu octets is longer "
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "copy identity of %zu octets is longer "
 		    "than %d", strlen(copy), SRV_DOCKET_COPY_MAX - 1);
 	if (rc->peername[0] && cf->max_calls_per_peer > 0) {
 		unsigned n = 0;
@@ -703,7 +690,7 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 		/* this call is active (its SFT came) and counted */
 		if (n > cf->max_calls_per_peer) {
 			lim_refused(rc, "max_calls_per_peer %u", cf->max_calls_per_peer);
-			return refuse(res, NIFTP_ST_REJ_LATER, "too many transfers from peer %s "
+			return niftp_refuse(res, NIFTP_ST_REJ_LATER, "too many transfers from peer %s "
 			    "at once (max_calls_per_peer %u)", rc->peername,
 			    cf->max_calls_per_peer);
 		}
@@ -715,14 +702,14 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	memset(&d, 0, sizeof(d));
 	if (req->tid != 0 && *copy != '\0') {
 		if (srv_key(rc->ident, req->tid, copy, key, sizeof(key)) < 0)
-			return refuse(res, NIFTP_ST_REJ_MSG, "caller identity too long for a "
+			return niftp_refuse(res, NIFTP_ST_REJ_MSG, "caller identity too long for a "
 			    "docket key");
 		if ((found = srv_docket_get(rd, key, &d)) <= 0)
 			memset(&d, 0, sizeof(d));
 		/* the key holds a hash of the copy identity: another copy here
 		 * is a collision, never replaced (it may be committed) */
 		if (found > 0 && d.copy[0] != '\0' && strcmp(copy, d.copy) != 0 && !req->resume)
-			return refuse(res, NIFTP_ST_REJ_LATER, "transfer id %u is taken by another "
+			return niftp_refuse(res, NIFTP_ST_REJ_LATER, "transfer id %u is taken by another "
 			    "copy: send it under another id", req->tid);
 		if (found == 0 && !req->resume) {
 			/* peers and local callers: per_peer; anyone else per source */
@@ -735,7 +722,7 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 				    : "max_dockets_per_source";
 
 				lim_refused(rc, "%s %u", what, max);
-				return refuse(res, NIFTP_ST_REJ_LATER, "too many transfers on record "
+				return niftp_refuse(res, NIFTP_ST_REJ_LATER, "too many transfers on record "
 				    "for %s (%s %u): try later", rc->ident, what, max);
 			}
 			if (e != NULL)
@@ -745,9 +732,9 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 	if (req->resume) {
 		/* an empty copy identity on either side matches nothing */
 		if (found <= 0 || d.copy[0] == '\0')
-			return refuse(res, NIFTP_ST_REJ_NORESUME, "no record of that transfer");
+			return niftp_refuse(res, NIFTP_ST_REJ_NORESUME, "no record of that transfer");
 		if (strcmp(copy, d.copy) != 0)
-			return refuse(res, NIFTP_ST_REJ_NORESUME, "a different copy had that "
+			return niftp_refuse(res, NIFTP_ST_REJ_NORESUME, "a different copy had that "
 			    "transfer id");
 		if (d.committed) {
 			res->committed = 1;
@@ -778,7 +765,7 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 		fh->sf = spool_file_resume(rd->sp, d.name, err, sizeof(err));
 		if (fh->sf == NULL && errno != ENOENT) {
 			free(fh);
-			return refuse(res, NIFTP_ST_REJ_LATER, "local trouble: %s", err);
+			return niftp_refuse(res, NIFTP_ST_REJ_LATER, "local trouble: %s", err);
 		}
 		if (fh->sf != NULL && spool_file_size(fh->sf) >= d.part_off) {
 			fh->ck_mark = d.part_mark;
@@ -790,7 +777,7 @@ static int recv_open_write(void *fsv, const struct niftp_req *req, struct niftp_
 		fh->sf = spool_create(rd->sp, req->resume ? d.name : NULL, err, sizeof(err));
 	if (fh->sf == NULL) {
 		free(fh);
-		return refuse(res, NIFTP_ST_REJ_LATER, "local trouble: %s", err);
+		return niftp_refuse(res, NIFTP_ST_REJ_LATER, "local trouble: %s", err);
 	}
 	str_copy(fh->name, spool_file_name(fh->sf), sizeof(fh->name));
 	res->fh = fh;
@@ -841,13 +828,13 @@ static int recv_open_read(void *fs, const struct niftp_req *req, struct niftp_op
 	char    nm[80];
 
 	if (rc->pulling)
-		return refuse(res, NIFTP_ST_REJ_MSG, "this call reads, it sends nothing");
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "this call reads, it sends nothing");
 	if (rc->peername[0] == '\0' || (rc->how != PEER_BY_PASSWORD && rc->how != PEER_BY_ADDRESS)) {
 		log_warn("call from %s (%s): refused a read: only an authenticated peer may "
 		    "collect letters", rc->peer, rc->ident);
 		lim_refused(rc, "read by a caller that is no peer");
 		res->denied = 1;
-		return refuse(res, NIFTP_ST_REJ_MSG, "the mail service sends letters only to "
+		return niftp_refuse(res, NIFTP_ST_REJ_MSG, "the mail service sends letters only to "
 		    "the peer they wait for, authenticated");
 	}
 	if (pull_srv_open(rc->rd, rc->peername, req, res, &pf) < 0) {
