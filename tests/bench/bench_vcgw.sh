@@ -12,13 +12,23 @@
 #            without looking at them (no framing, nothing counted): what
 #            one more process and one more connection cost the kernel,
 #            the least any gateway can cost
+#   kernel:  the same through blindrelay --kernel (tcp: -> tcp:), where
+#            a BPF sockmap redirects the octets inside the kernel and no
+#            process reads them: what the second connection alone costs
+#            (needs root; left out, and said so, where BPF is refused).
+#            Its CPU is spent in the kernel on behalf of the sender, not
+#            in the relay, so no CPU figure is given for it
 #   call set-up: BENCH_CALLS (default 50) puts of a 1-octet file, direct
 #            and through the splicing gateway, one after another; the
 #            difference of the mean wall times is the time the gateway
 #            adds to a call (set-up, ACCEPT relay, the few records of a
 #            tiny transfer, the release)
 #   CPU seconds per GiB of each gateway (utime+stime from /proc over its
-#   timed puts) and its peak RSS (run under tests/tools/rusage)
+#   timed puts) and its peak RSS (run under tests/tools/rusage); and,
+#   for every path, the whole machine's busy CPU seconds per GiB (from
+#   /proc/stat: user, system, irq and softirq of all processes, the
+#   put, the server and the kernel's threads included), which counts
+#   what the sockmap floor spends outside any process
 #   base:    with BENCH_VCGW_BASE=BINARY, a third gateway run from that
 #            binary (e.g. one built from an older commit), for a before
 #            and after in the same run
@@ -81,6 +91,11 @@ best() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || (b != "" && b + 0 > a + 0)) print b; else print a }'
 }
 
+# busy - the machine's busy time so far (user+nice+system+irq+softirq), in ticks
+busy() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+}
+
 # ticks PID - utime + stime of a process, in clock ticks
 ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
@@ -128,19 +143,21 @@ GC=$gaddr
 PID_C=$gpid
 # start_relay NAME TO - a blind relay to TO; sets raddr and rpid
 start_relay() {
-	timeout 1800 "$TOOLS/blindrelay" --listen tcp:127.0.0.1:0 --to "$2" \
+	timeout 1800 "$TOOLS/blindrelay" --listen tcp:127.0.0.1:0 --to "$2" $3 \
 		--ready-file "$T/$1.ready" 2>"$T/$1.log" &
 	pids="$pids $!"
-	wait_ready "$T/$1.ready" || { echo "bench_vcgw: blindrelay did not start: $(tail -3 "$T/$1.log")"; exit 1; }
+	wait_ready "$T/$1.ready" || { echo "bench_vcgw: blindrelay $3 did not start: $(tail -3 "$T/$1.log")"; return 1; }
 	raddr=$(sed -n 1p "$T/$1.ready")
 	rpid=$(pgrep -P "$!" | head -1)	# the relay, not timeout(1)
 }
-start_relay rt "$STCP"
+start_relay rt "$STCP" "" || exit 1
 RT=$raddr
 PID_RT=$rpid
-start_relay ru "$SUNIX"
+start_relay ru "$SUNIX" "" || exit 1
 RU=$raddr
 PID_RU=$rpid
+KT=""
+start_relay kt "$STCP" --kernel 2>"$T/kt.why" && KT=$raddr
 BASE=${BENCH_VCGW_BASE:-}
 if [ -n "$BASE" ]; then
 	start_gw base "" "$BASE"
@@ -148,14 +165,17 @@ if [ -n "$BASE" ]; then
 	PID_B=$gpid
 fi
 
-# put_rate ADDR [CALLED] - one timed put of big.bin; sets rate (MiB/s) or ""
+# put_rate ADDR [CALLED] - one timed put of big.bin; sets rate (MiB/s) or "",
+# and b0, b1: the machine's busy ticks before and after
 put_rate() {
 	rate=""
+	b0=$(busy)
 	t0=$(now_ms)
 	timeout 300 "$NIFTP" put -q --binary ${2:+--called "$2"} "$T/big.bin" "$1" \
 		>"$T/put.out" 2>"$T/put.err" \
 		|| { echo "  put to $1 ${2:-} failed: $(head -2 "$T/put.err")" >&2; return; }
 	t1=$(now_ms)
+	b1=$(busy)
 	name=$(cat "$T/put.out")
 	cmp -s "$T/big.bin" "$T/srv/$name" || echo "  put to $1 ${2:-}: stored copy differs" >&2
 	rm -f "$T/srv/$name"
@@ -173,14 +193,16 @@ path() {
 	cu) addr=$GC called=UNIX gp=$PID_C ;;
 	ft) addr=$RT called= gp=$PID_RT ;;
 	fu) addr=$RU called= gp=$PID_RU ;;
+	kt) addr=$KT called= gp=- ;;
 	bt) addr=$GB called=FTP gp=$PID_B ;;
 	bu) addr=$GB called=UNIX gp=$PID_B ;;
 	esac
 }
 paths="dt du st su ct cu ft fu"
+[ -n "$KT" ] && paths="$paths kt"
 [ -n "$BASE" ] && paths="$paths bt bu"
-for p in dt du st su ct cu ft fu bt bu; do
-	eval "rate_$p='' all_$p='' cpu_$p=0 n_$p=0"
+for p in dt du st su ct cu ft fu kt bt bu; do
+	eval "rate_$p='' all_$p='' cpu_$p=0 n_$p=0 sys_$p=0 ns_$p=0"
 done
 r=0
 while [ $r -lt "$RUNS" ]; do
@@ -190,6 +212,7 @@ while [ $r -lt "$RUNS" ]; do
 		path $p
 		[ "$gp" = - ] || c0=$(ticks "$gp")
 		put_rate "$addr" "$called"
+		[ -n "$rate" ] && eval "sys_$p=\$((sys_$p + b1 - b0)) ns_$p=\$((ns_$p + 1))"
 		if [ "$gp" != - ] && [ -n "$rate" ]; then
 			c1=$(ticks "$gp")
 			eval "cpu_$p=\$((cpu_$p + c1 - c0)) n_$p=\$((n_$p + 1))"
@@ -245,30 +268,33 @@ cpu_gib() {
 	awk -v t="$1" -v n="$2" -v hz="$HZ" -v mib="$MIB" \
 		'BEGIN { if (n == 0) print "-"; else printf "%.3f", t / hz / (n * mib / 1024) }'
 }
-line() {	# LABEL RATE [PCT CPU]
-	if [ $# -gt 2 ]; then
-		printf '  %-34s %8s MiB/s  %5s of direct  %6s CPU s/GiB\n' "$1" "${2:--}" "$3" "$4"
-	else
-		printf '  %-34s %8s MiB/s\n' "$1" "${2:--}"
-	fi
+line() {	# LABEL RATE PCT CPU PATH
+	printf '  %-34s %8s  %7s  %9s  %9s\n' "$1" "${2:--}" "${3:-}" "$4" "$(eval "cpu_gib \$sys_$5 \$ns_$5")"
 }
 echo "  $MIB MiB, best of $RUNS rounds (each round every path once, the order rotated)"
-line "direct, tcp:" "$rate_dt"
-line "vcgw splice, tcp: -> tcp:" "$rate_st" "$(pct "$rate_st" "$rate_dt")" "$(cpu_gib $cpu_st $n_st)"
-line "vcgw copy,   tcp: -> tcp:" "$rate_ct" "$(pct "$rate_ct" "$rate_dt")" "$(cpu_gib $cpu_ct $n_ct)"
-line "floor (blindrelay), tcp: -> tcp:" "$rate_ft" "$(pct "$rate_ft" "$rate_dt")" "$(cpu_gib $cpu_ft $n_ft)"
-line "direct, unix:" "$rate_du"
-line "vcgw splice, tcp: -> unix:" "$rate_su" "$(pct "$rate_su" "$rate_du")" "$(cpu_gib $cpu_su $n_su)"
-line "vcgw copy,   tcp: -> unix:" "$rate_cu" "$(pct "$rate_cu" "$rate_du")" "$(cpu_gib $cpu_cu $n_cu)"
-line "floor (blindrelay), tcp: -> unix:" "$rate_fu" "$(pct "$rate_fu" "$rate_du")" "$(cpu_gib $cpu_fu $n_fu)"
+echo "  relay CPU: the gateway's (or blindrelay's) own; all CPU: the whole machine's; s per GiB"
+printf '  %-34s %8s  %7s  %9s  %9s\n' "" "MiB/s" "of direct" "relay CPU" "all CPU"
+line "direct, tcp:" "$rate_dt" "" "-" dt
+line "vcgw splice, tcp: -> tcp:" "$rate_st" "$(pct "$rate_st" "$rate_dt")" "$(cpu_gib $cpu_st $n_st)" st
+line "vcgw copy,   tcp: -> tcp:" "$rate_ct" "$(pct "$rate_ct" "$rate_dt")" "$(cpu_gib $cpu_ct $n_ct)" ct
+line "floor (blindrelay), tcp: -> tcp:" "$rate_ft" "$(pct "$rate_ft" "$rate_dt")" "$(cpu_gib $cpu_ft $n_ft)" ft
+if [ -n "$KT" ]; then
+	line "floor in kernel (sockmap), tcp:" "$rate_kt" "$(pct "$rate_kt" "$rate_dt")" "-" kt
+else
+	echo "  floor in kernel (sockmap): left out: $(tail -1 "$T/kt.why" | cut -c1-120)"
+fi
+line "direct, unix:" "$rate_du" "" "-" du
+line "vcgw splice, tcp: -> unix:" "$rate_su" "$(pct "$rate_su" "$rate_du")" "$(cpu_gib $cpu_su $n_su)" su
+line "vcgw copy,   tcp: -> unix:" "$rate_cu" "$(pct "$rate_cu" "$rate_du")" "$(cpu_gib $cpu_cu $n_cu)" cu
+line "floor (blindrelay), tcp: -> unix:" "$rate_fu" "$(pct "$rate_fu" "$rate_du")" "$(cpu_gib $cpu_fu $n_fu)" fu
 if [ -n "$BASE" ]; then
-	line "base vcgw,   tcp: -> tcp:" "$rate_bt" "$(pct "$rate_bt" "$rate_dt")" "$(cpu_gib $cpu_bt $n_bt)"
-	line "base vcgw,   tcp: -> unix:" "$rate_bu" "$(pct "$rate_bu" "$rate_du")" "$(cpu_gib $cpu_bu $n_bu)"
+	line "base vcgw,   tcp: -> tcp:" "$rate_bt" "$(pct "$rate_bt" "$rate_dt")" "$(cpu_gib $cpu_bt $n_bt)" bt
+	line "base vcgw,   tcp: -> unix:" "$rate_bu" "$(pct "$rate_bu" "$rate_du")" "$(cpu_gib $cpu_bu $n_bu)" bu
 	echo "  base: $BASE"
 fi
 echo "  every round (MiB/s): direct tcp:$all_dt, unix:$all_du;"
 echo "    splice tcp:$all_st, unix:$all_su; copy tcp:$all_ct, unix:$all_cu;"
-echo "    floor tcp:$all_ft, unix:$all_fu${BASE:+; base tcp:$all_bt, unix:$all_bu}"
+echo "    floor tcp:$all_ft, unix:$all_fu${KT:+; kernel tcp:$all_kt}${BASE:+; base tcp:$all_bt, unix:$all_bu}"
 printf '  put of 1 octet, direct (mean of %s): %s ms; through vcgw: %s ms; the gateway adds %s ms per call\n' \
 	"$CALLS" "$d_mean" "$g_mean" "$(awk -v a="$g_mean" -v b="$d_mean" 'BEGIN { printf "%.2f", a - b }')"
 printf '  peak RSS of vcgw: splice %s, copy %s\n' \

@@ -5,7 +5,7 @@
  *	a relay that moves octets without looking at them: the floor of
  *	what any gateway costs (benchmark baseline)
  * SYNOPSIS
- *	blindrelay --listen ADDR --to ADDR --ready-file F [--copy]
+ *	blindrelay --listen ADDR --to ADDR --ready-file F [--copy | --kernel]
  *		[--max-time S]
  * DESCRIPTION
  *	Accepts connections on ADDR (tcp:HOST:PORT, port 0 allowed, or
@@ -23,13 +23,31 @@
  *	connection: vcgw's splice path and copying path are compared with
  *	it by tests/bench/bench_vcgw.sh.
  *
+ *	With --kernel (tcp: on both sides, and the right to load BPF
+ *	programs: root or CAP_BPF with CAP_NET_ADMIN) no process touches
+ *	the octets at all: each socket goes into a BPF sockmap whose
+ *	sk_skb verdict program redirects what arrives on it to the other
+ *	socket's output, inside the kernel. The two programs are six
+ *	instructions each, written out here, so no BPF compiler or library
+ *	is needed. The relay only waits for either side to hang up. That
+ *	is the floor of what one more connection costs with no gateway
+ *	process in the path; its CPU is spent in the senders' and the
+ *	kernel's threads, not in the relay. Octets the caller sent before
+ *	its socket entered the map are read and passed on first; that keeps
+ *	their order only because the caller then waits for an answer
+ *	(Yellow Book: CONNECT, then ACCEPT), and a hang-up is passed on
+ *	as soon as it is seen, so a benchmark floor is all this is.
+ *
  *	Like the other tools here it uses none of util/ or niftp/.
  * DIAGNOSTICS
  *	Errors on stderr. Exit 0 on SIGTERM or when --max-time (default
- *	3600 s) has passed, 1 on a setup error, 64 for usage.
+ *	3600 s) has passed, 1 on a setup error (--kernel: the kernel
+ *	refused the maps or programs), 64 for usage.
  *--*/
 #include <getopt.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <linux/bpf.h>
 
 #include "tests/tools/toolnet.h"
 
@@ -149,6 +167,130 @@ out:
 	}
 }
 
+
+/*
+ * --kernel: the sockmap floor
+ */
+
+struct kern {
+	int	map[2];		/* sockmap i holds socket i (one entry) */
+	int	prog[2];	/* prog i, on map i: redirect to map 1 - i */
+};
+
+static long sys_bpf(int cmd, union bpf_attr *attr)
+{
+	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+/* kern_prog - an sk_skb verdict program: bpf_sk_redirect_map(skb,
+ * to_map, 0, 0), i.e. out of the socket at key 0 of to_map */
+static int kern_prog(int to_map, char *err, size_t errlen)
+{
+	static char log[4096];
+	struct bpf_insn in[6];
+	union bpf_attr a;
+	int fd;
+
+	memset(in, 0, sizeof(in));
+	in[0].code = BPF_LD | BPF_DW | BPF_IMM;		/* r2 = to_map (two slots) */
+	in[0].dst_reg = 2;
+	in[0].src_reg = BPF_PSEUDO_MAP_FD;
+	in[0].imm = to_map;
+	in[2].code = BPF_ALU64 | BPF_MOV | BPF_K;	/* r3 = 0: the key */
+	in[2].dst_reg = 3;
+	in[3].code = BPF_ALU64 | BPF_MOV | BPF_K;	/* r4 = 0: egress */
+	in[3].dst_reg = 4;
+	in[4].code = BPF_JMP | BPF_CALL;		/* r1 is the skb already */
+	in[4].imm = BPF_FUNC_sk_redirect_map;
+	in[5].code = BPF_JMP | BPF_EXIT;
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_SK_SKB;
+	a.insns = (uint64_t)(uintptr_t)in;
+	a.insn_cnt = 6;
+	a.license = (uint64_t)(uintptr_t)"GPL";
+	a.log_buf = (uint64_t)(uintptr_t)log;
+	a.log_size = sizeof(log);
+	a.log_level = 1;
+	log[0] = 0;
+	if ((fd = (int)sys_bpf(BPF_PROG_LOAD, &a)) < 0)
+		snprintf(err, errlen, "BPF program refused: %s%s%.200s", strerror(errno),
+		    log[0] ? ": " : "", log);
+	return fd;
+}
+
+/* kern_setup - two sockmaps and their programs; 0, or -1 with err */
+static int kern_setup(struct kern *k, char *err, size_t errlen)
+{
+	union bpf_attr a;
+	int i;
+
+	k->map[0] = k->map[1] = k->prog[0] = k->prog[1] = -1;
+	for (i = 0; i < 2; i++) {
+		memset(&a, 0, sizeof(a));
+		a.map_type = BPF_MAP_TYPE_SOCKMAP;
+		a.key_size = 4;
+		a.value_size = 4;
+		a.max_entries = 1;
+		if ((k->map[i] = (int)sys_bpf(BPF_MAP_CREATE, &a)) < 0) {
+			snprintf(err, errlen, "sockmap refused: %s", strerror(errno));
+			return -1;
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		if ((k->prog[i] = kern_prog(k->map[1 - i], err, errlen)) < 0)
+			return -1;
+		memset(&a, 0, sizeof(a));
+		a.target_fd = (uint32_t)k->map[i];
+		a.attach_bpf_fd = (uint32_t)k->prog[i];
+		a.attach_type = BPF_SK_SKB_VERDICT;
+		if (sys_bpf(BPF_PROG_ATTACH, &a) < 0) {
+			snprintf(err, errlen, "attaching the verdict program: %s", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* kern_relay - one connection: both sockets into their maps, what came
+ * before passed on, then wait for a hang-up */
+static void kern_relay(struct kern *k, int a, int b)
+{
+	union bpf_attr at;
+	unsigned char buf[65536];
+	struct pollfd pf[2];
+	uint32_t key = 0, val;
+	int i, fd[2] = { a, b };
+	ssize_t n;
+
+	for (i = 0; i < 2; i++) {
+		val = (uint32_t)fd[i];
+		memset(&at, 0, sizeof(at));
+		at.map_fd = (uint32_t)k->map[i];
+		at.key = (uint64_t)(uintptr_t)&key;
+		at.value = (uint64_t)(uintptr_t)&val;
+		at.flags = BPF_ANY;
+		if (sys_bpf(BPF_MAP_UPDATE_ELEM, &at) < 0) {
+			fprintf(stderr, "blindrelay: socket into sockmap: %s\n", strerror(errno));
+			return;
+		}
+	}
+	for (i = 0; i < 2; i++)
+		while ((n = recv(fd[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			if (tn_write_all(fd[1 - i], buf, (size_t)n) < 0)
+				return;
+	while (!stop_now) {
+		for (i = 0; i < 2; i++) {
+			pf[i].fd = fd[i];
+			pf[i].events = POLLRDHUP;
+		}
+		if (poll(pf, 2, 1000) < 0 && errno != EINTR)
+			break;
+		if ((pf[0].revents | pf[1].revents) & (POLLRDHUP | POLLHUP | POLLERR))
+			break;
+	}
+	/* closing the sockets takes them out of the maps */
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -156,6 +298,8 @@ int main(int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },
 		{ "ready-file", required_argument, NULL, 'r' },
 		{ "copy", no_argument, NULL, 'c' },
+		{ "kernel", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "max-time", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -165,7 +309,8 @@ int main(int argc, char **argv)
 	char err[512], bound[512], text[600];
 	uint64_t maxtime = 3600;
 	double end;
-	int c, copy = 0, lfd, a, b;
+	struct kern k;
+	int c, copy = 0, kernel = 0, lfd, a, b;
 	struct pollfd pf;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -174,6 +319,14 @@ int main(int argc, char **argv)
 		case 't': to_s = optarg; break;
 		case 'r': ready = optarg; break;
 		case 'c': copy = 1; break;
+		case 'k': kernel = 1; break;
+		case 'h':
+			printf("usage: blindrelay --listen ADDR --to ADDR --ready-file F [--copy | --kernel]\n"
+			    "                  [--max-time S]\n"
+			    "A benchmark floor: moves octets between callers of ADDR and --to,\n"
+			    "spliced (default), copied (--copy), or redirected inside the kernel\n"
+			    "by a BPF sockmap (--kernel: tcp: only, root).\n");
+			return 0;
 		case 'm':
 			if (tn_parse_u64(optarg, 1, 86400, &maxtime) < 0)
 				return 64;
@@ -181,14 +334,23 @@ int main(int argc, char **argv)
 		default: return 64;
 		}
 	}
-	if (optind != argc || listen_s == NULL || to_s == NULL || ready == NULL) {
-		fprintf(stderr, "usage: blindrelay --listen ADDR --to ADDR --ready-file F [--copy]\n");
+	if (optind != argc || listen_s == NULL || to_s == NULL || ready == NULL
+	    || (copy && kernel)) {
+		fprintf(stderr, "usage: blindrelay --listen ADDR --to ADDR --ready-file F [--copy | --kernel]\n");
 		return 64;
 	}
 	if (tn_parse_addr(listen_s, &la, err, sizeof(err)) < 0
 	    || tn_parse_addr(to_s, &ta, err, sizeof(err)) < 0) {
 		fprintf(stderr, "blindrelay: %s\n", err);
 		return 64;
+	}
+	if (kernel && (la.kind != TN_TCP || ta.kind != TN_TCP)) {
+		fprintf(stderr, "blindrelay: --kernel joins tcp: to tcp: only\n");
+		return 64;
+	}
+	if (kernel && kern_setup(&k, err, sizeof(err)) < 0) {
+		fprintf(stderr, "blindrelay: --kernel: %s\n", err);
+		return 1;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -222,7 +384,10 @@ int main(int argc, char **argv)
 
 			(void) setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		}
-		relay(a, b, copy);
+		if (kernel)
+			kern_relay(&k, a, b);
+		else
+			relay(a, b, copy);
 		close(a);
 		close(b);
 	}
