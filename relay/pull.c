@@ -24,7 +24,9 @@
  *	up. Committed: the letter is here already (a STOPACK lost, a call
  *	cut after ER): the fetch is a resumption at mark 0xFFFF, no data
  *	moves, and the relay lets its copy go. Partial: a resumption from
- *	the last checkpoint. None: a fresh fetch. A list longer than
+ *	the last checkpoint. None: a fresh fetch. The docket is kept,
+ *	whatever [retry] docket_keep says, until the relay confirms that it
+ *	let its copy go (STOPACK with a good state). A list longer than
  *	PULL_LIST_MAX lines is read again after the pass fetched something.
  *
  *	The schedule: [pull] from = RELAY ..., every = DURATION (default 5
@@ -361,6 +363,7 @@ static void pcall_event(void *arg, struct niftp_call *call, const struct niftp_e
 			pp->rep.released++;
 		else
 			pp->rep.fetched++;
+		relayd_pull_docket_drop(pp->pu->rd, pp->relay, it->tid, it->copy);
 	} else {
 		char    here[SPOOL_NAMELEN];
 		int     committed = 0;

@@ -748,7 +748,7 @@ int relayd_main(int argc, char **argv)
 		int64_t keep = rd.conf->docket_keep_ms / 1000;
 
 		if (spool_docket_prune(rd.sp, keep > 0 ? keep : 6 * 86400, time(NULL),
-		    (const char *const []) { "env ", "envf ", "dead ", NULL }, &removed,
+		    (const char *const []) { "env ", "envf ", "dead ", "srv pull:", NULL }, &removed,
 		    err, sizeof(err)) < 0)
 			log_warn("%s", err);
 	}

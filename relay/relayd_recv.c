@@ -54,7 +54,12 @@
  *	completion (crash point relay-after-commit-before-er), then the
  *	letter is routed: routing happens after ER, never before.
  * .PP
- *	Server dockets are pruned after [retry] docket_keep.
+ *	Server dockets are pruned after [retry] docket_keep, but for those
+ *	of pulls ("srv pull:RELAY ..."): a pull's docket is all that stops
+ *	this node storing a letter again that the relay, never told of its
+ *	safe arrival (a lost STOPACK), still lists, however long the relay
+ *	keeps it. It goes when the relay confirms its removal
+ *	(relayd_pull_docket_drop()).
  *
  *	Budgets ([limits], doc/mailrelayd.conf.5). A connection is pending
  *	from the accept until its Yellow Book CONNECT is answered, then a
@@ -2019,3 +2024,23 @@ int relayd_pull_docket(struct relayd *rd, const char *relay, unsigned tid, const
 	str_copy(name, d.name, namelen);
 	return 1;
 }
+
+/* relayd_pull_docket_drop - forget a pull once the relay confirmed it let
+ * its copy go (STOPACK 0x2000 after its durable removal): the relay will
+ * not list that copy again, so the docket has done its work. A record in
+ * the next batch; a crash before it leaves the docket, which the next
+ * pass never meets (the copy is not listed) and costs a line. */
+void relayd_pull_docket_drop(struct relayd *rd, const char *relay, unsigned tid,
+	const char *copy)
+{
+	char    ident[PEER_IDENT_MAX], key[RECV_KEY_MAX];
+	struct spool_txn *t;
+
+	snprintf(ident, sizeof(ident), "pull:%s", relay);
+	if (srv_key(ident, tid, copy, key, sizeof(key)) < 0)
+		return;
+	t = spool_txn_new(rd->sp);
+	spool_txn_docket_del(t, key);
+	spool_txn_submit(t, NULL, NULL);
+}
+

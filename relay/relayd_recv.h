@@ -50,5 +50,9 @@ const struct niftp_fs_ops *relayd_recv_fs(void);
  * pulled from relay: 1 with *committed and its name here, 0 no record */
 int  relayd_pull_docket(struct relayd *rd, const char *relay, unsigned tid, const char *copy,
 	int *committed, char *name, size_t namelen);
+/* relayd_pull_docket_drop - the relay confirmed its removal of copy:
+ * the docket of that pull goes (asynchronously, with the next batch) */
+void relayd_pull_docket_drop(struct relayd *rd, const char *relay, unsigned tid,
+	const char *copy);
 
 #endif

@@ -16,7 +16,8 @@
 #     local bennett@ucl). mailctl fetch says "fetched 20 of 20 listed";
 #     each copy is delivered once at cam (lin, kay) and at ucl (bennett);
 #     cam's received lines name donor=ucl/NAME and source=pull:ucl; ucl
-#     journals 20 "forwarded ... pulled=1" and its queue is empty; a
+#     journals 20 "forwarded ... pulled=1" and its queue is empty; cam
+#     put 20 pull dockets and dropped all 20 (the relay confirmed); a
 #     second fetch says "fetched 0 of 0".
 #  b. crash points (three small letters and one of 2 MiB, a fresh network
 #     each): the node named exits 99 at the point, is started again, and
@@ -35,6 +36,11 @@
 #       relay-receive-after-checkpoint:1      cam, with a 6 MiB letter that
 #                                             does not compress: the fetch
 #                                             resumes from the checkpoint
+#       relay-after-commit-before-er:1 again, cam with [retry] docket_keep
+#                                             = 1s and restarted 2 s later:
+#                                             its pull dockets are not
+#                                             pruned (the relay did not
+#                                             confirm), so nothing twice
 #     and the big letter's body arrives intact.
 #  c. soak: 500 letters queued at ucl (every fifth with 48 KB that do not
 #     compress); cam fetches on its schedule ([pull] from = ucl, every =
@@ -278,6 +284,12 @@ case_a() {
 	[ "$n" -eq 20 ] || bad "a: cam journals $n received donor=ucl/NAME source=pull:ucl, want 20"
 	n=$(queued ucl)
 	[ "$n" -eq 0 ] || bad "a: $n letters still queued at ucl"
+	# each pull's docket goes once the relay confirmed its removal
+	np=$(jcount cam ' docket .* key="srv pull:ucl [0-9]* [0-9a-f]*" put=')
+	wait_journal cam ' docket .* key="srv pull:ucl [0-9]* [0-9a-f]*" del=1' 20 ||
+		bad "a: cam dropped $(jcount cam ' docket .* key="srv pull:ucl [^"]*" del=1') pull dockets, want 20"
+	[ "$np" -eq 20 ] && ok "a: 20 pull dockets put, and dropped on the relay's confirmation" ||
+		bad "a: cam put $np pull dockets, want 20"
 	fetch cam
 	if [ "$frc" -eq 0 ] && [ "$fn" = 0 ] && [ "$fl" = 0 ]; then
 		ok "a: second fetch: $fout"
@@ -289,13 +301,20 @@ case_a() {
 }
 
 # --- b. crash points -------------------------------------------------------------------
-# crash_case POINT:N WHO [big] - big: the fourth letter is 6 MiB
+# crash_case POINT:N WHO [big|-] [old] - big: the fourth letter is 6 MiB;
+# old: cam keeps server dockets for 1 s ([retry] docket_keep), and is
+# restarted only when the docket of its crash is older than that
 crash_case() {
 	cc=$1
 	who=$2
 	fresh
 	ucl_ini
-	puller_ini cam "lin"
+	if [ "${4:-}" = old ]; then
+		puller_ini cam "lin" "[retry]
+docket_keep = 1s"
+	else
+		puller_ini cam "lin"
+	fi
 	if [ "$who" = cam ]; then
 		start_node ucl || { bad "$cc: ucl did not start"; return; }
 		start_node cam "NIFTPMAIL_CRASH=$cc" || { bad "$cc: cam did not start"; return; }
@@ -331,6 +350,10 @@ crash_case() {
 	else
 		bad "$cc: $who did not reach the crash point within 30 s (fetch: $first)"
 		stop_node "$who"
+	fi
+	if [ "${4:-}" = old ]; then
+		# the condition under test is the docket's age: past docket_keep
+		sleep 2
 	fi
 	start_node "$who" || { bad "$cc: $who did not restart"; return; }
 	fetch_until_empty cam 5 || bad "$cc: ucl still queues $(queued ucl) after 5 fetches: $fouts"
@@ -373,6 +396,9 @@ case_b() {
 	crash_case relay-receive-mid-data:8 cam
 	crash_case relay-forward-mid-data:6 ucl
 	crash_case relay-receive-after-checkpoint:1 cam big
+	# a docket older than docket_keep at the restart is still kept: the
+	# relay never confirmed, and would otherwise be fetched from again
+	crash_case relay-after-commit-before-er:1 cam - old
 }
 
 # --- c. soak ---------------------------------------------------------------------------
