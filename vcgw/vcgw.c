@@ -431,13 +431,20 @@ static void settle(struct call *k, int i)
 }
 
 /* stop_pumps - both directions back to ts, nothing more spliced goes
- * out (RESET, abort) */
+ * out (RESET, abort). A side whose DISCONNECT waited for a pump's
+ * output gets it now (drained): what the pump held is dropped, and
+ * nothing else would ever send it. */
 static void stop_pumps(struct call *k)
 {
-	int i;
+	int i, had[2];
 
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
+		had[i] = vcgw_pump_writing(k->pump[i]);
 		output_back(k, i, 0);
+	}
+	for (i = 0; i < 2; i++)
+		if (had[i] && k->s[1 - i].close_wait)
+			drained(k, 1 - i);
 	watch(k);
 }
 
@@ -731,7 +738,13 @@ static void call_abort(struct call *k, int reason, const char *text)
 	stop_pumps(k);
 	for (i = 0; i < 2; i++) {
 		buf_reset(&k->s[i].pend);
-		k->s[i].close_wait = 0;
+		if (k->s[i].close_wait) {
+			/* its DISCONNECT waited for the carry-over, now dropped */
+			k->s[i].close_wait = 0;
+			if (k->s[i].ts != NULL)
+				ts_disconnect(k->s[i].ts, reason, t);
+			continue;
+		}
 		if (k->s[i].ts == NULL || k->s[i].closing)
 			continue;
 		if (i == IN && k->st != C_OPEN) {

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "util/alloc.h"
+#include "util/log.h"
 #include "vcgw/vcgw_pump.h"
 
 #define RING		256	/* item runs in flight */
@@ -379,6 +380,66 @@ static int nosplice_errno(int e)
 	return e == EINVAL || e == ENOSYS || e == EOPNOTSUPP;
 }
 
+/*
+ * unpipe - the pipe holds nothing but the start of one sub-record: the
+ * output cannot take it (only whole sub-records go out) and the input may
+ * not be able to add to it (the pipe's page slots are spent: a pipe the
+ * kernel kept small, or a sender that dribbles an octet per segment). It
+ * comes out into pre, and its rest is received there (align), as at a
+ * start inside a body. At most VCGW_PUMP_SUBMAX + 1 octets are copied.
+ * 1 when done, 0 when there was nothing to do.
+ */
+static int unpipe(struct vcgw_pump *p)
+{
+	size_t tp = tail_partial(p), got = 0;
+	ssize_t n;
+
+	if (tp == 0 || p->inpipe != tp || p->preoff < p->npre || p->arem > 0
+	    || tp > sizeof(p->pre))
+		return 0;
+	while (got < tp) {
+		n = read(p->pipe[0], p->pre + got, tp - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			log_panic("vcgw_pump: read %zu octets back from the pipe: %s", tp,
+			    n < 0 ? strerror(errno) : "end of pipe");
+		got += (size_t)n;
+	}
+	p->npre = tp;
+	p->preoff = 0;
+	p->inpipe = 0;
+	p->pipe_full = 0;
+	p->arem = p->sc.body;
+	p->alast = p->sc.last;
+	p->sc.body = 0;
+	p->sc.in_record = !p->alast;
+	return 1;
+}
+
+/*
+ * copy_in - the pipe is empty, the input holds octets (the peek saw
+ * them), yet splice takes none: TCP never splices past an urgent mark
+ * (a sender's MSG_OOB), which only a receive passes. Up to PIPE_MIN of
+ * the n octets peeked go through scratch into the pipe, an empty pipe
+ * taking that much at once. The octets moved, or -1 with errno.
+ */
+static ssize_t copy_in(struct vcgw_pump *p, unsigned char *scratch, size_t n)
+{
+	ssize_t r, w;
+
+	r = recv(p->in_fd, scratch, n < PIPE_MIN ? n : PIPE_MIN, MSG_DONTWAIT);
+	if (r <= 0)
+		return r < 0 ? -1 : (errno = ECONNRESET, -1);
+	do
+		w = write(p->pipe[1], scratch, (size_t)r);
+	while (w < 0 && errno == EINTR);
+	if (w != r)
+		log_panic("vcgw_pump: an empty pipe took %zd of %zd octets: %s", w, r,
+		    w < 0 ? strerror(errno) : "short write");
+	return r;
+}
+
 /* in_some - peek, scan, splice in; stops the input at a command, the end or an error */
 static void in_some(struct vcgw_pump *p, unsigned char *scratch, size_t len,
 	struct vcgw_pump_res *res)
@@ -401,6 +462,14 @@ static void in_some(struct vcgw_pump *p, unsigned char *scratch, size_t len,
 			out_some(p, res);
 		}
 		room = p->pcap > p->inpipe ? p->pcap - p->inpipe : 0;
+		if ((room == 0 || p->pipe_full) && writable(p) == 0) {
+			/* nothing the output could take frees room: only the
+			 * start of a sub-record is in the pipe, or nothing */
+			if (unpipe(p))
+				continue;	/* its rest comes into pre */
+			p->pipe_full = 0;
+			room = p->pcap > p->inpipe ? p->pcap - p->inpipe : 0;
+		}
 		if (room == 0 || p->rn == RING || p->pipe_full)
 			return;	/* the output must make room first */
 		want = room < len ? room : len;
@@ -422,6 +491,8 @@ static void in_some(struct vcgw_pump *p, unsigned char *scratch, size_t len,
 		if (m > 0) {
 			s = splice(p->in_fd, NULL, p->pipe[1], NULL, m,
 				SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (s < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && p->inpipe == 0)
+				s = copy_in(p, scratch, m);	/* an urgent mark */
 			if (s < (ssize_t)m) {
 				/* set the scanner back; walk what was taken, if any */
 				int e = errno;
@@ -437,9 +508,10 @@ static void in_some(struct vcgw_pump *p, unsigned char *scratch, size_t len,
 				} else if (s < 0 && e == EINTR) {
 					continue;
 				} else if (s < 0 && (e == EAGAIN || e == EWOULDBLOCK)) {
-					/* the pipe counts pages, not octets: full */
+					/* the pipe counts pages, not octets: full
+					 * (it holds something: else copy_in) */
 					p->pipe_full = 1;
-					return;
+					continue;	/* unpipe, if nothing can go out */
 				} else {
 					p->in_end = 1;
 					res->stopped = 1;
@@ -484,8 +556,11 @@ void vcgw_pump_wants(const struct vcgw_pump *p, int *rd, int *wr)
 {
 	struct vcgw_pump *q = (struct vcgw_pump *)p;
 
+	/* a full pipe with nothing whole in it waits for the input, not the
+	 * output: in_some() takes the start of the sub-record out (unpipe) */
 	*rd = p->in_on && !p->in_end && !p->failed && (p->arem > 0
-		|| (p->inpipe < p->pcap && p->rn < RING && !p->pipe_full));
+		|| (p->inpipe < p->pcap && p->rn < RING
+		    && (!p->pipe_full || writable(q) == 0)));
 	*wr = p->out_on && !p->failed && ((p->preoff < p->npre && p->arem == 0)
 		|| writable(q) > 0);
 }

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -799,6 +800,72 @@ static void test_engine_reset_full_copy(void)
 }
 
 /*
+ * The caller sends more than the far end has room for, then DISCONNECT;
+ * the gateway's DISCONNECT to the far end waits behind that data. The far
+ * end, not reading, sends a RESET: the data is dropped, and the DISCONNECT
+ * must still reach it (once lost on the splice path: the deferred
+ * DISCONNECT was forgotten when the RESET emptied the pump).
+ */
+#define DR_NREC 100	/* about 400 KB: more than the far end's socket takes,
+			 * not more than it and the pump hold */
+#define DR_MAXREC 10000
+static void test_engine_disconnect_reset(void)
+{
+	struct rig r;
+	struct feeder up;
+	struct vcgw_stats st;
+	uint64_t payload;
+	int64_t end;
+	int quiet = 0;
+
+	if (rig_up(&r) < 0) {
+		CU_FAIL("rig");
+		return;
+	}
+	rig_call(&r, "FAR");
+	EXPECT_TRUE(run_until(r.loop, &r.caller.accepted, 5000));
+	EXPECT_TRUE(run_until(r.loop, &far_end.incoming, 5000));
+	ts_pause(far_end.c, 1);
+	/* all of it leaves the caller, its DISCONNECT too */
+	feeder_init(&up, r.caller.c, 5150, DR_NREC, DR_MAXREC);
+	end = loop_now_ms() + 10000;
+	while (!feed(&up) && loop_now_ms() < end)
+		(void)loop_run_once(r.loop, 10);
+	EXPECT_INT(up.rec, DR_NREC);
+	ts_disconnect(r.caller.c, TS_R_NORMAL, "done");
+	if (rig_splice) {
+		/* the pump has taken all of it: it stops before the DISCONNECT,
+		 * which the gateway then reads */
+		payload = up.want.len - DR_NREC;	/* less a '|' per record */
+		end = loop_now_ms() + 8000;
+		do {
+			(void)loop_run_once(r.loop, 10);
+			vcgw_stats(r.gw, &st);
+		} while (st.spliced < payload && loop_now_ms() < end);
+		EXPECT_INT(st.spliced, payload);
+	}
+	end = loop_now_ms() + 8000;
+	while (quiet < 5 && loop_now_ms() < end)
+		quiet = loop_run_once(r.loop, 20) == 0 ? quiet + 1 : 0;
+	EXPECT_INT(far_end.disconnected, 0);
+	ts_reset(far_end.c, TS_R_APPFAIL, "enough");
+	ts_pause(far_end.c, 0);
+	EXPECT_TRUE(run_until(r.loop, &far_end.disconnected, 8000));
+	EXPECT_INT(far_end.dreason, TS_R_NORMAL);
+	EXPECT_STR(far_end.text, "done");
+	EXPECT_TRUE(far_end.data.len < up.want.len);	/* the RESET dropped some */
+	buf_release(&up.want);
+	rig_down(&r);
+}
+
+static void test_engine_disconnect_reset_copy(void)
+{
+	rig_splice = 0;
+	test_engine_disconnect_reset();
+	rig_splice = 1;
+}
+
+/*
  * scan
  */
 
@@ -984,19 +1051,28 @@ static int tcp_pair(int sv[2])
 	return 0;
 }
 
-/* prig_up - input and output socket pairs (tcp: the output over TCP) */
-static int prig_up_kind(struct prig *r, int tcp)
+/* prig_up_with - input and output socket pairs (each over TCP or a Unix
+ * socket pair) and a pump asking for a pipe of pipe octets */
+static int prig_up_with(struct prig *r, int tcp_in, int tcp_out, size_t pipe)
 {
 	char err[256];
 
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->out, 8 << 20);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, r->a) < 0
-	    || (tcp ? tcp_pair(r->b)
+	if ((tcp_in ? tcp_pair(r->a)
+		: socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, r->a)) < 0
+	    || (tcp_out ? tcp_pair(r->b)
 		: socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, r->b)) < 0)
 		return -1;
-	r->p = vcgw_pump_new(65536, err, sizeof(err));
+	r->p = vcgw_pump_new(pipe, err, sizeof(err));
 	return r->p != NULL ? 0 : -1;
+}
+
+/* prig_up_kind - the input over a Unix socket pair, the output over TCP
+ * when tcp, a 64 KiB pipe */
+static int prig_up_kind(struct prig *r, int tcp)
+{
+	return prig_up_with(r, 0, tcp, 65536);
 }
 
 static int prig_up(struct prig *r)
@@ -1198,6 +1274,126 @@ static void test_pump_partial(void)
 	prig_down(&r);
 }
 
+/*
+ * A pipe of one or two pages, and a sender that often sends one octet at
+ * a time (each a segment of its own, each taking a page slot of the
+ * pipe): the slots fill with the start of one sub-record, which cannot go
+ * out until it is whole. The pump must take it out of the pipe and go on;
+ * every octet arrives, in order, up to the RESET after the records.
+ */
+static void test_pump_small_pipe(void)
+{
+	static const size_t pipes[] = { 4096, 8192, 65536 };
+	struct prig r;
+	struct buf in = BUF_INIT(1 << 20), cmd = BUF_INIT(256);
+	struct vcgw_pump_res one;
+	uint64_t payload, moved;
+	uint32_t x = 31337;
+	struct pollfd pf[2];
+	size_t k, off, piece;
+	ssize_t n;
+	int tcp, stuck, stopped, rd, wr, burst;
+
+	for (k = 0; k < NELEM(pipes); k++) {
+		for (tcp = 0; tcp < 2; tcp++) {
+			if (prig_up_with(&r, tcp, tcp, pipes[k]) < 0) {
+				CU_FAIL("prig");
+				return;
+			}
+			buf_reset(&in);
+			buf_reset(&cmd);
+			payload = put_records(&in, &x, 60, 40);
+			put_reset(&cmd);
+			EXPECT_INT(vcgw_pump_start(r.p, r.a[1], r.b[0], &at_type, &at_type), 0);
+			off = 0;
+			moved = 0;
+			stuck = stopped = 0;
+			while (!stopped && stuck < 200) {	/* 2 s without anything to do */
+				/* a burst of pieces: single octets, and runs of
+				 * many sub-records */
+				for (burst = 1 + rnd(&x) % 8; burst > 0 && off < in.len; burst--) {
+					piece = rnd(&x) % 3 == 0 ? 1 : 1 + rnd(&x) % 20000;
+					if (piece > in.len - off)
+						piece = in.len - off;
+					n = send(r.a[0], buf_data(&in) + off, piece,
+						MSG_DONTWAIT | MSG_NOSIGNAL);
+					if (n <= 0)
+						break;
+					off += (size_t)n;
+					if (off == in.len)
+						send_all(r.a[0], buf_data(&cmd), cmd.len);
+				}
+				/* as the gateway does: run it on what it waits for */
+				vcgw_pump_wants(r.p, &rd, &wr);
+				pf[0].fd = r.a[1];
+				pf[0].events = rd ? POLLIN : 0;
+				pf[1].fd = r.b[0];
+				pf[1].events = wr ? POLLOUT : 0;
+				if (poll(pf, 2, off < in.len ? 0 : 10) <= 0) {
+					stuck += off == in.len;
+					continue;
+				}
+				vcgw_pump_run(r.p, (pf[0].revents & POLLIN) != 0,
+					(pf[1].revents & POLLOUT) != 0, r.scratch,
+					sizeof(r.scratch), &one);
+				drain_out(&r);
+				moved += one.moved;
+				stopped = one.stopped;
+				EXPECT_INT(one.out_err, 0);
+				stuck = 0;
+			}
+			EXPECT_INT(stopped, 1);
+			EXPECT_INT(moved, payload);
+			EXPECT_BYTES(buf_data(&r.out), r.out.len, buf_data(&in), in.len);
+			prig_down(&r);
+		}
+	}
+	buf_release(&in);
+	buf_release(&cmd);
+}
+
+/*
+ * An urgent octet (MSG_OOB) inside a sub-record: TCP splices never pass
+ * an urgent mark. The pump copies past it, as a read does (the urgent
+ * octet is not in the stream), and goes on splicing.
+ */
+static void test_pump_urgent(void)
+{
+	struct prig r;
+	struct buf in = BUF_INIT(1 << 20), cmd = BUF_INIT(256);
+	struct vcgw_pump_res res;
+	uint64_t payload, moved;
+	uint32_t x = 4711;
+	size_t cut;
+	int i;
+
+	if (prig_up_with(&r, 1, 1, 65536) < 0) {
+		CU_FAIL("prig");
+		return;
+	}
+	payload = put_records(&in, &x, 10, 20);
+	put_reset(&cmd);
+	EXPECT_INT(vcgw_pump_start(r.p, r.a[1], r.b[0], &at_type, &at_type), 0);
+	cut = in.len / 2 + 3;
+	send_all(r.a[0], buf_data(&in), cut);
+	pump_until(&r, &res);	/* spliced up to where the mark will be */
+	moved = res.moved;
+	EXPECT_INT(send(r.a[0], "!", 1, MSG_OOB | MSG_NOSIGNAL), 1);
+	send_all(r.a[0], buf_data(&in) + cut, in.len - cut);
+	send_all(r.a[0], buf_data(&cmd), cmd.len);
+	for (i = 0; i < 3 && !res.stopped; i++) {
+		pump_until(&r, &res);
+		moved += res.moved;
+	}
+	EXPECT_INT(res.stopped, 1);
+	EXPECT_INT(res.out_err, 0);
+	EXPECT_INT(moved, payload);
+	EXPECT_BYTES(buf_data(&r.out), r.out.len, buf_data(&in), in.len);
+	buf_release(&in);
+	buf_release(&cmd);
+	prig_down(&r);
+}
+
 /* the output is full: reading stops (back-pressure); released then, what
  * went out plus the rest handed back is a prefix of the input that ends
  * at a sub-record boundary */
@@ -1391,16 +1587,20 @@ int main(void)
 		{ "engine", "transport failure, unreachable", test_engine_failure },
 		{ "engine", "bulk records both ways", test_engine_bulk },
 		{ "engine", "RESET while the queues are full", test_engine_reset_full },
+		{ "engine", "RESET while a DISCONNECT waits", test_engine_disconnect_reset },
 		{ "copy", "refusals", test_engine_refuse_copy },
 		{ "copy", "data, push, RESET, DISCONNECT", test_engine_data_reset_disconnect_copy },
 		{ "copy", "transport failure, unreachable", test_engine_failure_copy },
 		{ "copy", "bulk records both ways", test_engine_bulk_copy },
 		{ "copy", "RESET while the queues are full", test_engine_reset_full_copy },
+		{ "copy", "RESET while a DISCONNECT waits", test_engine_disconnect_reset_copy },
 		{ "scan", "golden streams", test_scan_table },
 		{ "scan", "random streams against the decoder", test_scan_random },
 		{ "pump", "records up to a command", test_pump_records },
 		{ "pump", "start inside a body", test_pump_midbody },
 		{ "pump", "half a sub-record", test_pump_partial },
+		{ "pump", "pipes of a page or two, octets one at a time", test_pump_small_pipe },
+		{ "pump", "an urgent octet in a sub-record", test_pump_urgent },
 		{ "pump", "back-pressure, release mid sub-record", test_pump_release },
 		{ "pump", "end of the input", test_pump_eof },
 		{ "pump", "splice refused", test_pump_refused },
