@@ -443,8 +443,12 @@ static void stop_pumps(struct call *k)
 		output_back(k, i, 0);
 	}
 	for (i = 0; i < 2; i++)
-		if (had[i] && k->s[1 - i].close_wait)
+		if (had[i] && k->s[1 - i].close_wait) {
+			/* the carry-over came after what was dropped: it goes
+			 * too, or the stream would have a hole */
+			buf_reset(&k->s[1 - i].pend);
 			drained(k, 1 - i);
+		}
 	watch(k);
 }
 
@@ -731,16 +735,20 @@ static void drained(struct call *k, int to)
 static void call_abort(struct call *k, int reason, const char *text)
 {
 	char t[TEXTMAX + 1];
-	int i;
+	int i, waited[2];
 
 	gw_text(k->gw, t, sizeof(t), text);
 	note_end(k, 2, reason, t);
+	for (i = 0; i < 2; i++) {
+		/* a DISCONNECT that waited for output now goes with our
+		 * reason: what it waited for is dropped */
+		waited[i] = k->s[i].close_wait;
+		k->s[i].close_wait = 0;
+		buf_reset(&k->s[i].pend);
+	}
 	stop_pumps(k);
 	for (i = 0; i < 2; i++) {
-		buf_reset(&k->s[i].pend);
-		if (k->s[i].close_wait) {
-			/* its DISCONNECT waited for the carry-over, now dropped */
-			k->s[i].close_wait = 0;
+		if (waited[i]) {
 			if (k->s[i].ts != NULL)
 				ts_disconnect(k->s[i].ts, reason, t);
 			continue;

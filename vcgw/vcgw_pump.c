@@ -467,6 +467,8 @@ static void in_some(struct vcgw_pump *p, unsigned char *scratch, size_t len,
 			 * start of a sub-record is in the pipe, or nothing */
 			if (unpipe(p))
 				continue;	/* its rest comes into pre */
+			if (p->preoff < p->npre)
+				return;	/* pre goes out first, then unpipe */
 			p->pipe_full = 0;
 			room = p->pcap > p->inpipe ? p->pcap - p->inpipe : 0;
 		}
@@ -557,10 +559,11 @@ void vcgw_pump_wants(const struct vcgw_pump *p, int *rd, int *wr)
 	struct vcgw_pump *q = (struct vcgw_pump *)p;
 
 	/* a full pipe with nothing whole in it waits for the input, not the
-	 * output: in_some() takes the start of the sub-record out (unpipe) */
+	 * output, once pre is out: in_some() takes the start of the
+	 * sub-record out (unpipe) */
 	*rd = p->in_on && !p->in_end && !p->failed && (p->arem > 0
 		|| (p->inpipe < p->pcap && p->rn < RING
-		    && (!p->pipe_full || writable(q) == 0)));
+		    && (!p->pipe_full || (writable(q) == 0 && p->preoff >= p->npre))));
 	*wr = p->out_on && !p->failed && ((p->preoff < p->npre && p->arem == 0)
 		|| writable(q) > 0);
 }

@@ -809,6 +809,8 @@ static void test_engine_reset_full_copy(void)
 #define DR_NREC 100	/* about 400 KB: more than the far end's socket takes,
 			 * not more than it and the pump hold */
 #define DR_MAXREC 10000
+static int dr_abort;	/* end it with vcgw_shutdown(gw, 1), not a RESET */
+
 static void test_engine_disconnect_reset(void)
 {
 	struct rig r;
@@ -848,12 +850,21 @@ static void test_engine_disconnect_reset(void)
 	while (quiet < 5 && loop_now_ms() < end)
 		quiet = loop_run_once(r.loop, 20) == 0 ? quiet + 1 : 0;
 	EXPECT_INT(far_end.disconnected, 0);
-	ts_reset(far_end.c, TS_R_APPFAIL, "enough");
+	if (dr_abort)
+		vcgw_shutdown(r.gw, 1);
+	else
+		ts_reset(far_end.c, TS_R_APPFAIL, "enough");
 	ts_pause(far_end.c, 0);
 	EXPECT_TRUE(run_until(r.loop, &far_end.disconnected, 8000));
-	EXPECT_INT(far_end.dreason, TS_R_NORMAL);
-	EXPECT_STR(far_end.text, "done");
-	EXPECT_TRUE(far_end.data.len < up.want.len);	/* the RESET dropped some */
+	if (dr_abort) {
+		/* the gateway's reason, not the caller's: data was dropped */
+		EXPECT_INT(far_end.dreason, TS_R_OUTOFORDER);
+		EXPECT_STR(far_end.text, "vcgw gwt: shutting down");
+	} else {
+		EXPECT_INT(far_end.dreason, TS_R_NORMAL);
+		EXPECT_STR(far_end.text, "done");
+	}
+	EXPECT_TRUE(far_end.data.len < up.want.len);	/* some was dropped */
 	buf_release(&up.want);
 	rig_down(&r);
 }
@@ -862,6 +873,21 @@ static void test_engine_disconnect_reset_copy(void)
 {
 	rig_splice = 0;
 	test_engine_disconnect_reset();
+	rig_splice = 1;
+}
+
+/* the same, the gateway shutting down at once instead of the RESET */
+static void test_engine_disconnect_abort(void)
+{
+	dr_abort = 1;
+	test_engine_disconnect_reset();
+	dr_abort = 0;
+}
+
+static void test_engine_disconnect_abort_copy(void)
+{
+	rig_splice = 0;
+	test_engine_disconnect_abort();
 	rig_splice = 1;
 }
 
@@ -1353,6 +1379,67 @@ static void test_pump_small_pipe(void)
 }
 
 /*
+ * The output is full with octets waiting in pre, and the one-page pipe
+ * holds the start of the next sub-record: the pump must wait for the
+ * output (pre goes first), not be woken by the input again and again
+ * (it once spun at ~40,000 wakeups a second). Then everything goes out.
+ */
+static void test_pump_full_pre_wait(void)
+{
+	static const struct ts_ybpos in = { 1, 5, 0 }, out = { 1, 0, 0 };
+	unsigned char fill[4096], want[64];
+	struct prig r;
+	struct vcgw_pump_res one, res;
+	struct pollfd pf[2];
+	size_t filled = 0, i, w = 0;
+	ssize_t n;
+	int rd, wr, runs = 0;
+
+	if (prig_up_with(&r, 0, 0, 4096) < 0) {
+		CU_FAIL("prig");
+		return;
+	}
+	memset(fill, 'f', sizeof(fill));
+	while ((n = send(r.b[0], fill, sizeof(fill), MSG_DONTWAIT | MSG_NOSIGNAL)) > 0)
+		filled += (size_t)n;	/* nobody reads r.b[1] yet */
+	EXPECT_INT(vcgw_pump_start(r.p, r.a[1], r.b[0], &in, &out), 0);
+	send_all(r.a[0], (const unsigned char *)"abcde", 5);	/* pre: 0x05 abcde */
+	want[w++] = 0x05;
+	memcpy(want + w, "abcde", 5);
+	w += 5;
+	want[w++] = 0x80 | 30;	/* the next sub-record, the record's last */
+	send_all(r.a[0], want + w - 1, 1);
+	for (i = 0; i < 30; i++)
+		want[w + i] = (unsigned char)('A' + i);
+	for (i = 0; i < 20; i++)	/* 20 of its 30 octets, one segment each */
+		send_all(r.a[0], want + w + i, 1);
+	vcgw_pump_run(r.p, 1, 1, r.scratch, sizeof(r.scratch), &one);
+	vcgw_pump_run(r.p, 1, 1, r.scratch, sizeof(r.scratch), &one);
+	for (i = 0; i < 30; i++) {	/* 300 ms of what the gateway would do */
+		vcgw_pump_wants(r.p, &rd, &wr);
+		pf[0].fd = r.a[1];
+		pf[0].events = rd ? POLLIN : 0;
+		pf[1].fd = r.b[0];
+		pf[1].events = wr ? POLLOUT : 0;
+		if (poll(pf, 2, 10) > 0) {
+			runs++;
+			vcgw_pump_run(r.p, (pf[0].revents & POLLIN) != 0,
+				(pf[1].revents & POLLOUT) != 0, r.scratch, sizeof(r.scratch), &one);
+		}
+	}
+	EXPECT_TRUE(runs <= 2);
+	/* the far end reads: the filler, then what the pump had */
+	send_all(r.a[0], want + w + 20, 10);
+	w += 30;
+	for (i = 0; i < 5 && r.out.len < filled + w; i++)
+		pump_until(&r, &res);
+	EXPECT_INT(r.out.len, filled + w);
+	if (r.out.len == filled + w)
+		EXPECT_BYTES(buf_data(&r.out) + filled, w, want, w);
+	prig_down(&r);
+}
+
+/*
  * An urgent octet (MSG_OOB) inside a sub-record: TCP splices never pass
  * an urgent mark. The pump copies past it, as a read does (the urgent
  * octet is not in the stream), and goes on splicing.
@@ -1588,12 +1675,14 @@ int main(void)
 		{ "engine", "bulk records both ways", test_engine_bulk },
 		{ "engine", "RESET while the queues are full", test_engine_reset_full },
 		{ "engine", "RESET while a DISCONNECT waits", test_engine_disconnect_reset },
+		{ "engine", "shutdown while a DISCONNECT waits", test_engine_disconnect_abort },
 		{ "copy", "refusals", test_engine_refuse_copy },
 		{ "copy", "data, push, RESET, DISCONNECT", test_engine_data_reset_disconnect_copy },
 		{ "copy", "transport failure, unreachable", test_engine_failure_copy },
 		{ "copy", "bulk records both ways", test_engine_bulk_copy },
 		{ "copy", "RESET while the queues are full", test_engine_reset_full_copy },
 		{ "copy", "RESET while a DISCONNECT waits", test_engine_disconnect_reset_copy },
+		{ "copy", "shutdown while a DISCONNECT waits", test_engine_disconnect_abort_copy },
 		{ "scan", "golden streams", test_scan_table },
 		{ "scan", "random streams against the decoder", test_scan_random },
 		{ "pump", "records up to a command", test_pump_records },
@@ -1601,6 +1690,7 @@ int main(void)
 		{ "pump", "half a sub-record", test_pump_partial },
 		{ "pump", "pipes of a page or two, octets one at a time", test_pump_small_pipe },
 		{ "pump", "an urgent octet in a sub-record", test_pump_urgent },
+		{ "pump", "a full output with pre waiting", test_pump_full_pre_wait },
 		{ "pump", "back-pressure, release mid sub-record", test_pump_release },
 		{ "pump", "end of the input", test_pump_eof },
 		{ "pump", "splice refused", test_pump_refused },
