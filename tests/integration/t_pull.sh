@@ -506,6 +506,22 @@ max_calls = 2"
 	note "c: soak of $SOAK letters took $(($(date +%s) - c0)) s after the queue was full"
 }
 
+# fetch_own NODE USER - case d: NODE fetches its 4 letters (d.NODE.1-3 and
+# d.both), each delivered to USER, 4 files there
+fetch_own() {
+	fetch "$1"
+	if [ "$frc" -eq 0 ] && [ "$fn" = 4 ] && [ "$fl" = 4 ]; then
+		ok "d: $1's fetch: $fout"
+	else
+		bad "d: $1's fetch (status $frc): '$fout', want fetched 4 of 4"
+	fi
+	for _id in "d.$1.1@ucl" "d.$1.2@ucl" "d.$1.3@ucl" d.both@ucl; do
+		wait_msgid "$1" "$2" "$_id" 1 20 || bad "d: $_id not delivered at $1"
+	done
+	n=$(mfiles "$1" | wc -l)
+	[ "$n" -eq 4 ] || bad "d: $n files at $1, want 4"
+}
+
 # --- d. strangers ------------------------------------------------------------------------
 # stranger_get LABEL COMMAND... - COMMAND (a read into $T/pub/got that
 # may not be done) must fail and store nothing
@@ -577,34 +593,12 @@ case_d() {
 	else
 		bad "d: ucl lists $n for cam after the strangers, want 4"
 	fi
-	fetch oxf
-	if [ "$frc" -eq 0 ] && [ "$fn" = 4 ] && [ "$fl" = 4 ]; then
-		ok "d: oxf's fetch: $fout"
-	else
-		bad "d: oxf's fetch (status $frc): '$fout', want fetched 4 of 4"
-	fi
-	for i in 1 2 3; do
-		wait_msgid oxf ann "d.oxf.$i@ucl" 1 20 || bad "d: d.oxf.$i@ucl not delivered at oxf"
-	done
-	wait_msgid oxf ann d.both@ucl 1 20 || bad "d: d.both@ucl not delivered at oxf"
-	n=$(mfiles oxf | wc -l)
-	[ "$n" -eq 4 ] || bad "d: $n files at oxf, want 4"
+	fetch_own oxf ann
 	[ "$(listed cam)" = 4 ] || bad "d: ucl lists $(listed cam) for cam after oxf's fetch, want 4"
-	fetch cam
-	if [ "$frc" -eq 0 ] && [ "$fn" = 4 ] && [ "$fl" = 4 ]; then
-		ok "d: cam's fetch: $fout"
-	else
-		bad "d: cam's fetch (status $frc): '$fout', want fetched 4 of 4"
-	fi
-	for i in 1 2 3; do
-		wait_msgid cam lin "d.cam.$i@ucl" 1 20 || bad "d: d.cam.$i@ucl not delivered at cam"
-	done
-	wait_msgid cam lin d.both@ucl 1 20 || bad "d: d.both@ucl not delivered at cam"
+	fetch_own cam lin
 	once cam lin d.cam.1@ucl d.cam.2@ucl d.cam.3@ucl d.both@ucl &&
 		once oxf ann d.oxf.1@ucl d.oxf.2@ucl d.oxf.3@ucl d.both@ucl &&
 		ok "d: each peer got its own letters, once"
-	n=$(mfiles cam | wc -l)
-	[ "$n" -eq 4 ] || bad "d: $n files at cam, want 4"
 	n=$(queued ucl)
 	[ "$n" -eq 0 ] || bad "d: $n letters still queued at ucl"
 	note "d: ucl logged $(grep -c 'refused' "$T/ucl.err") refusals"

@@ -2829,6 +2829,32 @@ static void test_pull_stored_long(void)
 	}
 }
 
+/* rr_server - Q of the mail service serving reads, holding "letter.9"
+ * ("hi\n") in fs, after an SFT for it in read-and-remove and its RPOS */
+static struct niftp *rr_server(struct evlog *l, struct tl_memfs *fs)
+{
+	struct niftp_config cfg;
+	struct niftp *q;
+	struct niftp_attr a[3];
+	unsigned char w[4096], rec[4096];
+	size_t	len, rl;
+
+	memset(l, 0, sizeof(*l));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.mail_only = cfg.mail_reads = 1;
+	cfg.caller = "c";
+	q = niftp_new(0, &cfg, &hooks, l, &tl_memfs_rm_ops, fs);
+	tl_memfs_put(fs, "letter.9", "hi\n", 3);
+	niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ, 0x0100);
+	niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ, NIFTP_MODE_READ_REMOVE);
+	niftp_attr_str(&a[2], NIFTP_A_FILENAME, NIFTP_OP_EQ, "letter.9");
+	feed_cmd(q, NIFTP_SFT, a, 3);
+	len = take_out(q, w, sizeof(w));
+	rl = decode_cmd(w, len, rec);
+	EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_RPOS);
+	return q;
+}
+
 /* A read-and-remove whose data all went, but P's STOP says 0x2001 ("ended
  * with a problem") or has no state: fs->remove is not asked, and a
  * filestore with it keeps the file (its finish(fh, 1) does not remove). */
@@ -2839,26 +2865,12 @@ static void test_pull_stop_not_ok(void)
 	for (k = 0; k < 2; k++) {
 		struct evlog l;
 		struct tl_memfs *fs = tl_memfs_new(NULL);
-		struct niftp_config cfg;
-		struct niftp *q;
-		struct niftp_attr a[8];
+		struct niftp *q = rr_server(&l, fs);
+		struct niftp_attr a[1];
 		struct buf er = BUF_INIT(16);
 		unsigned char w[4096], rec[4096];
 		size_t	len, rl;
 
-		memset(&l, 0, sizeof(l));
-		memset(&cfg, 0, sizeof(cfg));
-		cfg.mail_only = cfg.mail_reads = 1;
-		cfg.caller = "c";
-		q = niftp_new(0, &cfg, &hooks, &l, &tl_memfs_rm_ops, fs);
-		tl_memfs_put(fs, "letter.9", "hi\n", 3);
-		niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ, 0x0100);
-		niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ, NIFTP_MODE_READ_REMOVE);
-		niftp_attr_str(&a[2], NIFTP_A_FILENAME, NIFTP_OP_EQ, "letter.9");
-		feed_cmd(q, NIFTP_SFT, a, 3);
-		len = take_out(q, w, sizeof(w));
-		rl = decode_cmd(w, len, rec);
-		EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_RPOS);
 		feed_cmd(q, NIFTP_GO, NULL, 0);
 		len = take_out(q, w, sizeof(w));		/* SS, the data, ES(0) */
 		EXPECT_TRUE(len >= 3 && memcmp(w + len - 3, "\x00\x43\x00", 3) == 0);
@@ -2890,25 +2902,11 @@ static void test_pull_stop_before_go(void)
 {
 	struct evlog l;
 	struct tl_memfs *fs = tl_memfs_new(NULL);
-	struct niftp_config cfg;
-	struct niftp *q;
-	struct niftp_attr a[4];
+	struct niftp *q = rr_server(&l, fs);
+	struct niftp_attr a[2];
 	unsigned char w[4096], rec[4096];
 	size_t	len, rl;
 
-	memset(&l, 0, sizeof(l));
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.mail_only = cfg.mail_reads = 1;
-	cfg.caller = "c";
-	q = niftp_new(0, &cfg, &hooks, &l, &tl_memfs_rm_ops, fs);
-	tl_memfs_put(fs, "letter.9", "hi\n", 3);
-	niftp_attr_int(&a[0], NIFTP_A_PROTOCOL, NIFTP_OP_EQ, 0x0100);
-	niftp_attr_int(&a[1], NIFTP_A_MODE, NIFTP_OP_EQ, NIFTP_MODE_READ_REMOVE);
-	niftp_attr_str(&a[2], NIFTP_A_FILENAME, NIFTP_OP_EQ, "letter.9");
-	feed_cmd(q, NIFTP_SFT, a, 3);
-	len = take_out(q, w, sizeof(w));
-	rl = decode_cmd(w, len, rec);
-	EXPECT_TRUE(rl > 0 && rec[0] == NIFTP_RPOS);
 	niftp_attr_int(&a[0], NIFTP_A_STATE, NIFTP_OP_EQ, NIFTP_ST_OK);
 	niftp_attr_str(&a[1], NIFTP_A_INFOMSG, NIFTP_OP_EQ, NIFTP_STORED_PREFIX "box.1");
 	feed_cmd(q, NIFTP_STOP, a, 2);

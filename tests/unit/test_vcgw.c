@@ -478,6 +478,14 @@ static void rig_call(struct rig *r, const char *called)
 	EXPECT_TRUE(r->caller.c != NULL);
 }
 
+/* rig_open_call - the caller calls FAR through the gateway; both ends up */
+static void rig_open_call(struct rig *r)
+{
+	rig_call(r, "FAR");
+	EXPECT_TRUE(run_until(r->loop, &r->caller.accepted, 5000));
+	EXPECT_TRUE(run_until(r->loop, &far_end.incoming, 5000));
+}
+
 /* rig_down - close everything */
 static void rig_down(struct rig *r)
 {
@@ -580,9 +588,7 @@ static void test_engine_failure(void)
 		CU_FAIL("rig");
 		return;
 	}
-	rig_call(&r, "FAR");
-	EXPECT_TRUE(run_until(r.loop, &r.caller.accepted, 5000));
-	EXPECT_TRUE(run_until(r.loop, &far_end.incoming, 5000));
+	rig_open_call(&r);
 	/* the far end vanishes without DISCONNECT */
 	ts_close(far_end.c);
 	far_end.c = NULL;
@@ -601,27 +607,21 @@ static void test_engine_failure(void)
 	rig_down(&r);
 }
 
+/* COPY_PATH - NAME_copy: test NAME again on the copying path */
+#define COPY_PATH(name) \
+	static void name##_copy(void) \
+	{ \
+		rig_splice = 0; \
+		name(); \
+		rig_splice = 1; \
+	}
+
 /* the engine tests again on the copying path */
-static void test_engine_refuse_copy(void)
-{
-	rig_splice = 0;
-	test_engine_refuse();
-	rig_splice = 1;
-}
+COPY_PATH(test_engine_refuse)
 
-static void test_engine_data_reset_disconnect_copy(void)
-{
-	rig_splice = 0;
-	test_engine_data_reset_disconnect();
-	rig_splice = 1;
-}
+COPY_PATH(test_engine_data_reset_disconnect)
 
-static void test_engine_failure_copy(void)
-{
-	rig_splice = 0;
-	test_engine_failure();
-	rig_splice = 1;
-}
+COPY_PATH(test_engine_failure)
 
 /* rnd - a small deterministic generator (xorshift) */
 static uint32_t rnd(uint32_t *x)
@@ -720,9 +720,7 @@ static void test_engine_bulk(void)
 		CU_FAIL("rig");
 		return;
 	}
-	rig_call(&r, "FAR");
-	EXPECT_TRUE(run_until(r.loop, &r.caller.accepted, 5000));
-	EXPECT_TRUE(run_until(r.loop, &far_end.incoming, 5000));
+	rig_open_call(&r);
 	feeder_init(&up, r.caller.c, 12345, 120, 60000);
 	feeder_init(&down, far_end.c, 777, 60, 30000);
 	run_feed(r.loop, &up, &far_end.data, &down, &r.caller.data, 20000);
@@ -739,12 +737,7 @@ static void test_engine_bulk(void)
 	rig_down(&r);
 }
 
-static void test_engine_bulk_copy(void)
-{
-	rig_splice = 0;
-	test_engine_bulk();
-	rig_splice = 1;
-}
+COPY_PATH(test_engine_bulk)
 
 /*
  * A RESET from the far end while it does not read: the gateway's
@@ -763,9 +756,7 @@ static void test_engine_reset_full(void)
 		CU_FAIL("rig");
 		return;
 	}
-	rig_call(&r, "FAR");
-	EXPECT_TRUE(run_until(r.loop, &r.caller.accepted, 5000));
-	EXPECT_TRUE(run_until(r.loop, &far_end.incoming, 5000));
+	rig_open_call(&r);
 	ts_pause(far_end.c, 1);
 	/* fill everything between the two: until nothing moves for a while */
 	feeder_init(&up, r.caller.c, 99, 1000000, 50000);
@@ -792,12 +783,7 @@ static void test_engine_reset_full(void)
 	rig_down(&r);
 }
 
-static void test_engine_reset_full_copy(void)
-{
-	rig_splice = 0;
-	test_engine_reset_full();
-	rig_splice = 1;
-}
+COPY_PATH(test_engine_reset_full)
 
 /*
  * The caller sends more than the far end has room for, then DISCONNECT;
@@ -824,9 +810,7 @@ static void test_engine_disconnect_reset(void)
 		CU_FAIL("rig");
 		return;
 	}
-	rig_call(&r, "FAR");
-	EXPECT_TRUE(run_until(r.loop, &r.caller.accepted, 5000));
-	EXPECT_TRUE(run_until(r.loop, &far_end.incoming, 5000));
+	rig_open_call(&r);
 	ts_pause(far_end.c, 1);
 	/* all of it leaves the caller, its DISCONNECT too */
 	feeder_init(&up, r.caller.c, 5150, DR_NREC, DR_MAXREC);
@@ -869,12 +853,7 @@ static void test_engine_disconnect_reset(void)
 	rig_down(&r);
 }
 
-static void test_engine_disconnect_reset_copy(void)
-{
-	rig_splice = 0;
-	test_engine_disconnect_reset();
-	rig_splice = 1;
-}
+COPY_PATH(test_engine_disconnect_reset)
 
 /* the same, the gateway shutting down at once instead of the RESET */
 static void test_engine_disconnect_abort(void)
@@ -884,12 +863,7 @@ static void test_engine_disconnect_abort(void)
 	dr_abort = 0;
 }
 
-static void test_engine_disconnect_abort_copy(void)
-{
-	rig_splice = 0;
-	test_engine_disconnect_abort();
-	rig_splice = 1;
-}
+COPY_PATH(test_engine_disconnect_abort)
 
 /*
  * scan
@@ -1611,9 +1585,7 @@ static void test_engine_refused(void)
 		return;
 	}
 	splice_refuse = 1;
-	rig_call(&r, "FAR");
-	EXPECT_TRUE(run_until(r.loop, &r.caller.accepted, 5000));
-	EXPECT_TRUE(run_until(r.loop, &far_end.incoming, 5000));
+	rig_open_call(&r);
 	feeder_init(&up, r.caller.c, 5, 40, 30000);
 	feeder_init(&down, far_end.c, 6, 20, 30000);
 	run_feed(r.loop, &up, &far_end.data, &down, &r.caller.data, 20000);
